@@ -1,0 +1,60 @@
+import { fileURLToPath } from 'node:url';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+// `@libs/<name>` resolves to the lib's source, as tsconfig's `paths` does.
+const alias = [{ find: /^@libs\/([a-z-]+)$/, replacement: `${root}libs/$1/src/index.ts` }];
+
+// Nest needs decorator metadata, which esbuild drops: SWC compiles the tests.
+const plugins = [
+  swc.vite({
+    module: { type: 'es6' },
+    jsc: {
+      target: 'es2023',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+    },
+  }),
+];
+
+const shared = { alias, plugins } as const;
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        resolve: { alias: shared.alias },
+        plugins: shared.plugins,
+        test: {
+          name: 'unit',
+          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'scripts/**/*.spec.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        resolve: { alias: shared.alias },
+        plugins: shared.plugins,
+        test: {
+          name: 'int',
+          include: ['apps/**/*.int-spec.ts', 'libs/**/*.int-spec.ts'],
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        resolve: { alias: shared.alias },
+        plugins: shared.plugins,
+        test: {
+          name: 'e2e',
+          include: ['e2e/**/*.e2e-spec.ts'],
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
