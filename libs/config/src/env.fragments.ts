@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/** Names of runtimes, versions and prefixes: a DNS-label-like slug with no `--`. */
+export const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+const url = (protocols: readonly string[]) =>
+  z
+    .string({ error: 'is required' })
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol.replace(/:$/, ''));
+        } catch {
+          return false;
+        }
+      },
+      { error: `must be a URL with scheme ${protocols.map((p) => `${p}://`).join(' or ')}` },
+    );
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+
+/** Env shared by every app. */
+export const baseEnv = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  LOG_FORMAT: z.enum(['json', 'text']).default('text'),
+  KRE_PREFIX: z
+    .string()
+    .max(12, { error: 'must be at most 12 characters (it prefixes every name KRE creates)' })
+    .regex(SLUG, { error: 'must be lowercase letters, digits and single dashes, starting with a letter' })
+    .refine((v) => !v.includes('--'), { error: 'must not contain "--"' })
+    .default('kre'),
+};
+
+export const mongoEnv = { MONGO_URL: url(['mongodb', 'mongodb+srv']) };
+export const redisEnv = { REDIS_URL: url(['redis', 'rediss']) };
+export const natsEnv = { NATS_URL: url(['nats', 'tls']) };
+export const smtpEnv = {
+  SMTP_URL: url(['smtp', 'smtps']),
+  SMTP_FROM: z.string().email({ error: 'must be an email address' }).default('kre@kre.local'),
+};
+export const ports = { port };
+export { url as urlEnv };

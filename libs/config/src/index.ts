@@ -1,0 +1,8 @@
+export { InvalidEnvError, loadEnv, loadEnvOrExit } from './load-env.js';
+export { SLUG, baseEnv, mongoEnv, natsEnv, ports, redisEnv, smtpEnv, urlEnv } from './env.fragments.js';
+export {
+  entrypointRoutesSchema,
+  entrypointWorkloadEnv,
+  runnerWorkloadEnv,
+  workloadEnv,
+} from './workload.env.js';

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { SLUG } from './env.fragments.js';
+
+const slug = (what: string) =>
+  z.string({ error: 'is required' }).regex(SLUG, { error: `must be a ${what} slug ([a-z0-9-], starting with a letter)` });
+const port = z.coerce.number({ error: 'is required' }).int().min(1).max(65_535);
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/**
+ * The environment every workload (entrypoint, runner) gets from the orchestrator, with KRE's
+ * `KRT_*` names (docs/architecture.md, "How a workload is started").
+ */
+export const workloadEnv = {
+  KRT_RUNTIME_ID: slug('runtime'),
+  KRT_VERSION: slug('version'),
+  KRT_VERSION_ID: z.string({ error: 'is required' }).min(1),
+  KRT_NATS_SERVER: z.string({ error: 'is required' }).min(1),
+  KRT_BASE_PATH: z.string({ error: 'is required' }).min(1),
+  KRT_HEALTH_PORT: port,
+  KRT_NATS_OBS_PREFIX: z.string({ error: 'is required' }).min(1),
+  KRT_NATS_DATA_PREFIX: z.string({ error: 'is required' }).min(1),
+};
+
+/** rpc → where its requests go. */
+export const entrypointRoutesSchema = z.record(
+  z.string(),
+  z.object({ workflow: z.string(), stream: z.string(), subject: z.string() }),
+);
+
+export const entrypointWorkloadEnv = {
+  ...workloadEnv,
+  KRT_GRPC_PORT: port,
+  KRT_HTTP_PORT: port,
+  /** Seconds, as KRE had it. */
+  KRT_REQUEST_TIMEOUT: z.coerce.number().positive().max(3_600).default(30),
+  KRT_ENTRYPOINT_ROUTES: z
+    .string({ error: 'is required' })
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(entrypointRoutesSchema),
+};
+
+export const runnerWorkloadEnv = {
+  ...workloadEnv,
+  KRT_WORKFLOW_NAME: slug('workflow'),
+  KRT_NODE_NAME: z.string({ error: 'is required' }).min(1),
+  KRT_NODE_ID: slug('node'),
+  KRT_HANDLER_PATH: z.string({ error: 'is required' }).min(1),
+  KRT_NATS_STREAM: z.string({ error: 'is required' }).min(1),
+  /** Comma-separated `subject=consumer` pairs. */
+  KRT_NATS_INPUTS: z
+    .string({ error: 'is required' })
+    .transform((raw, ctx) => {
+      const pairs = raw.split(',').map((pair) => pair.trim().split('='));
+      if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1])) {
+        ctx.addIssue({ code: 'custom', message: 'must be comma-separated subject=consumer pairs' });
+        return z.NEVER;
+      }
+      return pairs.map(([subject, consumer]) => ({ subject: subject!, consumer: consumer! }));
+    }),
+  KRT_NATS_OUTPUT: z.string({ error: 'is required' }).min(1),
+  KRT_IS_EXITPOINT: bool.default(false),
+  KRT_NATS_KEY_VALUE_STORE_PROJECT: z.string().min(1).optional(),
+  KRT_NATS_KEY_VALUE_STORE_WORKFLOW: z.string().min(1).optional(),
+  KRT_NATS_KEY_VALUE_STORE_NODE: z.string().min(1).optional(),
+  KRT_NATS_OBJECT_STORE: z.string().min(1).optional(),
+};

@@ -1,0 +1,26 @@
+import { BullModule } from '@nestjs/bullmq';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { QUEUES, redisOptions } from './queues.js';
+
+export interface JobsOptions {
+  redisUrl: string;
+  /** The installation prefix (`KRE_PREFIX`): every BullMQ key starts with it. */
+  prefix: string;
+  role: 'worker' | 'producer';
+}
+
+/** BullMQ on Redis with KRE's queues registered. */
+@Module({})
+export class JobsModule {
+  static forRoot(options: JobsOptions): DynamicModule {
+    return {
+      module: JobsModule,
+      global: true,
+      imports: [
+        BullModule.forRoot({ connection: redisOptions(options.redisUrl, options.role), prefix: options.prefix }),
+        BullModule.registerQueue(...QUEUES.map((name) => ({ name }))),
+      ],
+      exports: [BullModule],
+    };
+  }
+}

@@ -1,0 +1,73 @@
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+/** Injection token of the app's `NatsConnection` (`@nats-io/transport-node`). */
+export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+
+export interface NatsOptions {
+  /** `NATS_URL`. */
+  url: string;
+  /** Connection name shown by the server (`kre-<app>`). */
+  name: string;
+}
+
+/** Opens the connection with reconnects on, so a NATS restart is survived without a crash. */
+export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
+  return connect({
+    servers: options.url,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    timeout: 10_000,
+  });
+}
+
+@Injectable()
+class NatsConnectionLifecycle implements OnApplicationShutdown {
+  private readonly logger = new Logger('Nats');
+  constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
+
+  /** Flush what is in flight, then close. */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    try {
+      await this.nc.drain();
+    } catch (error) {
+      this.logger.warn(`drain failed: ${String(error)}`);
+    }
+  }
+}
+
+/** Provides one `NatsConnection` per app and drains it on shutdown. */
+@Module({})
+export class NatsModule {
+  static forRoot(options: NatsOptions): DynamicModule {
+    return {
+      module: NatsModule,
+      global: true,
+      providers: [
+        { provide: NATS_CONNECTION, useFactory: () => connectNats(options) },
+        NatsConnectionLifecycle,
+      ],
+      exports: [NATS_CONNECTION],
+    };
+  }
+}
+
+/** Health check of a NATS connection: a round trip to the server. */
+export function natsCheck(nc: NatsConnection): { key: string; check: () => Promise<unknown> } {
+  return {
+    key: 'nats',
+    check: async () => {
+      if (nc.isClosed()) throw new Error('connection closed');
+      await nc.flush();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+export { consumeOnce, isDuplicateKey, withLease } from './atomic.js';
+export {
+  PersistenceModule,
+  mongoCheck,
+  mongooseOptions,
+  type PersistenceOptions,
+} from './persistence.module.js';

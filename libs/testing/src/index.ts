@@ -1,0 +1,3 @@
+export { freePort, startServices, toolBinary, type ServiceUrls } from './services.js';
+export { testEnv, testPrefix } from './test-env.js';
+export { waitForMail, type CaughtMail } from './mailpit.js';

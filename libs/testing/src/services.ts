@@ -1,0 +1,191 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the backing services of a test run listen. */
+export interface ServiceUrls {
+  MONGO_URL: string;
+  REDIS_URL: string;
+  NATS_URL: string;
+  SMTP_URL: string;
+  /** Mailpit's HTTP API (read the mail a test sent). */
+  MAILPIT_URL: string;
+}
+
+export interface RunningService {
+  readonly name: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+/** The cached binary of a Go-built tool (scripts/tools/build.sh builds it if it is missing). */
+export function toolBinary(tool: 'nats-server' | 'ferretdb' | 'mailpit'): string {
+  try {
+    return execFileSync('bash', [join(repoRoot, 'scripts/tools/build.sh'), '--path', tool], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
+  } catch {
+    throw new Error(
+      `${tool} is not available and could not be built: run scripts/tools/build.sh ${tool} and read its log`,
+    );
+  }
+}
+
+function redisBinary(): string {
+  try {
+    return execFileSync('bash', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('redis-server is not installed: run `scripts/services install` (apt-get install redis-server)');
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; the tiny race with other processes is acceptable in tests). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+async function waitForPort(name: string, port: number, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}:\n${output()}`);
+    }
+    if (await canConnect(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms:\n${output()}`);
+}
+
+async function launch(name: string, command: string, args: string[], port: number, dataDir: string): Promise<RunningService> {
+  const child = spawn(command, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-8_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  await waitForPort(name, port, child, () => log);
+  return {
+    name,
+    port,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function startRedis(dir: string): Promise<RunningService> {
+  const port = await freePort();
+  return launch(
+    'redis',
+    redisBinary(),
+    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'],
+    port,
+    dir,
+  );
+}
+
+export async function startNats(dir: string): Promise<RunningService> {
+  const port = await freePort();
+  return launch(
+    'nats-server',
+    toolBinary('nats-server'),
+    ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+    port,
+    dir,
+  );
+}
+
+export async function startFerretDb(dir: string): Promise<RunningService> {
+  const port = await freePort();
+  return launch(
+    'ferretdb',
+    toolBinary('ferretdb'),
+    ['--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`,
+      `--state-dir=${dir}`, '--telemetry=disable', '--debug-addr=-', '--log-level=WARN'],
+    port,
+    dir,
+  );
+}
+
+export async function startMailpit(dir: string): Promise<{ smtp: RunningService; httpPort: number }> {
+  const [smtpPort, httpPort] = [await freePort(), await freePort()];
+  const smtp = await launch(
+    'mailpit',
+    toolBinary('mailpit'),
+    ['--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`, '--database', join(dir, 'mailpit.db'),
+      '--smtp-auth-accept-any', '--smtp-auth-allow-insecure', '--disable-version-check'],
+    smtpPort,
+    dir,
+  );
+  return { smtp, httpPort };
+}
+
+/** Starts private Redis, NATS (JetStream), FerretDB and Mailpit instances on random loopback ports. */
+export async function startServices(): Promise<{ urls: ServiceUrls; stop(): Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), 'kre-test-'));
+  const sub = (name: string) => mkdtempSync(join(root, `${name}-`));
+  const started: RunningService[] = [];
+  const stopAll = async () => {
+    await Promise.all(started.map((s) => s.stop()));
+    rmSync(root, { recursive: true, force: true });
+  };
+  // allSettled: when one service fails to start, the others are still stopped.
+  const results = await Promise.allSettled([
+    startRedis(sub('redis')),
+    startNats(sub('nats')),
+    startFerretDb(sub('ferretdb')),
+    startMailpit(sub('mailpit')).then((m) => ({ ...m.smtp, httpPort: m.httpPort })),
+  ] as const);
+  for (const result of results) if (result.status === 'fulfilled') started.push(result.value);
+  const failures = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason));
+  if (failures.length > 0) {
+    await stopAll();
+    throw new Error(`backing services failed to start:\n${failures.join('\n')}`);
+  }
+  const [redis, nats, ferret, mail] = results.map((r) => (r as PromiseFulfilledResult<RunningService>).value);
+  return {
+    urls: {
+      REDIS_URL: `redis://127.0.0.1:${redis!.port}`,
+      NATS_URL: `nats://127.0.0.1:${nats!.port}`,
+      MONGO_URL: `mongodb://127.0.0.1:${ferret!.port}/`,
+      SMTP_URL: `smtp://127.0.0.1:${mail!.port}`,
+      MAILPIT_URL: `http://127.0.0.1:${(mail as RunningService & { httpPort: number }).httpPort}`,
+    },
+    stop: stopAll,
+  };
+}
