@@ -24,7 +24,10 @@ export default tseslint.config(
         // Nest resolves constructor parameters from emitted metadata: keep class imports as values.
         { prefer: 'type-imports', fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       eqeqeq: ['error', 'always'],
       curly: ['error', 'multi-line'],
       'no-console': 'error',
@@ -32,8 +35,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@libs/*/*'], message: 'Import a lib from its public entry (@libs/<name>) only.' },
-            { group: ['**/apps/**', '../../apps/*'], message: 'Libs and apps never import an app.' },
+            {
+              group: ['@libs/*/*'],
+              message: 'Import a lib from its public entry (@libs/<name>) only.',
+            },
+            {
+              group: ['**/apps/**', '../../apps/*'],
+              message: 'Libs and apps never import an app.',
+            },
           ],
         },
       ],

@@ -1,11 +1,6 @@
 import { Controller, type Type } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-
-export interface DeployerStatus {
-  orchestrator: 'local' | 'kubernetes';
-  startedAt: string;
-  pid: number;
-}
+import type { DeployerStatus } from '@libs/messaging';
 
 /**
  * Request/reply over the Nest NATS transport: the admin API asks the deployer how it is.

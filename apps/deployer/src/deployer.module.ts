@@ -22,7 +22,11 @@ export class DeployerModule {
       module: DeployerModule,
       imports: [
         PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
-        JobsModule.forRoot({ redisUrl: env.REDIS_URL, prefix: names.queuePrefix(), role: 'worker' }),
+        JobsModule.forRoot({
+          redisUrl: env.REDIS_URL,
+          prefix: names.queuePrefix(),
+          role: 'worker',
+        }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-deployer` }),
         HealthModule.forRoot({
           inject: [getConnectionToken(), getQueueToken(VERSIONS_QUEUE), NATS_CONNECTION],

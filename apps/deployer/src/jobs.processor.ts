@@ -23,7 +23,9 @@ abstract class LifecycleProcessor extends WorkerHost implements OnApplicationBoo
 
   process(job: Job): Promise<void> {
     this.logger.warn(`no handler for job "${job.name}" (id ${job.id})`);
-    return Promise.reject(new UnrecoverableError(`no handler for job "${job.name}" on queue "${job.queueName}"`));
+    return Promise.reject(
+      new UnrecoverableError(`no handler for job "${job.name}" on queue "${job.queueName}"`),
+    );
   }
 }
 

@@ -14,7 +14,11 @@ await startHttpApp(
   async (app) => {
     app.connectMicroservice({
       transport: Transport.NATS,
-      options: { servers: env.NATS_URL, name: `${env.KRE_PREFIX}-deployer-rpc`, maxReconnectAttempts: -1 },
+      options: {
+        servers: env.NATS_URL,
+        name: `${env.KRE_PREFIX}-deployer-rpc`,
+        maxReconnectAttempts: -1,
+      },
     });
     await app.startAllMicroservices();
   },

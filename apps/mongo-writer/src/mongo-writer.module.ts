@@ -20,7 +20,10 @@ export class MongoWriterModule {
         NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-mongo-writer` }),
         HealthModule.forRoot({
           inject: [getConnectionToken(), NATS_CONNECTION],
-          useFactory: (mongo: Connection, nats: NatsConnection) => [mongoCheck(mongo), natsCheck(nats)],
+          useFactory: (mongo: Connection, nats: NatsConnection) => [
+            mongoCheck(mongo),
+            natsCheck(nats),
+          ],
         }),
       ],
       providers: [{ provide: Names, useValue: names }],

@@ -28,7 +28,9 @@ export const baseEnv = {
   KRE_PREFIX: z
     .string()
     .max(12, { error: 'must be at most 12 characters (it prefixes every name KRE creates)' })
-    .regex(SLUG, { error: 'must be lowercase letters, digits and single dashes, starting with a letter' })
+    .regex(SLUG, {
+      error: 'must be lowercase letters, digits and single dashes, starting with a letter',
+    })
     .refine((v) => !v.includes('--'), { error: 'must not contain "--"' })
     .default('kre'),
 };

@@ -1,5 +1,14 @@
 export { InvalidEnvError, loadEnv, loadEnvOrExit } from './load-env.js';
-export { SLUG, baseEnv, mongoEnv, natsEnv, ports, redisEnv, smtpEnv, urlEnv } from './env.fragments.js';
+export {
+  SLUG,
+  baseEnv,
+  mongoEnv,
+  natsEnv,
+  ports,
+  redisEnv,
+  smtpEnv,
+  urlEnv,
+} from './env.fragments.js';
 export {
   entrypointRoutesSchema,
   entrypointWorkloadEnv,

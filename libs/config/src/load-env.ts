@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { type z } from 'zod';
 
 /** Thrown when an app's environment does not match its schema; the message lists every problem. */
 export class InvalidEnvError extends Error {
@@ -6,9 +6,7 @@ export class InvalidEnvError extends Error {
     readonly app: string,
     readonly problems: readonly string[],
   ) {
-    super(
-      `${app}: invalid environment (see .env.example):\n  ${problems.join('\n  ')}`,
-    );
+    super(`${app}: invalid environment (see .env.example):\n  ${problems.join('\n  ')}`);
     this.name = 'InvalidEnvError';
   }
 }

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { SLUG } from './env.fragments.js';
 
 const slug = (what: string) =>
-  z.string({ error: 'is required' }).regex(SLUG, { error: `must be a ${what} slug ([a-z0-9-], starting with a letter)` });
+  z
+    .string({ error: 'is required' })
+    .regex(SLUG, { error: `must be a ${what} slug ([a-z0-9-], starting with a letter)` });
 const port = z.coerce.number({ error: 'is required' }).int().min(1).max(65_535);
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -54,16 +56,14 @@ export const runnerWorkloadEnv = {
   KRT_HANDLER_PATH: z.string({ error: 'is required' }).min(1),
   KRT_NATS_STREAM: z.string({ error: 'is required' }).min(1),
   /** Comma-separated `subject=consumer` pairs. */
-  KRT_NATS_INPUTS: z
-    .string({ error: 'is required' })
-    .transform((raw, ctx) => {
-      const pairs = raw.split(',').map((pair) => pair.trim().split('='));
-      if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1])) {
-        ctx.addIssue({ code: 'custom', message: 'must be comma-separated subject=consumer pairs' });
-        return z.NEVER;
-      }
-      return pairs.map(([subject, consumer]) => ({ subject: subject!, consumer: consumer! }));
-    }),
+  KRT_NATS_INPUTS: z.string({ error: 'is required' }).transform((raw, ctx) => {
+    const pairs = raw.split(',').map((pair) => pair.trim().split('='));
+    if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1])) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated subject=consumer pairs' });
+      return z.NEVER;
+    }
+    return pairs.map(([subject, consumer]) => ({ subject: subject, consumer: consumer }));
+  }),
   KRT_NATS_OUTPUT: z.string({ error: 'is required' }).min(1),
   KRT_IS_EXITPOINT: bool.default(false),
   KRT_NATS_KEY_VALUE_STORE_PROJECT: z.string().min(1).optional(),

@@ -17,7 +17,10 @@ export class JobsModule {
       module: JobsModule,
       global: true,
       imports: [
-        BullModule.forRoot({ connection: redisOptions(options.redisUrl, options.role), prefix: options.prefix }),
+        BullModule.forRoot({
+          connection: redisOptions(options.redisUrl, options.role),
+          prefix: options.prefix,
+        }),
         BullModule.registerQueue(...QUEUES.map((name) => ({ name }))),
       ],
       exports: [BullModule],

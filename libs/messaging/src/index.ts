@@ -1,3 +1,5 @@
+export { DeployerClient, type DeployerStatus } from './deployer.client.js';
+export { DeployerRpcModule } from './deployer-rpc.module.js';
 export {
   NATS_CONNECTION,
   NatsModule,

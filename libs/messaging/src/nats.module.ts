@@ -39,6 +39,7 @@ class NatsConnectionLifecycle implements OnApplicationShutdown {
     if (this.nc.isClosed()) return;
     try {
       await this.nc.drain();
+      this.logger.log('NATS connection drained');
     } catch (error) {
       this.logger.warn(`drain failed: ${String(error)}`);
     }

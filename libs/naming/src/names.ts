@@ -118,7 +118,9 @@ export class Names {
     return `${this.prefix}_${rt}_${ver}_${wf}_${node}`;
   }
   objectStore(rt: string, ver: string, store: string, wf?: string): string {
-    return wf ? `${this.prefix}_${rt}_${ver}_${wf}_${store}` : `${this.prefix}_${rt}_${ver}_${store}`;
+    return wf
+      ? `${this.prefix}_${rt}_${ver}_${wf}_${store}`
+      : `${this.prefix}_${rt}_${ver}_${store}`;
   }
   /** Kubernetes object of a version's workload (`node` absent for the entrypoint). */
   k8sObject(ver: string, wf?: string, node?: string): string {

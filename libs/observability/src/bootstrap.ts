@@ -23,7 +23,8 @@ export async function startHttpApp(
   app.enableShutdownHooks();
   await configure?.(app);
   await app.listen(listen.port, listen.host);
-  const address = app.getHttpServer().address() as { port: number } | string | null;
+  const server = app.getHttpServer() as import('node:http').Server;
+  const address = server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;
   const url = `http://${listen.host}:${port}`;
   logger.log(`${name} listening on ${url}`, 'Bootstrap');

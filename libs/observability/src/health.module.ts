@@ -4,7 +4,7 @@ import {
   Get,
   Inject,
   Module,
-  type Provider,
+  type FactoryProvider,
 } from '@nestjs/common';
 import {
   HealthCheck,
@@ -14,10 +14,12 @@ import {
   TerminusModule,
 } from '@nestjs/terminus';
 
-/** One dependency an app needs to serve: `check` resolves when it is reachable. */
+/** One dependency of an app: `check` resolves when it is reachable. */
 export interface DependencyCheck {
   readonly key: string;
   check(): Promise<unknown>;
+  /** Optional dependencies report `degraded` when down, without failing readiness. */
+  readonly optional?: boolean;
 }
 
 const DEPENDENCY_CHECKS = Symbol('DEPENDENCY_CHECKS');
@@ -35,19 +37,30 @@ class HealthController {
   @Get(['health', 'readyz'])
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.health.check(
-      this.checks.map(
-        ({ key, check }) =>
-          () =>
-            this.indicators
-              .check(key)
-              .attempt(async () => {
-                await check();
-                return {};
-              })
-              .withTimeout(CHECK_TIMEOUT_MS),
-      ),
-    );
+    return this.health.check(this.checks.map((dependency) => () => this.probe(dependency)));
+  }
+
+  private async probe(dependency: DependencyCheck) {
+    const { key, optional } = dependency;
+    const session = this.indicators.check(key);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        dependency.check(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+            CHECK_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      return session.up();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return optional ? session.degraded({ message }) : session.down({ message });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Live: the process answers. */
@@ -60,8 +73,11 @@ class HealthController {
 /** `GET /health` (dependencies) and `GET /livez` for an HTTP app. */
 @Module({})
 export class HealthModule {
-  /** `checks` is a provider of `DependencyCheck[]` (a factory that injects the connections). */
-  static forRoot(checks: Omit<Extract<Provider, { useFactory: unknown }>, 'provide'>): DynamicModule {
+  /** `checks` makes the app's `DependencyCheck[]` from injected (global) connections. */
+  static forRoot(checks: {
+    inject: NonNullable<FactoryProvider['inject']>;
+    useFactory: (...deps: never[]) => DependencyCheck[];
+  }): DynamicModule {
     return {
       module: HealthModule,
       imports: [TerminusModule],

@@ -3,7 +3,10 @@ import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 /** The app logger: JSON lines in production, readable text in development. */
-export function createLogger(app: string, env: { LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text' }): ConsoleLogger {
+export function createLogger(
+  app: string,
+  env: { LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text' },
+): ConsoleLogger {
   const upTo = LEVELS.indexOf(env.LOG_LEVEL);
   return new ConsoleLogger(app, {
     json: env.LOG_FORMAT === 'json',

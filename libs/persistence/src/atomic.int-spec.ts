@@ -13,7 +13,9 @@ describe('atomic primitives under concurrency', () => {
   const locks = () => connection.db!.collection<{ _id: string; expiresAt: Date }>('locks');
 
   beforeAll(async () => {
-    connection = await mongoose.createConnection(env.MONGO_URL, mongooseOptions(env.KRE_PREFIX)).asPromise();
+    connection = await mongoose
+      .createConnection(env.MONGO_URL, mongooseOptions(env.KRE_PREFIX))
+      .asPromise();
   });
   afterAll(async () => {
     await connection.dropDatabase();
@@ -23,7 +25,9 @@ describe('atomic primitives under concurrency', () => {
   it('consumeOnce: exactly one of many concurrent consumers gets the document', async () => {
     for (let round = 0; round < 10; round++) {
       await tokens().insertOne({ _id: `t${round}`, email: 'a@b.c' });
-      const results = await Promise.all(Array.from({ length: CONTENDERS }, () => consumeOnce(tokens(), `t${round}`)));
+      const results = await Promise.all(
+        Array.from({ length: CONTENDERS }, () => consumeOnce(tokens(), `t${round}`)),
+      );
       expect(results.filter((r) => r !== null)).toEqual([{ _id: `t${round}`, email: 'a@b.c' }]);
       expect(await tokens().findOne({ _id: `t${round}` })).toBeNull();
     }
@@ -50,9 +54,14 @@ describe('atomic primitives under concurrency', () => {
     let clock = new Date('2026-01-01T00:00:00Z');
     const now = () => clock;
     await locks().insertOne({ _id: 'stale', expiresAt: new Date(clock.getTime() + 1_000) });
-    expect(await withLease(locks(), 'stale', () => Promise.resolve(1), { now })).toEqual({ acquired: false });
+    expect(await withLease(locks(), 'stale', () => Promise.resolve(1), { now })).toEqual({
+      acquired: false,
+    });
     clock = new Date(clock.getTime() + 2_000);
-    expect(await withLease(locks(), 'stale', () => Promise.resolve(2), { now })).toEqual({ acquired: true, value: 2 });
+    expect(await withLease(locks(), 'stale', () => Promise.resolve(2), { now })).toEqual({
+      acquired: true,
+      value: 2,
+    });
     expect(await locks().findOne({ _id: 'stale' })).toBeNull();
   });
 });

@@ -13,7 +13,9 @@ import type { Collection, Document, Filter } from 'mongodb';
 
 /** E11000: a duplicate key. */
 export function isDuplicateKey(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000
+  );
 }
 
 /**

@@ -11,7 +11,12 @@ interface Widget {
 }
 
 const widgetSchema = new Schema<Widget>(
-  { _id: String, name: { type: String, required: true }, count: { type: Number, default: 0 }, tags: [String] },
+  {
+    _id: String,
+    name: { type: String, required: true },
+    count: { type: Number, default: 0 },
+    tags: [String],
+  },
   { versionKey: false },
 );
 widgetSchema.index({ name: 1 }, { unique: true });
@@ -21,7 +26,9 @@ describe('mongoose against the MongoDB-wire server', () => {
   let connection: Connection;
 
   beforeAll(async () => {
-    connection = await mongoose.createConnection(env.MONGO_URL, mongooseOptions(`${env.KRE_PREFIX}`)).asPromise();
+    connection = await mongoose
+      .createConnection(env.MONGO_URL, mongooseOptions(`${env.KRE_PREFIX}`))
+      .asPromise();
   });
   afterAll(async () => {
     await connection.dropDatabase();
@@ -38,7 +45,9 @@ describe('mongoose against the MongoDB-wire server', () => {
 
   it('enforces a unique index', async () => {
     const Widgets = connection.model<Widget>('Widget');
-    await expect(Widgets.create({ _id: 'other', name: 'first' })).rejects.toMatchObject({ code: 11000 });
+    await expect(Widgets.create({ _id: 'other', name: 'first' })).rejects.toMatchObject({
+      code: 11000,
+    });
   });
 
   it('updates one document with a filter and reads the result', async () => {
@@ -52,22 +61,35 @@ describe('mongoose against the MongoDB-wire server', () => {
       .lean()
       .exec();
     expect(after).toMatchObject({ count: 2, tags: ['x'] });
-    const miss = await Widgets.findOneAndUpdate({ _id: 'upd', count: 0 }, { $inc: { count: 1 } }).exec();
+    const miss = await Widgets.findOneAndUpdate(
+      { _id: 'upd', count: 0 },
+      { $inc: { count: 1 } },
+    ).exec();
     expect(miss).toBeNull();
   });
 
   it('bulk-inserts and counts', async () => {
     const Widgets = connection.model<Widget>('Widget');
-    const docs = Array.from({ length: 500 }, (_, i) => ({ _id: `bulk-${i}`, name: `bulk-${i}`, count: i }));
+    const docs = Array.from({ length: 500 }, (_, i) => ({
+      _id: `bulk-${i}`,
+      name: `bulk-${i}`,
+      count: i,
+    }));
     const inserted = await Widgets.insertMany(docs, { ordered: false });
     expect(inserted).toHaveLength(500);
     expect(await Widgets.countDocuments({ _id: { $regex: '^bulk-' } })).toBe(500);
-    expect(await Widgets.countDocuments({ count: { $gte: 250 }, name: { $regex: '^bulk-' } })).toBe(250);
+    expect(await Widgets.countDocuments({ count: { $gte: 250 }, name: { $regex: '^bulk-' } })).toBe(
+      250,
+    );
   });
 
   it('keeps runtime databases apart through useDb', async () => {
-    const a = connection.useDb(`${env.KRE_PREFIX}_rta`, { useCache: true }).model<Widget>('Widget', widgetSchema);
-    const b = connection.useDb(`${env.KRE_PREFIX}_rtb`, { useCache: true }).model<Widget>('Widget', widgetSchema);
+    const a = connection
+      .useDb(`${env.KRE_PREFIX}_rta`, { useCache: true })
+      .model<Widget>('Widget', widgetSchema);
+    const b = connection
+      .useDb(`${env.KRE_PREFIX}_rtb`, { useCache: true })
+      .model<Widget>('Widget', widgetSchema);
     await a.create({ _id: 'only-in-a', name: 'a' });
     expect(await b.findById('only-in-a').exec()).toBeNull();
     await Promise.all([a.db.dropDatabase(), b.db.dropDatabase()]);

@@ -41,7 +41,9 @@ function redisBinary(): string {
   try {
     return execFileSync('bash', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim();
   } catch {
-    throw new Error('redis-server is not installed: run `scripts/services install` (apt-get install redis-server)');
+    throw new Error(
+      'redis-server is not installed: run `scripts/services install` (apt-get install redis-server)',
+    );
   }
 }
 
@@ -53,7 +55,9 @@ export function freePort(): Promise<number> {
     server.on('error', fail);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
+      );
     });
   });
 }
@@ -69,20 +73,36 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(name: string, port: number, child: ChildProcess, output: () => string, timeoutMs = 60_000) {
+async function waitForPort(
+  name: string,
+  port: number,
+  child: ChildProcess,
+  output: () => string,
+  timeoutMs = 60_000,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}:\n${output()}`);
+      throw new Error(
+        `${name} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}:\n${output()}`,
+      );
     }
     if (await canConnect(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`${name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms:\n${output()}`);
+  throw new Error(
+    `${name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms:\n${output()}`,
+  );
 }
 
-async function launch(name: string, command: string, args: string[], port: number, dataDir: string): Promise<RunningService> {
+async function launch(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  dataDir: string,
+): Promise<RunningService> {
   const child = spawn(command, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (chunk: Buffer) => {
@@ -112,8 +132,22 @@ export async function startRedis(dir: string): Promise<RunningService> {
   return launch(
     'redis',
     redisBinary(),
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no',
-      '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--protected-mode',
+      'yes',
+    ],
     port,
     dir,
   );
@@ -135,20 +169,38 @@ export async function startFerretDb(dir: string): Promise<RunningService> {
   return launch(
     'ferretdb',
     toolBinary('ferretdb'),
-    ['--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`,
-      `--state-dir=${dir}`, '--telemetry=disable', '--debug-addr=-', '--log-level=WARN'],
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dir}/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      `--state-dir=${dir}`,
+      '--telemetry=disable',
+      '--debug-addr=-',
+      '--log-level=WARN',
+    ],
     port,
     dir,
   );
 }
 
-export async function startMailpit(dir: string): Promise<{ smtp: RunningService; httpPort: number }> {
+export async function startMailpit(
+  dir: string,
+): Promise<{ smtp: RunningService; httpPort: number }> {
   const [smtpPort, httpPort] = [await freePort(), await freePort()];
   const smtp = await launch(
     'mailpit',
     toolBinary('mailpit'),
-    ['--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`, '--database', join(dir, 'mailpit.db'),
-      '--smtp-auth-accept-any', '--smtp-auth-allow-insecure', '--disable-version-check'],
+    [
+      '--smtp',
+      `127.0.0.1:${smtpPort}`,
+      '--listen',
+      `127.0.0.1:${httpPort}`,
+      '--database',
+      join(dir, 'mailpit.db'),
+      '--smtp-auth-accept-any',
+      '--smtp-auth-allow-insecure',
+      '--disable-version-check',
+    ],
     smtpPort,
     dir,
   );
@@ -177,13 +229,15 @@ export async function startServices(): Promise<{ urls: ServiceUrls; stop(): Prom
     await stopAll();
     throw new Error(`backing services failed to start:\n${failures.join('\n')}`);
   }
-  const [redis, nats, ferret, mail] = results.map((r) => (r as PromiseFulfilledResult<RunningService>).value);
+  const [redis, nats, ferret, mail] = results.map(
+    (r) => (r as PromiseFulfilledResult<RunningService>).value,
+  );
   return {
     urls: {
-      REDIS_URL: `redis://127.0.0.1:${redis!.port}`,
-      NATS_URL: `nats://127.0.0.1:${nats!.port}`,
-      MONGO_URL: `mongodb://127.0.0.1:${ferret!.port}/`,
-      SMTP_URL: `smtp://127.0.0.1:${mail!.port}`,
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      NATS_URL: `nats://127.0.0.1:${nats.port}`,
+      MONGO_URL: `mongodb://127.0.0.1:${ferret.port}/`,
+      SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
       MAILPIT_URL: `http://127.0.0.1:${(mail as RunningService & { httpPort: number }).httpPort}`,
     },
     stop: stopAll,

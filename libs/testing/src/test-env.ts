@@ -8,6 +8,8 @@ export function testPrefix(): string {
 }
 
 /** The backing services' URLs plus a unique `KRE_PREFIX` for this test file. */
-export function testEnv(overrides: Record<string, string> = {}): ServiceUrls & { KRE_PREFIX: string } & Record<string, string> {
+export function testEnv(
+  overrides: Record<string, string> = {},
+): ServiceUrls & { KRE_PREFIX: string } & Record<string, string> {
   return { ...inject('services'), KRE_PREFIX: testPrefix(), NODE_ENV: 'test', ...overrides };
 }

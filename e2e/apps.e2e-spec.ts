@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+interface HealthBody {
+  status: 'ok' | 'degraded' | 'error';
+  details: Record<string, { status: string; message?: string }>;
+}
+
+describe('the apps, as processes against real services', () => {
+  const env = testEnv();
+  const started: AppProcess[] = [];
+  const start = (app: string, extra: Record<string, string>) => {
+    const process = runApp(app, { ...env, ...extra });
+    started.push(process);
+    return process;
+  };
+  afterAll(async () => {
+    await Promise.all(started.map((p) => p.stop()));
+  });
+
+  it('admin-api reports its dependencies, and the deployer answers over the NATS transport', async () => {
+    const [apiPort, deployerPort] = [await freePort(), await freePort()];
+    const api = start('admin-api', { ADMIN_API_PORT: String(apiPort) });
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+
+    // No deployer yet: the API still serves, and says the deployer is missing.
+    let body = (await (await waitForHttp(`${apiUrl}/health`, api)).json()) as HealthBody;
+    expect(body.status).toBe('degraded');
+    expect(body.details).toMatchObject({
+      mongo: { status: 'up' },
+      redis: { status: 'up' },
+      nats: { status: 'up' },
+    });
+    expect(body.details.deployer?.status).toBe('degraded');
+
+    const deployer = start('deployer', { DEPLOYER_HEALTH_PORT: String(deployerPort) });
+    await waitForHttp(`http://127.0.0.1:${deployerPort}/health`, deployer);
+    await expect
+      .poll(
+        async () =>
+          ((await (await fetch(`${apiUrl}/health`)).json()) as HealthBody).details.deployer?.status,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe('up');
+    body = (await (await fetch(`${apiUrl}/health`)).json()) as HealthBody;
+    expect(body.status).toBe('ok');
+  });
+
+  it.each([
+    ['mongo-writer', 'MONGO_WRITER_HEALTH_PORT'],
+    ['gateway', 'GATEWAY_HEALTH_PORT'],
+  ])('%s boots, is healthy, and drains NATS when stopped with SIGTERM', async (app, portVar) => {
+    const port = await freePort();
+    const process = start(app, { [portVar]: String(port) });
+    const body = (await (
+      await waitForHttp(`http://127.0.0.1:${port}/health`, process)
+    ).json()) as HealthBody;
+    expect(body.status).toBe('ok');
+    // Nest runs the shutdown hooks, then re-raises the signal: SIGTERM, not our SIGKILL fallback.
+    expect(await process.stop()).toBe('SIGTERM');
+    expect(process.output()).toContain('NATS connection drained');
+  });
+
+  it('the runner and the entrypoint take the workload env and serve /livez and /readyz', async () => {
+    const workload = {
+      KRT_RUNTIME_ID: 'demo',
+      KRT_VERSION: 'v1',
+      KRT_VERSION_ID: 'demo:v1',
+      KRT_NATS_SERVER: env.NATS_URL,
+      KRT_BASE_PATH: '/tmp',
+      KRT_NATS_OBS_PREFIX: `${env.KRE_PREFIX}.demo.obs`,
+      KRT_NATS_DATA_PREFIX: `${env.KRE_PREFIX}.demo.data`,
+    };
+    const [runnerPort, entrypointPort] = [await freePort(), await freePort()];
+    const runner = start('runner', {
+      ...workload,
+      KRT_HEALTH_PORT: String(runnerPort),
+      KRT_WORKFLOW_NAME: 'wf',
+      KRT_NODE_NAME: 'Execute DL Model',
+      KRT_NODE_ID: 'execute-dl-model',
+      KRT_HANDLER_PATH: 'src/handler.js',
+      KRT_NATS_STREAM: 'S',
+      KRT_NATS_INPUTS: 'a.b=c_d',
+      KRT_NATS_OUTPUT: 'a.c',
+    });
+    const entrypoint = start('entrypoint', {
+      ...workload,
+      KRT_HEALTH_PORT: String(entrypointPort),
+      KRT_GRPC_PORT: String(await freePort()),
+      KRT_HTTP_PORT: String(await freePort()),
+      KRT_ENTRYPOINT_ROUTES: JSON.stringify({
+        Greet: { workflow: 'wf', stream: 'S', subject: 'a.b' },
+      }),
+    });
+    for (const [process, port] of [
+      [runner, runnerPort],
+      [entrypoint, entrypointPort],
+    ] as const) {
+      await waitForHttp(`http://127.0.0.1:${port}/readyz`, process);
+      expect(await (await fetch(`http://127.0.0.1:${port}/livez`)).json()).toEqual({
+        status: 'ok',
+      });
+    }
+  });
+
+  it.each(['admin-api', 'deployer', 'mongo-writer', 'gateway', 'entrypoint', 'runner'])(
+    '%s refuses a wrong environment with every problem listed, and exit status 78',
+    async (app) => {
+      const process = start(app, {
+        KRE_PREFIX: 'Not Valid',
+        NATS_URL: 'http://nope',
+        KRT_NATS_INPUTS: 'broken',
+      });
+      expect(await process.exited).toBe(78);
+      const output = process.output();
+      expect(output).toContain(`${app}: invalid environment`);
+      expect(output).toMatch(/KRE_PREFIX: must be lowercase/);
+      if (app !== 'entrypoint' && app !== 'runner')
+        expect(output).toMatch(/NATS_URL: must be a URL with scheme nats:\/\//);
+      else expect(output).toMatch(/KRT_RUNTIME_ID: is required/);
+      expect(output).not.toMatch(/\n\s+at /); // no stack trace
+    },
+  );
+
+  it('`kre --help` lists the commands', async () => {
+    const { stdout } = await run(process.execPath, ['bin/kre.js', '--help']);
+    expect(stdout).toContain('Usage: kre');
+  });
+});
