@@ -1,0 +1,69 @@
+import type { KrtIssue } from './krt.errors.js';
+import type { KrtReadStats } from './krt.limits.js';
+
+/** What a node listens to: the workflow's entrypoint, or another node (optionally one channel). */
+export interface KrtSubscription {
+  /** A node name of the same workflow, or `entrypoint`. */
+  node: string;
+  channel?: string;
+}
+
+/** A NATS object store a node declares. */
+export interface KrtObjectStore {
+  name: string;
+  scope: 'workflow' | 'project';
+}
+
+/** One node of one workflow (v1 nodes are instantiated once per workflow that uses them). */
+export interface KrtNode {
+  /** Slug used in every derived name: the v2 name, or the slug of the v1 display name. */
+  name: string;
+  /** As written in the manifest (v1: `Execute DL Model`; v2: same as `name`). */
+  displayName: string;
+  image: string;
+  /** The handler file, relative to the KRT root. */
+  src: string;
+  gpu: boolean;
+  replicas: number;
+  subscriptions: KrtSubscription[];
+  objectStore?: KrtObjectStore;
+}
+
+/** A workflow as a graph: the entrypoint rpc feeds nodes; the exitpoint node answers. */
+export interface KrtWorkflow {
+  name: string;
+  displayName: string;
+  /** The rpc of `service Entrypoint` that starts this workflow. */
+  entrypoint: string;
+  /** Name of the node whose output is the reply. */
+  exitpoint: string;
+  nodes: KrtNode[];
+}
+
+/** The normalised manifest: one model for KRT v1 and v2. */
+export interface Krt {
+  /** The form the manifest was written in. */
+  krtVersion: 'v1' | 'v2';
+  version: string;
+  description: string;
+  entrypoint: { proto: string; image: string };
+  config: { variables: string[]; files: string[] };
+  workflows: KrtWorkflow[];
+  /** Rpcs declared by `service Entrypoint`. */
+  rpcs: string[];
+  /** Manifest file name at the KRT root (`kre.yaml`, `krt.yml`, ...). */
+  manifest: string;
+  /** Files under `docs/` (`docs/README.md` is the version's documentation). */
+  docs: string[];
+  warnings: KrtIssue[];
+}
+
+/** A validated KRT archive (or project folder). */
+export interface KrtArchive {
+  krt: Krt;
+  /** Regular files, relative to the KRT root, sorted. */
+  files: string[];
+  /** The single top folder that wrapped everything, if any (stripped from every path). */
+  topFolder?: string;
+  stats: KrtReadStats;
+}

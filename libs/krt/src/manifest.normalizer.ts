@@ -1,0 +1,684 @@
+import { slugify } from '@libs/naming';
+import { checkRelativePath } from './entry-path.rules.js';
+import type { KrtLimits } from './krt.limits.js';
+import type { KrtNode, KrtObjectStore, KrtSubscription, KrtWorkflow } from './krt.model.js';
+import { type FieldReader, isResourceName, type Fields } from './manifest.fields.js';
+import { childPath } from './manifest.loader.js';
+
+/** A node plus where it came from, for the rules that run on the normalised model. */
+export interface NodeDraft {
+  node: KrtNode;
+  /** Path of the node's `name` field (v1: the top-level node). */
+  namePath: string;
+  /** Path of each subscription (v1: the `sequential` item that implies it). */
+  subscriptionPaths: string[];
+  objectStorePath?: string;
+}
+
+/** A workflow plus the paths of its fields. */
+export interface WorkflowDraft {
+  workflow: KrtWorkflow;
+  path: string;
+  nodes: NodeDraft[];
+}
+
+/** The manifest in the normalised shape, with field paths for later rules. */
+export interface ManifestDraft {
+  krtVersion: 'v1' | 'v2';
+  version: string;
+  description: string;
+  entrypoint: { proto: string; image: string };
+  config: { variables: string[]; files: string[] };
+  workflows: WorkflowDraft[];
+}
+
+interface NormalizeContext {
+  files: ReadonlyMap<string, number>;
+  limits: Pick<KrtLimits, 'maxReplicas' | 'maxPathBytes' | 'maxPathDepth'>;
+}
+
+const TOP_KEYS = ['krtVersion', 'version', 'description', 'entrypoint', 'config', 'workflows'];
+const V1_NODE_KEYS = ['name', 'image', 'src', 'gpu', 'replicas'];
+const V2_NODE_KEYS = [...V1_NODE_KEYS, 'subscriptions', 'objectStore'];
+const ENV_KEY = /^[A-Z0-9]([_A-Z0-9]*[A-Z0-9])?$/;
+const RPC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RUNNABLE = /\.(m?js|cjs|py)$/;
+
+/** The workload's own environment, which config keys may not override. */
+const SHADOWED: { test: (key: string) => boolean; what: string }[] = [
+  { test: (k) => k.startsWith('KRT_'), what: 'KRT_* is the engine’s' },
+  { test: (k) => k === 'PATH' || k === 'HOME', what: 'the process needs it' },
+  { test: (k) => k.startsWith('NODE_'), what: 'NODE_* configures Node.js' },
+  { test: (k) => k.startsWith('PYTHON'), what: 'PYTHON* configures Python' },
+  { test: (k) => k.startsWith('LD_'), what: 'LD_* configures the dynamic linker' },
+];
+
+/**
+ * Reads a v1 or v2 manifest into the one model (v1 nodes instantiated per workflow), reporting
+ * every field problem. Graph, name-length and proto rules run afterwards on the result.
+ */
+export function normalizeManifest(
+  root: Fields,
+  reader: FieldReader,
+  ctx: NormalizeContext,
+): ManifestDraft {
+  const issues = reader.issues;
+  const krtVersion = detectVersion(root, reader);
+  reader.unknownKeys(root, '', krtVersion === 'v1' ? [...TOP_KEYS, 'nodes'] : TOP_KEYS);
+  const n = new Normalizer(reader, ctx);
+  const draft: ManifestDraft = {
+    krtVersion,
+    version: reader.resourceName(root, 'version', '', 'version') ?? '',
+    description:
+      reader.string(root, 'description', '', 'say in a sentence what this version does') ?? '',
+    entrypoint: n.entrypoint(root.entrypoint),
+    config: n.config(root.config),
+    workflows: [],
+  };
+  if (krtVersion === 'v2' && root.nodes !== undefined) {
+    issues.error(
+      'nodes',
+      'top-level "nodes" is the v1 form: with krtVersion v2, declare the nodes inside each workflow (or remove krtVersion to use v1)',
+    );
+  }
+  draft.workflows = krtVersion === 'v1' ? n.v1Workflows(root) : n.v2Workflows(root);
+  return draft;
+}
+
+function detectVersion(root: Fields, reader: FieldReader): 'v1' | 'v2' {
+  const value = root.krtVersion;
+  if (value === undefined || value === null || value === 'v1') return 'v1';
+  if (value === 'v2') return 'v2';
+  reader.issues.error(
+    'krtVersion',
+    `krtVersion must be "v2" (branched workflows) or absent/"v1" (sequential workflows), not ${JSON.stringify(value)}`,
+  );
+  return root.nodes === undefined ? 'v2' : 'v1';
+}
+
+class Normalizer {
+  constructor(
+    private readonly reader: FieldReader,
+    private readonly ctx: NormalizeContext,
+  ) {}
+
+  private get issues() {
+    return this.reader.issues;
+  }
+
+  entrypoint(value: unknown): { proto: string; image: string } {
+    const out = { proto: '', image: '' };
+    if (value === undefined || value === null) {
+      this.issues.error(
+        'entrypoint',
+        '"entrypoint" is required: give its proto (e.g. public_input.proto) and image',
+      );
+      return out;
+    }
+    const fields = this.reader.object(value, 'entrypoint', '"entrypoint"');
+    if (!fields) return out;
+    this.reader.unknownKeys(fields, 'entrypoint', ['proto', 'image']);
+    const proto = this.reader.string(
+      fields,
+      'proto',
+      'entrypoint',
+      'name the .proto file that declares service Entrypoint (e.g. public_input.proto)',
+    );
+    if (proto !== undefined) {
+      if (!proto.endsWith('.proto')) {
+        this.issues.error(
+          'entrypoint.proto',
+          `"${proto}" must be a .proto file: end it with .proto`,
+        );
+      } else {
+        const checked = checkRelativePath(proto, this.ctx.limits);
+        if (!checked.ok || checked.trailingSlash || !checked.path) {
+          const reason = checked.ok ? 'it names a folder' : checked.reason;
+          this.issues.error('entrypoint.proto', `"${proto}" is not a usable path: ${reason}`);
+        } else {
+          out.proto = checked.path;
+        }
+      }
+    }
+    out.image =
+      this.reader.string(fields, 'image', 'entrypoint', 'name the entrypoint image') ?? '';
+    return out;
+  }
+
+  config(value: unknown): { variables: string[]; files: string[] } {
+    const out = { variables: [] as string[], files: [] as string[] };
+    if (value === undefined || value === null) return out;
+    const fields = this.reader.object(value, 'config', '"config"');
+    if (!fields) return out;
+    this.reader.unknownKeys(fields, 'config', ['variables', 'files']);
+    const seen = new Map<string, string>();
+    for (const kind of ['variables', 'files'] as const) {
+      const list = this.reader.list(fields, kind, 'config', {
+        required: false,
+        nonEmpty: false,
+        hint: `list the ${kind === 'variables' ? 'variable' : 'file'} names, e.g. [API_KEY]`,
+      });
+      list?.forEach((item, i) => {
+        const at = `config.${kind}[${i}]`;
+        const key = this.configKey(item, at);
+        if (key === undefined) return;
+        const first = seen.get(key);
+        if (first) {
+          this.issues.error(
+            at,
+            `the config key "${key}" is already declared at ${first}: keep one`,
+          );
+          return;
+        }
+        seen.set(key, at);
+        out[kind].push(key);
+      });
+    }
+    return out;
+  }
+
+  private configKey(item: unknown, at: string): string | undefined {
+    if (typeof item !== 'string') {
+      this.issues.error(
+        at,
+        `a config key must be a string, not ${JSON.stringify(item) ?? 'empty'}`,
+      );
+      return undefined;
+    }
+    if (!ENV_KEY.test(item)) {
+      this.issues.error(
+        at,
+        `"${item}" is not a valid config key: use upper-case letters, digits and underscores, not starting or ending with "_" (e.g. API_KEY)`,
+      );
+      return undefined;
+    }
+    const shadow = SHADOWED.find((s) => s.test(item));
+    if (shadow) {
+      this.issues.error(
+        at,
+        `"${item}" would override the workload's own environment (${shadow.what}): choose another name`,
+      );
+      return undefined;
+    }
+    return item;
+  }
+
+  v2Workflows(root: Fields): WorkflowDraft[] {
+    const list = this.reader.list(root, 'workflows', '', {
+      required: true,
+      nonEmpty: true,
+      hint: 'declare at least one workflow (name, entrypoint, exitpoint, nodes)',
+    });
+    const drafts: WorkflowDraft[] = [];
+    list?.forEach((item, i) => {
+      const path = `workflows[${i}]`;
+      const fields = this.reader.object(item, path, 'a workflow');
+      if (!fields) return;
+      this.incompatible(
+        fields,
+        path,
+        ['sequential'],
+        'v2',
+        'list the nodes with their subscriptions',
+      );
+      this.reader.unknownKeys(fields, path, [
+        'name',
+        'entrypoint',
+        'exitpoint',
+        'nodes',
+        'sequential',
+      ]);
+      const name = this.reader.resourceName(fields, 'name', path, 'workflow') ?? '';
+      const workflow: KrtWorkflow = {
+        name,
+        displayName: name,
+        entrypoint: this.rpc(fields, path),
+        exitpoint:
+          this.reader.string(
+            fields,
+            'exitpoint',
+            path,
+            'name the node whose output answers the request',
+          ) ?? '',
+        nodes: [],
+      };
+      const nodes: NodeDraft[] = [];
+      const list = this.reader.list(fields, 'nodes', path, {
+        required: true,
+        nonEmpty: true,
+        hint: 'declare the nodes of this workflow (name, image, src, subscriptions)',
+      });
+      const names = new Map<string, string>();
+      list?.forEach((raw, j) => {
+        const nodePath = `${path}.nodes[${j}]`;
+        const node = this.v2Node(raw, nodePath);
+        if (!node) return;
+        if (node.node.name) {
+          const first = names.get(node.node.name);
+          if (first) {
+            this.issues.error(
+              `${nodePath}.name`,
+              `the node name "${node.node.name}" is already used at ${first}: node names must be unique in a workflow`,
+            );
+          } else {
+            names.set(node.node.name, nodePath);
+          }
+        }
+        nodes.push(node);
+      });
+      workflow.nodes = nodes.map((d) => d.node);
+      drafts.push({ workflow, path, nodes });
+    });
+    this.uniqueWorkflows(drafts);
+    return drafts;
+  }
+
+  private v2Node(raw: unknown, path: string): NodeDraft | undefined {
+    const fields = this.reader.object(raw, path, 'a node');
+    if (!fields) return undefined;
+    this.reader.unknownKeys(fields, path, V2_NODE_KEYS);
+    const name = this.reader.resourceName(fields, 'name', path, 'node') ?? '';
+    if (name === 'entrypoint') this.reservedNode(`${path}.name`, name);
+    const draft: NodeDraft = {
+      node: { name, displayName: name, ...this.nodeBody(fields, path), subscriptions: [] },
+      namePath: `${path}.name`,
+      subscriptionPaths: [],
+    };
+    const subscriptions = this.reader.list(fields, 'subscriptions', path, {
+      required: true,
+      nonEmpty: true,
+      hint: 'subscribe the node to entrypoint, to another node, or to <node>.<channel>',
+    });
+    const seen = new Set<string>();
+    subscriptions?.forEach((item, k) => {
+      const at = `${path}.subscriptions[${k}]`;
+      const sub = this.subscription(item, at);
+      if (!sub) return;
+      const key = `${sub.node}.${sub.channel ?? ''}`;
+      if (seen.has(key)) {
+        this.issues.error(at, `the subscription "${String(item)}" is listed twice: keep one`);
+        return;
+      }
+      seen.add(key);
+      draft.node.subscriptions.push(sub);
+      draft.subscriptionPaths.push(at);
+    });
+    if (fields.objectStore !== undefined && fields.objectStore !== null) {
+      draft.objectStorePath = `${path}.objectStore`;
+      const store = this.objectStore(fields.objectStore, draft.objectStorePath);
+      if (store) draft.node.objectStore = store;
+    }
+    return draft;
+  }
+
+  private subscription(item: unknown, at: string): KrtSubscription | undefined {
+    if (typeof item !== 'string' || !item) {
+      this.issues.error(
+        at,
+        `a subscription must be "entrypoint", "<node>" or "<node>.<channel>", not ${JSON.stringify(item) ?? 'empty'}`,
+      );
+      return undefined;
+    }
+    const parts = item.split('.');
+    if (parts.length > 2 || parts.some((p) => !p)) {
+      this.issues.error(
+        at,
+        `"${item}" is not a subscription: write "entrypoint", "<node>" or "<node>.<channel>"`,
+      );
+      return undefined;
+    }
+    const [node, channel] = parts;
+    if (node === 'entrypoint' && channel !== undefined) {
+      this.issues.error(at, `the entrypoint has no channels: subscribe to "entrypoint"`);
+      return undefined;
+    }
+    if (channel !== undefined && !isResourceName(channel)) {
+      this.issues.error(
+        at,
+        `"${channel}" is not a valid channel name: use lowercase letters, digits and single hyphens, starting with a letter`,
+      );
+      return undefined;
+    }
+    return channel === undefined ? { node } : { node, channel };
+  }
+
+  private objectStore(value: unknown, path: string): KrtObjectStore | undefined {
+    const fields = this.reader.object(value, path, '"objectStore"');
+    if (!fields) return undefined;
+    this.reader.unknownKeys(fields, path, ['name', 'scope']);
+    const name = this.reader.resourceName(fields, 'name', path, 'object store');
+    const scope = fields.scope ?? 'workflow';
+    if (scope !== 'workflow' && scope !== 'project') {
+      this.issues.error(
+        `${path}.scope`,
+        `the object store scope must be "workflow" or "project", not ${JSON.stringify(scope)}`,
+      );
+      return undefined;
+    }
+    return name === undefined ? undefined : { name, scope };
+  }
+
+  v1Workflows(root: Fields): WorkflowDraft[] {
+    const nodes = this.v1Nodes(root);
+    const list = this.reader.list(root, 'workflows', '', {
+      required: true,
+      nonEmpty: true,
+      hint: 'declare at least one workflow (name, entrypoint, sequential)',
+    });
+    const drafts: WorkflowDraft[] = [];
+    const used = new Set<string>();
+    list?.forEach((item, i) => {
+      const path = `workflows[${i}]`;
+      const fields = this.reader.object(item, path, 'a workflow');
+      if (!fields) return;
+      this.incompatible(
+        fields,
+        path,
+        ['exitpoint', 'nodes'],
+        'v1',
+        'list the node names under "sequential", or add krtVersion: v2 to use nodes and exitpoint',
+      );
+      this.reader.unknownKeys(fields, path, [
+        'name',
+        'entrypoint',
+        'sequential',
+        'exitpoint',
+        'nodes',
+      ]);
+      const displayName =
+        this.reader.string(
+          fields,
+          'name',
+          path,
+          'give the workflow a name such as "New prediction"',
+        ) ?? '';
+      const name = displayName ? this.slug(displayName, `${path}.name`, 'workflow') : '';
+      const workflow: KrtWorkflow = {
+        name,
+        displayName,
+        entrypoint: this.rpc(fields, path),
+        exitpoint: '',
+        nodes: [],
+      };
+      const draft: WorkflowDraft = { workflow, path, nodes: [] };
+      const sequence = this.reader.list(fields, 'sequential', path, {
+        required: true,
+        nonEmpty: true,
+        hint: 'list the names of the nodes this workflow runs, in order',
+      });
+      const inThis = new Set<string>();
+      let previous = 'entrypoint';
+      sequence?.forEach((ref, k) => {
+        const at = `${path}.sequential[${k}]`;
+        const found = this.v1Reference(ref, at, nodes);
+        if (!found) return;
+        if (inThis.has(found.node.name)) {
+          this.issues.error(
+            at,
+            `"${String(ref)}" appears twice in this workflow: a node runs once per workflow`,
+          );
+          return;
+        }
+        inThis.add(found.node.name);
+        used.add(found.node.name);
+        const node: KrtNode = { ...found.node, subscriptions: [{ node: previous }] };
+        draft.nodes.push({ node, namePath: found.namePath, subscriptionPaths: [at] });
+        previous = node.name;
+      });
+      workflow.nodes = draft.nodes.map((d) => d.node);
+      workflow.exitpoint = workflow.nodes.at(-1)?.name ?? '';
+      drafts.push(draft);
+    });
+    nodes.forEach((d, k) => {
+      if (d.node.name && !used.has(d.node.name)) {
+        this.issues.warning(
+          `nodes[${k}]`,
+          `the node "${d.node.displayName}" is in no workflow: add it to a workflow's "sequential" list or remove it`,
+        );
+      }
+    });
+    this.uniqueWorkflows(drafts);
+    return drafts;
+  }
+
+  private v1Nodes(root: Fields): NodeDraft[] {
+    const list = this.reader.list(root, 'nodes', '', {
+      required: true,
+      nonEmpty: true,
+      hint: 'declare the nodes (name, image, src) that the workflows run, or add krtVersion: v2',
+    });
+    const drafts: NodeDraft[] = [];
+    const byDisplay = new Map<string, string>();
+    const bySlug = new Map<string, string>();
+    list?.forEach((raw, k) => {
+      const path = `nodes[${k}]`;
+      const fields = this.reader.object(raw, path, 'a node');
+      if (!fields) return;
+      this.incompatible(
+        fields,
+        path,
+        ['subscriptions', 'objectStore'],
+        'v1',
+        'v1 nodes run in the order of "sequential"; add krtVersion: v2 to use subscriptions and object stores',
+      );
+      this.reader.unknownKeys(fields, path, V2_NODE_KEYS);
+      const displayName =
+        this.reader.string(
+          fields,
+          'name',
+          path,
+          'give the node a name such as "Execute DL Model"',
+        ) ?? '';
+      let name = '';
+      if (displayName) {
+        if (byDisplay.has(displayName)) {
+          this.issues.error(
+            `${path}.name`,
+            `the node name "${displayName}" is already used at ${byDisplay.get(displayName)}: rename one`,
+          );
+        } else {
+          byDisplay.set(displayName, path);
+          name = this.slug(displayName, `${path}.name`, 'node');
+          const clash = bySlug.get(name);
+          if (name && clash) {
+            this.issues.error(
+              `${path}.name`,
+              `"${displayName}" and the node at ${clash} both become "${name}" in derived names: rename one`,
+            );
+            name = '';
+          } else if (name) {
+            bySlug.set(name, path);
+            if (name === 'entrypoint') {
+              this.reservedNode(`${path}.name`, displayName);
+              name = '';
+            }
+          }
+        }
+      }
+      drafts.push({
+        node: { name, displayName, ...this.nodeBody(fields, path), subscriptions: [] },
+        namePath: `${path}.name`,
+        subscriptionPaths: [],
+      });
+    });
+    return drafts;
+  }
+
+  private v1Reference(ref: unknown, at: string, nodes: NodeDraft[]): NodeDraft | undefined {
+    if (typeof ref !== 'string' || !ref) {
+      this.issues.error(
+        at,
+        `a sequential item must be a node name, not ${JSON.stringify(ref) ?? 'empty'}`,
+      );
+      return undefined;
+    }
+    const found = nodes.find((d) => d.node.displayName === ref);
+    if (found) return found.node.name ? found : undefined;
+    const bySlug = nodes.find((d) => d.node.name && d.node.name === slugify(ref));
+    const known = nodes.map((d) => JSON.stringify(d.node.displayName)).join(', ');
+    this.issues.error(
+      at,
+      bySlug
+        ? `no node is named "${ref}": did you mean "${bySlug.node.displayName}"?`
+        : `no node is named "${ref}": use one of the names under "nodes" (${known})`,
+    );
+    return undefined;
+  }
+
+  /** Fields shared by v1 and v2 nodes. */
+  private nodeBody(
+    fields: Fields,
+    path: string,
+  ): Pick<KrtNode, 'image' | 'src' | 'gpu' | 'replicas'> {
+    return {
+      image: this.reader.string(fields, 'image', path, 'name the image that runs the node') ?? '',
+      src: this.src(fields, path),
+      gpu: this.reader.boolean(fields, 'gpu', path, false),
+      replicas: this.replicas(fields, path),
+    };
+  }
+
+  private src(fields: Fields, path: string): string {
+    const at = `${path}.src`;
+    const value = this.reader.string(
+      fields,
+      'src',
+      path,
+      "give the path of the node's handler file in the KRT (e.g. src/etl/handler.js)",
+    );
+    if (value === undefined) return '';
+    const checked = checkRelativePath(value, this.ctx.limits);
+    if (!checked.ok) {
+      this.issues.error(at, `"${value}" is not a usable path: ${checked.reason}`);
+      return '';
+    }
+    if (this.ctx.files.has(checked.path)) {
+      if (!RUNNABLE.test(checked.path)) {
+        this.issues.warning(
+          at,
+          `"${value}" is neither JavaScript (.js, .mjs, .cjs) nor Python (.py): compiled (Go) nodes are not supported yet, so this node will not start`,
+        );
+      }
+      return checked.path;
+    }
+    const isFolder =
+      checked.path === '' ||
+      [...this.ctx.files.keys()].some((f) => f.startsWith(`${checked.path}/`));
+    this.issues.error(
+      at,
+      isFolder
+        ? `"${value}" is a folder: point src at the handler file inside it`
+        : `"${value}" is not a file in the KRT: add it, or fix the path (relative to the KRT root)`,
+    );
+    return checked.path;
+  }
+
+  private replicas(fields: Fields, path: string): number {
+    const at = `${path}.replicas`;
+    const value = fields.replicas;
+    const max = this.ctx.limits.maxReplicas;
+    if (value === undefined || value === null) return 1;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      this.issues.error(
+        at,
+        `"replicas" must be a whole number from 1 to ${max}, not ${JSON.stringify(value)}`,
+      );
+      return 1;
+    }
+    if (value === 0) {
+      this.issues.warning(
+        at,
+        '"replicas: 0" runs 1 replica (as KRE did): write 1, or remove the field',
+      );
+      return 1;
+    }
+    if (value > max) {
+      this.issues.error(at, `"replicas" is ${value}; the most allowed is ${max}: lower it`);
+      return max;
+    }
+    return value;
+  }
+
+  private rpc(fields: Fields, path: string): string {
+    const value = this.reader.string(
+      fields,
+      'entrypoint',
+      path,
+      'name the rpc of service Entrypoint that starts this workflow',
+    );
+    if (value === undefined) return '';
+    if (!RPC_NAME.test(value)) {
+      this.issues.error(
+        `${path}.entrypoint`,
+        `"${value}" is not an rpc name: use the name of an rpc of service Entrypoint (letters, digits, _)`,
+      );
+      return '';
+    }
+    return value;
+  }
+
+  private slug(displayName: string, at: string, what: string): string {
+    const slug = slugify(displayName);
+    if (!slug) {
+      this.issues.error(
+        at,
+        `"${displayName}" has no letters or digits, so no ${what} name can be derived from it: rename it`,
+      );
+    }
+    return slug;
+  }
+
+  private reservedNode(at: string, name: string): void {
+    this.issues.error(
+      at,
+      `"${name}" names the workflow's input, so no node may be called "entrypoint": rename the node`,
+    );
+  }
+
+  private incompatible(
+    fields: Fields,
+    path: string,
+    keys: readonly string[],
+    form: 'v1' | 'v2',
+    fix: string,
+  ): void {
+    for (const key of keys) {
+      if (fields[key] !== undefined) {
+        this.issues.error(
+          childPath(path, key),
+          `"${key}" is incompatible with KRT ${form}: ${fix}`,
+        );
+      }
+    }
+  }
+
+  private uniqueWorkflows(drafts: WorkflowDraft[]): void {
+    const names = new Map<string, WorkflowDraft>();
+    const rpcs = new Map<string, WorkflowDraft>();
+    for (const draft of drafts) {
+      const { name, displayName, entrypoint } = draft.workflow;
+      const sameName = name ? names.get(name) : undefined;
+      if (sameName) {
+        const both =
+          sameName.workflow.displayName === displayName
+            ? ''
+            : ` ("${sameName.workflow.displayName}" and "${displayName}" both become "${name}")`;
+        this.issues.error(
+          `${draft.path}.name`,
+          `the workflow name "${displayName}" is already used at ${sameName.path}${both}: workflow names must be unique`,
+        );
+      } else if (name) {
+        names.set(name, draft);
+      }
+      const sameRpc = entrypoint ? rpcs.get(entrypoint) : undefined;
+      if (sameRpc) {
+        this.issues.error(
+          `${draft.path}.entrypoint`,
+          `the rpc "${entrypoint}" already starts ${sameRpc.path}: give each workflow its own rpc`,
+        );
+      } else if (entrypoint) {
+        rpcs.set(entrypoint, draft);
+      }
+    }
+  }
+}
