@@ -94,6 +94,7 @@ describe('the apps, as processes against real services', () => {
       KRT_HEALTH_PORT: String(entrypointPort),
       KRT_GRPC_PORT: String(await freePort()),
       KRT_HTTP_PORT: String(await freePort()),
+      KRT_ENTRYPOINT_PROTO: 'public_input.proto',
       KRT_ENTRYPOINT_ROUTES: JSON.stringify({
         Greet: { workflow: 'wf', stream: 'S', subject: 'a.b' },
       }),

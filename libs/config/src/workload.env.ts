@@ -33,6 +33,8 @@ export const entrypointWorkloadEnv = {
   ...workloadEnv,
   KRT_GRPC_PORT: port,
   KRT_HTTP_PORT: port,
+  /** The version's `.proto`, relative to `KRT_BASE_PATH` (the manifest's `entrypoint.proto`). */
+  KRT_ENTRYPOINT_PROTO: z.string({ error: 'is required' }).min(1),
   /** Seconds, as KRE had it. */
   KRT_REQUEST_TIMEOUT: z.coerce.number().positive().max(3_600).default(30),
   KRT_ENTRYPOINT_ROUTES: z

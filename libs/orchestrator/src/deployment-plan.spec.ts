@@ -1,0 +1,172 @@
+import type { Krt } from '@libs/krt';
+import { describe, expect, it } from 'vitest';
+import { plan } from './deployment-plan.js';
+
+const node = (
+  name: string,
+  subscriptions: Krt['workflows'][number]['nodes'][number]['subscriptions'],
+  extra = {},
+) => ({
+  name,
+  displayName: name.toUpperCase(),
+  image: 'konstellation/kre-runtime-runner-js:latest',
+  src: `src/${name}.js`,
+  gpu: false,
+  replicas: 1,
+  subscriptions,
+  ...extra,
+});
+
+const krt: Krt = {
+  krtVersion: 'v2',
+  version: 'v1',
+  description: 'classifier',
+  entrypoint: { proto: 'public_input.proto', image: 'konstellation/kre-entrypoint:latest' },
+  config: { variables: ['API_KEY'], files: ['MODEL_FILE'] },
+  rpcs: ['Classify', 'Health'],
+  manifest: 'krt.yml',
+  docs: [],
+  warnings: [],
+  workflows: [
+    {
+      name: 'classify',
+      displayName: 'classify',
+      entrypoint: 'Classify',
+      exitpoint: 'join',
+      nodes: [
+        node('etl', [{ node: 'entrypoint' }], { replicas: 2 }),
+        node('model', [{ node: 'etl' }], { objectStore: { name: 'models', scope: 'workflow' } }),
+        node('rules', [{ node: 'etl', channel: 'odd' }]),
+        node('join', [{ node: 'model' }, { node: 'rules' }]),
+      ],
+    },
+    {
+      name: 'health',
+      displayName: 'health',
+      entrypoint: 'Health',
+      exitpoint: 'etl',
+      nodes: [node('etl', [{ node: 'entrypoint' }])],
+    },
+  ],
+};
+
+const input = {
+  prefix: 'kre',
+  runtimeId: 'demo',
+  krt,
+  natsUrl: 'nats://127.0.0.1:4222',
+  config: { variables: { API_KEY: 'secret' }, files: { MODEL_FILE: '{"w":1}' } },
+  requestTimeoutSeconds: 30,
+};
+
+describe(plan.name, () => {
+  const sut = plan(input);
+
+  it('has one entrypoint and one workload per node of each workflow (v1 nodes per workflow)', () => {
+    expect(sut.workloads.map((w) => [w.id, w.program, w.replicas])).toEqual([
+      ['entrypoint', 'entrypoint', 1],
+      ['classify.etl', 'runner', 2],
+      ['classify.model', 'runner', 1],
+      ['classify.rules', 'runner', 1],
+      ['classify.join', 'runner', 1],
+      ['health.etl', 'runner', 1],
+    ]);
+  });
+
+  it('routes each rpc to its workflow entry subject', () => {
+    expect(sut.routes).toEqual({
+      Classify: {
+        workflow: 'classify',
+        stream: 'KRE_demo_v1_classify',
+        subject: 'kre.demo.wf.v1.classify.entrypoint',
+      },
+      Health: {
+        workflow: 'health',
+        stream: 'KRE_demo_v1_health',
+        subject: 'kre.demo.wf.v1.health.entrypoint',
+      },
+    });
+    const entrypoint = sut.workloads[0]!;
+    expect(JSON.parse(entrypoint.env.KRT_ENTRYPOINT_ROUTES!)).toEqual(sut.routes);
+    expect(entrypoint.ports).toEqual(['grpc', 'http', 'health']);
+  });
+
+  it('creates one durable consumer per (node, input, channel) with the input subject as filter', () => {
+    expect(sut.streams[0]).toEqual({
+      workflow: 'classify',
+      stream: 'KRE_demo_v1_classify',
+      subjects: ['kre.demo.wf.v1.classify.>'],
+      consumers: [
+        { name: 'etl_entrypoint', filterSubject: 'kre.demo.wf.v1.classify.entrypoint' },
+        { name: 'model_etl', filterSubject: 'kre.demo.wf.v1.classify.etl' },
+        { name: 'rules_etl_odd', filterSubject: 'kre.demo.wf.v1.classify.etl.odd' },
+        { name: 'join_model', filterSubject: 'kre.demo.wf.v1.classify.model' },
+        { name: 'join_rules', filterSubject: 'kre.demo.wf.v1.classify.rules' },
+      ],
+    });
+  });
+
+  it('gives a runner its inputs, output, exitpoint flag, stores and the config as env', () => {
+    const join = sut.workloads.find((w) => w.id === 'classify.join')!;
+    expect(join.env).toMatchObject({
+      KRT_RUNTIME_ID: 'demo',
+      KRT_VERSION: 'v1',
+      KRT_VERSION_ID: 'demo:v1',
+      KRT_WORKFLOW_NAME: 'classify',
+      KRT_NODE_NAME: 'JOIN',
+      KRT_NODE_ID: 'join',
+      KRT_HANDLER_PATH: 'src/join.js',
+      KRT_NATS_STREAM: 'KRE_demo_v1_classify',
+      KRT_NATS_INPUTS:
+        'kre.demo.wf.v1.classify.model=join_model,kre.demo.wf.v1.classify.rules=join_rules',
+      KRT_NATS_OUTPUT: 'kre.demo.wf.v1.classify.join',
+      KRT_IS_EXITPOINT: 'true',
+      KRT_NATS_KEY_VALUE_STORE_PROJECT: 'kre_demo_v1',
+      KRT_NATS_KEY_VALUE_STORE_WORKFLOW: 'kre_demo_v1_classify',
+      KRT_NATS_KEY_VALUE_STORE_NODE: 'kre_demo_v1_classify_join',
+      KRT_NATS_OBS_PREFIX: 'kre.demo.obs',
+      KRT_NATS_DATA_PREFIX: 'kre.demo.data',
+      API_KEY: 'secret',
+      MODEL_FILE: '{"w":1}',
+    });
+    expect(join.configFiles).toEqual({ MODEL_FILE: '{"w":1}' });
+    expect(sut.workloads.find((w) => w.id === 'classify.model')!.env.KRT_NATS_OBJECT_STORE).toBe(
+      'kre_demo_v1_classify_models',
+    );
+    expect(sut.workloads.find((w) => w.id === 'classify.etl')!.env.KRT_IS_EXITPOINT).toBe('false');
+  });
+
+  it('lists the KV buckets and object stores to provision', () => {
+    expect(sut.keyValueStores).toEqual([
+      'kre_demo_v1',
+      'kre_demo_v1_classify',
+      'kre_demo_v1_health',
+      'kre_demo_v1_classify_etl',
+      'kre_demo_v1_classify_model',
+      'kre_demo_v1_classify_rules',
+      'kre_demo_v1_classify_join',
+      'kre_demo_v1_health_etl',
+    ]);
+    expect(sut.objectStores).toEqual(['kre_demo_v1_classify_models']);
+    expect(sut.krtBucket).toBe('kre_demo_krt');
+  });
+
+  it('labels workloads with their identity and keeps k8s names within 63 characters', () => {
+    for (const w of sut.workloads) {
+      expect(w.k8sName.length).toBeLessThanOrEqual(63);
+      expect(w.labels).toMatchObject({ 'kre.io/runtime': 'demo', 'kre.io/version': 'v1' });
+    }
+    expect(new Set(sut.workloads.map((w) => w.k8sName)).size).toBe(sut.workloads.length);
+  });
+
+  it('is deterministic, and a config change changes the spec hashes (so workloads roll)', () => {
+    expect(plan(input)).toEqual(sut);
+    const changed = plan({
+      ...input,
+      config: { ...input.config, variables: { API_KEY: 'rotated' } },
+    });
+    expect(changed.workloads.map((w) => w.specHash)).not.toEqual(
+      sut.workloads.map((w) => w.specHash),
+    );
+  });
+});

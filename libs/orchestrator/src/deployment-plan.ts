@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import type { Krt, KrtNode, KrtWorkflow } from '@libs/krt';
+import { Names, keys } from '@libs/naming';
+
+/** Named ports a workload listens on; the driver picks the numbers (`KRT_<NAME>_PORT`). */
+export type PortName = 'grpc' | 'http' | 'health';
+
+/** One workload of a version: the entrypoint, or one node of one workflow (with its replicas). */
+export interface WorkloadSpec {
+  /** Stable id within the version: `entrypoint` or `<workflow>.<node>`. */
+  readonly id: string;
+  readonly role: 'entrypoint' | 'node';
+  /** Which of our programs runs it. */
+  readonly program: 'entrypoint' | 'runner';
+  /** The KRT's image (Kubernetes maps it to ours). */
+  readonly image: string;
+  readonly replicas: number;
+  readonly gpu: boolean;
+  readonly ports: readonly PortName[];
+  /**
+   * The workload env of docs/architecture.md, except what the driver decides: the ports,
+   * `KRT_BASE_PATH` and `KRT_CONFIG_FILES_DIR`.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  /** Config files (name → content), written under `KRT_CONFIG_FILES_DIR`. */
+  readonly configFiles: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Kubernetes object name (`v-<slug>-<hash>`). */
+  readonly k8sName: string;
+  /** Hash of everything above: a running workload with another hash is replaced. */
+  readonly specHash: string;
+}
+
+/** A workflow's stream and the durable consumers the deployer creates (runners only bind). */
+export interface WorkflowStreamSpec {
+  readonly workflow: string;
+  readonly stream: string;
+  readonly subjects: readonly string[];
+  readonly consumers: readonly { name: string; filterSubject: string }[];
+}
+
+/** rpc → where the entrypoint sends its requests. */
+export type EntrypointRoutes = Record<
+  string,
+  { workflow: string; stream: string; subject: string }
+>;
+
+/** Everything a driver and the NATS provisioning need to run one version. */
+export interface DeploymentPlan {
+  readonly prefix: string;
+  readonly runtimeId: string;
+  readonly versionName: string;
+  readonly workloads: readonly WorkloadSpec[];
+  readonly streams: readonly WorkflowStreamSpec[];
+  /** KV buckets: the project's, then one per workflow, then one per node. */
+  readonly keyValueStores: readonly string[];
+  readonly objectStores: readonly string[];
+  /** Object store holding the prepared KRT (key: the version name). */
+  readonly krtBucket: string;
+  readonly routes: EntrypointRoutes;
+}
+
+/** Resolved config values of a version (decrypted; never logged). */
+export interface PlanConfig {
+  readonly variables: Readonly<Record<string, string>>;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+export interface PlanInput {
+  readonly prefix: string;
+  readonly runtimeId: string;
+  readonly krt: Krt;
+  readonly natsUrl: string;
+  readonly config: PlanConfig;
+  /** Seconds the entrypoint waits for a workflow's reply (`KRT_REQUEST_TIMEOUT`). */
+  readonly requestTimeoutSeconds: number;
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+function withHash(spec: Omit<WorkloadSpec, 'specHash'>): WorkloadSpec {
+  return { ...spec, specHash: hashOf(spec) };
+}
+
+/** Where a node's messages come from: (subject, durable consumer) per subscription. */
+function nodeInputs(names: Names, rt: string, ver: string, wf: KrtWorkflow, node: KrtNode) {
+  return node.subscriptions.map(({ node: input, channel }) => ({
+    subject:
+      input === 'entrypoint'
+        ? names.entrypointSubject(rt, ver, wf.name)
+        : names.nodeSubject(rt, ver, wf.name, input, channel),
+    consumer: names.consumer(node.name, input, channel),
+  }));
+}
+
+/**
+ * The deployment plan of a version: a pure function of the manifest, the config and the
+ * installation, shared by the local and Kubernetes drivers.
+ */
+export function plan(input: PlanInput): DeploymentPlan {
+  const { prefix, runtimeId: rt, krt, config } = input;
+  const ver = krt.version;
+  const names = new Names(prefix);
+  const configEnv = { ...config.variables, ...config.files };
+  const common = {
+    KRT_RUNTIME_ID: rt,
+    KRT_VERSION: ver,
+    KRT_VERSION_ID: keys.version(rt, ver),
+    KRT_NATS_SERVER: input.natsUrl,
+    KRT_NATS_OBS_PREFIX: names.obsPrefix(rt),
+    KRT_NATS_DATA_PREFIX: names.dataPrefix(rt),
+    KRT_NATS_KEY_VALUE_STORE_PROJECT: names.projectBucket(rt, ver),
+  };
+  const baseLabels = {
+    'app.kubernetes.io/part-of': 'kre',
+    'app.kubernetes.io/managed-by': 'kre-deployer',
+    'kre.io/runtime': rt,
+    'kre.io/version': ver,
+  };
+
+  const routes: EntrypointRoutes = {};
+  const streams: WorkflowStreamSpec[] = [];
+  const nodeWorkloads: WorkloadSpec[] = [];
+  const workflowBuckets: string[] = [];
+  const nodeBuckets: string[] = [];
+  const objectStores = new Set<string>();
+
+  for (const wf of krt.workflows) {
+    const stream = names.workflowStream(rt, ver, wf.name);
+    routes[wf.entrypoint] = {
+      workflow: wf.name,
+      stream,
+      subject: names.entrypointSubject(rt, ver, wf.name),
+    };
+    workflowBuckets.push(names.workflowBucket(rt, ver, wf.name));
+    const consumers: { name: string; filterSubject: string }[] = [];
+
+    for (const node of wf.nodes) {
+      const inputs = nodeInputs(names, rt, ver, wf, node);
+      consumers.push(...inputs.map((i) => ({ name: i.consumer, filterSubject: i.subject })));
+      nodeBuckets.push(names.nodeBucket(rt, ver, wf.name, node.name));
+      const store = node.objectStore
+        ? names.objectStore(
+            rt,
+            ver,
+            node.objectStore.name,
+            node.objectStore.scope === 'workflow' ? wf.name : undefined,
+          )
+        : undefined;
+      if (store) objectStores.add(store);
+      nodeWorkloads.push(
+        withHash({
+          id: `${wf.name}.${node.name}`,
+          role: 'node',
+          program: 'runner',
+          image: node.image,
+          replicas: node.replicas,
+          gpu: node.gpu,
+          ports: ['health'],
+          env: {
+            ...configEnv,
+            ...common,
+            KRT_WORKFLOW_NAME: wf.name,
+            KRT_NODE_NAME: node.displayName,
+            KRT_NODE_ID: node.name,
+            KRT_HANDLER_PATH: node.src,
+            KRT_NATS_STREAM: stream,
+            KRT_NATS_INPUTS: inputs.map((i) => `${i.subject}=${i.consumer}`).join(','),
+            KRT_NATS_OUTPUT: names.nodeSubject(rt, ver, wf.name, node.name),
+            KRT_IS_EXITPOINT: String(node.name === wf.exitpoint),
+            KRT_NATS_KEY_VALUE_STORE_WORKFLOW: names.workflowBucket(rt, ver, wf.name),
+            KRT_NATS_KEY_VALUE_STORE_NODE: names.nodeBucket(rt, ver, wf.name, node.name),
+            ...(store ? { KRT_NATS_OBJECT_STORE: store } : {}),
+          },
+          configFiles: config.files,
+          labels: {
+            ...baseLabels,
+            'app.kubernetes.io/component': 'node',
+            'kre.io/workflow': wf.name,
+            'kre.io/node': node.name,
+          },
+          k8sName: names.k8sObject(ver, wf.name, node.name),
+        }),
+      );
+    }
+    streams.push({
+      workflow: wf.name,
+      stream,
+      subjects: [`${names.workflowSubjectRoot(rt, ver, wf.name)}.>`],
+      consumers,
+    });
+  }
+
+  const entrypoint = withHash({
+    id: 'entrypoint',
+    role: 'entrypoint',
+    program: 'entrypoint',
+    image: krt.entrypoint.image,
+    replicas: 1,
+    gpu: false,
+    ports: ['grpc', 'http', 'health'],
+    env: {
+      ...configEnv,
+      ...common,
+      KRT_REQUEST_TIMEOUT: String(input.requestTimeoutSeconds),
+      KRT_ENTRYPOINT_PROTO: krt.entrypoint.proto,
+      KRT_ENTRYPOINT_ROUTES: JSON.stringify(routes),
+    },
+    configFiles: config.files,
+    labels: { ...baseLabels, 'app.kubernetes.io/component': 'entrypoint' },
+    k8sName: names.k8sObject(ver),
+  });
+
+  return {
+    prefix,
+    runtimeId: rt,
+    versionName: ver,
+    workloads: [entrypoint, ...nodeWorkloads],
+    streams,
+    keyValueStores: [names.projectBucket(rt, ver), ...workflowBuckets, ...nodeBuckets],
+    objectStores: [...objectStores],
+    krtBucket: names.krtBucket(rt),
+    routes,
+  };
+}
