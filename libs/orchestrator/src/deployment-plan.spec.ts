@@ -86,8 +86,8 @@ describe(plan.name, () => {
         subject: 'kre.demo.wf.v1.health.entrypoint',
       },
     });
-    const entrypoint = sut.workloads[0]!;
-    expect(JSON.parse(entrypoint.env.KRT_ENTRYPOINT_ROUTES!)).toEqual(sut.routes);
+    const entrypoint = sut.workloads[0];
+    expect(JSON.parse(entrypoint.env.KRT_ENTRYPOINT_ROUTES)).toEqual(sut.routes);
     expect(entrypoint.ports).toEqual(['grpc', 'http', 'health']);
   });
 

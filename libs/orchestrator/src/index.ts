@@ -8,3 +8,10 @@ export {
   type WorkflowStreamSpec,
   type WorkloadSpec,
 } from './deployment-plan.js';
+export {
+  WorkloadsNotReadyError,
+  type OrchestratorDriver,
+  type ReplicaStatus,
+  type VersionEndpoints,
+} from './driver.js';
+export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';

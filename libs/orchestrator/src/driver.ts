@@ -1,0 +1,42 @@
+import type { DeploymentPlan } from './deployment-plan.js';
+
+/** How one replica of a workload is doing. */
+export interface ReplicaStatus {
+  readonly workloadId: string;
+  readonly replica: number;
+  readonly state: 'STARTING' | 'RUNNING' | 'RESTARTING' | 'STOPPED';
+  readonly restarts: number;
+  readonly pid?: number;
+  /** Why it last stopped (exit code or signal, with the tail of its log). */
+  readonly message?: string;
+}
+
+/** Where the version's entrypoint listens (`host:port` each). */
+export interface VersionEndpoints {
+  readonly http: string;
+  readonly grpc: string;
+}
+
+/** Thrown when a version's workloads do not become ready in time (or keep crashing). */
+export class WorkloadsNotReadyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkloadsNotReadyError';
+  }
+}
+
+/** An orchestrator driver applies deployment plans: `local` (processes) or `kubernetes`. */
+export interface OrchestratorDriver {
+  /** Converges the version's workloads to `plan` (idempotent: matching workloads are kept). */
+  apply(plan: DeploymentPlan): Promise<void>;
+  /** Resolves when every replica answers `/readyz`. @throws WorkloadsNotReadyError */
+  waitReady(runtimeId: string, versionName: string, timeoutMs: number): Promise<void>;
+  /** Stops every workload of the version and resolves once they are gone (idempotent). */
+  stop(runtimeId: string, versionName: string): Promise<void>;
+  status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]>;
+  endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null>;
+  /** Takes over what a previous deployer process left running; kills what nothing owns. */
+  adopt(): Promise<void>;
+  /** Stops supervising (workloads keep running). */
+  close(): Promise<void>;
+}

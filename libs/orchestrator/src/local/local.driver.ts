@@ -1,0 +1,453 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
+import type { DeploymentPlan, PortName, WorkloadSpec } from '../deployment-plan.js';
+import {
+  type OrchestratorDriver,
+  type ReplicaStatus,
+  type VersionEndpoints,
+  WorkloadsNotReadyError,
+} from '../driver.js';
+import { isSameProcess, processStartTime, processesWithEnv, signalGroup } from './proc.js';
+
+/** Marks every process this installation's local driver starts (`<prefix>@<stateDir>`). */
+export const OWNER_ENV = 'KRE_WORKLOAD_OWNER';
+
+export interface LocalDriverOptions {
+  /** `${XDG_STATE_HOME:-~/.local/state}/<prefix>`: registries, extracted KRTs, logs. */
+  stateDir: string;
+  /** The installation prefix (part of the ownership marker). */
+  prefix: string;
+  /** Node.js binary that runs the workload programs. */
+  nodeBinary: string;
+  /** Built programs: `entrypoint` and `runner` main files. */
+  programs: Record<WorkloadSpec['program'], string>;
+  /**
+   * The fetch step: puts the version's KRT at `dest` (one implementation, shared with the
+   * Kubernetes init container: `runner fetch-krt`).
+   */
+  fetchKrt(plan: DeploymentPlan, dest: string): Promise<void>;
+  /** SIGTERM → SIGKILL grace period. */
+  stopGraceMs?: number;
+  /** Supervision period. */
+  tickMs?: number;
+  /** Environment every workload inherits (PATH, HOME, …); nothing else of the deployer's leaks. */
+  baseEnv?: Record<string, string>;
+}
+
+interface ReplicaRecord {
+  workloadId: string;
+  replica: number;
+  specHash: string;
+  ports: Partial<Record<PortName, number>>;
+  pid?: number;
+  startTime?: number;
+  restarts: number;
+  /** Epoch ms before which no restart is attempted (backoff). */
+  notBefore: number;
+  startedAt?: number;
+  message?: string;
+}
+
+interface VersionRecord {
+  desired: 'running' | 'stopped';
+  plan: DeploymentPlan;
+  replicas: ReplicaRecord[];
+}
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** A replica that ran this long is healthy again: its backoff resets. */
+const STABLE_AFTER_MS = 30_000;
+
+/**
+ * Runs each workload replica as a supervised process in its own process group, recorded in a
+ * registry under the state dir, so a deployer restart (even SIGKILL) neither interrupts nor
+ * duplicates workloads: the next deployer adopts them.
+ */
+export class LocalDriver implements OrchestratorDriver {
+  private readonly logger = new Logger(LocalDriver.name);
+  private readonly versions = new Map<string, VersionRecord>();
+  private readonly reservedPorts = new Set<number>();
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+  private readonly owner: string;
+
+  constructor(private readonly options: LocalDriverOptions) {
+    this.owner = `${options.prefix}@${options.stateDir}`;
+  }
+
+  // ─── Public API ──────────────────────────────────────────────────────────
+
+  async adopt(): Promise<void> {
+    await mkdir(this.options.stateDir, { recursive: true });
+    const known = new Set<number>();
+    for (const { key, record } of await this.readAllRegistries()) {
+      this.versions.set(key, record);
+      for (const r of record.replicas) {
+        Object.values(r.ports).forEach((p) => this.reservedPorts.add(p));
+        if (r.pid && r.startTime && (await isSameProcess(r.pid, r.startTime))) known.add(r.pid);
+        else delete r.pid;
+      }
+      if (record.desired === 'stopped')
+        await this.stop(record.plan.runtimeId, record.plan.versionName);
+    }
+    // Whatever carries our marker but is in no registry is a leftover: nothing may run twice.
+    for (const pid of await processesWithEnv(OWNER_ENV, this.owner)) {
+      if (!known.has(pid) && pid !== process.pid) {
+        this.logger.warn(`killing unknown workload process ${pid}`);
+        signalGroup(pid, 'SIGKILL');
+      }
+    }
+    this.startTicking();
+    await this.tick();
+  }
+
+  async apply(plan: DeploymentPlan): Promise<void> {
+    const key = versionKey(plan.runtimeId, plan.versionName);
+    const dir = this.versionDir(plan.runtimeId, plan.versionName);
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    await this.options.fetchKrt(plan, join(dir, 'krt'));
+    await this.writeConfigFiles(plan, dir);
+
+    const previous = this.versions.get(key);
+    const replicas: ReplicaRecord[] = [];
+    for (const workload of plan.workloads) {
+      for (let replica = 0; replica < workload.replicas; replica++) {
+        const old = previous?.replicas.find(
+          (r) => r.workloadId === workload.id && r.replica === replica,
+        );
+        if (old && old.specHash === workload.specHash) {
+          replicas.push(old);
+          continue;
+        }
+        if (old?.pid) await this.terminate(old);
+        replicas.push({
+          workloadId: workload.id,
+          replica,
+          specHash: workload.specHash,
+          // A replaced replica keeps its ports, so routes that point at it stay valid.
+          ports: old?.ports ?? (await this.allocatePorts(workload.ports)),
+          restarts: 0,
+          notBefore: 0,
+        });
+      }
+    }
+    // Replicas the new plan no longer has (fewer replicas, removed nodes).
+    for (const old of previous?.replicas ?? []) {
+      if (!replicas.includes(old)) {
+        if (old.pid) await this.terminate(old);
+        Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
+      }
+    }
+    const record: VersionRecord = { desired: 'running', plan, replicas };
+    this.versions.set(key, record);
+    await this.saveRegistry(record);
+    this.startTicking();
+    await this.tick();
+  }
+
+  async waitReady(runtimeId: string, versionName: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const record = this.versions.get(versionKey(runtimeId, versionName));
+      if (!record || record.desired !== 'running') {
+        throw new WorkloadsNotReadyError(
+          `version "${versionName}" of runtime "${runtimeId}" is not running`,
+        );
+      }
+      const crashing = record.replicas.find((r) => r.restarts >= 3);
+      if (crashing) {
+        throw new WorkloadsNotReadyError(
+          `workload ${crashing.workloadId} keeps crashing (${crashing.restarts} restarts): ${crashing.message ?? 'no output'}`,
+        );
+      }
+      const ready = await Promise.all(record.replicas.map((r) => this.isReady(r)));
+      if (ready.every(Boolean)) return;
+      if (Date.now() > deadline) {
+        const waiting = record.replicas
+          .filter((_, i) => !ready[i])
+          .map((r) => `${r.workloadId}#${r.replica}`);
+        throw new WorkloadsNotReadyError(`not ready within ${timeoutMs} ms: ${waiting.join(', ')}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  async stop(runtimeId: string, versionName: string): Promise<void> {
+    const key = versionKey(runtimeId, versionName);
+    const record = this.versions.get(key) ?? (await this.readRegistry(runtimeId, versionName));
+    if (record) {
+      // Persist the intent first: a deployer that dies mid-stop finishes it when it adopts.
+      record.desired = 'stopped';
+      this.versions.set(key, record);
+      await this.saveRegistry(record);
+      await Promise.all(record.replicas.map((r) => this.terminate(r)));
+      record.replicas.forEach((r) =>
+        Object.values(r.ports).forEach((p) => this.reservedPorts.delete(p)),
+      );
+    }
+    this.versions.delete(key);
+    await rm(this.versionDir(runtimeId, versionName), { recursive: true, force: true });
+  }
+
+  status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]> {
+    const record = this.versions.get(versionKey(runtimeId, versionName));
+    return Promise.resolve(
+      (record?.replicas ?? []).map((r) => ({
+        workloadId: r.workloadId,
+        replica: r.replica,
+        state: r.pid
+          ? 'RUNNING'
+          : record?.desired !== 'running'
+            ? 'STOPPED'
+            : r.restarts > 0
+              ? 'RESTARTING'
+              : 'STARTING',
+        restarts: r.restarts,
+        pid: r.pid,
+        message: r.message,
+      })),
+    );
+  }
+
+  endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {
+    const entry = this.versions
+      .get(versionKey(runtimeId, versionName))
+      ?.replicas.find((r) => r.workloadId === 'entrypoint');
+    if (!entry?.ports.http || !entry.ports.grpc) return Promise.resolve(null);
+    return Promise.resolve({
+      http: `127.0.0.1:${entry.ports.http}`,
+      grpc: `127.0.0.1:${entry.ports.grpc}`,
+    });
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    return Promise.resolve();
+  }
+
+  // ─── Supervision ─────────────────────────────────────────────────────────
+
+  private startTicking(): void {
+    this.timer ??= setInterval(() => void this.tick(), this.options.tickMs ?? 500);
+    this.timer.unref();
+  }
+
+  /** Starts every desired replica that is not running (respecting its backoff). */
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const record of this.versions.values()) {
+        if (record.desired !== 'running') continue;
+        let changed = false;
+        for (const replica of record.replicas) {
+          if (
+            replica.pid &&
+            replica.startTime &&
+            (await isSameProcess(replica.pid, replica.startTime))
+          ) {
+            if (replica.startedAt && Date.now() - replica.startedAt > STABLE_AFTER_MS)
+              replica.restarts = 0;
+            continue;
+          }
+          if (replica.pid) {
+            // It died: note why, back off, then restart.
+            replica.message = await this.exitMessage(record.plan, replica);
+            replica.restarts += 1;
+            replica.notBefore =
+              Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (replica.restarts - 1));
+            this.logger.warn(
+              `${replica.workloadId}#${replica.replica} of ${record.plan.runtimeId}/${record.plan.versionName} exited; restart ${replica.restarts}`,
+            );
+            delete replica.pid;
+            delete replica.startTime;
+            changed = true;
+          }
+          if (Date.now() >= replica.notBefore) {
+            await this.spawnReplica(record.plan, replica);
+            changed = true;
+          }
+        }
+        if (changed) await this.saveRegistry(record);
+      }
+    } catch (error) {
+      this.logger.error(
+        `supervision failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async spawnReplica(plan: DeploymentPlan, replica: ReplicaRecord): Promise<void> {
+    const workload = plan.workloads.find((w) => w.id === replica.workloadId);
+    if (!workload) return;
+    const dir = this.versionDir(plan.runtimeId, plan.versionName);
+    const log = await open(this.logFile(plan, replica), 'a');
+    const env: Record<string, string> = {
+      ...(this.options.baseEnv ?? {}),
+      ...workload.env,
+      KRT_BASE_PATH: join(dir, 'krt'),
+      KRT_CONFIG_FILES_DIR: join(dir, 'config'),
+      [OWNER_ENV]: this.owner,
+      KRE_WORKLOAD_REPLICA: String(replica.replica),
+    };
+    for (const [name, port] of Object.entries(replica.ports))
+      env[`KRT_${name.toUpperCase()}_PORT`] = String(port);
+    try {
+      const child = spawn(this.options.nodeBinary, [this.options.programs[workload.program]], {
+        cwd: join(dir, 'krt'),
+        env,
+        detached: true, // its own process group: it outlives the deployer, and stops as a group
+        stdio: ['ignore', log.fd, log.fd],
+      });
+      child.unref();
+      child.on('error', (error) =>
+        this.logger.error(`spawn ${replica.workloadId} failed: ${error.message}`),
+      );
+      if (!child.pid) throw new Error(`could not start ${replica.workloadId}`);
+      replica.pid = child.pid;
+      replica.startTime = (await processStartTime(child.pid)) ?? undefined;
+      replica.startedAt = Date.now();
+    } finally {
+      await log.close();
+    }
+  }
+
+  /** SIGTERM to the group, SIGKILL after the grace period; resolves when the process is gone. */
+  private async terminate(replica: ReplicaRecord): Promise<void> {
+    const { pid, startTime } = replica;
+    delete replica.pid;
+    if (!pid || !startTime || !(await isSameProcess(pid, startTime))) return;
+    signalGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + (this.options.stopGraceMs ?? 10_000);
+    while (Date.now() < deadline) {
+      if (!(await isSameProcess(pid, startTime))) return;
+      await sleep(50);
+    }
+    signalGroup(pid, 'SIGKILL');
+    while (await isSameProcess(pid, startTime)) await sleep(20);
+  }
+
+  private async isReady(replica: ReplicaRecord): Promise<boolean> {
+    if (!replica.pid || !replica.ports.health) return false;
+    try {
+      const response = await fetch(`http://127.0.0.1:${replica.ports.health}/readyz`, {
+        signal: AbortSignal.timeout(1_000),
+      });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private async exitMessage(plan: DeploymentPlan, replica: ReplicaRecord): Promise<string> {
+    try {
+      const log = await readFile(this.logFile(plan, replica), 'utf8');
+      return `exited; last output: ${log.slice(-1_500).trim()}`;
+    } catch {
+      return 'exited';
+    }
+  }
+
+  private async allocatePorts(
+    names: readonly PortName[],
+  ): Promise<Partial<Record<PortName, number>>> {
+    const ports: Partial<Record<PortName, number>> = {};
+    for (const name of names) {
+      let port: number;
+      do port = await freePort();
+      while (this.reservedPorts.has(port));
+      this.reservedPorts.add(port);
+      ports[name] = port;
+    }
+    return ports;
+  }
+
+  // ─── State on disk ───────────────────────────────────────────────────────
+
+  private versionDir(runtimeId: string, versionName: string): string {
+    return join(this.options.stateDir, 'versions', runtimeId, versionName);
+  }
+
+  private logFile(plan: DeploymentPlan, replica: ReplicaRecord): string {
+    return join(
+      this.versionDir(plan.runtimeId, plan.versionName),
+      'logs',
+      `${replica.workloadId}-${replica.replica}.log`,
+    );
+  }
+
+  private async writeConfigFiles(plan: DeploymentPlan, dir: string): Promise<void> {
+    const configDir = join(dir, 'config');
+    await rm(configDir, { recursive: true, force: true });
+    await mkdir(configDir, { recursive: true, mode: 0o700 });
+    const files = plan.workloads[0]?.configFiles ?? {};
+    for (const [name, content] of Object.entries(files)) {
+      await writeFile(join(configDir, name), content, { mode: 0o600 });
+    }
+  }
+
+  /** Written atomically (rename), readable by the engine's user only: it holds config values. */
+  private async saveRegistry(record: VersionRecord): Promise<void> {
+    const dir = this.versionDir(record.plan.runtimeId, record.plan.versionName);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, 'registry.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(record), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+
+  private async readRegistry(
+    runtimeId: string,
+    versionName: string,
+  ): Promise<VersionRecord | undefined> {
+    try {
+      return JSON.parse(
+        await readFile(join(this.versionDir(runtimeId, versionName), 'registry.json'), 'utf8'),
+      ) as VersionRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async readAllRegistries(): Promise<{ key: string; record: VersionRecord }[]> {
+    const root = join(this.options.stateDir, 'versions');
+    const found: { key: string; record: VersionRecord }[] = [];
+    for (const rt of await readdir(root).catch(() => [] as string[])) {
+      for (const ver of await readdir(join(root, rt)).catch(() => [] as string[])) {
+        const record = await this.readRegistry(rt, ver);
+        if (record) found.push({ key: versionKey(rt, ver), record });
+      }
+    }
+    return found;
+  }
+}
+
+function versionKey(runtimeId: string, versionName: string): string {
+  return `${runtimeId}:${versionName}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no free port')),
+      );
+    });
+  });
+}
