@@ -25,10 +25,7 @@ export function validateContents(
   const bytes = layout.kept.get(layout.manifest);
   if (!bytes) {
     const tooBig = layout.tooBig.get(layout.manifest) ?? `${layout.manifest} could not be read`;
-    issues.error(
-      layout.manifest,
-      `${tooBig}: a manifest must stay under ${limits.maxManifestBytes} bytes`,
-    );
+    issues.error(layout.manifest, `${tooBig}: shorten the manifest`);
     return issues.fail();
   }
   const loaded = loadManifest(bytes, layout.manifest, limits.maxManifestBytes, issues);

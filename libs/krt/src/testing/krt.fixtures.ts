@@ -44,7 +44,7 @@ workflows:
       - name: exit
         image: kre/runner-node:latest
         src: src/exit.js
-        subscriptions: [model]
+        subscriptions: [model, alerts]
   - name: train
     entrypoint: Train
     exitpoint: trainer
