@@ -13,5 +13,6 @@ export {
   entrypointRoutesSchema,
   entrypointWorkloadEnv,
   runnerWorkloadEnv,
+  workloadConfigValues,
   workloadEnv,
 } from './workload.env.js';

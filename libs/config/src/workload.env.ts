@@ -23,6 +23,24 @@ export const workloadEnv = {
   KRT_NATS_DATA_PREFIX: z.string({ error: 'is required' }).min(1),
 };
 
+const seconds = (fallback: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .positive({ error: 'must be a positive number of seconds' })
+    .max(max)
+    .default(fallback);
+
+/** Comma-separated names (`A,B,C`), trimmed, empties dropped. */
+const nameList = z
+  .string()
+  .optional()
+  .transform((raw) =>
+    (raw ?? '')
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  );
+
 /** rpc → where its requests go. */
 export const entrypointRoutesSchema = z.record(
   z.string(),
@@ -35,8 +53,16 @@ export const entrypointWorkloadEnv = {
   KRT_HTTP_PORT: port,
   /** The version's `.proto`, relative to `KRT_BASE_PATH` (the manifest's `entrypoint.proto`). */
   KRT_ENTRYPOINT_PROTO: z.string({ error: 'is required' }).min(1),
-  /** Seconds, as KRE had it. */
-  KRT_REQUEST_TIMEOUT: z.coerce.number().positive().max(3_600).default(30),
+  /** Where the gRPC and HTTP servers listen. */
+  KRT_LISTEN_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Seconds, as KRE had it (fractions allowed); longer than any node's handler timeout. */
+  KRT_REQUEST_TIMEOUT: seconds(30, 3_600),
+  /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. */
+  KRT_MAX_REQUEST_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .default(16 * 1024 * 1024),
   KRT_ENTRYPOINT_ROUTES: z
     .string({ error: 'is required' })
     .transform((raw, ctx) => {
@@ -72,4 +98,24 @@ export const runnerWorkloadEnv = {
   KRT_NATS_KEY_VALUE_STORE_WORKFLOW: z.string().min(1).optional(),
   KRT_NATS_KEY_VALUE_STORE_NODE: z.string().min(1).optional(),
   KRT_NATS_OBJECT_STORE: z.string().min(1).optional(),
+  /** The version's `.proto`, relative to `KRT_BASE_PATH`: runners decode typed payloads with it. */
+  KRT_ENTRYPOINT_PROTO: z.string().min(1).optional(),
+  /** Seconds one handler call may take (shorter than the entrypoint's KRT_REQUEST_TIMEOUT). */
+  KRT_HANDLER_TIMEOUT: seconds(25, 3_600),
+  /** Messages one replica handles at once. */
+  KRT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(16),
+  /** Names of the version's config variables (each is also an env var): `ctx.config`. */
+  KRT_CONFIG_KEYS: nameList,
+  KRT_CONFIG_FILES_DIR: z.string().min(1).optional(),
 };
+
+/**
+ * The values of the version's config variables (`KRT_CONFIG_KEYS`) from the environment; a
+ * declared key that is unset reads as "".
+ */
+export function workloadConfigValues(
+  keys: readonly string[],
+  source: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  return Object.fromEntries(keys.map((key) => [key, source[key] ?? '']));
+}

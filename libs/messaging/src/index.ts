@@ -7,3 +7,105 @@ export {
   natsCheck,
   type NatsOptions,
 } from './nats.module.js';
+export {
+  HEADER_ROOM,
+  InvalidCompressionError,
+  PayloadTooLargeError,
+  compressToFit,
+  decompressIfNeeded,
+  isGzip,
+  payloadLimit,
+} from './data-plane/compression.js';
+export {
+  DataRequestError,
+  FIND_DEFAULT_LIMIT,
+  FIND_MAX_LIMIT,
+  SAFE_QUERY_OPERATORS,
+  decodeDataReply,
+  decodeFindRequest,
+  decodeSaveRequest,
+  encodeDataReply,
+  encodeFindRequest,
+  encodeSaveRequest,
+  validateCollection,
+  validateDocument,
+  validateLimit,
+  validateQuery,
+  validateSort,
+  type DataReply,
+  type FindRequest,
+  type JsonObject,
+  type SaveRequest,
+} from './data-plane/data-requests.js';
+export {
+  InvalidMessageError,
+  MessageType,
+  decodeEnvelope,
+  encodeEnvelope,
+  type KreMessage,
+} from './data-plane/envelope.js';
+export { KreHeader, PROPAGATED_HEADERS } from './data-plane/headers.js';
+export {
+  PayloadCodec,
+  PayloadError,
+  TYPE_URL_PREFIX,
+  toJsonValue,
+  typeNameOf,
+  typeUrlOf,
+  wellKnownTypes,
+  type AnyMessage,
+} from './data-plane/payload.js';
+export {
+  ProtoJsonError,
+  decodeToJson,
+  encodeFromJson,
+  jsonName,
+  messageFromJson,
+  messageToJson,
+  type JsonValue,
+  type ToJsonOptions,
+} from './data-plane/proto-json.js';
+export { ProtoLoadError, kreProtoDir, kreProtos, loadProtoRoot } from './data-plane/proto-root.js';
+export {
+  InvalidRecordError,
+  decodeRecord,
+  encodeRecord,
+  type LogLevel,
+  type LogRecordInput,
+  type LogSource,
+  type MeasurementInput,
+  type NodeMetricInput,
+  type Origin,
+  type PredictionInput,
+  type RecordInputs,
+  type RecordKind,
+} from './data-plane/records.js';
+export {
+  provisionVersionStores,
+  type NodeStores,
+  type StoresWorkflowSpec,
+} from './version-stores.js';
+export {
+  DEFAULT_STREAM_SETTINGS,
+  WorkflowWiringError,
+  applyWorkflowStreams,
+  deleteWorkflowStreams,
+  planWorkflowStreams,
+  provisionObservabilityStream,
+  provisionWorkflowStreams,
+  type NodeInput,
+  type NodeWiring,
+  type StreamSettings,
+  type SubscriptionSpec,
+  type WorkflowSpec,
+  type WorkflowStreamsPlan,
+} from './workflow-streams.js';
+export {
+  GatewayRoutes,
+  openGatewayRoutes,
+  publishedRouteSchema,
+  versionRouteKey,
+  versionRouteSchema,
+  type PublishedRoute,
+  type VersionRoute,
+} from './gateway-routes.js';

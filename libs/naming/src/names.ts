@@ -104,6 +104,10 @@ export class Names {
     const base = `${this.workflowSubjectRoot(rt, ver, wf)}.${node}`;
     return channel ? `${base}.${channel}` : base;
   }
+  /** Where one entrypoint replica receives its requests' answers (core NATS, `kre-reply-to`). */
+  entrypointReplySubject(rt: string, ver: string, replica: string): string {
+    return `${this.prefix}.${rt}.reply.${ver}.${replica}`;
+  }
   /** Durable consumer of `node` reading `input` (a node or `entrypoint`), optionally one channel. */
   consumer(node: string, input: string, channel?: string): string {
     return channel ? `${node}_${input}_${channel}` : `${node}_${input}`;
