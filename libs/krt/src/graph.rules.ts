@@ -49,14 +49,14 @@ function checkGraph(draft: WorkflowDraft, issues: IssueCollector): void {
       `the exitpoint "${workflow.exitpoint}" is not a node of this workflow: name one of ${[...names].map((n) => `"${n}"`).join(', ')}`,
     );
   }
-  const cyclic = findCycles(
-    nodes.map((d) => d.node.name),
-    inputs,
-  );
-  for (const cycle of cyclic) {
-    const first = nodes.find((d) => d.node.name === cycle[0]);
+  const order = nodes.map((d) => d.node.name);
+  for (const found of findCycles(order, inputs)) {
+    // Start the cycle at the node declared first, so the message reads like the manifest.
+    const first = found.reduce((a, b) => (order.indexOf(a) <= order.indexOf(b) ? a : b));
+    const at = found.indexOf(first);
+    const cycle = [...found.slice(at), ...found.slice(0, at)];
     issues.error(
-      first?.namePath ?? path,
+      nodes.find((d) => d.node.name === first)?.namePath ?? path,
       `the nodes ${[...cycle, cycle[0]].map((n) => `"${n}"`).join(' → ')} form a cycle: messages must flow from the entrypoint to the exitpoint without looping`,
     );
   }

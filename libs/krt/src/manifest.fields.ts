@@ -99,10 +99,18 @@ export class FieldReader {
     return value;
   }
 
-  /** Warns about every key not in `known` (a typo would otherwise be silently ignored). */
-  unknownKeys(fields: Fields, path: string, known: readonly string[]): void {
+  /**
+   * Warns about every key not in `known` (a typo would otherwise be silently ignored);
+   * `reported` keys already got an error of their own.
+   */
+  unknownKeys(
+    fields: Fields,
+    path: string,
+    known: readonly string[],
+    reported: readonly string[] = [],
+  ): void {
     for (const key of Object.keys(fields)) {
-      if (known.includes(key)) continue;
+      if (known.includes(key) || reported.includes(key)) continue;
       const at = childPath(path, key);
       this.issues.warning(
         at,

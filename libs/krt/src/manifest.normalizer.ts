@@ -64,7 +64,8 @@ export function normalizeManifest(
 ): ManifestDraft {
   const issues = reader.issues;
   const krtVersion = detectVersion(root, reader);
-  reader.unknownKeys(root, '', krtVersion === 'v1' ? [...TOP_KEYS, 'nodes'] : TOP_KEYS);
+  if (krtVersion === 'v1') reader.unknownKeys(root, '', [...TOP_KEYS, 'nodes']);
+  else reader.unknownKeys(root, '', TOP_KEYS, ['nodes']);
   const n = new Normalizer(reader, ctx);
   const draft: ManifestDraft = {
     krtVersion,
@@ -221,13 +222,12 @@ class Normalizer {
         'v2',
         'list the nodes with their subscriptions',
       );
-      this.reader.unknownKeys(fields, path, [
-        'name',
-        'entrypoint',
-        'exitpoint',
-        'nodes',
-        'sequential',
-      ]);
+      this.reader.unknownKeys(
+        fields,
+        path,
+        ['name', 'entrypoint', 'exitpoint', 'nodes'],
+        ['sequential'],
+      );
       const name = this.reader.resourceName(fields, 'name', path, 'workflow') ?? '';
       const workflow: KrtWorkflow = {
         name,
@@ -378,13 +378,12 @@ class Normalizer {
         'v1',
         'list the node names under "sequential", or add krtVersion: v2 to use nodes and exitpoint',
       );
-      this.reader.unknownKeys(fields, path, [
-        'name',
-        'entrypoint',
-        'sequential',
-        'exitpoint',
-        'nodes',
-      ]);
+      this.reader.unknownKeys(
+        fields,
+        path,
+        ['name', 'entrypoint', 'sequential'],
+        ['exitpoint', 'nodes'],
+      );
       const displayName =
         this.reader.string(
           fields,
@@ -461,7 +460,7 @@ class Normalizer {
         'v1',
         'v1 nodes run in the order of "sequential"; add krtVersion: v2 to use subscriptions and object stores',
       );
-      this.reader.unknownKeys(fields, path, V2_NODE_KEYS);
+      this.reader.unknownKeys(fields, path, V1_NODE_KEYS, ['subscriptions', 'objectStore']);
       const displayName =
         this.reader.string(
           fields,
