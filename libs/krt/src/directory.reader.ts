@@ -1,3 +1,4 @@
+import type { Dirent } from 'node:fs';
 import { lstat, opendir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from './archive.reader.js';
@@ -31,12 +32,10 @@ export async function scanDirectory(
   let total = 0;
   let keptProto = 0;
   while (pending.length) {
-    const rel = pending.pop() as string;
-    const handle = await opendir(join(dir, rel));
-    for await (const entry of handle) {
-      const path = rel ? `${rel}/${entry.name}` : entry.name;
-      const isDir = entry.isDirectory();
-      if (ignore.ignores(path, isDir)) continue;
+    const rel = pending.shift() as string;
+    const listed: Dirent[] = [];
+    for await (const entry of await opendir(join(dir, rel))) {
+      if (ignore.ignores(rel ? `${rel}/${entry.name}` : entry.name, entry.isDirectory())) continue;
       stats.entries += 1;
       if (stats.entries > limits.maxEntries) {
         issues.error(
@@ -45,6 +44,13 @@ export async function scanDirectory(
         );
         return issues.fail();
       }
+      listed.push(entry);
+    }
+    // Sorted, so findings (and the packed archive) do not depend on the filesystem's order.
+    listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of listed) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      const isDir = entry.isDirectory();
       const where = entryIssuePath(path);
       const checked = checkRelativePath(path, limits);
       if (!checked.ok) {
