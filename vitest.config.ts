@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
@@ -5,7 +6,12 @@ import { defineConfig } from 'vitest/config';
 const root = fileURLToPath(new URL('.', import.meta.url));
 
 // `@libs/<name>` resolves to the lib's source, as tsconfig's `paths` does.
-const alias = [{ find: /^@libs\/([a-z-]+)$/, replacement: `${root}libs/$1/src/index.ts` }];
+const alias = [
+  { find: /^@libs\/([a-z-]+)$/, replacement: `${root}libs/$1/src/index.ts` },
+  // graphql ships CJS (`main`) and ESM (`module`): Vite would give our sources the ESM file while
+  // Nest and Apollo load the CJS one, and graphql refuses types "from another realm".
+  { find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') },
+];
 
 // Nest needs decorator metadata, which esbuild drops: SWC compiles the tests.
 const plugins = [

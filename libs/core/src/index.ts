@@ -1,0 +1,25 @@
+export { UserActivityType } from './activity.js';
+export { ManualClock, systemClock, type Clock } from './clock.js';
+export {
+  BadUserInputError,
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  InvalidOrExpiredLinkError,
+  InvalidTransitionError,
+  NotFoundError,
+  RuntimeNotFoundError,
+  UnauthenticatedError,
+  type DomainErrorCode,
+  type FieldError,
+} from './errors.js';
+export { PlatformRole, RuntimeRole, effectiveRuntimeRole, roleIncludes } from './roles.js';
+export {
+  RUNNING_STATUSES,
+  TRANSITIONAL_STATUSES,
+  VERSION_TRANSITIONS,
+  VersionStatus,
+  type VersionAction,
+  type VersionJobName,
+  type VersionTransition,
+} from './versions.js';
