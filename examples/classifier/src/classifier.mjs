@@ -7,7 +7,8 @@ const LABELS = [
 ];
 
 export async function handler(ctx, data) {
-  const label = LABELS.find(([, words]) => words.some((w) => data.text.includes(w)))?.[0] ?? 'general';
+  const label =
+    LABELS.find(([, words]) => words.some((w) => data.text.includes(w)))?.[0] ?? 'general';
   const ticket = { id: data.id, label };
   if (URGENT.some((w) => data.text.includes(w))) {
     await ctx.sendOutput(ticket, { channel: 'urgent' });
