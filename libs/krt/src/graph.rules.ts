@@ -1,4 +1,4 @@
-import type { IssueCollector } from './krt.errors.js';
+import { quoteList, type IssueCollector } from './krt.errors.js';
 import type { WorkflowDraft } from './manifest.normalizer.js';
 
 const ENTRYPOINT = 'entrypoint';
@@ -20,7 +20,7 @@ function checkGraph(draft: WorkflowDraft, issues: IssueCollector): void {
   const { workflow, path } = draft;
   const nodes = draft.nodes.filter((d) => d.node.name);
   const names = new Set(nodes.map((d) => d.node.name));
-  const known = [...names, ENTRYPOINT].map((n) => `"${n}"`).join(', ');
+  const known = quoteList([...names, ENTRYPOINT]);
   /** node → the nodes it listens to (valid edges only). */
   const inputs = new Map<string, string[]>();
   for (const draft of nodes) {
@@ -46,7 +46,7 @@ function checkGraph(draft: WorkflowDraft, issues: IssueCollector): void {
   if (workflow.exitpoint && !names.has(workflow.exitpoint) && draft.nodes.length) {
     issues.error(
       `${path}.exitpoint`,
-      `the exitpoint "${workflow.exitpoint}" is not a node of this workflow: name one of ${[...names].map((n) => `"${n}"`).join(', ')}`,
+      `the exitpoint "${workflow.exitpoint}" is not a node of this workflow: name one of ${quoteList(names)}`,
     );
   }
   const order = nodes.map((d) => d.node.name);
@@ -114,7 +114,7 @@ function findCycles(nodes: readonly string[], inputs: Map<string, string[]>): st
     state.set(root, 'open');
     while (stack.length) {
       const top = stack[stack.length - 1];
-      const edges = (inputs.get(top.node) ?? []).filter((n) => n !== ENTRYPOINT);
+      const edges = inputs.get(top.node) ?? [];
       if (top.next >= edges.length) {
         state.set(top.node, 'done');
         stack.pop();
@@ -122,6 +122,7 @@ function findCycles(nodes: readonly string[], inputs: Map<string, string[]>): st
         continue;
       }
       const to = edges[top.next++];
+      if (to === ENTRYPOINT) continue;
       const seen = state.get(to);
       if (seen === 'open') {
         // Follow inputs backwards: the cycle, in message-flow order, is the reversed path.

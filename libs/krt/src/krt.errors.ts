@@ -51,6 +51,13 @@ function summarize(issues: readonly KrtIssue[]): string {
 /** Where a field path sits in the manifest, when it came from one. */
 export type PositionLookup = (path: string) => SourcePosition | undefined;
 
+/** `"a", "b" and 3 more`: names for a message, bounded whatever the manifest holds. */
+export function quoteList(items: Iterable<string>, max = 10): string {
+  const all = [...items];
+  const shown = all.slice(0, max).map((i) => JSON.stringify(i));
+  return all.length > max ? `${shown.join(', ')} and ${all.length - max} more` : shown.join(', ');
+}
+
 /** Most errors reported for one KRT: enough to fix a broken file, bounded for hostile ones. */
 export const MAX_REPORTED_ISSUES = 200;
 

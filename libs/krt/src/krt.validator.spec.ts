@@ -754,3 +754,19 @@ workflows:
     ]);
   });
 });
+
+describe('KRT validation: bounded reports', () => {
+  it('lists at most 200 findings, then says how many more there were', async () => {
+    const nodes = Array.from({ length: 5000 }, (_, i) => node(`n${i}`, `ghost${i}`)).join('\n');
+    const errors = await problems(v2(nodes));
+    expect(errors).toHaveLength(201);
+    expect(errors[200]).toEqual({
+      path: '',
+      message: `${5000 * 2 - 200 + 1} more findings were not listed: fix these first`,
+      severity: 'error',
+    });
+    expect(errors[0].message).toBe(
+      'no node "ghost0" in this workflow: subscribe to one of "n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9" and 4991 more',
+    );
+  });
+});

@@ -1,6 +1,7 @@
 import { slugify } from '@libs/naming';
 import { checkRelativePath } from './entry-path.rules.js';
 import type { KrtLimits } from './krt.limits.js';
+import { quoteList } from './krt.errors.js';
 import type { KrtNode, KrtObjectStore, KrtSubscription, KrtWorkflow } from './krt.model.js';
 import { type FieldReader, isResourceName, type Fields } from './manifest.fields.js';
 import { childPath } from './manifest.loader.js';
@@ -35,6 +36,13 @@ export interface ManifestDraft {
 interface NormalizeContext {
   files: ReadonlyMap<string, number>;
   limits: Pick<KrtLimits, 'maxReplicas' | 'maxPathBytes' | 'maxPathDepth'>;
+}
+
+/** The top-level nodes of a v1 manifest, indexed for the workflows' `sequential` lists. */
+interface V1Nodes {
+  list: NodeDraft[];
+  byDisplay: Map<string, NodeDraft>;
+  bySlug: Map<string, NodeDraft>;
 }
 
 const TOP_KEYS = ['krtVersion', 'version', 'description', 'entrypoint', 'config', 'workflows'];
@@ -98,6 +106,8 @@ function detectVersion(root: Fields, reader: FieldReader): 'v1' | 'v2' {
 }
 
 class Normalizer {
+  private folderSet?: Set<string>;
+
   constructor(
     private readonly reader: FieldReader,
     private readonly ctx: NormalizeContext,
@@ -428,10 +438,10 @@ class Normalizer {
       workflow.exitpoint = workflow.nodes.at(-1)?.name ?? '';
       drafts.push(draft);
     });
-    nodes.forEach((d, k) => {
+    nodes.list.forEach((d) => {
       if (d.node.name && !used.has(d.node.name)) {
         this.issues.warning(
-          `nodes[${k}]`,
+          d.namePath.replace(/\.name$/, ''),
           `the node "${d.node.displayName}" is in no workflow: add it to a workflow's "sequential" list or remove it`,
         );
       }
@@ -440,7 +450,7 @@ class Normalizer {
     return drafts;
   }
 
-  private v1Nodes(root: Fields): NodeDraft[] {
+  private v1Nodes(root: Fields): V1Nodes {
     const list = this.reader.list(root, 'nodes', '', {
       required: true,
       nonEmpty: true,
@@ -500,10 +510,16 @@ class Normalizer {
         subscriptionPaths: [],
       });
     });
-    return drafts;
+    const index: V1Nodes = { list: drafts, byDisplay: new Map(), bySlug: new Map() };
+    for (const d of drafts) {
+      // The first declaration wins; later duplicates were reported above.
+      if (!index.byDisplay.has(d.node.displayName)) index.byDisplay.set(d.node.displayName, d);
+      if (d.node.name && !index.bySlug.has(d.node.name)) index.bySlug.set(d.node.name, d);
+    }
+    return index;
   }
 
-  private v1Reference(ref: unknown, at: string, nodes: NodeDraft[]): NodeDraft | undefined {
+  private v1Reference(ref: unknown, at: string, nodes: V1Nodes): NodeDraft | undefined {
     if (typeof ref !== 'string' || !ref) {
       this.issues.error(
         at,
@@ -511,10 +527,10 @@ class Normalizer {
       );
       return undefined;
     }
-    const found = nodes.find((d) => d.node.displayName === ref);
+    const found = nodes.byDisplay.get(ref);
     if (found) return found.node.name ? found : undefined;
-    const bySlug = nodes.find((d) => d.node.name && d.node.name === slugify(ref));
-    const known = nodes.map((d) => JSON.stringify(d.node.displayName)).join(', ');
+    const bySlug = nodes.bySlug.get(slugify(ref));
+    const known = quoteList(nodes.list.map((d) => d.node.displayName));
     this.issues.error(
       at,
       bySlug
@@ -560,9 +576,7 @@ class Normalizer {
       }
       return checked.path;
     }
-    const isFolder =
-      checked.path === '' ||
-      [...this.ctx.files.keys()].some((f) => f.startsWith(`${checked.path}/`));
+    const isFolder = checked.path === '' || this.folders().has(checked.path);
     this.issues.error(
       at,
       isFolder
@@ -570,6 +584,19 @@ class Normalizer {
         : `"${value}" is not a file in the KRT: add it, or fix the path (relative to the KRT root)`,
     );
     return checked.path;
+  }
+
+  /** Every folder that holds a file (computed once, for "src is a folder" messages). */
+  private folders(): Set<string> {
+    if (!this.folderSet) {
+      this.folderSet = new Set();
+      for (const file of this.ctx.files.keys()) {
+        for (let i = file.indexOf('/'); i !== -1; i = file.indexOf('/', i + 1)) {
+          this.folderSet.add(file.slice(0, i));
+        }
+      }
+    }
+    return this.folderSet;
   }
 
   private replicas(fields: Fields, path: string): number {

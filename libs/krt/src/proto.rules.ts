@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import protobuf from 'protobufjs';
 import { checkRelativePath } from './entry-path.rules.js';
 import type { KrtLayout } from './krt.contents.js';
-import type { IssueCollector } from './krt.errors.js';
+import { quoteList, type IssueCollector } from './krt.errors.js';
 import type { KrtLimits } from './krt.limits.js';
 import type { ManifestDraft } from './manifest.normalizer.js';
 
@@ -53,7 +53,7 @@ export function checkEntrypointProto(
     if (!workflow.entrypoint) continue;
     used.add(workflow.entrypoint);
     if (!rpcs.includes(workflow.entrypoint)) {
-      const known = rpcs.length ? rpcs.map((r) => `"${r}"`).join(', ') : 'none';
+      const known = rpcs.length ? quoteList(rpcs) : 'none';
       issues.error(
         `${path}.entrypoint`,
         `service Entrypoint in ${file} has no rpc "${workflow.entrypoint}": add it, or use one of its rpcs (${known})`,
