@@ -147,9 +147,9 @@ class ArchiveScanner {
   }
 
   private async pump(input: Readable, failed: Promise<void>): Promise<void> {
-    for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
       if (this.failure) break;
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const bytes = toBuffer(chunk);
       this.stats.compressedBytes += bytes.length;
       if (this.stats.compressedBytes > this.limits.maxCompressedBytes) {
         this.fail(compressedTooBig(this.limits.maxCompressedBytes).message);
@@ -497,6 +497,14 @@ class ArchiveScanner {
 
 const notGzipMessage =
   'the file is not a gzip-compressed tar (.krt): pack the project with `kre krt pack` or `tar -czf`';
+
+/** Streams may yield Buffers, plain Uint8Arrays (`Readable.fromWeb`) or strings. */
+function toBuffer(chunk: Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'latin1');
+  return Buffer.isBuffer(chunk)
+    ? chunk
+    : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
 
 function startsWith(buffer: Buffer, magic: readonly number[]): boolean {
   return magic.every((byte, i) => buffer[i] === byte);

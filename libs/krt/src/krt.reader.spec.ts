@@ -149,6 +149,21 @@ describe(openKrt.name, () => {
     });
   });
 
+  it('reads web streams (Uint8Array chunks), as an object store hands them out', async () => {
+    const bytes = new Uint8Array(krtBytes(files));
+    const web = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 100) controller.enqueue(bytes.slice(i, i + 100));
+        controller.close();
+      },
+    });
+    const { Readable } = await import('node:stream');
+    const archive = await openKrt(
+      Readable.fromWeb(web as import('node:stream/web').ReadableStream),
+    );
+    expect(archive.files).toEqual(Object.keys(files).sort());
+  });
+
   it('tolerates ./ prefixes and explicit folder entries, as tar -C dir . writes them', async () => {
     const bytes = gzip(
       tarBytes([
