@@ -1,6 +1,13 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { getConnectionToken } from '@nestjs/mongoose';
+import { GraphQLModule } from '@nestjs/graphql';
+import type { ApolloDriverConfig } from '@nestjs/apollo';
+import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import cookieParser from 'cookie-parser';
+import { systemClock } from '@libs/core';
 import { JobsModule, VERSIONS_QUEUE, redisCheck } from '@libs/jobs';
 import {
   DeployerClient,
@@ -15,7 +22,38 @@ import { PersistenceModule, mongoCheck } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
-import { ADMIN_API_ENV, type AdminApiEnv } from './admin-api.env.js';
+import { ADMIN_API_ENV, type AdminApiEnv, authConfig } from './admin-api.env.js';
+import { AUTH_CONFIG } from './admin-api.tokens.js';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { ThrottleStorage } from './auth/sign-in-throttle.js';
+import { CLOCK } from './common/clock.js';
+import { ErrorFilter } from './common/error.filter.js';
+import { InputValidationPipe } from './common/validation.js';
+import { GraphqlWsServer } from './graphql/graphql-ws.server.js';
+import { graphqlOptions } from './graphql/graphql.options.js';
+import { SettingsModule } from './settings/settings.module.js';
+import { UsersModule } from './users/users.module.js';
+
+/** What every admin-api module may inject: the env, names, auth config, clock, throttle storage. */
+@Global()
+@Module({})
+class AdminApiCoreModule {
+  static forRoot(env: AdminApiEnv): DynamicModule {
+    const providers = [
+      { provide: ADMIN_API_ENV, useValue: env },
+      { provide: Names, useValue: new Names(env.KRE_PREFIX) },
+      { provide: AUTH_CONFIG, useValue: authConfig(env) },
+      { provide: CLOCK, useValue: systemClock },
+      { provide: ThrottleStorage, useFactory: () => ThrottleStorage.connect(env.REDIS_URL) },
+    ];
+    return {
+      module: AdminApiCoreModule,
+      providers,
+      exports: providers.map((p) => p.provide),
+    };
+  }
+}
 
 @Module({})
 export class AdminApiModule {
@@ -24,6 +62,7 @@ export class AdminApiModule {
     return {
       module: AdminApiModule,
       imports: [
+        AdminApiCoreModule.forRoot(env),
         PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
         JobsModule.forRoot({
           redisUrl: env.REDIS_URL,
@@ -36,6 +75,11 @@ export class AdminApiModule {
           prefix: env.KRE_PREFIX,
           name: `${env.KRE_PREFIX}-admin-api-rpc`,
         }),
+        GraphQLModule.forRoot<ApolloDriverConfig>(graphqlOptions(env)),
+        AuditModule,
+        SettingsModule,
+        AuthModule,
+        UsersModule,
         HealthModule.forRoot({
           inject: [
             getConnectionToken(),
@@ -58,10 +102,21 @@ export class AdminApiModule {
         }),
       ],
       providers: [
-        { provide: ADMIN_API_ENV, useValue: env },
-        { provide: Names, useValue: names },
+        GraphqlWsServer,
+        { provide: APP_FILTER, useClass: ErrorFilter },
+        { provide: APP_PIPE, useClass: InputValidationPipe },
       ],
-      exports: [ADMIN_API_ENV, Names],
     };
   }
+}
+
+/**
+ * HTTP settings of the app that live outside the module (main.ts and the tests apply them):
+ * cookies, the proxies to trust for the client IP, and CORS with credentials for the portal.
+ */
+export function configureAdminApi(app: INestApplication, env: AdminApiEnv): void {
+  const express = app as NestExpressApplication;
+  express.set('trust proxy', env.TRUST_PROXY_HOPS);
+  express.use(cookieParser());
+  express.enableCors({ origin: [...authConfig(env).frontendOrigins], credentials: true });
 }

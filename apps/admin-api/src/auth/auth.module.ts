@@ -1,0 +1,56 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
+import { AuditModule } from '../audit/audit.module.js';
+import { IdentityStoreModule } from '../identity-store.module.js';
+import { SettingsModule } from '../settings/settings.module.js';
+import { ApiTokensResolver } from './api-tokens.resolver.js';
+import { ApiTokensService } from './api-tokens.service.js';
+import { AuthController } from './auth.controller.js';
+import { AuthenticationGuard } from './authentication.guard.js';
+import { Authenticator } from './authenticator.service.js';
+import { LiveConnections } from './live-connections.service.js';
+import { MailService } from './mail.service.js';
+import { RuntimeRoleGuard } from './runtime-role.guard.js';
+import { SessionsService } from './sessions.service.js';
+import { SignInPageController } from './sign-in-page.controller.js';
+import { SignInService } from './sign-in.service.js';
+import {
+  JsonBodyGuard,
+  SignInThrottlerGuard,
+  ThrottleStorage,
+  throttlerOptions,
+} from './sign-in-throttle.js';
+import { ApiTokenStrategy, SessionCookieStrategy } from './strategies.js';
+
+@Module({
+  imports: [
+    IdentityStoreModule,
+    AuditModule,
+    SettingsModule,
+    ThrottlerModule.forRootAsync({
+      inject: [ADMIN_API_ENV, ThrottleStorage],
+      useFactory: (env: AdminApiEnv, storage: ThrottleStorage) => throttlerOptions(env, storage),
+    }),
+  ],
+  controllers: [AuthController, SignInPageController],
+  providers: [
+    Authenticator,
+    ApiTokenStrategy,
+    SessionCookieStrategy,
+    SessionsService,
+    ApiTokensService,
+    ApiTokensResolver,
+    SignInService,
+    MailService,
+    LiveConnections,
+    JsonBodyGuard,
+    SignInThrottlerGuard,
+    // Order matters: who is calling, then what they may do on the runtime.
+    { provide: APP_GUARD, useClass: AuthenticationGuard },
+    { provide: APP_GUARD, useClass: RuntimeRoleGuard },
+  ],
+  exports: [Authenticator, SessionsService, ApiTokensService, LiveConnections],
+})
+export class AuthModule {}

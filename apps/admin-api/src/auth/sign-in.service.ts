@@ -1,0 +1,143 @@
+import {
+  type Clock,
+  ConflictError,
+  InvalidOrExpiredLinkError,
+  PlatformRole,
+  UserActivityType,
+} from '@libs/core';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { AuthConfig } from '../admin-api.env.js';
+import { AUTH_CONFIG } from '../admin-api.tokens.js';
+import { AuditService } from '../audit/audit.service.js';
+import { CLOCK } from '../common/clock.js';
+import { RANDOM_SECRET_PATTERN, randomSecret, sha256Hex } from '../common/secrets.js';
+import { SettingsService } from '../settings/settings.service.js';
+import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';
+import { MailService } from './mail.service.js';
+import { type NewSession, SessionsService } from './sessions.service.js';
+import { SignInLinksRepository } from './sign-in-links.repository.js';
+
+export interface SignedIn extends NewSession {
+  user: UserDoc;
+}
+
+/**
+ * Magic-link sign-in. `request` answers the same way for every address and does the work
+ * (lookup, link, mail) after answering, so neither the answer nor its timing says whether an
+ * address is known. `verify` consumes a link once, atomically, and opens a fresh session.
+ */
+@Injectable()
+export class SignInService implements OnApplicationShutdown {
+  private readonly logger = new Logger(SignInService.name);
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly links: SignInLinksRepository,
+    private readonly users: UsersRepository,
+    private readonly settings: SettingsService,
+    private readonly sessions: SessionsService,
+    private readonly mail: MailService,
+    private readonly audit: AuditService,
+    @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /** Accepts a request for a link; returns before anything about the address is looked up. */
+  request(email: string): void {
+    const work = this.send(normalizeEmail(email))
+      .catch((error: unknown) =>
+        this.logger.error(
+          `sign-in link not sent: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      )
+      .finally(() => this.pending.delete(work));
+    this.pending.add(work);
+  }
+
+  /** Resolves when every accepted request has been handled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.idle();
+  }
+
+  private async send(email: string): Promise<void> {
+    const [user, settings] = await Promise.all([
+      this.users.findByEmail(email),
+      this.settings.get(),
+    ]);
+    const known = user !== null && !user.deletedAt;
+    // Removed users stay removed: an allowed domain does not bring them back.
+    if (!known && (user || !SettingsService.domainAllowed(email, settings))) return;
+    const token = randomSecret();
+    const now = this.clock.now();
+    await this.links.insertNewest(
+      {
+        _id: sha256Hex(token),
+        email,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + settings.signInLinkTtlMinutes * 60_000),
+      },
+      sha256Hex(email),
+    );
+    // The token travels in the fragment: browsers never send it to a server, and a mail
+    // scanner fetching the URL consumes nothing (only POST /signin/verify does).
+    const link = `${this.config.frontendUrl}/signin#${token}`;
+    await this.mail.sendSignInLink(email, link, settings.signInLinkTtlMinutes);
+    if (this.config.devLinksInLog)
+      this.logger.log(`development: sign-in link for ${email}: ${link}`);
+    if (known) {
+      await this.audit.record({
+        type: UserActivityType.SIGN_IN_LINK_SENT,
+        user: { id: user._id, email: user.email },
+      });
+    }
+  }
+
+  /**
+   * Consumes a link and opens a session (the browser's previous session, if any, is ended:
+   * a new id on every sign-in).
+   * @throws InvalidOrExpiredLinkError for an unknown, used, superseded or expired link alike.
+   */
+  async verify(token: string, previousSessionId: string | undefined): Promise<SignedIn> {
+    if (!RANDOM_SECRET_PATTERN.test(token)) throw new InvalidOrExpiredLinkError();
+    const hash = sha256Hex(token);
+    const link = await this.links.consume(hash);
+    if (!link || this.clock.now() >= link.expiresAt) throw new InvalidOrExpiredLinkError();
+    if (!(await this.links.isNewest(sha256Hex(link.email), hash)))
+      throw new InvalidOrExpiredLinkError();
+    const user = await this.userFor(link.email);
+    await this.sessions.end(previousSessionId, false);
+    const session = await this.sessions.create(user._id);
+    await this.audit.record({
+      type: UserActivityType.LOGIN,
+      user: { id: user._id, email: user.email },
+    });
+    return { ...session, user };
+  }
+
+  /** The link's user; created now if the address's domain is allowed (it proved the address). */
+  private async userFor(email: string): Promise<UserDoc> {
+    const existing = await this.users.findByEmail(email);
+    if (existing) {
+      if (existing.deletedAt) throw new InvalidOrExpiredLinkError();
+      return existing;
+    }
+    if (!SettingsService.domainAllowed(email, await this.settings.get())) {
+      throw new InvalidOrExpiredLinkError(); // the domain was removed after the link was sent
+    }
+    try {
+      const user = await this.users.create(email, PlatformRole.USER, this.clock.now());
+      await this.audit.record({
+        type: UserActivityType.SIGN_UP,
+        user: { id: user._id, email: user.email },
+      });
+      return user;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      return (await this.users.findByEmail(email))!; // created concurrently
+    }
+  }
+}
