@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ interface HealthBody {
 }
 
 describe('the apps, as processes against real services', () => {
-  const env = testEnv();
+  const env = testEnv({ CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
   const started: AppProcess[] = [];
   const start = (app: string, extra: Record<string, string>) => {
     const process = runApp(app, { ...env, ...extra });

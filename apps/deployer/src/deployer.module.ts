@@ -2,26 +2,36 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { JobsModule, VERSIONS_QUEUE, redisCheck } from '@libs/jobs';
-import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
+import { GatewayRoutes, NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { HealthModule } from '@libs/observability';
-import { PersistenceModule, mongoCheck } from '@libs/persistence';
+import { CatalogModule, PersistenceModule, mongoCheck } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { deployerStatusController } from './deployer-status.controller.js';
 import { RuntimesProcessor, VersionsProcessor } from './jobs.processor.js';
+import {
+  ORCHESTRATOR_DRIVER,
+  OrchestratorLifecycle,
+  orchestratorDriverFactory,
+} from './orchestrator.provider.js';
+import { ReconcilerService } from './reconciler.service.js';
+import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
+import { VersionDeploymentService } from './version-deployment.service.js';
 
 @Module({})
 export class DeployerModule {
-  static forRoot(env: DeployerEnv): DynamicModule {
+  /** `programsDir`: where the built `entrypoint` and `runner` programs are (`dist/apps`). */
+  static forRoot(env: DeployerEnv, programsDir: string): DynamicModule {
     const names = new Names(env.KRE_PREFIX);
     const startedAt = new Date().toISOString();
     return {
       module: DeployerModule,
       imports: [
         PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
+        CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
         JobsModule.forRoot({
           redisUrl: env.REDIS_URL,
           prefix: names.queuePrefix(),
@@ -47,6 +57,19 @@ export class DeployerModule {
       providers: [
         { provide: DEPLOYER_ENV, useValue: env },
         { provide: Names, useValue: names },
+        {
+          provide: ORCHESTRATOR_DRIVER,
+          useFactory: () => orchestratorDriverFactory(env, programsDir),
+        },
+        {
+          provide: GatewayRoutes,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => GatewayRoutes.open(nc, names),
+        },
+        OrchestratorLifecycle,
+        VersionDeploymentService,
+        RuntimeProvisioningService,
+        ReconcilerService,
         RuntimesProcessor,
         VersionsProcessor,
       ],

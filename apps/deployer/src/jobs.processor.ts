@@ -1,40 +1,125 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { RUNTIMES_QUEUE, VERSIONS_QUEUE } from '@libs/jobs';
+import { VersionStatus, type VersionJobName } from '@libs/core';
+import {
+  RUNTIMES_QUEUE,
+  VERSIONS_QUEUE,
+  type RuntimeJobName,
+  type RuntimeRef,
+  type VersionRef,
+} from '@libs/jobs';
+import { RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
+import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
+import { type Progress, VersionDeploymentService } from './version-deployment.service.js';
 
-/**
- * Consumes the lifecycle queues. The job handlers (create/delete runtime; start, stop, publish…
- * version) arrive with the runtimes/versions issue; until then a job fails at once, visibly,
- * instead of being retried or silently dropped.
- */
-abstract class LifecycleProcessor extends WorkerHost implements OnApplicationBootstrap {
-  protected abstract readonly logger: Logger;
+function progressOf(job: Job): Progress {
+  return (step) => job.updateProgress({ step, at: new Date().toISOString() });
+}
 
-  constructor(@Inject(DEPLOYER_ENV) private readonly env: DeployerEnv) {
+function isFinalFailure(job: Job, error: Error): boolean {
+  return (
+    error instanceof UnrecoverableError ||
+    error.name === 'UnrecoverableError' ||
+    job.attemptsMade >= (job.opts.attempts ?? 1)
+  );
+}
+
+abstract class ConcurrentWorkerHost extends WorkerHost implements OnApplicationBootstrap {
+  constructor(private readonly concurrency: number) {
     super();
   }
-
   /** Concurrency comes from the environment, which decorators must not read. */
   onApplicationBootstrap(): void {
-    this.worker.concurrency = this.env.JOB_CONCURRENCY;
-  }
-
-  process(job: Job): Promise<void> {
-    this.logger.warn(`no handler for job "${job.name}" (id ${job.id})`);
-    return Promise.reject(
-      new UnrecoverableError(`no handler for job "${job.name}" on queue "${job.queueName}"`),
-    );
+    this.worker.concurrency = this.concurrency;
   }
 }
 
-@Processor(RUNTIMES_QUEUE)
-export class RuntimesProcessor extends LifecycleProcessor {
-  protected readonly logger = new Logger(RuntimesProcessor.name);
-}
-
+/** The `versions` queue: start, stop, publish, unpublish, update-config, delete. */
 @Processor(VERSIONS_QUEUE)
-export class VersionsProcessor extends LifecycleProcessor {
-  protected readonly logger = new Logger(VersionsProcessor.name);
+export class VersionsProcessor extends ConcurrentWorkerHost {
+  private readonly logger = new Logger(VersionsProcessor.name);
+  private readonly handlers: Record<
+    VersionJobName,
+    (ref: VersionRef, progress: Progress) => Promise<void>
+  >;
+
+  constructor(
+    deployments: VersionDeploymentService,
+    private readonly versions: VersionsRepository,
+    @Inject(DEPLOYER_ENV) env: DeployerEnv,
+  ) {
+    super(env.JOB_CONCURRENCY);
+    this.handlers = {
+      start: (r, p) => deployments.start(r, p),
+      stop: (r, p) => deployments.stop(r, p),
+      publish: (r, p) => deployments.publish(r, p),
+      unpublish: (r, p) => deployments.unpublish(r, p),
+      'update-config': (r, p) => deployments.updateConfig(r, p),
+      delete: (r, p) => deployments.delete(r, p),
+    };
+  }
+
+  async process(job: Job<VersionRef>): Promise<void> {
+    const handler = this.handlers[job.name as VersionJobName] as
+      ((ref: VersionRef, progress: Progress) => Promise<void>) | undefined;
+    if (!handler) throw new UnrecoverableError(`no handler for version job "${job.name}"`);
+    this.logger.log(
+      `${job.name} ${job.data.runtimeId}/${job.data.versionName} (job ${job.id}, attempt ${job.attemptsMade + 1})`,
+    );
+    await handler(job.data, progressOf(job));
+  }
+
+  /** A job that will not be retried leaves the version in ERROR with the reason, never in STARTING. */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<VersionRef> | undefined, error: Error): Promise<void> {
+    if (!job) return;
+    this.logger.warn(
+      `${job.name} ${job.data.runtimeId}/${job.data.versionName} failed: ${error.message}`,
+    );
+    if (!isFinalFailure(job, error)) return;
+    await this.versions
+      .setStatus(
+        job.data.runtimeId,
+        job.data.versionName,
+        VersionStatus.ERROR,
+        `${job.name} failed: ${error.message}`,
+      )
+      .catch((e: unknown) =>
+        this.logger.error(`could not mark ${job.data.versionName} ERROR: ${String(e)}`),
+      );
+  }
+}
+
+/** The `runtimes` queue: create, delete. */
+@Processor(RUNTIMES_QUEUE)
+export class RuntimesProcessor extends ConcurrentWorkerHost {
+  private readonly logger = new Logger(RuntimesProcessor.name);
+
+  constructor(
+    private readonly provisioning: RuntimeProvisioningService,
+    private readonly runtimes: RuntimesRepository,
+    @Inject(DEPLOYER_ENV) env: DeployerEnv,
+  ) {
+    super(env.JOB_CONCURRENCY);
+  }
+
+  async process(job: Job<RuntimeRef>): Promise<string[] | void> {
+    const name = job.name as RuntimeJobName;
+    this.logger.log(`${name} runtime ${job.data.runtimeId} (job ${job.id})`);
+    if (name === 'create') return this.provisioning.create(job.data, progressOf(job));
+    if (name === 'delete') return this.provisioning.delete(job.data, progressOf(job));
+    throw new UnrecoverableError(`no handler for runtime job "${job.name}"`);
+  }
+
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job<RuntimeRef> | undefined, error: Error): Promise<void> {
+    if (!job || !isFinalFailure(job, error)) return;
+    await this.runtimes
+      .setStatus(job.data.runtimeId, 'ERROR', `${job.name} failed: ${error.message}`)
+      .catch((e: unknown) =>
+        this.logger.error(`could not mark runtime ${job.data.runtimeId} ERROR: ${String(e)}`),
+      );
+  }
 }

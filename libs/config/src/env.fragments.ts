@@ -43,4 +43,13 @@ export const smtpEnv = {
   SMTP_FROM: z.string().email({ error: 'must be an email address' }).default('kre@kre.local'),
 };
 export const ports = { port };
+
+/** AES-256-GCM key of version config values at rest (admin-api encrypts, the deployer decrypts). */
+export const configKeyEnv = {
+  CONFIG_ENCRYPTION_KEY: z
+    .string({ error: 'is required (32 random bytes, base64: `openssl rand -base64 32`)' })
+    .refine((v) => Buffer.from(v, 'base64').length === 32, {
+      error: 'must be 32 bytes, base64-encoded (`openssl rand -base64 32`)',
+    }),
+};
 export { url as urlEnv };

@@ -2,6 +2,7 @@ export { InvalidEnvError, loadEnv, loadEnvOrExit } from './load-env.js';
 export {
   SLUG,
   baseEnv,
+  configKeyEnv,
   mongoEnv,
   natsEnv,
   ports,

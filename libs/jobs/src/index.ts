@@ -1,3 +1,15 @@
+export {
+  JOB_OPTIONS,
+  runtimeJobDedupId,
+  versionJobDedupId,
+  type JobProgress,
+  type RuntimeJobName,
+  type RuntimeJobs,
+  type RuntimeRef,
+  type VersionJobs,
+  type VersionRef,
+} from './job-contracts.js';
+export { RuntimeJobsProducer, VersionJobsProducer } from './job-producers.js';
 export { JobsModule, type JobsOptions } from './jobs.module.js';
 export {
   QUEUES,

@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
+import { RuntimeJobsProducer, VersionJobsProducer } from './job-producers.js';
 import { QUEUES, redisOptions } from './queues.js';
 
 export interface JobsOptions {
@@ -23,7 +24,8 @@ export class JobsModule {
         }),
         BullModule.registerQueue(...QUEUES.map((name) => ({ name }))),
       ],
-      exports: [BullModule],
+      providers: [VersionJobsProducer, RuntimeJobsProducer],
+      exports: [BullModule, VersionJobsProducer, RuntimeJobsProducer],
     };
   }
 }

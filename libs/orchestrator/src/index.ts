@@ -15,3 +15,5 @@ export {
   type VersionEndpoints,
 } from './driver.js';
 export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';
+export { fetchKrt, removeKrt, storeKrt, type FetchKrtOptions } from './fetch-krt.js';
+export { processesWithEnv } from './local/proc.js';

@@ -1,4 +1,14 @@
 export { consumeOnce, isDuplicateKey, withLease } from './atomic.js';
+export { CatalogModule } from './catalog/catalog.module.js';
+export {
+  KRT_CHUNK_BYTES,
+  KrtArchiveStore,
+  RuntimesRepository,
+  VersionNotFoundError,
+  VersionsRepository,
+} from './catalog/catalog.repositories.js';
+export type { ConfigValueDoc, RuntimeDoc, VersionDoc } from './catalog/catalog.schemas.js';
+export { ConfigCipher } from './catalog/config-cipher.js';
 export {
   PersistenceModule,
   mongoCheck,

@@ -1,0 +1,50 @@
+import type { VersionJobName } from '@libs/core';
+
+/** Which version a job is about, and who asked (audit; never secrets in job data). */
+export interface VersionRef {
+  runtimeId: string;
+  versionName: string;
+  by: string;
+}
+
+export type VersionJobs = Record<VersionJobName, VersionRef>;
+
+export interface RuntimeRef {
+  runtimeId: string;
+  by: string;
+}
+
+export type RuntimeJobName = 'create' | 'delete';
+export type RuntimeJobs = Record<RuntimeJobName, RuntimeRef>;
+
+/** Progress steps a job reports (QueueEvents → GraphQL subscriptions). */
+export interface JobProgress {
+  step: string;
+  at: string;
+}
+
+/**
+ * BullMQ job ids may not contain ':'; one in-flight job per (action, version): a second
+ * request while one is queued or running is ignored by BullMQ's deduplication.
+ */
+export function versionJobDedupId(
+  name: VersionJobName,
+  ref: Pick<VersionRef, 'runtimeId' | 'versionName'>,
+): string {
+  return `${name}_${ref.runtimeId}_${ref.versionName}`;
+}
+
+export function runtimeJobDedupId(
+  name: RuntimeJobName,
+  ref: Pick<RuntimeRef, 'runtimeId'>,
+): string {
+  return `${name}_${ref.runtimeId}`;
+}
+
+/** Retries for what may pass (NATS or Mongo blips); UnrecoverableError skips them. */
+export const JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { count: 1_000 },
+  removeOnFail: { age: 7 * 24 * 3_600 },
+} as const;

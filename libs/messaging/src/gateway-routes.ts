@@ -1,0 +1,66 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Names } from '@libs/naming';
+import { z } from 'zod';
+
+/**
+ * The gateway's routing table: KV bucket `<p>_gateway` (docs/architecture.md). The deployer
+ * writes it, gateways watch it, so a gateway restart loses nothing.
+ *   key `<rt>`        → the published version: `{version, http, grpc}`
+ *   key `<rt>.<ver>`  → a started version: `{http, grpc}`        (`host:port` each)
+ */
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+export const versionRouteSchema = z.object({ http: hostPort, grpc: hostPort });
+export const publishedRouteSchema = versionRouteSchema.extend({ version: z.string().min(1) });
+export type VersionRoute = z.infer<typeof versionRouteSchema>;
+export type PublishedRoute = z.infer<typeof publishedRouteSchema>;
+
+export function versionRouteKey(runtimeId: string, versionName: string): string {
+  return `${runtimeId}.${versionName}`;
+}
+
+/** Opens (creating if needed) the routes bucket. */
+export function openGatewayRoutes(nc: NatsConnection, names: Names): Promise<KV> {
+  return new Kvm(nc).create(names.gatewayBucket(), { history: 1 });
+}
+
+/** The deployer's side: writes and removes routes. */
+export class GatewayRoutes {
+  private constructor(private readonly kv: KV) {}
+
+  static async open(nc: NatsConnection, names: Names): Promise<GatewayRoutes> {
+    return new GatewayRoutes(await openGatewayRoutes(nc, names));
+  }
+
+  async addVersion(runtimeId: string, versionName: string, route: VersionRoute): Promise<void> {
+    await this.kv.put(
+      versionRouteKey(runtimeId, versionName),
+      JSON.stringify(versionRouteSchema.parse(route)),
+    );
+  }
+
+  /** Points the runtime's stable address at this version (one KV put: requests never see a gap). */
+  async publish(runtimeId: string, versionName: string, route: VersionRoute): Promise<void> {
+    const record: PublishedRoute = { version: versionName, ...versionRouteSchema.parse(route) };
+    await this.kv.put(runtimeId, JSON.stringify(record));
+  }
+
+  /** Removes the runtime's published route if it still points at this version. */
+  async unpublish(runtimeId: string, versionName: string): Promise<void> {
+    const current = await this.published(runtimeId);
+    if (current?.version === versionName) await this.kv.delete(runtimeId);
+  }
+
+  /** Removes every route to this version (stop, delete). */
+  async removeVersion(runtimeId: string, versionName: string): Promise<void> {
+    await this.unpublish(runtimeId, versionName);
+    await this.kv.delete(versionRouteKey(runtimeId, versionName));
+  }
+
+  async published(runtimeId: string): Promise<PublishedRoute | null> {
+    const entry = await this.kv.get(runtimeId);
+    if (!entry || entry.operation !== 'PUT') return null;
+    const parsed = publishedRouteSchema.safeParse(entry.json());
+    return parsed.success ? parsed.data : null;
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Objm } from '@nats-io/obj';
+import { extractKrt } from '@libs/krt';
+
+const MARKER = '.kre-fetched';
+
+export interface FetchKrtOptions {
+  /** Object store holding prepared KRTs (`<p>_<rt>_krt`). */
+  bucket: string;
+  /** The version name (object key). */
+  key: string;
+  /** Where the KRT root ends up (`KRT_BASE_PATH`). */
+  dest: string;
+  /** Installation prefix, for the validator's derived-name limits. */
+  prefix: string;
+}
+
+/**
+ * The fetch step of every workload (`runner fetch-krt`: the local driver runs it before starting
+ * a version, Kubernetes as an init container): takes the prepared KRT from the object store
+ * and extracts it with libs/krt's hardened reader. Idempotent: a destination already holding
+ * the same object (by digest) is kept.
+ * @throws when the object is missing or the archive is not a valid KRT.
+ */
+export async function fetchKrt(
+  nc: NatsConnection,
+  options: FetchKrtOptions,
+): Promise<'fetched' | 'unchanged'> {
+  const store = await new Objm(jetstream(nc)).open(options.bucket);
+  const info = await store.info(options.key);
+  if (!info || info.deleted)
+    throw new Error(`KRT "${options.key}" is not in object store "${options.bucket}"`);
+  const current = await readFile(join(options.dest, MARKER), 'utf8').catch(() => null);
+  if (current === info.digest) return 'unchanged';
+
+  const result = await store.get(options.key);
+  if (!result)
+    throw new Error(`KRT "${options.key}" vanished from object store "${options.bucket}"`);
+  const staging = `${options.dest}.fetch-${randomBytes(4).toString('hex')}`;
+  try {
+    await extractKrt(Readable.fromWeb(result.data), {
+      dest: staging,
+      prefix: options.prefix,
+    });
+    const failure = await result.error;
+    if (failure) throw new Error(`reading KRT "${options.key}" failed: ${failure.message}`);
+    await writeFile(join(staging, MARKER), info.digest);
+    await rm(options.dest, { recursive: true, force: true });
+    await rename(staging, options.dest);
+    return 'fetched';
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Puts a prepared KRT archive into the runtime's object store (key: the version name). */
+export async function storeKrt(
+  nc: NatsConnection,
+  bucket: string,
+  key: string,
+  archive: Readable,
+): Promise<void> {
+  const store = await new Objm(jetstream(nc)).create(bucket);
+  await store.put({ name: key }, Readable.toWeb(archive));
+}
+
+/** Removes a version's KRT copy (absent is fine). */
+export async function removeKrt(nc: NatsConnection, bucket: string, key: string): Promise<void> {
+  try {
+    const store = await new Objm(jetstream(nc)).open(bucket);
+    await store.delete(key);
+  } catch {
+    // no bucket or no object: nothing to remove
+  }
+}

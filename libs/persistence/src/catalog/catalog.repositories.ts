@@ -1,0 +1,313 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import {
+  ConflictError,
+  InvalidTransitionError,
+  NotFoundError,
+  RuntimeNotFoundError,
+  VersionStatus,
+  systemClock,
+  type Clock,
+} from '@libs/core';
+import { keys } from '@libs/naming';
+import { mongo, type Model } from 'mongoose';
+
+const { Binary } = mongo;
+import { isDuplicateKey, withLease } from '../atomic.js';
+import { type KrtChunkDoc, type RuntimeDoc, type VersionDoc } from './catalog.schemas.js';
+
+export const CATALOG_CLOCK = Symbol('CATALOG_CLOCK');
+export const RUNTIME_MODEL = 'Runtime';
+export const VERSION_MODEL = 'Version';
+export const KRT_CHUNK_MODEL = 'KrtChunk';
+const LOCKS_COLLECTION = 'catalog_locks';
+/** Under the 16 MB document limit with room to spare, and large enough to keep round trips few. */
+export const KRT_CHUNK_BYTES = 255 * 1024;
+
+export class VersionNotFoundError extends NotFoundError {
+  constructor(runtimeId: string, name: string) {
+    super('version', `${runtimeId}/${name}`);
+  }
+}
+
+/** Retries a leased read-check-write while another caller holds the lease (bounded). */
+async function leased<R>(model: Model<never>, key: string, work: () => Promise<R>): Promise<R> {
+  const locks = model.db.collection<{ _id: string; expiresAt: Date }>(LOCKS_COLLECTION);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const result = await withLease(locks, key, work, { ttlMs: 30_000 });
+    if (result.acquired) return result.value;
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+  }
+  throw new ConflictError(`"${key}" is busy: try again`);
+}
+
+@Injectable()
+export class RuntimesRepository {
+  constructor(
+    @InjectModel(RUNTIME_MODEL) private readonly model: Model<RuntimeDoc>,
+    @Inject(CATALOG_CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** @throws ConflictError when the id is taken. */
+  async create(runtime: Omit<RuntimeDoc, 'createdAt' | 'status'>): Promise<RuntimeDoc> {
+    const doc: RuntimeDoc = { ...runtime, status: 'CREATING', createdAt: this.clock.now() };
+    try {
+      await this.model.collection.insertOne(doc as never);
+      return doc;
+    } catch (error) {
+      if (isDuplicateKey(error))
+        throw new ConflictError(`runtime "${runtime._id}" already exists`, {
+          runtimeId: runtime._id,
+        });
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<RuntimeDoc> {
+    const doc = await this.model.findById(id).lean<RuntimeDoc>().exec();
+    if (!doc) throw new RuntimeNotFoundError(id);
+    return doc;
+  }
+
+  find(id: string): Promise<RuntimeDoc | null> {
+    return this.model.findById(id).lean<RuntimeDoc>().exec();
+  }
+
+  /** All runtimes, or those with the given ids, by id. */
+  list(ids?: readonly string[]): Promise<RuntimeDoc[]> {
+    const filter = ids ? { _id: { $in: [...ids] } } : {};
+    return this.model.find(filter).sort({ _id: 1 }).lean<RuntimeDoc[]>().exec();
+  }
+
+  async setStatus(id: string, status: RuntimeDoc['status'], statusMessage?: string): Promise<void> {
+    await this.model
+      .updateOne(
+        { _id: id },
+        statusMessage
+          ? { $set: { status, statusMessage } }
+          : { $set: { status }, $unset: { statusMessage: 1 } },
+      )
+      .exec();
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.model.deleteOne({ _id: id }).exec();
+  }
+}
+
+@Injectable()
+export class VersionsRepository {
+  constructor(
+    @InjectModel(VERSION_MODEL) private readonly model: Model<VersionDoc>,
+    @Inject(CATALOG_CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** @throws ConflictError when the runtime already has a version of that name. */
+  async create(version: Omit<VersionDoc, '_id' | 'createdAt' | 'updatedAt'>): Promise<VersionDoc> {
+    const now = this.clock.now();
+    const doc: VersionDoc = {
+      ...version,
+      _id: keys.version(version.runtimeId, version.name),
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.model.collection.insertOne(doc as never);
+      return doc;
+    } catch (error) {
+      if (isDuplicateKey(error)) {
+        throw new ConflictError(
+          `runtime "${version.runtimeId}" already has a version "${version.name}"`,
+          {
+            runtimeId: version.runtimeId,
+            versionName: version.name,
+          },
+        );
+      }
+      throw error;
+    }
+  }
+
+  find(runtimeId: string, name: string): Promise<VersionDoc | null> {
+    return this.model.findById(keys.version(runtimeId, name)).lean<VersionDoc>().exec();
+  }
+
+  async get(runtimeId: string, name: string): Promise<VersionDoc> {
+    const doc = await this.find(runtimeId, name);
+    if (!doc) throw new VersionNotFoundError(runtimeId, name);
+    return doc;
+  }
+
+  /** Newest first. */
+  list(runtimeId: string): Promise<VersionDoc[]> {
+    return this.model.find({ runtimeId }).sort({ createdAt: -1 }).lean<VersionDoc[]>().exec();
+  }
+
+  /** Versions in any of `statuses`, across runtimes (the reconciler). */
+  listByStatus(statuses: readonly VersionStatus[]): Promise<VersionDoc[]> {
+    return this.model
+      .find({ status: { $in: [...statuses] } })
+      .lean<VersionDoc[]>()
+      .exec();
+  }
+
+  /**
+   * Compare-and-set of the status: of concurrent callers from the same status exactly one
+   * wins; the others get INVALID_TRANSITION naming the status they found.
+   * @throws VersionNotFoundError | InvalidTransitionError
+   */
+  transition(
+    runtimeId: string,
+    name: string,
+    from: readonly VersionStatus[],
+    to: VersionStatus,
+    patch: Partial<
+      Pick<VersionDoc, 'statusMessage' | 'publishedAt' | 'publishedBy' | 'startedAt'>
+    > = {},
+  ): Promise<{ previous: VersionDoc; current: VersionDoc }> {
+    const id = keys.version(runtimeId, name);
+    return leased(this.model as never, `version:${id}`, async () => {
+      const previous = await this.get(runtimeId, name);
+      if (!from.includes(previous.status)) throw new InvalidTransitionError(previous.status, to);
+      const set = { ...patch, status: to, updatedAt: this.clock.now() };
+      const unset = patch.statusMessage === undefined ? { statusMessage: 1 } : {};
+      await this.model.updateOne({ _id: id }, { $set: set, $unset: unset }).exec();
+      return { previous, current: { ...previous, ...set } };
+    });
+  }
+
+  /** Sets the status whatever it was (the deployer ending a job). */
+  async setStatus(
+    runtimeId: string,
+    name: string,
+    status: VersionStatus,
+    statusMessage?: string,
+  ): Promise<void> {
+    const id = keys.version(runtimeId, name);
+    await leased(this.model as never, `version:${id}`, async () => {
+      const update = statusMessage
+        ? { $set: { status, statusMessage, updatedAt: this.clock.now() } }
+        : { $set: { status, updatedAt: this.clock.now() }, $unset: { statusMessage: 1 } };
+      await this.model.updateOne({ _id: id }, update).exec();
+    });
+  }
+
+  /**
+   * Makes `name` the runtime's only PUBLISHED version; the previously published one goes back
+   * to STARTED. Returns the version that was published before, if any.
+   */
+  publish(runtimeId: string, name: string, by: string): Promise<string | undefined> {
+    return leased(this.model as never, `publish:${runtimeId}`, async () => {
+      const previous = await this.model
+        .findOne({ runtimeId, status: VersionStatus.PUBLISHED })
+        .lean<VersionDoc>()
+        .exec();
+      await this.transition(runtimeId, name, [VersionStatus.STARTED], VersionStatus.PUBLISHED, {
+        publishedAt: this.clock.now(),
+        publishedBy: by,
+      });
+      if (previous && previous.name !== name) {
+        await this.transition(
+          runtimeId,
+          previous.name,
+          [VersionStatus.PUBLISHED],
+          VersionStatus.STARTED,
+        );
+      }
+      return previous?.name;
+    });
+  }
+
+  async updateConfig(runtimeId: string, name: string, config: VersionDoc['config']): Promise<void> {
+    const id = keys.version(runtimeId, name);
+    await leased(this.model as never, `version:${id}`, async () => {
+      await this.model
+        .updateOne({ _id: id }, { $set: { config, updatedAt: this.clock.now() } })
+        .exec();
+    });
+  }
+
+  async remove(runtimeId: string, name: string): Promise<void> {
+    await this.model.deleteOne({ _id: keys.version(runtimeId, name) }).exec();
+  }
+}
+
+/** Lean reads return BSON `Binary` for Buffer fields; hydrated ones a Buffer. */
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof Binary)
+    return Buffer.from(data.buffer.buffer, data.buffer.byteOffset, data.position);
+  throw new Error('a KRT chunk holds no binary data');
+}
+
+/** The uploaded KRT archives, as chunk documents `<rt>:<ver>:<n>` in the platform database. */
+@Injectable()
+export class KrtArchiveStore {
+  constructor(@InjectModel(KRT_CHUNK_MODEL) private readonly model: Model<KrtChunkDoc>) {}
+
+  /** Streams `source` into chunks; on failure removes what it wrote. */
+  async save(
+    runtimeId: string,
+    version: string,
+    source: Readable,
+  ): Promise<{ size: number; chunks: number; sha256: string }> {
+    const hash = createHash('sha256');
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let chunks = 0;
+    let size = 0;
+    const flush = async (final: boolean) => {
+      while (pendingBytes >= KRT_CHUNK_BYTES || (final && pendingBytes > 0)) {
+        const all = Buffer.concat(pending);
+        const data = all.subarray(0, KRT_CHUNK_BYTES);
+        const rest = all.subarray(data.length);
+        await this.model.collection.insertOne({
+          _id: keys.krtChunk(runtimeId, version, chunks),
+          data,
+        } as never);
+        chunks += 1;
+        pending = rest.length ? [rest] : [];
+        pendingBytes = rest.length;
+      }
+    };
+    try {
+      for await (const piece of source) {
+        const buffer = Buffer.isBuffer(piece) ? piece : Buffer.from(piece as Uint8Array);
+        hash.update(buffer);
+        size += buffer.length;
+        pending.push(buffer);
+        pendingBytes += buffer.length;
+        await flush(false);
+      }
+      await flush(true);
+      return { size, chunks, sha256: hash.digest('hex') };
+    } catch (error) {
+      await this.remove(runtimeId, version, chunks + 1);
+      throw error;
+    }
+  }
+
+  /** The archive as a stream, one chunk in memory at a time. */
+  open(runtimeId: string, version: string, chunks: number): Readable {
+    const model = this.model;
+    return Readable.from(
+      (async function* () {
+        for (let n = 0; n < chunks; n++) {
+          const doc = await model
+            .findById(keys.krtChunk(runtimeId, version, n))
+            .lean<KrtChunkDoc>()
+            .exec();
+          if (!doc) throw new Error(`KRT chunk ${n} of ${runtimeId}/${version} is missing`);
+          yield toBuffer(doc.data);
+        }
+      })(),
+    );
+  }
+
+  async remove(runtimeId: string, version: string, chunks: number): Promise<void> {
+    for (let n = 0; n < chunks; n++)
+      await this.model.deleteOne({ _id: keys.krtChunk(runtimeId, version, n) }).exec();
+  }
+}

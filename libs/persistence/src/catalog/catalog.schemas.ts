@@ -1,0 +1,91 @@
+import { Schema } from 'mongoose';
+import type { Krt } from '@libs/krt';
+import type { VersionStatus } from '@libs/core';
+
+/** `runtimes` in the platform database; `_id` is the runtime id. */
+export interface RuntimeDoc {
+  _id: string;
+  name: string;
+  description: string;
+  status: 'CREATING' | 'CREATED' | 'DELETING' | 'ERROR';
+  statusMessage?: string;
+  createdAt: Date;
+  createdBy: string;
+}
+
+export const runtimeSchema = new Schema<RuntimeDoc>(
+  {
+    _id: String,
+    name: { type: String, required: true },
+    description: { type: String, default: '' },
+    status: { type: String, required: true },
+    statusMessage: String,
+    createdAt: { type: Date, required: true },
+    createdBy: { type: String, required: true },
+  },
+  { versionKey: false, collection: 'runtimes' },
+);
+
+export interface ConfigValueDoc {
+  key: string;
+  type: 'VARIABLE' | 'FILE';
+  /** AES-256-GCM sealed (ConfigCipher); absent when not set yet. */
+  value?: string;
+}
+
+/** `versions`; `_id` is `<runtimeId>:<name>` (hot lookups stay `_id` lookups on FerretDB). */
+export interface VersionDoc {
+  _id: string;
+  runtimeId: string;
+  name: string;
+  description: string;
+  status: VersionStatus;
+  statusMessage?: string;
+  /** The normalised manifest. */
+  krt: Krt;
+  config: ConfigValueDoc[];
+  krtSize: number;
+  krtChunks: number;
+  krtSha256: string;
+  createdAt: Date;
+  createdBy: string;
+  publishedAt?: Date;
+  publishedBy?: string;
+  startedAt?: Date;
+  updatedAt: Date;
+}
+
+export const versionSchema = new Schema<VersionDoc>(
+  {
+    _id: String,
+    runtimeId: { type: String, required: true },
+    name: { type: String, required: true },
+    description: { type: String, default: '' },
+    status: { type: String, required: true },
+    statusMessage: String,
+    krt: { type: Schema.Types.Mixed, required: true },
+    config: [{ _id: false, key: String, type: { type: String }, value: String }],
+    krtSize: Number,
+    krtChunks: Number,
+    krtSha256: String,
+    createdAt: { type: Date, required: true },
+    createdBy: { type: String, required: true },
+    publishedAt: Date,
+    publishedBy: String,
+    startedAt: Date,
+    updatedAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: 'versions', minimize: false },
+);
+versionSchema.index({ runtimeId: 1, createdAt: -1 });
+
+/** `krt_chunks`: the uploaded archive, `_id` `<rt>:<ver>:<n>` (GridFS lookups scan on FerretDB). */
+export interface KrtChunkDoc {
+  _id: string;
+  data: Buffer;
+}
+
+export const krtChunkSchema = new Schema<KrtChunkDoc>(
+  { _id: String, data: { type: Buffer, required: true } },
+  { versionKey: false, collection: 'krt_chunks' },
+);
