@@ -48,6 +48,10 @@ export class MembershipsRepository {
     await this.model.deleteOne({ _id: key(runtimeId, userId) });
   }
 
+  listByUser(userId: string): Promise<MembershipDoc[]> {
+    return this.model.find({ userId }).lean<MembershipDoc[]>().exec();
+  }
+
   listByRuntime(runtimeId: string): Promise<MembershipDoc[]> {
     return this.model.find({ runtimeId }).lean<MembershipDoc[]>().exec();
   }

@@ -1,0 +1,90 @@
+import { RuntimeRole } from '@libs/core';
+import { Field, ID, InputType } from '@nestjs/graphql';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsEmail,
+  IsEnum,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
+
+const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const NO_DOUBLE_DASH = /^(?!.*--)/;
+const RUNTIME_ID_RULE = 'must be 3-15 lowercase letters, digits and single dashes, starting with a letter and not ending with a dash';
+
+@InputType()
+export class CreateRuntimeInput {
+  @Field(() => ID, { description: 'Becomes part of every name of the runtime: 3-15 of [a-z0-9-].' })
+  @Length(3, 15, { message: RUNTIME_ID_RULE })
+  @Matches(SLUG, { message: RUNTIME_ID_RULE })
+  @Matches(NO_DOUBLE_DASH, { message: 'must not contain "--"' })
+  id!: string;
+
+  @Field()
+  @IsString()
+  @Length(1, 40, { message: 'must be 1-40 characters' })
+  name!: string;
+
+  @Field({ defaultValue: '' })
+  @IsString()
+  @MaxLength(500)
+  description!: string;
+}
+
+@InputType()
+export class DeleteRuntimeInput {
+  @Field(() => ID) @IsString() @MaxLength(15) id!: string;
+  @Field({ description: 'Why: recorded in the audit log.' }) @IsString() @MaxLength(500) comment!: string;
+}
+
+@InputType()
+export class AddRuntimeMemberInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsEmail({}, { message: 'must be an email address' }) @MaxLength(254) email!: string;
+  @Field(() => RuntimeRole) @IsEnum(RuntimeRole, { message: 'must be VIEWER, MANAGER or ADMIN' }) role!: RuntimeRole;
+}
+
+@InputType()
+export class UpdateRuntimeMemberRoleInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field(() => ID) @IsString() @MaxLength(64) userId!: string;
+  @Field(() => RuntimeRole) @IsEnum(RuntimeRole, { message: 'must be VIEWER, MANAGER or ADMIN' }) role!: RuntimeRole;
+}
+
+@InputType()
+export class RemoveRuntimeMemberInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field(() => ID) @IsString() @MaxLength(64) userId!: string;
+}
+
+/** KRE's lifecycle input: `startVersion(input: {runtimeId, versionName, comment})` and kin. */
+@InputType()
+export class VersionActionInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsString() @MaxLength(63) versionName!: string;
+  @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
+}
+
+@InputType()
+export class ConfigurationVariablesInput {
+  @Field() @IsString() @MaxLength(128) key!: string;
+  @Field({ description: 'A variable value, or a file content.' })
+  @IsString()
+  @MaxLength(1_048_576, { message: 'must be at most 1 MiB' })
+  value!: string;
+}
+
+@InputType()
+export class UpdateConfigurationInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsString() @MaxLength(63) versionName!: string;
+  @Field(() => [ConfigurationVariablesInput])
+  @ArrayMaxSize(500)
+  @ValidateNested({ each: true })
+  @Type(() => ConfigurationVariablesInput)
+  configurationVariables!: ConfigurationVariablesInput[];
+}

@@ -1,0 +1,115 @@
+import { RuntimeRole, VersionStatus } from '@libs/core';
+import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+
+registerEnumType(VersionStatus, {
+  name: 'VersionStatus',
+  description: 'Where a version is in its lifecycle (docs/lifecycle.md).',
+});
+
+@ObjectType({ description: 'Where clients call a runtime or a version.' })
+export class EntrypointAddress {
+  @Field({ description: 'HTTP/JSON: POST <http>/<rpc> with the request as proto3 JSON.' })
+  http!: string;
+  @Field({ description: 'gRPC host:port; send the metadata listed in `grpcMetadata`.' })
+  grpc!: string;
+  @Field(() => [String], { description: '`key: value` metadata the gateway routes gRPC calls by.' })
+  grpcMetadata!: string[];
+}
+
+@ObjectType({ description: 'A tenant: its own subjects and streams, databases and, on Kubernetes, namespace.' })
+export class Runtime {
+  @Field(() => ID) id!: string;
+  @Field() name!: string;
+  @Field() description!: string;
+  @Field({ description: 'CREATING, CREATED, DELETING or ERROR.' }) status!: string;
+  @Field(() => String, { nullable: true }) statusMessage?: string | null;
+  @Field() creationDate!: Date;
+  @Field(() => ID) creationAuthor!: string;
+  @Field(() => String, { nullable: true, description: 'The published version, if any.' })
+  publishedVersion?: string | null;
+  @Field(() => EntrypointAddress, { description: "The runtime's stable address (its published version)." })
+  entrypointAddress!: EntrypointAddress;
+}
+
+@ObjectType()
+export class RuntimeMember {
+  @Field(() => ID) userId!: string;
+  @Field() email!: string;
+  @Field(() => RuntimeRole) role!: RuntimeRole;
+  @Field() creationDate!: Date;
+}
+
+@ObjectType({ description: 'A config variable or file of a version (values hidden from VIEWERs).' })
+export class ConfigurationVariable {
+  @Field() key!: string;
+  @Field({ description: 'VARIABLE or FILE.' }) type!: string;
+  @Field(() => String, { nullable: true, description: 'Null when not set, or when the caller is a VIEWER.' })
+  value?: string | null;
+  @Field({ description: 'Whether a value is set.' }) isSet!: boolean;
+}
+
+@ObjectType()
+export class VersionConfig {
+  @Field({ description: 'Every variable and file has a value: the version may start.' })
+  completed!: boolean;
+  @Field(() => [ConfigurationVariable]) vars!: ConfigurationVariable[];
+}
+
+@ObjectType()
+export class NodeSubscription {
+  @Field({ description: 'A node of the workflow, or `entrypoint`.' }) node!: string;
+  @Field(() => String, { nullable: true }) channel?: string | null;
+}
+
+@ObjectType()
+export class WorkflowNode {
+  @Field({ description: 'The slug used in names.' }) name!: string;
+  @Field() displayName!: string;
+  @Field() image!: string;
+  @Field() src!: string;
+  @Field() gpu!: boolean;
+  @Field(() => Int) replicas!: number;
+  @Field(() => [NodeSubscription]) subscriptions!: NodeSubscription[];
+}
+
+@ObjectType()
+export class Workflow {
+  @Field() name!: string;
+  @Field() displayName!: string;
+  @Field({ description: 'The rpc of `service Entrypoint` that starts it.' }) entrypoint!: string;
+  @Field() exitpoint!: string;
+  @Field(() => [WorkflowNode]) nodes!: WorkflowNode[];
+}
+
+@ObjectType()
+export class Version {
+  @Field(() => ID, { description: '`<runtimeId>:<name>`' }) id!: string;
+  @Field() runtimeId!: string;
+  @Field() name!: string;
+  @Field() description!: string;
+  @Field(() => VersionStatus) status!: VersionStatus;
+  @Field(() => [String], { description: 'Why the version is in ERROR (empty otherwise).' })
+  errors!: string[];
+  @Field({ description: 'v1 or v2: the form of the uploaded manifest.' }) krtVersion!: string;
+  @Field() creationDate!: Date;
+  @Field(() => ID) creationAuthor!: string;
+  @Field(() => Date, { nullable: true }) publicationDate?: Date | null;
+  @Field(() => ID, { nullable: true }) publicationAuthor?: string | null;
+  @Field(() => VersionConfig) config!: VersionConfig;
+  @Field(() => [Workflow]) workflows!: Workflow[];
+  @Field(() => [String], { description: 'Files under docs/ in the KRT (read them with versionDocs).' })
+  docs!: string[];
+  @Field(() => EntrypointAddress, { nullable: true, description: 'Where this version answers while it runs.' })
+  entrypointAddress?: EntrypointAddress | null;
+}
+
+@ObjectType({ description: 'A lifecycle event of a version (watchVersion).' })
+export class VersionEvent {
+  @Field() runtimeId!: string;
+  @Field() versionName!: string;
+  @Field(() => VersionStatus, { nullable: true }) status?: VersionStatus | null;
+  @Field(() => String, { nullable: true, description: 'A job step (provision-streams, apply, wait-ready, …).' })
+  step?: string | null;
+  @Field(() => String, { nullable: true }) message?: string | null;
+  @Field() date!: Date;
+}
