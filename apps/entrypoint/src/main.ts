@@ -5,7 +5,14 @@ import { EntrypointModule } from './entrypoint.module.js';
 import { entrypointEnvSchema } from './entrypoint.env.js';
 
 const env = loadEnvOrExit('entrypoint', entrypointEnvSchema);
-await startHttpApp('entrypoint', EntrypointModule.forRoot(env), env, {
-  host: '0.0.0.0',
-  port: env.KRT_HEALTH_PORT,
-});
+try {
+  await startHttpApp('entrypoint', EntrypointModule.forRoot(env), env, {
+    host: env.KRT_LISTEN_HOST,
+    port: env.KRT_HEALTH_PORT,
+  });
+} catch (error) {
+  process.stderr.write(
+    `entrypoint: cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+}

@@ -1,0 +1,128 @@
+import {
+  type AnyMessage,
+  type JsonValue,
+  type PayloadCodec,
+  ProtoJsonError,
+  decodeToJson,
+  encodeFromJson,
+  typeNameOf,
+  typeUrlOf,
+} from '@libs/messaging';
+import { RpcError } from './rpc-error.js';
+import type { RpcInfo, VersionProto } from './version-proto.js';
+import type { WorkflowAnswer, WorkflowClient } from './workflow-client.js';
+
+export interface CallOptions {
+  /** The client's own deadline, if earlier than the configured timeout. */
+  deadlineMs?: number;
+  requestId?: string;
+  traceparent?: string;
+  tracestate?: string;
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The rpcs of the version's `service Entrypoint`, as gRPC (binary) and HTTP/JSON calls: checks
+ * the request, sends it into the rpc's workflow, and converts the answer to the rpc's response
+ * type (a plain-object answer must fit it: unknown fields are an error).
+ */
+export class RpcCalls {
+  constructor(
+    readonly proto: VersionProto,
+    private readonly client: WorkflowClient,
+    private readonly codec: PayloadCodec,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** @throws RpcError NOT_FOUND for an unknown rpc, UNIMPLEMENTED for a streaming one. */
+  rpc(name: string): RpcInfo {
+    const rpc = this.proto.rpcs.get(name);
+    if (!rpc)
+      throw new RpcError(
+        'NOT_FOUND',
+        `${this.proto.serviceName} has no rpc "${name}" (rpcs: ${[...this.proto.rpcs.keys()].join(', ')})`,
+      );
+    if (rpc.streaming)
+      throw new RpcError(
+        'UNIMPLEMENTED',
+        `${rpc.path} is a streaming rpc: only unary rpcs are supported yet`,
+      );
+    return rpc;
+  }
+
+  /** A gRPC call: the request's bytes in, the response's bytes out. */
+  async callBinary(
+    name: string,
+    request: Uint8Array,
+    options: CallOptions = {},
+  ): Promise<Uint8Array> {
+    const rpc = this.rpc(name);
+    try {
+      rpc.requestType.decode(request);
+    } catch (error) {
+      throw new RpcError(
+        'INVALID_ARGUMENT',
+        `the request is not a valid ${fullName(rpc.requestType)}: ${errorText(error)}`,
+      );
+    }
+    const answer = await this.send(
+      rpc,
+      { type_url: typeUrlOf(rpc.requestType), value: request },
+      options,
+    );
+    return this.responseBytes(rpc, answer);
+  }
+
+  /** An HTTP call: proto3 JSON in and out. */
+  async callJson(name: string, body: unknown, options: CallOptions = {}): Promise<JsonValue> {
+    const rpc = this.rpc(name);
+    let request: Uint8Array;
+    try {
+      request = encodeFromJson(rpc.requestType, body);
+    } catch (error) {
+      if (error instanceof ProtoJsonError)
+        throw new RpcError(
+          'INVALID_ARGUMENT',
+          `the request does not fit ${fullName(rpc.requestType)}: ${error.message}`,
+        );
+      throw error;
+    }
+    const answer = await this.send(
+      rpc,
+      { type_url: typeUrlOf(rpc.requestType), value: request },
+      options,
+    );
+    const bytes = this.responseBytes(rpc, answer);
+    return decodeToJson(rpc.responseType, bytes);
+  }
+
+  private send(rpc: RpcInfo, request: AnyMessage, options: CallOptions): Promise<WorkflowAnswer> {
+    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, options.deadlineMs ?? Infinity));
+    return this.client.call(rpc.name, request, { ...options, timeoutMs });
+  }
+
+  /** The answer as the rpc's response message (binary). */
+  private responseBytes(rpc: RpcInfo, answer: WorkflowAnswer): Uint8Array {
+    const { payload } = answer;
+    const responseName = fullName(rpc.responseType);
+    if (!payload) return new Uint8Array();
+    try {
+      if (typeNameOf(payload.type_url) === responseName) {
+        rpc.responseType.decode(payload.value);
+        return payload.value;
+      }
+      return encodeFromJson(rpc.responseType, this.codec.toJson(payload));
+    } catch (error) {
+      throw new RpcError(
+        'INTERNAL',
+        `the answer of node "${answer.fromNode}" does not fit ${responseName}: ${errorText(error)}`,
+        answer.requestId,
+      );
+    }
+  }
+}
+
+function fullName(type: { fullName: string }): string {
+  return type.fullName.slice(1);
+}

@@ -1,0 +1,224 @@
+import { type JsonValue, MessageType, toJsonValue } from '@libs/messaging';
+import type { Configuration, DataClient, NodeObjectStore } from './context-services.js';
+import { resolveInside } from './handler-module.js';
+import type { ObsPublisher } from './obs-publisher.js';
+import { runAsRunner, writeRawStdout } from './stdio-capture.js';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/** `ctx.logger`: structured records on the runtime's log subject (and a line on stdout). */
+export type HandlerLogger = Record<
+  Level,
+  (message: string, fields?: Record<string, unknown>) => void
+>;
+
+export interface SendOptions {
+  /** Publish on `<output>.<channel>` (subscribers declare `<node>.<channel>`). */
+  channel?: string;
+  /** Encode as this message type of the version's protos (proto3 JSON value) instead of Struct. */
+  type?: string;
+}
+
+export interface PredictionSaveInput {
+  predictedValue?: string;
+  trueValue?: string;
+  /** KRE's error kinds; without one, both values are required. */
+  error?: 'missing_values' | 'new_labels';
+  extra?: Record<string, unknown>;
+  date?: Date;
+}
+
+/**
+ * What a handler receives (docs/data-plane.md, "Handler API"). One object per message; `init`
+ * gets one without a request (`requestId` undefined, the send methods refuse).
+ */
+export interface HandlerContext {
+  readonly requestId: string | undefined;
+  /** The node (or `entrypoint`) the message came from. */
+  readonly fromNode: string | undefined;
+  readonly runtimeId: string;
+  readonly version: string;
+  readonly workflow: string;
+  /** The node's id (slug) and its name as written in the manifest. */
+  readonly nodeId: string;
+  readonly nodeName: string;
+  /** Aborted when the handler times out or the runner stops: long work should check it. */
+  readonly signal: AbortSignal;
+  isMessageOk(): boolean;
+  isMessageError(): boolean;
+  isMessageEarlyReply(): boolean;
+  isMessageEarlyExit(): boolean;
+  readonly logger: HandlerLogger;
+  /** The version's config values (frozen), plus `config.get(key)`. */
+  readonly config: Readonly<Record<string, string>> & { get(key: string): string | undefined };
+  readonly configuration: Configuration;
+  readonly objectStore: NodeObjectStore;
+  readonly prediction: { save(input: PredictionSaveInput): Promise<void> };
+  readonly measurement: {
+    save(
+      name: string,
+      fields: Record<string, number | boolean | string>,
+      tags?: Record<string, string>,
+      time?: Date,
+    ): Promise<void>;
+  };
+  readonly db: Pick<DataClient, 'save' | 'find'>;
+  /** The absolute path of a file of the KRT. */
+  path(rel: string): string;
+  /** Sends `value` on the node's output once the handler returns successfully. */
+  sendOutput(value: unknown, options?: SendOptions): Promise<void>;
+  /** Answers the client now; the node's normal output still flows on. */
+  sendEarlyReply(value: unknown, options?: Omit<SendOptions, 'channel'>): Promise<void>;
+  /** Answers the client now; nothing further flows for this request from this node. */
+  sendEarlyExit(value: unknown, options?: Omit<SendOptions, 'channel'>): Promise<void>;
+}
+
+/** What a context sends through; the runner implements it per message. */
+export interface MessageSink {
+  output(value: unknown, options: SendOptions): void;
+  earlyReply(value: unknown, type?: string): void;
+  earlyExit(value: unknown, type?: string): void;
+}
+
+/** Everything contexts share within one runner process. */
+export interface ContextDeps {
+  runtimeId: string;
+  version: string;
+  workflow: string;
+  nodeId: string;
+  nodeName: string;
+  basePath: string;
+  config: Readonly<Record<string, string>>;
+  obs: ObsPublisher;
+  configuration: Configuration;
+  objectStore: NodeObjectStore;
+  db: DataClient;
+}
+
+/** The per-message part of a context. */
+export interface MessageInfo {
+  requestId: string;
+  fromNode: string;
+  messageType: MessageType;
+  signal: AbortSignal;
+  sink: MessageSink;
+}
+
+/** `ctx.config`: frozen values plus a non-enumerable `get`. */
+export function frozenConfig(values: Record<string, string>) {
+  const copy = { ...values };
+  Object.defineProperty(copy, 'get', { value: (key: string) => values[key], enumerable: false });
+  return Object.freeze(copy) as Readonly<Record<string, string>> & {
+    get(key: string): string | undefined;
+  };
+}
+
+const PREDICTION_ERRORS = { missing_values: 'MISSING_VALUES', new_labels: 'NEW_LABELS' } as const;
+
+function jsonFields(
+  fields: Record<string, unknown> | undefined,
+): Record<string, JsonValue> | undefined {
+  if (fields === undefined) return undefined;
+  const json = toJsonValue(fields, 'fields');
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new TypeError('logger fields must be an object');
+  return json;
+}
+
+function makeLogger(deps: ContextDeps, requestId: string | undefined): HandlerLogger {
+  const log = (level: Level) => (message: string, fields?: Record<string, unknown>) =>
+    runAsRunner(() => {
+      const text = typeof message === 'string' ? message : String(message);
+      let json: Record<string, JsonValue> | undefined;
+      try {
+        json = jsonFields(fields);
+      } catch (error) {
+        json = { fieldsError: error instanceof Error ? error.message : String(error) };
+      }
+      deps.obs.log(level.toUpperCase() as 'INFO', text, {
+        source: 'LOGGER',
+        requestId,
+        fields: json,
+      });
+      writeRawStdout(
+        `${JSON.stringify({ level, node: deps.nodeId, requestId, message: text, ...(json ? { fields: json } : {}) })}\n`,
+      );
+    });
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/** A send that failed (value not encodable, too large) rejects; it never throws synchronously. */
+function attempt(send: () => void): Promise<void> {
+  try {
+    send();
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+const notInInit = (what: string) => () =>
+  Promise.reject(new Error(`${what} is only available while handling a message, not in init()`));
+
+/** Builds the context of one message (or of `init` when `message` is absent). */
+export function createContext(deps: ContextDeps, message?: MessageInfo): HandlerContext {
+  const type = message?.messageType;
+  const requestId = message?.requestId;
+  const sink = message?.sink;
+  return {
+    requestId,
+    fromNode: message?.fromNode,
+    runtimeId: deps.runtimeId,
+    version: deps.version,
+    workflow: deps.workflow,
+    nodeId: deps.nodeId,
+    nodeName: deps.nodeName,
+    signal: message?.signal ?? new AbortController().signal,
+    isMessageOk: () => type === MessageType.OK,
+    isMessageError: () => type === MessageType.ERROR,
+    isMessageEarlyReply: () => type === MessageType.EARLY_REPLY,
+    isMessageEarlyExit: () => type === MessageType.EARLY_EXIT,
+    logger: makeLogger(deps, requestId),
+    config: frozenConfig(deps.config),
+    configuration: deps.configuration,
+    objectStore: deps.objectStore,
+    prediction: {
+      save: (input: PredictionSaveInput) => {
+        if (input?.error !== undefined && !(input.error in PREDICTION_ERRORS))
+          return Promise.reject(
+            new TypeError('prediction error must be "missing_values" or "new_labels"'),
+          );
+        const extra = input?.extra === undefined ? undefined : toJsonValue(input.extra, 'extra');
+        return deps.obs.prediction({
+          time: input?.date ?? new Date(),
+          ...(requestId ? { requestId } : {}),
+          predictedValue: input?.predictedValue,
+          trueValue: input?.trueValue,
+          ...(input?.error ? { error: PREDICTION_ERRORS[input.error] } : {}),
+          ...(extra ? { extra: extra as Record<string, JsonValue> } : {}),
+        });
+      },
+    },
+    measurement: {
+      save: (name, fields, tags, time) =>
+        deps.obs.measurement({
+          time: time ?? new Date(),
+          ...(requestId ? { requestId } : {}),
+          name,
+          fields,
+          ...(tags ? { tags } : {}),
+        }),
+    },
+    db: deps.db,
+    path: (rel: string) => resolveInside(deps.basePath, rel, 'path'),
+    sendOutput: sink
+      ? (value, options = {}) => attempt(() => sink.output(value, options))
+      : notInInit('sendOutput'),
+    sendEarlyReply: sink
+      ? (value, options = {}) => attempt(() => sink.earlyReply(value, options.type))
+      : notInInit('sendEarlyReply'),
+    sendEarlyExit: sink
+      ? (value, options = {}) => attempt(() => sink.earlyExit(value, options.type))
+      : notInInit('sendEarlyExit'),
+  };
+}

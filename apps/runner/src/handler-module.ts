@@ -1,0 +1,98 @@
+import { existsSync, statSync } from 'node:fs';
+import { extname, isAbsolute, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { HandlerContext } from './handler-context.js';
+import { runAsUserCode } from './stdio-capture.js';
+
+export type Handler = (ctx: HandlerContext, data: unknown) => unknown;
+
+/** What a node's JavaScript module provides. */
+export interface HandlerModule {
+  init?: (ctx: HandlerContext) => unknown;
+  /** Messages from any node without an entry in `handlers`. */
+  handler?: Handler;
+  /** Per input node: `{ [fromNode]: handler }`. */
+  handlers: Readonly<Record<string, Handler>>;
+}
+
+/** The node's code cannot run here; the message says why and what to do. */
+export class HandlerLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HandlerLoadError';
+  }
+}
+
+const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
+
+/** A path inside `base`, or an error: a KRT's files never point outside the KRT. */
+export function resolveInside(base: string, rel: string, what: string): string {
+  const full = resolve(base, rel);
+  const inside = relative(resolve(base), full);
+  if (inside.startsWith('..') || isAbsolute(inside))
+    throw new HandlerLoadError(`${what} "${rel}" points outside the KRT (${base})`);
+  return full;
+}
+
+/**
+ * Loads a node's handler module: ESM named exports `init`, `handler`, `handlers`; or a default
+ * export object with those keys; or CommonJS `module.exports` with them.
+ * @throws HandlerLoadError for Python or unknown sources, a missing file, a module that fails to
+ * load, or one that exports no handler.
+ */
+export async function loadHandlerModule(
+  basePath: string,
+  handlerPath: string,
+): Promise<HandlerModule> {
+  const ext = extname(handlerPath).toLowerCase();
+  if (ext === '.py')
+    throw new HandlerLoadError(
+      `${handlerPath}: the Python runner is not available yet; this runner runs JavaScript nodes (.js, .mjs, .cjs)`,
+    );
+  if (!JS_EXTENSIONS.has(ext))
+    throw new HandlerLoadError(
+      `${handlerPath}: unsupported node source "${ext || '(no extension)'}"; the Node.js runner runs .js, .mjs or .cjs files (KRE's compiled Go nodes are not supported)`,
+    );
+  const full = resolveInside(basePath, handlerPath, 'the handler');
+  if (!existsSync(full) || !statSync(full).isFile())
+    throw new HandlerLoadError(
+      `handler file not found: ${full} (KRT_BASE_PATH + KRT_HANDLER_PATH)`,
+    );
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await runAsUserCode({}, () => import(pathToFileURL(full).href))) as Record<
+      string,
+      unknown
+    >;
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    throw new HandlerLoadError(`cannot load ${handlerPath}: ${detail}`);
+  }
+  const fallback = (mod.default ?? {}) as Record<string, unknown>;
+  const pick = (key: string) =>
+    mod[key] ??
+    (typeof fallback === 'object' || typeof fallback === 'function' ? fallback[key] : undefined);
+  const init = pick('init');
+  const handler = pick('handler');
+  const handlers = pick('handlers') ?? {};
+  if (init !== undefined && typeof init !== 'function')
+    throw new HandlerLoadError(`${handlerPath}: \`init\` must be a function`);
+  if (handler !== undefined && typeof handler !== 'function')
+    throw new HandlerLoadError(`${handlerPath}: \`handler\` must be a function`);
+  if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers))
+    throw new HandlerLoadError(
+      `${handlerPath}: \`handlers\` must be an object { [fromNode]: function }`,
+    );
+  for (const [from, fn] of Object.entries(handlers))
+    if (typeof fn !== 'function')
+      throw new HandlerLoadError(`${handlerPath}: \`handlers.${from}\` must be a function`);
+  if (!handler && Object.keys(handlers).length === 0)
+    throw new HandlerLoadError(
+      `${handlerPath} exports no handler: export \`handler(ctx, data)\` and/or \`handlers = { [fromNode]: fn }\``,
+    );
+  return {
+    init: init as HandlerModule['init'],
+    handler: handler as Handler | undefined,
+    handlers: Object.freeze({ ...(handlers as Record<string, Handler>) }),
+  };
+}

@@ -1,0 +1,171 @@
+import { Logger } from '@nestjs/common';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  type JsonValue,
+  type LogLevel,
+  type LogSource,
+  type MeasurementInput,
+  type Origin,
+  type PredictionInput,
+  type RecordKind,
+  encodeRecord,
+  payloadLimit,
+} from '@libs/messaging';
+
+/** Upper bounds (ms) of the handler-time histogram in node metrics. */
+export const METRIC_BUCKETS_MS: readonly number[] = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000,
+];
+const MAX_LOG_MESSAGE = 16 * 1024;
+
+interface MetricWindow {
+  count: number;
+  errors: number;
+  sum: number;
+  max: number;
+  buckets: number[];
+}
+
+/**
+ * Publishes this replica's observability records on `<p>.<rt>.obs.*` (KRT_NATS_OBS_PREFIX):
+ * logs and metrics as core NATS messages (fire and forget: the stream stores them; a handler
+ * never waits for its logs), predictions and measurements through JetStream (the handler's
+ * `save` resolves once stored).
+ */
+export class ObsPublisher {
+  private readonly logger = new Logger(ObsPublisher.name);
+  private windows = new Map<string, MetricWindow>();
+  private windowStart = new Date();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+    readonly origin: Origin,
+    metricsIntervalMs = 5_000,
+  ) {
+    this.timer = setInterval(() => this.flushMetrics(), metricsIntervalMs);
+    this.timer.unref();
+  }
+
+  private subject(kind: RecordKind): string {
+    return `${this.prefix}.${kind}`;
+  }
+
+  /** A log record; never throws (a broken log must not break a handler). */
+  log(
+    level: LogLevel,
+    message: string,
+    options: { source: LogSource; requestId?: string; fields?: Record<string, JsonValue> },
+  ): void {
+    if (this.nc.isClosed() || !message.trim()) return;
+    const text =
+      message.length > MAX_LOG_MESSAGE
+        ? `${message.slice(0, MAX_LOG_MESSAGE)}… (truncated)`
+        : message;
+    try {
+      const bytes = encodeRecord('logs', {
+        time: new Date(),
+        origin: this.origin,
+        level,
+        message: text,
+        source: options.source,
+        ...(options.requestId ? { requestId: options.requestId } : {}),
+        ...(options.fields ? { fields: options.fields } : {}),
+      });
+      if (bytes.length > payloadLimit(this.nc.info?.max_payload ?? 1024 * 1024)) {
+        this.log(level, text.slice(0, 1024), { ...options, fields: undefined });
+        return;
+      }
+      this.nc.publish(this.subject('logs'), bytes);
+    } catch (error) {
+      this.logger.warn(
+        `log record dropped: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  /** Stores a prediction; resolves once the observability stream has it. */
+  async prediction(input: Omit<PredictionInput, 'origin'>): Promise<void> {
+    await this.store('predictions', encodeRecord('predictions', { ...input, origin: this.origin }));
+  }
+
+  /** Stores a measurement; resolves once the observability stream has it. */
+  async measurement(input: Omit<MeasurementInput, 'origin'>): Promise<void> {
+    await this.store(
+      'measurements',
+      encodeRecord('measurements', { ...input, origin: this.origin }),
+    );
+  }
+
+  private async store(kind: RecordKind, bytes: Uint8Array): Promise<void> {
+    try {
+      await this.js.publish(this.subject(kind), bytes, { timeout: 5_000 });
+    } catch (error) {
+      throw new Error(
+        `cannot store the ${kind.slice(0, -1)} on ${this.subject(kind)} (the runtime's observability stream): ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Counts one handler run in the current metric window. */
+  metric(fromNode: string, elapsedMs: number, failed: boolean): void {
+    let w = this.windows.get(fromNode);
+    if (!w) {
+      w = {
+        count: 0,
+        errors: 0,
+        sum: 0,
+        max: 0,
+        buckets: new Array<number>(METRIC_BUCKETS_MS.length + 1).fill(0),
+      };
+      this.windows.set(fromNode, w);
+    }
+    w.count++;
+    if (failed) w.errors++;
+    w.sum += elapsedMs;
+    w.max = Math.max(w.max, elapsedMs);
+    const i = METRIC_BUCKETS_MS.findIndex((bound) => elapsedMs <= bound);
+    w.buckets[i === -1 ? METRIC_BUCKETS_MS.length : i]++;
+  }
+
+  /** Publishes one NodeMetric per input node for the window that ends now. */
+  flushMetrics(): void {
+    const start = this.windowStart;
+    const end = new Date();
+    const windows = this.windows;
+    this.windows = new Map();
+    this.windowStart = end;
+    if (this.nc.isClosed()) return;
+    for (const [fromNode, w] of windows) {
+      try {
+        const bytes = encodeRecord('metrics', {
+          start,
+          end,
+          origin: this.origin,
+          fromNode,
+          count: w.count,
+          errors: w.errors,
+          elapsedMsSum: w.sum,
+          elapsedMsMax: w.max,
+          bucketBoundsMs: METRIC_BUCKETS_MS,
+          bucketCounts: w.buckets,
+        });
+        this.nc.publish(this.subject('metrics'), bytes);
+      } catch (error) {
+        this.logger.warn(
+          `metric dropped: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  }
+
+  /** Last metrics out, then stop the timer. */
+  close(): void {
+    clearInterval(this.timer);
+    this.flushMetrics();
+  }
+}
