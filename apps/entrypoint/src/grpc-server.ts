@@ -21,7 +21,7 @@ const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,
   longs: String,
   enums: String,
-  defaults: true,
+  defaults: false,
   oneofs: true,
 };
 
@@ -189,28 +189,35 @@ export class EntrypointGrpcServer {
         ...base,
         error_response: { error_code: status.NOT_FOUND, error_message: `${what} not found` },
       });
-      if (request.list_services !== undefined)
-        return { ...base, list_services_response: { service: services.map((name) => ({ name })) } };
-      if (request.file_containing_symbol !== undefined) {
-        const files = bySymbol.get(request.file_containing_symbol);
-        return files
-          ? { ...base, file_descriptor_response: { file_descriptor_proto: files } }
-          : notFound(`symbol ${request.file_containing_symbol}`);
+      switch (request.message_request ?? '') {
+        case 'list_services':
+          return {
+            ...base,
+            list_services_response: { service: services.map((name) => ({ name })) },
+          };
+        case 'file_containing_symbol': {
+          const files = bySymbol.get(request.file_containing_symbol ?? '');
+          return files
+            ? { ...base, file_descriptor_response: { file_descriptor_proto: files } }
+            : notFound(`symbol ${request.file_containing_symbol}`);
+        }
+        case 'file_by_filename': {
+          const files = byFile.get(request.file_by_filename ?? '');
+          return files
+            ? { ...base, file_descriptor_response: { file_descriptor_proto: files } }
+            : notFound(`file ${request.file_by_filename}`);
+        }
+        case 'all_extension_numbers_of_type':
+          return {
+            ...base,
+            all_extension_numbers_response: {
+              base_type_name: request.all_extension_numbers_of_type,
+              extension_number: [],
+            },
+          };
+        default:
+          break;
       }
-      if (request.file_by_filename !== undefined) {
-        const files = byFile.get(request.file_by_filename);
-        return files
-          ? { ...base, file_descriptor_response: { file_descriptor_proto: files } }
-          : notFound(`file ${request.file_by_filename}`);
-      }
-      if (request.all_extension_numbers_of_type !== undefined)
-        return {
-          ...base,
-          all_extension_numbers_response: {
-            base_type_name: request.all_extension_numbers_of_type,
-            extension_number: [],
-          },
-        };
       return notFound('extension');
     };
     const serve = (call: ServerDuplexStream<ReflectionRequest, unknown>) => {

@@ -4,8 +4,26 @@ import { Names } from '@libs/naming';
 import { HealthModule } from '@libs/observability';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { GatewayEnv } from './gateway.env.js';
+import { GATEWAY_ENV, GatewayService } from './gateway.service.js';
 
-/** The runtimes' stable address; its routing table is the NATS KV bucket `<p>_gateway` (issue 6). */
+/** The gateway service, global so the health checks can ask whether it routes. */
+@Module({})
+class GatewayCoreModule {
+  static forRoot(env: GatewayEnv): DynamicModule {
+    return {
+      module: GatewayCoreModule,
+      global: true,
+      providers: [
+        { provide: GATEWAY_ENV, useValue: env },
+        { provide: Names, useValue: new Names(env.KRE_PREFIX) },
+        GatewayService,
+      ],
+      exports: [GatewayService, Names],
+    };
+  }
+}
+
+/** The runtimes' stable address; its routing table is the NATS KV bucket `<p>_gateway`. */
 @Module({})
 export class GatewayModule {
   static forRoot(env: GatewayEnv): DynamicModule {
@@ -13,12 +31,21 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-gateway` }),
+        GatewayCoreModule.forRoot(env),
         HealthModule.forRoot({
-          inject: [NATS_CONNECTION],
-          useFactory: (nats: NatsConnection) => [natsCheck(nats)],
+          inject: [NATS_CONNECTION, GatewayService],
+          useFactory: (nats: NatsConnection, gateway: GatewayService) => [
+            natsCheck(nats),
+            {
+              key: 'routes',
+              check: () => {
+                const { ready, reason } = gateway.readiness();
+                return ready ? Promise.resolve() : Promise.reject(new Error(reason));
+              },
+            },
+          ],
         }),
       ],
-      providers: [{ provide: Names, useValue: new Names(env.KRE_PREFIX) }],
     };
   }
 }

@@ -6,9 +6,14 @@ import { HealthModule } from '@libs/observability';
 import { PersistenceModule, mongoCheck } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Connection } from 'mongoose';
+import { DataRequestsConsumer } from './data/data-requests.consumer.js';
+import { RuntimeDataRepository } from './data/runtime-data.repository.js';
 import type { MongoWriterEnv } from './mongo-writer.env.js';
 
-/** Writes runners' logs, metrics and predictions to the runtimes' databases (consumers: issue 6). */
+/**
+ * Answers runners' data requests (`db.save` / `db.find`) on the runtimes' data databases; writes
+ * their logs, metrics and predictions (consumers: the observability issue).
+ */
 @Module({})
 export class MongoWriterModule {
   static forRoot(env: MongoWriterEnv): DynamicModule {
@@ -26,7 +31,7 @@ export class MongoWriterModule {
           ],
         }),
       ],
-      providers: [{ provide: Names, useValue: names }],
+      providers: [{ provide: Names, useValue: names }, RuntimeDataRepository, DataRequestsConsumer],
     };
   }
 }

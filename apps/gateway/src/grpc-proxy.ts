@@ -1,0 +1,183 @@
+import {
+  type ClientHttp2Session,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+  connect,
+  constants,
+  createServer,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { NoRouteError, type RouteTable } from './route-table.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
+const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** gRPC status codes the gateway answers with itself. */
+const Status = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, UNAVAILABLE: 14 } as const;
+
+/** grpc-message: percent-encode '%' and bytes outside printable ASCII (the gRPC spec). */
+const grpcMessage = (text: string) =>
+  text.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
+
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+/**
+ * gRPC face of the gateway: an HTTP/2 (h2c) proxy routed by the required metadata
+ * `kre-runtime` (and optional `kre-version`), forwarding frames, headers and trailers to the
+ * version's entrypoint unchanged. It never decodes messages, so two runtimes may both serve
+ * `<package>.Entrypoint` with different protos.
+ */
+export class GatewayGrpcProxy {
+  private readonly logger = new Logger(GatewayGrpcProxy.name);
+  private readonly server: Http2Server;
+  private readonly sessions = new Map<string, ClientHttp2Session>();
+
+  constructor(private readonly routes: RouteTable) {
+    this.server = createServer();
+    this.server.on('stream', (stream, headers) => this.handle(stream, headers));
+    this.server.on('sessionError', (error) =>
+      this.logger.debug(`client session: ${error.message}`),
+    );
+  }
+
+  /** A trailers-only gRPC answer. */
+  private reject(stream: ServerHttp2Stream, code: number, message: string): void {
+    if (stream.destroyed || stream.headersSent) return;
+    stream.respond(
+      {
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': String(code),
+        'grpc-message': grpcMessage(message),
+      },
+      { endStream: true },
+    );
+  }
+
+  private session(target: string): ClientHttp2Session {
+    let session = this.sessions.get(target);
+    if (session && !session.closed && !session.destroyed) return session;
+    session = connect(`http://${target}`);
+    const drop = () => {
+      if (this.sessions.get(target) === session) this.sessions.delete(target);
+    };
+    session.on('close', drop);
+    session.on('error', drop);
+    session.on('goaway', drop);
+    this.sessions.set(target, session);
+    return session;
+  }
+
+  private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', () => undefined);
+    const runtimeId = first(headers['kre-runtime']);
+    const version = first(headers['kre-version']);
+    if (!runtimeId) {
+      stream.resume();
+      return this.reject(
+        stream,
+        Status.INVALID_ARGUMENT,
+        'set the metadata "kre-runtime" to the runtime id (and optionally "kre-version")',
+      );
+    }
+    if (!SEGMENT.test(runtimeId) || (version !== undefined && !SEGMENT.test(version))) {
+      stream.resume();
+      return this.reject(stream, Status.NOT_FOUND, `runtime "${runtimeId}" is not served here`);
+    }
+    let target;
+    try {
+      target = this.routes.resolve(runtimeId, version);
+    } catch (error) {
+      stream.resume();
+      if (error instanceof NoRouteError)
+        return this.reject(stream, Status.NOT_FOUND, error.message);
+      throw error;
+    }
+    const forward: OutgoingHttpHeaders = {};
+    for (const [key, value] of Object.entries(headers))
+      if (!key.startsWith(':') || key === ':method' || key === ':path') forward[key] = value;
+    forward[':authority'] = target.grpc;
+    forward[':scheme'] = 'http';
+
+    let upstream;
+    try {
+      upstream = this.session(target.grpc).request(forward, { endStream: false });
+    } catch (error) {
+      stream.resume();
+      return this.reject(
+        stream,
+        Status.UNAVAILABLE,
+        `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    let trailers: IncomingHttpHeaders | undefined;
+    upstream.on('response', (responseHeaders, flags) => {
+      const out: OutgoingHttpHeaders = {};
+      for (const [key, value] of Object.entries(responseHeaders))
+        if (!key.startsWith(':') || key === ':status') out[key] = value;
+      out['kre-version'] = target.version;
+      const endStream = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      if (stream.destroyed) return;
+      stream.respond(out, endStream ? { endStream: true } : { waitForTrailers: true });
+      if (!endStream) upstream.pipe(stream);
+    });
+    upstream.on('trailers', (t: IncomingHttpHeaders) => {
+      trailers = t;
+    });
+    stream.on('wantTrailers', () => {
+      const out: OutgoingHttpHeaders = {};
+      for (const [key, value] of Object.entries(trailers ?? {}))
+        if (!key.startsWith(':')) out[key] = value;
+      if (!out['grpc-status']) {
+        out['grpc-status'] = String(Status.UNAVAILABLE);
+        out['grpc-message'] = grpcMessage('the entrypoint ended the call without a status');
+      }
+      stream.sendTrailers(out);
+    });
+    upstream.on('error', (error: Error) => {
+      if (!stream.headersSent)
+        this.reject(
+          stream,
+          Status.UNAVAILABLE,
+          `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error.message}`,
+        );
+      else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    });
+    stream.on('close', () => {
+      if (!upstream.closed) upstream.close(NGHTTP2_CANCEL);
+    });
+    stream.pipe(upstream);
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', (error: Error) =>
+        reject(
+          new Error(`cannot listen for gRPC on ${host}:${port}: ${error.message}`, {
+            cause: error,
+          }),
+        ),
+      );
+      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  get isListening(): boolean {
+    return this.server.listening;
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        done();
+      });
+    });
+    for (const session of this.sessions.values()) session.close();
+    this.sessions.clear();
+  }
+}

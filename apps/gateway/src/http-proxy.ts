@@ -1,0 +1,161 @@
+import {
+  Agent,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+  createServer,
+  request,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NoRouteError, type RouteTable } from './route-table.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+]);
+const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const RPC = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * HTTP face of the gateway: `POST /<runtimeId>/<rpc>` to the published version and
+ * `POST /<runtimeId>/versions/<version>/<rpc>` to a started one, proxied (streamed, keep-alive)
+ * to that version's entrypoint. No route: 404 with `{code: 'NOT_FOUND', message}`.
+ */
+export class GatewayHttpProxy {
+  private readonly server: Server;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+
+  constructor(private readonly routes: RouteTable) {
+    this.server = createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  private fail(res: ServerResponse, status: number, code: string, message: string): void {
+    const body = JSON.stringify({ code, message });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const [path, query] = (req.url ?? '/').split('?', 2);
+    const parts = path.split('/').slice(1).map(decodeURIComponent);
+    let runtimeId: string;
+    let version: string | undefined;
+    let rpc: string;
+    if (parts.length === 2) [runtimeId, rpc] = parts;
+    else if (parts.length === 4 && parts[1] === 'versions') [runtimeId, , version, rpc] = parts;
+    else {
+      req.resume();
+      this.fail(
+        res,
+        404,
+        'NOT_FOUND',
+        'use POST /<runtimeId>/<rpc> or POST /<runtimeId>/versions/<version>/<rpc>',
+      );
+      return;
+    }
+    if (
+      !SEGMENT.test(runtimeId) ||
+      (version !== undefined && !SEGMENT.test(version)) ||
+      !RPC.test(rpc)
+    ) {
+      req.resume();
+      this.fail(res, 404, 'NOT_FOUND', `no route for ${path}`);
+      return;
+    }
+    let target;
+    try {
+      target = this.routes.resolve(runtimeId, version);
+    } catch (error) {
+      req.resume();
+      if (error instanceof NoRouteError) this.fail(res, 404, 'NOT_FOUND', error.message);
+      else throw error;
+      return;
+    }
+    const [host, port] = splitHostPort(target.http);
+    const headers: OutgoingHttpHeaders = {};
+    for (const [key, value] of Object.entries(req.headers))
+      if (!HOP_BY_HOP.has(key)) headers[key] = value;
+    headers.host = target.http;
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    const upstream = request(
+      {
+        host,
+        port,
+        method: req.method,
+        path: `/${rpc}${query ? `?${query}` : ''}`,
+        headers,
+        agent: this.agent,
+      },
+      (answer) => {
+        const out: OutgoingHttpHeaders = { 'kre-version': target.version };
+        for (const [key, value] of Object.entries(answer.headers))
+          if (!HOP_BY_HOP.has(key)) out[key] = value;
+        res.writeHead(answer.statusCode ?? 502, out);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', (error) => {
+      if (!res.headersSent)
+        this.fail(
+          res,
+          502,
+          'UNAVAILABLE',
+          `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error.message}`,
+        );
+      else res.destroy(error);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', (error) =>
+        reject(
+          new Error(`cannot listen for HTTP on ${host}:${port}: ${error.message}`, {
+            cause: error,
+          }),
+        ),
+      );
+      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
+    });
+  }
+
+  get isListening(): boolean {
+    return this.server.listening;
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    await new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        this.server.closeAllConnections();
+        done();
+      }, graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        done();
+      });
+      this.server.closeIdleConnections();
+    });
+    this.agent.destroy();
+  }
+}
+
+/** `host:port` → [host, port]. */
+export function splitHostPort(hostPort: string): [string, number] {
+  const i = hostPort.lastIndexOf(':');
+  return [hostPort.slice(0, i), Number(hostPort.slice(i + 1))];
+}

@@ -1,0 +1,114 @@
+import { Logger } from '@nestjs/common';
+import type { KV } from '@nats-io/kv';
+import {
+  type PublishedRoute,
+  type VersionRoute,
+  publishedRouteSchema,
+  versionRouteSchema,
+} from '@libs/messaging';
+
+/** Where a request goes: the version's entrypoint (`host:port` per protocol). */
+export interface Target extends VersionRoute {
+  runtimeId: string;
+  version: string;
+}
+
+/** Why a request has nowhere to go (gRPC NOT_FOUND / HTTP 404). */
+export class NoRouteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoRouteError';
+  }
+}
+
+/**
+ * The gateway's routing table, a live copy of the KV bucket `<p>_gateway` the deployer writes:
+ * key `<rt>` → the published version, key `<rt>.<ver>` → a started version. Records that do
+ * not match the format are ignored (and logged).
+ */
+export class RouteTable {
+  private readonly logger = new Logger(RouteTable.name);
+  private readonly published = new Map<string, PublishedRoute>();
+  private readonly versions = new Map<string, VersionRoute>();
+  private initialized = false;
+  private stopWatch?: () => void;
+
+  get ready(): boolean {
+    return this.initialized;
+  }
+
+  /** Loads the bucket and follows its changes until `stop()`. Resolves once loaded. */
+  async start(kv: KV): Promise<void> {
+    const status = await kv.status();
+    const lastRevision = status.streamInfo.state.last_seq;
+    const watch = await kv.watch();
+    this.stopWatch = () => watch.stop();
+    let markLoaded: () => void = () => undefined;
+    const loaded = new Promise<void>((done) => (markLoaded = done));
+    const fallback = setTimeout(markLoaded, 2_000);
+    if (lastRevision === 0) markLoaded();
+    void (async () => {
+      for await (const entry of watch) {
+        this.apply(entry.key, entry.operation, entry.operation === 'PUT' ? entry.string() : '');
+        if (entry.revision >= lastRevision) markLoaded();
+      }
+    })();
+    await loaded;
+    clearTimeout(fallback);
+    this.initialized = true;
+    this.logger.log(
+      `routes loaded: ${this.published.size} published, ${this.versions.size} started version(s)`,
+    );
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+  }
+
+  private apply(key: string, operation: 'PUT' | 'DEL' | 'PURGE', value: string): void {
+    const dot = key.indexOf('.');
+    const isVersion = dot > 0;
+    if (operation !== 'PUT') {
+      if (isVersion) this.versions.delete(key);
+      else this.published.delete(key);
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(value);
+    } catch {
+      this.logger.warn(`route ${key} ignored: not JSON`);
+      return;
+    }
+    const parsed = (isVersion ? versionRouteSchema : publishedRouteSchema).safeParse(json);
+    if (!parsed.success) {
+      this.logger.warn(
+        `route ${key} ignored: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+      return;
+    }
+    if (isVersion) this.versions.set(key, parsed.data);
+    else this.published.set(key, parsed.data as PublishedRoute);
+  }
+
+  /**
+   * The target of a request: the runtime's published version, or one started version.
+   * @throws NoRouteError with a message for the client.
+   */
+  resolve(runtimeId: string, version?: string): Target {
+    if (version) {
+      const route = this.versions.get(`${runtimeId}.${version}`);
+      if (!route)
+        throw new NoRouteError(`version "${version}" of runtime "${runtimeId}" is not started`);
+      return { runtimeId, version, ...route };
+    }
+    const route = this.published.get(runtimeId);
+    if (route) return { runtimeId, ...route };
+    const known = [...this.versions.keys()].some((key) => key.startsWith(`${runtimeId}.`));
+    throw new NoRouteError(
+      known
+        ? `runtime "${runtimeId}" has no published version: publish one, or call /${runtimeId}/versions/<version>/<rpc>`
+        : `runtime "${runtimeId}" is not served here (unknown runtime, or none of its versions is started)`,
+    );
+  }
+}
