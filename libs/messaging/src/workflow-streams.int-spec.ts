@@ -1,0 +1,102 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Names } from '@libs/naming';
+import { testEnv } from '@libs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats } from './nats.module.js';
+import { provisionVersionStores } from './version-stores.js';
+import {
+  deleteWorkflowStreams,
+  provisionObservabilityStream,
+  provisionWorkflowStreams,
+} from './workflow-streams.js';
+
+describe(provisionWorkflowStreams.name, () => {
+  const env = testEnv();
+  const names = new Names(env.KRE_PREFIX);
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const workflow = {
+    name: 'wf',
+    nodes: [
+      { name: 'etl', subscriptions: [{ node: 'entrypoint' }] },
+      { name: 'model', subscriptions: [{ node: 'etl' }] },
+      { name: 'exit', subscriptions: [{ node: 'model' }, { node: 'model', channel: 'odd' }] },
+    ],
+  };
+
+  beforeAll(async () => {
+    nc = await connectNats({ url: env.NATS_URL, name: 'int-provision' });
+    jsm = await jetstreamManager(nc);
+  });
+  afterAll(async () => {
+    await nc.drain();
+  });
+
+  it('creates the stream and one durable consumer per input, and converges when run again', async () => {
+    const plan = await provisionWorkflowStreams(jsm, names, 'demo', 'v1', workflow, {
+      ackWaitMs: 2_000,
+    });
+    const stream = await jsm.streams.info(plan.stream);
+    expect(stream.config).toMatchObject({
+      retention: 'interest',
+      subjects: [`${env.KRE_PREFIX}.demo.wf.v1.wf.>`],
+    });
+    const consumers = [];
+    for await (const c of jsm.consumers.list(plan.stream)) consumers.push(c.config);
+    expect(consumers.map((c) => c.durable_name).sort()).toEqual([
+      'etl_entrypoint',
+      'exit_model',
+      'exit_model_odd',
+      'model_etl',
+    ]);
+    expect(consumers.find((c) => c.durable_name === 'exit_model_odd')).toMatchObject({
+      filter_subject: `${env.KRE_PREFIX}.demo.wf.v1.wf.model.odd`,
+      ack_policy: 'explicit',
+      ack_wait: 2_000_000_000,
+      max_deliver: 3,
+    });
+
+    // A retried deploy with new settings converges instead of failing.
+    await provisionWorkflowStreams(jsm, names, 'demo', 'v1', workflow, {
+      ackWaitMs: 3_000,
+      maxDeliver: 5,
+    });
+    const updated = await jsm.consumers.info(plan.stream, 'etl_entrypoint');
+    expect(updated.config).toMatchObject({ ack_wait: 3_000_000_000, max_deliver: 5 });
+
+    await deleteWorkflowStreams(jsm, names, 'demo', 'v1', 'wf');
+    await deleteWorkflowStreams(jsm, names, 'demo', 'v1', 'wf'); // absent is fine
+    await expect(jsm.streams.info(plan.stream)).rejects.toThrow(/stream not found/);
+  });
+
+  it('creates the observability stream and the version stores (idempotent)', async () => {
+    for (let i = 0; i < 2; i++) {
+      expect(await provisionObservabilityStream(jsm, names, 'demo')).toBe(names.obsStream('demo'));
+      const stores = await provisionVersionStores(nc, names, 'demo', 'v1', [
+        {
+          name: 'wf',
+          nodes: [
+            { name: 'etl', objectStore: { name: 'models', scope: 'workflow' } },
+            { name: 'exit' },
+          ],
+        },
+      ]);
+      expect(stores['wf/etl']).toEqual({
+        project: names.projectBucket('demo', 'v1'),
+        workflow: names.workflowBucket('demo', 'v1', 'wf'),
+        node: names.nodeBucket('demo', 'v1', 'wf', 'etl'),
+        objectStore: names.objectStore('demo', 'v1', 'models', 'wf'),
+      });
+    }
+    await (await new Kvm(nc).open(names.nodeBucket('demo', 'v1', 'wf', 'exit'))).put('k', 'v');
+    await (
+      await new Objm(nc).open(names.objectStore('demo', 'v1', 'models', 'wf'))
+    ).putBlob({ name: 'o' }, new Uint8Array([1]));
+    expect((await jsm.streams.info(names.obsStream('demo'))).config.subjects).toEqual([
+      `${env.KRE_PREFIX}.demo.obs.>`,
+    ]);
+  });
+});
