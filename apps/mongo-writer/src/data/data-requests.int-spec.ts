@@ -64,7 +64,7 @@ describe(DataRequestsConsumer.name, () => {
     const found = await find('shop', 'orders', { qty: { $gte: 2 } }, { sort: { qty: -1 } });
     expect(found.documents).toEqual([
       { _id: 'fixed', sku: 'b', qty: 5 },
-      { _id: expect.stringMatching(/^[0-9a-f]{24}$/), sku: 'c', qty: 3 },
+      { _id: expect.stringMatching(/^[0-9a-f]{24}$/) as string, sku: 'c', qty: 3 },
     ]);
     expect(
       (await find('shop', 'orders', { $or: [{ sku: 'a' }, { sku: 'c' }] }, { limit: 1 })).documents,
@@ -87,7 +87,7 @@ describe(DataRequestsConsumer.name, () => {
   it('refuses unsafe queries, bad collections, duplicate ids and garbage with BAD_REQUEST', async () => {
     expect(await find('shop', 'orders', { $where: 'sleep(100)' })).toMatchObject({
       errorCode: 'BAD_REQUEST',
-      error: expect.stringContaining('operator $where is not allowed'),
+      error: expect.stringContaining('operator $where is not allowed') as string,
     });
     expect(await find('shop', 'orders', { a: { $function: { body: 'x' } } })).toMatchObject({
       errorCode: 'BAD_REQUEST',
@@ -97,7 +97,7 @@ describe(DataRequestsConsumer.name, () => {
     });
     expect(await save('shop', 'orders', { _id: 'fixed' })).toMatchObject({
       errorCode: 'BAD_REQUEST',
-      error: expect.stringContaining('already exists'),
+      error: expect.stringContaining('already exists') as string,
     });
     const garbage = decodeDataReply(
       (await nc.request(names.dataSubject('shop', 'save'), new Uint8Array([0xff, 0x01]))).data,
