@@ -1,4 +1,13 @@
-import { baseEnv, mongoEnv, natsEnv, ports, redisEnv, smtpEnv, urlEnv } from '@libs/config';
+import {
+  baseEnv,
+  configKeyEnv,
+  mongoEnv,
+  natsEnv,
+  ports,
+  redisEnv,
+  smtpEnv,
+  urlEnv,
+} from '@libs/config';
 import { z } from 'zod';
 
 const UNITS = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
@@ -61,6 +70,20 @@ export const adminApiEnvSchema = z
         }
         return origins;
       }),
+    /** AES-256-GCM key of version config values at rest (shared with the deployer). */
+    ...configKeyEnv,
+    /** Largest KRT upload (bytes); the upload is streamed to disk, never held in memory. */
+    KRT_MAX_UPLOAD_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1_024)
+      .default(500 * 1024 * 1024),
+    /** Where clients reach the gateway (shown as runtimes' and versions' entrypointAddress). */
+    GATEWAY_PUBLIC_HTTP_URL: urlEnv(['http', 'https']).default('http://127.0.0.1:9080'),
+    GATEWAY_PUBLIC_GRPC_ADDRESS: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, { error: 'must be host:port' })
+      .default('127.0.0.1:9000'),
     /** The first platform admin, created or promoted at start-up. */
     ADMIN_EMAIL: z.string().email({ error: 'must be an email address' }).default('admin@kre.local'),
     /**

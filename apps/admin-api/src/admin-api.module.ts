@@ -18,7 +18,7 @@ import {
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { HealthModule } from '@libs/observability';
-import { PersistenceModule, mongoCheck } from '@libs/persistence';
+import { CatalogModule, PersistenceModule, mongoCheck } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
@@ -32,6 +32,7 @@ import { ErrorFilter } from './common/error.filter.js';
 import { InputValidationPipe } from './common/validation.js';
 import { GraphqlWsServer } from './graphql/graphql-ws.server.js';
 import { graphqlOptions } from './graphql/graphql.options.js';
+import { RuntimesModule } from './runtimes/runtimes.module.js';
 import { SettingsModule } from './settings/settings.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -80,6 +81,8 @@ export class AdminApiModule {
         SettingsModule,
         AuthModule,
         UsersModule,
+        CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
+        RuntimesModule,
         HealthModule.forRoot({
           inject: [
             getConnectionToken(),

@@ -1,4 +1,4 @@
 export { runApp, waitForHttp, type AppProcess } from './app-process.js';
 export { waitForMail, type CaughtMail } from './mailpit.js';
-export { freePort, startServices, toolBinary, type ServiceUrls } from './services.js';
+export { freePort, startRedis, startServices, toolBinary, type ServiceUrls } from './services.js';
 export { testEnv, testPrefix } from './test-env.js';

@@ -127,8 +127,9 @@ async function launch(
   };
 }
 
-export async function startRedis(dir: string): Promise<RunningService> {
-  const port = await freePort();
+/** A private Redis; pass `port` to bring one back where a stopped one was. */
+export async function startRedis(dir: string, port?: number): Promise<RunningService> {
+  port ??= await freePort();
   return launch(
     'redis',
     redisBinary(),

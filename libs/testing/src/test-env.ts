@@ -11,5 +11,12 @@ export function testPrefix(): string {
 export function testEnv(
   overrides: Record<string, string> = {},
 ): ServiceUrls & { KRE_PREFIX: string } & Record<string, string> {
-  return { ...inject('services'), KRE_PREFIX: testPrefix(), NODE_ENV: 'test', ...overrides };
+  return {
+    ...inject('services'),
+    KRE_PREFIX: testPrefix(),
+    NODE_ENV: 'test',
+    // A fresh key per test file: config values sealed in one file mean nothing in another.
+    CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ...overrides,
+  };
 }

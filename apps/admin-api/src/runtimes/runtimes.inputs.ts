@@ -14,7 +14,8 @@ import {
 
 const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const NO_DOUBLE_DASH = /^(?!.*--)/;
-const RUNTIME_ID_RULE = 'must be 3-15 lowercase letters, digits and single dashes, starting with a letter and not ending with a dash';
+const RUNTIME_ID_RULE =
+  'must be 3-15 lowercase letters, digits and single dashes, starting with a letter and not ending with a dash';
 
 @InputType()
 export class CreateRuntimeInput {
@@ -38,21 +39,28 @@ export class CreateRuntimeInput {
 @InputType()
 export class DeleteRuntimeInput {
   @Field(() => ID) @IsString() @MaxLength(15) id!: string;
-  @Field({ description: 'Why: recorded in the audit log.' }) @IsString() @MaxLength(500) comment!: string;
+  @Field({ description: 'Why: recorded in the audit log.' })
+  @IsString()
+  @MaxLength(500)
+  comment!: string;
 }
 
 @InputType()
 export class AddRuntimeMemberInput {
   @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
   @Field() @IsEmail({}, { message: 'must be an email address' }) @MaxLength(254) email!: string;
-  @Field(() => RuntimeRole) @IsEnum(RuntimeRole, { message: 'must be VIEWER, MANAGER or ADMIN' }) role!: RuntimeRole;
+  @Field(() => RuntimeRole)
+  @IsEnum(RuntimeRole, { message: 'must be VIEWER, MANAGER or ADMIN' })
+  role!: RuntimeRole;
 }
 
 @InputType()
 export class UpdateRuntimeMemberRoleInput {
   @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
   @Field(() => ID) @IsString() @MaxLength(64) userId!: string;
-  @Field(() => RuntimeRole) @IsEnum(RuntimeRole, { message: 'must be VIEWER, MANAGER or ADMIN' }) role!: RuntimeRole;
+  @Field(() => RuntimeRole)
+  @IsEnum(RuntimeRole, { message: 'must be VIEWER, MANAGER or ADMIN' })
+  role!: RuntimeRole;
 }
 
 @InputType()

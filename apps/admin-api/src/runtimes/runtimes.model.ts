@@ -16,7 +16,9 @@ export class EntrypointAddress {
   grpcMetadata!: string[];
 }
 
-@ObjectType({ description: 'A tenant: its own subjects and streams, databases and, on Kubernetes, namespace.' })
+@ObjectType({
+  description: 'A tenant: its own subjects and streams, databases and, on Kubernetes, namespace.',
+})
 export class Runtime {
   @Field(() => ID) id!: string;
   @Field() name!: string;
@@ -27,7 +29,9 @@ export class Runtime {
   @Field(() => ID) creationAuthor!: string;
   @Field(() => String, { nullable: true, description: 'The published version, if any.' })
   publishedVersion?: string | null;
-  @Field(() => EntrypointAddress, { description: "The runtime's stable address (its published version)." })
+  @Field(() => EntrypointAddress, {
+    description: "The runtime's stable address (its published version).",
+  })
   entrypointAddress!: EntrypointAddress;
 }
 
@@ -43,7 +47,10 @@ export class RuntimeMember {
 export class ConfigurationVariable {
   @Field() key!: string;
   @Field({ description: 'VARIABLE or FILE.' }) type!: string;
-  @Field(() => String, { nullable: true, description: 'Null when not set, or when the caller is a VIEWER.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Null when not set, or when the caller is a VIEWER.',
+  })
   value?: string | null;
   @Field({ description: 'Whether a value is set.' }) isSet!: boolean;
 }
@@ -97,9 +104,14 @@ export class Version {
   @Field(() => ID, { nullable: true }) publicationAuthor?: string | null;
   @Field(() => VersionConfig) config!: VersionConfig;
   @Field(() => [Workflow]) workflows!: Workflow[];
-  @Field(() => [String], { description: 'Files under docs/ in the KRT (read them with versionDocs).' })
+  @Field(() => [String], {
+    description: 'Files under docs/ in the KRT (read them with versionDocs).',
+  })
   docs!: string[];
-  @Field(() => EntrypointAddress, { nullable: true, description: 'Where this version answers while it runs.' })
+  @Field(() => EntrypointAddress, {
+    nullable: true,
+    description: 'Where this version answers while it runs.',
+  })
   entrypointAddress?: EntrypointAddress | null;
 }
 
@@ -108,7 +120,10 @@ export class VersionEvent {
   @Field() runtimeId!: string;
   @Field() versionName!: string;
   @Field(() => VersionStatus, { nullable: true }) status?: VersionStatus | null;
-  @Field(() => String, { nullable: true, description: 'A job step (provision-streams, apply, wait-ready, …).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A job step (provision-streams, apply, wait-ready, …).',
+  })
   step?: string | null;
   @Field(() => String, { nullable: true }) message?: string | null;
   @Field() date!: Date;

@@ -30,7 +30,9 @@ const ACTIVE: readonly VersionStatus[] = [
 /** Wraps a failure to queue a job: the caller's change was rolled back. */
 export class QueueUnavailableError extends ConflictError {
   constructor(cause: unknown) {
-    super(`the job could not be queued (${cause instanceof Error ? cause.message : String(cause)}): nothing was changed, try again`);
+    super(
+      `the job could not be queued (${cause instanceof Error ? cause.message : String(cause)}): nothing was changed, try again`,
+    );
   }
 }
 
@@ -47,7 +49,10 @@ export class RuntimesService {
   ) {}
 
   /** Records the runtime, makes the creator its ADMIN and queues its provisioning. */
-  async create(me: Principal, input: { id: string; name: string; description: string }): Promise<RuntimeDoc> {
+  async create(
+    me: Principal,
+    input: { id: string; name: string; description: string },
+  ): Promise<RuntimeDoc> {
     const runtime = await this.runtimes.create({
       _id: input.id,
       name: input.name,
@@ -62,7 +67,12 @@ export class RuntimesService {
       await this.runtimes.remove(input.id);
       throw new QueueUnavailableError(error);
     }
-    await this.audit.record({ type: UserActivityType.CREATE_RUNTIME, user: me, runtimeId: input.id, vars: { name: input.name } });
+    await this.audit.record({
+      type: UserActivityType.CREATE_RUNTIME,
+      user: me,
+      runtimeId: input.id,
+      vars: { name: input.name },
+    });
     return runtime;
   }
 
@@ -94,41 +104,79 @@ export class RuntimesService {
       await this.runtimes.setStatus(id, runtime.status);
       throw new QueueUnavailableError(error);
     }
-    for (const member of await this.memberships.listByRuntime(id)) await this.memberships.remove(id, member.userId);
-    await this.audit.record({ type: UserActivityType.DELETE_RUNTIME, user: me, runtimeId: id, vars: { comment } });
+    for (const member of await this.memberships.listByRuntime(id))
+      await this.memberships.remove(id, member.userId);
+    await this.audit.record({
+      type: UserActivityType.DELETE_RUNTIME,
+      user: me,
+      runtimeId: id,
+      vars: { comment },
+    });
     return { ...runtime, status: 'DELETING' };
   }
 
   async members(runtimeId: string): Promise<RuntimeMember[]> {
     await this.runtimes.get(runtimeId);
     const memberships = await this.memberships.listByRuntime(runtimeId);
-    const users = new Map((await this.users.findActiveByIds(memberships.map((m) => m.userId))).map((u) => [u._id, u]));
+    const users = new Map(
+      (await this.users.findActiveByIds(memberships.map((m) => m.userId))).map((u) => [u._id, u]),
+    );
     return memberships
       .filter((m) => users.has(m.userId))
-      .map((m) => ({ userId: m.userId, email: users.get(m.userId)!.email, role: m.role, creationDate: m.creationDate }));
+      .map((m) => ({
+        userId: m.userId,
+        email: users.get(m.userId)!.email,
+        role: m.role,
+        creationDate: m.creationDate,
+      }));
   }
 
-  async addMember(me: Principal, runtimeId: string, email: string, role: RuntimeRole): Promise<RuntimeMember> {
+  async addMember(
+    me: Principal,
+    runtimeId: string,
+    email: string,
+    role: RuntimeRole,
+  ): Promise<RuntimeMember> {
     await this.runtimes.get(runtimeId);
     const user = await this.users.findByEmail(normalizeEmail(email));
     if (!user || user.deletedAt) {
-      throw new BadUserInputError([{ field: 'input.email', message: 'no user has this address: create the user first' }]);
+      throw new BadUserInputError([
+        { field: 'input.email', message: 'no user has this address: create the user first' },
+      ]);
     }
     if (await this.memberships.roleOf(runtimeId, user._id)) {
-      throw new ConflictError(`${email} is already a member of runtime "${runtimeId}": change their role instead`);
+      throw new ConflictError(
+        `${email} is already a member of runtime "${runtimeId}": change their role instead`,
+      );
     }
     const now = this.clock.now();
     await this.memberships.put(runtimeId, user._id, role, now);
-    await this.audit.record({ type: UserActivityType.ADD_RUNTIME_MEMBER, user: me, runtimeId, vars: { email, role } });
+    await this.audit.record({
+      type: UserActivityType.ADD_RUNTIME_MEMBER,
+      user: me,
+      runtimeId,
+      vars: { email, role },
+    });
     return { userId: user._id, email: user.email, role, creationDate: now };
   }
 
-  async updateMemberRole(me: Principal, runtimeId: string, userId: string, role: RuntimeRole): Promise<RuntimeMember> {
+  async updateMemberRole(
+    me: Principal,
+    runtimeId: string,
+    userId: string,
+    role: RuntimeRole,
+  ): Promise<RuntimeMember> {
     const member = (await this.members(runtimeId)).find((m) => m.userId === userId);
     if (!member) throw new NotFoundError('member', userId);
-    if (member.role === RuntimeRole.ADMIN && role !== RuntimeRole.ADMIN) await this.keepAnAdmin(runtimeId, userId);
+    if (member.role === RuntimeRole.ADMIN && role !== RuntimeRole.ADMIN)
+      await this.keepAnAdmin(runtimeId, userId);
     await this.memberships.put(runtimeId, userId, role, member.creationDate);
-    await this.audit.record({ type: UserActivityType.UPDATE_RUNTIME_MEMBER_ROLE, user: me, runtimeId, vars: { userId, role } });
+    await this.audit.record({
+      type: UserActivityType.UPDATE_RUNTIME_MEMBER_ROLE,
+      user: me,
+      runtimeId,
+      vars: { userId, role },
+    });
     return { ...member, role };
   }
 
@@ -137,15 +185,24 @@ export class RuntimesService {
     if (!member) throw new NotFoundError('member', userId);
     if (member.role === RuntimeRole.ADMIN) await this.keepAnAdmin(runtimeId, userId);
     await this.memberships.remove(runtimeId, userId);
-    await this.audit.record({ type: UserActivityType.REMOVE_RUNTIME_MEMBER, user: me, runtimeId, vars: { userId } });
+    await this.audit.record({
+      type: UserActivityType.REMOVE_RUNTIME_MEMBER,
+      user: me,
+      runtimeId,
+      vars: { userId },
+    });
     return member;
   }
 
   /** A runtime never loses its last ADMIN member (platform admins could recover it, but should not have to). */
   private async keepAnAdmin(runtimeId: string, leaving: string): Promise<void> {
-    const admins = (await this.members(runtimeId)).filter((m) => m.role === RuntimeRole.ADMIN && m.userId !== leaving);
+    const admins = (await this.members(runtimeId)).filter(
+      (m) => m.role === RuntimeRole.ADMIN && m.userId !== leaving,
+    );
     if (admins.length === 0) {
-      throw new ConflictError(`runtime "${runtimeId}" would have no ADMIN member left: make someone else ADMIN first`);
+      throw new ConflictError(
+        `runtime "${runtimeId}" would have no ADMIN member left: make someone else ADMIN first`,
+      );
     }
   }
 
@@ -154,7 +211,10 @@ export class RuntimesService {
     const runtime = await this.runtimes.find(runtimeId);
     if (!runtime) throw new RuntimeNotFoundError(runtimeId);
     if (runtime.status !== 'CREATED') {
-      throw new ConflictError(`runtime "${runtimeId}" is ${runtime.status}: wait until it is CREATED`, { runtimeId });
+      throw new ConflictError(
+        `runtime "${runtimeId}" is ${runtime.status}: wait until it is CREATED`,
+        { runtimeId },
+      );
     }
     return runtime;
   }

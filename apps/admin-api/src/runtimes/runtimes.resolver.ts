@@ -1,0 +1,354 @@
+import { PlatformRole, RuntimeRole, VersionStatus, roleIncludes } from '@libs/core';
+import type { RuntimeDoc, VersionDoc } from '@libs/persistence';
+import { Inject } from '@nestjs/common';
+import {
+  Args,
+  ID,
+  Mutation,
+  Parent,
+  Query,
+  ResolveField,
+  Resolver,
+  Subscription,
+} from '@nestjs/graphql';
+import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
+import {
+  CurrentUser,
+  RequirePlatformAdmin,
+  RequireRuntimeRole,
+  RequireSignedIn,
+} from '../auth/access.decorators.js';
+import type { Principal } from '../auth/principal.js';
+import { MembershipsRepository } from '../users/memberships.repository.js';
+import {
+  AddRuntimeMemberInput,
+  CreateRuntimeInput,
+  DeleteRuntimeInput,
+  RemoveRuntimeMemberInput,
+  UpdateConfigurationInput,
+  UpdateRuntimeMemberRoleInput,
+  VersionActionInput,
+} from './runtimes.inputs.js';
+import {
+  EntrypointAddress,
+  Runtime,
+  RuntimeMember,
+  Version,
+  VersionEvent,
+} from './runtimes.model.js';
+import { RuntimesService } from './runtimes.service.js';
+import { VersionEventsService } from './version-events.service.js';
+import { VersionsService, configCompleted } from './versions.service.js';
+
+function address(env: AdminApiEnv, runtimeId: string, versionName?: string): EntrypointAddress {
+  const http = env.GATEWAY_PUBLIC_HTTP_URL.replace(/\/+$/, '');
+  return {
+    http: versionName ? `${http}/${runtimeId}/versions/${versionName}` : `${http}/${runtimeId}`,
+    grpc: env.GATEWAY_PUBLIC_GRPC_ADDRESS,
+    grpcMetadata: [
+      `kre-runtime: ${runtimeId}`,
+      ...(versionName ? [`kre-version: ${versionName}`] : []),
+    ],
+  };
+}
+
+@Resolver(() => Runtime)
+export class RuntimesResolver {
+  constructor(
+    private readonly runtimesService: RuntimesService,
+    private readonly versionsService: VersionsService,
+    @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
+  ) {}
+
+  private toRuntime(doc: RuntimeDoc): Runtime {
+    return {
+      id: doc._id,
+      name: doc.name,
+      description: doc.description,
+      status: doc.status,
+      statusMessage: doc.statusMessage ?? null,
+      creationDate: doc.createdAt,
+      creationAuthor: doc.createdBy,
+      entrypointAddress: address(this.env, doc._id),
+    };
+  }
+
+  @Query(() => Runtime)
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'id')
+  async runtime(@Args('id', { type: () => ID }) id: string): Promise<Runtime> {
+    return this.toRuntime(await this.runtimesService.get(id));
+  }
+
+  @Query(() => [Runtime], {
+    description: 'The runtimes you are a member of (platform admins: all).',
+  })
+  @RequireSignedIn()
+  async runtimes(@CurrentUser() me: Principal): Promise<Runtime[]> {
+    return (await this.runtimesService.list(me)).map((r) => this.toRuntime(r));
+  }
+
+  @ResolveField(() => String, { nullable: true })
+  async publishedVersion(@Parent() runtime: Runtime): Promise<string | null> {
+    const all = await this.versionsService.list(runtime.id);
+    return all.find((v) => v.status === VersionStatus.PUBLISHED)?.name ?? null;
+  }
+
+  @Mutation(() => Runtime)
+  @RequirePlatformAdmin()
+  async createRuntime(
+    @Args('input') input: CreateRuntimeInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Runtime> {
+    return this.toRuntime(await this.runtimesService.create(me, input));
+  }
+
+  @Mutation(() => Runtime, {
+    description: 'Refused while a version runs; a job removes everything the runtime owns.',
+  })
+  @RequireRuntimeRole(RuntimeRole.ADMIN, 'input.id')
+  async deleteRuntime(
+    @Args('input') input: DeleteRuntimeInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Runtime> {
+    return this.toRuntime(await this.runtimesService.delete(me, input.id, input.comment));
+  }
+
+  @Query(() => [RuntimeMember])
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
+  runtimeMembers(
+    @Args('runtimeId', { type: () => ID }) runtimeId: string,
+  ): Promise<RuntimeMember[]> {
+    return this.runtimesService.members(runtimeId);
+  }
+
+  @Mutation(() => RuntimeMember)
+  @RequireRuntimeRole(RuntimeRole.ADMIN, 'input.runtimeId')
+  addRuntimeMember(
+    @Args('input') input: AddRuntimeMemberInput,
+    @CurrentUser() me: Principal,
+  ): Promise<RuntimeMember> {
+    return this.runtimesService.addMember(me, input.runtimeId, input.email, input.role);
+  }
+
+  @Mutation(() => RuntimeMember)
+  @RequireRuntimeRole(RuntimeRole.ADMIN, 'input.runtimeId')
+  updateRuntimeMemberRole(
+    @Args('input') input: UpdateRuntimeMemberRoleInput,
+    @CurrentUser() me: Principal,
+  ): Promise<RuntimeMember> {
+    return this.runtimesService.updateMemberRole(me, input.runtimeId, input.userId, input.role);
+  }
+
+  @Mutation(() => RuntimeMember)
+  @RequireRuntimeRole(RuntimeRole.ADMIN, 'input.runtimeId')
+  removeRuntimeMember(
+    @Args('input') input: RemoveRuntimeMemberInput,
+    @CurrentUser() me: Principal,
+  ): Promise<RuntimeMember> {
+    return this.runtimesService.removeMember(me, input.runtimeId, input.userId);
+  }
+}
+
+@Resolver(() => Version)
+export class VersionsResolver {
+  constructor(
+    private readonly versionsService: VersionsService,
+    private readonly events: VersionEventsService,
+    private readonly memberships: MembershipsRepository,
+    @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
+  ) {}
+
+  /** Config values are shown to MANAGERs and ADMINs; VIEWERs see keys only. */
+  private async toVersion(doc: VersionDoc, me: Principal): Promise<Version> {
+    const role =
+      me.platformRole === PlatformRole.ADMIN
+        ? RuntimeRole.ADMIN
+        : await this.memberships.roleOf(doc.runtimeId, me.id);
+    const mayRead = role !== null && roleIncludes(role, RuntimeRole.MANAGER);
+    const running = doc.status === VersionStatus.STARTED || doc.status === VersionStatus.PUBLISHED;
+    return {
+      id: doc._id,
+      runtimeId: doc.runtimeId,
+      name: doc.name,
+      description: doc.description,
+      status: doc.status,
+      errors: doc.status === VersionStatus.ERROR && doc.statusMessage ? [doc.statusMessage] : [],
+      krtVersion: doc.krt.krtVersion,
+      creationDate: doc.createdAt,
+      creationAuthor: doc.createdBy,
+      publicationDate: doc.publishedAt ?? null,
+      publicationAuthor: doc.publishedBy ?? null,
+      config: {
+        completed: configCompleted(doc.config),
+        vars: doc.config.map((entry) => ({
+          key: entry.key,
+          type: entry.type,
+          isSet: entry.value !== undefined,
+          value: mayRead ? this.versionsService.reveal(entry) : null,
+        })),
+      },
+      workflows: doc.krt.workflows.map((wf) => ({
+        ...wf,
+        nodes: wf.nodes.map((n) => ({
+          ...n,
+          subscriptions: n.subscriptions.map((s) => ({ node: s.node, channel: s.channel ?? null })),
+        })),
+      })),
+      docs: doc.krt.docs,
+      entrypointAddress: running ? address(this.env, doc.runtimeId, doc.name) : null,
+    };
+  }
+
+  @Query(() => Version)
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
+  async version(
+    @Args('runtimeId', { type: () => ID }) runtimeId: string,
+    @Args('name') name: string,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(await this.versionsService.get(runtimeId, name), me);
+  }
+
+  @Query(() => [Version], { description: 'Newest first.' })
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
+  async versions(
+    @Args('runtimeId', { type: () => ID }) runtimeId: string,
+    @CurrentUser() me: Principal,
+  ): Promise<Version[]> {
+    return Promise.all(
+      (await this.versionsService.list(runtimeId)).map((v) => this.toVersion(v, me)),
+    );
+  }
+
+  @Query(() => String, {
+    description: 'A file under docs/ of the version (Markdown, as uploaded).',
+  })
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
+  versionDocs(
+    @Args('runtimeId', { type: () => ID }) runtimeId: string,
+    @Args('name') name: string,
+    @Args('path', { defaultValue: 'docs/README.md' }) path: string,
+  ): Promise<string> {
+    return this.versionsService.doc(runtimeId, name, path);
+  }
+
+  @Mutation(() => Version, {
+    description: 'Needs a complete config. STARTING now; STARTED (or ERROR) when the job ends.',
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async startVersion(
+    @Args('input') input: VersionActionInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.act(
+        me,
+        'start',
+        input.runtimeId,
+        input.versionName,
+        input.comment,
+      ),
+      me,
+    );
+  }
+
+  @Mutation(() => Version, { description: 'STOPPING now; STOPPED when the job ends.' })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async stopVersion(
+    @Args('input') input: VersionActionInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.act(me, 'stop', input.runtimeId, input.versionName, input.comment),
+      me,
+    );
+  }
+
+  @Mutation(() => Version, {
+    description: "The runtime's only published version; the previous one goes back to STARTED.",
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async publishVersion(
+    @Args('input') input: VersionActionInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.act(
+        me,
+        'publish',
+        input.runtimeId,
+        input.versionName,
+        input.comment,
+      ),
+      me,
+    );
+  }
+
+  @Mutation(() => Version)
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async unpublishVersion(
+    @Args('input') input: VersionActionInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.act(
+        me,
+        'unpublish',
+        input.runtimeId,
+        input.versionName,
+        input.comment,
+      ),
+      me,
+    );
+  }
+
+  @Mutation(() => Version, {
+    description: 'When CREATED, STOPPED or ERROR: a job removes the version and its archive.',
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async deleteVersion(
+    @Args('input') input: VersionActionInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.act(
+        me,
+        'delete',
+        input.runtimeId,
+        input.versionName,
+        input.comment,
+      ),
+      me,
+    );
+  }
+
+  @Mutation(() => Version, {
+    description: 'Unknown keys are refused; a running version rolls onto the new values.',
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async updateVersionUserConfiguration(
+    @Args('input') input: UpdateConfigurationInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.updateConfig(
+        me,
+        input.runtimeId,
+        input.versionName,
+        input.configurationVariables,
+      ),
+      me,
+    );
+  }
+
+  @Subscription(() => VersionEvent, {
+    description: "Status changes and job steps of the runtime's versions.",
+    resolve: (event: VersionEvent) => event,
+  })
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
+  watchVersion(
+    @Args('runtimeId', { type: () => ID }) runtimeId: string,
+  ): AsyncIterableIterator<VersionEvent> {
+    return this.events.subscribe(runtimeId);
+  }
+}

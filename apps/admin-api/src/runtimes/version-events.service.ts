@@ -1,0 +1,77 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { VERSIONS_QUEUE, type VersionRef } from '@libs/jobs';
+import { VersionsRepository } from '@libs/persistence';
+import { type Queue, QueueEvents } from 'bullmq';
+import { PubSub } from 'graphql-subscriptions';
+import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
+import type { VersionEvent } from './runtimes.model.js';
+import { redisOptions } from '@libs/jobs';
+
+/**
+ * Feeds `watchVersion`: job progress steps and final statuses of the `versions` queue, read
+ * through BullMQ QueueEvents (each admin-api replica reads them all, so any replica can serve
+ * a subscriber), then looked up and published per runtime.
+ */
+@Injectable()
+export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(VersionEventsService.name);
+  private readonly pubsub = new PubSub<Record<string, VersionEvent>>();
+  private events?: QueueEvents;
+
+  constructor(
+    @InjectQueue(VERSIONS_QUEUE) private readonly queue: Queue,
+    private readonly versions: VersionsRepository,
+    @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
+  ) {}
+
+  onModuleInit(): void {
+    this.events = new QueueEvents(VERSIONS_QUEUE, {
+      connection: redisOptions(this.env.REDIS_URL, 'worker'),
+      prefix: this.env.KRE_PREFIX,
+    });
+    this.events.on('progress', ({ jobId, data }) => void this.relay(jobId, data));
+    this.events.on('completed', ({ jobId }) => void this.relay(jobId));
+    this.events.on('failed', ({ jobId }) => void this.relay(jobId));
+    this.events.on('error', (error) => this.logger.warn(`queue events: ${error.message}`));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.events?.close();
+  }
+
+  /** Events of one runtime (the resolver has checked the caller's role on it). */
+  subscribe(runtimeId: string): AsyncIterableIterator<VersionEvent> {
+    return this.pubsub.asyncIterableIterator(`runtime.${runtimeId}`);
+  }
+
+  private async relay(jobId: string, progress?: unknown): Promise<void> {
+    try {
+      const job = await this.queue.getJob(jobId);
+      if (!job) return;
+      const ref = job.data as VersionRef;
+      const version = await this.versions.find(ref.runtimeId, ref.versionName);
+      const step =
+        typeof progress === 'object' && progress !== null
+          ? (progress as { step?: unknown }).step
+          : undefined;
+      const event: VersionEvent = {
+        runtimeId: ref.runtimeId,
+        versionName: ref.versionName,
+        status: version?.status ?? null,
+        step: typeof step === 'string' ? step : null,
+        message: version?.statusMessage ?? null,
+        date: new Date(),
+      };
+      await this.pubsub.publish(`runtime.${ref.runtimeId}`, event);
+    } catch (error) {
+      this.logger.warn(`could not relay job ${jobId}: ${String(error)}`);
+    }
+  }
+}

@@ -1,0 +1,302 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import {
+  BadUserInputError,
+  ConflictError,
+  NotFoundError,
+  RUNNING_STATUSES,
+  UserActivityType,
+  VERSION_TRANSITIONS,
+  VersionStatus,
+  type VersionAction,
+} from '@libs/core';
+import { VersionJobsProducer } from '@libs/jobs';
+import { openKrt } from '@libs/krt';
+import { Names } from '@libs/naming';
+import {
+  ConfigCipher,
+  KrtArchiveStore,
+  VersionsRepository,
+  type ConfigValueDoc,
+  type VersionDoc,
+} from '@libs/persistence';
+import { Injectable, Logger } from '@nestjs/common';
+import * as tar from 'tar';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { QueueUnavailableError, RuntimesService } from './runtimes.service.js';
+
+const ACTIVITY_OF: Record<VersionAction, UserActivityType> = {
+  start: UserActivityType.START_VERSION,
+  stop: UserActivityType.STOP_VERSION,
+  publish: UserActivityType.PUBLISH_VERSION,
+  unpublish: UserActivityType.UNPUBLISH_VERSION,
+  delete: UserActivityType.DELETE_VERSION,
+};
+
+/** Largest docs/ file served by versionDocs. */
+const MAX_DOC_BYTES = 1024 * 1024;
+
+/** A config entry is complete when it has a value. */
+export function configCompleted(config: readonly ConfigValueDoc[]): boolean {
+  return config.every((entry) => entry.value !== undefined);
+}
+
+@Injectable()
+export class VersionsService {
+  private readonly logger = new Logger(VersionsService.name);
+
+  constructor(
+    private readonly versions: VersionsRepository,
+    private readonly archives: KrtArchiveStore,
+    private readonly cipher: ConfigCipher,
+    private readonly runtimes: RuntimesService,
+    private readonly jobs: VersionJobsProducer,
+    private readonly audit: AuditService,
+    private readonly names: Names,
+  ) {}
+
+  /**
+   * Validates an uploaded KRT (a file on disk) and stores it: the archive as chunks, then the
+   * version record (the commit point). On any error nothing stays behind.
+   * @throws KrtInvalidError (422) | ConflictError | RuntimeNotFoundError
+   */
+  async upload(me: Principal, runtimeId: string, file: string): Promise<VersionDoc> {
+    await this.runtimes.requireReady(runtimeId);
+    const { krt } = await openKrt(file, { prefix: this.names.prefix, runtimeId });
+    if (await this.versions.find(runtimeId, krt.version)) {
+      throw new ConflictError(
+        `runtime "${runtimeId}" already has a version "${krt.version}": change \`version\` in the manifest`,
+        {
+          runtimeId,
+          versionName: krt.version,
+        },
+      );
+    }
+    const stored = await this.archives.save(runtimeId, krt.version, createReadStream(file));
+    try {
+      const version = await this.versions.create({
+        runtimeId,
+        name: krt.version,
+        description: krt.description,
+        status: VersionStatus.CREATED,
+        krt,
+        config: await this.inheritedConfig(runtimeId, krt.config),
+        krtSize: stored.size,
+        krtChunks: stored.chunks,
+        krtSha256: stored.sha256,
+        createdBy: me.id,
+      });
+      await this.audit.record({
+        type: UserActivityType.CREATE_VERSION,
+        user: me,
+        runtimeId,
+        vars: { versionName: krt.version },
+      });
+      return version;
+    } catch (error) {
+      await this.archives.remove(runtimeId, krt.version, stored.chunks);
+      throw error;
+    }
+  }
+
+  get(runtimeId: string, name: string): Promise<VersionDoc> {
+    return this.versions.get(runtimeId, name);
+  }
+
+  list(runtimeId: string): Promise<VersionDoc[]> {
+    return this.versions.list(runtimeId);
+  }
+
+  /**
+   * A lifecycle action: sets the status of VERSION_TRANSITIONS at once (compare-and-set) and
+   * queues the job; when queueing fails the status goes back and the caller gets an error.
+   * @throws InvalidTransitionError naming the current status | ConflictError
+   */
+  async act(
+    me: Principal,
+    action: VersionAction,
+    runtimeId: string,
+    name: string,
+    comment: string,
+  ): Promise<VersionDoc> {
+    const transition = VERSION_TRANSITIONS[action];
+    let previous: VersionDoc;
+    let previouslyPublished: string | undefined;
+    if (action === 'publish') {
+      previous = await this.versions.get(runtimeId, name);
+      previouslyPublished = await this.versions.publish(runtimeId, name, me.id);
+    } else {
+      if (action === 'start') {
+        const version = await this.versions.get(runtimeId, name);
+        const missing = version.config.filter((c) => c.value === undefined).map((c) => c.key);
+        if (missing.length > 0 && transition.from.includes(version.status)) {
+          throw new BadUserInputError(
+            missing.map((key) => ({
+              field: `config.${key}`,
+              message: 'has no value: set it with updateVersionUserConfiguration',
+            })),
+            `the config is not complete: ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no value`,
+          );
+        }
+      }
+      ({ previous } = await this.versions.transition(
+        runtimeId,
+        name,
+        transition.from,
+        transition.now,
+      ));
+    }
+    try {
+      await this.jobs.add(transition.job, { runtimeId, versionName: name, by: me.id });
+    } catch (error) {
+      await this.rollback(runtimeId, name, transition.now, previous.status, previouslyPublished);
+      throw new QueueUnavailableError(error);
+    }
+    await this.audit.record({
+      type: ACTIVITY_OF[action],
+      user: me,
+      runtimeId,
+      vars: {
+        versionName: name,
+        comment,
+        ...(previouslyPublished ? { unpublished: previouslyPublished } : {}),
+      },
+    });
+    return { ...previous, status: transition.now };
+  }
+
+  /**
+   * Sets config values (unknown keys are refused, each named); a running version's
+   * workloads roll onto the new values.
+   */
+  async updateConfig(
+    me: Principal,
+    runtimeId: string,
+    name: string,
+    values: readonly { key: string; value: string }[],
+  ): Promise<VersionDoc> {
+    const version = await this.versions.get(runtimeId, name);
+    const known = new Set(version.config.map((c) => c.key));
+    const unknown = values.map((v, i) => ({ ...v, i })).filter((v) => !known.has(v.key));
+    if (unknown.length > 0) {
+      throw new BadUserInputError(
+        unknown.map((v) => ({
+          field: `input.configurationVariables.${v.i}.key`,
+          message: `"${v.key}" is not a config key of this version (known: ${[...known].join(', ') || 'none'})`,
+        })),
+      );
+    }
+    const updates = new Map(values.map((v) => [v.key, this.cipher.encrypt(v.value)]));
+    const config = version.config.map((entry) =>
+      updates.has(entry.key) ? { ...entry, value: updates.get(entry.key) } : entry,
+    );
+    await this.versions.updateConfig(runtimeId, name, config);
+    if (RUNNING_STATUSES.includes(version.status)) {
+      try {
+        await this.jobs.add('update-config', { runtimeId, versionName: name, by: me.id });
+      } catch (error) {
+        await this.versions.updateConfig(runtimeId, name, version.config);
+        throw new QueueUnavailableError(error);
+      }
+    }
+    await this.audit.record({
+      type: UserActivityType.UPDATE_VERSION_CONFIGURATION,
+      user: me,
+      runtimeId,
+      vars: { versionName: name, keys: values.map((v) => v.key).join(',') },
+    });
+    return { ...version, config };
+  }
+
+  /** Decrypted value (callers hide it from VIEWERs). */
+  reveal(entry: ConfigValueDoc): string | null {
+    return entry.value === undefined ? null : this.cipher.decrypt(entry.value);
+  }
+
+  /** A file under docs/ of the version's KRT. @throws NotFoundError */
+  async doc(runtimeId: string, name: string, path: string): Promise<string> {
+    const version = await this.versions.get(runtimeId, name);
+    const wanted = path.replace(/^\/+/, '');
+    if (!version.krt.docs.includes(wanted)) throw new NotFoundError('document', wanted);
+    let content: string | undefined;
+    let sawTooBig = false;
+    await new Promise<void>((resolve, reject) => {
+      const parser = new tar.Parser({
+        onReadEntry: (entry) => {
+          if (entry.type === 'File' && isEntryFor(entry.path, wanted)) {
+            if ((entry.size ?? 0) > MAX_DOC_BYTES) {
+              sawTooBig = true;
+              entry.resume();
+              return;
+            }
+            const chunks: Buffer[] = [];
+            entry.on('data', (c: Buffer) => chunks.push(c));
+            entry.on('end', () => (content = Buffer.concat(chunks).toString('utf8')));
+          } else {
+            entry.resume();
+          }
+        },
+      });
+      parser.on('end', () => resolve());
+      parser.on('error', reject);
+      Readable.from(this.archives.open(runtimeId, name, version.krtChunks))
+        .pipe(parser)
+        .on('error', reject);
+    });
+    if (sawTooBig)
+      throw new BadUserInputError([
+        { field: 'path', message: `is larger than ${MAX_DOC_BYTES} bytes` },
+      ]);
+    if (content === undefined) throw new NotFoundError('document', wanted);
+    return content;
+  }
+
+  /** The manifest's keys, each with the value of the newest earlier version that had one. */
+  private async inheritedConfig(
+    runtimeId: string,
+    config: { variables: string[]; files: string[] },
+  ): Promise<ConfigValueDoc[]> {
+    const earlier = await this.versions.list(runtimeId); // newest first
+    const find = (key: string) => {
+      for (const version of earlier) {
+        const entry = version.config.find((c) => c.key === key && c.value !== undefined);
+        if (entry) return entry.value;
+      }
+      return undefined;
+    };
+    return [
+      ...config.variables.map((key) => ({ key, type: 'VARIABLE' as const, value: find(key) })),
+      ...config.files.map((key) => ({ key, type: 'FILE' as const, value: find(key) })),
+    ].map((entry) => (entry.value === undefined ? { key: entry.key, type: entry.type } : entry));
+  }
+
+  private async rollback(
+    runtimeId: string,
+    name: string,
+    now: VersionStatus,
+    before: VersionStatus,
+    previouslyPublished?: string,
+  ): Promise<void> {
+    try {
+      await this.versions.transition(runtimeId, name, [now], before);
+      if (previouslyPublished && previouslyPublished !== name) {
+        await this.versions.transition(
+          runtimeId,
+          previouslyPublished,
+          [VersionStatus.STARTED],
+          VersionStatus.PUBLISHED,
+        );
+      }
+    } catch (error) {
+      this.logger.error(`rollback of ${runtimeId}/${name} to ${before} failed: ${String(error)}`);
+    }
+  }
+}
+
+/** `docs/README.md`, `./docs/README.md`, or inside one top folder: `greeter/docs/README.md`. */
+function isEntryFor(entryPath: string, wanted: string): boolean {
+  const parts = entryPath.replace(/^\.\//, '').split('/');
+  const depth = wanted.split('/').length;
+  return parts.slice(-depth).join('/') === wanted && parts.length <= depth + 1;
+}
