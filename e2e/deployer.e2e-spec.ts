@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import { MongooseModule } from '@nestjs/mongoose';
+import { VersionStatus } from '@libs/core';
+import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
+import { openKrt, packKrt } from '@libs/krt';
+import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
+import {
+  CatalogModule,
+  ConfigCipher,
+  KrtArchiveStore,
+  RuntimesRepository,
+  VersionsRepository,
+  mongooseOptions,
+} from '@libs/persistence';
+import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The deployer as a process, driving the local orchestrator: runtime create, version start
+ * (streams, stores, KRT copy, workloads, route), a deployer SIGKILL in the middle of a
+ * running version, publish, stop and delete. Versions are seeded through the repositories
+ * (the upload endpoint has its own tests); jobs go through BullMQ as admin-api queues them.
+ */
+describe('deployer with the local driver', () => {
+  const env = testEnv({ CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+  const names = new Names(env.KRE_PREFIX);
+  const rt = 'greeter-rt';
+  let work: string;
+  let nc: NatsConnection;
+  let close: () => Promise<void>;
+  let runtimes: RuntimesRepository;
+  let versions: VersionsRepository;
+  let versionJobs: VersionJobsProducer;
+  let runtimeJobs: RuntimeJobsProducer;
+  let deployer: AppProcess | undefined;
+  let versionName: string;
+
+  const startDeployer = async () => {
+    const port = await freePort();
+    deployer = runApp('deployer', {
+      ...env,
+      DEPLOYER_HEALTH_PORT: String(port),
+      KRE_STATE_DIR: join(work, 'state'),
+      WORKLOAD_READY_TIMEOUT_SECONDS: '60',
+    });
+    await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
+  };
+  /** Waits until the version leaves `transitional`, then returns its status and message. */
+  const settled = async (name: string, transitional: VersionStatus) => {
+    await expect
+      .poll(async () => (await versions.find(rt, name))?.status, { timeout: 90_000, interval: 250 })
+      .not.toBe(transitional);
+    return statusOf(name);
+  };
+  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  // Status with its message, so a failure shows why the version ended where it did.
+  const statusOf = async (name: string) => {
+    const version = await versions.find(rt, name);
+    return version && { status: version.status, message: version.statusMessage };
+  };
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kre-deployer-e2e-'));
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        MongooseModule.forRoot(env.MONGO_URL, mongooseOptions(names.platformDb())),
+        CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
+        JobsModule.forRoot({
+          redisUrl: env.REDIS_URL,
+          prefix: names.queuePrefix(),
+          role: 'producer',
+        }),
+      ],
+    }).compile();
+    const app = await moduleRef.init();
+    runtimes = app.get(RuntimesRepository);
+    versions = app.get(VersionsRepository);
+    versionJobs = app.get(VersionJobsProducer);
+    runtimeJobs = app.get(RuntimeJobsProducer);
+    nc = await connectNats({ url: env.NATS_URL, name: 'deployer-e2e' });
+    close = () => app.close();
+
+    // Seed what an upload stores: the normalised manifest, the archive as chunks, sealed config.
+    const krtFile = join(work, 'greeter.krt');
+    await packKrt('examples/greeter', krtFile, { prefix: env.KRE_PREFIX });
+    const { krt } = await openKrt(krtFile, { prefix: env.KRE_PREFIX });
+    versionName = krt.version;
+    const stored = await app.get(KrtArchiveStore).save(rt, krt.version, createReadStream(krtFile));
+    await runtimes.create({ _id: rt, name: 'Greeter', description: '', createdBy: 'e2e' });
+    await versions.create({
+      runtimeId: rt,
+      name: krt.version,
+      description: krt.description,
+      status: VersionStatus.CREATED,
+      krt,
+      config: [
+        { key: 'GREETING', type: 'VARIABLE', value: app.get(ConfigCipher).encrypt('Hello') },
+      ],
+      krtSize: stored.size,
+      krtChunks: stored.chunks,
+      krtSha256: stored.sha256,
+      createdBy: 'e2e',
+    });
+    await startDeployer();
+  });
+
+  afterAll(async () => {
+    await deployer?.stop();
+    for (const pid of await owned()) process.kill(-pid, 'SIGKILL');
+    await nc?.drain();
+    await close?.();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('creates the runtime: observability stream, status CREATED', async () => {
+    await runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
+    await expect
+      .poll(async () => (await runtimes.get(rt)).status, { timeout: 30_000 })
+      .toBe('CREATED');
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(names.obsStream(rt))).config.subjects).toEqual([
+      `${names.obsPrefix(rt)}.>`,
+    ]);
+  });
+
+  it('starts the version: streams, KV buckets, one process per workload, a gateway route, STARTED', async () => {
+    await versions.transition(rt, versionName, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await versionJobs.add('start', { runtimeId: rt, versionName, by: 'e2e' });
+    expect(await settled(versionName, VersionStatus.STARTING)).toEqual({
+      status: VersionStatus.STARTED,
+      message: undefined,
+    });
+
+    const jsm = await jetstreamManager(nc);
+    const stream = names.workflowStream(rt, versionName, 'greet');
+    const consumers: string[] = [];
+    for await (const c of jsm.consumers.list(stream)) consumers.push(c.name);
+    expect(consumers.sort()).toEqual([
+      'clean-name_entrypoint',
+      'format-reply_make-greeting',
+      'make-greeting_clean-name',
+    ]);
+    await expect(new Kvm(nc).open(names.projectBucket(rt, versionName))).resolves.toBeDefined();
+
+    expect(await owned()).toHaveLength(4); // entrypoint + three nodes, one replica each
+    const route = await (
+      await new Kvm(nc).open(names.gatewayBucket())
+    ).get(versionRouteKey(rt, versionName));
+    const { http, grpc } = route?.json<{ http: string; grpc: string }>() ?? { http: '', grpc: '' };
+    expect(http).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(grpc).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('keeps the workloads through a deployer SIGKILL, and the next deployer adopts them without duplicates', async () => {
+    const before = (await owned()).sort();
+    deployer!.child.kill('SIGKILL');
+    await deployer!.exited;
+    expect((await owned()).sort()).toEqual(before);
+    await startDeployer();
+    await new Promise((r) => setTimeout(r, 1_500)); // a few supervision ticks
+    expect((await owned()).sort()).toEqual(before);
+  });
+
+  it('publishes: the runtime route points at the version', async () => {
+    await versions.publish(rt, versionName, 'e2e');
+    await versionJobs.add('publish', { runtimeId: rt, versionName, by: 'e2e' });
+    const routes = await GatewayRoutes.open(nc, names);
+    await expect
+      .poll(() => routes.published(rt), { timeout: 30_000 })
+      .toMatchObject({ version: versionName });
+  });
+
+  it('stops: routes, processes and streams are gone, status STOPPED', async () => {
+    await versions.transition(
+      rt,
+      versionName,
+      [VersionStatus.PUBLISHED, VersionStatus.STARTED],
+      VersionStatus.STOPPING,
+    );
+    await versionJobs.add('stop', { runtimeId: rt, versionName, by: 'e2e' });
+    expect(await settled(versionName, VersionStatus.STOPPING)).toEqual({
+      status: VersionStatus.STOPPED,
+      message: undefined,
+    });
+    expect(await owned()).toEqual([]);
+    const jsm = await jetstreamManager(nc);
+    await expect(jsm.streams.info(names.workflowStream(rt, versionName, 'greet'))).rejects.toThrow(
+      /stream not found/i,
+    );
+    expect(await (await GatewayRoutes.open(nc, names)).published(rt)).toBeNull();
+  });
+
+  it('deletes the version: record and archive chunks removed', async () => {
+    await versions.transition(rt, versionName, [VersionStatus.STOPPED], VersionStatus.DELETING);
+    await versionJobs.add('delete', { runtimeId: rt, versionName, by: 'e2e' });
+    await expect.poll(() => versions.find(rt, versionName), { timeout: 30_000 }).toBeNull();
+    const state = await readFile(
+      join(work, 'state', 'versions', rt, versionName, 'registry.json'),
+      'utf8',
+    ).catch(() => null);
+    expect(state).toBeNull();
+  });
+
+  it('deletes the runtime: databases, streams and the record', async () => {
+    await runtimes.setStatus(rt, 'DELETING');
+    await runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
+    await expect.poll(() => runtimes.find(rt), { timeout: 30_000 }).toBeNull();
+    const jsm = await jetstreamManager(nc);
+    await expect(jsm.streams.info(names.obsStream(rt))).rejects.toThrow(/stream not found/i);
+  });
+});
