@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,12 +72,20 @@ describe('the apps, as processes against real services', () => {
   });
 
   it('the runner and the entrypoint take the workload env and serve /livez and /readyz', async () => {
+    // A minimal KRT: a handler and the entrypoint proto (the data-plane e2e runs real ones).
+    const krt = mkdtempSync(join(tmpdir(), 'kre-krt-'));
+    mkdirSync(join(krt, 'src'));
+    writeFileSync(join(krt, 'src/handler.js'), 'export const handler = (_ctx, data) => data;\n');
+    writeFileSync(
+      join(krt, 'public_input.proto'),
+      'syntax = "proto3";\nmessage R { string a = 1; }\nservice Entrypoint { rpc Greet(R) returns (R); }\n',
+    );
     const workload = {
       KRT_RUNTIME_ID: 'demo',
       KRT_VERSION: 'v1',
       KRT_VERSION_ID: 'demo:v1',
       KRT_NATS_SERVER: env.NATS_URL,
-      KRT_BASE_PATH: '/tmp',
+      KRT_BASE_PATH: krt,
       KRT_NATS_OBS_PREFIX: `${env.KRE_PREFIX}.demo.obs`,
       KRT_NATS_DATA_PREFIX: `${env.KRE_PREFIX}.demo.data`,
     };
@@ -100,15 +111,16 @@ describe('the apps, as processes against real services', () => {
         Greet: { workflow: 'wf', stream: 'S', subject: 'a.b' },
       }),
     });
-    for (const [process, port] of [
-      [runner, runnerPort],
-      [entrypoint, entrypointPort],
-    ] as const) {
-      await waitForHttp(`http://127.0.0.1:${port}/readyz`, process);
+    await waitForHttp(`http://127.0.0.1:${entrypointPort}/readyz`, entrypoint);
+    // Live at once; ready only once bound to its consumer, which the deployer creates.
+    await waitForHttp(`http://127.0.0.1:${runnerPort}/livez`, runner);
+    const ready = await fetch(`http://127.0.0.1:${runnerPort}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain('not bound to consumer(s) c_d of S');
+    for (const port of [runnerPort, entrypointPort])
       expect(await (await fetch(`http://127.0.0.1:${port}/livez`)).json()).toEqual({
         status: 'ok',
       });
-    }
   });
 
   it.each(['admin-api', 'deployer', 'mongo-writer', 'gateway', 'entrypoint', 'runner'])(

@@ -38,6 +38,89 @@ interface ReflectionRequest {
   message_request?: string;
 }
 
+interface DescriptorMessage {
+  name: string;
+  field?: { typeName?: string }[];
+  nestedType?: DescriptorMessage[];
+  enumType?: { name: string }[];
+}
+interface DescriptorFile {
+  name: string;
+  package?: string;
+  dependency: string[];
+  messageType?: DescriptorMessage[];
+  enumType?: { name: string }[];
+  service?: { method?: { inputType?: string; outputType?: string }[] }[];
+}
+
+const dependencyCache = new WeakMap<Buffer[], Buffer[]>();
+
+/**
+ * proto-loader describes one synthetic file per package (`dp.proto`, `google_protobuf.proto`)
+ * with relative type names and no `dependency` lists, which reflection clients need to link
+ * types across files: resolve the names and fill the lists in.
+ */
+function withDependencies(files: Buffer[]): Buffer[] {
+  const cached = dependencyCache.get(files);
+  if (cached) return cached;
+  const decoded = files.map(
+    (f) => descriptor.FileDescriptorProto.decode(f) as unknown as DescriptorFile,
+  );
+  const fileOf = new Map<string, string>();
+  const index = (
+    file: DescriptorFile,
+    prefix: string,
+    messages: DescriptorMessage[] = [],
+    enums: { name: string }[] = [],
+  ) => {
+    for (const e of enums) fileOf.set(`${prefix}.${e.name}`, file.name);
+    for (const m of messages) {
+      fileOf.set(`${prefix}.${m.name}`, file.name);
+      index(file, `${prefix}.${m.name}`, m.nestedType, m.enumType);
+    }
+  };
+  for (const file of decoded)
+    index(file, file.package ? `.${file.package}` : '', file.messageType, file.enumType);
+  /** C++-like scoping (descriptor.proto): the innermost enclosing scope that has the name. */
+  const resolveRef = (ref: string, scope: string): string | undefined => {
+    if (ref.startsWith('.')) return fileOf.has(ref) ? ref : undefined;
+    for (let at = scope; ; at = at.slice(0, Math.max(0, at.lastIndexOf('.')))) {
+      const candidate = `${at}.${ref}`;
+      if (fileOf.has(candidate)) return candidate;
+      if (!at) return undefined;
+    }
+  };
+  const out = decoded.map((file) => {
+    const deps = new Set(file.dependency);
+    const use = (ref: string | undefined, scope: string): string | undefined => {
+      if (!ref) return ref;
+      const full = resolveRef(ref, scope);
+      if (!full) return ref;
+      const owner = fileOf.get(full);
+      if (owner && owner !== file.name) deps.add(owner);
+      return full;
+    };
+    const pkgScope = file.package ? `.${file.package}` : '';
+    const walk = (messages: DescriptorMessage[] = [], scope: string) => {
+      for (const m of messages) {
+        const inner = `${scope}.${m.name}`;
+        for (const f of m.field ?? []) if (f.typeName) f.typeName = use(f.typeName, inner);
+        walk(m.nestedType, inner);
+      }
+    };
+    walk(file.messageType, pkgScope);
+    for (const service of file.service ?? [])
+      for (const method of service.method ?? []) {
+        method.inputType = use(method.inputType, pkgScope);
+        method.outputType = use(method.outputType, pkgScope);
+      }
+    file.dependency = [...deps].sort();
+    return Buffer.from(descriptor.FileDescriptorProto.encode(file as never).finish());
+  });
+  dependencyCache.set(files, out);
+  return out;
+}
+
 const remainingMs = (deadline: Deadline): number | undefined => {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   return Number.isFinite(at) ? Math.max(1, at - Date.now()) : undefined;
@@ -168,9 +251,11 @@ export class EntrypointGrpcServer {
     for (const pkg of definitions) {
       for (const [name, def] of Object.entries(pkg)) {
         const isService = !('format' in def);
-        const files = isService
-          ? (Object.values(def)[0]?.requestType.fileDescriptorProtos ?? [])
-          : (def as protoLoader.MessageTypeDefinition<object, object>).fileDescriptorProtos;
+        const files = withDependencies(
+          isService
+            ? (Object.values(def)[0]?.requestType.fileDescriptorProtos ?? [])
+            : (def as protoLoader.MessageTypeDefinition<object, object>).fileDescriptorProtos,
+        );
         bySymbol.set(name, files);
         if (isService) {
           services.push(name);

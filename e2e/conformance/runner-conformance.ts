@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import {
+  type Msg,
+  type MsgHdrs,
+  type Subscription,
+  headers as natsHeaders,
+} from '@nats-io/transport-node';
+import {
+  type AnyMessage,
+  KreHeader,
+  type KreMessage,
+  MessageType,
+  PayloadCodec,
+  decodeEnvelope,
+  decompressIfNeeded,
+  encodeEnvelope,
+  loadProtoRoot,
+} from '@libs/messaging';
+import { testEnv } from '@libs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataPlane, type Provisioned, type VersionSpec } from '../data-plane/harness.js';
+
+/** A runner implementation under test (see e2e/conformance/README.md). */
+export interface RunnerUnderTest {
+  name: string;
+  /** KRT folder with `conformance.proto` and the conformance handler. */
+  krtDir: string;
+  /** The handler file, relative to `krtDir`. */
+  handler: string;
+  /** Starts one runner with the workload env; resolves once `/readyz` answers 200. */
+  start(env: Record<string, string>): Promise<{ stop(): Promise<unknown>; kill(): void }>;
+}
+
+interface Seen {
+  subject: string;
+  headers?: MsgHdrs;
+  envelope: KreMessage;
+  json: unknown;
+}
+
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * The message-routing conformance suite: ARCHITECTURE.md's "How messages travel" table,
+ * checked at the NATS level against any runner.
+ */
+export function describeRunnerConformance(runner: RunnerUnderTest): void {
+  describe(`runner conformance: ${runner.name}`, () => {
+    const env = testEnv();
+    const dp = new DataPlane(env);
+    const spec: VersionSpec = {
+      runtimeId: 'conf',
+      version: 'v1',
+      krtDir: runner.krtDir,
+      proto: 'conformance.proto',
+      settings: { ackWaitMs: 1_000, maxDeliver: 2 },
+      workflows: [
+        {
+          name: 'wf',
+          rpc: 'Run',
+          exitpoint: 'x',
+          nodes: [
+            {
+              name: 'n',
+              src: runner.handler,
+              subscriptions: [{ node: 'entrypoint' }, { node: 'special' }, { node: 'other' }],
+              env: { KRT_HANDLER_TIMEOUT: '1.5' },
+            },
+            { name: 'x', src: runner.handler, subscriptions: [{ node: 'feeder' }] },
+            { name: 'special', src: runner.handler, subscriptions: [] },
+            { name: 'other', src: runner.handler, subscriptions: [] },
+            { name: 'feeder', src: runner.handler, subscriptions: [] },
+          ],
+        },
+      ],
+    };
+    const root = loadProtoRoot(`${runner.krtDir}/conformance.proto`);
+    const Req = root.lookupType('conf.Req');
+    const codec = new PayloadCodec(root);
+    let p: Provisioned;
+    let js: JetStreamClient;
+    let xRunner: { stop(): Promise<unknown>; kill(): void };
+    const started: { stop(): Promise<unknown>; kill(): void }[] = [];
+    const seen: Seen[] = [];
+    const subs: Subscription[] = [];
+    const subject = (node: string) => dp.names.nodeSubject('conf', 'v1', 'wf', node);
+    const replyTo = `${env.KRE_PREFIX}.conf.reply.test`;
+
+    const start = async (node: string) => {
+      const handle = await runner.start(await dp.runnerEnv(p, 'wf', node));
+      started.push(handle);
+      return handle;
+    };
+
+    beforeAll(async () => {
+      await dp.connect();
+      js = jetstream(dp.nc);
+      p = await dp.provision(spec);
+      const record = (msg: Msg) => {
+        const envelope = decodeEnvelope(decompressIfNeeded(msg.data));
+        seen.push({
+          subject: msg.subject,
+          headers: msg.headers,
+          envelope,
+          json: codec.unpack(envelope.payload),
+        });
+      };
+      for (const s of [replyTo, subject('n'), `${subject('n')}.>`, subject('x')])
+        subs.push(
+          dp.nc.subscribe(s, {
+            callback: (error, msg) => {
+              if (!error) record(msg);
+            },
+          }),
+        );
+      await dp.nc.flush();
+      await start('n');
+      xRunner = await start('x');
+    });
+    afterAll(async () => {
+      for (const s of subs) s.unsubscribe();
+      await Promise.all(started.map((s) => s.stop()));
+      await dp.close();
+    });
+
+    const typed = (fields: Record<string, unknown>): AnyMessage => ({
+      type_url: 'type.googleapis.com/conf.Req',
+      value: Req.encode(Req.fromObject(fields)).finish(),
+    });
+
+    /** Publishes a request into `toNode`'s input as `fromNode`; returns its request id. */
+    const send = async (
+      fromNode: string,
+      payload: AnyMessage | Uint8Array,
+      options: { deadline?: number; withReply?: boolean } = {},
+    ) => {
+      const requestId = randomUUID();
+      const h = natsHeaders();
+      if (options.withReply !== false) h.set(KreHeader.replyTo, replyTo);
+      h.set(KreHeader.requestId, requestId);
+      h.set(KreHeader.traceparent, TRACEPARENT);
+      h.set(KreHeader.deadline, String(options.deadline ?? Date.now() + 30_000));
+      const data =
+        payload instanceof Uint8Array
+          ? payload
+          : encodeEnvelope({ requestId, fromNode, messageType: MessageType.OK, payload });
+      const to =
+        fromNode === 'entrypoint'
+          ? dp.names.entrypointSubject('conf', 'v1', 'wf')
+          : subject(fromNode);
+      await js.publish(to, data, { headers: h });
+      return requestId;
+    };
+
+    const of = (requestId: string, where?: string) =>
+      seen.filter((s) => s.envelope.requestId === requestId && (!where || s.subject === where));
+    const waitFor = async (requestId: string, where: string, count = 1) => {
+      await expect
+        .poll(() => of(requestId, where).length, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(count);
+      return of(requestId, where);
+    };
+    const ackState = async (consumer: string) => {
+      const info = await dp.jsm.consumers.info(p.plans.wf.stream, consumer);
+      // consumer_seq counts deliveries, redeliveries included.
+      return { pending: info.num_ack_pending, deliveries: info.delivered.consumer_seq };
+    };
+
+    it('OK: the output goes to the output subject with the request headers copied, not to kre-reply-to', async () => {
+      const id = await send(
+        'entrypoint',
+        typed({ mode: 'echo', text: 'hi', n: '9007199254740993' }),
+      );
+      const [out] = await waitFor(id, subject('n'));
+      expect(out.envelope).toMatchObject({
+        requestId: id,
+        fromNode: 'n',
+        messageType: MessageType.OK,
+      });
+      expect(out.json).toMatchObject({
+        mode: 'echo',
+        text: 'hi',
+        n: '9007199254740993',
+        by: 'default',
+        node: 'n',
+      });
+      for (const header of [KreHeader.replyTo, KreHeader.requestId, KreHeader.traceparent])
+        expect(out.headers?.get(header)).toBeTruthy();
+      expect(out.headers?.get(KreHeader.traceparent)).toBe(TRACEPARENT);
+      await sleep(300);
+      expect(of(id, replyTo)).toEqual([]);
+    });
+
+    it('OK from the exitpoint: to kre-reply-to and to its output subject', async () => {
+      const id = await send('feeder', codec.pack({ mode: 'echo', text: 'exit' }));
+      const [reply] = await waitFor(id, replyTo);
+      expect(reply.envelope.messageType).toBe(MessageType.OK);
+      expect(reply.json).toMatchObject({ text: 'exit', node: 'x' });
+      await waitFor(id, subject('x'));
+    });
+
+    it('a returned value AND sendOutput: both are sent, channels on <output>.<channel>', async () => {
+      const id = await send('entrypoint', typed({ mode: 'send-and-return' }));
+      const outs = await waitFor(id, subject('n'), 2);
+      expect(outs.map((o) => o.json)).toEqual([{ step: 'sent' }, { step: 'returned' }]);
+      const [side] = await waitFor(id, `${subject('n')}.side`);
+      expect(side.json).toEqual({ step: 'channel' });
+    });
+
+    it('returning nothing sends nothing, and the message is acked (never redelivered)', async () => {
+      const before = await ackState('n_entrypoint');
+      const id = await send('entrypoint', typed({ mode: 'nothing' }));
+      await sleep(2_500); // more than AckWait
+      expect(of(id)).toEqual([]);
+      const after = await ackState('n_entrypoint');
+      expect(after).toEqual({ pending: 0, deliveries: before.deliveries + 1 });
+    });
+
+    it('EARLY_REPLY goes to kre-reply-to at once; the normal output still flows on', async () => {
+      const id = await send('entrypoint', typed({ mode: 'early-reply' }));
+      const [early] = await waitFor(id, replyTo);
+      expect(early.envelope.messageType).toBe(MessageType.EARLY_REPLY);
+      expect(early.json).toEqual({ step: 'early' });
+      const [out] = await waitFor(id, subject('n'));
+      expect(out.json).toEqual({ step: 'output' });
+    });
+
+    it('EARLY_EXIT goes to kre-reply-to; nothing further flows', async () => {
+      const id = await send('entrypoint', typed({ mode: 'early-exit' }));
+      const [exit] = await waitFor(id, replyTo);
+      expect(exit.envelope.messageType).toBe(MessageType.EARLY_EXIT);
+      expect(exit.json).toEqual({ step: 'exit' });
+      await sleep(500);
+      expect(of(id, subject('n'))).toEqual([]);
+    });
+
+    it('ERROR when the handler throws: to kre-reply-to with the node and message; nothing downstream; acked', async () => {
+      const id = await send('entrypoint', typed({ mode: 'throw', text: 'x1' }));
+      const [error] = await waitFor(id, replyTo);
+      expect(error.envelope.messageType).toBe(MessageType.ERROR);
+      expect(error.envelope.error).toMatch(/node "n".*conformance failure x1/);
+      await sleep(1_500);
+      expect(of(id, subject('n'))).toEqual([]);
+      expect(of(id, replyTo)).toHaveLength(1); // not redelivered
+    });
+
+    it('ERROR when the handler runs past its timeout', async () => {
+      const id = await send('entrypoint', typed({ mode: 'sleep', ms: 5_000 }));
+      const [error] = await waitFor(id, replyTo);
+      expect(error.envelope.messageType).toBe(MessageType.ERROR);
+      expect(error.envelope.error).toContain('did not finish within 1.5 s');
+      await sleep(300);
+      expect(of(id, subject('n'))).toEqual([]);
+    });
+
+    it('picks the handler by from_node: handlers[from] when declared, the default otherwise', async () => {
+      const special = await send('special', codec.pack({ mode: 'echo', text: 's' }));
+      const [fromSpecial] = await waitFor(special, subject('n'));
+      expect(fromSpecial.json).toEqual({
+        by: 'special',
+        fromNode: 'special',
+        data: { mode: 'echo', text: 's' },
+      });
+      const other = await send('other', codec.pack({ mode: 'ctx' }));
+      const [fromOther] = await waitFor(other, subject('n'));
+      expect(fromOther.json).toEqual({ requestId: other, fromNode: 'other', ok: true });
+    });
+
+    it('an invalid message is answered with ERROR and not redelivered', async () => {
+      const id = await send('entrypoint', new Uint8Array([0xff, 0x00, 0x13]));
+      const [error] = await waitFor(id, replyTo);
+      expect(error.envelope.messageType).toBe(MessageType.ERROR);
+      expect(error.envelope.error).toContain('invalid message');
+      await sleep(1_500);
+      expect(of(id, replyTo)).toHaveLength(1);
+    });
+
+    it('skips a request whose deadline has passed (the entrypoint no longer waits)', async () => {
+      const id = await send('entrypoint', typed({ mode: 'echo' }), { deadline: Date.now() - 1 });
+      await sleep(1_500);
+      expect(of(id)).toEqual([]);
+      expect((await ackState('n_entrypoint')).pending).toBe(0);
+    });
+
+    it('extends AckWait with in-progress acks: a handler longer than AckWait is delivered once', async () => {
+      const before = await ackState('x_feeder');
+      const id = await send('feeder', codec.pack({ mode: 'sleep', ms: 2_500, text: 'long' }));
+      const [reply] = await waitFor(id, replyTo);
+      expect(reply.json).toEqual({ step: 'slept', text: 'long' });
+      await sleep(300);
+      expect(of(id, replyTo)).toHaveLength(1);
+      expect(await ackState('x_feeder')).toEqual({ pending: 0, deliveries: before.deliveries + 1 });
+    });
+
+    it('redelivers a message held by a killed replica to the next one', async () => {
+      const before = await ackState('x_feeder');
+      const id = await send('feeder', codec.pack({ mode: 'sleep', ms: 1_000, text: 'survivor' }));
+      await sleep(300); // the replica holds it
+      xRunner.kill();
+      await start('x');
+      const [reply] = await waitFor(id, replyTo);
+      expect(reply.json).toEqual({ step: 'slept', text: 'survivor' });
+      expect(await ackState('x_feeder')).toEqual({ pending: 0, deliveries: before.deliveries + 2 });
+    });
+  });
+}
