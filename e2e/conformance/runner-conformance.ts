@@ -69,6 +69,11 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
               env: { KRT_HANDLER_TIMEOUT: '1.5' },
             },
             { name: 'x', src: runner.handler, subscriptions: [{ node: 'feeder' }] },
+            // Nodes without runners: their consumers make the outputs they read worth publishing.
+            { name: 'sink', src: runner.handler, subscriptions: [{ node: 'n' }] },
+            { name: 'sider', src: runner.handler, subscriptions: [{ node: 'n', channel: 'side' }] },
+            { name: 'tail', src: runner.handler, subscriptions: [{ node: 'x' }] },
+            // Nodes without runners that the tests publish as.
             { name: 'special', src: runner.handler, subscriptions: [] },
             { name: 'other', src: runner.handler, subscriptions: [] },
             { name: 'feeder', src: runner.handler, subscriptions: [] },
@@ -193,7 +198,7 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       expect(of(id, replyTo)).toEqual([]);
     });
 
-    it('OK from the exitpoint: to kre-reply-to and to its output subject', async () => {
+    it('OK from the exitpoint: to kre-reply-to and to its output subject (a node reads it)', async () => {
       const id = await send('feeder', codec.pack({ mode: 'echo', text: 'exit' }));
       const [reply] = await waitFor(id, replyTo);
       expect(reply.envelope.messageType).toBe(MessageType.OK);

@@ -181,9 +181,10 @@ export class EntrypointGrpcServer {
     callback: sendUnaryData<Buffer>,
   ): Promise<void> {
     const requestId = crypto.randomUUID();
-    const md = new Metadata();
-    md.set(KreHeader.requestId, requestId);
-    call.sendMetadata(md);
+    // The request id goes back in the trailers: sending initial metadata early costs an extra
+    // HTTP/2 frame per call.
+    const trailers = new Metadata();
+    trailers.set(KreHeader.requestId, requestId);
     try {
       const response = await this.calls.callBinary(rpc, call.request, {
         requestId,
@@ -191,13 +192,17 @@ export class EntrypointGrpcServer {
         traceparent: first(call.metadata, 'traceparent'),
         tracestate: first(call.metadata, 'tracestate'),
       });
-      callback(null, Buffer.from(response));
+      callback(
+        null,
+        Buffer.from(response.buffer, response.byteOffset, response.byteLength),
+        trailers,
+      );
     } catch (error) {
       const rpcError =
         error instanceof RpcError
           ? error
           : new RpcError('INTERNAL', error instanceof Error ? error.message : String(error));
-      callback({ code: rpcError.grpcStatus, details: rpcError.message });
+      callback({ code: rpcError.grpcStatus, details: rpcError.message, metadata: trailers });
     }
   }
 

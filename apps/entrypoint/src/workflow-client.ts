@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import {
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import {
   type Msg,
   type NatsConnection,
@@ -14,6 +9,7 @@ import {
 } from '@nats-io/transport-node';
 import {
   type AnyMessage,
+  JetStreamPublisher,
   KreHeader,
   type KreMessage,
   MessageType,
@@ -63,7 +59,7 @@ interface MaxDeliveriesAdvisory {
  */
 export class WorkflowClient {
   private readonly logger = new Logger(WorkflowClient.name);
-  private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
   private jsm?: Promise<JetStreamManager>;
   private readonly pending = new Map<string, Pending>();
   private readonly subscriptions: Subscription[] = [];
@@ -76,7 +72,7 @@ export class WorkflowClient {
     readonly replySubject: string,
     private readonly routes: Readonly<Record<string, WorkflowRoute>>,
   ) {
-    this.js = jetstream(nc);
+    this.publisher = new JetStreamPublisher(nc);
     this.limit = payloadLimit(nc.info?.max_payload ?? 1024 * 1024);
   }
 
@@ -162,9 +158,9 @@ export class WorkflowClient {
       this.pending.set(requestId, { resolve, reject, timer, workflow: route.workflow });
     });
     try {
-      await this.js.publish(route.subject, data, {
+      await this.publisher.publish(route.subject, data, {
         headers: h,
-        timeout: Math.max(1, Math.min(5_000, deadline - Date.now())),
+        timeoutMs: Math.max(1, Math.min(5_000, deadline - Date.now())),
       });
     } catch (error) {
       this.settle(requestId);
@@ -260,6 +256,7 @@ export class WorkflowClient {
   /** Stops listening; waiting requests fail as UNAVAILABLE. */
   stop(): void {
     for (const sub of this.subscriptions) sub.unsubscribe();
+    this.publisher.close();
     for (const [id, pending] of this.pending) {
       clearTimeout(pending.timer);
       pending.reject(new RpcError('UNAVAILABLE', 'the entrypoint is shutting down', id));

@@ -88,7 +88,8 @@ export interface ContextDeps {
   nodeId: string;
   nodeName: string;
   basePath: string;
-  config: Readonly<Record<string, string>>;
+  /** From `frozenConfig`. */
+  config: Readonly<Record<string, string>> & { get(key: string): string | undefined };
   obs: ObsPublisher;
   configuration: Configuration;
   objectStore: NodeObjectStore;
@@ -179,7 +180,7 @@ export function createContext(deps: ContextDeps, message?: MessageInfo): Handler
     isMessageEarlyReply: () => type === MessageType.EARLY_REPLY,
     isMessageEarlyExit: () => type === MessageType.EARLY_EXIT,
     logger: makeLogger(deps, requestId),
-    config: frozenConfig(deps.config),
+    config: deps.config,
     configuration: deps.configuration,
     objectStore: deps.objectStore,
     prediction: {

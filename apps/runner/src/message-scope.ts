@@ -1,6 +1,11 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
-import { MessageType, type PayloadCodec, compressToFit, encodeEnvelope } from '@libs/messaging';
+import {
+  type JetStreamPublisher,
+  MessageType,
+  type PayloadCodec,
+  compressToFit,
+  encodeEnvelope,
+} from '@libs/messaging';
 import type { MessageSink, SendOptions } from './handler-context.js';
 
 /** Publishing an output failed for a reason a retry may fix (NATS unavailable, no PubAck). */
@@ -16,13 +21,18 @@ export class TransientPublishError extends Error {
 /** What every message of one runner shares. */
 export interface ScopeDeps {
   nc: NatsConnection;
-  js: JetStreamClient;
+  publisher: JetStreamPublisher;
   codec: PayloadCodec;
   nodeId: string;
   output: string;
   isExitpoint: boolean;
   /** Largest payload on the wire (the server's max payload minus header room). */
   payloadLimit: number;
+  /**
+   * Whether some consumer reads `subject`. Under interest retention a message nobody reads is
+   * dropped on arrival, so publishing it (e.g. the exitpoint's output) is skipped.
+   */
+  hasInterest(subject: string): boolean;
 }
 
 const CHANNEL = /^[A-Za-z0-9_-]+$/;
@@ -129,8 +139,9 @@ export class MessageScope implements MessageSink {
     this.outputs = [];
     for (const out of outputs) if (out.reply) this.reply(out.data);
     for (const [i, out] of outputs.entries()) {
+      if (!this.deps.hasInterest(out.subject)) continue;
       try {
-        await this.deps.js.publish(out.subject, out.data, {
+        await this.deps.publisher.publish(out.subject, out.data, {
           headers: this.headers,
           msgID: `${this.msgIdBase}:${i}`,
         });

@@ -14,10 +14,12 @@ import {
   type JetStreamClient,
   type JsMsg,
   jetstream,
+  jetstreamManager,
 } from '@nats-io/jetstream';
 import { type MsgHdrs, type NatsConnection, headers } from '@nats-io/transport-node';
 import { workloadConfigValues } from '@libs/config';
 import {
+  JetStreamPublisher,
   KreHeader,
   type KreMessage,
   NATS_CONNECTION,
@@ -29,7 +31,7 @@ import {
   payloadLimit,
 } from '@libs/messaging';
 import { Configuration, DataClient, NodeObjectStore } from './context-services.js';
-import { type ContextDeps, createContext } from './handler-context.js';
+import { type ContextDeps, createContext, frozenConfig } from './handler-context.js';
 import { type HandlerModule, resolveInside } from './handler-module.js';
 import { MessageScope, type ScopeDeps, TransientPublishError } from './message-scope.js';
 import { ObsPublisher } from './obs-publisher.js';
@@ -74,10 +76,13 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly iterators = new Set<ConsumerMessages>();
   private readonly replica = `${hostname()}-${process.pid}`;
   private codec!: PayloadCodec;
+  private publisher!: JetStreamPublisher;
   private obs!: ObsPublisher;
   private deps!: ContextDeps;
   private scopeDeps!: ScopeDeps;
   private stopping = false;
+  /** Filter subjects of the stream's consumers; undefined until read (then: publish always). */
+  private interest?: Set<string>;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -126,7 +131,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
       nodeId: env.KRT_NODE_ID,
       nodeName: env.KRT_NODE_NAME,
       basePath: env.KRT_BASE_PATH,
-      config: workloadConfigValues(env.KRT_CONFIG_KEYS),
+      config: frozenConfig(workloadConfigValues(env.KRT_CONFIG_KEYS)),
       obs: this.obs,
       configuration: new Configuration(this.js, {
         node: env.KRT_NATS_KEY_VALUE_STORE_NODE,
@@ -136,14 +141,16 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
       objectStore: new NodeObjectStore(this.js, env.KRT_NATS_OBJECT_STORE),
       db: new DataClient(this.nc, env.KRT_NATS_DATA_PREFIX),
     };
+    this.publisher = new JetStreamPublisher(this.nc);
     this.scopeDeps = {
       nc: this.nc,
-      js: this.js,
+      publisher: this.publisher,
       codec: this.codec,
       nodeId: env.KRT_NODE_ID,
       output: env.KRT_NATS_OUTPUT,
       isExitpoint: env.KRT_IS_EXITPOINT,
       payloadLimit: payloadLimit(this.nc.info?.max_payload ?? 1024 * 1024),
+      hasInterest: (subject) => !this.interest || this.interest.has(subject),
     };
     if (this.mod.init) {
       const init = this.mod.init;
@@ -182,12 +189,33 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
         continue;
       }
       this.logger.log(`bound to consumer ${input.consumer} (${input.subject})`);
+      await this.readInterest();
       try {
         await this.consume(input, consumer);
       } catch (error) {
         this.logger.warn(`consumer ${input.consumer} stopped: ${errorText(error)}`);
       }
       if (!this.stopping) await delay(500);
+    }
+  }
+
+  /** Which subjects of the stream some consumer reads (the deployer creates them all at start). */
+  private async readInterest(): Promise<void> {
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      const subjects = new Set<string>();
+      for await (const info of jsm.consumers.list(this.env.KRT_NATS_STREAM)) {
+        const { filter_subject: one, filter_subjects: many } = info.config;
+        if (!one && !many?.length) return; // a consumer of everything: keep publishing all
+        if (one) subjects.add(one);
+        for (const subject of many ?? []) subjects.add(subject);
+      }
+      if ([...subjects].some((s) => s.includes('*') || s.includes('>'))) return;
+      this.interest = subjects;
+    } catch (error) {
+      this.logger.warn(
+        `cannot list the consumers of ${this.env.KRT_NATS_STREAM}: ${errorText(error)}`,
+      );
     }
   }
 
@@ -320,7 +348,6 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
       m.ack();
     } finally {
       clearInterval(working);
-      abort.abort();
       scope.close();
       this.obs.metric(fromNode, performance.now() - started, failed);
     }
@@ -375,6 +402,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
       delay(this.env.KRT_HANDLER_TIMEOUT * 1000 + 2_000),
     ]);
     this.obs?.close();
+    this.publisher?.close();
     detachCaptureSink();
   }
 }

@@ -109,3 +109,4 @@ export {
   type PublishedRoute,
   type VersionRoute,
 } from './gateway-routes.js';
+export { JetStreamPublisher, PublishError, type PubAck } from './data-plane/jetstream-publisher.js';

@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { JsonValueError, decodeStruct, decodeValue, encodeJsonPayload } from './struct-codec.js';
 import {
   type JsonValue,
   ProtoJsonError,
@@ -114,10 +115,13 @@ export class PayloadCodec {
         type_url: typeUrlOf(this.bytesValue),
         value: this.bytesValue.encode({ value }).finish(),
       };
-    const json = toJsonValue(value, '');
-    const type =
-      json !== null && typeof json === 'object' && !Array.isArray(json) ? this.struct : this.value;
-    return { type_url: typeUrlOf(type), value: encodeFromJson(type, json) };
+    try {
+      const { struct, bytes } = encodeJsonPayload(value);
+      return { type_url: typeUrlOf(struct ? this.struct : this.value), value: bytes };
+    } catch (error) {
+      if (error instanceof JsonValueError) throw new PayloadError(error.message);
+      throw error;
+    }
   }
 
   /**
@@ -129,7 +133,9 @@ export class PayloadCodec {
     if (!any || !any.type_url) return undefined;
     const type = this.type(typeNameOf(any.type_url));
     try {
-      if (type === this.bytesValue || type.fullName === '.google.protobuf.BytesValue') {
+      if (type.fullName === '.google.protobuf.Struct') return decodeStruct(any.value);
+      if (type.fullName === '.google.protobuf.Value') return decodeValue(any.value);
+      if (type.fullName === '.google.protobuf.BytesValue') {
         const decoded = this.bytesValue.decode(any.value) as unknown as { value?: Uint8Array };
         return Buffer.from(decoded.value ?? new Uint8Array());
       }
@@ -143,7 +149,10 @@ export class PayloadCodec {
 
   /** proto3 JSON of a payload as HTTP clients get it (defaults omitted). */
   toJson(any: AnyMessage, emitDefaults = false): JsonValue {
-    return decodeToJson(this.type(typeNameOf(any.type_url)), any.value, { emitDefaults });
+    const name = typeNameOf(any.type_url);
+    if (name === 'google.protobuf.Struct') return decodeStruct(any.value);
+    if (name === 'google.protobuf.Value') return decodeValue(any.value);
+    return decodeToJson(this.type(name), any.value, { emitDefaults });
   }
 }
 

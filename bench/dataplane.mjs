@@ -1,0 +1,394 @@
+// Data-plane benchmark (issue 6): a three-node pass-through workflow (bench/dataplane/echo) over
+// HTTP and gRPC, directly to the entrypoint and through the gateway, at several concurrencies,
+// against the floor: the same three hops on bare JetStream (same stream and consumer settings,
+// publish → consume → ack, no framework), plus bare core-NATS request/reply through three hops.
+//
+//   npm run build && node bench/dataplane.mjs [--duration 10] [--concurrency 1,16,64]
+//
+// Starts its own nats-server (scripts/tools), runners, entrypoint and gateway from dist/.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '1,16,64' },
+    warmup: { type: 'string', default: '1' },
+    /** Write V8 CPU profiles of the runners, entrypoint and gateway into this folder. */
+    profile: { type: 'string' },
+  },
+});
+const DURATION_MS = Number(args.duration) * 1000;
+const WARMUP_MS = Number(args.warmup) * 1000;
+const CONCURRENCY = args.concurrency.split(',').map(Number);
+const HOPS = 3;
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = (path) => pathToFileURL(join(root, 'dist', path)).href;
+const messaging = await import(dist('libs/messaging/src/index.js')).catch(() => {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+});
+const { Names } = await import(dist('libs/naming/src/index.js'));
+const echoDir = join(root, 'bench/dataplane/echo');
+const children = [];
+const work = mkdtempSync(join(tmpdir(), 'kre-bench-'));
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function waitFor(check, what, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready within ${timeoutMs} ms`);
+}
+
+function start(name, command, argv, env = {}) {
+  const child = spawn(command, argv, {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (c) => (log = (log + c).slice(-20_000)));
+  child.stderr.on('data', (c) => (log = (log + c).slice(-20_000)));
+  child.on('exit', (code) => {
+    if (!stopping && code !== null) console.error(`${name} exited (${code}):\n${log}`);
+  });
+  children.push({ name, child });
+  return child;
+}
+
+async function startApp(app, env, healthPort) {
+  const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+  const child = start(app, process.execPath, [...profile, join(root, 'dist/apps', app, 'src/main.js')], {
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, app);
+  return child;
+}
+
+let stopping = false;
+async function cleanup() {
+  stopping = true;
+  for (const { child } of children.reverse()) child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+}
+process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+// --- NATS and provisioning -------------------------------------------------------------------
+const natsBin = execFileSync(
+  'bash',
+  [join(root, 'scripts/tools/build.sh'), '--path', 'nats-server'],
+  { encoding: 'utf8' },
+).trim();
+const natsPort = await freePort();
+start('nats-server', natsBin, [
+  '-a',
+  '127.0.0.1',
+  '-p',
+  String(natsPort),
+  '-js',
+  '-sd',
+  join(work, 'js'),
+]);
+const NATS_URL = `nats://127.0.0.1:${natsPort}`;
+await waitFor(async () => {
+  const nc = await connect({ servers: NATS_URL });
+  await nc.close();
+  return true;
+}, 'nats-server');
+
+const prefix = 'bench';
+const names = new Names(prefix);
+const nc = await connect({ servers: NATS_URL, name: 'bench-client' });
+const jsm = await jetstreamManager(nc);
+const js = jetstream(nc);
+const chain = (ids) =>
+  ids.map((name, i) => ({ name, subscriptions: [{ node: i === 0 ? 'entrypoint' : ids[i - 1] }] }));
+const echo = await messaging.provisionWorkflowStreams(jsm, names, 'bench', 'v1', {
+  name: 'echo',
+  nodes: chain(['a', 'b', 'c']),
+});
+const floor = await messaging.provisionWorkflowStreams(jsm, names, 'bench', 'v1', {
+  name: 'floor',
+  nodes: chain(['h1', 'h2', 'h3']),
+});
+await messaging.provisionObservabilityStream(jsm, names, 'bench');
+
+// --- the data plane ----------------------------------------------------------------------------
+const workload = {
+  KRE_PREFIX: prefix,
+  KRT_RUNTIME_ID: 'bench',
+  KRT_VERSION: 'v1',
+  KRT_VERSION_ID: 'bench:v1',
+  KRT_NATS_SERVER: NATS_URL,
+  KRT_BASE_PATH: echoDir,
+  KRT_ENTRYPOINT_PROTO: 'echo.proto',
+  KRT_NATS_OBS_PREFIX: names.obsPrefix('bench'),
+  KRT_NATS_DATA_PREFIX: names.dataPrefix('bench'),
+};
+const runners = [];
+for (const node of ['a', 'b', 'c']) {
+  const port = await freePort();
+  const wiring = echo.nodes[node];
+  runners.push(
+    await startApp(
+      'runner',
+      {
+        ...workload,
+        KRT_HEALTH_PORT: String(port),
+        KRT_WORKFLOW_NAME: 'echo',
+        KRT_NODE_NAME: node,
+        KRT_NODE_ID: node,
+        KRT_HANDLER_PATH: 'src/pass.mjs',
+        KRT_NATS_STREAM: echo.stream,
+        KRT_NATS_INPUTS: wiring.natsInputs,
+        KRT_NATS_OUTPUT: wiring.output,
+        KRT_IS_EXITPOINT: String(node === 'c'),
+      },
+      port,
+    ),
+  );
+}
+const [epHealth, epGrpc, epHttp] = [await freePort(), await freePort(), await freePort()];
+const entrypoint = await startApp(
+  'entrypoint',
+  {
+    ...workload,
+    KRT_LISTEN_HOST: '127.0.0.1',
+    KRT_HEALTH_PORT: String(epHealth),
+    KRT_GRPC_PORT: String(epGrpc),
+    KRT_HTTP_PORT: String(epHttp),
+    KRT_ENTRYPOINT_ROUTES: JSON.stringify({
+      Echo: { workflow: 'echo', stream: echo.stream, subject: echo.entrySubject },
+    }),
+  },
+  epHealth,
+);
+const [gwHealth, gwGrpc, gwHttp] = [await freePort(), await freePort(), await freePort()];
+const gateway = await startApp(
+  'gateway',
+  {
+    KRE_PREFIX: prefix,
+    NATS_URL,
+    GATEWAY_HEALTH_PORT: String(gwHealth),
+    GATEWAY_HTTP_PORT: String(gwHttp),
+    GATEWAY_GRPC_PORT: String(gwGrpc),
+  },
+  gwHealth,
+);
+const routes = await messaging.GatewayRoutes.open(nc, names);
+const route = { http: `127.0.0.1:${epHttp}`, grpc: `127.0.0.1:${epGrpc}` };
+await routes.addVersion('bench', 'v1', route);
+await routes.publish('bench', 'v1', route);
+
+// --- the floors: the same hops with no framework -------------------------------------------------
+const bareHop = join(root, 'bench/dataplane/bare-hop.mjs');
+const forkHop = (argv) =>
+  new Promise((resolve, reject) => {
+    const child = fork(bareHop, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push({ name: 'bare-hop', child });
+    child.once('message', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`bare hop exited (${code})`)));
+  });
+for (const [node, next] of [
+  ['h1', floor.nodes.h1.output],
+  ['h2', floor.nodes.h2.output],
+  ['h3', 'reply'],
+])
+  await forkHop(['jetstream', NATS_URL, floor.stream, floor.nodes[node].inputs[0].consumer, next]);
+for (const [subject, next] of [
+  ['bench.core.h1', 'bench.core.h2'],
+  ['bench.core.h2', 'bench.core.h3'],
+  ['bench.core.h3', 'reply'],
+])
+  await forkHop(['core', NATS_URL, subject, next]);
+
+// --- clients -------------------------------------------------------------------------------------
+const Request = { text: 'hello, world', n: '42' };
+const typedRequest = messaging.encodeFromJson(
+  messaging.loadProtoRoot(join(echoDir, 'echo.proto')).lookupType('echo.EchoRequest'),
+  Request,
+);
+const envelope = messaging.encodeEnvelope({
+  requestId: '00000000-0000-0000-0000-000000000000',
+  fromNode: 'entrypoint',
+  messageType: messaging.MessageType.OK,
+  payload: { type_url: 'type.googleapis.com/echo.EchoRequest', value: typedRequest },
+});
+
+const floorReplies = new Map();
+const floorInbox = `bench.floor.reply.${process.pid}`;
+nc.subscribe(floorInbox, {
+  callback: (_e, m) => floorReplies.get(m.headers.get('kre-request-id'))?.(),
+});
+let floorSeq = 0;
+const floorCall = async () => {
+  const id = String(++floorSeq);
+  const h = natsHeaders();
+  h.set('kre-reply-to', floorInbox);
+  h.set('kre-request-id', id);
+  const answered = new Promise((resolve) => floorReplies.set(id, resolve));
+  await js.publish(floor.entrySubject, envelope, { headers: h });
+  await answered;
+  floorReplies.delete(id);
+};
+const coreCall = () => nc.request('bench.core.h1', envelope, { timeout: 10_000 });
+
+const body = JSON.stringify(Request);
+const httpCall = (agent, host, port, path) => () =>
+  new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host,
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+
+const definition = protoLoader.loadSync(join(echoDir, 'echo.proto'), { longs: String });
+const Entrypoint = grpc.loadPackageDefinition(definition).echo.Entrypoint;
+const grpcCall = (client, metadata) => () =>
+  new Promise((resolve, reject) =>
+    client.Echo(Request, metadata, { deadline: Date.now() + 10_000 }, (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
+
+async function measure(call, concurrency, durationMs) {
+  const latencies = [];
+  let errors = 0;
+  let firstError;
+  const end = performance.now() + durationMs;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      try {
+        await call();
+        latencies.push(performance.now() - t0);
+      } catch (error) {
+        errors++;
+        firstError ??= error;
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((x, y) => x - y);
+  const at = (q) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), errors, firstError };
+}
+
+const pad = (v, n) => String(v).padStart(n);
+const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+console.log(
+  `\ndata-plane benchmark: ${HOPS}-node pass-through, ${DURATION_MS / 1000} s per run (after ${WARMUP_MS / 1000} s warm-up)\n`,
+);
+console.log(
+  `${'target'.padEnd(26)}${pad('conc', 5)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('× floor req/s', 15)}${pad('p50 +ms/hop', 13)}  check`,
+);
+const failures = [];
+for (const concurrency of CONCURRENCY) {
+  const agentDirect = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const agentGateway = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const direct = new Entrypoint(`127.0.0.1:${epGrpc}`, grpc.credentials.createInsecure());
+  const viaGateway = new Entrypoint(`127.0.0.1:${gwGrpc}`, grpc.credentials.createInsecure());
+  const gatewayMd = new grpc.Metadata();
+  gatewayMd.set('kre-runtime', 'bench');
+  const targets = [
+    ['jetstream floor (bare)', floorCall],
+    ['core request/reply (bare)', coreCall],
+    ['http → entrypoint', httpCall(agentDirect, '127.0.0.1', epHttp, '/Echo')],
+    ['grpc → entrypoint', grpcCall(direct, new grpc.Metadata())],
+    ['http → gateway', httpCall(agentGateway, '127.0.0.1', gwHttp, '/bench/Echo')],
+    ['grpc → gateway', grpcCall(viaGateway, gatewayMd)],
+  ];
+  let floorResult;
+  for (const [name, call] of targets) {
+    await measure(call, concurrency, WARMUP_MS);
+    const r = await measure(call, concurrency, DURATION_MS);
+    if (name.startsWith('jetstream floor')) floorResult = r;
+    const ratio = r.rps / floorResult.rps;
+    const perHop = (r.p50 - floorResult.p50) / HOPS;
+    let check = '';
+    if (!name.includes('(bare)')) {
+      if (concurrency === 1) check = perHop <= 1 ? 'ok (≤ 1 ms/hop)' : 'MISS (> 1 ms/hop)';
+      else if (concurrency >= 64)
+        check = ratio >= 0.5 ? 'ok (≥ 0.5× floor)' : 'MISS (< 0.5× floor)';
+      if (check.startsWith('MISS')) failures.push(`${name} @${concurrency}: ${check}`);
+    }
+    if (r.errors) check += ` ${r.errors} errors (${r.firstError?.message})`;
+    console.log(
+      `${name.padEnd(26)}${pad(concurrency, 5)}${pad(fmt(r.rps, 0), 10)}${pad(fmt(r.p50), 9)}${pad(fmt(r.p99), 9)}${pad(fmt(ratio), 15)}${pad(name.startsWith('jetstream floor') ? '' : fmt(perHop), 13)}  ${check}`,
+    );
+  }
+  agentDirect.destroy();
+  agentGateway.destroy();
+  direct.close();
+  viaGateway.close();
+  console.log('');
+}
+
+console.log('RSS after the run:');
+for (const [name, child] of [
+  ['runner a', runners[0]],
+  ['runner b', runners[1]],
+  ['runner c', runners[2]],
+  ['entrypoint', entrypoint],
+  ['gateway', gateway],
+])
+  console.log(`  ${name.padEnd(12)}${pad(fmt(rssMb(child.pid), 1), 8)} MB`);
+console.log(
+  failures.length ? `\ntargets missed:\n  ${failures.join('\n  ')}` : '\nall targets met',
+);
+
+await nc.close();
+await cleanup();
+process.exit(0);
