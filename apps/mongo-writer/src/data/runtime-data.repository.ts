@@ -41,9 +41,7 @@ export class RuntimeDataRepository {
       const { insertedId } = await this.collection(runtimeId, collection).insertOne({
         ...document,
       });
-      return insertedId instanceof ObjectId
-        ? insertedId.toHexString()
-        : String(insertedId);
+      return insertedId instanceof ObjectId ? insertedId.toHexString() : String(insertedId);
     } catch (error) {
       if (isDuplicateKey(error))
         throw new DataConflictError(
