@@ -85,10 +85,15 @@ function start(name, command, argv, env = {}) {
 
 async function startApp(app, env, healthPort) {
   const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-  const child = start(app, process.execPath, [...profile, join(root, 'dist/apps', app, 'src/main.js')], {
-    LOG_LEVEL: 'warn',
-    ...env,
-  });
+  const child = start(
+    app,
+    process.execPath,
+    [...profile, join(root, 'dist/apps', app, 'src/main.js')],
+    {
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  );
   await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, app);
   return child;
 }
