@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerKrtCommands } from './commands/krt.command.js';
 
 /** The repository's version, read from the nearest package.json (works from src/ and dist/). */
 function packageVersion(): string {
@@ -30,5 +31,6 @@ export function createProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
+  registerKrtCommands(program);
   return program;
 }

@@ -126,6 +126,7 @@ describe(plan.name, () => {
       KRT_NATS_KEY_VALUE_STORE_NODE: 'kre_demo_v1_classify_join',
       KRT_NATS_OBS_PREFIX: 'kre.demo.obs',
       KRT_NATS_DATA_PREFIX: 'kre.demo.data',
+      KRT_ENTRYPOINT_PROTO: 'public_input.proto',
       API_KEY: 'secret',
       MODEL_FILE: '{"w":1}',
     });

@@ -112,6 +112,8 @@ export function plan(input: PlanInput): DeploymentPlan {
     KRT_NATS_OBS_PREFIX: names.obsPrefix(rt),
     KRT_NATS_DATA_PREFIX: names.dataPrefix(rt),
     KRT_NATS_KEY_VALUE_STORE_PROJECT: names.projectBucket(rt, ver),
+    // Runners decode typed payloads with the version's proto, as the entrypoint encodes them.
+    KRT_ENTRYPOINT_PROTO: krt.entrypoint.proto,
   };
   const baseLabels = {
     'app.kubernetes.io/part-of': 'kre',
@@ -205,7 +207,6 @@ export function plan(input: PlanInput): DeploymentPlan {
       ...configEnv,
       ...common,
       KRT_REQUEST_TIMEOUT: String(input.requestTimeoutSeconds),
-      KRT_ENTRYPOINT_PROTO: krt.entrypoint.proto,
       KRT_ENTRYPOINT_ROUTES: JSON.stringify(routes),
     },
     configFiles: config.files,
