@@ -7,6 +7,7 @@ const required = {
   REDIS_URL: 'redis://127.0.0.1:6379',
   NATS_URL: 'nats://127.0.0.1:4222',
   SMTP_URL: 'smtp://127.0.0.1:1025',
+  CONFIG_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
 };
 
 describe('admin-api environment', () => {

@@ -157,6 +157,24 @@ describe('API tokens', () => {
     expect(missing.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
+  it("a token follows its user's platform role on the next request (no stale cached role)", async () => {
+    const user = await h.user('promoted');
+    const { token } = (await generate(user.session, 'role')).data!.generateApiToken;
+    const users = async () =>
+      (await h.gql('{ users { id } }', {}, { token })).errors?.[0]?.extensions?.code ?? 'OK';
+    expect(await users()).toBe('FORBIDDEN');
+    const setRole = (platformRole: string) =>
+      h.gql(
+        'mutation($input: UpdatePlatformRoleInput!) { updatePlatformRole(input: $input) { id } }',
+        { input: { userIds: [user.id], platformRole, comment: 'test' } },
+        { session: admin },
+      );
+    await setRole('ADMIN');
+    expect(await users()).toBe('OK');
+    await setRole('USER');
+    expect(await users()).toBe('FORBIDDEN');
+  });
+
   it('a bad token is refused even when a valid session cookie comes with it', async () => {
     const result = await h.gql(
       '{ me { id } }',

@@ -4,7 +4,6 @@ import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_KEY } from '../src/auth/access.decorators.js';
 import { AuditService } from '../src/audit/audit.service.js';
-import { MembershipsRepository } from '../src/users/memberships.repository.js';
 import { firstEvent, Harness } from './harness.js';
 
 interface Member {
@@ -25,11 +24,25 @@ describe('authorization', () => {
     admin = await h.signIn(h.adminEmail);
     a = await h.user('tenant-a', 'USER', admin);
     b = await h.user('tenant-b', 'USER', admin);
-    // Test seed: memberships come with the runtimes issue; until then, through the repository.
-    const memberships = h.get(MembershipsRepository);
-    await memberships.put('rt-a', a.id, 'ADMIN', h.clock.now());
-    await memberships.put('rt-b', b.id, 'ADMIN', h.clock.now());
-    await memberships.put('rt-c', a.id, 'VIEWER', h.clock.now());
+    // Real runtimes; A and B are ADMIN members of one each. rt-c has A as a VIEWER only.
+    for (const [id, member, role] of [
+      ['rt-a', a, 'ADMIN'],
+      ['rt-b', b, 'ADMIN'],
+      ['rt-c', a, 'VIEWER'],
+    ] as const) {
+      const created = await h.gql(
+        'mutation($id: ID!, $name: String!) { createRuntime(input: {id: $id, name: $name}) { id } }',
+        { id, name: id },
+        { session: admin },
+      );
+      if (created.errors) throw new Error(JSON.stringify(created.errors));
+      const added = await h.gql(
+        'mutation($input: AddRuntimeMemberInput!) { addRuntimeMember(input: $input) { userId } }',
+        { input: { runtimeId: id, email: member.email, role } },
+        { session: admin },
+      );
+      if (added.errors) throw new Error(JSON.stringify(added.errors));
+    }
     const audit = h.get(AuditService);
     for (const [user, runtimeId] of [
       [a, 'rt-a'],
@@ -74,16 +87,30 @@ describe('authorization', () => {
     });
   };
 
-  const subscriptionError = async (session: string, runtimeId: string | null) => {
+  /** Runtime-scoped: B's runtime answers exactly as a runtime that does not exist. */
+  const sameAsMissing = async (
+    query: string,
+    variables: (runtimeId: string) => Record<string, unknown>,
+  ) => {
+    const theirs = errorOf(await h.gql(query, variables('rt-b'), { session: a.session }));
+    const nowhere = errorOf(await h.gql(query, variables('rt-nowhere'), { session: a.session }));
+    expect(theirs).toEqual({ code: 'NOT_FOUND', message: 'runtime "rt-b" not found' });
+    expect(nowhere).toEqual({ code: 'NOT_FOUND', message: 'runtime "rt-nowhere" not found' });
+  };
+  const versionAction = (mutation: string) =>
+    sameAsMissing(
+      `mutation($r: ID!) { ${mutation}(input: {runtimeId: $r, versionName: "v1", comment: "x"}) { name } }`,
+      (r) => ({ r }),
+    );
+
+  const subscriptionError = async (
+    session: string,
+    runtimeId: string | null,
+    query = 'subscription($r: String) { watchUserActivity(runtimeId: $r) { id } }',
+  ) => {
     const { client } = h.ws({ auth: { session } });
     try {
-      await firstEvent(
-        client,
-        'subscription($r: String) { watchUserActivity(runtimeId: $r) { id } }',
-        {
-          r: runtimeId,
-        },
-      ).value;
+      await firstEvent(client, query, { r: runtimeId }).value;
       return null;
     } catch (error) {
       const [first] = JSON.parse((error as Error).message) as {
@@ -216,6 +243,83 @@ describe('authorization', () => {
       });
       expect((await subscriptionError(a.session, null))?.code).toBe('FORBIDDEN');
     },
+    // Runtimes, members and versions (the runtimes issue): every one is scoped by its runtime id.
+    runtime: () => sameAsMissing('query($r: ID!) { runtime(id: $r) { id name } }', (r) => ({ r })),
+    runtimes: async () => {
+      const result = await h.gql('{ runtimes { id } }', {}, { session: a.session });
+      expect(result.errors).toBeUndefined();
+      expect(JSON.stringify(result)).toContain('rt-a');
+      expect(JSON.stringify(result)).not.toContain('rt-b');
+    },
+    createRuntime: async () => {
+      const result = await h.gql(
+        'mutation { createRuntime(input: {id: "rt-mine", name: "x"}) { id } }',
+        {},
+        { session: a.session },
+      );
+      expect(errorOf(result)?.code).toBe('FORBIDDEN');
+    },
+    deleteRuntime: async () => {
+      await sameAsMissing(
+        'mutation($r: ID!) { deleteRuntime(input: {id: $r, comment: "x"}) { id } }',
+        (r) => ({ r }),
+      );
+      const still = await h.gql('{ runtime(id: "rt-b") { id } }', {}, { session: b.session });
+      expect(still.data).toEqual({ runtime: { id: 'rt-b' } });
+    },
+    runtimeMembers: () =>
+      sameAsMissing('query($r: ID!) { runtimeMembers(runtimeId: $r) { email } }', (r) => ({ r })),
+    addRuntimeMember: () =>
+      sameAsMissing(
+        'mutation($r: ID!, $e: String!) { addRuntimeMember(input: {runtimeId: $r, email: $e, role: ADMIN}) { userId } }',
+        (r) => ({ r, e: a.email }),
+      ),
+    updateRuntimeMemberRole: () =>
+      sameAsMissing(
+        'mutation($r: ID!, $u: ID!) { updateRuntimeMemberRole(input: {runtimeId: $r, userId: $u, role: VIEWER}) { userId } }',
+        (r) => ({ r, u: b.id }),
+      ),
+    removeRuntimeMember: async () => {
+      await sameAsMissing(
+        'mutation($r: ID!, $u: ID!) { removeRuntimeMember(input: {runtimeId: $r, userId: $u}) { userId } }',
+        (r) => ({ r, u: b.id }),
+      );
+      const members = await h.gql(
+        '{ runtimeMembers(runtimeId: "rt-b") { userId } }',
+        {},
+        { session: b.session },
+      );
+      expect(JSON.stringify(members)).toContain(b.id);
+    },
+    version: () =>
+      sameAsMissing('query($r: ID!) { version(runtimeId: $r, name: "v1") { name } }', (r) => ({
+        r,
+      })),
+    versions: () =>
+      sameAsMissing('query($r: ID!) { versions(runtimeId: $r) { name } }', (r) => ({ r })),
+    versionDocs: () =>
+      sameAsMissing('query($r: ID!) { versionDocs(runtimeId: $r, name: "v1") }', (r) => ({ r })),
+    startVersion: () => versionAction('startVersion'),
+    stopVersion: () => versionAction('stopVersion'),
+    publishVersion: () => versionAction('publishVersion'),
+    unpublishVersion: () => versionAction('unpublishVersion'),
+    deleteVersion: () => versionAction('deleteVersion'),
+    updateVersionUserConfiguration: () =>
+      sameAsMissing(
+        'mutation($r: ID!) { updateVersionUserConfiguration(input: {runtimeId: $r, versionName: "v1", configurationVariables: [{key: "K", value: "v"}]}) { name } }',
+        (r) => ({ r }),
+      ),
+    watchVersion: async () => {
+      const query = 'subscription($r: ID!) { watchVersion(runtimeId: $r) { __typename } }';
+      expect(await subscriptionError(a.session, 'rt-b', query)).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-b" not found',
+      });
+      expect(await subscriptionError(a.session, 'rt-nowhere', query)).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-nowhere" not found',
+      });
+    },
   };
 
   it('I1: every operation, called with another tenant’s ids, answers not-found or empty', async () => {
@@ -296,7 +400,16 @@ describe('authorization', () => {
       }
     }
     expect(missing).toEqual([]);
-    expect(resolvers).toBe(Object.keys(matrix).length);
-    expect(routes).toBe(4); // signin, signin/verify, logout, the /signin page
+    // The walk saw every root field of the schema, and at least the sign-in routes.
+    const schema = h.get(GraphQLSchemaHost).schema;
+    const operations = [
+      schema.getQueryType(),
+      schema.getMutationType(),
+      schema.getSubscriptionType(),
+    ]
+      .map((type) => Object.keys(type?.getFields() ?? {}).length)
+      .reduce((sum, n) => sum + n, 0);
+    expect(resolvers).toBe(operations);
+    expect(routes).toBeGreaterThanOrEqual(4); // signin, signin/verify, logout, the /signin page
   });
 });

@@ -23,6 +23,7 @@ import {
   throttlerOptions,
 } from './sign-in-throttle.js';
 import { ApiTokenStrategy, SessionCookieStrategy } from './strategies.js';
+import { TokenCache } from './token-cache.js';
 
 @Module({
   imports: [
@@ -45,6 +46,7 @@ import { ApiTokenStrategy, SessionCookieStrategy } from './strategies.js';
     SignInService,
     MailService,
     LiveConnections,
+    TokenCache,
     JsonBodyGuard,
     SignInThrottlerGuard,
     // Order matters: who is calling, then what they may do on the runtime.

@@ -7,6 +7,7 @@ import { UsersRepository } from '../users/users.repository.js';
 import { ApiTokensRepository } from './api-tokens.repository.js';
 import type { Principal } from './principal.js';
 import { SessionsRepository } from './sessions.repository.js';
+import { TokenCache } from './token-cache.js';
 
 /** `lastSeenAt`, `lastUsedAt` and `lastActivity` are written at most this often. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -17,8 +18,9 @@ export interface Credential {
 }
 
 /**
- * Turns a session id or API token into a principal, or null. No cache: revocation and expiry
- * take effect on the very next request. Both lookups are by `_id` (the credential's hash).
+ * Turns a session id or API token into a principal, or null. Sessions are read on every
+ * request; verified API tokens are kept a few seconds (TokenCache: revocations evict them at
+ * once, expiry is checked on every use). Lookups are by `_id` (the credential's hash).
  */
 @Injectable()
 export class Authenticator {
@@ -26,6 +28,7 @@ export class Authenticator {
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly tokens: ApiTokensRepository,
+    private readonly cache: TokenCache,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -66,19 +69,31 @@ export class Authenticator {
   }
 
   private async tokenByHash(hash: string, touch = true): Promise<Principal | null> {
-    const token = await this.tokens.findByHash(hash);
-    if (!token) return null;
     const now = this.clock.now();
+    // Re-checks of open WebSockets (touch = false) always read the database.
+    let token = touch ? this.cache.get(hash) : undefined;
+    if (!token) {
+      const mark = this.cache.mark();
+      const doc = await this.tokens.findByHash(hash);
+      if (!doc) return null;
+      const user = await this.users.findActive(doc.userId);
+      if (!user) return null;
+      token = {
+        principal: toPrincipal(user, 'token', hash),
+        expiresAt: doc.expiresAt,
+        lastUsedAt: doc.lastUsedAt,
+      };
+      this.cache.set(hash, token, mark);
+    }
     if (now >= token.expiresAt) return null;
-    const user = await this.users.findActive(token.userId);
-    if (!user) return null;
     if (
       touch &&
       (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS)
     ) {
-      await Promise.all([this.tokens.touch(hash, now), this.users.touch(user._id, now)]);
+      token.lastUsedAt = now;
+      await Promise.all([this.tokens.touch(hash, now), this.users.touch(token.principal.id, now)]);
     }
-    return toPrincipal(user, 'token', hash);
+    return token.principal;
   }
 }
 

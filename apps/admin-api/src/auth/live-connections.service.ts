@@ -12,6 +12,7 @@ import type { WebSocket } from 'ws';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { Authenticator } from './authenticator.service.js';
 import type { Principal } from './principal.js';
+import { TokenCache } from './token-cache.js';
 
 /** Which credentials died: every session or token of some users, or exact credentials. */
 export interface Revocation {
@@ -42,6 +43,7 @@ export class LiveConnections implements OnModuleInit, OnApplicationShutdown {
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
     private readonly authenticator: Authenticator,
+    private readonly tokenCache: TokenCache,
     names: Names,
   ) {
     this.subject = names.serviceSubject('admin-api', 'revoked');
@@ -52,7 +54,9 @@ export class LiveConnections implements OnModuleInit, OnApplicationShutdown {
       callback: (error, msg) => {
         if (error) return this.logger.warn(`revocations: ${error.message}`);
         try {
-          this.closeMatching(msg.json<Revocation>());
+          const revocation = msg.json<Revocation>();
+          this.tokenCache.evict(revocation);
+          this.closeMatching(revocation);
         } catch (caught) {
           this.logger.warn(`ignored a malformed revocation: ${String(caught)}`);
         }
@@ -75,8 +79,12 @@ export class LiveConnections implements OnModuleInit, OnApplicationShutdown {
     this.open.delete(socket);
   }
 
-  /** Announces a revocation to every replica (this one included). */
+  /**
+   * Announces a revocation to every replica (this one included). This replica's token cache
+   * forgets the credentials before this returns, so the caller's next request already fails.
+   */
   revoke(revocation: Revocation): void {
+    this.tokenCache.evict(revocation);
     try {
       this.nc.publish(this.subject, JSON.stringify(revocation));
     } catch (error) {
