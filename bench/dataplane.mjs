@@ -76,8 +76,11 @@ function start(name, command, argv, env = {}) {
   let log = '';
   child.stdout.on('data', (c) => (log = (log + c).slice(-20_000)));
   child.stderr.on('data', (c) => (log = (log + c).slice(-20_000)));
-  child.on('exit', (code) => {
-    if (!stopping && code !== null) console.error(`${name} exited (${code}):\n${log}`);
+  child.on('exit', (code, signal) => {
+    if (!stopping)
+      console.error(
+        `\n${name} (pid ${child.pid}) ended (${code ?? signal}) during the run:\n${log}`,
+      );
   });
   children.push({ name, child });
   return child;
@@ -109,8 +112,12 @@ async function cleanup() {
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 function rssMb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+  } catch {
+    return NaN; // the process is gone
+  }
 }
 
 // --- NATS and provisioning -------------------------------------------------------------------

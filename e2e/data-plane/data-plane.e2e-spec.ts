@@ -87,6 +87,13 @@ const alpha: VersionSpec = {
       exitpoint: 'worker',
       nodes: [{ name: 'worker', src: 'src/slow.mjs', subscriptions: [{ node: 'entrypoint' }] }],
     },
+    {
+      name: 'fragile',
+      rpc: 'Fragile',
+      exitpoint: 'worker',
+      settings: { maxDeliver: 1 },
+      nodes: [{ name: 'worker', src: 'src/slow.mjs', subscriptions: [{ node: 'entrypoint' }] }],
+    },
   ],
 };
 
@@ -469,6 +476,29 @@ describe('the data plane: gateway → entrypoint → runners, as processes', () 
       expect(res).toMatchObject({ status: 504, body: { code: 'DEADLINE_EXCEEDED' } });
       expect(Date.now() - started).toBeLessThan(4_000);
     });
+  });
+
+  it('when the deliveries of a message run out, the client gets an ERROR at once, not a timeout', async () => {
+    const kvFragile = await new Kvm(dp.nc).open(dp.names.workflowBucket('alpha', 'v1', 'fragile'));
+    const started = Date.now();
+    const pending = postJson(`http://${main.http}/Fragile`, { text: 'k3', sleepMs: 3_000 });
+    await expect
+      .poll(async () => (await kvFragile.get('busy.k3'))?.string(), { timeout: 5_000 })
+      .toBeTruthy();
+    runners['fragile/worker'][0].child.kill('SIGKILL');
+    const res = await pending;
+    expect(res).toMatchObject({
+      status: 500,
+      body: {
+        code: 'INTERNAL',
+        message: expect.stringContaining('node "worker" could not handle the request') as string,
+      },
+    });
+    expect(Date.now() - started).toBeLessThan(5_000); // AckWait (1 s), far from the 10 s timeout
+    // The failed request's message is gone from the stream.
+    await expect
+      .poll(async () => (await dp.jsm.streams.info(a.plans.fragile.stream)).state.messages)
+      .toBe(0);
   });
 
   describe('the handler context', () => {

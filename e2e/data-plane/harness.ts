@@ -38,6 +38,8 @@ export interface WorkflowSpec {
   rpc: string;
   exitpoint: string;
   nodes: NodeSpec[];
+  /** Over the version's settings, for this workflow's stream and consumers. */
+  settings?: Partial<StreamSettings>;
 }
 
 /** One version of one runtime: a KRT folder and its workflows. */
@@ -103,7 +105,7 @@ export class DataPlane {
         spec.runtimeId,
         spec.version,
         wf,
-        { storage: 'memory', ...spec.settings },
+        { storage: 'memory', ...spec.settings, ...wf.settings },
       );
     const stores = await provisionVersionStores(
       this.nc,
