@@ -1,4 +1,10 @@
-import { PlatformRole, RuntimeRole, VersionStatus, roleIncludes } from '@libs/core';
+import {
+  PlatformRole,
+  RuntimeRole,
+  VersionStatus,
+  roleIncludes,
+  type VersionAction,
+} from '@libs/core';
 import type { RuntimeDoc, VersionDoc } from '@libs/persistence';
 import { Inject } from '@nestjs/common';
 import {
@@ -199,6 +205,22 @@ export class VersionsResolver {
     };
   }
 
+  /** One lifecycle mutation: VERSION_TRANSITIONS says what it does. */
+  private async act(
+    action: VersionAction,
+    input: VersionActionInput,
+    me: Principal,
+  ): Promise<Version> {
+    const doc = await this.versionsService.act(
+      me,
+      action,
+      input.runtimeId,
+      input.versionName,
+      input.comment,
+    );
+    return this.toVersion(doc, me);
+  }
+
   @Query(() => Version)
   @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
   async version(
@@ -240,16 +262,7 @@ export class VersionsResolver {
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
   ): Promise<Version> {
-    return this.toVersion(
-      await this.versionsService.act(
-        me,
-        'start',
-        input.runtimeId,
-        input.versionName,
-        input.comment,
-      ),
-      me,
-    );
+    return this.act('start', input, me);
   }
 
   @Mutation(() => Version, { description: 'STOPPING now; STOPPED when the job ends.' })
@@ -258,10 +271,7 @@ export class VersionsResolver {
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
   ): Promise<Version> {
-    return this.toVersion(
-      await this.versionsService.act(me, 'stop', input.runtimeId, input.versionName, input.comment),
-      me,
-    );
+    return this.act('stop', input, me);
   }
 
   @Mutation(() => Version, {
@@ -272,16 +282,7 @@ export class VersionsResolver {
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
   ): Promise<Version> {
-    return this.toVersion(
-      await this.versionsService.act(
-        me,
-        'publish',
-        input.runtimeId,
-        input.versionName,
-        input.comment,
-      ),
-      me,
-    );
+    return this.act('publish', input, me);
   }
 
   @Mutation(() => Version)
@@ -290,16 +291,7 @@ export class VersionsResolver {
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
   ): Promise<Version> {
-    return this.toVersion(
-      await this.versionsService.act(
-        me,
-        'unpublish',
-        input.runtimeId,
-        input.versionName,
-        input.comment,
-      ),
-      me,
-    );
+    return this.act('unpublish', input, me);
   }
 
   @Mutation(() => Version, {
@@ -310,16 +302,7 @@ export class VersionsResolver {
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
   ): Promise<Version> {
-    return this.toVersion(
-      await this.versionsService.act(
-        me,
-        'delete',
-        input.runtimeId,
-        input.versionName,
-        input.comment,
-      ),
-      me,
-    );
+    return this.act('delete', input, me);
   }
 
   @Mutation(() => Version, {
