@@ -53,7 +53,12 @@ export class EntrypointHttpServer {
         req.resume();
         return;
       }
-      const rpc = decodeURIComponent(path.slice(1));
+      let rpc: string;
+      try {
+        rpc = decodeURIComponent(path.slice(1));
+      } catch {
+        throw new RpcError('NOT_FOUND', `no rpc at ${path}`, requestId);
+      }
       this.calls.rpc(rpc);
       const raw = await this.readBody(req, requestId);
       let body: unknown;

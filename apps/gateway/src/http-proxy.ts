@@ -48,7 +48,12 @@ export class GatewayHttpProxy {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const [path, query] = (req.url ?? '/').split('?', 2);
-    const parts = path.split('/').slice(1).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = path.split('/').slice(1).map(decodeURIComponent);
+    } catch {
+      parts = []; // malformed percent-encoding: no route
+    }
     let runtimeId: string;
     let version: string | undefined;
     let rpc: string;

@@ -42,7 +42,7 @@ export interface HandlerContext {
   /** The node's id (slug) and its name as written in the manifest. */
   readonly nodeId: string;
   readonly nodeName: string;
-  /** Aborted when the handler times out or the runner stops: long work should check it. */
+  /** Aborted when the handler times out: long work should check it (the runner cannot stop it). */
   readonly signal: AbortSignal;
   isMessageOk(): boolean;
   isMessageError(): boolean;

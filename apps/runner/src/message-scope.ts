@@ -30,7 +30,8 @@ export interface ScopeDeps {
   payloadLimit: number;
   /**
    * Whether some consumer reads `subject`. Under interest retention a message nobody reads is
-   * dropped on arrival, so publishing it (e.g. the exitpoint's output) is skipped.
+   * dropped on arrival, so the exitpoint's output (already sent to `kre-reply-to`) is not
+   * published when no node reads it.
    */
   hasInterest(subject: string): boolean;
 }
@@ -139,7 +140,8 @@ export class MessageScope implements MessageSink {
     this.outputs = [];
     for (const out of outputs) if (out.reply) this.reply(out.data);
     for (const [i, out] of outputs.entries()) {
-      if (!this.deps.hasInterest(out.subject)) continue;
+      // The exitpoint's answer went to kre-reply-to; on JetStream it only matters if a node reads it.
+      if (out.reply && !this.deps.hasInterest(out.subject)) continue;
       try {
         await this.deps.publisher.publish(out.subject, out.data, {
           headers: this.headers,

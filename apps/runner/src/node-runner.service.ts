@@ -83,6 +83,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
   private stopping = false;
   /** Filter subjects of the stream's consumers; undefined until read (then: publish always). */
   private interest?: Set<string>;
+  private interestTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -189,7 +190,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
         continue;
       }
       this.logger.log(`bound to consumer ${input.consumer} (${input.subject})`);
-      await this.readInterest();
+      if (this.env.KRT_IS_EXITPOINT) await this.readInterest();
       try {
         await this.consume(input, consumer);
       } catch (error) {
@@ -199,23 +200,34 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  /** Which subjects of the stream some consumer reads (the deployer creates them all at start). */
+  /**
+   * Which subjects of the stream some consumer reads (exitpoints only, re-read every 30 s: the
+   * deployer creates the consumers before starting the runners).
+   */
   private async readInterest(): Promise<void> {
     try {
       const jsm = await jetstreamManager(this.nc);
       const subjects = new Set<string>();
+      let everything = false;
       for await (const info of jsm.consumers.list(this.env.KRT_NATS_STREAM)) {
         const { filter_subject: one, filter_subjects: many } = info.config;
-        if (!one && !many?.length) return; // a consumer of everything: keep publishing all
-        if (one) subjects.add(one);
-        for (const subject of many ?? []) subjects.add(subject);
+        if (!one && !many?.length) everything = true;
+        for (const subject of [...(one ? [one] : []), ...(many ?? [])]) {
+          if (subject.includes('*') || subject.includes('>')) everything = true;
+          subjects.add(subject);
+        }
       }
-      if ([...subjects].some((s) => s.includes('*') || s.includes('>'))) return;
-      this.interest = subjects;
+      // A consumer of everything or of wildcards: keep publishing all.
+      this.interest = everything ? undefined : subjects;
     } catch (error) {
+      this.interest = undefined;
       this.logger.warn(
         `cannot list the consumers of ${this.env.KRT_NATS_STREAM}: ${errorText(error)}`,
       );
+    }
+    if (!this.interestTimer && !this.stopping) {
+      this.interestTimer = setInterval(() => void this.readInterest(), 30_000);
+      this.interestTimer.unref();
     }
   }
 
@@ -394,6 +406,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
   /** SIGTERM: stop taking messages (buffered ones go back), finish those in flight, flush records. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.interestTimer);
     for (const messages of this.iterators) messages.stop();
     const pending = [...this.inFlight];
     if (pending.length) this.logger.log(`finishing ${pending.length} message(s) in flight`);
