@@ -112,6 +112,10 @@ async function cleanup() {
   rmSync(work, { recursive: true, force: true });
 }
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+// Whatever happens (a crash included), leave no process behind.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
 
 function rssMb(pid) {
   try {
