@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -11,7 +13,7 @@ import {
   messageFromJson,
 } from '@libs/messaging';
 import type { AppProcess } from '@libs/testing';
-import { testEnv } from '@libs/testing';
+import { testEnv, toolBinary } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DataPlane,
@@ -22,6 +24,7 @@ import {
   postJson,
 } from './harness.js';
 
+const run = promisify(execFile);
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const krtDir = `${fixtures}krt`;
 const betaDir = `${fixtures}beta`;
@@ -277,6 +280,27 @@ describe('the data plane: gateway → entrypoint → runners, as processes', () 
       c.close();
       expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
       expect(error.details).toContain('streaming rpc');
+    });
+
+    it('is described and called through reflection by grpcurl, through the gateway', async () => {
+      const grpcurl = toolBinary('grpcurl');
+      const md = ['-plaintext', '-H', 'kre-runtime: alpha'];
+      const { stdout: described } = await run(grpcurl, [
+        ...md,
+        gateway.grpc,
+        'describe',
+        'kitchen.Order',
+      ]);
+      expect(described).toContain('map<string, int32> counts = 11;');
+      expect(described).toContain('.google.protobuf.Timestamp created_at = 14;');
+      const { stdout: answer } = await run(grpcurl, [
+        ...md,
+        '-d',
+        JSON.stringify({ text: 'reflected', n: '7' }),
+        gateway.grpc,
+        'dp.Entrypoint/Echo',
+      ]);
+      expect(JSON.parse(answer)).toEqual({ text: 'reflected', n: '7', path: ['a', 'b', 'c'] });
     });
 
     it('serves the standard health service and server reflection', async () => {

@@ -40,8 +40,8 @@ interface ReflectionRequest {
 
 interface DescriptorMessage {
   name: string;
-  field?: { typeName?: string }[];
-  nestedType?: DescriptorMessage[];
+  field?: { name: string; typeName?: string }[];
+  nestedType?: (DescriptorMessage & { options?: { mapEntry?: boolean } })[];
   enumType?: { name: string }[];
 }
 interface DescriptorFile {
@@ -66,6 +66,24 @@ function withDependencies(files: Buffer[]): Buffer[] {
   const decoded = files.map(
     (f) => descriptor.FileDescriptorProto.decode(f) as unknown as DescriptorFile,
   );
+  // protoc names a map's entry type `<FieldName>Entry`; protobufjs names it `<FieldName>`, and
+  // strict clients (grpcurl) refuse that.
+  const renameMapEntries = (messages: DescriptorMessage[] = []) => {
+    for (const m of messages) {
+      for (const nested of m.nestedType ?? []) {
+        if (!nested.options?.mapEntry || nested.name.endsWith('Entry')) continue;
+        const field = m.field?.find((f) => f.typeName === nested.name);
+        const expected = `${(field?.name ?? nested.name)
+          .split('_')
+          .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+          .join('')}Entry`;
+        for (const f of m.field ?? []) if (f.typeName === nested.name) f.typeName = expected;
+        nested.name = expected;
+      }
+      renameMapEntries(m.nestedType);
+    }
+  };
+  for (const file of decoded) renameMapEntries(file.messageType);
   const fileOf = new Map<string, string>();
   const index = (
     file: DescriptorFile,
