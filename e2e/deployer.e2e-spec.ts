@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
@@ -44,6 +44,8 @@ describe('deployer with the local driver', () => {
   let runtimeJobs: RuntimeJobsProducer;
   let deployer: AppProcess | undefined;
   let versionName: string;
+  let archives: KrtArchiveStore;
+  let cipher: ConfigCipher;
 
   const startDeployer = async () => {
     const port = await freePort();
@@ -69,6 +71,34 @@ describe('deployer with the local driver', () => {
     return version && { status: version.status, message: version.statusMessage };
   };
 
+  /** Seeds what an upload stores (manifest, chunks, sealed config) for greeter under `name`. */
+  const seedVersion = async (name: string): Promise<string> => {
+    const dir = join(work, name);
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = join(dir, 'kre.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8')).replace(/^version: .*$/m, `version: ${name}`),
+    );
+    const krtFile = join(work, `${name}.krt`);
+    await packKrt(dir, krtFile, { prefix: env.KRE_PREFIX });
+    const { krt } = await openKrt(krtFile, { prefix: env.KRE_PREFIX });
+    const stored = await archives.save(rt, krt.version, createReadStream(krtFile));
+    await versions.create({
+      runtimeId: rt,
+      name: krt.version,
+      description: krt.description,
+      status: VersionStatus.CREATED,
+      krt,
+      config: [{ key: 'GREETING', type: 'VARIABLE', value: cipher.encrypt('Hello') }],
+      krtSize: stored.size,
+      krtChunks: stored.chunks,
+      krtSha256: stored.sha256,
+      createdBy: 'e2e',
+    });
+    return krt.version;
+  };
+
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-deployer-e2e-'));
     const moduleRef = await Test.createTestingModule({
@@ -89,28 +119,11 @@ describe('deployer with the local driver', () => {
     runtimeJobs = app.get(RuntimeJobsProducer);
     nc = await connectNats({ url: env.NATS_URL, name: 'deployer-e2e' });
     close = () => app.close();
-
-    // Seed what an upload stores: the normalised manifest, the archive as chunks, sealed config.
-    const krtFile = join(work, 'greeter.krt');
-    await packKrt('examples/greeter', krtFile, { prefix: env.KRE_PREFIX });
-    const { krt } = await openKrt(krtFile, { prefix: env.KRE_PREFIX });
-    versionName = krt.version;
-    const stored = await app.get(KrtArchiveStore).save(rt, krt.version, createReadStream(krtFile));
+    archives = app.get(KrtArchiveStore);
+    cipher = app.get(ConfigCipher);
     await runtimes.create({ _id: rt, name: 'Greeter', description: '', createdBy: 'e2e' });
-    await versions.create({
-      runtimeId: rt,
-      name: krt.version,
-      description: krt.description,
-      status: VersionStatus.CREATED,
-      krt,
-      config: [
-        { key: 'GREETING', type: 'VARIABLE', value: app.get(ConfigCipher).encrypt('Hello') },
-      ],
-      krtSize: stored.size,
-      krtChunks: stored.chunks,
-      krtSha256: stored.sha256,
-      createdBy: 'e2e',
-    });
+
+    versionName = await seedVersion('greeter-v1');
     await startDeployer();
   });
 
@@ -209,6 +222,34 @@ describe('deployer with the local driver', () => {
       'utf8',
     ).catch(() => null);
     expect(state).toBeNull();
+  });
+
+  it('converges when the deployer is SIGKILLed during a start: STARTED, no duplicate workloads', async () => {
+    const name = await seedVersion('greeter-v2');
+    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    // Kill it in the middle: once the first workload process exists, before STARTED.
+    await expect
+      .poll(async () => (await owned()).length, { timeout: 60_000, interval: 20 })
+      .toBeGreaterThan(0);
+    deployer!.child.kill('SIGKILL');
+    await deployer!.exited;
+    expect((await versions.get(rt, name)).status).toBe(VersionStatus.STARTING);
+    // The next deployer finds the stalled job (BullMQ's stall check) and finishes it.
+    await startDeployer();
+    expect(await settled(name, VersionStatus.STARTING)).toEqual({
+      status: VersionStatus.STARTED,
+      message: undefined,
+    });
+    expect(await owned()).toHaveLength(4);
+
+    await versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
+    await versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect(await settled(name, VersionStatus.STOPPING)).toEqual({
+      status: VersionStatus.STOPPED,
+      message: undefined,
+    });
+    expect(await owned()).toEqual([]);
   });
 
   it('deletes the runtime: databases, streams and the record', async () => {

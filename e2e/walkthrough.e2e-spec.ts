@@ -115,8 +115,8 @@ describe('the README walkthrough', () => {
     output = result.stdout;
     token = /KRE_TOKEN=(\S+)/.exec(output)?.[1] ?? '';
     expect(token).toMatch(/^kre_/);
-    expect(output).toContain('{"greeting":"Hello, Ada Lovelace!"}');
-    expect(output).toMatch(/"greeting": "Hello, Grace!"/);
+    expect(output).toContain('{"greeting":"Howdy, Ada Lovelace!"}');
+    expect(output).toMatch(/"greeting": "Howdy, Grace!"/);
     expect(output).toMatch(/"status":"PUBLISHED"/);
     expect(output).toContain(`"http":"${gatewayHttp}/demo/versions/greeter-v1"`);
   });

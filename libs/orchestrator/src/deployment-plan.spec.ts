@@ -127,6 +127,8 @@ describe(plan.name, () => {
       KRT_NATS_OBS_PREFIX: 'kre.demo.obs',
       KRT_NATS_DATA_PREFIX: 'kre.demo.data',
       KRT_ENTRYPOINT_PROTO: 'public_input.proto',
+      KRT_CONFIG_KEYS: 'API_KEY,MODEL_FILE',
+      KRE_PREFIX: 'kre',
       API_KEY: 'secret',
       MODEL_FILE: '{"w":1}',
     });

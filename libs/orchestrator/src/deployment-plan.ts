@@ -105,6 +105,8 @@ export function plan(input: PlanInput): DeploymentPlan {
   const names = new Names(prefix);
   const configEnv = { ...config.variables, ...config.files };
   const common = {
+    // Scopes the entrypoint's reply subject to the installation.
+    KRE_PREFIX: prefix,
     KRT_RUNTIME_ID: rt,
     KRT_VERSION: ver,
     KRT_VERSION_ID: keys.version(rt, ver),
@@ -114,6 +116,8 @@ export function plan(input: PlanInput): DeploymentPlan {
     KRT_NATS_KEY_VALUE_STORE_PROJECT: names.projectBucket(rt, ver),
     // Runners decode typed payloads with the version's proto, as the entrypoint encodes them.
     KRT_ENTRYPOINT_PROTO: krt.entrypoint.proto,
+    // Which env vars are the version's config (the handler context's `config`).
+    KRT_CONFIG_KEYS: [...Object.keys(config.variables), ...Object.keys(config.files)].join(','),
   };
   const baseLabels = {
     'app.kubernetes.io/part-of': 'kre',
