@@ -91,18 +91,13 @@ describe(plan.name, () => {
     expect(entrypoint.ports).toEqual(['grpc', 'http', 'health']);
   });
 
-  it('creates one durable consumer per (node, input, channel) with the input subject as filter', () => {
-    expect(sut.streams[0]).toEqual({
-      workflow: 'classify',
-      stream: 'KRE_demo_v1_classify',
-      subjects: ['kre.demo.wf.v1.classify.>'],
-      consumers: [
-        { name: 'etl_entrypoint', filterSubject: 'kre.demo.wf.v1.classify.entrypoint' },
-        { name: 'model_etl', filterSubject: 'kre.demo.wf.v1.classify.etl' },
-        { name: 'rules_etl_odd', filterSubject: 'kre.demo.wf.v1.classify.etl.odd' },
-        { name: 'join_model', filterSubject: 'kre.demo.wf.v1.classify.model' },
-        { name: 'join_rules', filterSubject: 'kre.demo.wf.v1.classify.rules' },
-      ],
+  it('wires each runner to the durable consumers the deployer provisions, channels included', () => {
+    const inputs = Object.fromEntries(sut.workloads.map((w) => [w.id, w.env.KRT_NATS_INPUTS]));
+    expect(inputs).toMatchObject({
+      'classify.etl': 'kre.demo.wf.v1.classify.entrypoint=etl_entrypoint',
+      'classify.model': 'kre.demo.wf.v1.classify.etl=model_etl',
+      'classify.rules': 'kre.demo.wf.v1.classify.etl.odd=rules_etl_odd',
+      'health.etl': 'kre.demo.wf.v1.health.entrypoint=etl_entrypoint',
     });
   });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Krt, KrtNode, KrtWorkflow } from '@libs/krt';
+import type { Krt } from '@libs/krt';
+import { planWorkflowStreams } from '@libs/messaging';
 import { Names, keys } from '@libs/naming';
 
 /** Named ports a workload listens on; the driver picks the numbers (`KRT_<NAME>_PORT`). */
@@ -31,14 +32,6 @@ export interface WorkloadSpec {
   readonly specHash: string;
 }
 
-/** A workflow's stream and the durable consumers the deployer creates (runners only bind). */
-export interface WorkflowStreamSpec {
-  readonly workflow: string;
-  readonly stream: string;
-  readonly subjects: readonly string[];
-  readonly consumers: readonly { name: string; filterSubject: string }[];
-}
-
 /** rpc → where the entrypoint sends its requests. */
 export type EntrypointRoutes = Record<
   string,
@@ -51,7 +44,6 @@ export interface DeploymentPlan {
   readonly runtimeId: string;
   readonly versionName: string;
   readonly workloads: readonly WorkloadSpec[];
-  readonly streams: readonly WorkflowStreamSpec[];
   /** KV buckets: the project's, then one per workflow, then one per node. */
   readonly keyValueStores: readonly string[];
   readonly objectStores: readonly string[];
@@ -82,17 +74,6 @@ function hashOf(value: unknown): string {
 
 function withHash(spec: Omit<WorkloadSpec, 'specHash'>): WorkloadSpec {
   return { ...spec, specHash: hashOf(spec) };
-}
-
-/** Where a node's messages come from: (subject, durable consumer) per subscription. */
-function nodeInputs(names: Names, rt: string, ver: string, wf: KrtWorkflow, node: KrtNode) {
-  return node.subscriptions.map(({ node: input, channel }) => ({
-    subject:
-      input === 'entrypoint'
-        ? names.entrypointSubject(rt, ver, wf.name)
-        : names.nodeSubject(rt, ver, wf.name, input, channel),
-    consumer: names.consumer(node.name, input, channel),
-  }));
 }
 
 /**
@@ -127,7 +108,6 @@ export function plan(input: PlanInput): DeploymentPlan {
   };
 
   const routes: EntrypointRoutes = {};
-  const streams: WorkflowStreamSpec[] = [];
   const nodeWorkloads: WorkloadSpec[] = [];
   const workflowBuckets: string[] = [];
   const nodeBuckets: string[] = [];
@@ -141,11 +121,11 @@ export function plan(input: PlanInput): DeploymentPlan {
       subject: names.entrypointSubject(rt, ver, wf.name),
     };
     workflowBuckets.push(names.workflowBucket(rt, ver, wf.name));
-    const consumers: { name: string; filterSubject: string }[] = [];
+    // The same wiring the deployer provisions (one source of subject and consumer names).
+    const wiring = planWorkflowStreams(names, rt, ver, wf).nodes;
 
     for (const node of wf.nodes) {
-      const inputs = nodeInputs(names, rt, ver, wf, node);
-      consumers.push(...inputs.map((i) => ({ name: i.consumer, filterSubject: i.subject })));
+      const { natsInputs, output } = wiring[node.name];
       nodeBuckets.push(names.nodeBucket(rt, ver, wf.name, node.name));
       const store = node.objectStore
         ? names.objectStore(
@@ -173,8 +153,8 @@ export function plan(input: PlanInput): DeploymentPlan {
             KRT_NODE_ID: node.name,
             KRT_HANDLER_PATH: node.src,
             KRT_NATS_STREAM: stream,
-            KRT_NATS_INPUTS: inputs.map((i) => `${i.subject}=${i.consumer}`).join(','),
-            KRT_NATS_OUTPUT: names.nodeSubject(rt, ver, wf.name, node.name),
+            KRT_NATS_INPUTS: natsInputs,
+            KRT_NATS_OUTPUT: output,
             KRT_IS_EXITPOINT: String(node.name === wf.exitpoint),
             KRT_NATS_KEY_VALUE_STORE_WORKFLOW: names.workflowBucket(rt, ver, wf.name),
             KRT_NATS_KEY_VALUE_STORE_NODE: names.nodeBucket(rt, ver, wf.name, node.name),
@@ -191,12 +171,6 @@ export function plan(input: PlanInput): DeploymentPlan {
         }),
       );
     }
-    streams.push({
-      workflow: wf.name,
-      stream,
-      subjects: [`${names.workflowSubjectRoot(rt, ver, wf.name)}.>`],
-      consumers,
-    });
   }
 
   const entrypoint = withHash({
@@ -223,7 +197,6 @@ export function plan(input: PlanInput): DeploymentPlan {
     runtimeId: rt,
     versionName: ver,
     workloads: [entrypoint, ...nodeWorkloads],
-    streams,
     keyValueStores: [names.projectBucket(rt, ver), ...workflowBuckets, ...nodeBuckets],
     objectStores: [...objectStores],
     krtBucket: names.krtBucket(rt),

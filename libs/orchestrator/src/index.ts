@@ -5,7 +5,6 @@ export {
   type PlanConfig,
   type PlanInput,
   type PortName,
-  type WorkflowStreamSpec,
   type WorkloadSpec,
 } from './deployment-plan.js';
 export {

@@ -47,7 +47,6 @@ function planOf(versionName: string, workloads: WorkloadSpec[]): DeploymentPlan 
     runtimeId: 'demo',
     versionName,
     workloads,
-    streams: [],
     keyValueStores: [],
     objectStores: [],
     krtBucket: 'kre_demo_krt',
