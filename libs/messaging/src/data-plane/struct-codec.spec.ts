@@ -12,10 +12,15 @@ import {
 
 const Struct = wellKnownTypes().lookupType('google.protobuf.Struct');
 const Value = wellKnownTypes().lookupType('google.protobuf.Value');
+// A "__proto__" key is left out: protobufjs' generic decoder assigns map and Struct keys with
+// `obj[key] = v`, which turns that key into the object's prototype (a known limitation of the
+// generic path, found by this property; see the note of issue #6). The direct codec is safe.
+const withoutProtoKey = (v: unknown) => !JSON.stringify(v).includes('"__proto__"');
 const json = fc
   .jsonValue({ noUnicodeString: false })
-  .map((v) => JSON.parse(JSON.stringify(v)) as unknown);
-const object = fc.dictionary(fc.string(), json);
+  .map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+  .filter(withoutProtoKey);
+const object = fc.dictionary(fc.string(), json).filter(withoutProtoKey);
 
 describe('the direct Struct/Value codec', () => {
   it('writes what the generic proto3 JSON path reads, and reads what it writes', () => {
@@ -52,5 +57,15 @@ describe('the direct Struct/Value codec', () => {
       'bytes at b cannot travel inside an object',
     );
     expect(() => encodeValue(undefined)).toThrow(JsonValueError);
+  });
+});
+
+describe('a "__proto__" key in a Struct', () => {
+  it('stays a plain key through the direct codec and pollutes no prototype', () => {
+    const o = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as Record<string, unknown>;
+    const decoded = decodeStruct(encodeStruct(o));
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(Object.keys(decoded).sort()).toEqual(['__proto__', 'a']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

@@ -146,7 +146,13 @@ function readStruct(r: R, end: number): Record<string, JsonValue> {
       else if (t >>> 3 === 2) value = readValue(r, r.uint32() + r.pos);
       else r.skipType(t & 7);
     }
-    out[key] = value;
+    // defineProperty: a "__proto__" key stays a key instead of becoming the prototype.
+    Object.defineProperty(out, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
