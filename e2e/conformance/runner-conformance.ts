@@ -286,7 +286,10 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       const id = await send('entrypoint', typed({ mode: 'echo' }), { deadline: Date.now() - 1 });
       await sleep(1_500);
       expect(of(id)).toEqual([]);
-      expect((await ackState('n_entrypoint')).pending).toBe(0);
+      // The ack follows the reply: wait for it rather than race it.
+      await expect
+        .poll(async () => (await ackState('n_entrypoint')).pending, { timeout: 10_000 })
+        .toBe(0);
     });
 
     it('extends AckWait with in-progress acks: a handler longer than AckWait is delivered once', async () => {
@@ -296,7 +299,9 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       expect(reply.json).toEqual({ step: 'slept', text: 'long' });
       await sleep(300);
       expect(of(id, replyTo)).toHaveLength(1);
-      expect(await ackState('x_feeder')).toEqual({ pending: 0, deliveries: before.deliveries + 1 });
+      await expect
+        .poll(() => ackState('x_feeder'), { timeout: 10_000 })
+        .toEqual({ pending: 0, deliveries: before.deliveries + 1 });
     });
 
     it('redelivers a message held by a killed replica to the next one', async () => {
@@ -307,7 +312,9 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       await start('x');
       const [reply] = await waitFor(id, replyTo);
       expect(reply.json).toEqual({ step: 'slept', text: 'survivor' });
-      expect(await ackState('x_feeder')).toEqual({ pending: 0, deliveries: before.deliveries + 2 });
+      await expect
+        .poll(() => ackState('x_feeder'), { timeout: 10_000 })
+        .toEqual({ pending: 0, deliveries: before.deliveries + 2 });
     });
   });
 }

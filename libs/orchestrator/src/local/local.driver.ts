@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -398,8 +399,10 @@ export class LocalDriver implements OrchestratorDriver {
     const dir = this.versionDir(record.plan.runtimeId, record.plan.versionName);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, 'registry.json');
-    await writeFile(`${file}.tmp`, JSON.stringify(record), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    // A name per write: supervision ticks and apply() may save the same version at once.
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
+    await rename(tmp, file);
   }
 
   private async readRegistry(
