@@ -1,5 +1,5 @@
+import { closeWithin, listenOn } from '@libs/observability';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { KreHeader } from '@libs/messaging';
 import type { RpcCalls } from './rpc-calls.js';
 import { RpcError } from './rpc-error.js';
@@ -132,16 +132,7 @@ export class EntrypointHttpServer {
 
   /** Listens on `host:port`; resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', (error) =>
-        reject(
-          new Error(`cannot listen for HTTP on ${host}:${port}: ${error.message}`, {
-            cause: error,
-          }),
-        ),
-      );
-      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
-    });
+    return listenOn(this.server, 'HTTP', host, port);
   }
 
   get isListening(): boolean {
@@ -150,16 +141,6 @@ export class EntrypointHttpServer {
 
   /** Stops taking connections and waits (at most `graceMs`) for requests in progress. */
   async stop(graceMs: number): Promise<void> {
-    await new Promise<void>((done) => {
-      const timer = setTimeout(() => {
-        this.server.closeAllConnections();
-        done();
-      }, graceMs);
-      this.server.close(() => {
-        clearTimeout(timer);
-        done();
-      });
-      this.server.closeIdleConnections();
-    });
+    await closeWithin(this.server, graceMs);
   }
 }

@@ -1,3 +1,4 @@
+import { closeWithin, listenOn } from '@libs/observability';
 import {
   type ClientHttp2Session,
   type Http2Server,
@@ -8,7 +9,6 @@ import {
   constants,
   createServer,
 } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NoRouteError, type RouteTable } from './route-table.js';
 
@@ -153,16 +153,7 @@ export class GatewayGrpcProxy {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', (error: Error) =>
-        reject(
-          new Error(`cannot listen for gRPC on ${host}:${port}: ${error.message}`, {
-            cause: error,
-          }),
-        ),
-      );
-      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
-    });
+    return listenOn(this.server, 'gRPC', host, port);
   }
 
   get isListening(): boolean {
@@ -170,13 +161,7 @@ export class GatewayGrpcProxy {
   }
 
   async stop(graceMs: number): Promise<void> {
-    await new Promise<void>((done) => {
-      const timer = setTimeout(done, graceMs);
-      this.server.close(() => {
-        clearTimeout(timer);
-        done();
-      });
-    });
+    await closeWithin(this.server, graceMs);
     for (const session of this.sessions.values()) session.close();
     this.sessions.clear();
   }

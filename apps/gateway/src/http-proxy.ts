@@ -1,3 +1,4 @@
+import { closeWithin, listenOn } from '@libs/observability';
 import {
   Agent,
   type IncomingMessage,
@@ -7,7 +8,6 @@ import {
   createServer,
   request,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NoRouteError, type RouteTable } from './route-table.js';
 
 const HOP_BY_HOP = new Set([
@@ -127,16 +127,7 @@ export class GatewayHttpProxy {
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', (error) =>
-        reject(
-          new Error(`cannot listen for HTTP on ${host}:${port}: ${error.message}`, {
-            cause: error,
-          }),
-        ),
-      );
-      this.server.listen(port, host, () => resolve((this.server.address() as AddressInfo).port));
-    });
+    return listenOn(this.server, 'HTTP', host, port);
   }
 
   get isListening(): boolean {
@@ -144,17 +135,7 @@ export class GatewayHttpProxy {
   }
 
   async stop(graceMs: number): Promise<void> {
-    await new Promise<void>((done) => {
-      const timer = setTimeout(() => {
-        this.server.closeAllConnections();
-        done();
-      }, graceMs);
-      this.server.close(() => {
-        clearTimeout(timer);
-        done();
-      });
-      this.server.closeIdleConnections();
-    });
+    await closeWithin(this.server, graceMs);
     this.agent.destroy();
   }
 }
