@@ -16,3 +16,4 @@ export {
 export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';
 export { fetchKrt, removeKrt, storeKrt, type FetchKrtOptions } from './fetch-krt.js';
 export { processesWithEnv } from './local/proc.js';
+export { freePort } from './local/free-port.js';

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,19 +47,33 @@ function redisBinary(): string {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; the tiny race with other processes is acceptable in tests). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
+/*
+ * Ports below Linux's ephemeral range (32768-60999): an outgoing connection of another test
+ * never takes one between the moment it is picked and the moment a server binds it, which
+ * `listen(0)` ports are exposed to (seen in CI: EADDRINUSE). The same rule as
+ * libs/orchestrator's freePort; this file stays import-free because benchmarks load it
+ * directly with Node.
+ */
+const handedOut = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A free TCP port on 127.0.0.1 that this process has not handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 1_000; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 function canConnect(port: number): Promise<boolean> {

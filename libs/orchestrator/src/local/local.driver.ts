@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -11,6 +10,7 @@ import {
   type VersionEndpoints,
   WorkloadsNotReadyError,
 } from '../driver.js';
+import { freePort } from './free-port.js';
 import { isSameProcess, processStartTime, processesWithEnv, signalGroup } from './proc.js';
 
 /** Marks every process this installation's local driver starts (`<prefix>@<stateDir>`). */
@@ -437,20 +437,4 @@ function versionKey(runtimeId: string, versionName: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no free port')),
-      );
-    });
-  });
 }
