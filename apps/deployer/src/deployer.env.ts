@@ -1,5 +1,65 @@
-import { baseEnv, configKeyEnv, mongoEnv, natsEnv, ports, redisEnv } from '@libs/config';
+import { baseEnv, configKeyEnv, mongoEnv, natsEnv, ports, redisEnv, urlEnv } from '@libs/config';
+import { KUBERNETES_DEFAULTS } from '@libs/orchestrator';
 import { z } from 'zod';
+
+/** An env var holding JSON, checked against `schema` (errors name the variable and the path). */
+function json<T extends z.ZodType>(schema: T, fallback: unknown) {
+  return z
+    .string()
+    .default(JSON.stringify(fallback))
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+const stringMap = z.record(z.string(), z.string());
+const optionalText = z.string().trim().min(1).optional();
+
+/** The kubernetes driver's settings (`ORCHESTRATOR=kubernetes`); the Helm chart sets them. */
+const kubernetesEnv = {
+  /** Where KRE runs: its NATS and gateway; NetworkPolicies of runtimes allow traffic from/to it. */
+  KUBE_NAMESPACE: z.string().default('kre'),
+  /** NATS as workloads in runtime namespaces reach it (default: NATS_URL). */
+  WORKLOAD_NATS_URL: urlEnv(['nats', 'tls']).optional(),
+  KUBE_INGRESS_CONTROLLER_NAMESPACE: z.string().default('ingress-nginx'),
+  KUBE_INGRESS_CLASS: optionalText,
+  /** Published versions answer at `<runtime>.<domain>`; unset: no Ingress. */
+  KUBE_INGRESS_DOMAIN: optionalText,
+  KUBE_INGRESS_ANNOTATIONS: json(stringMap, {}),
+  KUBE_INGRESS_TLS_SECRET: optionalText,
+  KUBE_RUNNER_IMAGE: z.string().default('kre/runner:latest'),
+  KUBE_ENTRYPOINT_IMAGE: z.string().default('kre/entrypoint:latest'),
+  /** KRT image repository → our image (null: not runnable here); merged over KRE's defaults. */
+  KUBE_IMAGE_MAP: json(z.record(z.string(), z.string().nullable()), {}),
+  KUBE_RESOURCE_QUOTA: json(stringMap, {}),
+  KUBE_LIMIT_RANGE: json(
+    z.strictObject({ default: stringMap.default({}), defaultRequest: stringMap.default({}) }),
+    {},
+  ),
+  KUBE_WORKLOAD_RESOURCES: json(
+    z.strictObject({ requests: stringMap.optional(), limits: stringMap.optional() }),
+    KUBERNETES_DEFAULTS.workloadResources,
+  ),
+  KUBE_GPU_NODE_SELECTOR: json(stringMap, { 'nvidia.com/gpu.present': 'true' }),
+  KUBE_GPU_TOLERATIONS: json(
+    z.array(
+      z.strictObject({
+        key: z.string().optional(),
+        operator: z.enum(['Exists', 'Equal']).optional(),
+        value: z.string().optional(),
+        effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+        tolerationSeconds: z.number().int().optional(),
+      }),
+    ),
+    [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+  ),
+};
 
 export const deployerEnvSchema = z
   .object({
@@ -25,6 +85,7 @@ export const deployerEnvSchema = z
     PATH: z.string().default('/usr/local/bin:/usr/bin:/bin'),
     /** Folder of the built workload programs (`<dir>/runner/src/main.js`); default: beside the deployer. */
     KRE_WORKLOAD_PROGRAMS_DIR: z.string().min(1).optional(),
+    ...kubernetesEnv,
   })
   .transform((env) => ({
     ...env,

@@ -6,7 +6,16 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { LocalDriver, type DeploymentPlan, type OrchestratorDriver } from '@libs/orchestrator';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  KUBERNETES_DEFAULTS,
+  KubernetesDriver,
+  LocalDriver,
+  defaultImageMap,
+  type DeploymentPlan,
+  type KubernetesDriverOptions,
+  type OrchestratorDriver,
+} from '@libs/orchestrator';
 import { join } from 'node:path';
 import type { DeployerEnv } from './deployer.env.js';
 
@@ -66,9 +75,10 @@ export function orchestratorDriverFactory(
   programsDir: string,
 ): OrchestratorDriver {
   if (env.ORCHESTRATOR === 'kubernetes') {
-    throw new Error(
-      'ORCHESTRATOR=kubernetes: the kubernetes driver is not available yet (issue #7); use local',
-    );
+    // KUBECONFIG, ~/.kube/config, or the pod's service account.
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault();
+    return new KubernetesDriver(kubeConfig, kubernetesOptions(env));
   }
   return new LocalDriver({
     stateDir: env.stateDir,
@@ -81,4 +91,37 @@ export function orchestratorDriverFactory(
     fetchKrt: (plan, dest) => runFetchKrt(env, programsDir, plan, dest),
     baseEnv: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: env.NODE_ENV },
   });
+}
+
+/** The kubernetes driver's options from the deployer's env. */
+export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
+  return {
+    prefix: env.KRE_PREFIX,
+    installationNamespace: env.KUBE_NAMESPACE,
+    workloadNatsUrl: env.WORKLOAD_NATS_URL ?? env.NATS_URL,
+    images: {
+      runner: env.KUBE_RUNNER_IMAGE,
+      entrypoint: env.KUBE_ENTRYPOINT_IMAGE,
+      map: {
+        ...defaultImageMap(env.KUBE_RUNNER_IMAGE, env.KUBE_ENTRYPOINT_IMAGE),
+        ...env.KUBE_IMAGE_MAP,
+      },
+    },
+    ingress: {
+      controllerNamespace: env.KUBE_INGRESS_CONTROLLER_NAMESPACE,
+      className: env.KUBE_INGRESS_CLASS,
+      domain: env.KUBE_INGRESS_DOMAIN,
+      annotations: env.KUBE_INGRESS_ANNOTATIONS,
+      tlsSecret: env.KUBE_INGRESS_TLS_SECRET,
+    },
+    resourceQuota: env.KUBE_RESOURCE_QUOTA,
+    limitRange: env.KUBE_LIMIT_RANGE,
+    workloadResources: env.KUBE_WORKLOAD_RESOURCES,
+    gpu: { nodeSelector: env.KUBE_GPU_NODE_SELECTOR, tolerations: env.KUBE_GPU_TOLERATIONS },
+    programs: {
+      runner: [...KUBERNETES_DEFAULTS.programs.runner],
+      entrypoint: [...KUBERNETES_DEFAULTS.programs.entrypoint],
+    },
+    fieldManager: KUBERNETES_DEFAULTS.fieldManager,
+  };
 }

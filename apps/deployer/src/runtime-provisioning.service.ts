@@ -11,6 +11,8 @@ import type { Connection } from 'mongoose';
 import { UnrecoverableError } from 'bullmq';
 import type { Progress } from './version-deployment.service.js';
 import { VersionDeploymentService } from './version-deployment.service.js';
+import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+import type { OrchestratorDriver } from '@libs/orchestrator';
 
 /** Runtime jobs: what a tenant needs before its first version, and its complete removal. */
 @Injectable()
@@ -24,11 +26,14 @@ export class RuntimeProvisioningService {
     private readonly names: Names,
     @InjectConnection() private readonly connection: Connection,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
   ) {}
 
   async create(ref: RuntimeRef, progress: Progress): Promise<void> {
     const runtime = await this.runtimes.find(ref.runtimeId);
     if (!runtime) throw new UnrecoverableError(`runtime "${ref.runtimeId}" does not exist`);
+    await progress('orchestrator');
+    await this.driver.prepareRuntime(ref.runtimeId);
     await progress('observability-stream');
     await provisionObservabilityStream(await jetstreamManager(this.nc), this.names, ref.runtimeId);
     await progress('databases');
@@ -67,6 +72,9 @@ export class RuntimeProvisioningService {
       await this.connection.useDb(db, { useCache: true }).dropDatabase();
       removed.push(`database ${db}`);
     }
+    await progress('orchestrator');
+    await this.driver.removeRuntime(ref.runtimeId);
+    removed.push(`orchestrator objects of ${ref.runtimeId}`);
     await this.runtimes.remove(ref.runtimeId);
     this.logger.log(`runtime ${ref.runtimeId} removed: ${removed.join(', ')}`);
     return removed;

@@ -10,6 +10,7 @@ import {
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import {
+  UnsupportedImageError,
   WorkloadsNotReadyError,
   plan,
   removeKrt,
@@ -62,6 +63,7 @@ export class VersionDeploymentService {
     try {
       await this.deploy(version, progress);
     } catch (error) {
+      if (error instanceof UnsupportedImageError) throw new UnrecoverableError(error.message);
       if (error instanceof WorkloadsNotReadyError) {
         // A node program that does not come up will not on a retry either: stop what runs.
         await this.driver.stop(ref.runtimeId, ref.versionName);
@@ -99,12 +101,14 @@ export class VersionDeploymentService {
     if (!endpoints)
       throw new UnrecoverableError('the version has no running entrypoint to publish');
     await progress('switch-route');
+    await this.driver.publish(ref.runtimeId, ref.versionName);
     await this.routes.publish(ref.runtimeId, ref.versionName, endpoints);
   }
 
   async unpublish(ref: VersionRef, progress: Progress): Promise<void> {
     await progress('remove-route');
     await this.routes.unpublish(ref.runtimeId, ref.versionName);
+    await this.driver.unpublish(ref.runtimeId, ref.versionName);
   }
 
   /** Rolls the workloads of a running version onto its new config (ports and routes stay). */

@@ -27,12 +27,23 @@ export class WorkloadsNotReadyError extends Error {
 
 /** An orchestrator driver applies deployment plans: `local` (processes) or `kubernetes`. */
 export interface OrchestratorDriver {
+  /** What a runtime needs before its first version (Kubernetes: its namespace). Idempotent. */
+  prepareRuntime(runtimeId: string): Promise<void>;
+  /** Removes what prepareRuntime made and waits until it is gone. Idempotent. */
+  removeRuntime(runtimeId: string): Promise<void>;
   /** Converges the version's workloads to `plan` (idempotent: matching workloads are kept). */
   apply(plan: DeploymentPlan): Promise<void>;
   /** Resolves when every replica answers `/readyz`. @throws WorkloadsNotReadyError */
   waitReady(runtimeId: string, versionName: string, timeoutMs: number): Promise<void>;
   /** Stops every workload of the version and resolves once they are gone (idempotent). */
   stop(runtimeId: string, versionName: string): Promise<void>;
+  /**
+   * Makes this the runtime's published version at the orchestrator's level (Kubernetes: the
+   * stable `entrypoint` Service and Ingress; locally the gateway's route is all there is).
+   */
+  publish(runtimeId: string, versionName: string): Promise<void>;
+  /** Undoes publish if this version is the published one. */
+  unpublish(runtimeId: string, versionName: string): Promise<void>;
   status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]>;
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null>;
   /** Takes over what a previous deployer process left running; kills what nothing owns. */

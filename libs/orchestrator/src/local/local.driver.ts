@@ -177,6 +177,24 @@ export class LocalDriver implements OrchestratorDriver {
     }
   }
 
+  /** Runtimes need nothing of the local driver: streams, stores and databases are the deployer's. */
+  prepareRuntime(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  removeRuntime(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Locally the gateway's route is the published address: nothing to do here. */
+  publish(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  unpublish(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async stop(runtimeId: string, versionName: string): Promise<void> {
     const key = versionKey(runtimeId, versionName);
     const record = this.versions.get(key) ?? (await this.readRegistry(runtimeId, versionName));

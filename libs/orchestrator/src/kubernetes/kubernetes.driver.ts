@@ -1,0 +1,362 @@
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  Watch,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { Names } from '@libs/naming';
+import type { DeploymentPlan } from '../deployment-plan.js';
+import {
+  WorkloadsNotReadyError,
+  type OrchestratorDriver,
+  type ReplicaStatus,
+  type VersionEndpoints,
+} from '../driver.js';
+import type { KubernetesDriverOptions } from './kubernetes.options.js';
+import { runtimeManifests } from './runtime.manifests.js';
+import {
+  PUBLISHED_SERVICE,
+  PUBLISHED_VERSION_ANNOTATION,
+  publishedManifests,
+  serviceAddresses,
+  versionManifests,
+} from './version.manifests.js';
+
+const POLL_MS = 250;
+const GONE_TIMEOUT_MS = 120_000;
+
+const isNotFound = (error: unknown) => error instanceof ApiException && error.code === 404;
+
+/** The kinds a version owns, deleted by label on stop. */
+const VERSION_KINDS = [
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'Secret' },
+] as const;
+
+/** True when every replica of the Deployment runs its current template and is available. */
+export function deploymentReady(deployment: V1Deployment): boolean {
+  const want = deployment.spec?.replicas ?? 1;
+  const status = deployment.status;
+  if (!status) return false;
+  return (
+    (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1) &&
+    (status.updatedReplicas ?? 0) >= want &&
+    (status.availableReplicas ?? 0) >= want &&
+    (status.replicas ?? 0) <= want
+  );
+}
+
+/** How one pod is doing, in the terms of the local driver. */
+export function podStatus(pod: V1Pod, replica: number): ReplicaStatus {
+  const workloadId = pod.metadata?.annotations?.['kre.io/workload'] ?? pod.metadata?.name ?? '?';
+  const main = pod.status?.containerStatuses?.[0];
+  const init = pod.status?.initContainerStatuses?.[0];
+  const restarts = (main?.restartCount ?? 0) + (init?.restartCount ?? 0);
+  const waiting = main?.state?.waiting ?? init?.state?.waiting;
+  const terminated = main?.lastState?.terminated ?? init?.lastState?.terminated;
+  let state: ReplicaStatus['state'] = 'STARTING';
+  if (pod.metadata?.deletionTimestamp || ['Failed', 'Succeeded'].includes(pod.status?.phase ?? ''))
+    state = 'STOPPED';
+  else if (main?.ready) state = 'RUNNING';
+  else if (restarts > 0) state = 'RESTARTING';
+  const message = terminated
+    ? `exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ''}${terminated.message ? `: ${terminated.message}` : ''}`
+    : waiting?.reason
+      ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`
+      : undefined;
+  return { workloadId, replica, state, restarts, ...(message ? { message } : {}) };
+}
+
+/**
+ * Runs deployment plans on Kubernetes: a namespace per runtime (prepared by the runtime jobs),
+ * the version's objects applied with server-side apply (applying twice changes nothing), readiness
+ * from Deployment availability, node status from pods. The cluster keeps the state: a deployer
+ * restart has nothing to adopt.
+ */
+export class KubernetesDriver implements OrchestratorDriver {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly names: Names;
+  private readonly watches = new Set<AbortController>();
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly options: KubernetesDriverOptions,
+  ) {
+    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.names = new Names(options.prefix);
+  }
+
+  /** Creates or updates the runtime's namespace, account, network policies, quota and limits. */
+  async prepareRuntime(runtimeId: string): Promise<void> {
+    for (const object of runtimeManifests(this.options, runtimeId))
+      await this.serverSideApply(object);
+  }
+
+  /** Deletes the runtime's namespace (with everything in it) and waits until it is gone. */
+  async removeRuntime(runtimeId: string): Promise<void> {
+    const name = this.names.namespace(runtimeId);
+    try {
+      await this.core.deleteNamespace({ name });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    await this.waitGone(`namespace ${name}`, async () => {
+      try {
+        await this.core.readNamespace({ name });
+        return false;
+      } catch (error) {
+        if (isNotFound(error)) return true;
+        throw error;
+      }
+    });
+  }
+
+  async apply(plan: DeploymentPlan): Promise<void> {
+    // Rendering refuses unsupported images before anything is written.
+    const manifests = versionManifests(this.options, plan);
+    await this.prepareRuntime(plan.runtimeId);
+    for (const object of manifests) await this.serverSideApply(object);
+    // Workloads of an earlier plan of this version that this one no longer has.
+    const wanted = new Set(manifests.map((m) => `${m.kind}/${m.metadata?.name}`));
+    for (const object of await this.versionObjects(plan.runtimeId, plan.versionName)) {
+      if (!wanted.has(`${object.kind}/${object.metadata?.name}`)) await this.deleteObject(object);
+    }
+  }
+
+  async waitReady(runtimeId: string, versionName: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const namespace = this.names.namespace(runtimeId);
+    const labelSelector = this.versionSelector(runtimeId, versionName);
+    while (Date.now() < deadline) {
+      const list = await this.objects.list<V1Deployment>(
+        'apps/v1',
+        'Deployment',
+        namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        labelSelector,
+      );
+      const deployments = new Map(list.items.map((d) => [d.metadata!.name!, d]));
+      if (deployments.size === 0)
+        throw new WorkloadsNotReadyError(`${runtimeId}/${versionName} has no workloads`);
+      if ([...deployments.values()].every(deploymentReady)) return;
+      const ready = await this.watchUntil(
+        `/apis/apps/v1/namespaces/${namespace}/deployments`,
+        { labelSelector, resourceVersion: list.metadata?.resourceVersion },
+        deadline,
+        (type, deployment: V1Deployment) => {
+          if (type === 'DELETED') deployments.delete(deployment.metadata!.name!);
+          else deployments.set(deployment.metadata!.name!, deployment);
+          return deployments.size > 0 && [...deployments.values()].every(deploymentReady);
+        },
+      );
+      if (ready) return;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS)); // a watch that ended early
+    }
+    const status = await this.status(runtimeId, versionName);
+    const problems = status
+      .filter((s) => s.state !== 'RUNNING')
+      .map((s) => `${s.workloadId}#${s.replica} ${s.state}${s.message ? `: ${s.message}` : ''}`);
+    throw new WorkloadsNotReadyError(
+      `${runtimeId}/${versionName}: workloads not available after ${Math.round(timeoutMs / 1_000)} s` +
+        (problems.length > 0 ? ` (${problems.join('; ')})` : ' (no pods were created)'),
+    );
+  }
+
+  async stop(runtimeId: string, versionName: string): Promise<void> {
+    await this.unpublish(runtimeId, versionName);
+    const objects = await this.versionObjects(runtimeId, versionName);
+    for (const object of objects) await this.deleteObject(object);
+    await this.waitGone(`the objects of ${runtimeId}/${versionName}`, async () => {
+      return (await this.versionObjects(runtimeId, versionName)).length === 0;
+    });
+  }
+
+  /** Points the runtime's stable Service (and Ingress) at this version. */
+  async publish(runtimeId: string, versionName: string): Promise<void> {
+    for (const object of publishedManifests(this.options, runtimeId, versionName))
+      await this.serverSideApply(object);
+  }
+
+  /** Removes the stable Service and Ingress if they point at this version. */
+  async unpublish(runtimeId: string, versionName: string): Promise<void> {
+    const namespace = this.names.namespace(runtimeId);
+    for (const kind of [
+      { apiVersion: 'v1', kind: 'Service' },
+      { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+    ]) {
+      const header = { ...kind, metadata: { name: PUBLISHED_SERVICE, namespace } };
+      let current: KubernetesObject;
+      try {
+        current = await this.objects.read(header);
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        throw error;
+      }
+      if (current.metadata?.annotations?.[PUBLISHED_VERSION_ANNOTATION] === versionName)
+        await this.deleteObject(header);
+    }
+  }
+
+  async status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]> {
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.names.namespace(runtimeId),
+      labelSelector: this.versionSelector(runtimeId, versionName),
+    });
+    const byWorkload = new Map<string, V1Pod[]>();
+    for (const pod of pods.items) {
+      const id = pod.metadata?.annotations?.['kre.io/workload'] ?? '?';
+      byWorkload.set(id, [...(byWorkload.get(id) ?? []), pod]);
+    }
+    return [...byWorkload.values()].flatMap((list) =>
+      list
+        .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))
+        .map((pod, replica) => podStatus(pod, replica)),
+    );
+  }
+
+  async endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {
+    try {
+      await this.core.readNamespacedService({
+        name: this.names.k8sObject(versionName),
+        namespace: this.names.namespace(runtimeId),
+      });
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+    return serviceAddresses(this.options.prefix, runtimeId, versionName);
+  }
+
+  /** The cluster is the state: nothing to take over, but fail early if it cannot be reached. */
+  async adopt(): Promise<void> {
+    await this.core.listNamespace({
+      labelSelector: 'app.kubernetes.io/managed-by=kre-deployer',
+      limit: 1,
+    });
+  }
+
+  close(): Promise<void> {
+    for (const watch of this.watches) watch.abort();
+    this.watches.clear();
+    return Promise.resolve();
+  }
+
+  private versionSelector(runtimeId: string, versionName: string): string {
+    return `kre.io/runtime=${runtimeId},kre.io/version=${versionName},app.kubernetes.io/managed-by=kre-deployer`;
+  }
+
+  private async versionObjects(
+    runtimeId: string,
+    versionName: string,
+  ): Promise<KubernetesObject[]> {
+    const namespace = this.names.namespace(runtimeId);
+    const found: KubernetesObject[] = [];
+    for (const { apiVersion, kind } of VERSION_KINDS) {
+      try {
+        const list = await this.objects.list(
+          apiVersion,
+          kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          this.versionSelector(runtimeId, versionName),
+        );
+        found.push(...list.items.map((item) => ({ ...item, apiVersion, kind })));
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    return found;
+  }
+
+  private async serverSideApply(object: KubernetesObject): Promise<void> {
+    await this.objects.patch(
+      object,
+      undefined,
+      undefined,
+      this.options.fieldManager,
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+  }
+
+  private async deleteObject(object: KubernetesObject): Promise<void> {
+    try {
+      await this.objects.delete(
+        {
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace },
+        },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        'Foreground',
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  private async waitGone(what: string, gone: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + GONE_TIMEOUT_MS;
+    while (!(await gone())) {
+      if (Date.now() > deadline)
+        throw new Error(`${what} still exist(s) after ${GONE_TIMEOUT_MS / 1_000} s`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  /**
+   * Watches `path` until `done(event)` says so (true), the deadline passes or the watch ends
+   * (false: the caller lists again).
+   */
+  private async watchUntil<T>(
+    path: string,
+    query: Record<string, string | undefined>,
+    deadline: number,
+    done: (type: string, object: T) => boolean,
+  ): Promise<boolean> {
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+        new Watch(this.kubeConfig)
+          .watch(
+            path,
+            { ...query, allowWatchBookmarks: false },
+            (type, object: T) => {
+              if (done(type, object)) resolve(true);
+            },
+            () => resolve(false),
+          )
+          .then((c) => {
+            controller = c;
+            this.watches.add(c);
+          })
+          .catch(() => resolve(false));
+      });
+    } finally {
+      clearTimeout(timer);
+      if (controller) {
+        controller.abort();
+        this.watches.delete(controller);
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/** Tolerations and other pod-spec fragments are passed through as the Kubernetes API spells them. */
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+/** Resource requests and limits of a container (`cpu`, `memory`, ...). */
+export interface ContainerResources {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+/** What an installation decides about the objects the kubernetes driver creates. */
+export interface KubernetesDriverOptions {
+  /** The installation prefix (`KRE_PREFIX`): namespaces are `<prefix>-<runtime>`. */
+  prefix: string;
+  /** The namespace KRE itself runs in (its gateway reaches entrypoints; its NATS serves workloads). */
+  installationNamespace: string;
+  /** The NATS URL workloads use (the in-cluster Service of the installation's NATS). */
+  workloadNatsUrl: string;
+  images: {
+    /** Our runner image: every node's default, and the `fetch-krt` init container. */
+    runner: string;
+    /** Our entrypoint image. */
+    entrypoint: string;
+    /**
+     * A KRT's image repository (without tag) → ours; `null` = KRE had it, we have no runner for
+     * it yet (a start fails with a clear error). Images not in the table are used as they are.
+     */
+    map: Record<string, string | null>;
+  };
+  ingress: {
+    /** Namespace of the ingress controller, allowed to reach entrypoints. */
+    controllerNamespace: string;
+    className?: string;
+    /** Published versions get an Ingress for `<runtime>.<domain>`; no domain, no Ingress. */
+    domain?: string;
+    annotations: Record<string, string>;
+    /** A TLS Secret in each runtime namespace (e.g. issued by cert-manager). */
+    tlsSecret?: string;
+  };
+  /** ResourceQuota `hard` of every runtime namespace (empty: no quota). */
+  resourceQuota: Record<string, string>;
+  /** LimitRange defaults for containers that declare nothing (empty: no LimitRange). */
+  limitRange: { default: Record<string, string>; defaultRequest: Record<string, string> };
+  /** Requests and limits of every workload container. */
+  workloadResources: ContainerResources;
+  /** Where `gpu: true` nodes go. */
+  gpu: { nodeSelector: Record<string, string>; tolerations: Toleration[] };
+  /** The command that runs one of our programs inside our images (the Dockerfiles' layout). */
+  programs: { runner: string[]; entrypoint: string[] };
+  /** Server-side apply field manager. */
+  fieldManager: string;
+}
+
+/** The image map KRE's own images need; installations extend it with `KUBE_IMAGE_MAP`. */
+export function defaultImageMap(runner: string, entrypoint: string): Record<string, string | null> {
+  return {
+    'konstellation/kre-entrypoint': entrypoint,
+    'konstellation/kre-runtime-entrypoint': entrypoint,
+    'kre/runner-node': runner,
+    'kre/entrypoint': entrypoint,
+    // KRE's Python and Go runners: our Python runner does not exist yet.
+    'konstellation/kre-py': null,
+    'konstellation/kre-go': null,
+  };
+}
+
+/** Defaults shared by the deployer's env parsing and the tests. */
+export const KUBERNETES_DEFAULTS = {
+  programs: {
+    runner: ['node', '/app/dist/apps/runner/src/main.js'],
+    entrypoint: ['node', '/app/dist/apps/entrypoint/src/main.js'],
+  },
+  fieldManager: 'kre-deployer',
+  workloadResources: {
+    requests: { cpu: '50m', memory: '128Mi' },
+    limits: { memory: '1Gi' },
+  },
+} as const;
+
+/** Ports inside workload pods (one pod, one workload: fixed numbers, named in the Service). */
+export const POD_PORTS = { grpc: 9000, http: 8080, health: 8081 } as const;
+
+/** Where volumes are mounted in workload containers. */
+export const POD_PATHS = { krt: '/krt', config: '/kre/config', tmp: '/tmp' } as const;

@@ -1,0 +1,36 @@
+import {
+  KUBERNETES_DEFAULTS,
+  defaultImageMap,
+  type KubernetesDriverOptions,
+} from './kubernetes.options.js';
+
+/** Driver options for tests (what the deployer builds from its env). */
+export function testOptions(
+  overrides: Partial<KubernetesDriverOptions> = {},
+): KubernetesDriverOptions {
+  const runner = 'registry.test/kre/runner:1.0.0';
+  const entrypoint = 'registry.test/kre/entrypoint:1.0.0';
+  return {
+    prefix: 'kre',
+    installationNamespace: 'kre-system',
+    workloadNatsUrl: 'nats://nats.kre-system.svc:4222',
+    images: { runner, entrypoint, map: defaultImageMap(runner, entrypoint) },
+    ingress: { controllerNamespace: 'ingress-nginx', annotations: {} },
+    resourceQuota: { 'requests.cpu': '4', 'requests.memory': '8Gi', pods: '50' },
+    limitRange: { default: { memory: '512Mi' }, defaultRequest: { cpu: '50m', memory: '64Mi' } },
+    workloadResources: {
+      requests: { ...KUBERNETES_DEFAULTS.workloadResources.requests },
+      limits: { ...KUBERNETES_DEFAULTS.workloadResources.limits },
+    },
+    gpu: {
+      nodeSelector: { 'nvidia.com/gpu.present': 'true' },
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    },
+    programs: {
+      runner: [...KUBERNETES_DEFAULTS.programs.runner],
+      entrypoint: [...KUBERNETES_DEFAULTS.programs.entrypoint],
+    },
+    fieldManager: 'kre-test',
+    ...overrides,
+  };
+}

@@ -1,0 +1,152 @@
+import type {
+  KubernetesObject,
+  V1LimitRange,
+  V1Namespace,
+  V1NetworkPolicy,
+  V1ResourceQuota,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { Names } from '@libs/naming';
+import { POD_PORTS, type KubernetesDriverOptions } from './kubernetes.options.js';
+
+/** The ServiceAccount every workload of a runtime runs as (no token, no permissions). */
+export const WORKLOAD_SERVICE_ACCOUNT = 'kre-workload';
+const MANAGED_BY = {
+  'app.kubernetes.io/managed-by': 'kre-deployer',
+  'app.kubernetes.io/part-of': 'kre',
+};
+
+const nsSelector = (namespace: string) => ({
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+});
+
+/**
+ * The objects of one runtime (tenant): its namespace under Pod Security `restricted`, a
+ * ServiceAccount without a token, default-deny networking plus the traffic workloads need,
+ * and the installation's quota and container defaults.
+ */
+export function runtimeManifests(
+  options: KubernetesDriverOptions,
+  runtimeId: string,
+): KubernetesObject[] {
+  const namespace = new Names(options.prefix).namespace(runtimeId);
+  const labels = { ...MANAGED_BY, 'kre.io/runtime': runtimeId };
+  const meta = (name: string) => ({ name, namespace, labels });
+
+  const ns: V1Namespace = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: namespace,
+      labels: {
+        ...labels,
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+        'pod-security.kubernetes.io/audit': 'restricted',
+        'pod-security.kubernetes.io/warn': 'restricted',
+      },
+    },
+  };
+  const serviceAccount: V1ServiceAccount = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: meta(WORKLOAD_SERVICE_ACCOUNT),
+    automountServiceAccountToken: false,
+  };
+  const policies: V1NetworkPolicy[] = [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('default-deny'),
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-dns'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [{ ...nsSelector('kube-system') }],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-nats'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [
+              {
+                ...nsSelector(options.installationNamespace),
+                podSelector: { matchLabels: { 'app.kubernetes.io/component': 'nats' } },
+              },
+            ],
+            ports: [{ protocol: 'TCP', port: 4222 }],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-entrypoint-ingress'),
+      spec: {
+        podSelector: { matchLabels: { 'app.kubernetes.io/component': 'entrypoint' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            _from: [
+              { ...nsSelector(options.ingress.controllerNamespace) },
+              { ...nsSelector(options.installationNamespace) },
+            ],
+            ports: [
+              { protocol: 'TCP', port: POD_PORTS.http },
+              { protocol: 'TCP', port: POD_PORTS.grpc },
+            ],
+          },
+        ],
+      },
+    },
+  ];
+  const objects: KubernetesObject[] = [ns, serviceAccount, ...policies];
+  if (Object.keys(options.resourceQuota).length > 0) {
+    const quota: V1ResourceQuota = {
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: meta('kre-quota'),
+      spec: { hard: options.resourceQuota },
+    };
+    objects.push(quota);
+  }
+  const { default: limits, defaultRequest } = options.limitRange;
+  if (Object.keys(limits).length + Object.keys(defaultRequest).length > 0) {
+    const limitRange: V1LimitRange = {
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: meta('kre-limits'),
+      spec: {
+        limits: [
+          {
+            type: 'Container',
+            ...(Object.keys(limits).length > 0 ? { _default: limits } : {}),
+            ...(Object.keys(defaultRequest).length > 0 ? { defaultRequest } : {}),
+          },
+        ],
+      },
+    };
+    objects.push(limitRange);
+  }
+  return objects;
+}

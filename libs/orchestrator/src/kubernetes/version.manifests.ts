@@ -1,0 +1,356 @@
+import type {
+  KubernetesObject,
+  V1Container,
+  V1Deployment,
+  V1EnvVar,
+  V1Ingress,
+  V1Secret,
+  V1SecurityContext,
+  V1Service,
+  V1Volume,
+} from '@kubernetes/client-node';
+import { Names } from '@libs/naming';
+import type { DeploymentPlan, WorkloadSpec } from '../deployment-plan.js';
+import { resolveImage } from './images.js';
+import { POD_PATHS, POD_PORTS, type KubernetesDriverOptions } from './kubernetes.options.js';
+import { WORKLOAD_SERVICE_ACCOUNT } from './runtime.manifests.js';
+
+/** The stable Service (and Ingress) of a runtime's published version. */
+export const PUBLISHED_SERVICE = 'entrypoint';
+/** Annotation: which version the stable Service currently points at. */
+export const PUBLISHED_VERSION_ANNOTATION = 'kre.io/published-version';
+/** Pod-template annotation: a new plan hash (code, env or config) rolls the pods. */
+export const SPEC_HASH_ANNOTATION = 'kre.io/spec-hash';
+/** Label selecting one workload's pods (its object name). */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+
+const RESTRICTED: V1SecurityContext = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** The keys of a workload's env that are the version's config (they come from its Secret). */
+function configKeys(workload: WorkloadSpec): Set<string> {
+  const listed = workload.env.KRT_CONFIG_KEYS ?? '';
+  return new Set(listed.split(',').filter((key) => key !== ''));
+}
+
+/** The Secret data key of a config file: files and variables share one Secret. */
+const fileKey = (name: string) => `file.${name}`;
+
+function versionSecret(plan: DeploymentPlan, namespace: string): V1Secret {
+  const [first] = plan.workloads;
+  const data: Record<string, string> = {};
+  for (const key of configKeys(first)) data[key] = first.env[key];
+  for (const [name, content] of Object.entries(first.configFiles)) data[fileKey(name)] = content;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: new Names(plan.prefix).k8sObject(plan.versionName),
+      namespace,
+      labels: versionLabels(first),
+    },
+    stringData: data,
+  };
+}
+
+/** The labels every object of a version carries (no workflow or node). */
+function versionLabels(workload: WorkloadSpec): Record<string, string> {
+  const { 'kre.io/workflow': _wf, 'kre.io/node': _node, ...rest } = workload.labels;
+  return { ...rest, 'app.kubernetes.io/component': 'version' };
+}
+
+function workloadEnv(
+  options: KubernetesDriverOptions,
+  workload: WorkloadSpec,
+  secretName: string,
+): V1EnvVar[] {
+  const secrets = configKeys(workload);
+  const env: V1EnvVar[] = [];
+  for (const [name, value] of Object.entries(workload.env)) {
+    if (name === 'KRT_NATS_SERVER') env.push({ name, value: options.workloadNatsUrl });
+    else if (secrets.has(name))
+      env.push({ name, valueFrom: { secretKeyRef: { name: secretName, key: name } } });
+    else env.push({ name, value });
+  }
+  const ports: V1EnvVar[] = workload.ports.map((port) => ({
+    name: `KRT_${port.toUpperCase()}_PORT`,
+    value: String(POD_PORTS[port]),
+  }));
+  return [
+    ...env,
+    ...ports,
+    { name: 'KRT_BASE_PATH', value: POD_PATHS.krt },
+    { name: 'KRT_CONFIG_FILES_DIR', value: POD_PATHS.config },
+    { name: 'HOME', value: POD_PATHS.tmp },
+    { name: 'NODE_ENV', value: 'production' },
+  ];
+}
+
+function deployment(
+  options: KubernetesDriverOptions,
+  plan: DeploymentPlan,
+  workload: WorkloadSpec,
+  namespace: string,
+  secretName: string,
+): V1Deployment {
+  const image = resolveImage(options.images, workload.id, workload.image);
+  const labels = {
+    ...workload.labels,
+    'app.kubernetes.io/name': workload.role === 'entrypoint' ? 'kre-entrypoint' : 'kre-node',
+    [INSTANCE_LABEL]: workload.k8sName,
+  };
+  const selector = {
+    'kre.io/runtime': plan.runtimeId,
+    'kre.io/version': plan.versionName,
+    [INSTANCE_LABEL]: workload.k8sName,
+  };
+  const fetchKrt: V1Container = {
+    name: 'fetch-krt',
+    image: options.images.runner,
+    command: options.programs.runner,
+    args: ['fetch-krt'],
+    env: [
+      { name: 'KRE_PREFIX', value: plan.prefix },
+      { name: 'KRT_NATS_SERVER', value: options.workloadNatsUrl },
+      { name: 'KRT_KRT_BUCKET', value: plan.krtBucket },
+      { name: 'KRT_VERSION', value: plan.versionName },
+      { name: 'KRT_BASE_PATH', value: POD_PATHS.krt },
+      { name: 'HOME', value: POD_PATHS.tmp },
+    ],
+    volumeMounts: [
+      { name: 'krt', mountPath: POD_PATHS.krt },
+      { name: 'tmp', mountPath: POD_PATHS.tmp },
+    ],
+    securityContext: RESTRICTED,
+    resources: options.workloadResources,
+  };
+  const gpu = workload.gpu;
+  const resources = gpu
+    ? {
+        ...options.workloadResources,
+        limits: { ...options.workloadResources.limits, 'nvidia.com/gpu': '1' },
+      }
+    : options.workloadResources;
+  const probe = (path: string) => ({
+    httpGet: { path, port: 'health' },
+    periodSeconds: 5,
+    timeoutSeconds: 2,
+    failureThreshold: 3,
+  });
+  const main: V1Container = {
+    name: workload.role === 'entrypoint' ? 'entrypoint' : 'node',
+    image,
+    command:
+      workload.program === 'entrypoint' ? options.programs.entrypoint : options.programs.runner,
+    env: workloadEnv(options, workload, secretName),
+    ports: workload.ports.map((port) => ({
+      name: port,
+      containerPort: POD_PORTS[port],
+      protocol: 'TCP',
+    })),
+    readinessProbe: probe('/readyz'),
+    livenessProbe: { ...probe('/livez'), initialDelaySeconds: 10 },
+    startupProbe: { ...probe('/livez'), failureThreshold: 60 },
+    volumeMounts: [
+      { name: 'krt', mountPath: POD_PATHS.krt, readOnly: true },
+      { name: 'config', mountPath: POD_PATHS.config, readOnly: true },
+      { name: 'tmp', mountPath: POD_PATHS.tmp },
+    ],
+    securityContext: RESTRICTED,
+    resources,
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: workload.k8sName,
+      namespace,
+      labels,
+      annotations: { 'kre.io/workload': workload.id },
+    },
+    spec: {
+      replicas: workload.replicas,
+      revisionHistoryLimit: 2,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: {
+          labels,
+          annotations: {
+            [SPEC_HASH_ANNOTATION]: workload.specHash,
+            'kre.io/workload': workload.id,
+          },
+        },
+        spec: {
+          serviceAccountName: WORKLOAD_SERVICE_ACCOUNT,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          initContainers: [fetchKrt],
+          containers: [main],
+          volumes: [
+            { name: 'krt', emptyDir: {} },
+            { name: 'tmp', emptyDir: {} },
+            configVolume(workload, secretName),
+          ],
+          terminationGracePeriodSeconds: 30,
+          ...(gpu
+            ? { nodeSelector: options.gpu.nodeSelector, tolerations: options.gpu.tolerations }
+            : {}),
+        },
+      },
+    },
+  };
+}
+
+/** Config files from the version's Secret (an empty dir when the version has none). */
+function configVolume(workload: WorkloadSpec, secretName: string): V1Volume {
+  const files = Object.keys(workload.configFiles);
+  if (files.length === 0) return { name: 'config', emptyDir: {} };
+  return {
+    name: 'config',
+    secret: { secretName, items: files.map((name) => ({ key: fileKey(name), path: name })) },
+  };
+}
+
+function entrypointService(workload: WorkloadSpec, namespace: string, name: string): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace,
+      labels: { ...workload.labels, [INSTANCE_LABEL]: workload.k8sName },
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: {
+        'kre.io/runtime': workload.labels['kre.io/runtime'],
+        'kre.io/version': workload.labels['kre.io/version'],
+        [INSTANCE_LABEL]: workload.k8sName,
+      },
+      ports: [
+        { name: 'grpc', port: POD_PORTS.grpc, targetPort: 'grpc', appProtocol: 'grpc' },
+        { name: 'http', port: POD_PORTS.http, targetPort: 'http', appProtocol: 'http' },
+      ],
+    },
+  };
+}
+
+function entrypointOf(plan: DeploymentPlan): WorkloadSpec {
+  const entrypoint = plan.workloads.find((w) => w.role === 'entrypoint');
+  if (!entrypoint)
+    throw new Error(`the plan of ${plan.runtimeId}/${plan.versionName} has no entrypoint`);
+  return entrypoint;
+}
+
+/**
+ * The objects of one started version, in apply order: its config Secret, a Deployment per
+ * workload (the `fetch-krt` init container, then our program) and the entrypoint's Service.
+ * @throws UnsupportedImageError when a workload's image has no runner here
+ */
+export function versionManifests(
+  options: KubernetesDriverOptions,
+  plan: DeploymentPlan,
+): KubernetesObject[] {
+  const namespace = new Names(plan.prefix).namespace(plan.runtimeId);
+  const secret = versionSecret(plan, namespace);
+  const secretName = secret.metadata!.name!;
+  const entrypoint = entrypointOf(plan);
+  return [
+    secret,
+    ...plan.workloads.map((w) => deployment(options, plan, w, namespace, secretName)),
+    entrypointService(entrypoint, namespace, entrypoint.k8sName),
+  ];
+}
+
+/**
+ * The stable address of a runtime: Service `entrypoint` onto the published version's pods and,
+ * when the installation has an ingress domain, an Ingress for `<runtime>.<domain>`.
+ */
+export function publishedManifests(
+  options: KubernetesDriverOptions,
+  runtimeId: string,
+  versionName: string,
+): KubernetesObject[] {
+  const names = new Names(options.prefix);
+  const namespace = names.namespace(runtimeId);
+  const labels = {
+    'app.kubernetes.io/part-of': 'kre',
+    'app.kubernetes.io/managed-by': 'kre-deployer',
+    'app.kubernetes.io/component': 'published-entrypoint',
+    'kre.io/runtime': runtimeId,
+  };
+  const metadata = {
+    name: PUBLISHED_SERVICE,
+    namespace,
+    labels,
+    annotations: { [PUBLISHED_VERSION_ANNOTATION]: versionName },
+  };
+  const service: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata,
+    spec: {
+      type: 'ClusterIP',
+      selector: {
+        'kre.io/runtime': runtimeId,
+        'kre.io/version': versionName,
+        [INSTANCE_LABEL]: names.k8sObject(versionName),
+      },
+      ports: [
+        { name: 'grpc', port: POD_PORTS.grpc, targetPort: 'grpc', appProtocol: 'grpc' },
+        { name: 'http', port: POD_PORTS.http, targetPort: 'http', appProtocol: 'http' },
+      ],
+    },
+  };
+  const { domain, className, annotations, tlsSecret } = options.ingress;
+  if (!domain) return [service];
+  const host = `${runtimeId}.${domain}`;
+  const ingress: V1Ingress = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { ...metadata, annotations: { ...annotations, ...metadata.annotations } },
+    spec: {
+      ...(className ? { ingressClassName: className } : {}),
+      ...(tlsSecret ? { tls: [{ hosts: [host], secretName: tlsSecret }] } : {}),
+      rules: [
+        {
+          host,
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: PUBLISHED_SERVICE, port: { name: 'http' } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+  return [service, ingress];
+}
+
+/** `host:port` of a version's entrypoint Service, as the in-cluster gateway dials it. */
+export function serviceAddresses(
+  prefix: string,
+  runtimeId: string,
+  versionName: string,
+): { http: string; grpc: string } {
+  const names = new Names(prefix);
+  const host = `${names.k8sObject(versionName)}.${names.namespace(runtimeId)}.svc`;
+  return { http: `${host}:${POD_PORTS.http}`, grpc: `${host}:${POD_PORTS.grpc}` };
+}
