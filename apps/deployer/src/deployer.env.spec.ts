@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { InvalidEnvError, loadEnv } from '@libs/config';
+import { describe, expect, it } from 'vitest';
+import { deployerEnvSchema } from './deployer.env.js';
+import { kubernetesOptions } from './orchestrator.provider.js';
+
+const base = {
+  MONGO_URL: 'mongodb://127.0.0.1:27017',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  NATS_URL: 'nats://127.0.0.1:4222',
+  CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+};
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadEnv('deployer', deployerEnvSchema, { ...base, ...env });
+  } catch (error) {
+    if (error instanceof InvalidEnvError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('the deployer env of the kubernetes driver', () => {
+  it('turns KUBE_* settings into driver options, KRE images mapped to ours', () => {
+    const env = loadEnv('deployer', deployerEnvSchema, {
+      ...base,
+      ORCHESTRATOR: 'kubernetes',
+      KUBE_NAMESPACE: 'kre-system',
+      WORKLOAD_NATS_URL: 'nats://kre-nats.kre-system.svc:4222',
+      KUBE_RUNNER_IMAGE: 'ghcr.io/acme/kre-runner:1.2.3',
+      KUBE_IMAGE_MAP:
+        '{"acme/legacy": "ghcr.io/acme/legacy:2", "konstellation/kre-go": "ghcr.io/acme/go:1"}',
+      KUBE_INGRESS_DOMAIN: 'kre.acme.io',
+      KUBE_RESOURCE_QUOTA: '{"pods": "20"}',
+      KUBE_GPU_TOLERATIONS: '[]',
+    });
+    const options = kubernetesOptions(env);
+    expect(options).toMatchObject({
+      installationNamespace: 'kre-system',
+      workloadNatsUrl: 'nats://kre-nats.kre-system.svc:4222',
+      resourceQuota: { pods: '20' },
+      ingress: { domain: 'kre.acme.io', controllerNamespace: 'ingress-nginx', annotations: {} },
+      gpu: { tolerations: [], nodeSelector: { 'nvidia.com/gpu.present': 'true' } },
+    });
+    expect(options.images.map).toMatchObject({
+      'kre/runner-node': 'ghcr.io/acme/kre-runner:1.2.3',
+      'acme/legacy': 'ghcr.io/acme/legacy:2',
+      'konstellation/kre-go': 'ghcr.io/acme/go:1',
+      'konstellation/kre-py': null,
+    });
+  });
+
+  it('defaults the workloads NATS URL to the deployer own', () => {
+    const env = loadEnv('deployer', deployerEnvSchema, base);
+    expect(kubernetesOptions(env).workloadNatsUrl).toBe(base.NATS_URL);
+  });
+
+  it('names the variable and the path of a bad JSON setting', () => {
+    expect(
+      problemsOf({
+        KUBE_RESOURCE_QUOTA: '{pods: 20}',
+        KUBE_LIMIT_RANGE: '{"default": {"memory": 512}}',
+        KUBE_GPU_TOLERATIONS: '[{"effect": "Sometimes"}]',
+      }),
+    ).toEqual([
+      'KUBE_RESOURCE_QUOTA: must be JSON',
+      'KUBE_LIMIT_RANGE.default.memory: Invalid input: expected string, received number',
+      expect.stringMatching(/^KUBE_GPU_TOLERATIONS\.0\.effect: /),
+    ]);
+  });
+});
