@@ -47,8 +47,16 @@ build_in_workdir() {
     cp -r "$dir/overlay/." "$work/patched/"
     (cd "$work" && go mod edit -replace "$mod=./patched")
   fi
+  # scripts/tools/<tool>/ldflags: extra linker flags (the -X version stamps a project's Makefile sets);
+  # {{version}}, {{major}} and {{minor}} stand for the tool's version from go.mod (v1.35.4, 1, 35).
+  local ldflags='-s -w' version
+  if [ -f "$dir/ldflags" ]; then
+    version=$(tool_version "$tool")
+    ldflags="$ldflags $(grep -v '^#' "$dir/ldflags" | tr '\n' ' ' | sed -e "s/{{version}}/$version/g" \
+      -e "s/{{major}}/$(echo "$version" | cut -d. -f1 | tr -d v)/g" -e "s/{{minor}}/$(echo "$version" | cut -d. -f2)/g")"
+  fi
   local status=0
-  (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$out" "$pkg") || status=$?
+  (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$out" "$pkg") || status=$?
   chmod -R u+w "$work" 2>/dev/null || true
   rm -rf "$work"
   return "$status"
@@ -72,6 +80,11 @@ build_tool() {
     rm -f "$tmp"
     tail -n 30 "$CACHE_DIR/build-$tool.log" >&2
     die "building $tool failed; full log: $CACHE_DIR/build-$tool.log"
+  fi
+  # `go build -o` of a package that is not `main` writes an archive, not a program.
+  if [ ! -x "$tmp" ]; then
+    rm -f "$tmp"
+    die "$pkg (scripts/tools/$tool/go.mod's tool) is not a main package: nothing to run"
   fi
   mv "$tmp" "$bin" # atomic: a concurrent reader never sees a half-written binary
   printf 'tools: built %s in %ss -> %s\n' "$tool" "$((SECONDS - started))" "$bin"

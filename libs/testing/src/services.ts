@@ -24,7 +24,18 @@ export interface RunningService {
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
 /** The cached binary of a Go-built tool (scripts/tools/build.sh builds it if it is missing). */
-export function toolBinary(tool: 'nats-server' | 'ferretdb' | 'mailpit' | 'grpcurl'): string {
+export function toolBinary(
+  tool:
+    | 'nats-server'
+    | 'ferretdb'
+    | 'mailpit'
+    | 'grpcurl'
+    | 'etcd'
+    | 'kube-apiserver'
+    | 'kube-controller-manager'
+    | 'helm'
+    | 'kubeconform',
+): string {
   try {
     return execFileSync('bash', [join(repoRoot, 'scripts/tools/build.sh'), '--path', tool], {
       encoding: 'utf8',
