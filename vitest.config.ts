@@ -44,7 +44,7 @@ export default defineConfig({
         plugins: shared.plugins,
         test: {
           name: 'int',
-          include: ['apps/**/*.int-spec.ts', 'libs/**/*.int-spec.ts'],
+          include: ['apps/**/*.int-spec.ts', 'libs/**/*.int-spec.ts', 'helm/**/*.int-spec.ts'],
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
