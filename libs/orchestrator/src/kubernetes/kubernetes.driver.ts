@@ -39,6 +39,20 @@ const VERSION_KINDS = [
   { apiVersion: 'v1', kind: 'Secret' },
 ] as const;
 
+/** The API server's own message (`Status.message`) of a failed call, else the error's. */
+export function apiReason(error: unknown): string {
+  if (error instanceof ApiException) {
+    try {
+      const status = JSON.parse(String(error.body)) as { message?: unknown };
+      if (typeof status.message === 'string') return `${status.message} (HTTP ${error.code})`;
+    } catch {
+      // not a Status document
+    }
+    return `HTTP ${error.code}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** True when every replica of the Deployment runs its current template and is available. */
 export function deploymentReady(deployment: V1Deployment): boolean {
   const want = deployment.spec?.replicas ?? 1;
@@ -283,14 +297,22 @@ export class KubernetesDriver implements OrchestratorDriver {
   }
 
   private async serverSideApply(object: KubernetesObject): Promise<void> {
-    await this.objects.patch(
-      object,
-      undefined,
-      undefined,
-      this.options.fieldManager,
-      true,
-      PatchStrategy.ServerSideApply,
-    );
+    try {
+      await this.objects.patch(
+        object,
+        undefined,
+        undefined,
+        this.options.fieldManager,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+    } catch (error) {
+      const { namespace, name } = object.metadata ?? {};
+      throw new Error(
+        `the API server refused ${object.kind} ${namespace ? `${namespace}/` : ''}${name}: ${apiReason(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   private async deleteObject(object: KubernetesObject): Promise<void> {

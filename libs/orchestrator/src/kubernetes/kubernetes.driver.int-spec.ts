@@ -1,0 +1,353 @@
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  NetworkingV1Api,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { validateKrtDirectory, type Krt } from '@libs/krt';
+import { startKubernetes, type KubeCluster } from '@libs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plan, type DeploymentPlan } from '../deployment-plan.js';
+import { WorkloadsNotReadyError } from '../driver.js';
+import { UnsupportedImageError } from './images.js';
+import { KubernetesDriver } from './kubernetes.driver.js';
+import { testOptions } from './options.fixture.js';
+
+/*
+ * The kubernetes driver against a real kube-apiserver (with etcd, and kube-controller-manager
+ * running the namespace and garbage-collector controllers). No kubelet, scheduler or
+ * ReplicaSet controller runs, so, as envtest users do, readiness is simulated by writing
+ * Deployment status, and pods are created by the test.
+ */
+let cluster: KubeCluster;
+let kc: KubeConfig;
+let driver: KubernetesDriver;
+let apps: AppsV1Api;
+let core: CoreV1Api;
+let objects: KubernetesObjectApi;
+let greeter: Krt;
+let classifier: Krt;
+const options = testOptions({
+  ingress: {
+    controllerNamespace: 'ingress-nginx',
+    domain: 'kre.test',
+    className: 'nginx',
+    annotations: {},
+  },
+});
+
+const planOf = (rt: string, krt: Krt): DeploymentPlan =>
+  plan({
+    prefix: 'kre',
+    runtimeId: rt,
+    krt,
+    natsUrl: 'nats://127.0.0.1:4222',
+    config: {
+      variables: Object.fromEntries(krt.config.variables.map((k) => [k, `v-${k}`])),
+      files: {},
+    },
+    requestTimeoutSeconds: 30,
+  });
+
+const selector = (rt: string, ver: string) => `kre.io/runtime=${rt},kre.io/version=${ver}`;
+
+async function versionObjects(rt: string, ver: string): Promise<KubernetesObject[]> {
+  const namespace = `kre-${rt}`;
+  const found: KubernetesObject[] = [];
+  for (const [apiVersion, kind] of [
+    ['apps/v1', 'Deployment'],
+    ['v1', 'Service'],
+    ['v1', 'Secret'],
+  ]) {
+    const list = await objects.list(
+      apiVersion,
+      kind,
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      selector(rt, ver),
+    );
+    found.push(...list.items.map((i) => ({ ...i, kind })));
+  }
+  return found;
+}
+
+/** What a ReplicaSet controller and kubelets would report once every replica is available. */
+async function markAvailable(rt: string, ver: string): Promise<void> {
+  const namespace = `kre-${rt}`;
+  const list = await apps.listNamespacedDeployment({ namespace, labelSelector: selector(rt, ver) });
+  for (const d of list.items) {
+    const replicas = d.spec!.replicas!;
+    await apps.replaceNamespacedDeploymentStatus({
+      name: d.metadata!.name!,
+      namespace,
+      body: {
+        ...d,
+        status: {
+          observedGeneration: d.metadata!.generation,
+          replicas,
+          updatedReplicas: replicas,
+          readyReplicas: replicas,
+          availableReplicas: replicas,
+        },
+      },
+    });
+  }
+}
+
+beforeAll(async () => {
+  [greeter, classifier] = await Promise.all([
+    validateKrtDirectory('examples/greeter').then((a) => a.krt),
+    validateKrtDirectory('examples/classifier').then((a) => a.krt),
+  ]);
+  cluster = await startKubernetes();
+  kc = new KubeConfig();
+  kc.loadFromString(cluster.kubeconfig);
+  driver = new KubernetesDriver(kc, options);
+  apps = kc.makeApiClient(AppsV1Api);
+  core = kc.makeApiClient(CoreV1Api);
+  objects = KubernetesObjectApi.makeApiClient(kc);
+}, 180_000);
+
+afterAll(async () => {
+  await driver?.close();
+  await cluster?.stop();
+});
+
+describe('runtimes', () => {
+  it('gives two runtimes two namespaces, each with default-deny networking, quota and limits', async () => {
+    await driver.prepareRuntime('alpha');
+    await driver.prepareRuntime('beta');
+    for (const rt of ['alpha', 'beta']) {
+      const ns = await core.readNamespace({ name: `kre-${rt}` });
+      expect(ns.metadata?.labels).toMatchObject({
+        'kre.io/runtime': rt,
+        'pod-security.kubernetes.io/enforce': 'restricted',
+      });
+      const policies = await kc
+        .makeApiClient(NetworkingV1Api)
+        .listNamespacedNetworkPolicy({ namespace: `kre-${rt}` });
+      expect(policies.items.map((p) => p.metadata?.name).sort()).toEqual([
+        'allow-dns',
+        'allow-entrypoint-ingress',
+        'allow-nats',
+        'default-deny',
+      ]);
+      const quota = await core.readNamespacedResourceQuota({
+        name: 'kre-quota',
+        namespace: `kre-${rt}`,
+      });
+      expect(quota.spec?.hard).toEqual(options.resourceQuota);
+      const limits = await core.readNamespacedLimitRange({
+        name: 'kre-limits',
+        namespace: `kre-${rt}`,
+      });
+      expect(limits.spec?.limits[0]._default).toEqual(options.limitRange.default);
+      const account = await core.readNamespacedServiceAccount({
+        name: 'kre-workload',
+        namespace: `kre-${rt}`,
+      });
+      expect(account.automountServiceAccountToken).toBe(false);
+    }
+  });
+
+  it('refuses, in a runtime namespace, a pod that breaks Pod Security restricted', async () => {
+    await driver.prepareRuntime('alpha');
+    await expect(
+      core.createNamespacedPod({
+        namespace: 'kre-alpha',
+        body: {
+          metadata: { name: 'rooted' },
+          spec: {
+            containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }],
+          },
+        },
+      }),
+    ).rejects.toThrow(/violates PodSecurity \\+"restricted/);
+  });
+
+  it('deletes a runtime namespace and waits until it is really gone', async () => {
+    await driver.prepareRuntime('gamma');
+    await driver.apply(planOf('gamma', greeter));
+    await driver.removeRuntime('gamma');
+    await expect(core.readNamespace({ name: 'kre-gamma' })).rejects.toMatchObject({ code: 404 });
+    await driver.removeRuntime('gamma'); // idempotent
+  });
+});
+
+describe.each([
+  ['greeter', () => greeter, 4],
+  ['classifier', () => classifier, 7],
+])('a version of examples/%s', (name, krt, workloads) => {
+  const rt = `rt-${name}`;
+  let p: DeploymentPlan;
+
+  beforeAll(async () => {
+    p = planOf(rt, krt());
+    await driver.prepareRuntime(rt);
+  });
+
+  it('is applied as a Secret, a Deployment per workload and the entrypoint Service, all accepted by the API server', async () => {
+    await driver.apply(p);
+    const found = await versionObjects(rt, p.versionName);
+    expect(found.filter((o) => o.kind === 'Deployment')).toHaveLength(workloads);
+    expect(found.filter((o) => o.kind === 'Secret')).toHaveLength(1);
+    expect(found.filter((o) => o.kind === 'Service')).toHaveLength(1);
+    const deployment = found.find((o) => o.kind === 'Deployment') as V1Deployment;
+    expect(deployment.metadata?.managedFields?.[0]?.manager).toBe('kre-test');
+  });
+
+  it('a second apply changes nothing', async () => {
+    const before = await versionObjects(rt, p.versionName);
+    await driver.apply(p);
+    const after = await versionObjects(rt, p.versionName);
+    expect(
+      after.map((o) => `${o.kind}/${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort(),
+    ).toEqual(
+      before.map((o) => `${o.kind}/${o.metadata?.name}@${o.metadata?.resourceVersion}`).sort(),
+    );
+  });
+
+  it('is not ready until every Deployment is available, then is', async () => {
+    await expect(driver.waitReady(rt, p.versionName, 1_500)).rejects.toThrow(
+      WorkloadsNotReadyError,
+    );
+    const waiting = driver.waitReady(rt, p.versionName, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await markAvailable(rt, p.versionName);
+    await expect(waiting).resolves.toBeUndefined();
+    expect(await driver.endpoints(rt, p.versionName)).toEqual({
+      http: `${p.workloads[0].k8sName}.kre-${rt}.svc:8080`,
+      grpc: `${p.workloads[0].k8sName}.kre-${rt}.svc:9000`,
+    });
+  });
+
+  it('publishes through the stable entrypoint Service and an Ingress, and unpublishes', async () => {
+    await driver.publish(rt, p.versionName);
+    const service = await core.readNamespacedService({
+      name: 'entrypoint',
+      namespace: `kre-${rt}`,
+    });
+    expect(service.spec?.selector?.['kre.io/version']).toBe(p.versionName);
+    const ingress = await kc
+      .makeApiClient(NetworkingV1Api)
+      .readNamespacedIngress({ name: 'entrypoint', namespace: `kre-${rt}` });
+    expect(ingress.spec?.rules?.[0].host).toBe(`${rt}.kre.test`);
+    await driver.unpublish(rt, 'some-other-version'); // not the published one: kept
+    await core.readNamespacedService({ name: 'entrypoint', namespace: `kre-${rt}` });
+    await driver.unpublish(rt, p.versionName);
+    await expect(
+      core.readNamespacedService({ name: 'entrypoint', namespace: `kre-${rt}` }),
+    ).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('stops: nothing of the version is left, the runtime namespace stays', async () => {
+    await driver.stop(rt, p.versionName);
+    expect(await versionObjects(rt, p.versionName)).toEqual([]);
+    expect(await driver.endpoints(rt, p.versionName)).toBeNull();
+    await core.readNamespace({ name: `kre-${rt}` });
+    await driver.stop(rt, p.versionName); // idempotent
+  });
+});
+
+describe('node status', () => {
+  const rt = 'rt-status';
+
+  /** A pod as the ReplicaSet controller would create it from the workload's template. */
+  async function podOf(d: V1Deployment, suffix: string, status: V1Pod['status']): Promise<void> {
+    const namespace = `kre-${rt}`;
+    const name = `${d.metadata!.name!.slice(0, 50)}-${suffix}`;
+    const created = await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { ...d.spec!.template.metadata, name }, spec: d.spec!.template.spec },
+    });
+    await core.replaceNamespacedPodStatus({ name, namespace, body: { ...created, status } });
+  }
+
+  it('reports each replica from its pod: running, crash-looping with its exit', async () => {
+    // No quota here: admitting pods under a quota needs the resource-quota controller.
+    const driver = new KubernetesDriver(kc, { ...options, resourceQuota: {} });
+    const p = planOf(rt, greeter);
+    await driver.apply(p);
+    const list = await apps.listNamespacedDeployment({
+      namespace: `kre-${rt}`,
+      labelSelector: selector(rt, p.versionName),
+    });
+    const node = list.items.find(
+      (d) => d.metadata?.annotations?.['kre.io/workload'] === 'greet.clean-name',
+    )!;
+    const image = node.spec!.template.spec!.containers[0].image!;
+    const now = new Date();
+    await podOf(node, 'a', {
+      phase: 'Running',
+      containerStatuses: [
+        {
+          name: 'node',
+          image,
+          imageID: '',
+          ready: true,
+          restartCount: 0,
+          state: { running: { startedAt: now } },
+        },
+      ],
+    });
+    await podOf(node, 'b', {
+      phase: 'Running',
+      containerStatuses: [
+        {
+          name: 'node',
+          image,
+          imageID: '',
+          ready: false,
+          restartCount: 3,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } },
+          lastState: {
+            terminated: { exitCode: 1, reason: 'Error', startedAt: now, finishedAt: now },
+          },
+        },
+      ],
+    });
+    const status = await driver.status(rt, p.versionName);
+    expect(status).toEqual([
+      { workloadId: 'greet.clean-name', replica: 0, state: 'RUNNING', restarts: 0 },
+      {
+        workloadId: 'greet.clean-name',
+        replica: 1,
+        state: 'RESTARTING',
+        restarts: 3,
+        message: 'exited with code 1 (Error)',
+      },
+    ]);
+    await driver.stop(rt, p.versionName);
+  });
+});
+
+it('refuses a version that needs a runner this installation lacks, before writing anything', async () => {
+  const rt = 'rt-python';
+  const python: Krt = {
+    ...greeter,
+    workflows: greeter.workflows.map((wf) => ({
+      ...wf,
+      nodes: wf.nodes.map((n) => ({ ...n, image: 'konstellation/kre-py:1.0' })),
+    })),
+  };
+  await driver.prepareRuntime(rt);
+  await expect(driver.apply(planOf(rt, python))).rejects.toThrow(UnsupportedImageError);
+  expect(await versionObjects(rt, python.version)).toEqual([]);
+});
+
+it("names the object and the API server's reason when it refuses one", async () => {
+  const bad = new KubernetesDriver(kc, {
+    ...options,
+    workloadResources: { requests: { cpu: 'lots' } },
+  });
+  await expect(bad.apply(planOf('rt-bad', greeter))).rejects.toThrow(
+    /^the API server refused Deployment kre-rt-bad\/v-greeter-v1-[0-9a-f]{6}: .*quantities must match the regular expression.*\(HTTP \d{3}\)$/s,
+  );
+});
