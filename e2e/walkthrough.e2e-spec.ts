@@ -7,8 +7,18 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
-import { freePort, runApp, testEnv, toolBinary, waitForHttp, type AppProcess } from '@libs/testing';
+import {
+  freePort,
+  runApp,
+  testEnv,
+  toolBinary,
+  waitForHttp,
+  waitForMail,
+  type AppProcess,
+} from '@libs/testing';
+import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 
 const run = promisify(execFile);
 
@@ -25,8 +35,10 @@ async function readmeWalkthrough(): Promise<string> {
 /**
  * The README walkthrough, run as written against a stack of our own (admin-api, deployer,
  * gateway as processes on random ports): sign in through the mail, an API token, a runtime,
- * the greeter KRT uploaded, configured, started, published, called over HTTP and gRPC. Then
- * stop and delete over GraphQL with the token: processes, streams and routes are gone.
+ * the greeter KRT uploaded, configured, started, published, called over HTTP and gRPC. On the
+ * running version: a config change rolls the workloads, and watchNodeStatus shows a member
+ * the real workloads (a killed one restarting). Then stop and delete over GraphQL with the
+ * token: processes, streams and routes are gone.
  */
 describe('the README walkthrough', () => {
   const env = testEnv();
@@ -50,6 +62,62 @@ describe('the README walkthrough', () => {
     return body.data;
   };
   const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  const clients: Client[] = [];
+
+  /** The whole sign-in of a person, through HTTP and the mail: returns the session cookie. */
+  const signIn = async (email: string): Promise<string> => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${api}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/api/v1/auth/signin', { email })).status).toBe(202);
+    const mail = await waitForMail(env.MAILPIT_URL, email);
+    const link = /\/signin#([A-Za-z0-9_-]{43})/.exec(mail.Text);
+    const verified = await post('/api/v1/auth/signin/verify', { token: link?.[1] });
+    expect(verified.status).toBe(200);
+    return verified.headers.getSetCookie()[0].split(';')[0];
+  };
+
+  interface NodeEvent {
+    nodeId: string;
+    status: string;
+    replicas: { replica: number; state: string; restarts: number; message: string | null }[];
+  }
+  /** watchNodeStatus over graphql-ws with a session cookie: every event, or the error. */
+  const watchNodes = (cookie: string, runtimeId: string, versionName: string) => {
+    const client = createClient({
+      url: `${api.replace('http', 'ws')}/graphql`,
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => undefined,
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers: { cookie } });
+        }
+      },
+    });
+    clients.push(client);
+    const events: NodeEvent[] = [];
+    const errors: { message: string; extensions?: { code?: string } }[] = [];
+    client.subscribe<{ watchNodeStatus: NodeEvent }>(
+      {
+        query: `subscription($r: ID!, $v: String!) { watchNodeStatus(runtimeId: $r, versionName: $v) {
+          nodeId status replicas { replica state restarts message } } }`,
+        variables: { r: runtimeId, v: versionName },
+      },
+      {
+        next: (result) => {
+          if (result.data) events.push(result.data.watchNodeStatus);
+          errors.push(...((result.errors ?? []) as typeof errors));
+        },
+        error: (error) => errors.push({ message: String(error) }),
+        complete: () => undefined,
+      },
+    );
+    return { events, errors, latest: () => new Map(events.map((e) => [e.nodeId, e])) };
+  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-walkthrough-'));
@@ -86,6 +154,7 @@ describe('the README walkthrough', () => {
   });
 
   afterAll(async () => {
+    for (const client of clients) await client.dispose();
     await Promise.all(apps.map((a) => a.stop()));
     for (const pid of await owned()) process.kill(-pid, 'SIGKILL');
     await rm(work, { recursive: true, force: true });
@@ -119,6 +188,96 @@ describe('the README walkthrough', () => {
     expect(output).toMatch(/"greeting": "Howdy, Grace!"/);
     expect(output).toMatch(/"status":"PUBLISHED"/);
     expect(output).toContain(`"http":"${gatewayHttp}/demo/versions/greeter-v1"`);
+  });
+
+  it('rolls the STARTED version onto a new config (updateVersionUserConfiguration): the next prediction uses it', async () => {
+    expect(token).not.toBe('');
+    const greet = async (): Promise<string | null> => {
+      try {
+        const response = await fetch(`${gatewayHttp}/demo/Greet`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'Ada' }),
+        });
+        return response.ok ? ((await response.json()) as { greeting: string }).greeting : null;
+      } catch {
+        return null; // the workloads are being replaced
+      }
+    };
+    expect(await greet()).toBe('Howdy, Ada!');
+    const before = (await owned()).sort();
+    const updated = await gql<{
+      updateVersionUserConfiguration: { status: string; config: { completed: boolean } };
+    }>(
+      'mutation { updateVersionUserConfiguration(input: {runtimeId: "demo", versionName: "greeter-v1", configurationVariables: [{key: "GREETING", value: "Hej"}]}) { status config { completed } } }',
+    );
+    expect(updated.updateVersionUserConfiguration).toEqual({
+      status: 'PUBLISHED',
+      config: { completed: true },
+    });
+    await expect.poll(greet, { timeout: 60_000, interval: 250 }).toBe('Hej, Ada!');
+    // Rolled, not added to: new processes, as many as before, none of the old ones answering.
+    const after = (await owned()).sort();
+    expect(after).toHaveLength(4);
+    expect(after.filter((pid) => before.includes(pid))).toEqual([]);
+    for (let i = 0; i < 3; i++) expect(await greet()).toBe('Hej, Ada!');
+    const { version } = await gql<{ version: { status: string } }>(
+      '{ version(runtimeId: "demo", name: "greeter-v1") { status } }',
+    );
+    expect(version.status).toBe('PUBLISHED');
+  });
+
+  it('watchNodeStatus: a member sees every workload running, then a killed one restart; a non-member is refused', async () => {
+    expect(token).not.toBe('');
+    const [memberEmail, outsiderEmail] = ['member', 'outsider'].map(
+      (name) => `${name}@${env.KRE_PREFIX}.test`,
+    );
+    for (const email of [memberEmail, outsiderEmail]) {
+      await gql(`mutation { createUser(input: {email: "${email}", platformRole: USER}) { id } }`);
+    }
+    await gql(
+      `mutation { addRuntimeMember(input: {runtimeId: "demo", email: "${memberEmail}", role: VIEWER}) { role } }`,
+    );
+
+    const outsider = watchNodes(await signIn(outsiderEmail), 'demo', 'greeter-v1');
+    const member = watchNodes(await signIn(memberEmail), 'demo', 'greeter-v1');
+    const nodes = ['entrypoint', 'greet.clean-name', 'greet.make-greeting', 'greet.format-reply'];
+    await expect
+      .poll(
+        () => [...member.latest().values()].map((e) => [e.nodeId, e.status, e.replicas.length]),
+        {
+          timeout: 15_000,
+        },
+      )
+      .toEqual(nodes.map((id) => [id, 'STARTED', 1]));
+    expect(member.errors).toEqual([]);
+    await expect
+      .poll(() => outsider.errors[0]?.extensions?.code, { timeout: 10_000 })
+      .toBe('NOT_FOUND');
+    expect(outsider.errors[0].message).toBe('runtime "demo" not found');
+    expect(outsider.events).toEqual([]);
+
+    // Kill the make-greeting runner: the driver restarts it, the member sees the restart.
+    const mine = await owned();
+    const [victim] = (await processesWithEnv('KRT_NODE_ID', 'make-greeting')).filter((pid) =>
+      mine.includes(pid),
+    );
+    expect(victim).toBeGreaterThan(0);
+    const seen = member.events.length;
+    process.kill(victim, 'SIGKILL');
+    await expect
+      .poll(() => member.latest().get('greet.make-greeting'), { timeout: 20_000 })
+      .toMatchObject({
+        status: 'STARTED',
+        replicas: [
+          { state: 'RUNNING', restarts: 1, message: expect.stringMatching(/^exited/) as unknown },
+        ],
+      });
+    // Only the node that changed was sent again.
+    expect(new Set(member.events.slice(seen).map((e) => e.nodeId))).toEqual(
+      new Set(['greet.make-greeting']),
+    );
+    expect(await owned()).toHaveLength(4);
   });
 
   it('stops and deletes the version with the token: processes, streams and routes are gone', async () => {

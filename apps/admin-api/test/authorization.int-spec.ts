@@ -320,6 +320,18 @@ describe('authorization', () => {
         message: 'runtime "rt-nowhere" not found',
       });
     },
+    watchNodeStatus: async () => {
+      const query =
+        'subscription($r: ID!) { watchNodeStatus(runtimeId: $r, versionName: "v1") { nodeId } }';
+      expect(await subscriptionError(a.session, 'rt-b', query)).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-b" not found',
+      });
+      expect(await subscriptionError(a.session, 'rt-nowhere', query)).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-nowhere" not found',
+      });
+    },
   };
 
   it('I1: every operation, called with another tenant’s ids, answers not-found or empty', async () => {

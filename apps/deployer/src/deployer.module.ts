@@ -2,7 +2,13 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { JobsModule, VERSIONS_QUEUE, redisCheck } from '@libs/jobs';
-import { GatewayRoutes, NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
+import {
+  GatewayRoutes,
+  NATS_CONNECTION,
+  NatsModule,
+  deployerSubjects,
+  natsCheck,
+} from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { HealthModule } from '@libs/observability';
 import { CatalogModule, PersistenceModule, mongoCheck } from '@libs/persistence';
@@ -11,6 +17,7 @@ import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { deployerStatusController } from './deployer-status.controller.js';
+import { nodeStatusController } from './node-status.controller.js';
 import { RuntimesProcessor, VersionsProcessor } from './jobs.processor.js';
 import {
   ORCHESTRATOR_DRIVER,
@@ -26,6 +33,7 @@ export class DeployerModule {
   /** `programsDir`: where the built `entrypoint` and `runner` programs are (`dist/apps`). */
   static forRoot(env: DeployerEnv, programsDir: string): DynamicModule {
     const names = new Names(env.KRE_PREFIX);
+    const subjects = deployerSubjects(names);
     const startedAt = new Date().toISOString();
     return {
       module: DeployerModule,
@@ -48,11 +56,12 @@ export class DeployerModule {
         }),
       ],
       controllers: [
-        deployerStatusController(names.serviceSubject('deployer', 'status'), () => ({
+        deployerStatusController(subjects.status, () => ({
           orchestrator: env.ORCHESTRATOR,
           startedAt,
           pid: process.pid,
         })),
+        nodeStatusController(subjects.nodeStatus),
       ],
       providers: [
         { provide: DEPLOYER_ENV, useValue: env },

@@ -1,7 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { Names } from '@libs/naming';
-import { DEPLOYER_RPC, DEPLOYER_STATUS_SUBJECT, DeployerClient } from './deployer.client.js';
+import {
+  DEPLOYER_RPC,
+  DEPLOYER_SUBJECTS,
+  DeployerClient,
+  deployerSubjects,
+} from './deployer.client.js';
 
 /** A Nest NATS-transport client for the deployer's request/reply subjects. */
 @Module({})
@@ -22,8 +27,8 @@ export class DeployerRpcModule {
       providers: [
         DeployerClient,
         {
-          provide: DEPLOYER_STATUS_SUBJECT,
-          useValue: new Names(options.prefix).serviceSubject('deployer', 'status'),
+          provide: DEPLOYER_SUBJECTS,
+          useValue: deployerSubjects(new Names(options.prefix)),
         },
       ],
       exports: [DeployerClient],

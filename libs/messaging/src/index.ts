@@ -1,4 +1,18 @@
-export { DeployerClient, type DeployerStatus } from './deployer.client.js';
+export {
+  DeployerClient,
+  DeployerRpcError,
+  InvalidRpcMessageError,
+  deployerSubjects,
+  nodeStatusReplySchema,
+  nodeStatusRequestSchema,
+  parseNodeStatusRequest,
+  workloadReplicaStatusSchema,
+  type DeployerStatus,
+  type DeployerSubjects,
+  type NodeStatusReply,
+  type NodeStatusRequest,
+  type WorkloadReplicaStatus,
+} from './deployer.client.js';
 export { DeployerRpcModule } from './deployer-rpc.module.js';
 export {
   NATS_CONNECTION,

@@ -128,3 +128,60 @@ export class VersionEvent {
   @Field(() => String, { nullable: true }) message?: string | null;
   @Field() date!: Date;
 }
+
+/** KRE's node status (`watchNodeStatus`), summed up from the node's replicas. */
+export enum NodeStatus {
+  STARTING = 'STARTING',
+  STARTED = 'STARTED',
+  STOPPED = 'STOPPED',
+  ERROR = 'ERROR',
+}
+registerEnumType(NodeStatus, {
+  name: 'NodeStatus',
+  description:
+    'STARTED: every replica runs; STARTING: one is starting; ERROR: one crashed and waits to restart; STOPPED: none runs.',
+});
+
+/** One replica as the orchestrator sees it. */
+export enum ReplicaState {
+  STARTING = 'STARTING',
+  RUNNING = 'RUNNING',
+  RESTARTING = 'RESTARTING',
+  STOPPED = 'STOPPED',
+}
+registerEnumType(ReplicaState, {
+  name: 'ReplicaState',
+  description: 'RESTARTING: it exited and the orchestrator restarts it (with backoff).',
+});
+
+@ObjectType()
+export class ReplicaStatus {
+  @Field(() => Int, { description: '0 … replicas-1.' }) replica!: number;
+  @Field(() => ReplicaState) state!: ReplicaState;
+  @Field(() => Int, {
+    description: 'Restarts since it last ran steadily (the local driver resets it after 30 s).',
+  })
+  restarts!: number;
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why it last stopped: exit code or signal, with the tail of its output.',
+  })
+  message?: string | null;
+}
+
+@ObjectType({
+  description:
+    'How one workload of a version is doing (watchNodeStatus): sent for every node at once, then whenever one changes.',
+})
+export class NodeStatusEvent {
+  @Field() runtimeId!: string;
+  @Field() versionName!: string;
+  @Field(() => ID, { description: '`entrypoint`, or `<workflow>.<node>`.' }) nodeId!: string;
+  @Field({ description: 'The node (its slug), or `entrypoint`.' }) name!: string;
+  @Field(() => String, { nullable: true, description: 'Null for the entrypoint.' })
+  workflow?: string | null;
+  @Field(() => NodeStatus) status!: NodeStatus;
+  @Field(() => [ReplicaStatus], { description: 'Empty while the version does not run.' })
+  replicas!: ReplicaStatus[];
+  @Field({ description: 'When this state was first seen.' }) date!: Date;
+}

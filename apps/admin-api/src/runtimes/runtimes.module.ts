@@ -6,6 +6,7 @@ import { MulterModule } from '@nestjs/platform-express';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { IdentityStoreModule } from '../identity-store.module.js';
+import { NodeStatusService } from './node-status.service.js';
 import { RuntimesResolver, VersionsResolver } from './runtimes.resolver.js';
 import { RuntimesService } from './runtimes.service.js';
 import { VersionEventsService } from './version-events.service.js';
@@ -35,6 +36,7 @@ import { VersionsService } from './versions.service.js';
     RuntimesService,
     VersionsService,
     VersionEventsService,
+    NodeStatusService,
     RuntimesResolver,
     VersionsResolver,
     UploadCsrfGuard,

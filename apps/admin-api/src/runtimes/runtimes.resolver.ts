@@ -35,8 +35,10 @@ import {
   UpdateRuntimeMemberRoleInput,
   VersionActionInput,
 } from './runtimes.inputs.js';
+import { NodeStatusService } from './node-status.service.js';
 import {
   EntrypointAddress,
+  NodeStatusEvent,
   Runtime,
   RuntimeMember,
   Version,
@@ -160,6 +162,7 @@ export class VersionsResolver {
   constructor(
     private readonly versionsService: VersionsService,
     private readonly events: VersionEventsService,
+    private readonly nodeStatus: NodeStatusService,
     private readonly memberships: MembershipsRepository,
     @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
   ) {}
@@ -333,5 +336,18 @@ export class VersionsResolver {
     @Args('runtimeId', { type: () => ID }) runtimeId: string,
   ): AsyncIterableIterator<VersionEvent> {
     return this.events.subscribe(runtimeId);
+  }
+
+  @Subscription(() => NodeStatusEvent, {
+    description:
+      "How each workload of a version is doing (KRE's watchNodeStatus): every node at once, then each change.",
+    resolve: (event: NodeStatusEvent) => event,
+  })
+  @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
+  async watchNodeStatus(
+    @Args('runtimeId', { type: () => ID }) runtimeId: string,
+    @Args('versionName') versionName: string,
+  ): Promise<AsyncIterableIterator<NodeStatusEvent>> {
+    return this.nodeStatus.subscribe(await this.versionsService.get(runtimeId, versionName));
   }
 }

@@ -1,0 +1,264 @@
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { DeployerClient, type WorkloadReplicaStatus } from '@libs/messaging';
+import type { VersionDoc } from '@libs/persistence';
+import { NodeStatus, type NodeStatusEvent, ReplicaState } from './runtimes.model.js';
+
+/** How often a watched version's status is asked of the deployer. */
+export const NODE_STATUS_POLL_MS = 2_000;
+/** How long one request may take; a deployer that does not answer in time counts as unreachable. */
+const REQUEST_TIMEOUT_MS = 1_500;
+
+/** A workload of a version: the entrypoint or a node of a workflow. */
+export interface WorkloadRef {
+  nodeId: string;
+  name: string;
+  workflow: string | null;
+}
+
+/** The version's workloads, from its KRT: `entrypoint`, then `<workflow>.<node>` in order. */
+export function workloadsOf(version: Pick<VersionDoc, 'krt'>): WorkloadRef[] {
+  return [
+    { nodeId: 'entrypoint', name: 'entrypoint', workflow: null },
+    ...version.krt.workflows.flatMap((wf) =>
+      wf.nodes.map((node) => ({
+        nodeId: `${wf.name}.${node.name}`,
+        name: node.name,
+        workflow: wf.name,
+      })),
+    ),
+  ];
+}
+
+/** KRE's node status, summed up from the replicas (none: STOPPED). */
+export function nodeStatusOf(replicas: readonly { state: ReplicaState }[]): NodeStatus {
+  if (replicas.every((r) => r.state === ReplicaState.STOPPED)) return NodeStatus.STOPPED;
+  if (replicas.some((r) => r.state === ReplicaState.RESTARTING)) return NodeStatus.ERROR;
+  if (replicas.some((r) => r.state === ReplicaState.STARTING)) return NodeStatus.STARTING;
+  return NodeStatus.STARTED;
+}
+
+/**
+ * One event per workload: the KRT's workloads (so a version that does not run shows every node
+ * STOPPED), plus any the orchestrator reports that the KRT does not name.
+ */
+export function nodeStatusEvents(
+  runtimeId: string,
+  versionName: string,
+  workloads: readonly WorkloadRef[],
+  replicas: readonly WorkloadReplicaStatus[],
+  date: Date,
+): NodeStatusEvent[] {
+  const known = new Set(workloads.map((w) => w.nodeId));
+  const extra = [...new Set(replicas.map((r) => r.workloadId))]
+    .filter((id) => !known.has(id))
+    .map((id) => ({ nodeId: id, name: id.split('.').at(-1) ?? id, workflow: null }));
+  return [...workloads, ...extra].map((workload) => {
+    const own = replicas
+      .filter((r) => r.workloadId === workload.nodeId)
+      .sort((a, b) => a.replica - b.replica)
+      .map((r) => ({
+        replica: r.replica,
+        state: r.state as ReplicaState,
+        restarts: r.restarts,
+        message: r.message ?? null,
+      }));
+    return {
+      runtimeId,
+      versionName,
+      ...workload,
+      status: nodeStatusOf(own),
+      replicas: own,
+      date,
+    };
+  });
+}
+
+/** What makes two events of a node differ (everything but the date). */
+function fingerprint(event: NodeStatusEvent): string {
+  return JSON.stringify([event.status, event.replicas]);
+}
+
+/**
+ * A subscriber's queue. It keeps only the newest event of each node (a slow client skips
+ * states, never grows memory); `return()`, which graphql-ws calls on unsubscribe or socket
+ * close, ends it at once, even while a `next()` is pending.
+ */
+class LatestPerNode implements AsyncIterableIterator<NodeStatusEvent> {
+  private readonly queue: NodeStatusEvent[] = [];
+  private readonly waiting: ((result: IteratorResult<NodeStatusEvent>) => void)[] = [];
+  private done = false;
+
+  constructor(private readonly onEnd: () => void) {}
+
+  push(event: NodeStatusEvent): void {
+    if (this.done) return;
+    const resolve = this.waiting.shift();
+    if (resolve) return resolve({ value: event, done: false });
+    const older = this.queue.findIndex((e) => e.nodeId === event.nodeId);
+    if (older >= 0) this.queue.splice(older, 1);
+    this.queue.push(event);
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue.length = 0;
+    for (const resolve of this.waiting.splice(0)) resolve({ value: undefined, done: true });
+    this.onEnd();
+  }
+
+  next(): Promise<IteratorResult<NodeStatusEvent>> {
+    if (this.queue.length) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<NodeStatusEvent>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error: unknown): Promise<IteratorResult<NodeStatusEvent>> {
+    this.end();
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** One watched version: polls while it has subscribers, remembers the last state of each node. */
+class VersionPoller {
+  readonly subscribers = new Set<LatestPerNode>();
+  readonly current = new Map<string, { event: NodeStatusEvent; fingerprint: string }>();
+  /** The last request failed (logged once per outage, not once per poll). */
+  failing = false;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  private wake?: () => void;
+
+  constructor(
+    readonly runtimeId: string,
+    readonly versionName: string,
+    private readonly workloads: WorkloadRef[],
+    private readonly ask: (poller: VersionPoller) => Promise<WorkloadReplicaStatus[] | null>,
+  ) {}
+
+  /** Polls at once, then every NODE_STATUS_POLL_MS after each answer (never two in flight). */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      const replicas = await this.ask(this);
+      if (this.stopped) return;
+      if (replicas) this.publish(replicas);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, NODE_STATUS_POLL_MS);
+      });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.wake?.();
+    for (const subscriber of [...this.subscribers]) subscriber.end();
+  }
+
+  private publish(replicas: WorkloadReplicaStatus[]): void {
+    const events = nodeStatusEvents(
+      this.runtimeId,
+      this.versionName,
+      this.workloads,
+      replicas,
+      new Date(),
+    );
+    // A workload the KRT does not name, once seen, stays listed: it goes STOPPED when it is gone.
+    for (const { nodeId, name, workflow } of events.slice(this.workloads.length))
+      this.workloads.push({ nodeId, name, workflow: workflow ?? null });
+    for (const event of events) {
+      const print = fingerprint(event);
+      if (this.current.get(event.nodeId)?.fingerprint === print) continue;
+      this.current.set(event.nodeId, { event, fingerprint: print });
+      for (const subscriber of this.subscribers) subscriber.push(event);
+    }
+  }
+}
+
+/**
+ * Feeds `watchNodeStatus`. The admin API never drives the orchestrator: it asks the deployer
+ * (`<p>.svc.deployer.node-status`, Nest NATS transport) every NODE_STATUS_POLL_MS, once per
+ * watched version however many subscribe, and stops asking when the last one leaves. Each
+ * subscriber gets every node at once (as last seen), then each node whose state changed. While
+ * the deployer does not answer, nothing new is sent and the subscriptions stay open.
+ */
+@Injectable()
+export class NodeStatusService implements OnModuleDestroy {
+  private readonly logger = new Logger(NodeStatusService.name);
+  private readonly pollers = new Map<string, VersionPoller>();
+
+  constructor(private readonly deployer: DeployerClient) {}
+
+  /** Node statuses of one version (the resolver has checked the caller's role and the version). */
+  subscribe(
+    version: Pick<VersionDoc, 'runtimeId' | 'name' | 'krt'>,
+  ): AsyncIterableIterator<NodeStatusEvent> {
+    const key = `${version.runtimeId}:${version.name}`;
+    let poller = this.pollers.get(key);
+    if (!poller) {
+      poller = new VersionPoller(version.runtimeId, version.name, workloadsOf(version), (p) =>
+        this.ask(p),
+      );
+      this.pollers.set(key, poller);
+      void poller.run();
+    }
+    const owner = poller;
+    const subscriber = new LatestPerNode(() => {
+      owner.subscribers.delete(subscriber);
+      if (owner.subscribers.size === 0 && this.pollers.get(key) === owner) {
+        this.pollers.delete(key);
+        owner.stop();
+      }
+    });
+    owner.subscribers.add(subscriber);
+    for (const { event } of owner.current.values()) subscriber.push(event);
+    return subscriber;
+  }
+
+  /** Versions being polled now (for tests and diagnostics). */
+  watched(): string[] {
+    return [...this.pollers.keys()];
+  }
+
+  onModuleDestroy(): void {
+    for (const poller of this.pollers.values()) poller.stop();
+    this.pollers.clear();
+  }
+
+  private async ask(poller: VersionPoller): Promise<WorkloadReplicaStatus[] | null> {
+    try {
+      const replicas = await this.deployer.nodeStatus(
+        poller.runtimeId,
+        poller.versionName,
+        REQUEST_TIMEOUT_MS,
+      );
+      if (poller.failing) {
+        poller.failing = false;
+        this.logger.log(
+          `node status of ${poller.runtimeId}/${poller.versionName}: the deployer answers again`,
+        );
+      }
+      return replicas;
+    } catch (error) {
+      if (!poller.failing) {
+        poller.failing = true;
+        this.logger.warn(
+          `no node status from the deployer (${poller.runtimeId}/${poller.versionName}): ${
+            error instanceof Error ? error.message : String(error)
+          }; watchNodeStatus subscribers get nothing new until it answers`,
+        );
+      }
+      return null;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { Controller, Inject, Logger, type Type } from '@nestjs/common';
+import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
+import {
+  InvalidRpcMessageError,
+  parseNodeStatusRequest,
+  type NodeStatusReply,
+} from '@libs/messaging';
+import type { OrchestratorDriver } from '@libs/orchestrator';
+import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+
+/**
+ * Request/reply over the Nest NATS transport: the admin API (watchNodeStatus) asks how the
+ * replicas of a version's workloads are doing; the orchestrator driver answers. The subject
+ * carries the installation prefix, known only at run time, so the class is made per app.
+ */
+export function nodeStatusController(subject: string): Type {
+  @Controller()
+  class NodeStatusController {
+    private readonly logger = new Logger('NodeStatusController');
+
+    constructor(@Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver) {}
+
+    @MessagePattern(subject)
+    async nodeStatus(@Payload() payload: unknown): Promise<NodeStatusReply> {
+      let request;
+      try {
+        request = parseNodeStatusRequest(payload);
+      } catch (error) {
+        if (error instanceof InvalidRpcMessageError)
+          throw new RpcException({ code: 'BAD_REQUEST', message: error.message });
+        throw error;
+      }
+      try {
+        const replicas = await this.driver.status(request.runtimeId, request.versionName);
+        // The pid stays here: it means nothing outside this machine.
+        return {
+          replicas: replicas.map((r) => ({
+            workloadId: r.workloadId,
+            replica: r.replica,
+            state: r.state,
+            restarts: r.restarts,
+            message: r.message ?? null,
+          })),
+        };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.warn(
+          `node status of ${request.runtimeId}/${request.versionName} failed: ${message}`,
+        );
+        throw new RpcException({ code: 'ORCHESTRATOR_ERROR', message });
+      }
+    }
+  }
+  return NodeStatusController;
+}
