@@ -85,5 +85,14 @@ export const KUBERNETES_DEFAULTS = {
 /** Ports inside workload pods (one pod, one workload: fixed numbers, named in the Service). */
 export const POD_PORTS = { grpc: 9000, http: 8080, health: 8081 } as const;
 
-/** Where volumes are mounted in workload containers. */
-export const POD_PATHS = { krt: '/krt', config: '/kre/config', tmp: '/tmp' } as const;
+/**
+ * Where volumes are mounted in workload containers. The KRT goes one level below its volume
+ * (`KRT_BASE_PATH=/krt/current`): fetch-krt extracts beside the destination and renames into
+ * place, which a mount point itself would refuse, and the root filesystem is read-only.
+ */
+export const POD_PATHS = {
+  krtVolume: '/krt',
+  krt: '/krt/current',
+  config: '/kre/config',
+  tmp: '/tmp',
+} as const;

@@ -164,7 +164,8 @@ describe('version manifests', () => {
       expect(main.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'health' });
       expect(main.livenessProbe?.httpGet).toMatchObject({ path: '/livez', port: 'health' });
       expect(main.env).toContainEqual({ name: 'KRT_NATS_SERVER', value: options.workloadNatsUrl });
-      expect(main.env).toContainEqual({ name: 'KRT_BASE_PATH', value: '/krt' });
+      expect(main.env).toContainEqual({ name: 'KRT_BASE_PATH', value: '/krt/current' });
+      expect(init.env).toContainEqual({ name: 'KRT_BASE_PATH', value: '/krt/current' });
     }
   });
 

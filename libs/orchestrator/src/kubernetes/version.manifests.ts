@@ -124,7 +124,7 @@ function deployment(
       { name: 'HOME', value: POD_PATHS.tmp },
     ],
     volumeMounts: [
-      { name: 'krt', mountPath: POD_PATHS.krt },
+      { name: 'krt', mountPath: POD_PATHS.krtVolume },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
     ],
     securityContext: RESTRICTED,
@@ -158,7 +158,7 @@ function deployment(
     livenessProbe: { ...probe('/livez'), initialDelaySeconds: 10 },
     startupProbe: { ...probe('/livez'), failureThreshold: 60 },
     volumeMounts: [
-      { name: 'krt', mountPath: POD_PATHS.krt, readOnly: true },
+      { name: 'krt', mountPath: POD_PATHS.krtVolume, readOnly: true },
       { name: 'config', mountPath: POD_PATHS.config, readOnly: true },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
     ],

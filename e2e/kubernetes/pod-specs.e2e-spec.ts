@@ -1,0 +1,294 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Container,
+  type V1Deployment,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { packKrt, validateKrtDirectory } from '@libs/krt';
+import {
+  connectNats,
+  provisionObservabilityStream,
+  provisionVersionStores,
+  provisionWorkflowStreams,
+} from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { KubernetesDriver, plan, storeKrt, type DeploymentPlan } from '@libs/orchestrator';
+import { freePort, startKubernetes, testEnv, type KubeCluster } from '@libs/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testOptions } from '../../libs/orchestrator/src/kubernetes/options.fixture.js';
+
+/**
+ * So that no rendered manifest is "valid" yet unable to run: the pod specs the kubernetes driver
+ * applied are read back from a real API server and run as host processes against the real NATS,
+ * init container first, with their command, args and env, their volumes as temporary
+ * directories at their mount paths under a per-pod root directory, ports remapped (pods would
+ * each have their own network namespace). Afterwards nothing may have been written outside the
+ * volumes (the root filesystem is read-only) nor into read-only mounts.
+ * Then examples/greeter must answer through the entrypoint.
+ */
+describe('kubernetes pod specs of examples/greeter, run as processes', () => {
+  const env = testEnv();
+  const names = new Names(env.KRE_PREFIX);
+  const rt = 'podrun';
+  const repoRoot = resolve('.');
+  const processes: ChildProcess[] = [];
+  /** The output tail of each process, shown when a readiness wait fails. */
+  const outputs = new Map<ChildProcess, () => string>();
+  let cluster: KubeCluster;
+  let nc: NatsConnection;
+  let work: string;
+  let p: DeploymentPlan;
+  let entrypointHttp: number;
+  /** The pod being started's root directory, and every pod's. */
+  let rootDir: string;
+  const roots: string[] = [];
+  const checks: (() => Promise<void>)[] = [];
+
+  /** Maps a path inside the image to the repository (the Dockerfiles copy it to /app). */
+  const hostPath = (path: string) =>
+    path.startsWith('/app/') ? join(repoRoot, path.slice(5)) : path;
+
+  /** Every file under `dir` (relative paths) with its size and mtime: a cheap change detector. */
+  async function snapshot(dir: string): Promise<string[]> {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return Promise.all(
+      entries.map(async (e) => {
+        const path = join(e.parentPath, e.name);
+        const info = await stat(path);
+        return `${relative(dir, path)}:${info.size}:${info.mtimeMs}`;
+      }),
+    ).then((list) => list.sort());
+  }
+
+  const asRoot = process.getuid?.() === 0;
+  /** Who the current pod's processes run as (only switched when the test runs as root). */
+  let user: { uid: number; gid: number } | undefined;
+
+  /** Gives write permission back so the tree can be removed. */
+  async function chmodTree(dir: string): Promise<void> {
+    await chmod(dir, 0o755);
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }))
+      if (entry.isDirectory()) await chmod(join(entry.parentPath, entry.name), 0o755);
+  }
+
+  /** Makes a directory tree unwritable by the pod's user. */
+  async function denyWrites(dir: string): Promise<void> {
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (asRoot) await chown(path, 0, 0);
+      await chmod(path, entry.isDirectory() ? 0o555 : 0o444);
+    }
+    if (asRoot) await chown(dir, 0, 0);
+    await chmod(dir, 0o555);
+  }
+
+  /** A path of the pod's filesystem, on this machine: under the pod's root directory. */
+  const inPod = (path: string, root = rootDir) => join(root, path);
+
+  async function runContainer(
+    container: V1Container,
+    secret: V1Secret,
+    ports: Map<number, number>,
+    untilExit: boolean,
+  ): Promise<ChildProcess> {
+    const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const mountPaths = (container.volumeMounts ?? []).map((m) => m.mountPath);
+    for (const variable of container.env ?? []) {
+      let value = variable.value;
+      const ref = variable.valueFrom?.secretKeyRef;
+      if (ref) {
+        expect(ref.name).toBe(secret.metadata?.name);
+        value = Buffer.from(secret.data![ref.key], 'base64').toString('utf8');
+      }
+      if (value === undefined) throw new Error(`env ${variable.name} has no value`);
+      // Paths in volumes are rewritten into the pod's root; any other path would be the
+      // image's, which these programs must not need.
+      if (mountPaths.some((m) => value === m || value!.startsWith(`${m}/`))) value = inPod(value);
+      if (/_PORT$/.test(variable.name) && ports.has(Number(value)))
+        value = String(ports.get(Number(value)));
+      childEnv[variable.name] = value;
+    }
+    const [command, ...args] = [...container.command!, ...(container.args ?? [])].map(hostPath);
+    const child = spawn(command === 'node' ? process.execPath : command, args, {
+      cwd: rootDir,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...user,
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    processes.push(child);
+    outputs.set(child, () => `${container.name}: ${output.slice(-2_000)}`);
+    if (untilExit) {
+      const code = await new Promise<number | null>((done) => child.on('exit', done));
+      if (code !== 0)
+        throw new Error(`${container.name} exited with ${code}: ${output.slice(-2_000)}`);
+    }
+    return child;
+  }
+
+  /**
+   * Runs one replica of a Deployment's pod in its own root directory (volumes as directories
+   * at their mount paths, nothing else); resolves when its readiness probe answers.
+   */
+  async function runPod(deployment: V1Deployment, secret: V1Secret): Promise<Map<number, number>> {
+    const pod = deployment.spec!.template.spec!;
+    rootDir = await mkdtemp(join(work, 'root-'));
+    roots.push(rootDir);
+    // The pod's root filesystem is read-only: as root, run the containers as the pod's user
+    // (who cannot write here); otherwise take the write permission away.
+    if (asRoot) {
+      user = { uid: pod.securityContext!.runAsUser!, gid: pod.securityContext!.runAsGroup! };
+      await chmod(rootDir, 0o755);
+    } else await chmod(rootDir, 0o555);
+    const mountOf = new Map<string, string>();
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      for (const m of c.volumeMounts ?? []) {
+        // One directory per volume: every container must mount it at the same path.
+        expect(mountOf.get(m.name) ?? m.mountPath).toBe(m.mountPath);
+        mountOf.set(m.name, m.mountPath);
+      }
+    }
+    for (const volume of pod.volumes ?? []) {
+      const dir = inPod(mountOf.get(volume.name)!);
+      await chmod(rootDir, 0o755);
+      await mkdir(dir, { recursive: true });
+      for (const item of volume.secret?.items ?? [])
+        await writeFile(join(dir, item.path), Buffer.from(secret.data![item.key], 'base64'));
+      // emptyDirs belong to the pod's group (fsGroup); secret volumes are read-only.
+      if (volume.emptyDir && user) await chown(dir, user.uid, pod.securityContext!.fsGroup!);
+      if (volume.secret) await chmod(dir, 0o555);
+    }
+    if (!asRoot) await chmod(rootDir, 0o555);
+    const mountDirs = [...mountOf.values()];
+    const ports = new Map<number, number>();
+    for (const c of pod.containers)
+      for (const port of c.ports ?? []) ports.set(port.containerPort, await freePort());
+    for (const init of pod.initContainers ?? []) await runContainer(init, secret, ports, true);
+    const [main] = pod.containers;
+    const readOnly = (main.volumeMounts ?? []).filter((m) => m.readOnly).map((m) => m.mountPath);
+    const root = rootDir;
+    // What the main container mounts read-only, it cannot write.
+    for (const m of readOnly) await denyWrites(inPod(m, root));
+    const before = await Promise.all(readOnly.map((m) => snapshot(inPod(m, root))));
+    checks.push(async () => {
+      // Read-only mounts stayed as they were; nothing was written outside the volumes.
+      expect(await Promise.all(readOnly.map((m) => snapshot(inPod(m, root))))).toEqual(before);
+      const outside = (await snapshot(root))
+        .map((entry) => `/${entry.split(':')[0]}`)
+        .filter(
+          (path) =>
+            !mountDirs.some(
+              (m) => path === m || path.startsWith(`${m}/`) || m.startsWith(`${path}/`),
+            ),
+        );
+      expect(outside).toEqual([]);
+    });
+    const child = await runContainer(main, secret, ports, false);
+    const probe = main.readinessProbe!.httpGet!;
+    const healthPort = ports.get(main.ports!.find((x) => x.name === probe.port)!.containerPort)!;
+    // Readiness, as the kubelet would probe it (expect.poll only runs inside tests).
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null)
+        throw new Error(`exited with ${child.exitCode}: ${outputs.get(child)?.()}`);
+      const status = (await fetch(`http://127.0.0.1:${healthPort}${probe.path}`).catch(() => null))
+        ?.status;
+      if (status === 200) break;
+      if (Date.now() > deadline)
+        throw new Error(`${probe.path} never answered 200: ${outputs.get(child)?.()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const live = main.livenessProbe!.httpGet!;
+    expect((await fetch(`http://127.0.0.1:${healthPort}${live.path}`)).status).toBe(200);
+    return ports;
+  }
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kre-podrun-'));
+    await chmod(work, 0o755); // the pods' user must reach their roots
+    cluster = await startKubernetes();
+    const kc = new KubeConfig();
+    kc.loadFromString(cluster.kubeconfig);
+    const driver = new KubernetesDriver(
+      kc,
+      testOptions({ prefix: env.KRE_PREFIX, workloadNatsUrl: env.NATS_URL, resourceQuota: {} }),
+    );
+    nc = await connectNats({ url: env.NATS_URL, name: 'podrun-e2e' });
+
+    // What the deployer's start job does before apply: streams, stores, the KRT copy.
+    const { krt } = await validateKrtDirectory('examples/greeter', { prefix: env.KRE_PREFIX });
+    const jsm = await jetstreamManager(nc);
+    await provisionObservabilityStream(jsm, names, rt, { storage: 'memory' });
+    for (const wf of krt.workflows) await provisionWorkflowStreams(jsm, names, rt, krt.version, wf);
+    await provisionVersionStores(nc, names, rt, krt.version, krt.workflows);
+    const krtFile = join(work, 'greeter.krt');
+    await packKrt('examples/greeter', krtFile, { prefix: env.KRE_PREFIX });
+    await storeKrt(nc, names.krtBucket(rt), krt.version, createReadStream(krtFile));
+
+    p = plan({
+      prefix: env.KRE_PREFIX,
+      runtimeId: rt,
+      krt,
+      natsUrl: env.NATS_URL,
+      config: { variables: { GREETING: 'Hola' }, files: {} },
+      requestTimeoutSeconds: 30,
+    });
+    await driver.apply(p);
+
+    // What the API server stored (with its defaults), not what was sent.
+    const namespace = names.namespace(rt);
+    const selector = `kre.io/runtime=${rt},kre.io/version=${krt.version}`;
+    const deployments = await kc
+      .makeApiClient(AppsV1Api)
+      .listNamespacedDeployment({ namespace, labelSelector: selector });
+    const [secret] = (
+      await kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace, labelSelector: selector })
+    ).items;
+    const isEntrypoint = (d: V1Deployment) =>
+      d.metadata?.annotations?.['kre.io/workload'] === 'entrypoint';
+    for (const d of deployments.items.filter((d) => !isEntrypoint(d))) await runPod(d, secret);
+    const ports = await runPod(deployments.items.find(isEntrypoint)!, secret);
+    entrypointHttp = ports.get(8080)!;
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const child of processes) child.kill('SIGTERM');
+    await Promise.all(
+      processes
+        .filter((c) => c.exitCode === null && c.signalCode === null)
+        .map((c) => new Promise((done) => c.once('exit', done))),
+    );
+    await nc?.drain();
+    await cluster?.stop();
+    if (work) {
+      for (const root of roots) await chmodTree(root);
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a prediction through the entrypoint', async () => {
+    const response = await fetch(`http://127.0.0.1:${entrypointHttp}/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '  Ada   Lovelace ' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ greeting: 'Hola, Ada Lovelace!' });
+  });
+
+  it('wrote nothing outside its volumes nor into read-only mounts', async () => {
+    expect(checks).toHaveLength(roots.length);
+    for (const check of checks) await check();
+  });
+});
