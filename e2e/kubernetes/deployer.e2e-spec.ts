@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { Test } from '@nestjs/testing';
+import { MongooseModule } from '@nestjs/mongoose';
+import { VersionStatus } from '@libs/core';
+import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
+import { openKrt, packKrt } from '@libs/krt';
+import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import {
+  CatalogModule,
+  ConfigCipher,
+  KrtArchiveStore,
+  RuntimesRepository,
+  VersionsRepository,
+  mongooseOptions,
+} from '@libs/persistence';
+import {
+  freePort,
+  runApp,
+  startKubernetes,
+  testEnv,
+  waitForHttp,
+  type AppProcess,
+  type KubeCluster,
+} from '@libs/testing';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The deployer as a process with ORCHESTRATOR=kubernetes against a real API server: the runtime
+ * and version jobs create the namespace, apply the version (made available by writing
+ * Deployment status, as no kubelet runs), route, publish, stop, refuse a Python node, and delete
+ * the namespace with the runtime.
+ */
+describe('deployer with the kubernetes driver', () => {
+  const env = testEnv({ CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+  const names = new Names(env.KRE_PREFIX);
+  const rt = 'kube-rt';
+  const namespace = names.namespace(rt);
+  let cluster: KubeCluster;
+  let apps: AppsV1Api;
+  let core: CoreV1Api;
+  let work: string;
+  let nc: NatsConnection;
+  let close: () => Promise<void>;
+  let runtimes: RuntimesRepository;
+  let versions: VersionsRepository;
+  let versionJobs: VersionJobsProducer;
+  let runtimeJobs: RuntimeJobsProducer;
+  let archives: KrtArchiveStore;
+  let cipher: ConfigCipher;
+  let deployer: AppProcess | undefined;
+
+  /** Seeds what an upload stores for examples/greeter, as `name`, with every node's `image`. */
+  const seedVersion = async (name: string, image?: string): Promise<string> => {
+    const dir = join(work, name);
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = join(dir, 'kre.yaml');
+    let text = (await readFile(manifest, 'utf8')).replace(/^version: .*$/m, `version: ${name}`);
+    if (image) text = text.replaceAll('image: kre/runner-node:latest', `image: ${image}`);
+    await writeFile(manifest, text);
+    const krtFile = join(work, `${name}.krt`);
+    await packKrt(dir, krtFile, { prefix: env.KRE_PREFIX });
+    const { krt } = await openKrt(krtFile, { prefix: env.KRE_PREFIX });
+    const stored = await archives.save(rt, krt.version, createReadStream(krtFile));
+    await versions.create({
+      runtimeId: rt,
+      name: krt.version,
+      description: krt.description,
+      status: VersionStatus.CREATED,
+      krt,
+      config: [{ key: 'GREETING', type: 'VARIABLE', value: cipher.encrypt('Hello') }],
+      krtSize: stored.size,
+      krtChunks: stored.chunks,
+      krtSha256: stored.sha256,
+      createdBy: 'e2e',
+    });
+    return krt.version;
+  };
+
+  /** What the ReplicaSet controller and kubelets would report: every replica available. */
+  const markAvailable = async (): Promise<void> => {
+    const list = await apps.listNamespacedDeployment({ namespace }).catch(() => ({ items: [] }));
+    for (const d of list.items) {
+      if (d.status?.availableReplicas === d.spec?.replicas) continue;
+      const replicas = d.spec!.replicas!;
+      await apps.replaceNamespacedDeploymentStatus({
+        name: d.metadata!.name!,
+        namespace,
+        body: {
+          ...d,
+          status: {
+            observedGeneration: d.metadata!.generation,
+            replicas,
+            updatedReplicas: replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+          },
+        },
+      });
+    }
+  };
+
+  /** Waits until the version leaves `transitional` (marking Deployments available meanwhile). */
+  const settled = async (name: string, transitional: VersionStatus) => {
+    await expect
+      .poll(
+        async () => {
+          await markAvailable();
+          return (await versions.find(rt, name))?.status;
+        },
+        { timeout: 90_000, interval: 250 },
+      )
+      .not.toBe(transitional);
+    const version = await versions.find(rt, name);
+    return version && { status: version.status, message: version.statusMessage };
+  };
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kre-kube-deployer-e2e-'));
+    cluster = await startKubernetes();
+    const kc = new KubeConfig();
+    kc.loadFromString(cluster.kubeconfig);
+    apps = kc.makeApiClient(AppsV1Api);
+    core = kc.makeApiClient(CoreV1Api);
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        MongooseModule.forRoot(env.MONGO_URL, mongooseOptions(names.platformDb())),
+        CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
+        JobsModule.forRoot({
+          redisUrl: env.REDIS_URL,
+          prefix: names.queuePrefix(),
+          role: 'producer',
+        }),
+      ],
+    }).compile();
+    const app = await moduleRef.init();
+    close = () => app.close();
+    runtimes = app.get(RuntimesRepository);
+    versions = app.get(VersionsRepository);
+    versionJobs = app.get(VersionJobsProducer);
+    runtimeJobs = app.get(RuntimeJobsProducer);
+    archives = app.get(KrtArchiveStore);
+    cipher = app.get(ConfigCipher);
+    nc = await connectNats({ url: env.NATS_URL, name: 'kube-deployer-e2e' });
+    await runtimes.create({ _id: rt, name: 'Kube', description: '', createdBy: 'e2e' });
+
+    const port = await freePort();
+    deployer = runApp('deployer', {
+      ...env,
+      DEPLOYER_HEALTH_PORT: String(port),
+      ORCHESTRATOR: 'kubernetes',
+      KUBECONFIG: cluster.kubeconfigPath,
+      KUBE_NAMESPACE: 'kre-system',
+      KUBE_INGRESS_DOMAIN: 'kre.test',
+      WORKLOAD_READY_TIMEOUT_SECONDS: '60',
+    });
+    await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
+  }, 180_000);
+
+  afterAll(async () => {
+    await deployer?.stop();
+    await nc?.drain();
+    await close?.();
+    await cluster?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('creates the runtime with its own restricted namespace', async () => {
+    await runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
+    await expect
+      .poll(async () => (await runtimes.get(rt)).status, { timeout: 30_000 })
+      .toBe('CREATED');
+    const ns = await core.readNamespace({ name: namespace });
+    expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  it('starts a version: Deployments applied, STARTED once available, routed to its Service', async () => {
+    const name = await seedVersion('greeter-v1');
+    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect(await settled(name, VersionStatus.STARTING)).toEqual({
+      status: VersionStatus.STARTED,
+      message: undefined,
+    });
+    const deployments = await apps.listNamespacedDeployment({ namespace });
+    expect(deployments.items).toHaveLength(4);
+    const route = await (
+      await new Kvm(nc).open(names.gatewayBucket())
+    ).get(versionRouteKey(rt, name));
+    const service = names.k8sObject(name);
+    expect(route?.json()).toEqual({
+      http: `${service}.${namespace}.svc:8080`,
+      grpc: `${service}.${namespace}.svc:9000`,
+    });
+  });
+
+  it('publishes: the stable entrypoint Service and Ingress, and the runtime route', async () => {
+    await versions.publish(rt, 'greeter-v1', 'e2e');
+    await versionJobs.add('publish', { runtimeId: rt, versionName: 'greeter-v1', by: 'e2e' });
+    const routes = await GatewayRoutes.open(nc, names);
+    await expect
+      .poll(() => routes.published(rt), { timeout: 30_000 })
+      .toMatchObject({ version: 'greeter-v1' });
+    const service = await core.readNamespacedService({ name: 'entrypoint', namespace });
+    expect(service.spec?.selector?.['kre.io/version']).toBe('greeter-v1');
+  });
+
+  it('fails a version whose nodes need the Python runner, naming the image, and writes nothing', async () => {
+    const name = await seedVersion('greeter-py', 'konstellation/kre-py:1.0');
+    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    const result = await settled(name, VersionStatus.STARTING);
+    expect(result?.status).toBe(VersionStatus.ERROR);
+    expect(result?.message).toMatch(/uses image "konstellation\/kre-py:1.0"/);
+    const objects = await apps.listNamespacedDeployment({
+      namespace,
+      labelSelector: `kre.io/version=${name}`,
+    });
+    expect(objects.items).toEqual([]);
+  });
+
+  it('stops the published version: its objects and the stable Service are gone', async () => {
+    await versions.transition(
+      rt,
+      'greeter-v1',
+      [VersionStatus.PUBLISHED, VersionStatus.STARTED],
+      VersionStatus.STOPPING,
+    );
+    await versionJobs.add('stop', { runtimeId: rt, versionName: 'greeter-v1', by: 'e2e' });
+    expect(await settled('greeter-v1', VersionStatus.STOPPING)).toEqual({
+      status: VersionStatus.STOPPED,
+      message: undefined,
+    });
+    expect((await apps.listNamespacedDeployment({ namespace })).items).toEqual([]);
+    const services = await core.listNamespacedService({ namespace });
+    expect(services.items.map((s) => s.metadata?.name)).toEqual([]);
+  });
+
+  it('deletes the runtime and its namespace', async () => {
+    await runtimes.setStatus(rt, 'DELETING');
+    await runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
+    await expect.poll(() => runtimes.find(rt), { timeout: 90_000 }).toBeNull();
+    await expect(core.readNamespace({ name: namespace })).rejects.toMatchObject({ code: 404 });
+  });
+});
