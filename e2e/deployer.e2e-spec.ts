@@ -19,7 +19,14 @@ import {
   VersionsRepository,
   mongooseOptions,
 } from '@libs/persistence';
-import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/testing';
+import {
+  addVendoredDependency,
+  freePort,
+  runApp,
+  testEnv,
+  waitForHttp,
+  type AppProcess,
+} from '@libs/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -72,9 +79,13 @@ describe('deployer with the local driver', () => {
   };
 
   /** Seeds what an upload stores (manifest, chunks, sealed config) for greeter under `name`. */
-  const seedVersion = async (name: string): Promise<string> => {
+  const seedVersion = async (
+    name: string,
+    customize?: (dir: string) => Promise<void>,
+  ): Promise<string> => {
     const dir = join(work, name);
     await cp('examples/greeter', dir, { recursive: true });
+    await customize?.(dir);
     const manifest = join(dir, 'kre.yaml');
     await writeFile(
       manifest,
@@ -250,6 +261,41 @@ describe('deployer with the local driver', () => {
       message: undefined,
     });
     expect(await owned()).toEqual([]);
+  });
+
+  it('installs the dependencies a KRT declares before starting it: its handler uses them', async () => {
+    const name = await seedVersion('greeter-deps', async (dir) => {
+      const node = join(dir, 'src/make-greeting');
+      await addVendoredDependency(node, {
+        name: 'kre-test-word',
+        files: { 'index.js': "export const word = 'Ahoy';\n" },
+      });
+      await writeFile(
+        join(node, 'handler.mjs'),
+        "import { word } from 'kre-test-word';\n" +
+          'export async function handler(ctx, data) { return { text: `${word}, ${data.name}!` }; }\n',
+      );
+    });
+    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect(await settled(name, VersionStatus.STARTING)).toEqual({
+      status: VersionStatus.STARTED,
+      message: undefined,
+    });
+    const route = await (
+      await new Kvm(nc).open(names.gatewayBucket())
+    ).get(versionRouteKey(rt, name));
+    const { http } = route!.json<{ http: string }>();
+    const response = await fetch(`http://${http}/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Ada' }),
+    });
+    expect(await response.json()).toEqual({ greeting: 'Ahoy, Ada!' });
+
+    await versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
+    await versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect((await settled(name, VersionStatus.STOPPING))?.status).toBe(VersionStatus.STOPPED);
   });
 
   it('deletes the runtime: databases, streams and the record', async () => {

@@ -85,6 +85,8 @@ export const deployerEnvSchema = z
     PATH: z.string().default('/usr/local/bin:/usr/bin:/bin'),
     /** Folder of the built workload programs (`<dir>/runner/src/main.js`); default: beside the deployer. */
     KRE_WORKLOAD_PROGRAMS_DIR: z.string().min(1).optional(),
+    /** How long installing one folder's declared dependencies (`npm ci`) may take. */
+    KRT_PREPARE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
     ...kubernetesEnv,
   })
   .transform((env) => ({

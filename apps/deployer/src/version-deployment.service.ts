@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RUNNING_STATUSES, VersionStatus } from '@libs/core';
 import type { VersionRef } from '@libs/jobs';
@@ -10,9 +14,11 @@ import {
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import {
+  DependencyInstallError,
   UnsupportedImageError,
   WorkloadsNotReadyError,
   plan,
+  prepareKrt,
   removeKrt,
   storeKrt,
   type DeploymentPlan,
@@ -153,13 +159,24 @@ export class VersionDeploymentService {
     }
     await progress('provision-stores');
     await provisionVersionStores(this.nc, this.names, rt, ver, krt.workflows);
-    await progress('copy-krt');
-    await storeKrt(
-      this.nc,
-      this.names.krtBucket(rt),
-      ver,
-      this.archives.open(rt, ver, version.krtChunks),
+    await progress('prepare');
+    const workDir = join(
+      this.env.stateDir,
+      'prepare',
+      `${rt}-${ver}-${randomBytes(4).toString('hex')}`,
     );
+    try {
+      const prepared = await this.prepare(version, workDir);
+      await progress('copy-krt');
+      await storeKrt(
+        this.nc,
+        this.names.krtBucket(rt),
+        ver,
+        prepared ? createReadStream(prepared) : this.archives.open(rt, ver, version.krtChunks),
+      );
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
     await progress('apply');
     await this.driver.apply(this.planOf(version));
     await progress('wait-ready');
@@ -168,6 +185,32 @@ export class VersionDeploymentService {
     const endpoints = await this.driver.endpoints(rt, ver);
     if (!endpoints) throw new Error('the entrypoint reported no endpoints');
     await this.routes.addVersion(rt, ver, endpoints);
+  }
+
+  /**
+   * Installs the dependencies the KRT declares (cached by lockfile); the archive to copy to
+   * workloads, or null when the upload needs nothing.
+   */
+  private async prepare(version: VersionDoc, workDir: string): Promise<string | null> {
+    try {
+      const prepared = await prepareKrt({
+        archive: this.archives.open(version.runtimeId, version.name, version.krtChunks),
+        prefix: this.names.prefix,
+        workDir,
+        cacheDir: join(this.env.stateDir, 'cache', 'dependencies'),
+        env: { PATH: this.env.PATH, HOME: this.env.HOME },
+        timeoutMs: this.env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
+      });
+      for (const { dir, from } of prepared.installed)
+        this.logger.log(
+          `${version.runtimeId}/${version.name}: dependencies of ${dir} from ${from}`,
+        );
+      return prepared.archivePath;
+    } catch (error) {
+      if (error instanceof DependencyInstallError && !error.transient)
+        throw new UnrecoverableError(error.message);
+      throw error;
+    }
   }
 
   private planOf(version: VersionDoc): DeploymentPlan {

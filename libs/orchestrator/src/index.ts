@@ -35,3 +35,9 @@ export {
   serviceAddresses,
   versionManifests,
 } from './kubernetes/version.manifests.js';
+export {
+  DependencyInstallError,
+  prepareKrt,
+  type PrepareKrtOptions,
+  type PreparedKrt,
+} from './prepare-krt.js';

@@ -3,3 +3,4 @@ export { startKubernetes, type KubeCluster, type StartKubernetesOptions } from '
 export { waitForMail, type CaughtMail } from './mailpit.js';
 export { freePort, startRedis, startServices, toolBinary, type ServiceUrls } from './services.js';
 export { testEnv, testPrefix } from './test-env.js';
+export { addVendoredDependency } from './vendored-dependency.js';
