@@ -85,6 +85,47 @@ describe('the README walkthrough', () => {
     status: string;
     replicas: { replica: number; state: string; restarts: number; message: string | null }[];
   }
+  /** A member's session cookie (signed in by the watchNodeStatus case). */
+  let memberCookie = '';
+
+  interface VersionEvent {
+    versionName: string;
+    status: string | null;
+    step: string | null;
+  }
+  /** watchVersion over graphql-ws with a session cookie: every event. */
+  const watchVersion = (cookie: string, runtimeId: string) => {
+    const client = createClient({
+      url: `${api.replace('http', 'ws')}/graphql`,
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => undefined,
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers: { cookie } });
+        }
+      },
+    });
+    clients.push(client);
+    const events: VersionEvent[] = [];
+    const errors: unknown[] = [];
+    client.subscribe<{ watchVersion: VersionEvent }>(
+      {
+        query: 'subscription($r: ID!) { watchVersion(runtimeId: $r) { versionName status step } }',
+        variables: { r: runtimeId },
+      },
+      {
+        next: (result) => {
+          if (result.data) events.push(result.data.watchVersion);
+          errors.push(...(result.errors ?? []));
+        },
+        error: (error) => errors.push(error),
+        complete: () => undefined,
+      },
+    );
+    return { events, errors };
+  };
+
   /** watchNodeStatus over graphql-ws with a session cookie: every event, or the error. */
   const watchNodes = (cookie: string, runtimeId: string, versionName: string) => {
     const client = createClient({
@@ -240,7 +281,8 @@ describe('the README walkthrough', () => {
     );
 
     const outsider = watchNodes(await signIn(outsiderEmail), 'demo', 'greeter-v1');
-    const member = watchNodes(await signIn(memberEmail), 'demo', 'greeter-v1');
+    memberCookie = await signIn(memberEmail);
+    const member = watchNodes(memberCookie, 'demo', 'greeter-v1');
     const nodes = ['entrypoint', 'greet.clean-name', 'greet.make-greeting', 'greet.format-reply'];
     await expect
       .poll(
@@ -283,6 +325,10 @@ describe('the README walkthrough', () => {
   it('stops and deletes the version with the token: processes, streams and routes are gone', async () => {
     expect(token).not.toBe('');
     expect((await owned()).length).toBe(4);
+    // A VIEWER member follows the stop through watchVersion: every job step, then the status.
+    expect(memberCookie).not.toBe('');
+    const watched = watchVersion(memberCookie, 'demo');
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the subscription is registered
     await gql(
       'mutation { unpublishVersion(input: {runtimeId: "demo", versionName: "greeter-v1", comment: ""}) { status } }',
     );
@@ -304,6 +350,15 @@ describe('the README walkthrough', () => {
       )
       .toBe('STOPPED');
     expect(await owned()).toEqual([]);
+    await expect.poll(() => watched.events.at(-1)?.status, { timeout: 10_000 }).toBe('STOPPED');
+    expect(watched.errors).toEqual([]);
+    const steps = watched.events.map((e) => e.step).filter((step) => step !== null);
+    expect(steps).toEqual(
+      expect.arrayContaining(['remove-route', 'remove-routes', 'stop-workloads', 'remove-streams']),
+    );
+    expect(steps.indexOf('remove-routes')).toBeLessThan(steps.indexOf('stop-workloads'));
+    expect(steps.indexOf('stop-workloads')).toBeLessThan(steps.indexOf('remove-streams'));
+    expect(watched.events.every((e) => e.versionName === 'greeter-v1')).toBe(true);
     const nc = await connectNats({ url: env.NATS_URL, name: 'walkthrough-check' });
     try {
       const jsm = await jetstreamManager(nc);
