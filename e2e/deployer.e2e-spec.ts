@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Test } from '@nestjs/testing';
 import { MongooseModule } from '@nestjs/mongoose';
 import { VersionStatus } from '@libs/core';
 import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
-import { openKrt, packKrt } from '@libs/krt';
 import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
+import { seedGreeter } from './seed-greeter.js';
 import { Names } from '@libs/naming';
 import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
 import {
@@ -78,37 +77,12 @@ describe('deployer with the local driver', () => {
     return version && { status: version.status, message: version.statusMessage };
   };
 
-  /** Seeds what an upload stores (manifest, chunks, sealed config) for greeter under `name`. */
-  const seedVersion = async (
-    name: string,
-    customize?: (dir: string) => Promise<void>,
-  ): Promise<string> => {
-    const dir = join(work, name);
-    await cp('examples/greeter', dir, { recursive: true });
-    await customize?.(dir);
-    const manifest = join(dir, 'kre.yaml');
-    await writeFile(
-      manifest,
-      (await readFile(manifest, 'utf8')).replace(/^version: .*$/m, `version: ${name}`),
+  const seedVersion = (name: string, customize?: (dir: string) => Promise<void>) =>
+    seedGreeter(
+      { work, prefix: env.KRE_PREFIX, runtimeId: rt, archives, versions, cipher },
+      name,
+      customize,
     );
-    const krtFile = join(work, `${name}.krt`);
-    await packKrt(dir, krtFile, { prefix: env.KRE_PREFIX });
-    const { krt } = await openKrt(krtFile, { prefix: env.KRE_PREFIX });
-    const stored = await archives.save(rt, krt.version, createReadStream(krtFile));
-    await versions.create({
-      runtimeId: rt,
-      name: krt.version,
-      description: krt.description,
-      status: VersionStatus.CREATED,
-      krt,
-      config: [{ key: 'GREETING', type: 'VARIABLE', value: cipher.encrypt('Hello') }],
-      krtSize: stored.size,
-      krtChunks: stored.chunks,
-      krtSha256: stored.sha256,
-      createdBy: 'e2e',
-    });
-    return krt.version;
-  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-deployer-e2e-'));

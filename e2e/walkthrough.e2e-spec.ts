@@ -85,16 +85,8 @@ describe('the README walkthrough', () => {
     status: string;
     replicas: { replica: number; state: string; restarts: number; message: string | null }[];
   }
-  /** A member's session cookie (signed in by the watchNodeStatus case). */
-  let memberCookie = '';
-
-  interface VersionEvent {
-    versionName: string;
-    status: string | null;
-    step: string | null;
-  }
-  /** watchVersion over graphql-ws with a session cookie: every event. */
-  const watchVersion = (cookie: string, runtimeId: string) => {
+  /** A graphql-ws client with a session cookie (closed after the tests). */
+  const wsClient = (cookie: string): Client => {
     const client = createClient({
       url: `${api.replace('http', 'ws')}/graphql`,
       lazy: false,
@@ -107,6 +99,20 @@ describe('the README walkthrough', () => {
       },
     });
     clients.push(client);
+    return client;
+  };
+
+  /** A member's session cookie (signed in by the watchNodeStatus case). */
+  let memberCookie = '';
+
+  interface VersionEvent {
+    versionName: string;
+    status: string | null;
+    step: string | null;
+  }
+  /** watchVersion over graphql-ws with a session cookie: every event. */
+  const watchVersion = (cookie: string, runtimeId: string) => {
+    const client = wsClient(cookie);
     const events: VersionEvent[] = [];
     const errors: unknown[] = [];
     client.subscribe<{ watchVersion: VersionEvent }>(
@@ -128,18 +134,7 @@ describe('the README walkthrough', () => {
 
   /** watchNodeStatus over graphql-ws with a session cookie: every event, or the error. */
   const watchNodes = (cookie: string, runtimeId: string, versionName: string) => {
-    const client = createClient({
-      url: `${api.replace('http', 'ws')}/graphql`,
-      lazy: false,
-      retryAttempts: 0,
-      onNonLazyError: () => undefined,
-      webSocketImpl: class extends WebSocket {
-        constructor(address: string, protocols?: string | string[]) {
-          super(address, protocols, { headers: { cookie } });
-        }
-      },
-    });
-    clients.push(client);
+    const client = wsClient(cookie);
     const events: NodeEvent[] = [];
     const errors: { message: string; extensions?: { code?: string } }[] = [];
     client.subscribe<{ watchNodeStatus: NodeEvent }>(

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -8,8 +7,8 @@ import { Test } from '@nestjs/testing';
 import { MongooseModule } from '@nestjs/mongoose';
 import { VersionStatus } from '@libs/core';
 import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
-import { openKrt, packKrt } from '@libs/krt';
 import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
+import { seedGreeter } from '../seed-greeter.js';
 import { Names } from '@libs/naming';
 import {
   CatalogModule,
@@ -21,6 +20,7 @@ import {
 } from '@libs/persistence';
 import {
   freePort,
+  markDeploymentsAvailable,
   runApp,
   startKubernetes,
   testEnv,
@@ -57,55 +57,26 @@ describe('deployer with the kubernetes driver', () => {
   let cipher: ConfigCipher;
   let deployer: AppProcess | undefined;
 
-  /** Seeds what an upload stores for examples/greeter, as `name`, with every node's `image`. */
-  const seedVersion = async (name: string, image?: string): Promise<string> => {
-    const dir = join(work, name);
-    await cp('examples/greeter', dir, { recursive: true });
-    const manifest = join(dir, 'kre.yaml');
-    let text = (await readFile(manifest, 'utf8')).replace(/^version: .*$/m, `version: ${name}`);
-    if (image) text = text.replaceAll('image: kre/runner-node:latest', `image: ${image}`);
-    await writeFile(manifest, text);
-    const krtFile = join(work, `${name}.krt`);
-    await packKrt(dir, krtFile, { prefix: env.KRE_PREFIX });
-    const { krt } = await openKrt(krtFile, { prefix: env.KRE_PREFIX });
-    const stored = await archives.save(rt, krt.version, createReadStream(krtFile));
-    await versions.create({
-      runtimeId: rt,
-      name: krt.version,
-      description: krt.description,
-      status: VersionStatus.CREATED,
-      krt,
-      config: [{ key: 'GREETING', type: 'VARIABLE', value: cipher.encrypt('Hello') }],
-      krtSize: stored.size,
-      krtChunks: stored.chunks,
-      krtSha256: stored.sha256,
-      createdBy: 'e2e',
-    });
-    return krt.version;
-  };
+  /** Seeds examples/greeter as version `name`, every node's image replaced by `image`. */
+  const seedVersion = (name: string, image?: string) =>
+    seedGreeter(
+      { work, prefix: env.KRE_PREFIX, runtimeId: rt, archives, versions, cipher },
+      name,
+      async (dir) => {
+        if (!image) return;
+        const manifest = join(dir, 'kre.yaml');
+        const text = await readFile(manifest, 'utf8');
+        await writeFile(
+          manifest,
+          text.replaceAll('image: kre/runner-node:latest', `image: ${image}`),
+        );
+      },
+    );
 
-  /** What the ReplicaSet controller and kubelets would report: every replica available. */
-  const markAvailable = async (): Promise<void> => {
-    const list = await apps.listNamespacedDeployment({ namespace }).catch(() => ({ items: [] }));
-    for (const d of list.items) {
-      if (d.status?.availableReplicas === d.spec?.replicas) continue;
-      const replicas = d.spec!.replicas!;
-      await apps.replaceNamespacedDeploymentStatus({
-        name: d.metadata!.name!,
-        namespace,
-        body: {
-          ...d,
-          status: {
-            observedGeneration: d.metadata!.generation,
-            replicas,
-            updatedReplicas: replicas,
-            readyReplicas: replicas,
-            availableReplicas: replicas,
-          },
-        },
-      });
-    }
-  };
+  const markAvailable = () =>
+    markDeploymentsAvailable(apps, namespace).catch((error: unknown) => {
+      if ((error as { code?: number }).code !== 404) throw error; // no namespace yet
+    });
 
   /** Waits until the version leaves `transitional` (marking Deployments available meanwhile). */
   const settled = async (name: string, transitional: VersionStatus) => {

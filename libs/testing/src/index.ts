@@ -1,5 +1,10 @@
 export { runApp, waitForHttp, type AppProcess } from './app-process.js';
-export { startKubernetes, type KubeCluster, type StartKubernetesOptions } from './kube.js';
+export {
+  markDeploymentsAvailable,
+  startKubernetes,
+  type KubeCluster,
+  type StartKubernetesOptions,
+} from './kube.js';
 export { waitForMail, type CaughtMail } from './mailpit.js';
 export { freePort, startRedis, startServices, toolBinary, type ServiceUrls } from './services.js';
 export { testEnv, testPrefix } from './test-env.js';

@@ -1,3 +1,4 @@
+import type { AppsV1Api } from '@kubernetes/client-node';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPair } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -436,4 +437,38 @@ async function get(url: string, tls?: TlsOptions): Promise<{ status: number; bod
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * What the ReplicaSet controller and kubelets would report once every replica of the matching
+ * Deployments is available (none runs here: readiness is simulated, as envtest users do).
+ */
+export async function markDeploymentsAvailable(
+  apps: AppsV1Api,
+  namespace: string,
+  labelSelector?: string,
+): Promise<void> {
+  const list = await apps.listNamespacedDeployment({ namespace, labelSelector });
+  for (const d of list.items) {
+    const replicas = d.spec?.replicas ?? 1;
+    if (
+      d.status?.availableReplicas === replicas &&
+      d.status.observedGeneration === d.metadata?.generation
+    )
+      continue;
+    await apps.replaceNamespacedDeploymentStatus({
+      name: d.metadata!.name!,
+      namespace,
+      body: {
+        ...d,
+        status: {
+          observedGeneration: d.metadata?.generation,
+          replicas,
+          updatedReplicas: replicas,
+          readyReplicas: replicas,
+          availableReplicas: replicas,
+        },
+      },
+    });
+  }
 }

@@ -9,7 +9,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { validateKrtDirectory, type Krt } from '@libs/krt';
-import { startKubernetes, type KubeCluster } from '@libs/testing';
+import { markDeploymentsAvailable, startKubernetes, type KubeCluster } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan, type DeploymentPlan } from '../deployment-plan.js';
 import { WorkloadsNotReadyError } from '../driver.js';
@@ -78,28 +78,8 @@ async function versionObjects(rt: string, ver: string): Promise<KubernetesObject
   return found;
 }
 
-/** What a ReplicaSet controller and kubelets would report once every replica is available. */
-async function markAvailable(rt: string, ver: string): Promise<void> {
-  const namespace = `kre-${rt}`;
-  const list = await apps.listNamespacedDeployment({ namespace, labelSelector: selector(rt, ver) });
-  for (const d of list.items) {
-    const replicas = d.spec!.replicas!;
-    await apps.replaceNamespacedDeploymentStatus({
-      name: d.metadata!.name!,
-      namespace,
-      body: {
-        ...d,
-        status: {
-          observedGeneration: d.metadata!.generation,
-          replicas,
-          updatedReplicas: replicas,
-          readyReplicas: replicas,
-          availableReplicas: replicas,
-        },
-      },
-    });
-  }
-}
+const markAvailable = (rt: string, ver: string) =>
+  markDeploymentsAvailable(apps, `kre-${rt}`, selector(rt, ver));
 
 beforeAll(async () => {
   [greeter, classifier] = await Promise.all([
