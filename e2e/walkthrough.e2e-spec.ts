@@ -263,6 +263,37 @@ describe('the README walkthrough', () => {
     expect(version.status).toBe('PUBLISHED');
   });
 
+  it('rolls again when the config changes during a roll: the last value wins', async () => {
+    const setGreeting = (value: string) =>
+      gql(
+        `mutation { updateVersionUserConfiguration(input: {runtimeId: "demo", versionName: "greeter-v1", configurationVariables: [{key: "GREETING", value: "${value}"}]}) { status } }`,
+      );
+    const before = (await owned()).sort();
+    await setGreeting('Salut');
+    // The roll has begun (a new process exists): its job is running, not waiting.
+    await expect
+      .poll(async () => (await owned()).some((pid) => !before.includes(pid)), {
+        timeout: 30_000,
+        interval: 50,
+      })
+      .toBe(true);
+    await setGreeting('Ciao');
+    await expect
+      .poll(
+        async () => {
+          const response = await fetch(`${gatewayHttp}/demo/Greet`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: 'Ada' }),
+          }).catch(() => null);
+          return response?.ok ? ((await response.json()) as { greeting: string }).greeting : null;
+        },
+        { timeout: 90_000, interval: 250 },
+      )
+      .toBe('Ciao, Ada!');
+    expect(await owned()).toHaveLength(4);
+  });
+
   it('watchNodeStatus: a member sees every workload running, then a killed one restart; a non-member is refused', async () => {
     expect(token).not.toBe('');
     const [memberEmail, outsiderEmail] = ['member', 'outsider'].map(

@@ -117,18 +117,29 @@ export class VersionDeploymentService {
     await this.driver.unpublish(ref.runtimeId, ref.versionName);
   }
 
-  /** Rolls the workloads of a running version onto its new config (ports and routes stay). */
+  /**
+   * Rolls the workloads of a running version onto its new config (ports and routes stay).
+   * A change saved while this job runs is deduplicated into it by the queue, so the job rolls
+   * again until the config it applied is the config that is stored.
+   */
   async updateConfig(ref: VersionRef, progress: Progress): Promise<void> {
-    const version = await this.versions.get(ref.runtimeId, ref.versionName);
-    if (!RUNNING_STATUSES.includes(version.status)) return;
-    await progress('apply');
-    await this.driver.apply(this.planOf(version));
-    await progress('wait-ready');
-    await this.driver.waitReady(
-      ref.runtimeId,
-      ref.versionName,
-      this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000,
-    );
+    let version = await this.versions.get(ref.runtimeId, ref.versionName);
+    for (let round = 1; RUNNING_STATUSES.includes(version.status); round++) {
+      await progress(round === 1 ? 'apply' : `apply-${round}`);
+      await this.driver.apply(this.planOf(version));
+      await progress('wait-ready');
+      await this.driver.waitReady(
+        ref.runtimeId,
+        ref.versionName,
+        this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000,
+      );
+      const applied = version;
+      version = await this.versions.get(ref.runtimeId, ref.versionName);
+      // Sealed values change with every save (a fresh IV), so equal means "not saved since".
+      if (sealedConfig(version) === sealedConfig(applied)) return;
+      if (round >= MAX_CONFIG_ROUNDS)
+        throw new Error(`the config kept changing during ${round} rolls; the next change rolls it`);
+    }
   }
 
   /** Removes everything of the version: workloads, streams, KV, object stores, KRT copies, record. */
@@ -262,6 +273,13 @@ export class VersionDeploymentService {
       `removed ${buckets.length} KV buckets and ${stores.length} object stores of ${rt}/${ver}`,
     );
   }
+}
+
+/** A config changed this many times during one roll is left to the next job. */
+const MAX_CONFIG_ROUNDS = 5;
+
+function sealedConfig(version: VersionDoc): string {
+  return JSON.stringify(version.config.map((entry) => [entry.key, entry.value ?? null]));
 }
 
 async function ignoreMissing(work: () => Promise<unknown>): Promise<void> {

@@ -25,7 +25,8 @@ export interface JobProgress {
 
 /**
  * BullMQ job ids may not contain ':'; one in-flight job per (action, version): a second
- * request while one is queued or running is ignored by BullMQ's deduplication.
+ * request while one is queued or running is ignored by BullMQ's deduplication (so
+ * `update-config` re-reads the config after rolling and rolls again if it changed meanwhile).
  */
 export function versionJobDedupId(
   name: VersionJobName,
