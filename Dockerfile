@@ -35,7 +35,9 @@ USER 1000:1000
 
 FROM runtime AS admin-api
 EXPOSE 8080
-CMD ["node", "dist/apps/admin-api/src/main.js"]
+# 4 MiB semi-spaces (Node 24's default here is 64 MiB each): keeps the admin-api under 250 MB RSS
+# through a 100 MB KRT upload (docs/lifecycle.md, "Performance"; bench/upload.ts).
+CMD ["node", "--max-semi-space-size=4", "dist/apps/admin-api/src/main.js"]
 
 FROM runtime AS deployer
 EXPOSE 8081

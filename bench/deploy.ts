@@ -4,7 +4,15 @@
  * peak RSS during it (target < 250 MB).
  *
  * Run: npm run build && npm run bench:deploy   (starts private services; needs the build)
- * Options: --runs N (default 10), --size-mb N (default 100)
+ * Options: --runs N (default 10), --size-mb N (default 100; 0 skips the large upload),
+ *          --dist DIR: run another build's admin-api and deployer (and so its workloads), e.g. a
+ *          baseline built from an older commit as bench/upload.ts describes.
+ *          --steps: also poll every workload's /readyz (every 50 ms, some load of its own) to
+ *          time each one.
+ * Prints when each step of the deployer's start job began (BullMQ progress events), in ms since
+ * the upload began: the median of all runs, and the first run alone (the first start after a
+ * build: the local driver's compile cache is cold).
+ * The memory figures of uploads: bench/upload.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,9 +27,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -30,10 +39,13 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '10' },
     'size-mb': { type: 'string', default: '100' },
+    dist: { type: 'string' },
+    steps: { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
 const sizeMb = Number(values['size-mb']);
+const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
 const { startServices } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
@@ -80,8 +92,10 @@ const env = {
   DEPLOYER_HEALTH_PORT: String(deployerPort),
   KRE_STATE_DIR: join(work, 'state'),
 };
+/** Node flags as the Dockerfile and scripts/start run each app. */
+const nodeFlags: Record<string, string[]> = { 'admin-api': ['--max-semi-space-size=4'] };
 const apps: ChildProcess[] = ['admin-api', 'deployer'].map((app) =>
-  spawn(process.execPath, [join(root, 'dist/apps', app, 'src/main.js')], {
+  spawn(process.execPath, [...(nodeFlags[app] ?? []), join(dist, 'apps', app, 'src/main.js')], {
     cwd: root,
     env,
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -197,29 +211,83 @@ try {
   };
 
   // 1. Upload → STARTED, ten times.
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(services.urls.REDIS_URL);
   const durations: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    const name = `greeter-b${run}`;
-    const file = pack(name);
-    const started = performance.now();
-    await upload(file);
-    await gql(
-      `mutation { updateVersionUserConfiguration(input: {runtimeId: "bench", versionName: "${name}", configurationVariables: [{key: "GREETING", value: "Hi"}]}) { name } }`,
-    );
-    await gql(
-      `mutation { startVersion(input: {runtimeId: "bench", versionName: "${name}", comment: ""}) { status } }`,
-    );
-    for (;;) {
-      const v = await status(name);
-      if (v.status === 'STARTED') break;
-      if (v.status === 'ERROR') throw new Error(`${name}: ${v.errors.join('; ')}`);
-      await sleep(20);
+  /** Per run: ms since the upload began at which each step started. */
+  const timelines: Record<string, number>[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const name = `greeter-b${run}`;
+      const file = pack(name);
+      const started = performance.now();
+      const t0 = Date.now();
+      const marks: Record<string, number> = {};
+      const mark = (what: string) => (marks[what] = Date.now() - t0);
+      let polling = values.steps;
+      const poller = (async () => {
+        const registry = join(work, 'state', 'versions', 'bench', name, 'registry.json');
+        while (polling) {
+          const replicas = await readFile(registry, 'utf8').then(
+            (text) =>
+              (
+                JSON.parse(text) as {
+                  replicas: { workloadId: string; ports: { health?: number } }[];
+                }
+              ).replicas,
+            () => [],
+          );
+          await Promise.all(
+            replicas.map(async ({ workloadId, ports }) => {
+              if (marks[`ready ${workloadId}`] !== undefined || !ports.health) return;
+              if (
+                await fetch(`http://127.0.0.1:${ports.health}/readyz`).then(
+                  (r) => r.ok,
+                  () => false,
+                )
+              )
+                mark(`ready ${workloadId}`);
+            }),
+          );
+          await sleep(50);
+        }
+      })();
+      await upload(file);
+      mark('uploaded');
+      await gql(
+        `mutation { updateVersionUserConfiguration(input: {runtimeId: "bench", versionName: "${name}", configurationVariables: [{key: "GREETING", value: "Hi"}]}) { name } }`,
+      );
+      await gql(
+        `mutation { startVersion(input: {runtimeId: "bench", versionName: "${name}", comment: ""}) { status } }`,
+      );
+      mark('start queued');
+      for (;;) {
+        const v = await status(name);
+        if (v.status === 'STARTED') break;
+        if (v.status === 'ERROR') throw new Error(`${name}: ${v.errors.join('; ')}`);
+        await sleep(20);
+      }
+      durations.push((performance.now() - started) / 1000);
+      mark('STARTED seen');
+      polling = false;
+      await poller;
+      // The start job's progress events (the previous stop job ended before t0).
+      for (const [, fields] of await redis.xrange('bench:versions:events', String(t0), '+')) {
+        const event = Object.fromEntries(
+          fields.flatMap((_, i) => (i % 2 ? [] : [[fields[i], fields[i + 1]]])),
+        ) as { event?: string; data?: string };
+        if (event.event !== 'progress' || !event.data) continue;
+        const { step, at } = JSON.parse(event.data) as { step?: string; at?: string };
+        if (step && at) marks[`step ${step}`] ??= Date.parse(at) - t0;
+      }
+      timelines.push(marks);
+      await gql(
+        `mutation { stopVersion(input: {runtimeId: "bench", versionName: "${name}", comment: ""}) { status } }`,
+      );
+      while ((await status(name)).status !== 'STOPPED') await sleep(50);
     }
-    durations.push((performance.now() - started) / 1000);
-    await gql(
-      `mutation { stopVersion(input: {runtimeId: "bench", versionName: "${name}", comment: ""}) { status } }`,
-    );
-    while ((await status(name)).status !== 'STOPPED') await sleep(50);
+  } finally {
+    redis.disconnect();
   }
   console.log(`\nupload → STARTED, examples/greeter (4 workloads), ${runs} runs:`);
   console.table({
@@ -227,27 +295,44 @@ try {
       median: Number(median(durations).toFixed(2)),
       max: Number(Math.max(...durations).toFixed(2)),
       min: Number(Math.min(...durations).toFixed(2)),
+      'first run': Number(durations[0].toFixed(2)),
     },
   });
-
-  // 2. A large upload: throughput and the admin-api's peak RSS.
-  const big = pack('greeter-big', sizeMb);
-  const bytes = statSync(big).size;
-  const rssBefore = peakRssMb(apiPid);
-  const started = performance.now();
-  await upload(big);
-  const seconds = (performance.now() - started) / 1000;
-  console.log(
-    `\nupload of a ${(bytes / 1024 / 1024).toFixed(1)} MiB KRT (stream to disk, validate, store as chunks):`,
+  const keys = [...new Set(timelines.flatMap((t) => Object.keys(t)))];
+  const rows = keys.map((key) => ({
+    key,
+    median: median(timelines.flatMap((t) => (key in t ? [t[key]] : []))),
+    first: timelines[0][key],
+  }));
+  console.log('when each step began, ms since the upload began:');
+  console.table(
+    Object.fromEntries(
+      rows
+        .sort((a, b) => a.median - b.median)
+        .map(({ key, median, first }) => [key, { median, 'first run': first }]),
+    ),
   );
-  console.table({
-    upload: {
-      seconds: Number(seconds.toFixed(2)),
-      'MiB/s': Number((bytes / 1024 / 1024 / seconds).toFixed(1)),
-      'admin-api peak RSS before (MiB)': Math.round(rssBefore),
-      'admin-api peak RSS after (MiB)': Math.round(peakRssMb(apiPid)),
-    },
-  });
+
+  // 2. A large upload: throughput and the admin-api's peak RSS (bench/upload.ts has the details).
+  if (sizeMb > 0) {
+    const big = pack('greeter-big', sizeMb);
+    const bytes = statSync(big).size;
+    const rssBefore = peakRssMb(apiPid);
+    const started = performance.now();
+    await upload(big);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `\nupload of a ${(bytes / 1024 / 1024).toFixed(1)} MiB KRT (stream to disk, validate, store as chunks):`,
+    );
+    console.table({
+      upload: {
+        seconds: Number(seconds.toFixed(2)),
+        'MiB/s': Number((bytes / 1024 / 1024 / seconds).toFixed(1)),
+        'admin-api peak RSS before (MiB)': Math.round(rssBefore),
+        'admin-api peak RSS after (MiB)': Math.round(peakRssMb(apiPid)),
+      },
+    });
+  }
 } finally {
   for (const app of apps) app.kill('SIGTERM');
   await Promise.all(

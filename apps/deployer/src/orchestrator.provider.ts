@@ -21,6 +21,16 @@ import type { DeployerEnv } from './deployer.env.js';
 
 export const ORCHESTRATOR_DRIVER = Symbol('ORCHESTRATOR_DRIVER');
 
+/**
+ * Node's on-disk compile cache for the programs the local driver starts (`runner fetch-krt`, the
+ * runners, the entrypoint): most of their start is loading the same ~1,100 modules, so every
+ * start after the first on this machine compiles far less (docs/lifecycle.md, "Performance").
+ * Same trust domain as the rest of the state folder; delete it at will.
+ */
+function compileCache(env: DeployerEnv): { NODE_COMPILE_CACHE: string } {
+  return { NODE_COMPILE_CACHE: join(env.stateDir, 'node-compile-cache') };
+}
+
 /** Runs `runner fetch-krt` (the one fetch implementation) and fails with its output. */
 function runFetchKrt(
   env: DeployerEnv,
@@ -38,6 +48,7 @@ function runFetchKrt(
         KRT_KRT_BUCKET: plan.krtBucket,
         KRT_VERSION: plan.versionName,
         KRT_BASE_PATH: dest,
+        ...compileCache(env),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -89,7 +100,7 @@ export function orchestratorDriverFactory(
       runner: join(programsDir, 'runner/src/main.js'),
     },
     fetchKrt: (plan, dest) => runFetchKrt(env, programsDir, plan, dest),
-    baseEnv: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: env.NODE_ENV },
+    baseEnv: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: env.NODE_ENV, ...compileCache(env) },
   });
 }
 

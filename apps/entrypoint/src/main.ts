@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { flushCompileCache } from 'node:module';
 import { loadEnvOrExit } from '@libs/config';
 import { startHttpApp } from '@libs/observability';
 import { EntrypointModule } from './entrypoint.module.js';
@@ -16,3 +17,6 @@ try {
   );
   process.exit(1);
 }
+// With NODE_COMPILE_CACHE set (the local driver sets it), the next start boots from cached code;
+// Node would only write the cache at a normal exit, and a stopped entrypoint dies of SIGTERM.
+flushCompileCache();

@@ -1,42 +1,10 @@
-import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
-import { loadEnvOrExit } from '@libs/config';
-import { startHttpApp } from '@libs/observability';
-import { fetchKrtCommand } from './fetch-krt.command.js';
-import { HandlerLoadError, loadHandlerModule } from './handler-module.js';
-import { RunnerModule } from './runner.module.js';
-import { runnerEnvSchema } from './runner.env.js';
-import { installStdioCapture } from './stdio-capture.js';
-
-// `runner fetch-krt`: the workloads' one fetch step (local driver, Kubernetes init container).
-if (process.argv[2] === 'fetch-krt') process.exit(await fetchKrtCommand());
-
-const env = loadEnvOrExit('runner', runnerEnvSchema);
-// Before any user code runs: what handlers print becomes log records.
-installStdioCapture();
-// User code may forget to await a send; log it rather than crash the replica.
-process.on('unhandledRejection', (reason) => {
-  new Logger('Runner').error(
-    `unhandled rejection in node code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
-  );
-});
-
-let handlerModule;
-try {
-  handlerModule = await loadHandlerModule(env.KRT_BASE_PATH, env.KRT_HANDLER_PATH);
-} catch (error) {
-  if (!(error instanceof HandlerLoadError)) throw error;
-  process.stderr.write(`runner: node "${env.KRT_NODE_ID}": ${error.message}\n`);
-  process.exit(1);
+// Two programs, each loading only its own modules: `runner fetch-krt` (the workloads' one fetch
+// step: local driver, Kubernetes init container) needs @libs/orchestrator, whose Kubernetes
+// client alone is ~870 modules and ~0.5 s of CPU to load; the runner itself needs none of it,
+// and a version start boots several runners at once (docs/lifecycle.md, "Performance").
+if (process.argv[2] === 'fetch-krt') {
+  const { fetchKrtCommand } = await import('./fetch-krt.command.js');
+  process.exit(await fetchKrtCommand());
 }
-try {
-  await startHttpApp('runner', RunnerModule.forRoot(env, handlerModule), env, {
-    host: '0.0.0.0',
-    port: env.KRT_HEALTH_PORT,
-  });
-} catch (error) {
-  process.stderr.write(
-    `runner: node "${env.KRT_NODE_ID}" cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
-  process.exit(1);
-}
+const { runnerCommand } = await import('./runner.command.js');
+await runnerCommand();

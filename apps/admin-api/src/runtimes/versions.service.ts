@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   BadUserInputError,
@@ -73,7 +72,7 @@ export class VersionsService {
         },
       );
     }
-    const stored = await this.archives.save(runtimeId, krt.version, createReadStream(file));
+    const stored = await this.archives.save(runtimeId, krt.version, file);
     try {
       const version = await this.versions.create({
         runtimeId,

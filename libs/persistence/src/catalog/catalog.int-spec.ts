@@ -1,4 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Test } from '@nestjs/testing';
@@ -119,6 +122,34 @@ describe('catalog repositories', () => {
     await expect(buffer(archives.open('demo', 'v9', saved.chunks))).rejects.toThrow(
       /chunk 0 of demo\/v9 is missing/,
     );
+  });
+
+  it('stores a file given by path exactly as the same bytes streamed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kre-archive-'));
+    try {
+      for (const [name, size] of [
+        ['f1', KRT_CHUNK_BYTES * 2],
+        ['f2', KRT_CHUNK_BYTES + 1],
+        ['f3', 10],
+      ] as const) {
+        const data = randomBytes(size);
+        const file = join(dir, name);
+        await writeFile(file, data);
+        const fromFile = await archives.save('demo', name, file);
+        const fromStream = await archives.save('demo', `${name}s`, Readable.from([data]));
+        expect(fromFile).toEqual({
+          size,
+          chunks: Math.ceil(size / KRT_CHUNK_BYTES),
+          sha256: createHash('sha256').update(data).digest('hex'),
+        });
+        expect(fromStream).toEqual(fromFile);
+        expect((await buffer(archives.open('demo', name, fromFile.chunks))).equals(data)).toBe(
+          true,
+        );
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('leaves no chunk behind when the upload stream fails midway', async () => {

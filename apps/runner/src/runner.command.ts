@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { flushCompileCache } from 'node:module';
+import { Logger } from '@nestjs/common';
+import { loadEnvOrExit } from '@libs/config';
+import { startHttpApp } from '@libs/observability';
+import { HandlerLoadError, loadHandlerModule } from './handler-module.js';
+import { RunnerModule } from './runner.module.js';
+import { runnerEnvSchema } from './runner.env.js';
+import { installStdioCapture } from './stdio-capture.js';
+
+/** `runner`: loads the node's handler, then serves it until stopped (exits 1 if it cannot). */
+export async function runnerCommand(): Promise<void> {
+  const env = loadEnvOrExit('runner', runnerEnvSchema);
+  // Before any user code runs: what handlers print becomes log records.
+  installStdioCapture();
+  // User code may forget to await a send; log it rather than crash the replica.
+  process.on('unhandledRejection', (reason) => {
+    new Logger('Runner').error(
+      `unhandled rejection in node code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    );
+  });
+
+  let handlerModule;
+  try {
+    handlerModule = await loadHandlerModule(env.KRT_BASE_PATH, env.KRT_HANDLER_PATH);
+  } catch (error) {
+    if (!(error instanceof HandlerLoadError)) throw error;
+    process.stderr.write(`runner: node "${env.KRT_NODE_ID}": ${error.message}\n`);
+    process.exit(1);
+  }
+  try {
+    await startHttpApp('runner', RunnerModule.forRoot(env, handlerModule), env, {
+      host: '0.0.0.0',
+      port: env.KRT_HEALTH_PORT,
+    });
+  } catch (error) {
+    process.stderr.write(
+      `runner: node "${env.KRT_NODE_ID}" cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  }
+  // With NODE_COMPILE_CACHE set (the local driver sets it), the next replica boots from cached
+  // code; Node would only write the cache at a normal exit, and a stopped replica dies of SIGTERM.
+  flushCompileCache();
+}
