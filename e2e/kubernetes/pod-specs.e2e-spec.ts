@@ -220,7 +220,7 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     cluster = await startKubernetes();
     const kc = new KubeConfig();
     kc.loadFromString(cluster.kubeconfig);
-    const driver = new KubernetesDriver(
+    const driver = await KubernetesDriver.create(
       kc,
       testOptions({ prefix: env.KRE_PREFIX, workloadNatsUrl: env.NATS_URL, resourceQuota: {} }),
     );

@@ -81,15 +81,15 @@ export class OrchestratorLifecycle implements OnApplicationBootstrap, OnApplicat
   }
 }
 
-export function orchestratorDriverFactory(
+export async function orchestratorDriverFactory(
   env: DeployerEnv,
   programsDir: string,
-): OrchestratorDriver {
+): Promise<OrchestratorDriver> {
   if (env.ORCHESTRATOR === 'kubernetes') {
     // KUBECONFIG, ~/.kube/config, or the pod's service account.
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
-    return new KubernetesDriver(kubeConfig, kubernetesOptions(env));
+    return await KubernetesDriver.create(kubeConfig, kubernetesOptions(env));
   }
   return new LocalDriver({
     stateDir: env.stateDir,

@@ -89,7 +89,7 @@ beforeAll(async () => {
   cluster = await startKubernetes();
   kc = new KubeConfig();
   kc.loadFromString(cluster.kubeconfig);
-  driver = new KubernetesDriver(kc, options);
+  driver = await KubernetesDriver.create(kc, options);
   apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
   objects = KubernetesObjectApi.makeApiClient(kc);
@@ -252,7 +252,7 @@ describe('node status', () => {
 
   it('reports each replica from its pod: running, crash-looping with its exit', async () => {
     // No quota here: admitting pods under a quota needs the resource-quota controller.
-    const driver = new KubernetesDriver(kc, { ...options, resourceQuota: {} });
+    const driver = await KubernetesDriver.create(kc, { ...options, resourceQuota: {} });
     const p = planOf(rt, greeter);
     await driver.apply(p);
     const list = await apps.listNamespacedDeployment({
@@ -323,7 +323,7 @@ it('refuses a version that needs a runner this installation lacks, before writin
 });
 
 it("names the object and the API server's reason when it refuses one", async () => {
-  const bad = new KubernetesDriver(kc, {
+  const bad = await KubernetesDriver.create(kc, {
     ...options,
     workloadResources: { requests: { cpu: 'lots' } },
   });

@@ -1,13 +1,11 @@
-import {
-  ApiException,
+import type * as K8s from '@kubernetes/client-node';
+import type {
   CoreV1Api,
-  type KubeConfig,
+  KubeConfig,
+  KubernetesObject,
   KubernetesObjectApi,
-  PatchStrategy,
-  Watch,
-  type KubernetesObject,
-  type V1Deployment,
-  type V1Pod,
+  V1Deployment,
+  V1Pod,
 } from '@kubernetes/client-node';
 import { Names } from '@libs/naming';
 import type { DeploymentPlan } from '../deployment-plan.js';
@@ -30,7 +28,20 @@ import {
 const POLL_MS = 250;
 const GONE_TIMEOUT_MS = 120_000;
 
-const isNotFound = (error: unknown) => error instanceof ApiException && error.code === 404;
+/** The Kubernetes client, loaded when a driver is made: `runner fetch-krt` imports this lib too. */
+type KubernetesClient = typeof K8s;
+
+/** An `ApiException` of the client (told apart by shape: the client module loads lazily). */
+function apiError(error: unknown): { code: number; body: unknown } | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { code, body } = error as { code?: unknown; body?: unknown };
+  return typeof code === 'number' && 'body' in error ? { code, body } : null;
+}
+
+const isNotFound = (error: unknown) => apiError(error)?.code === 404;
+
+/** Content type of server-side apply (`PatchStrategy.ServerSideApply`). */
+const SERVER_SIDE_APPLY = 'application/apply-patch+yaml' satisfies K8s.PatchStrategy;
 
 /** The kinds a version owns, deleted by label on stop. */
 const VERSION_KINDS = [
@@ -41,14 +52,15 @@ const VERSION_KINDS = [
 
 /** The API server's own message (`Status.message`) of a failed call, else the error's. */
 export function apiReason(error: unknown): string {
-  if (error instanceof ApiException) {
+  const api = apiError(error);
+  if (api) {
     try {
-      const status = JSON.parse(String(error.body)) as { message?: unknown };
-      if (typeof status.message === 'string') return `${status.message} (HTTP ${error.code})`;
+      const status = JSON.parse(String(api.body)) as { message?: unknown };
+      if (typeof status.message === 'string') return `${status.message} (HTTP ${api.code})`;
     } catch {
       // not a Status document
     }
-    return `HTTP ${error.code}`;
+    return `HTTP ${api.code}`;
   }
   return error instanceof Error ? error.message : String(error);
 }
@@ -99,13 +111,22 @@ export class KubernetesDriver implements OrchestratorDriver {
   private readonly names: Names;
   private readonly watches = new Set<AbortController>();
 
-  constructor(
+  private constructor(
+    private readonly k8s: KubernetesClient,
     private readonly kubeConfig: KubeConfig,
     private readonly options: KubernetesDriverOptions,
   ) {
-    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.names = new Names(options.prefix);
+  }
+
+  /** A driver for the cluster of `kubeConfig` (loads the Kubernetes client). */
+  static async create(
+    kubeConfig: KubeConfig,
+    options: KubernetesDriverOptions,
+  ): Promise<KubernetesDriver> {
+    return new KubernetesDriver(await import('@kubernetes/client-node'), kubeConfig, options);
   }
 
   /** Creates or updates the runtime's namespace, account, network policies, quota and limits. */
@@ -304,7 +325,7 @@ export class KubernetesDriver implements OrchestratorDriver {
         undefined,
         this.options.fieldManager,
         true,
-        PatchStrategy.ServerSideApply,
+        SERVER_SIDE_APPLY,
       );
     } catch (error) {
       const { namespace, name } = object.metadata ?? {};
@@ -358,7 +379,7 @@ export class KubernetesDriver implements OrchestratorDriver {
     try {
       return await new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-        new Watch(this.kubeConfig)
+        new this.k8s.Watch(this.kubeConfig)
           .watch(
             path,
             { ...query, allowWatchBookmarks: false },
