@@ -47,6 +47,9 @@ const runs = Number(values.runs);
 const sizeMb = Number(values['size-mb']);
 const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
+const { benchApiToken } = (await import(
+  new URL('./api-token.ts', import.meta.url).href
+)) as typeof import('./api-token.js');
 const { startServices } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
@@ -118,41 +121,13 @@ try {
     }
   }
   // Sign in through the mail, then an API token.
+  const auth = await benchApiToken(api, services.urls.MAILPIT_URL, admin);
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${api}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
-  await post('/api/v1/auth/signin', { email: admin });
-  let link = '';
-  for (let i = 0; !link; i++) {
-    if (i > 100) throw new Error('no sign-in mail');
-    const { messages } = (await (
-      await fetch(`${services.urls.MAILPIT_URL}/api/v1/search?query=to:${admin}`)
-    ).json()) as { messages: { ID: string }[] };
-    if (messages.length) {
-      const { Text } = (await (
-        await fetch(`${services.urls.MAILPIT_URL}/api/v1/message/${messages[0].ID}`)
-      ).json()) as { Text: string };
-      link = /#([A-Za-z0-9_-]{43})/.exec(Text)![1]!;
-    } else await sleep(100);
-  }
-  const cookie = (await post('/api/v1/auth/signin/verify', { token: link })).headers
-    .getSetCookie()[0]
-    .split(';')[0];
-  const generated = (await (
-    await post(
-      '/graphql',
-      {
-        query: 'mutation { generateApiToken(input: {name: "bench", expiresInDays: 1}) { token } }',
-      },
-      { cookie },
-    )
-  ).json()) as {
-    data: { generateApiToken: { token: string } };
-  };
-  const auth = { authorization: `Bearer ${generated.data.generateApiToken.token}` };
   const gql = async <T>(query: string): Promise<T> => {
     const body = (await (await post('/graphql', { query }, auth)).json()) as {
       data?: T;

@@ -67,6 +67,9 @@ for (const { dist } of builds) {
   }
 }
 
+const { benchApiToken } = (await import(
+  new URL('./api-token.ts', import.meta.url).href
+)) as typeof import('./api-token.js');
 const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
@@ -195,28 +198,7 @@ try {
       if (!auth) {
         // Once: sign in through the mail, an API token (kept in the database for every build),
         // the runtime.
-        await post('/api/v1/auth/signin', { email: admin });
-        let link = '';
-        for (let i = 0; !link; i++) {
-          if (i > 100) throw new Error('no sign-in mail');
-          const { messages } = (await (
-            await fetch(`${services.urls.MAILPIT_URL}/api/v1/search?query=to:${admin}`)
-          ).json()) as { messages: { ID: string }[] };
-          if (messages.length) {
-            const { Text } = (await (
-              await fetch(`${services.urls.MAILPIT_URL}/api/v1/message/${messages[0].ID}`)
-            ).json()) as { Text: string };
-            link = /#([A-Za-z0-9_-]{43})/.exec(Text)![1]!;
-          } else await sleep(100);
-        }
-        const cookie = (await post('/api/v1/auth/signin/verify', { token: link })).headers
-          .getSetCookie()[0]
-          .split(';')[0];
-        const { generateApiToken } = await gql<{ generateApiToken: { token: string } }>(
-          'mutation { generateApiToken(input: {name: "bench", expiresInDays: 1}) { token } }',
-          { cookie },
-        );
-        auth = { authorization: `Bearer ${generateApiToken.token}` };
+        auth = await benchApiToken(api, services.urls.MAILPIT_URL, admin);
         await gql(
           'mutation { createRuntime(input: {id: "bench", name: "Bench", description: ""}) { id } }',
         );
