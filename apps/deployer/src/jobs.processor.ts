@@ -26,6 +26,14 @@ function isFinalFailure(job: Job, error: Error): boolean {
   );
 }
 
+/**
+ * How soon a job of a deployer that died (SIGKILL, lost machine) is picked up again: its lock
+ * lapses after `lockDuration` (a live worker renews it every half of that) and the workers look
+ * for such jobs every `stalledInterval`; BullMQ's defaults (30 s each) left a start in STARTING
+ * for up to a minute. Job steps are asynchronous, so they never hold the event loop that long.
+ */
+const WORKER_OPTIONS = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
+
 abstract class ConcurrentWorkerHost extends WorkerHost implements OnApplicationBootstrap {
   constructor(private readonly concurrency: number) {
     super();
@@ -37,7 +45,7 @@ abstract class ConcurrentWorkerHost extends WorkerHost implements OnApplicationB
 }
 
 /** The `versions` queue: start, stop, publish, unpublish, update-config, delete. */
-@Processor(VERSIONS_QUEUE)
+@Processor(VERSIONS_QUEUE, WORKER_OPTIONS)
 export class VersionsProcessor extends ConcurrentWorkerHost {
   private readonly logger = new Logger(VersionsProcessor.name);
   private readonly handlers: Record<
@@ -93,7 +101,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
 }
 
 /** The `runtimes` queue: create, delete. */
-@Processor(RUNTIMES_QUEUE)
+@Processor(RUNTIMES_QUEUE, WORKER_OPTIONS)
 export class RuntimesProcessor extends ConcurrentWorkerHost {
   private readonly logger = new Logger(RuntimesProcessor.name);
 
