@@ -28,12 +28,12 @@ describe('prepareKrt', () => {
   });
 
   /** examples/greeter whose make-greeting node depends on a vendored package. */
-  async function greeterWithDependency(name: string): Promise<string> {
+  async function greeterWithDependency(name: string, word = 'Ahoy'): Promise<string> {
     const dir = join(work, name);
     await cp('examples/greeter', dir, { recursive: true });
     await addVendoredDependency(join(dir, 'src/make-greeting'), {
       name: 'kre-test-word',
-      files: { 'index.js': "export const word = 'Ahoy';\n" },
+      files: { 'index.js': `export const word = '${word}';\n` },
     });
     const krt = join(work, `${name}.krt`);
     await packKrt(dir, krt, { prefix: 'kre' });
@@ -46,7 +46,8 @@ describe('prepareKrt', () => {
     withoutDeps = join(work, 'plain.krt');
     await packKrt('examples/greeter', withoutDeps, { prefix: 'kre' });
     // A lockfile that names a tarball the KRT does not hold.
-    broken = await greeterWithDependency('broken');
+    // (Another package than above: the same lockfile would rightly come from the cache.)
+    broken = await greeterWithDependency('broken', 'Broken');
     const brokenDir = join(work, 'broken');
     await rm(join(brokenDir, 'src/make-greeting/vendor'), { recursive: true });
     await packKrt(brokenDir, broken, { prefix: 'kre' });
