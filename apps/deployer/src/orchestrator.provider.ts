@@ -6,7 +6,6 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   KUBERNETES_DEFAULTS,
   KubernetesDriver,
@@ -86,10 +85,8 @@ export async function orchestratorDriverFactory(
   programsDir: string,
 ): Promise<OrchestratorDriver> {
   if (env.ORCHESTRATOR === 'kubernetes') {
-    // KUBECONFIG, ~/.kube/config, or the pod's service account.
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromDefault();
-    return await KubernetesDriver.create(kubeConfig, kubernetesOptions(env));
+    // Loads the Kubernetes client only here: a local-driver deployer boots without it.
+    return KubernetesDriver.fromEnvironment(kubernetesOptions(env));
   }
   return new LocalDriver({
     stateDir: env.stateDir,

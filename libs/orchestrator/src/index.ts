@@ -17,24 +17,15 @@ export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.d
 export { fetchKrt, removeKrt, storeKrt, type FetchKrtOptions } from './fetch-krt.js';
 export { processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';
-export { KubernetesDriver, deploymentReady, podStatus } from './kubernetes/kubernetes.driver.js';
+export { KubernetesDriver } from './kubernetes/kubernetes.driver.js';
 export {
   KUBERNETES_DEFAULTS,
-  POD_PATHS,
-  POD_PORTS,
   defaultImageMap,
   type ContainerResources,
   type KubernetesDriverOptions,
   type Toleration,
 } from './kubernetes/kubernetes.options.js';
-export { UnsupportedImageError, imageRepository, resolveImage } from './kubernetes/images.js';
-export { runtimeManifests, WORKLOAD_SERVICE_ACCOUNT } from './kubernetes/runtime.manifests.js';
-export {
-  PUBLISHED_SERVICE,
-  publishedManifests,
-  serviceAddresses,
-  versionManifests,
-} from './kubernetes/version.manifests.js';
+export { UnsupportedImageError } from './kubernetes/images.js';
 export {
   DependencyInstallError,
   prepareKrt,

@@ -51,7 +51,7 @@ const VERSION_KINDS = [
 ] as const;
 
 /** The API server's own message (`Status.message`) of a failed call, else the error's. */
-export function apiReason(error: unknown): string {
+function apiReason(error: unknown): string {
   const api = apiError(error);
   if (api) {
     try {
@@ -66,7 +66,7 @@ export function apiReason(error: unknown): string {
 }
 
 /** True when every replica of the Deployment runs its current template and is available. */
-export function deploymentReady(deployment: V1Deployment): boolean {
+function deploymentReady(deployment: V1Deployment): boolean {
   const want = deployment.spec?.replicas ?? 1;
   const status = deployment.status;
   if (!status) return false;
@@ -79,7 +79,7 @@ export function deploymentReady(deployment: V1Deployment): boolean {
 }
 
 /** How one pod is doing, in the terms of the local driver. */
-export function podStatus(pod: V1Pod, replica: number): ReplicaStatus {
+function podStatus(pod: V1Pod, replica: number): ReplicaStatus {
   const workloadId = pod.metadata?.annotations?.['kre.io/workload'] ?? pod.metadata?.name ?? '?';
   const main = pod.status?.containerStatuses?.[0];
   const init = pod.status?.initContainerStatuses?.[0];
@@ -119,6 +119,14 @@ export class KubernetesDriver implements OrchestratorDriver {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
     this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.names = new Names(options.prefix);
+  }
+
+  /** A driver for the cluster found by KUBECONFIG, ~/.kube/config or the pod's service account. */
+  static async fromEnvironment(options: KubernetesDriverOptions): Promise<KubernetesDriver> {
+    const k8s = await import('@kubernetes/client-node');
+    const kubeConfig = new k8s.KubeConfig();
+    kubeConfig.loadFromDefault();
+    return new KubernetesDriver(k8s, kubeConfig, options);
   }
 
   /** A driver for the cluster of `kubeConfig` (loads the Kubernetes client). */
