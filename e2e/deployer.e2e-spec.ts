@@ -2,22 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Test } from '@nestjs/testing';
-import { MongooseModule } from '@nestjs/mongoose';
 import { VersionStatus } from '@libs/core';
-import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
 import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
-import { seedGreeter } from './seed-greeter.js';
+import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-harness.js';
 import { Names } from '@libs/naming';
 import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
-import {
-  CatalogModule,
-  ConfigCipher,
-  KrtArchiveStore,
-  RuntimesRepository,
-  VersionsRepository,
-  mongooseOptions,
-} from '@libs/persistence';
 import {
   addVendoredDependency,
   freePort,
@@ -43,15 +32,9 @@ describe('deployer with the local driver', () => {
   const rt = 'greeter-rt';
   let work: string;
   let nc: NatsConnection;
-  let close: () => Promise<void>;
-  let runtimes: RuntimesRepository;
-  let versions: VersionsRepository;
-  let versionJobs: VersionJobsProducer;
-  let runtimeJobs: RuntimeJobsProducer;
+  let plane: ControlPlane;
   let deployer: AppProcess | undefined;
   let versionName: string;
-  let archives: KrtArchiveStore;
-  let cipher: ConfigCipher;
 
   const startDeployer = async () => {
     const port = await freePort();
@@ -66,47 +49,28 @@ describe('deployer with the local driver', () => {
   /** Waits until the version leaves `transitional`, then returns its status and message. */
   const settled = async (name: string, transitional: VersionStatus) => {
     await expect
-      .poll(async () => (await versions.find(rt, name))?.status, { timeout: 90_000, interval: 250 })
+      .poll(async () => (await plane.versions.find(rt, name))?.status, {
+        timeout: 90_000,
+        interval: 250,
+      })
       .not.toBe(transitional);
     return statusOf(name);
   };
   const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
   // Status with its message, so a failure shows why the version ended where it did.
   const statusOf = async (name: string) => {
-    const version = await versions.find(rt, name);
+    const version = await plane.versions.find(rt, name);
     return version && { status: version.status, message: version.statusMessage };
   };
 
   const seedVersion = (name: string, customize?: (dir: string) => Promise<void>) =>
-    seedGreeter(
-      { work, prefix: env.KRE_PREFIX, runtimeId: rt, archives, versions, cipher },
-      name,
-      customize,
-    );
+    seedGreeter({ work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, name, customize);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-deployer-e2e-'));
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        MongooseModule.forRoot(env.MONGO_URL, mongooseOptions(names.platformDb())),
-        CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
-        JobsModule.forRoot({
-          redisUrl: env.REDIS_URL,
-          prefix: names.queuePrefix(),
-          role: 'producer',
-        }),
-      ],
-    }).compile();
-    const app = await moduleRef.init();
-    runtimes = app.get(RuntimesRepository);
-    versions = app.get(VersionsRepository);
-    versionJobs = app.get(VersionJobsProducer);
-    runtimeJobs = app.get(RuntimeJobsProducer);
+    plane = await openControlPlane(env);
     nc = await connectNats({ url: env.NATS_URL, name: 'deployer-e2e' });
-    close = () => app.close();
-    archives = app.get(KrtArchiveStore);
-    cipher = app.get(ConfigCipher);
-    await runtimes.create({ _id: rt, name: 'Greeter', description: '', createdBy: 'e2e' });
+    await plane.runtimes.create({ _id: rt, name: 'Greeter', description: '', createdBy: 'e2e' });
 
     versionName = await seedVersion('greeter-v1');
     await startDeployer();
@@ -116,14 +80,14 @@ describe('deployer with the local driver', () => {
     await deployer?.stop();
     for (const pid of await owned()) process.kill(-pid, 'SIGKILL');
     await nc?.drain();
-    await close?.();
+    await plane?.close();
     await rm(work, { recursive: true, force: true });
   });
 
   it('creates the runtime: observability stream, status CREATED', async () => {
-    await runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
+    await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
     await expect
-      .poll(async () => (await runtimes.get(rt)).status, { timeout: 30_000 })
+      .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
       .toBe('CREATED');
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info(names.obsStream(rt))).config.subjects).toEqual([
@@ -132,8 +96,13 @@ describe('deployer with the local driver', () => {
   });
 
   it('starts the version: streams, KV buckets, one process per workload, a gateway route, STARTED', async () => {
-    await versions.transition(rt, versionName, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await versionJobs.add('start', { runtimeId: rt, versionName, by: 'e2e' });
+    await plane.versions.transition(
+      rt,
+      versionName,
+      [VersionStatus.CREATED],
+      VersionStatus.STARTING,
+    );
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName, by: 'e2e' });
     expect(await settled(versionName, VersionStatus.STARTING)).toEqual({
       status: VersionStatus.STARTED,
       message: undefined,
@@ -170,8 +139,8 @@ describe('deployer with the local driver', () => {
   });
 
   it('publishes: the runtime route points at the version', async () => {
-    await versions.publish(rt, versionName, 'e2e');
-    await versionJobs.add('publish', { runtimeId: rt, versionName, by: 'e2e' });
+    await plane.versions.publish(rt, versionName, 'e2e');
+    await plane.versionJobs.add('publish', { runtimeId: rt, versionName, by: 'e2e' });
     const routes = await GatewayRoutes.open(nc, names);
     await expect
       .poll(() => routes.published(rt), { timeout: 30_000 })
@@ -179,13 +148,13 @@ describe('deployer with the local driver', () => {
   });
 
   it('stops: routes, processes and streams are gone, status STOPPED', async () => {
-    await versions.transition(
+    await plane.versions.transition(
       rt,
       versionName,
       [VersionStatus.PUBLISHED, VersionStatus.STARTED],
       VersionStatus.STOPPING,
     );
-    await versionJobs.add('stop', { runtimeId: rt, versionName, by: 'e2e' });
+    await plane.versionJobs.add('stop', { runtimeId: rt, versionName, by: 'e2e' });
     expect(await settled(versionName, VersionStatus.STOPPING)).toEqual({
       status: VersionStatus.STOPPED,
       message: undefined,
@@ -199,9 +168,14 @@ describe('deployer with the local driver', () => {
   });
 
   it('deletes the version: record and archive chunks removed', async () => {
-    await versions.transition(rt, versionName, [VersionStatus.STOPPED], VersionStatus.DELETING);
-    await versionJobs.add('delete', { runtimeId: rt, versionName, by: 'e2e' });
-    await expect.poll(() => versions.find(rt, versionName), { timeout: 30_000 }).toBeNull();
+    await plane.versions.transition(
+      rt,
+      versionName,
+      [VersionStatus.STOPPED],
+      VersionStatus.DELETING,
+    );
+    await plane.versionJobs.add('delete', { runtimeId: rt, versionName, by: 'e2e' });
+    await expect.poll(() => plane.versions.find(rt, versionName), { timeout: 30_000 }).toBeNull();
     const state = await readFile(
       join(work, 'state', 'versions', rt, versionName, 'registry.json'),
       'utf8',
@@ -211,15 +185,15 @@ describe('deployer with the local driver', () => {
 
   it('converges when the deployer is SIGKILLed during a start: STARTED, no duplicate workloads', async () => {
     const name = await seedVersion('greeter-v2');
-    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
     // Kill it in the middle: once the first workload process exists, before STARTED.
     await expect
       .poll(async () => (await owned()).length, { timeout: 60_000, interval: 20 })
       .toBeGreaterThan(0);
     deployer!.child.kill('SIGKILL');
     await deployer!.exited;
-    expect((await versions.get(rt, name)).status).toBe(VersionStatus.STARTING);
+    expect((await plane.versions.get(rt, name)).status).toBe(VersionStatus.STARTING);
     // The next deployer finds the stalled job (BullMQ's stall check) and finishes it.
     await startDeployer();
     expect(await settled(name, VersionStatus.STARTING)).toEqual({
@@ -228,8 +202,8 @@ describe('deployer with the local driver', () => {
     });
     expect(await owned()).toHaveLength(4);
 
-    await versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
-    await versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
+    await plane.versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
+    await plane.versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
     expect(await settled(name, VersionStatus.STOPPING)).toEqual({
       status: VersionStatus.STOPPED,
       message: undefined,
@@ -250,8 +224,8 @@ describe('deployer with the local driver', () => {
           'export async function handler(ctx, data) { return { text: `${word}, ${data.name}!` }; }\n',
       );
     });
-    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
     expect(await settled(name, VersionStatus.STARTING)).toEqual({
       status: VersionStatus.STARTED,
       message: undefined,
@@ -267,15 +241,15 @@ describe('deployer with the local driver', () => {
     });
     expect(await response.json()).toEqual({ greeting: 'Ahoy, Ada!' });
 
-    await versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
-    await versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
+    await plane.versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
+    await plane.versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
     expect((await settled(name, VersionStatus.STOPPING))?.status).toBe(VersionStatus.STOPPED);
   });
 
   it('deletes the runtime: databases, streams and the record', async () => {
-    await runtimes.setStatus(rt, 'DELETING');
-    await runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
-    await expect.poll(() => runtimes.find(rt), { timeout: 30_000 }).toBeNull();
+    await plane.runtimes.setStatus(rt, 'DELETING');
+    await plane.runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
+    await expect.poll(() => plane.runtimes.find(rt), { timeout: 30_000 }).toBeNull();
     const jsm = await jetstreamManager(nc);
     await expect(jsm.streams.info(names.obsStream(rt))).rejects.toThrow(/stream not found/i);
   });

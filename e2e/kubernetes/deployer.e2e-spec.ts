@@ -3,21 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { Test } from '@nestjs/testing';
-import { MongooseModule } from '@nestjs/mongoose';
 import { VersionStatus } from '@libs/core';
-import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
 import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
-import { seedGreeter } from '../seed-greeter.js';
+import { openControlPlane, seedGreeter, type ControlPlane } from '../deployer-harness.js';
 import { Names } from '@libs/naming';
-import {
-  CatalogModule,
-  ConfigCipher,
-  KrtArchiveStore,
-  RuntimesRepository,
-  VersionsRepository,
-  mongooseOptions,
-} from '@libs/persistence';
 import {
   freePort,
   markDeploymentsAvailable,
@@ -48,30 +37,20 @@ describe('deployer with the kubernetes driver', () => {
   let core: CoreV1Api;
   let work: string;
   let nc: NatsConnection;
-  let close: () => Promise<void>;
-  let runtimes: RuntimesRepository;
-  let versions: VersionsRepository;
-  let versionJobs: VersionJobsProducer;
-  let runtimeJobs: RuntimeJobsProducer;
-  let archives: KrtArchiveStore;
-  let cipher: ConfigCipher;
+  let plane: ControlPlane;
   let deployer: AppProcess | undefined;
 
   /** Seeds examples/greeter as version `name`, every node's image replaced by `image`. */
   const seedVersion = (name: string, image?: string) =>
-    seedGreeter(
-      { work, prefix: env.KRE_PREFIX, runtimeId: rt, archives, versions, cipher },
-      name,
-      async (dir) => {
-        if (!image) return;
-        const manifest = join(dir, 'kre.yaml');
-        const text = await readFile(manifest, 'utf8');
-        await writeFile(
-          manifest,
-          text.replaceAll('image: kre/runner-node:latest', `image: ${image}`),
-        );
-      },
-    );
+    seedGreeter({ work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, name, async (dir) => {
+      if (!image) return;
+      const manifest = join(dir, 'kre.yaml');
+      const text = await readFile(manifest, 'utf8');
+      await writeFile(
+        manifest,
+        text.replaceAll('image: kre/runner-node:latest', `image: ${image}`),
+      );
+    });
 
   const markAvailable = () =>
     markDeploymentsAvailable(apps, namespace).catch((error: unknown) => {
@@ -84,12 +63,12 @@ describe('deployer with the kubernetes driver', () => {
       .poll(
         async () => {
           await markAvailable();
-          return (await versions.find(rt, name))?.status;
+          return (await plane.versions.find(rt, name))?.status;
         },
         { timeout: 90_000, interval: 250 },
       )
       .not.toBe(transitional);
-    const version = await versions.find(rt, name);
+    const version = await plane.versions.find(rt, name);
     return version && { status: version.status, message: version.statusMessage };
   };
 
@@ -100,27 +79,9 @@ describe('deployer with the kubernetes driver', () => {
     kc.loadFromString(cluster.kubeconfig);
     apps = kc.makeApiClient(AppsV1Api);
     core = kc.makeApiClient(CoreV1Api);
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        MongooseModule.forRoot(env.MONGO_URL, mongooseOptions(names.platformDb())),
-        CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
-        JobsModule.forRoot({
-          redisUrl: env.REDIS_URL,
-          prefix: names.queuePrefix(),
-          role: 'producer',
-        }),
-      ],
-    }).compile();
-    const app = await moduleRef.init();
-    close = () => app.close();
-    runtimes = app.get(RuntimesRepository);
-    versions = app.get(VersionsRepository);
-    versionJobs = app.get(VersionJobsProducer);
-    runtimeJobs = app.get(RuntimeJobsProducer);
-    archives = app.get(KrtArchiveStore);
-    cipher = app.get(ConfigCipher);
+    plane = await openControlPlane(env);
     nc = await connectNats({ url: env.NATS_URL, name: 'kube-deployer-e2e' });
-    await runtimes.create({ _id: rt, name: 'Kube', description: '', createdBy: 'e2e' });
+    await plane.runtimes.create({ _id: rt, name: 'Kube', description: '', createdBy: 'e2e' });
 
     const port = await freePort();
     deployer = runApp('deployer', {
@@ -138,15 +99,15 @@ describe('deployer with the kubernetes driver', () => {
   afterAll(async () => {
     await deployer?.stop();
     await nc?.drain();
-    await close?.();
+    await plane?.close();
     await cluster?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('creates the runtime with its own restricted namespace', async () => {
-    await runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
+    await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
     await expect
-      .poll(async () => (await runtimes.get(rt)).status, { timeout: 30_000 })
+      .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
       .toBe('CREATED');
     const ns = await core.readNamespace({ name: namespace });
     expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
@@ -154,8 +115,8 @@ describe('deployer with the kubernetes driver', () => {
 
   it('starts a version: Deployments applied, STARTED once available, routed to its Service', async () => {
     const name = await seedVersion('greeter-v1');
-    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
     expect(await settled(name, VersionStatus.STARTING)).toEqual({
       status: VersionStatus.STARTED,
       message: undefined,
@@ -173,8 +134,8 @@ describe('deployer with the kubernetes driver', () => {
   });
 
   it('publishes: the stable entrypoint Service and Ingress, and the runtime route', async () => {
-    await versions.publish(rt, 'greeter-v1', 'e2e');
-    await versionJobs.add('publish', { runtimeId: rt, versionName: 'greeter-v1', by: 'e2e' });
+    await plane.versions.publish(rt, 'greeter-v1', 'e2e');
+    await plane.versionJobs.add('publish', { runtimeId: rt, versionName: 'greeter-v1', by: 'e2e' });
     const routes = await GatewayRoutes.open(nc, names);
     await expect
       .poll(() => routes.published(rt), { timeout: 30_000 })
@@ -185,8 +146,8 @@ describe('deployer with the kubernetes driver', () => {
 
   it('fails a version whose nodes need the Python runner, naming the image, and writes nothing', async () => {
     const name = await seedVersion('greeter-py', 'konstellation/kre-py:1.0');
-    await versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
     const result = await settled(name, VersionStatus.STARTING);
     expect(result?.status).toBe(VersionStatus.ERROR);
     expect(result?.message).toMatch(/uses image "konstellation\/kre-py:1.0"/);
@@ -198,13 +159,13 @@ describe('deployer with the kubernetes driver', () => {
   });
 
   it('stops the published version: its objects and the stable Service are gone', async () => {
-    await versions.transition(
+    await plane.versions.transition(
       rt,
       'greeter-v1',
       [VersionStatus.PUBLISHED, VersionStatus.STARTED],
       VersionStatus.STOPPING,
     );
-    await versionJobs.add('stop', { runtimeId: rt, versionName: 'greeter-v1', by: 'e2e' });
+    await plane.versionJobs.add('stop', { runtimeId: rt, versionName: 'greeter-v1', by: 'e2e' });
     expect(await settled('greeter-v1', VersionStatus.STOPPING)).toEqual({
       status: VersionStatus.STOPPED,
       message: undefined,
@@ -215,9 +176,9 @@ describe('deployer with the kubernetes driver', () => {
   });
 
   it('deletes the runtime and its namespace', async () => {
-    await runtimes.setStatus(rt, 'DELETING');
-    await runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
-    await expect.poll(() => runtimes.find(rt), { timeout: 90_000 }).toBeNull();
+    await plane.runtimes.setStatus(rt, 'DELETING');
+    await plane.runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
+    await expect.poll(() => plane.runtimes.find(rt), { timeout: 90_000 }).toBeNull();
     await expect(core.readNamespace({ name: namespace })).rejects.toMatchObject({ code: 404 });
   });
 });
