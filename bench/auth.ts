@@ -15,9 +15,7 @@
  * the goal is no measurable difference (the work happens after the answer).
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -45,37 +43,24 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
-const { startServices } = (await import(
+const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
+const { BENCH_ADMIN, benchAppEnv } = (await import(
+  new URL('./harness.ts', import.meta.url).href
+)) as typeof import('./harness.js');
 
 console.log('starting Redis, NATS, FerretDB and Mailpit…');
 const services = await startServices();
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
-const admin = 'admin@bench.test';
+const admin = BENCH_ADMIN;
 const app = spawn(process.execPath, [main], {
   cwd: root,
   env: {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    ...services.urls,
-    KRE_PREFIX: 'bench',
-    NODE_ENV: 'production',
-    LOG_FORMAT: 'json',
-    LOG_LEVEL: 'warn',
+    ...benchAppEnv({ ...services.urls }),
     ADMIN_API_PORT: String(port),
     FRONTEND_URL: url,
-    ADMIN_EMAIL: admin,
-    CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     THROTTLE_SIGNIN_PER_EMAIL: '1000000/1h',
     THROTTLE_SIGNIN_PER_IP: '1000000/1h',
   },

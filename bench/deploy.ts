@@ -28,7 +28,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,28 +46,13 @@ const runs = Number(values.runs);
 const sizeMb = Number(values['size-mb']);
 const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
-const { benchApiToken } = (await import(
-  new URL('./api-token.ts', import.meta.url).href
-)) as typeof import('./api-token.js');
-const { startServices } = (await import(
+const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
+  new URL('./harness.ts', import.meta.url).href
+)) as typeof import('./harness.js');
+const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 /** Peak resident set size of a process so far (VmHWM), in MiB. */
 const peakRssMb = (pid: number) =>
@@ -79,19 +63,11 @@ const services = await startServices();
 const work = mkdtempSync(join(tmpdir(), 'kre-bench-deploy-'));
 const [apiPort, deployerPort] = [await freePort(), await freePort()];
 const api = `http://127.0.0.1:${apiPort}`;
-const admin = 'admin@bench.test';
+const admin = BENCH_ADMIN;
 const env = {
-  PATH: process.env.PATH ?? '',
-  HOME: process.env.HOME ?? '',
-  ...services.urls,
-  KRE_PREFIX: 'bench',
-  NODE_ENV: 'production',
-  LOG_FORMAT: 'json',
-  LOG_LEVEL: 'warn',
-  CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  ...benchAppEnv({ ...services.urls }),
   ADMIN_API_PORT: String(apiPort),
   FRONTEND_URL: api,
-  ADMIN_EMAIL: admin,
   DEPLOYER_HEALTH_PORT: String(deployerPort),
   KRE_STATE_DIR: join(work, 'state'),
 };

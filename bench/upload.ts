@@ -67,14 +67,13 @@ for (const { dist } of builds) {
   }
 }
 
-const { benchApiToken } = (await import(
-  new URL('./api-token.ts', import.meta.url).href
-)) as typeof import('./api-token.js');
+const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
+  new URL('./harness.ts', import.meta.url).href
+)) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
 /** VmHWM (peak so far) and VmRSS (now) of a process, in MiB. */
 function memory(pid: number): { peak: number; rss: number } {
@@ -87,17 +86,9 @@ const round = (x: number) => Math.round(x);
 console.log('starting Redis, NATS, FerretDB and Mailpit…');
 const services = await startServices();
 const work = mkdtempSync(join(tmpdir(), 'kre-bench-upload-'));
-const admin = 'admin@bench.test';
+const admin = BENCH_ADMIN;
 const env = {
-  PATH: process.env.PATH ?? '',
-  HOME: process.env.HOME ?? '',
-  ...services.urls,
-  KRE_PREFIX: 'bench',
-  NODE_ENV: 'production',
-  LOG_FORMAT: 'json',
-  LOG_LEVEL: 'warn',
-  CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-  ADMIN_EMAIL: admin,
+  ...benchAppEnv({ ...services.urls }),
   DEPLOYER_HEALTH_PORT: String(await freePort()),
   KRE_STATE_DIR: join(work, 'state'),
 };

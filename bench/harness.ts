@@ -1,3 +1,28 @@
+import { randomBytes } from 'node:crypto';
+
+/** The admin every bench signs in as. */
+export const BENCH_ADMIN = 'admin@bench.test';
+
+/**
+ * The env the benches start our apps with, as in production (JSON logs, warnings only), on the
+ * bench's private services; each bench adds the apps' ports.
+ */
+export function benchAppEnv(serviceUrls: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    ...serviceUrls,
+    KRE_PREFIX: 'bench',
+    NODE_ENV: 'production',
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'warn',
+    CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ADMIN_EMAIL: BENCH_ADMIN,
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * For the benches: signs `email` in through the mail (Mailpit) and creates an API token, as a
  * person would. Returns the `authorization` header. Plain TypeScript that Node runs directly.
