@@ -52,10 +52,7 @@ describe('deployer with the kubernetes driver', () => {
       );
     });
 
-  const markAvailable = () =>
-    markDeploymentsAvailable(apps, namespace).catch((error: unknown) => {
-      if ((error as { code?: number }).code !== 404) throw error; // no namespace yet
-    });
+  const markAvailable = () => markDeploymentsAvailable(apps, namespace);
 
   /** Waits until the version leaves `transitional` (marking Deployments available meanwhile). */
   const settled = async (name: string, transitional: VersionStatus) => {
