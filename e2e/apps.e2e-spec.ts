@@ -57,19 +57,25 @@ describe('the apps, as processes against real services', () => {
   });
 
   it.each([
-    ['mongo-writer', 'MONGO_WRITER_HEALTH_PORT'],
-    ['gateway', 'GATEWAY_HEALTH_PORT'],
-  ])('%s boots, is healthy, and drains NATS when stopped with SIGTERM', async (app, portVar) => {
-    const port = await freePort();
-    const process = start(app, { [portVar]: String(port) });
-    const body = (await (
-      await waitForHttp(`http://127.0.0.1:${port}/health`, process)
-    ).json()) as HealthBody;
-    expect(body.status).toBe('ok');
-    // Nest runs the shutdown hooks, then re-raises the signal: SIGTERM, not our SIGKILL fallback.
-    expect(await process.stop()).toBe('SIGTERM');
-    expect(process.output()).toContain('NATS connection drained');
-  });
+    ['mongo-writer', 'MONGO_WRITER_HEALTH_PORT', []],
+    // Every port on free ones: a dev stack (scripts/start) may hold the defaults.
+    ['gateway', 'GATEWAY_HEALTH_PORT', ['GATEWAY_HTTP_PORT', 'GATEWAY_GRPC_PORT']],
+  ])(
+    '%s boots, is healthy, and drains NATS when stopped with SIGTERM',
+    async (app, portVar, others) => {
+      const port = await freePort();
+      const extra: Record<string, string> = { [portVar]: String(port) };
+      for (const name of others) extra[name] = String(await freePort());
+      const process = start(app, extra);
+      const body = (await (
+        await waitForHttp(`http://127.0.0.1:${port}/health`, process)
+      ).json()) as HealthBody;
+      expect(body.status).toBe('ok');
+      // Nest runs the shutdown hooks, then re-raises the signal: SIGTERM, not our SIGKILL fallback.
+      expect(await process.stop()).toBe('SIGTERM');
+      expect(process.output()).toContain('NATS connection drained');
+    },
+  );
 
   it('the runner and the entrypoint take the workload env and serve /livez and /readyz', async () => {
     // A minimal KRT: a handler and the entrypoint proto (the data-plane e2e runs real ones).

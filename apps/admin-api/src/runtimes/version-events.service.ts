@@ -24,6 +24,8 @@ export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(VersionEventsService.name);
   private readonly pubsub = new PubSub<Record<string, VersionEvent>>();
   private events?: QueueEvents;
+  /** The relay in progress (relay never rejects: it logs its failures). */
+  private relaying: Promise<void> = Promise.resolve();
 
   constructor(
     @InjectQueue(VERSIONS_QUEUE) private readonly queue: Queue,
@@ -36,9 +38,9 @@ export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
       connection: redisOptions(this.env.REDIS_URL, 'worker'),
       prefix: this.env.KRE_PREFIX,
     });
-    this.events.on('progress', ({ jobId, data }) => void this.relay(jobId, data));
-    this.events.on('completed', ({ jobId }) => void this.relay(jobId));
-    this.events.on('failed', ({ jobId }) => void this.relay(jobId));
+    this.events.on('progress', ({ jobId, data }) => this.inOrder(() => this.relay(jobId, data)));
+    this.events.on('completed', ({ jobId }) => this.inOrder(() => this.relay(jobId)));
+    this.events.on('failed', ({ jobId }) => this.inOrder(() => this.relay(jobId)));
     this.events.on('error', (error) => this.logger.warn(`queue events: ${error.message}`));
   }
 
@@ -49,6 +51,14 @@ export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
   /** Events of one runtime (the resolver has checked the caller's role on it). */
   subscribe(runtimeId: string): AsyncIterableIterator<VersionEvent> {
     return this.pubsub.asyncIterableIterator(`runtime.${runtimeId}`);
+  }
+
+  /**
+   * Relays one event after the previous one: each relay awaits lookups, and without this a
+   * later step could overtake an earlier one on its way to subscribers.
+   */
+  private inOrder(relay: () => Promise<void>): void {
+    this.relaying = this.relaying.then(relay);
   }
 
   private async relay(jobId: string, progress?: unknown): Promise<void> {
