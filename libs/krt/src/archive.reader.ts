@@ -5,7 +5,13 @@ import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { checkRelativePath, entryIssuePath } from './entry-path.rules.js';
-import { emptyContents, keepKind, type KrtContents } from './krt.contents.js';
+import {
+  emptyContents,
+  keepKind,
+  keptLimit,
+  type KeptKind,
+  type KrtContents,
+} from './krt.contents.js';
 import { IssueCollector, KrtInvalidError } from './krt.errors.js';
 import { RATIO_GRACE_BYTES, type KrtLimits, type KrtReadStats } from './krt.limits.js';
 
@@ -381,9 +387,9 @@ class ArchiveScanner {
     this.parents.add(path);
   }
 
-  /** Whether a manifest candidate or `.proto` fits the in-memory budget (else noted as too big). */
-  private mayKeep(kind: 'manifest' | 'proto', path: string, size: number): boolean {
-    const max = kind === 'manifest' ? this.limits.maxManifestBytes : this.limits.maxProtoBytes;
+  /** Whether a file to keep fits the in-memory budget (else noted as too big). */
+  private mayKeep(kind: KeptKind, path: string, size: number): boolean {
+    const max = keptLimit(kind, this.limits);
     if (size > max) {
       this.contents.tooBig.set(
         path,

@@ -3,7 +3,7 @@ import { lstat, opendir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from './archive.reader.js';
 import { checkRelativePath, entryIssuePath } from './entry-path.rules.js';
-import { emptyContents, keepKind, type KrtContents } from './krt.contents.js';
+import { emptyContents, keepKind, keptLimit, type KrtContents } from './krt.contents.js';
 import { IssueCollector } from './krt.errors.js';
 import type { KrtLimits, KrtReadStats } from './krt.limits.js';
 import { KrtIgnore } from './krtignore.matcher.js';
@@ -96,7 +96,7 @@ export async function scanDirectory(
       contents.files.set(path, size);
       const kind = keepKind(path);
       if (!kind) continue;
-      const max = kind === 'manifest' ? limits.maxManifestBytes : limits.maxProtoBytes;
+      const max = keptLimit(kind, limits);
       if (size > max || (kind === 'proto' && keptProto + size > limits.maxProtoTotalBytes)) {
         contents.tooBig.set(path, `${path} is ${formatBytes(size)}, over the limit`);
         continue;

@@ -1,4 +1,6 @@
+import { LOCKFILES } from './dependency.rules.js';
 import { type IssueCollector } from './krt.errors.js';
+import type { KrtLimits } from './krt.limits.js';
 
 /** Manifest names accepted at the KRT root, in order of preference. */
 export const MANIFEST_NAMES = ['kre.yaml', 'kre.yml', 'krt.yaml', 'krt.yml'] as const;
@@ -20,14 +22,26 @@ export function emptyContents(): KrtContents {
   return { files: new Map(), dirs: new Set(), kept: new Map(), tooBig: new Map() };
 }
 
-/** Whether a reader must keep this file in memory (a manifest candidate or a `.proto`). */
-export function keepKind(path: string): 'manifest' | 'proto' | undefined {
+/** What a reader keeps in memory: manifest candidates, `.proto` files and npm lockfiles. */
+export type KeptKind = 'manifest' | 'proto' | 'lockfile';
+
+/** Whether a reader must keep this file in memory, and as what. */
+export function keepKind(path: string): KeptKind | undefined {
   const slash = path.lastIndexOf('/');
   const base = path.slice(slash + 1);
-  const depth = path.split('/').length;
-  if (depth <= 2 && (MANIFEST_NAMES as readonly string[]).includes(base)) return 'manifest';
+  const segments = path.split('/');
+  if (segments.length <= 2 && (MANIFEST_NAMES as readonly string[]).includes(base))
+    return 'manifest';
   if (base.endsWith('.proto')) return 'proto';
+  if ((LOCKFILES as readonly string[]).includes(base) && !segments.includes('node_modules'))
+    return 'lockfile';
   return undefined;
+}
+
+/** The size limit of one kept file of this kind. */
+export function keptLimit(kind: KeptKind, limits: KrtLimits): number {
+  if (kind === 'manifest') return limits.maxManifestBytes;
+  return kind === 'proto' ? limits.maxProtoBytes : limits.maxLockfileBytes;
 }
 
 /** The KRT once its root is known: every path relative to that root. */

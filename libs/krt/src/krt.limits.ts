@@ -22,6 +22,8 @@ export interface KrtLimits {
   maxProtoBytes: number;
   /** All `.proto` files kept in memory while reading. */
   maxProtoTotalBytes: number;
+  /** One npm lockfile (`package-lock.json`, `npm-shrinkwrap.json`), checked at upload. */
+  maxLockfileBytes: number;
   /** `replicas` of one node. */
   maxReplicas: number;
 }
@@ -38,6 +40,7 @@ export const DEFAULT_KRT_LIMITS: Readonly<KrtLimits> = Object.freeze({
   maxManifestBytes: 1 * MiB,
   maxProtoBytes: 1 * MiB,
   maxProtoTotalBytes: 8 * MiB,
+  maxLockfileBytes: 16 * MiB,
   maxReplicas: 64,
 });
 

@@ -1,3 +1,4 @@
+import { checkDependencies } from './dependency.rules.js';
 import { checkWorkflowGraphs } from './graph.rules.js';
 import { resolveLayout, type KrtContents, type KrtLayout } from './krt.contents.js';
 import type { IssueCollector } from './krt.errors.js';
@@ -36,6 +37,7 @@ export function validateContents(
   checkWorkflowGraphs(draft.workflows, issues);
   checkDerivedNames(draft, options, issues);
   const rpcs = checkEntrypointProto(draft, layout, limits, issues);
+  checkDependencies(layout, issues);
   issues.throwIfErrors();
   const krt: Krt = {
     krtVersion: draft.krtVersion,
