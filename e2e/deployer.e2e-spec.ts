@@ -8,7 +8,8 @@ import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-har
 import { Names } from '@libs/naming';
 import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
 import {
-  addVendoredDependency,
+  TestNpmRegistry,
+  addRegistryDependency,
   freePort,
   runApp,
   testEnv,
@@ -35,6 +36,7 @@ describe('deployer with the local driver', () => {
   let plane: ControlPlane;
   let deployer: AppProcess | undefined;
   let versionName: string;
+  let registry: TestNpmRegistry;
 
   const startDeployer = async () => {
     const port = await freePort();
@@ -43,6 +45,7 @@ describe('deployer with the local driver', () => {
       DEPLOYER_HEALTH_PORT: String(port),
       KRE_STATE_DIR: join(work, 'state'),
       WORKLOAD_READY_TIMEOUT_SECONDS: '60',
+      NPM_REGISTRY: registry.url,
     });
     await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
   };
@@ -68,6 +71,7 @@ describe('deployer with the local driver', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-deployer-e2e-'));
+    registry = await TestNpmRegistry.start();
     plane = await openControlPlane(env);
     nc = await connectNats({ url: env.NATS_URL, name: 'deployer-e2e' });
     await plane.runtimes.create({ _id: rt, name: 'Greeter', description: '', createdBy: 'e2e' });
@@ -81,6 +85,7 @@ describe('deployer with the local driver', () => {
     for (const pid of await owned()) process.kill(-pid, 'SIGKILL');
     await nc?.drain();
     await plane?.close();
+    await registry?.close();
     await rm(work, { recursive: true, force: true });
   });
 
@@ -214,7 +219,7 @@ describe('deployer with the local driver', () => {
   it('installs the dependencies a KRT declares before starting it: its handler uses them', async () => {
     const name = await seedVersion('greeter-deps', async (dir) => {
       const node = join(dir, 'src/make-greeting');
-      await addVendoredDependency(node, {
+      await addRegistryDependency(node, registry, {
         name: 'kre-test-word',
         files: { 'index.js': "export const word = 'Ahoy';\n" },
       });

@@ -87,6 +87,14 @@ export const deployerEnvSchema = z
     KRE_WORKLOAD_PROGRAMS_DIR: z.string().min(1).optional(),
     /** How long installing one folder's declared dependencies (`npm ci`) may take. */
     KRT_PREPARE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
+    /** The npm registry KRT dependencies come from, whatever host their lockfile names. */
+    NPM_REGISTRY: urlEnv(['https', 'http']).default('https://registry.npmjs.org/'),
+    /**
+     * The uid and gid tenant input runs as in the one-machine sandbox when the deployer is root
+     * (an id that owns none of the engine's files; no passwd entry is needed).
+     */
+    SANDBOX_UID: z.coerce.number().int().min(1).max(4_294_967_294).default(64_000),
+    SANDBOX_GID: z.coerce.number().int().min(1).max(4_294_967_294).default(64_000),
     ...kubernetesEnv,
   })
   .transform((env) => ({

@@ -207,9 +207,12 @@ export class VersionDeploymentService {
       const prepared = await prepareKrt({
         archive: this.archives.open(version.runtimeId, version.name, version.krtChunks),
         prefix: this.names.prefix,
+        runtimeId: version.runtimeId,
         workDir,
         cacheDir: join(this.env.stateDir, 'cache', 'dependencies'),
-        env: { PATH: this.env.PATH, HOME: this.env.HOME },
+        registry: this.env.NPM_REGISTRY,
+        hostPath: this.env.PATH,
+        sandboxUser: { uid: this.env.SANDBOX_UID, gid: this.env.SANDBOX_GID },
         timeoutMs: this.env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
       });
       for (const { dir, from } of prepared.installed)

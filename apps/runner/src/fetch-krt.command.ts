@@ -1,6 +1,6 @@
-import { baseEnv, loadEnvOrExit } from '@libs/config';
+import { baseEnv, loadEnvOrExit, urlEnv } from '@libs/config';
 import { connectNats } from '@libs/messaging';
-import { fetchKrt } from '@libs/orchestrator';
+import { fetchKrt, installDependenciesInPlace } from '@libs/orchestrator';
 import { z } from 'zod';
 
 const fetchKrtEnvSchema = z.object({
@@ -10,6 +10,14 @@ const fetchKrtEnvSchema = z.object({
   KRT_KRT_BUCKET: z.string({ error: 'is required' }).min(1),
   KRT_VERSION: z.string({ error: 'is required' }).min(1),
   KRT_BASE_PATH: z.string({ error: 'is required' }).min(1),
+  /**
+   * Set where the fetch step itself installs the KRT's declared dependencies (Kubernetes: the
+   * init container, in the runtime's namespace): the registry npm uses.
+   */
+  KRT_NPM_REGISTRY: urlEnv(['https', 'http']).optional(),
+  /** npm's cache while installing (a scratch folder of the pod). */
+  KRT_NPM_CACHE: z.string().min(1).default('/tmp/npm-cache'),
+  KRT_NPM_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
 });
 
 /**
@@ -27,6 +35,15 @@ export async function fetchKrtCommand(): Promise<number> {
       prefix: env.KRE_PREFIX,
     });
     process.stdout.write(`fetch-krt: ${env.KRT_VERSION} ${result} at ${env.KRT_BASE_PATH}\n`);
+    if (env.KRT_NPM_REGISTRY) {
+      const installed = await installDependenciesInPlace(env.KRT_BASE_PATH, {
+        registry: env.KRT_NPM_REGISTRY,
+        cacheDir: env.KRT_NPM_CACHE,
+        timeoutMs: env.KRT_NPM_TIMEOUT_SECONDS * 1_000,
+      });
+      for (const folder of installed)
+        process.stdout.write(`fetch-krt: installed the dependencies of ${folder}\n`);
+    }
     return 0;
   } catch (error) {
     process.stderr.write(`fetch-krt: ${error instanceof Error ? error.message : String(error)}\n`);

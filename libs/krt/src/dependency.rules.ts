@@ -58,6 +58,15 @@ export function lockfilesOf(files: Iterable<string>): string[] {
   return found.sort();
 }
 
+/** The folders holding those lockfiles (`.` for the root), each once. */
+export function dependencyFolders(files: Iterable<string>): string[] {
+  const dirs = lockfilesOf(files).map((lock) => {
+    const slash = lock.lastIndexOf('/');
+    return slash < 0 ? '.' : lock.slice(0, slash);
+  });
+  return [...new Set(dirs)].sort();
+}
+
 /** One lockfile entry as npm writes it (v2/v3 `packages`, or v1 `dependencies`). */
 interface LockEntry {
   version?: unknown;

@@ -30,3 +30,4 @@ export {
   type KrtExtractOptions,
 } from './krt.reader.js';
 export { DEFAULT_IGNORES } from './krtignore.matcher.js';
+export { LOCKFILES, dependencyFolders, lockfilesOf } from './dependency.rules.js';

@@ -55,6 +55,12 @@ export interface Krt {
   manifest: string;
   /** Files under `docs/` (`docs/README.md` is the version's documentation). */
   docs: string[];
+  /**
+   * Folders (relative to the KRT root, `.` for the root) whose npm dependencies the engine
+   * installs at start: each holds a package.json and a lockfile. Absent in versions stored
+   * before it was recorded.
+   */
+  dependencies?: string[];
   warnings: KrtIssue[];
 }
 

@@ -1,4 +1,4 @@
-import { checkDependencies } from './dependency.rules.js';
+import { checkDependencies, dependencyFolders } from './dependency.rules.js';
 import { checkWorkflowGraphs } from './graph.rules.js';
 import { resolveLayout, type KrtContents, type KrtLayout } from './krt.contents.js';
 import type { IssueCollector } from './krt.errors.js';
@@ -49,6 +49,7 @@ export function validateContents(
     rpcs,
     manifest: layout.manifest,
     docs: [...layout.files.keys()].filter((f) => f.startsWith('docs/')).sort(),
+    dependencies: dependencyFolders(layout.files.keys()),
     warnings: issues.warnings,
   };
   return { krt, layout };

@@ -28,6 +28,7 @@ export {
 export { UnsupportedImageError } from './kubernetes/images.js';
 export {
   DependencyInstallError,
+  installDependenciesInPlace,
   prepareKrt,
   type PrepareKrtOptions,
   type PreparedKrt,

@@ -1,40 +1,51 @@
-import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { extractKrt, packKrt } from '@libs/krt';
-import { addVendoredDependency } from '@libs/testing';
+import { KrtInvalidError, extractKrt, packKrt } from '@libs/krt';
+import { TestNpmRegistry, addRegistryDependency } from '@libs/testing';
+import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyInstallError, prepareKrt } from './prepare-krt.js';
 
 /**
- * Dependency preparation with the real npm, offline: the KRT's node declares a dependency on a
- * package tarball it vendors (a `file:` dependency, installed as files, like a registry one).
+ * Dependency preparation with the real npm in the real sandbox (bubblewrap), against a registry
+ * on loopback: the KRT's node declares a dependency by a lockfile whose entry names the public
+ * registry, as teams' lockfiles do; the engine fetches it from its own registry.
  */
 describe('prepareKrt', () => {
   let work: string;
+  let registry: TestNpmRegistry;
   let withDeps: string;
   let withoutDeps: string;
   let broken: string;
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+  let tampered: string;
   let n = 0;
   const options = (krt: string) => ({
     archive: createReadStream(krt),
     prefix: 'kre',
+    runtimeId: 'demo',
     workDir: join(work, `prep-${++n}`),
     cacheDir: join(work, 'cache'),
-    env,
+    registry: registry.url,
+    hostPath: process.env.PATH ?? '/usr/bin:/bin',
+    sandboxUser: { uid: 64_000, gid: 64_000 },
     timeoutMs: 120_000,
   });
 
-  /** examples/greeter whose make-greeting node depends on a vendored package. */
-  async function greeterWithDependency(name: string, word = 'Ahoy'): Promise<string> {
+  /** examples/greeter whose make-greeting node depends on a registry package. */
+  async function greeterWithDependency(
+    name: string,
+    word: string,
+    edit?: (dir: string) => Promise<void>,
+  ): Promise<string> {
     const dir = join(work, name);
     await cp('examples/greeter', dir, { recursive: true });
-    await addVendoredDependency(join(dir, 'src/make-greeting'), {
-      name: 'kre-test-word',
+    await addRegistryDependency(join(dir, 'src/make-greeting'), registry, {
+      name: `kre-test-${name}`,
       files: { 'index.js': `export const word = '${word}';\n` },
     });
+    await edit?.(dir);
     const krt = join(work, `${name}.krt`);
     await packKrt(dir, krt, { prefix: 'kre' });
     return krt;
@@ -42,18 +53,20 @@ describe('prepareKrt', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-prepare-'));
-    withDeps = await greeterWithDependency('deps');
+    registry = await TestNpmRegistry.start();
+    withDeps = await greeterWithDependency('deps', 'Ahoy');
     withoutDeps = join(work, 'plain.krt');
     await packKrt('examples/greeter', withoutDeps, { prefix: 'kre' });
-    // A lockfile that names a tarball the KRT does not hold.
-    // (Another package than above: the same lockfile would rightly come from the cache.)
+    // A lockfile naming a package the registry does not hold (any more).
     broken = await greeterWithDependency('broken', 'Broken');
-    const brokenDir = join(work, 'broken');
-    await rm(join(brokenDir, 'src/make-greeting/vendor'), { recursive: true });
-    await packKrt(brokenDir, broken, { prefix: 'kre' });
+    registry.unpublish('kre-test-broken');
+    // The registry serves other bytes than the lockfile's integrity pins.
+    tampered = await greeterWithDependency('tampered', 'Honest');
+    await registry.publish({ name: 'kre-test-tampered', files: { 'index.js': 'evil();\n' } });
   }, 120_000);
 
   afterAll(async () => {
+    await registry?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -64,24 +77,79 @@ describe('prepareKrt', () => {
   it('installs declared dependencies with npm ci into a KRT the hardened reader accepts', async () => {
     const prepared = await prepareKrt(options(withDeps));
     expect(prepared.installed).toEqual([{ dir: 'src/make-greeting', from: 'npm' }]);
+    // The lockfile names the public registry; the engine fetched from its own.
+    expect(registry.requests).toContain('/kre-test-deps/-/kre-test-deps-1.0.0.tgz');
     const out = join(work, 'extracted');
     await extractKrt(createReadStream(prepared.archivePath!), { dest: out, prefix: 'kre' });
-    const installed = join(out, 'src/make-greeting/node_modules/kre-test-word');
+    const installed = join(out, 'src/make-greeting/node_modules/kre-test-deps');
     expect(await readFile(join(installed, 'index.js'), 'utf8')).toContain("'Ahoy'");
     const { word } = (await import(join(installed, 'index.js'))) as { word: string };
     expect(word).toBe('Ahoy');
   });
 
   it('takes the same lockfile from the cache the second time', async () => {
+    const fetched = registry.requests.length;
     const prepared = await prepareKrt(options(withDeps));
     expect(prepared.installed).toEqual([{ dir: 'src/make-greeting', from: 'cache' }]);
+    expect(registry.requests).toHaveLength(fetched);
+    // Cached results are the engine's: written by it, read-only to everyone else.
+    const cached = (await readdir(join(work, 'cache'))).filter((f) => f.endsWith('.tgz'));
+    expect(cached).toHaveLength(1);
+    const info = await stat(join(work, 'cache', cached[0]));
+    expect(info.uid).toBe(process.getuid?.());
+    expect(info.mode & 0o022).toBe(0);
   });
 
-  it('names the folder and npm’s reason when the dependencies cannot be installed', async () => {
-    const failure = prepareKrt(options(broken));
-    await expect(failure).rejects.toThrow(DependencyInstallError);
-    await expect(failure).rejects.toThrow(
-      /"src\/make-greeting" failed: .*kre-test-word-1\.0\.0\.tgz/s,
+  it('names the folder and npm’s reason, and no path of the engine, when npm fails', async () => {
+    const opts = options(broken);
+    const failure = await prepareKrt(opts).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(DependencyInstallError);
+    const { message } = failure as DependencyInstallError;
+    expect(message).toMatch(/"src\/make-greeting" failed: .*404/s);
+    for (const enginePath of [work, opts.workDir, opts.cacheDir])
+      expect(message).not.toContain(enginePath);
+  });
+
+  it('refuses a tarball whose content does not match the lockfile’s integrity', async () => {
+    await expect(prepareKrt(options(tampered))).rejects.toThrow(
+      /"src\/make-greeting" failed: .*integrity/is,
     );
+  });
+
+  it('refuses the reproduced attack (.npmrc git=./x.sh, a git dependency) before npm runs', async () => {
+    const marker = join(work, 'x-ran');
+    const dir = join(work, 'attack');
+    await cp('examples/greeter', dir, { recursive: true });
+    const node = join(dir, 'src/make-greeting');
+    await writeFile(join(node, '.npmrc'), 'git=./x.sh\n');
+    await writeFile(join(node, 'x.sh'), `#!/bin/sh\nenv > ${marker}\n`);
+    await chmod(join(node, 'x.sh'), 0o755);
+    await writeFile(
+      join(node, 'package.json'),
+      JSON.stringify({ name: 'n', dependencies: { x: 'git+https://example.com/x.git' } }),
+    );
+    await writeFile(
+      join(node, 'package-lock.json'),
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: {
+          '': { name: 'n' },
+          'node_modules/x': { version: '1.0.0', resolved: 'git+https://example.com/x.git#0123' },
+        },
+      }),
+    );
+    // The packer refuses it too; an archive made by hand reaches the deployer's check.
+    await expect(packKrt(dir, join(work, 'attack.krt'), { prefix: 'kre' })).rejects.toThrow(
+      KrtInvalidError,
+    );
+    await create({ gzip: true, file: join(work, 'attack.krt'), cwd: dir, portable: true }, ['.']);
+    const failure = await prepareKrt(options(join(work, 'attack.krt'))).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(KrtInvalidError);
+    const paths = (failure as KrtInvalidError).errors.map((i) => i.path);
+    expect(paths).toContain('archive["src/make-greeting/.npmrc"]');
+    expect(paths).toContain(
+      'archive["src/make-greeting/package-lock.json"].packages["node_modules/x"]',
+    );
+    expect(existsSync(marker)).toBe(false);
   });
 });
