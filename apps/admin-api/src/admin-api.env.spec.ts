@@ -22,7 +22,9 @@ describe('admin-api environment', () => {
       frontendOrigins: ['http://127.0.0.1:8080'],
       devLinksInLog: false,
     });
-    const dev = loadEnv('admin-api', adminApiEnvSchema, required);
+    // A bare start (no NODE_ENV) is production: no sign-in links in the log, Secure cookie.
+    expect(authConfig(loadEnv('admin-api', adminApiEnvSchema, required))).toEqual(authConfig(env));
+    const dev = loadEnv('admin-api', adminApiEnvSchema, { ...required, NODE_ENV: 'development' });
     expect(authConfig(dev)).toMatchObject({
       cookieName: 'kre_session',
       cookieSecure: false,
@@ -48,7 +50,11 @@ describe('admin-api environment', () => {
       ].join('\n  '),
     );
     expect(() =>
-      loadEnv('admin-api', adminApiEnvSchema, { ...required, SESSION_COOKIE_NAME: '__Host-s' }),
+      loadEnv('admin-api', adminApiEnvSchema, {
+        ...required,
+        NODE_ENV: 'development',
+        SESSION_COOKIE_NAME: '__Host-s',
+      }),
     ).toThrow('SESSION_COOKIE_NAME: a __Host- cookie must be Secure');
   });
 

@@ -22,7 +22,11 @@ const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).de
 
 /** Env shared by every app. */
 export const baseEnv = {
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /**
+   * Production unless said otherwise: development logs live sign-in links, relaxes cookies and
+   * serves GraphiQL, so only `scripts/start` (through `.env`) and the tests choose another mode.
+   */
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
   LOG_FORMAT: z.enum(['json', 'text']).default('text'),
   KRE_PREFIX: z

@@ -13,7 +13,20 @@ describe(loadEnv.name, () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       NATS_URL: 'nats://127.0.0.1:4222',
     });
-    expect(env).toMatchObject({ KRE_PREFIX: 'kre', NODE_ENV: 'development', LOG_FORMAT: 'text' });
+    expect(env).toMatchObject({ KRE_PREFIX: 'kre', NODE_ENV: 'production', LOG_FORMAT: 'text' });
+  });
+
+  it('runs in production unless NODE_ENV says otherwise (development is chosen, never assumed)', () => {
+    const urls = {
+      MONGO_URL: 'mongodb://127.0.0.1:27017',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      NATS_URL: 'nats://127.0.0.1:4222',
+    };
+    expect(loadEnv('app', schema, urls).NODE_ENV).toBe('production');
+    expect(loadEnv('app', schema, { ...urls, NODE_ENV: 'development' }).NODE_ENV).toBe(
+      'development',
+    );
+    expect(loadEnv('app', schema, { ...urls, NODE_ENV: 'test' }).NODE_ENV).toBe('test');
   });
 
   it('lists every problem at once, by variable', () => {
