@@ -8,7 +8,12 @@ export {
   VersionsRepository,
 } from './catalog/catalog.repositories.js';
 export type { ConfigValueDoc, RuntimeDoc, VersionDoc } from './catalog/catalog.schemas.js';
-export { ConfigCipher } from './catalog/config-cipher.js';
+export {
+  ConfigCipher,
+  ConfigValueUnreadableError,
+  LegacyConfigValueError,
+  type ConfigValueContext,
+} from './catalog/config-cipher.js';
 export {
   PersistenceModule,
   mongoCheck,

@@ -193,7 +193,7 @@ export class VersionsResolver {
           key: entry.key,
           type: entry.type,
           isSet: entry.value !== undefined,
-          value: mayRead ? this.versionsService.reveal(entry) : null,
+          value: mayRead ? this.versionsService.reveal(doc, entry) : null,
         })),
       },
       workflows: doc.krt.workflows.map((wf) => ({

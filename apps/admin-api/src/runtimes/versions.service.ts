@@ -14,7 +14,9 @@ import { openKrt } from '@libs/krt';
 import { Names } from '@libs/naming';
 import {
   ConfigCipher,
+  ConfigValueUnreadableError,
   KrtArchiveStore,
+  LegacyConfigValueError,
   VersionsRepository,
   type ConfigValueDoc,
   type VersionDoc,
@@ -80,7 +82,7 @@ export class VersionsService {
         description: krt.description,
         status: VersionStatus.CREATED,
         krt,
-        config: await this.inheritedConfig(runtimeId, krt.config),
+        config: await this.inheritedConfig(runtimeId, krt.version, krt.config),
         krtSize: stored.size,
         krtChunks: stored.chunks,
         krtSha256: stored.sha256,
@@ -186,7 +188,12 @@ export class VersionsService {
         })),
       );
     }
-    const updates = new Map(values.map((v) => [v.key, this.cipher.encrypt(v.value)]));
+    const updates = new Map(
+      values.map((v) => [
+        v.key,
+        this.cipher.encrypt(v.value, { runtimeId, versionName: name, key: v.key }),
+      ]),
+    );
     const config = version.config.map((entry) =>
       updates.has(entry.key) ? { ...entry, value: updates.get(entry.key) } : entry,
     );
@@ -208,9 +215,17 @@ export class VersionsService {
     return { ...version, config };
   }
 
-  /** Decrypted value (callers hide it from VIEWERs). */
-  reveal(entry: ConfigValueDoc): string | null {
-    return entry.value === undefined ? null : this.cipher.decrypt(entry.value);
+  /**
+   * Decrypted value (callers hide it from VIEWERs).
+   * @throws LegacyConfigValueError (set the value again) | ConfigValueUnreadableError
+   */
+  reveal(version: VersionDoc, entry: ConfigValueDoc): string | null {
+    if (entry.value === undefined) return null;
+    return this.cipher.decrypt(entry.value, {
+      runtimeId: version.runtimeId,
+      versionName: version.name,
+      key: entry.key,
+    });
   }
 
   /** A file under docs/ of the version's KRT. @throws NotFoundError */
@@ -251,18 +266,35 @@ export class VersionsService {
     return content;
   }
 
-  /** The manifest's keys, each with the value of the newest earlier version that had one. */
+  /**
+   * The manifest's keys, each with the value of the newest earlier version that had one, sealed
+   * again for the new version (a sealed value opens only for its own version and key). A value
+   * that does not open (old format, another key) is left unset, so the user sets it again.
+   */
   private async inheritedConfig(
     runtimeId: string,
+    versionName: string,
     config: { variables: string[]; files: string[] },
   ): Promise<ConfigValueDoc[]> {
     const earlier = await this.versions.list(runtimeId); // newest first
     const find = (key: string) => {
-      for (const version of earlier) {
-        const entry = version.config.find((c) => c.key === key && c.value !== undefined);
-        if (entry) return entry.value;
+      const source = earlier.find((v) => v.config.some((c) => c.key === key && c.value));
+      const sealed = source?.config.find((c) => c.key === key)?.value;
+      if (!source || !sealed) return undefined;
+      try {
+        return this.cipher.reseal(
+          sealed,
+          { runtimeId, versionName: source.name, key },
+          { runtimeId, versionName, key },
+        );
+      } catch (error) {
+        if (!(
+          error instanceof LegacyConfigValueError || error instanceof ConfigValueUnreadableError
+        ))
+          throw error;
+        this.logger.warn(`${runtimeId}/${versionName}: ${key} not inherited: ${error.message}`);
+        return undefined;
       }
-      return undefined;
     };
     return [
       ...config.variables.map((key) => ({ key, type: 'VARIABLE' as const, value: find(key) })),

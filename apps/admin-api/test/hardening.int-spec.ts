@@ -1,0 +1,140 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packKrt } from '@libs/krt';
+import { RuntimesRepository } from '@libs/persistence';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Harness } from './harness.js';
+
+/** Issue #12: config values bound to their place and size, and no internal text for clients. */
+describe('control-plane hardening', () => {
+  let h: Harness;
+  let work: string;
+  let admin: string;
+
+  const upload = async (runtimeId: string, krt: string) => {
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(krt)]), 'version.krt');
+    const response = await fetch(`${h.url}/api/v1/runtimes/${runtimeId}/versions`, {
+      method: 'POST',
+      headers: { ...h.authHeaders({ session: admin }), 'x-requested-with': 'test' },
+      body: form,
+    });
+    expect(response.status, await response.clone().text()).toBe(201);
+  };
+  /** examples/greeter under another version name, with `files` added to its config. */
+  const greeter = async (version: string, files: string[] = []) => {
+    const dir = join(work, version);
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = (await readFile(join(dir, 'kre.yaml'), 'utf8'))
+      .replace('version: greeter-v1', `version: ${version}`)
+      .replace(
+        'config:\n  variables:\n    - GREETING\n',
+        `config:\n  variables:\n    - GREETING\n${files.length ? `  files:\n${files.map((f) => `    - ${f}\n`).join('')}` : ''}`,
+      );
+    await writeFile(join(dir, 'kre.yaml'), manifest);
+    const krt = join(work, `${version}.krt`);
+    await packKrt(dir, krt, { prefix: h.env.KRE_PREFIX });
+    return krt;
+  };
+  const setConfig = (runtimeId: string, versionName: string, values: Record<string, string>) =>
+    h.gql(
+      'mutation($input: UpdateConfigurationInput!) { updateVersionUserConfiguration(input: $input) { name } }',
+      {
+        input: {
+          runtimeId,
+          versionName,
+          configurationVariables: Object.entries(values).map(([key, value]) => ({ key, value })),
+        },
+      },
+      { session: admin },
+    );
+  const configOf = (runtimeId: string, name: string) =>
+    h.gql<{
+      version: { config: { vars: { key: string; value: string | null; isSet: boolean }[] } };
+    }>(
+      `query { version(runtimeId: "${runtimeId}", name: "${name}") { config { vars { key value isSet } } } }`,
+      {},
+      { session: admin },
+    );
+  const versions = () =>
+    h
+      .connection()
+      .collection<{ _id: string; config: { key: string; value?: string }[] }>('versions');
+  const sealedOf = async (id: string, key: string) =>
+    (await versions().findOne({ _id: id }))!.config.find((c) => c.key === key)!.value!;
+  const putSealed = async (id: string, key: string, value: string) => {
+    const { config } = (await versions().findOne({ _id: id }))!;
+    const i = config.findIndex((c) => c.key === key);
+    await versions().updateOne({ _id: id }, { $set: { [`config.${i}.value`]: value } });
+  };
+  /** The log line carrying an error id (what an operator greps for). */
+  const logLineOf = (errorId: unknown) => h.logs.lines.find((l) => l.includes(String(errorId)));
+
+  beforeAll(async () => {
+    h = await Harness.start();
+    work = await mkdtemp(join(tmpdir(), 'kre-hardening-'));
+    admin = await h.signIn(h.adminEmail);
+    const created = await h.gql(
+      'mutation { createRuntime(input: {id: "rt-h", name: "H", description: ""}) { id } }',
+      {},
+      { session: admin },
+    );
+    expect(created.errors).toBeUndefined();
+    await h.get(RuntimesRepository).setStatus('rt-h', 'CREATED');
+  });
+  afterAll(async () => {
+    await h.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  describe('config values at rest', () => {
+    it('a new version inherits a value sealed again for itself', async () => {
+      await upload('rt-h', await greeter('greeter-v1'));
+      expect((await setConfig('rt-h', 'greeter-v1', { GREETING: 'Hello' })).errors).toBeUndefined();
+      await upload('rt-h', await greeter('greeter-v2'));
+
+      expect((await configOf('rt-h', 'greeter-v2')).data?.version.config.vars).toEqual([
+        { key: 'GREETING', value: 'Hello', isSet: true },
+      ]);
+      expect(await sealedOf('rt-h:greeter-v2', 'GREETING')).not.toBe(
+        await sealedOf('rt-h:greeter-v1', 'GREETING'),
+      );
+    });
+
+    it('a value copied in the database to another version does not open, and the client learns nothing of why', async () => {
+      await putSealed('rt-h:greeter-v2', 'GREETING', await sealedOf('rt-h:greeter-v1', 'GREETING'));
+      const result = await configOf('rt-h', 'greeter-v2');
+      expect(result.errors?.[0]).toMatchObject({
+        message: 'internal error',
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      });
+      expect(logLineOf(result.errors?.[0]?.extensions?.errorId)).toMatch(
+        /config value "GREETING" of version "greeter-v2" in runtime "rt-h" cannot be decrypted/,
+      );
+    });
+
+    it('a value of the first format is refused, naming the key and saying to set it again', async () => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv(
+        'aes-256-gcm',
+        Buffer.from(h.env.CONFIG_ENCRYPTION_KEY, 'base64'),
+        iv,
+      );
+      const data = Buffer.concat([cipher.update('Hello', 'utf8'), cipher.final()]);
+      const legacy = ['v1', ...[iv, cipher.getAuthTag(), data].map((b) => b.toString('base64'))];
+      await putSealed('rt-h:greeter-v2', 'GREETING', legacy.join(':'));
+
+      const refused = await configOf('rt-h', 'greeter-v2');
+      expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+      expect(refused.errors?.[0]?.message).toMatch(
+        /config value "GREETING" of version "greeter-v2" in runtime "rt-h" was stored in an old format.*set it again/,
+      );
+      expect((await setConfig('rt-h', 'greeter-v2', { GREETING: 'Hi' })).errors).toBeUndefined();
+      expect((await configOf('rt-h', 'greeter-v2')).data?.version.config.vars).toEqual([
+        { key: 'GREETING', value: 'Hi', isSet: true },
+      ]);
+    });
+  });
+});
