@@ -3,8 +3,11 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packKrt } from '@libs/krt';
+import { BadUserInputError, PlatformRole } from '@libs/core';
 import { RuntimesRepository } from '@libs/persistence';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../src/auth/principal.js';
+import { VersionsService } from '../src/runtimes/versions.service.js';
 import { Harness } from './harness.js';
 
 /** Issue #12: config values bound to their place and size, and no internal text for clients. */
@@ -135,6 +138,51 @@ describe('control-plane hardening', () => {
       expect((await configOf('rt-h', 'greeter-v2')).data?.version.config.vars).toEqual([
         { key: 'GREETING', value: 'Hi', isSet: true },
       ]);
+    });
+  });
+
+  describe('config values up to 1 MiB', () => {
+    // Through the service: admin-api's JSON body limit (Nest's default, 100 KB) refuses larger
+    // GraphQL requests before any resolver runs (see the issue #12 report).
+    const me: Principal = {
+      id: 'hardening-test',
+      email: 'admin@hardening.test',
+      platformRole: PlatformRole.ADMIN,
+      via: 'session',
+      credentialHash: 'x',
+    };
+    const update = (values: Record<string, string>) =>
+      h.get(VersionsService).updateConfig(
+        me,
+        'rt-h',
+        'greeter-files',
+        Object.entries(values).map(([key, value]) => ({ key, value })),
+      );
+
+    it('takes a 1 MiB file, and refuses a variable over 100 KiB naming it (variables are env vars)', async () => {
+      await upload('rt-h', await greeter('greeter-files', ['MODEL_FILE']));
+      const weights = randomBytes(512 * 1024).toString('hex'); // 1 MiB
+      await update({ MODEL_FILE: weights, GREETING: 'x' });
+      const vars = (await configOf('rt-h', 'greeter-files')).data?.version.config.vars ?? [];
+      expect(vars.map((v) => [v.key, v.isSet, v.value?.length])).toEqual([
+        ['GREETING', true, 1],
+        ['MODEL_FILE', true, 1024 * 1024],
+      ]);
+      expect(vars[1].value === weights).toBe(true); // not toEqual: a failure would print 1 MiB
+
+      await update({ GREETING: 'g'.repeat(100 * 1024) });
+      const over = await update({ GREETING: 'g'.repeat(100 * 1024 + 1) }).catch((e: unknown) => e);
+      expect(over).toBeInstanceOf(BadUserInputError);
+      expect((over as BadUserInputError).errors).toEqual([
+        {
+          field: 'input.configurationVariables.0.value',
+          message: expect.stringMatching(
+            /^"GREETING" is a variable of 101 KiB; a variable may hold at most 100 KiB.*config\.files/,
+          ) as unknown,
+        },
+      ]);
+      const greeting = (await configOf('rt-h', 'greeter-files')).data?.version.config.vars[0];
+      expect(greeting?.value?.length).toBe(100 * 1024); // the refused value changed nothing
     });
   });
 });

@@ -1,6 +1,6 @@
 import type { Krt } from '@libs/krt';
 import { describe, expect, it } from 'vitest';
-import { plan } from './deployment-plan.js';
+import { ConfigVariableTooLargeError, MAX_CONFIG_ENV_BYTES, plan } from './deployment-plan.js';
 
 const node = (
   name: string,
@@ -155,6 +155,38 @@ describe(plan.name, () => {
       expect(w.labels).toMatchObject({ 'kre.io/runtime': 'demo', 'kre.io/version': 'v1' });
     }
     expect(new Set(sut.workloads.map((w) => w.k8sName)).size).toBe(sut.workloads.length);
+  });
+
+  it('keeps a config file over 100 KiB out of every env (Linux caps one env string at 128 KiB)', () => {
+    const big = 'x'.repeat(1024 * 1024); // the largest value the API takes
+    const edge = 'é'.repeat(MAX_CONFIG_ENV_BYTES / 2); // exactly the limit, in UTF-8 bytes
+    const sut = plan({
+      ...input,
+      config: { ...input.config, files: { MODEL_FILE: big, EDGE_FILE: edge } },
+    });
+    for (const w of sut.workloads) {
+      expect(w.configFiles).toEqual({ MODEL_FILE: big, EDGE_FILE: edge });
+      expect(w.env).not.toHaveProperty('MODEL_FILE');
+      expect(w.env.EDGE_FILE).toBe(edge);
+      // ctx.config lists only what is in the env; the big file is read from KRT_CONFIG_FILES_DIR.
+      expect(w.env.KRT_CONFIG_KEYS).toBe('API_KEY,EDGE_FILE');
+      for (const [name, value] of Object.entries(w.env))
+        expect(Buffer.byteLength(`${name}=${value}`)).toBeLessThan(128 * 1024);
+    }
+  });
+
+  it('refuses a config variable over 100 KiB, naming it (variables have no file)', () => {
+    const at = {
+      ...input,
+      config: { ...input.config, variables: { API_KEY: 'k'.repeat(MAX_CONFIG_ENV_BYTES) } },
+    };
+    expect(plan(at).workloads[0].env.API_KEY).toHaveLength(MAX_CONFIG_ENV_BYTES);
+    const over = {
+      ...at,
+      config: { ...at.config, variables: { API_KEY: 'k'.repeat(MAX_CONFIG_ENV_BYTES + 1) } },
+    };
+    expect(() => plan(over)).toThrow(ConfigVariableTooLargeError);
+    expect(() => plan(over)).toThrow(/config variable "API_KEY" is 101 KiB.*config\.files/);
   });
 
   it('is deterministic, and a config change changes the spec hashes (so workloads roll)', () => {

@@ -23,7 +23,10 @@ export interface WorkloadSpec {
    * `KRT_BASE_PATH` and `KRT_CONFIG_FILES_DIR`.
    */
   readonly env: Readonly<Record<string, string>>;
-  /** Config files (name → content), written under `KRT_CONFIG_FILES_DIR`. */
+  /**
+   * Config files (name → content), written under `KRT_CONFIG_FILES_DIR`; each is also in `env`
+   * unless larger than MAX_CONFIG_ENV_BYTES.
+   */
   readonly configFiles: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
   /** Kubernetes object name (`v-<slug>-<hash>`). */
@@ -68,6 +71,35 @@ export interface PlanInput {
   readonly requestTimeoutSeconds: number;
 }
 
+/**
+ * Largest config value (UTF-8 bytes) also exported as an environment variable. Linux refuses a
+ * single `NAME=value` string over 128 KiB (MAX_ARG_STRLEN) at exec, so a larger value would keep
+ * the workload from starting; a larger file is only written under `KRT_CONFIG_FILES_DIR`.
+ */
+export const MAX_CONFIG_ENV_BYTES = 100 * 1024;
+
+/** A config variable too large for the environment (variables have no file to fall back on). */
+export class ConfigVariableTooLargeError extends Error {
+  constructor(key: string, bytes: number) {
+    super(
+      `config variable "${key}" is ${Math.ceil(bytes / 1024)} KiB, over the ${MAX_CONFIG_ENV_BYTES / 1024} KiB a variable may hold (it is passed as an environment variable): set a smaller value, or declare it under config.files in the manifest`,
+    );
+    this.name = new.target.name;
+  }
+}
+
+/** What of the config becomes env: every variable, and each file small enough. */
+function configEnvOf(config: PlanConfig): Record<string, string> {
+  for (const [key, value] of Object.entries(config.variables)) {
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > MAX_CONFIG_ENV_BYTES) throw new ConfigVariableTooLargeError(key, bytes);
+  }
+  const files = Object.entries(config.files).filter(
+    ([, content]) => Buffer.byteLength(content, 'utf8') <= MAX_CONFIG_ENV_BYTES,
+  );
+  return { ...config.variables, ...Object.fromEntries(files) };
+}
+
 function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
@@ -79,12 +111,13 @@ function withHash(spec: Omit<WorkloadSpec, 'specHash'>): WorkloadSpec {
 /**
  * The deployment plan of a version: a pure function of the manifest, the config and the
  * installation, shared by the local and Kubernetes drivers.
+ * @throws ConfigVariableTooLargeError
  */
 export function plan(input: PlanInput): DeploymentPlan {
   const { prefix, runtimeId: rt, krt, config } = input;
   const ver = krt.version;
   const names = new Names(prefix);
-  const configEnv = { ...config.variables, ...config.files };
+  const configEnv = configEnvOf(config);
   const common = {
     // Scopes the entrypoint's reply subject to the installation.
     KRE_PREFIX: prefix,
@@ -97,8 +130,9 @@ export function plan(input: PlanInput): DeploymentPlan {
     KRT_NATS_KEY_VALUE_STORE_PROJECT: names.projectBucket(rt, ver),
     // Runners decode typed payloads with the version's proto, as the entrypoint encodes them.
     KRT_ENTRYPOINT_PROTO: krt.entrypoint.proto,
-    // Which env vars are the version's config (the handler context's `config`).
-    KRT_CONFIG_KEYS: [...Object.keys(config.variables), ...Object.keys(config.files)].join(','),
+    // Which env vars are the version's config (the handler context's `config`); a file over
+    // MAX_CONFIG_ENV_BYTES is not among them (it is only a file under KRT_CONFIG_FILES_DIR).
+    KRT_CONFIG_KEYS: Object.keys(configEnv).join(','),
   };
   const baseLabels = {
     'app.kubernetes.io/part-of': 'kre',

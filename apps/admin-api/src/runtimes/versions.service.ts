@@ -38,6 +38,13 @@ const ACTIVITY_OF: Record<VersionAction, UserActivityType> = {
 /** Largest docs/ file served by versionDocs. */
 const MAX_DOC_BYTES = 1024 * 1024;
 
+/**
+ * Largest config variable (UTF-8 bytes): variables reach workloads only as environment
+ * variables, which Linux caps at 128 KiB each. The same limit as `MAX_CONFIG_ENV_BYTES` of
+ * `plan()` (@libs/orchestrator), above which a file is not exported to the environment.
+ */
+const MAX_VARIABLE_BYTES = 100 * 1024;
+
 /** A config entry is complete when it has a value. */
 export function configCompleted(config: readonly ConfigValueDoc[]): boolean {
   return config.every((entry) => entry.value !== undefined);
@@ -185,6 +192,20 @@ export class VersionsService {
         unknown.map((v) => ({
           field: `input.configurationVariables.${v.i}.key`,
           message: `"${v.key}" is not a config key of this version (known: ${[...known].join(', ') || 'none'})`,
+        })),
+      );
+    }
+    const variables = new Set(
+      version.config.filter((c) => c.type === 'VARIABLE').map((c) => c.key),
+    );
+    const tooLarge = values
+      .map((v, i) => ({ key: v.key, bytes: Buffer.byteLength(v.value, 'utf8'), i }))
+      .filter((v) => variables.has(v.key) && v.bytes > MAX_VARIABLE_BYTES);
+    if (tooLarge.length > 0) {
+      throw new BadUserInputError(
+        tooLarge.map((v) => ({
+          field: `input.configurationVariables.${v.i}.value`,
+          message: `"${v.key}" is a variable of ${Math.ceil(v.bytes / 1024)} KiB; a variable may hold at most ${MAX_VARIABLE_BYTES / 1024} KiB (it is passed as an environment variable): declare larger values under config.files in the manifest (files take up to 1 MiB)`,
         })),
       );
     }

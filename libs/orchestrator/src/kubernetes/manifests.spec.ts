@@ -217,6 +217,32 @@ describe('version manifests', () => {
       },
     });
   });
+
+  it('keeps a 1 MiB config file out of every container env: it is only in the Secret, as a file', () => {
+    const krt: Krt = { ...greeter, config: { variables: ['GREETING'], files: ['MODEL_FILE'] } };
+    const weights = 'w'.repeat(1024 * 1024);
+    const p = planOf(krt, { GREETING: 'x' }, { MODEL_FILE: weights });
+    const [secret] = versionManifests(testOptions(), p) as [V1Secret];
+    // Once, as the file the pods mount (not a second time as a variable of the same name).
+    expect(secret.stringData).toEqual({ GREETING: 'x', 'file.MODEL_FILE': weights });
+    for (const d of deployments(p)) {
+      const pod = d.spec!.template.spec!;
+      for (const c of [...pod.initContainers!, ...pod.containers]) {
+        expect(c.env?.map((e) => e.name)).not.toContain('MODEL_FILE');
+        expect(
+          c.env?.flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [])),
+        ).not.toContain('file.MODEL_FILE');
+        expect(JSON.stringify(c.env)).not.toContain('www');
+      }
+      expect(pod.volumes).toContainEqual({
+        name: 'config',
+        secret: {
+          secretName: secret.metadata!.name,
+          items: [{ key: 'file.MODEL_FILE', path: 'MODEL_FILE' }],
+        },
+      });
+    }
+  });
 });
 
 describe('published manifests', () => {

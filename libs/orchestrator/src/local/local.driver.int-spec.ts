@@ -2,22 +2,28 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Krt } from '@libs/krt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeploymentPlan, WorkloadSpec } from '../deployment-plan.js';
+import { plan, type DeploymentPlan, type WorkloadSpec } from '../deployment-plan.js';
 import { LocalDriver, OWNER_ENV } from './local.driver.js';
 import { isSameProcess, processStartTime } from './proc.js';
 
 /**
- * A stand-in workload program: serves /readyz on KRT_HEALTH_PORT, writes its env to a file,
- * exits at once when the KRT says so (a "failing node program").
+ * A stand-in workload program: serves /readyz on KRT_HEALTH_PORT, writes its env and the
+ * sha256 of each config file it reads to a file, exits at once when the KRT says so (a
+ * "failing node program").
  */
 const FAKE_PROGRAM = `
 import { createServer } from 'node:http';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 const base = process.env.KRT_BASE_PATH;
 if (existsSync(join(base, 'crash-' + process.env.KRT_NODE_ID))) { console.error('boom: handler failed to load'); process.exit(3); }
-appendFileSync(join(base, '..', 'starts.log'), JSON.stringify({ id: process.env.KRT_NODE_ID ?? 'entrypoint', pid: process.pid, env: process.env }) + '\\n');
+const dir = process.env.KRT_CONFIG_FILES_DIR;
+const files = Object.fromEntries(readdirSync(dir).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
+appendFileSync(join(base, '..', 'starts.log'), JSON.stringify({ id: process.env.KRT_NODE_ID ?? 'entrypoint', pid: process.pid, env: process.env, files }) + '\\n');
 createServer((req, res) => { res.statusCode = req.url === '/readyz' ? 200 : 404; res.end('ok'); })
   .listen(Number(process.env.KRT_HEALTH_PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
@@ -87,7 +93,15 @@ describe(LocalDriver.name, () => {
       .trim()
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as { id: string; pid: number; env: Record<string, string> });
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            id: string;
+            pid: number;
+            env: Record<string, string>;
+            files: Record<string, string>;
+          },
+      );
   const alive = async (pid: number) => (await processStartTime(pid)) !== null;
 
   beforeAll(async () => {
@@ -99,7 +113,7 @@ describe(LocalDriver.name, () => {
   afterAll(async () => {
     for (const driver of drivers) await driver.close();
     await makeDriver().adopt(); // kills anything left with our marker
-    for (const ver of ['v1', 'v2', 'bad']) await drivers.at(-1)!.stop('demo', ver);
+    for (const ver of ['v1', 'v2', 'bad', 'big']) await drivers.at(-1)!.stop('demo', ver);
     await rm(root, { recursive: true, force: true });
   });
 
@@ -198,6 +212,38 @@ describe(LocalDriver.name, () => {
     await sut.stop('demo', 'v1'); // idempotent
   });
 
+  it('starts the workloads of a plan with a 1 MiB config file, which they read from KRT_CONFIG_FILES_DIR', async () => {
+    // Linux refuses one env string over 128 KiB at exec (E2BIG): such a file must stay out of env.
+    const big = randomBytes(512 * 1024).toString('hex'); // 1 MiB, the largest value the API takes
+    const small = '{"threshold":0.5}';
+    const sut = drivers.at(-1)!;
+    await sut.apply(
+      plan({
+        prefix: 'kre',
+        runtimeId: 'demo',
+        krt: oneNodeKrt('big'),
+        natsUrl: 'nats://127.0.0.1:4222',
+        config: { variables: { GREETING: 'hi' }, files: { MODEL_WEIGHTS: big, RULES: small } },
+        requestTimeoutSeconds: 30,
+      }),
+    );
+    await sut.waitReady('demo', 'big', 20_000);
+
+    const started = await starts('big');
+    expect(started.map((s) => s.id).sort()).toEqual(['entrypoint', 'etl']);
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    for (const s of started) {
+      expect(s.files).toEqual({ MODEL_WEIGHTS: sha256(big), RULES: sha256(small) });
+      expect(s.env).not.toHaveProperty('MODEL_WEIGHTS');
+      expect(s.env).toMatchObject({
+        GREETING: 'hi',
+        RULES: small,
+        KRT_CONFIG_KEYS: 'GREETING,RULES',
+      });
+    }
+    await sut.stop('demo', 'big');
+  });
+
   it('fails waitReady with the program output when a workload keeps crashing', async () => {
     const sut = drivers.at(-1)!;
     await sut.apply(planOf('bad', [workload('wf.broken')]));
@@ -207,3 +253,37 @@ describe(LocalDriver.name, () => {
     await sut.stop('demo', 'bad');
   });
 });
+
+/** A version with one workflow of one node (`etl`), as `openKrt` would describe it. */
+function oneNodeKrt(version: string): Krt {
+  return {
+    krtVersion: 'v2',
+    version,
+    description: '',
+    entrypoint: { proto: 'public_input.proto', image: 'konstellation/kre-entrypoint:latest' },
+    config: { variables: ['GREETING'], files: ['MODEL_WEIGHTS', 'RULES'] },
+    rpcs: ['Run'],
+    manifest: 'kre.yaml',
+    docs: [],
+    warnings: [],
+    workflows: [
+      {
+        name: 'wf',
+        displayName: 'wf',
+        entrypoint: 'Run',
+        exitpoint: 'etl',
+        nodes: [
+          {
+            name: 'etl',
+            displayName: 'etl',
+            image: 'konstellation/kre-runtime-runner-js:latest',
+            src: 'src/etl.js',
+            gpu: false,
+            replicas: 1,
+            subscriptions: [{ node: 'entrypoint' }],
+          },
+        ],
+      },
+    ],
+  };
+}
