@@ -2,10 +2,14 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getQueueToken } from '@nestjs/bullmq';
+import { RuntimeJobsProducer, VERSIONS_QUEUE } from '@libs/jobs';
 import { packKrt } from '@libs/krt';
 import { BadUserInputError, PlatformRole } from '@libs/core';
+import { DeployerClient } from '@libs/messaging';
 import { RuntimesRepository } from '@libs/persistence';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/auth/principal.js';
 import { VersionsService } from '../src/runtimes/versions.service.js';
 import { Harness } from './harness.js';
@@ -86,6 +90,9 @@ describe('control-plane hardening', () => {
     );
     expect(created.errors).toBeUndefined();
     await h.get(RuntimesRepository).setStatus('rt-h', 'CREATED');
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
   });
   afterAll(async () => {
     await h.close();
@@ -183,6 +190,65 @@ describe('control-plane hardening', () => {
       ]);
       const greeting = (await configOf('rt-h', 'greeter-files')).data?.version.config.vars[0];
       expect(greeting?.value?.length).toBe(100 * 1024); // the refused value changed nothing
+    });
+  });
+
+  describe('internal errors', () => {
+    const detail = 'connect ECONNREFUSED 10.11.12.13:6379';
+
+    it('a queue failure answers a generic message and an error id; the log has the detail', async () => {
+      vi.spyOn(h.get(RuntimeJobsProducer), 'add').mockRejectedValue(new Error(detail));
+      const result = await h.gql(
+        'mutation { createRuntime(input: {id: "rt-q", name: "Q", description: ""}) { id } }',
+        {},
+        { session: admin },
+      );
+      const [error] = result.errors ?? [];
+      expect(error?.message).toBe('the job could not be queued: nothing was changed, try again');
+      expect(error?.extensions).toMatchObject({ code: 'CONFLICT' });
+      expect(error?.extensions?.errorId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(JSON.stringify(result)).not.toMatch(/ECONNREFUSED|10\.11\.12\.13/);
+      expect(logLineOf(error?.extensions?.errorId)).toContain(detail);
+      expect(await h.get(RuntimesRepository).find('rt-q')).toBeNull(); // rolled back
+    });
+
+    it('/health names each dependency and its status, never why it failed; the log says why', async () => {
+      vi.spyOn(h.app.get<Queue>(getQueueToken(VERSIONS_QUEUE)), 'getJobCounts').mockRejectedValue(
+        new Error(detail),
+      );
+      vi.spyOn(h.get(DeployerClient), 'status').mockRejectedValue(
+        new Error('no responders: kre.svc.deployer.status'),
+      );
+      for (const path of ['/health', '/readyz']) {
+        const response = await fetch(`${h.url}${path}`);
+        expect(response.status).toBe(503);
+        const text = await response.text();
+        expect(JSON.parse(text)).toMatchObject({
+          status: 'error',
+          details: {
+            mongo: { status: 'up' },
+            redis: { status: 'down' },
+            nats: { status: 'up' },
+            deployer: { status: 'degraded' },
+          },
+        });
+        expect(text).not.toMatch(/message|ECONNREFUSED|10\.11\.12\.13|responders/);
+      }
+      expect(h.logs.text()).toContain(`redis is down: ${detail}`);
+      expect(h.logs.text()).toContain('deployer is degraded: no responders');
+
+      vi.restoreAllMocks();
+      const live = await fetch(`${h.url}/livez`);
+      expect(await live.json()).toEqual({ status: 'ok' });
+      // No deployer runs here: degraded (200), still without its error text.
+      const ready = await fetch(`${h.url}/readyz`);
+      expect(ready.status).toBe(200);
+      const body = await ready.text();
+      expect(JSON.parse(body)).toMatchObject({
+        status: 'degraded',
+        details: { redis: { status: 'up' } },
+      });
+      expect(body).not.toContain('message');
     });
   });
 });

@@ -3,6 +3,7 @@ import {
   type DynamicModule,
   Get,
   Inject,
+  Logger,
   Module,
   type FactoryProvider,
 } from '@nestjs/common';
@@ -25,15 +26,24 @@ export interface DependencyCheck {
 const DEPENDENCY_CHECKS = Symbol('DEPENDENCY_CHECKS');
 const CHECK_TIMEOUT_MS = 2_000;
 
+/**
+ * The probes are public (no sign-in), so their answer names each dependency and its status only;
+ * why a dependency is down (an error text, which may carry a host, a URL or a user name) goes to
+ * the log, once per change, not to every caller.
+ */
 @Controller()
 class HealthController {
+  private readonly logger = new Logger('Health');
+  /** The last failure logged per dependency (`undefined` once it is up again). */
+  private readonly lastFailure = new Map<string, string>();
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     @Inject(DEPENDENCY_CHECKS) private readonly checks: DependencyCheck[],
   ) {}
 
-  /** Ready: every dependency answers (503 with the failing ones otherwise). */
+  /** Ready: every dependency answers (503 with the failing ones otherwise, statuses only). */
   @Get(['health', 'readyz'])
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
@@ -54,10 +64,15 @@ class HealthController {
           );
         }),
       ]);
+      if (this.lastFailure.delete(key)) this.logger.log(`${key} is up again`);
       return session.up();
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return optional ? session.degraded({ message }) : session.down({ message });
+      if (this.lastFailure.get(key) !== message) {
+        this.lastFailure.set(key, message);
+        this.logger.warn(`${key} is ${optional ? 'degraded' : 'down'}: ${message}`);
+      }
+      return optional ? session.degraded() : session.down();
     } finally {
       clearTimeout(timer);
     }

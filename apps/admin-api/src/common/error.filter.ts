@@ -36,19 +36,34 @@ const CODE_OF_STATUS: Record<number, string> = {
 
 const logger = new Logger('Errors');
 
-/** Logs an unexpected error with a fresh id (the client gets only the id). */
-export function logInternal(error: unknown): string {
+/**
+ * Logs an unexpected error with a fresh id (the client gets only the id). `answered` is what the
+ * client was told instead, when that was more than `internal error`.
+ */
+export function logInternal(error: unknown, answered?: string): string {
   const errorId = randomUUID();
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   logger.error(
-    `unhandled error ${errorId}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    answered === undefined
+      ? `unhandled error ${errorId}: ${detail}`
+      : `error ${errorId} (answered "${answered}"): ${detail}`,
   );
   return errorId;
 }
 
 /**
- * The one place errors become answers. Domain errors keep their code and details; guards' and
- * pipes' HTTP exceptions keep their status; anything else is logged with an error id and the
- * client sees only `internal error` and that id (no stack, no host names).
+ * The internal error behind a domain error (a queue or database failure), logged with an id
+ * that the answer carries: its text never reaches the client.
+ */
+function causeId(error: DomainError): { errorId?: string } {
+  return error.cause === undefined ? {} : { errorId: logInternal(error.cause, error.message) };
+}
+
+/**
+ * The one place errors become answers. Domain errors keep their code, message and details (the
+ * internal error behind one, its `cause`, is logged under an error id the answer carries);
+ * guards' and pipes' HTTP exceptions keep their status; anything else is logged with an error
+ * id and the client sees only `internal error` and that id (no stack, no host names).
  */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
@@ -61,7 +76,7 @@ export class ErrorFilter implements ExceptionFilter {
     } else if (error instanceof DomainError) {
       res
         .status(STATUS[error.code])
-        .json({ code: error.code, message: error.message, ...error.details });
+        .json({ code: error.code, message: error.message, ...error.details, ...causeId(error) });
     } else if (error instanceof ThrottlerException) {
       res.status(HttpStatus.TOO_MANY_REQUESTS).json({
         code: 'TOO_MANY_REQUESTS',
@@ -94,7 +109,7 @@ export function toGraphqlError(error: unknown): GraphQLError {
   }
   if (error instanceof DomainError) {
     return new GraphQLError(error.message, {
-      extensions: { code: error.code, ...error.details },
+      extensions: { code: error.code, ...error.details, ...causeId(error) },
     });
   }
   if (error instanceof HttpException) {

@@ -27,12 +27,14 @@ const ACTIVE: readonly VersionStatus[] = [
   VersionStatus.STOPPING,
 ];
 
-/** Wraps a failure to queue a job: the caller's change was rolled back. */
+/**
+ * Wraps a failure to queue a job: the caller's change was rolled back. Why the queue (Redis)
+ * refused is its `cause`, logged with an error id, never shown to the client.
+ */
 export class QueueUnavailableError extends ConflictError {
   constructor(cause: unknown) {
-    super(
-      `the job could not be queued (${cause instanceof Error ? cause.message : String(cause)}): nothing was changed, try again`,
-    );
+    super('the job could not be queued: nothing was changed, try again');
+    this.cause = cause;
   }
 }
 
