@@ -47,6 +47,27 @@ const kubernetesEnv = {
     KUBERNETES_DEFAULTS.workloadResources,
   ),
   KUBE_GPU_NODE_SELECTOR: json(stringMap, { 'nvidia.com/gpu.present': 'true' }),
+  /**
+   * NetworkPolicy egress rules (as the Kubernetes API spells them) by which runtime pods' fetch
+   * step reaches NPM_REGISTRY; `[]`: none, so KRTs that declare dependencies cannot start.
+   */
+  KUBE_REGISTRY_EGRESS: json(
+    z.array(
+      z.strictObject({
+        to: z.array(z.record(z.string(), z.unknown())).optional(),
+        ports: z
+          .array(
+            z.strictObject({
+              protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+              port: z.union([z.number().int(), z.string()]).optional(),
+              endPort: z.number().int().optional(),
+            }),
+          )
+          .optional(),
+      }),
+    ),
+    [],
+  ),
   KUBE_GPU_TOLERATIONS: json(
     z.array(
       z.strictObject({

@@ -131,5 +131,10 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
       entrypoint: [...KUBERNETES_DEFAULTS.programs.entrypoint],
     },
     fieldManager: KUBERNETES_DEFAULTS.fieldManager,
+    dependencies: {
+      registry: env.NPM_REGISTRY,
+      registryEgress: env.KUBE_REGISTRY_EGRESS,
+      timeoutSeconds: env.KRT_PREPARE_TIMEOUT_SECONDS,
+    },
   };
 }

@@ -177,7 +177,11 @@ export class VersionDeploymentService {
       `${rt}-${ver}-${randomBytes(4).toString('hex')}`,
     );
     try {
-      const prepared = await this.prepare(version, workDir);
+      // On Kubernetes each pod's fetch step installs them, in the runtime's namespace.
+      const prepared =
+        this.driver.installsDependencies === 'deployer'
+          ? await this.prepare(version, workDir)
+          : null;
       await progress('copy-krt');
       await storeKrt(
         this.nc,

@@ -27,6 +27,11 @@ export class WorkloadsNotReadyError extends Error {
 
 /** An orchestrator driver applies deployment plans: `local` (processes) or `kubernetes`. */
 export interface OrchestratorDriver {
+  /**
+   * Where a KRT's declared dependencies are installed: by the deployer, sandboxed, before the
+   * KRT is copied to workloads (`local`), or by each workload's fetch step (`kubernetes`).
+   */
+  readonly installsDependencies: 'deployer' | 'workload';
   /** What a runtime needs before its first version (Kubernetes: its namespace). Idempotent. */
   prepareRuntime(runtimeId: string): Promise<void>;
   /** Removes what prepareRuntime made and waits until it is gone. Idempotent. */

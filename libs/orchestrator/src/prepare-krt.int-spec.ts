@@ -6,7 +6,7 @@ import { KrtInvalidError, extractKrt, packKrt } from '@libs/krt';
 import { TestNpmRegistry, addRegistryDependency } from '@libs/testing';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DependencyInstallError, prepareKrt } from './prepare-krt.js';
+import { DependencyInstallError, installDependenciesInPlace, prepareKrt } from './prepare-krt.js';
 
 /**
  * Dependency preparation with the real npm in the real sandbox (bubblewrap), against a registry
@@ -98,6 +98,19 @@ describe('prepareKrt', () => {
     const info = await stat(join(work, 'cache', cached[0]));
     expect(info.uid).toBe(process.getuid?.());
     expect(info.mode & 0o022).toBe(0);
+  });
+
+  it('installs in place as the Kubernetes fetch step does, with the same checks', async () => {
+    const dest = join(work, 'in-place');
+    await extractKrt(createReadStream(withDeps), { dest, prefix: 'kre' });
+    const installed = await installDependenciesInPlace(dest, {
+      registry: registry.url,
+      cacheDir: join(work, 'pod-npm-cache'),
+      timeoutMs: 120_000,
+    });
+    expect(installed).toEqual(['src/make-greeting']);
+    const file = join(dest, 'src/make-greeting/node_modules/kre-test-deps/index.js');
+    expect(await readFile(file, 'utf8')).toContain("'Ahoy'");
   });
 
   it('names the folder and npm’s reason, and no path of the engine, when npm fails', async () => {

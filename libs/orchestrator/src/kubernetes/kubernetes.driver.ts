@@ -106,6 +106,7 @@ function podStatus(pod: V1Pod, replica: number): ReplicaStatus {
  * restart has nothing to adopt.
  */
 export class KubernetesDriver implements OrchestratorDriver {
+  readonly installsDependencies = 'workload';
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
   private readonly names: Names;

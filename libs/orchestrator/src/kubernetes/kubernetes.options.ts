@@ -1,3 +1,5 @@
+import type { V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
+
 /** Tolerations and other pod-spec fragments are passed through as the Kubernetes API spells them. */
 export interface Toleration {
   key?: string;
@@ -54,6 +56,22 @@ export interface KubernetesDriverOptions {
   programs: { runner: string[]; entrypoint: string[] };
   /** Server-side apply field manager. */
   fieldManager: string;
+  /**
+   * A KRT's declared dependencies are installed by each pod's fetch step (an init container in
+   * the runtime's namespace, no service-account token), never in the deployer's pod.
+   */
+  dependencies: {
+    /** The npm registry (`NPM_REGISTRY`). */
+    registry: string;
+    /**
+     * Egress rules of the runtime namespaces' `allow-registry` NetworkPolicy: how pods reach
+     * that registry (`KUBE_REGISTRY_EGRESS`). Empty: no such policy, so dependencies cannot be
+     * installed until an operator says where the registry (or its mirror) is.
+     */
+    registryEgress: V1NetworkPolicyEgressRule[];
+    /** How long one folder's `npm ci` may take. */
+    timeoutSeconds: number;
+  };
 }
 
 /** The image map KRE's own images need; installations extend it with `KUBE_IMAGE_MAP`. */

@@ -31,6 +31,11 @@ export function testOptions(
       entrypoint: [...KUBERNETES_DEFAULTS.programs.entrypoint],
     },
     fieldManager: 'kre-test',
+    dependencies: {
+      registry: 'https://registry.test/npm/',
+      registryEgress: [],
+      timeoutSeconds: 600,
+    },
     ...overrides,
   };
 }

@@ -120,6 +120,19 @@ export function runtimeManifests(
       },
     },
   ];
+  if (options.dependencies.registryEgress.length > 0) {
+    // How the fetch step reaches the npm registry (or the installation's mirror of it).
+    policies.push({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-registry'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: options.dependencies.registryEgress,
+      },
+    });
+  }
   const objects: KubernetesObject[] = [ns, serviceAccount, ...policies];
   if (Object.keys(options.resourceQuota).length > 0) {
     const quota: V1ResourceQuota = {

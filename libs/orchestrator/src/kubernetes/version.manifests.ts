@@ -122,6 +122,10 @@ function deployment(
       { name: 'KRT_VERSION', value: plan.versionName },
       { name: 'KRT_BASE_PATH', value: POD_PATHS.krt },
       { name: 'HOME', value: POD_PATHS.tmp },
+      // The fetch step installs the KRT's declared dependencies here, in the runtime's namespace.
+      { name: 'KRT_NPM_REGISTRY', value: options.dependencies.registry },
+      { name: 'KRT_NPM_CACHE', value: `${POD_PATHS.tmp}/npm-cache` },
+      { name: 'KRT_NPM_TIMEOUT_SECONDS', value: String(options.dependencies.timeoutSeconds) },
     ],
     volumeMounts: [
       { name: 'krt', mountPath: POD_PATHS.krtVolume },

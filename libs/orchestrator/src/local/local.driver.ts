@@ -69,6 +69,7 @@ const STABLE_AFTER_MS = 30_000;
  * duplicates workloads: the next deployer adopts them.
  */
 export class LocalDriver implements OrchestratorDriver {
+  readonly installsDependencies = 'deployer';
   private readonly logger = new Logger(LocalDriver.name);
   private readonly versions = new Map<string, VersionRecord>();
   private readonly reservedPorts = new Set<number>();
