@@ -94,7 +94,17 @@ export async function seedGreeter(
     description: krt.description,
     status: VersionStatus.CREATED,
     krt,
-    config: [{ key: 'GREETING', type: 'VARIABLE', value: ctx.plane.cipher.encrypt('Hello') }],
+    config: [
+      {
+        key: 'GREETING',
+        type: 'VARIABLE',
+        value: ctx.plane.cipher.encrypt('Hello', {
+          runtimeId: ctx.runtimeId,
+          versionName: krt.version,
+          key: 'GREETING',
+        }),
+      },
+    ],
     krtSize: stored.size,
     krtChunks: stored.chunks,
     krtSha256: stored.sha256,

@@ -26,7 +26,9 @@ import {
 } from '@libs/orchestrator';
 import {
   ConfigCipher,
+  ConfigValueUnreadableError,
   KrtArchiveStore,
+  LegacyConfigValueError,
   VersionsRepository,
   type VersionDoc,
 } from '@libs/persistence';
@@ -69,7 +71,13 @@ export class VersionDeploymentService {
     try {
       await this.deploy(version, progress);
     } catch (error) {
-      if (error instanceof UnsupportedImageError) throw new UnrecoverableError(error.message);
+      // Neither an unknown image nor a config value that does not open changes on a retry.
+      if (
+        error instanceof UnsupportedImageError ||
+        error instanceof LegacyConfigValueError ||
+        error instanceof ConfigValueUnreadableError
+      )
+        throw new UnrecoverableError(error.message);
       if (error instanceof WorkloadsNotReadyError) {
         // A node program that does not come up will not on a retry either: stop what runs.
         await this.driver.stop(ref.runtimeId, ref.versionName);
@@ -237,7 +245,11 @@ export class VersionDeploymentService {
     for (const entry of version.config) {
       if (entry.value === undefined)
         throw new UnrecoverableError(`config "${entry.key}" has no value`);
-      (entry.type === 'FILE' ? files : variables)[entry.key] = this.cipher.decrypt(entry.value);
+      const where = { runtimeId: version.runtimeId, versionName: version.name, key: entry.key };
+      (entry.type === 'FILE' ? files : variables)[entry.key] = this.cipher.decrypt(
+        entry.value,
+        where,
+      );
     }
     return plan({
       prefix: this.names.prefix,
