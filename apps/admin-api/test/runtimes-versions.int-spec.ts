@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
@@ -7,6 +7,7 @@ import { packKrt } from '@libs/krt';
 import { RuntimesRepository } from '@libs/persistence';
 import { startRedis } from '@libs/testing';
 import type { Queue } from 'bullmq';
+import { create } from 'tar';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness } from './harness.js';
@@ -100,6 +101,43 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
       { session: admin },
     );
     expect(versions.data?.versions).toEqual([]);
+    expect(await h.connection().collection('krt_chunks').countDocuments({})).toBe(0);
+  });
+
+  it('refuses a KRT that configures npm or names a git dependency, naming each file and entry', async () => {
+    // The reproduced attack: `.npmrc` pointing npm's git at a script of the KRT, and a lockfile
+    // entry that makes npm call git. Packed by hand: `kre krt pack` refuses it too.
+    const dir = join(work, 'npmrc-attack');
+    await cp('examples/greeter', dir, { recursive: true });
+    const node = join(dir, 'src/make-greeting');
+    await writeFile(join(node, '.npmrc'), 'git=./x.sh\n');
+    await writeFile(join(node, 'x.sh'), '#!/bin/sh\nenv > /tmp/kre-pwned\n', { mode: 0o755 });
+    await writeFile(
+      join(node, 'package.json'),
+      '{"name": "n", "dependencies": {"x": "git+https://example.com/x.git"}}',
+    );
+    await writeFile(
+      join(node, 'package-lock.json'),
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: {
+          '': { name: 'n' },
+          'node_modules/x': { version: '1.0.0', resolved: 'git+https://example.com/x.git#0123' },
+        },
+      }),
+    );
+    const krt = join(work, 'npmrc-attack.krt');
+    await create({ gzip: true, file: krt, cwd: dir, portable: true }, ['.']);
+    const response = await upload('rt-one', krt, asAdmin());
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { code: string; errors: { path: string }[] };
+    expect(body.code).toBe('KRT_INVALID');
+    expect(body.errors.map((e) => e.path)).toEqual(
+      expect.arrayContaining([
+        'archive["src/make-greeting/.npmrc"]',
+        'archive["src/make-greeting/package-lock.json"].packages["node_modules/x"]',
+      ]),
+    );
     expect(await h.connection().collection('krt_chunks').countDocuments({})).toBe(0);
   });
 
