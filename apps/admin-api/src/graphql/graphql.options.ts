@@ -10,18 +10,35 @@ import {
 import type { AdminApiEnv } from '../admin-api.env.js';
 import type { GqlContext } from '../auth/principal.js';
 import { logInternal } from '../common/error.filter.js';
-import { aliasLimit, costLimit, depthLimit } from './limits.js';
+import { costLimitPlugin } from './cost-limit.plugin.js';
+import {
+  GRAPHQL_MAX_TOKENS,
+  aliasLimit,
+  costLimit,
+  depthLimit,
+  documentLimit,
+  tokenLimitMessage,
+} from './limits.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** The limits every operation is validated against, over HTTP and WebSocket alike. */
-export function validationRules(env: AdminApiEnv): ValidationRule[] {
+/** The rules both transports validate every document with. */
+function commonRules(env: AdminApiEnv): ValidationRule[] {
   return [
+    documentLimit(), // fragments, spreads, response size and repeats; ends validation on excess
     depthLimit(env.GRAPHQL_MAX_DEPTH),
-    costLimit(env.GRAPHQL_MAX_COST),
     aliasLimit(env.GRAPHQL_MAX_ALIASES),
     ...(env.NODE_ENV === 'production' ? [NoSchemaIntrospectionCustomRule] : []),
   ];
+}
+
+/**
+ * The rules of the WebSocket (graphql-ws), whose validation does not see the variables: the cost
+ * is a rule there (`limit: $var` counting LIST_FACTOR). Over HTTP, costLimitPlugin checks
+ * the cost with the variables instead.
+ */
+export function validationRules(env: AdminApiEnv): ValidationRule[] {
+  return [...commonRules(env), costLimit(env.GRAPHQL_MAX_COST)];
 }
 
 /**
@@ -32,6 +49,9 @@ export function formatError(
   formatted: GraphQLFormattedError,
   error: unknown,
 ): GraphQLFormattedError {
+  // graphql-js says "more than 5000 tokens": say how many.
+  const tokens = tokenLimitMessage(error);
+  if (tokens) return { ...formatted, message: tokens };
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR' && formatted.extensions?.errorId === undefined) {
     const errorId = logInternal(unwrapResolverError(error));
@@ -60,7 +80,10 @@ export function graphqlOptions(env: AdminApiEnv): ApolloDriverConfig {
     allowBatchedHttpRequests: false,
     hideSchemaDetailsFromClientErrors: production, // no "Did you mean …?"
     includeStacktraceInErrorResponses: false,
-    validationRules: validationRules(env),
+    // The body parser's limit (Nest's default, 100 KB of JSON) bounds the query and variables.
+    parseOptions: { maxLexicalTokens: GRAPHQL_MAX_TOKENS },
+    validationRules: commonRules(env),
+    plugins: [costLimitPlugin({ maxCost: env.GRAPHQL_MAX_COST })],
     formatError,
     context: ({ req, res }: { req: Request; res: Response }): GqlContext => ({ req, res }),
   };
