@@ -117,9 +117,18 @@ export class AdminApiModule {
  * HTTP settings of the app that live outside the module (main.ts and the tests apply them):
  * cookies, the proxies to trust for the client IP, and CORS with credentials for the portal.
  */
+/**
+ * The largest JSON body (GraphQL requests, sign-in): a config value may hold 1 MiB of text,
+ * which JSON escaping can grow up to six times. Documents themselves are bounded by tokens and
+ * selections (graphql/limits.ts), whatever the body size.
+ */
+export const JSON_BODY_LIMIT = '8mb';
+
 export function configureAdminApi(app: INestApplication, env: AdminApiEnv): void {
   const express = app as NestExpressApplication;
   express.set('trust proxy', env.TRUST_PROXY_HOPS);
+  // Explicit, so Nest's default (100 KB, which refused 1 MiB config values) is not in force.
+  express.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   express.use(cookieParser());
   express.enableCors({ origin: [...authConfig(env).frontendOrigins], credentials: true });
 }

@@ -5,13 +5,10 @@ import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
 import { RuntimeJobsProducer, VERSIONS_QUEUE } from '@libs/jobs';
 import { packKrt } from '@libs/krt';
-import { BadUserInputError, PlatformRole } from '@libs/core';
 import { DeployerClient } from '@libs/messaging';
 import { RuntimesRepository } from '@libs/persistence';
 import type { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Principal } from '../src/auth/principal.js';
-import { VersionsService } from '../src/runtimes/versions.service.js';
 import { Harness } from './harness.js';
 
 /** Issue #12: config values bound to their place and size, and no internal text for clients. */
@@ -149,27 +146,26 @@ describe('control-plane hardening', () => {
   });
 
   describe('config values up to 1 MiB', () => {
-    // Through the service: admin-api's JSON body limit (Nest's default, 100 KB) refuses larger
-    // GraphQL requests before any resolver runs (see the issue #12 report).
-    const me: Principal = {
-      id: 'hardening-test',
-      email: 'admin@hardening.test',
-      platformRole: PlatformRole.ADMIN,
-      via: 'session',
-      credentialHash: 'x',
-    };
-    const update = (values: Record<string, string>) =>
-      h.get(VersionsService).updateConfig(
-        me,
-        'rt-h',
-        'greeter-files',
-        Object.entries(values).map(([key, value]) => ({ key, value })),
+    // Through GraphQL, as a client sends them (the JSON body limit is above 1 MiB).
+    const update = async (values: Record<string, string>) => {
+      const result = await h.gql(
+        'mutation($input: UpdateConfigurationInput!) { updateVersionUserConfiguration(input: $input) { config { completed } } }',
+        {
+          input: {
+            runtimeId: 'rt-h',
+            versionName: 'greeter-files',
+            configurationVariables: Object.entries(values).map(([key, value]) => ({ key, value })),
+          },
+        },
+        { session: admin },
       );
+      return result.errors?.[0];
+    };
 
     it('takes a 1 MiB file, and refuses a variable over 100 KiB naming it (variables are env vars)', async () => {
       await upload('rt-h', await greeter('greeter-files', ['MODEL_FILE']));
       const weights = randomBytes(512 * 1024).toString('hex'); // 1 MiB
-      await update({ MODEL_FILE: weights, GREETING: 'x' });
+      expect(await update({ MODEL_FILE: weights, GREETING: 'x' })).toBeUndefined();
       const vars = (await configOf('rt-h', 'greeter-files')).data?.version.config.vars ?? [];
       expect(vars.map((v) => [v.key, v.isSet, v.value?.length])).toEqual([
         ['GREETING', true, 1],
@@ -177,17 +173,13 @@ describe('control-plane hardening', () => {
       ]);
       expect(vars[1].value === weights).toBe(true); // not toEqual: a failure would print 1 MiB
 
-      await update({ GREETING: 'g'.repeat(100 * 1024) });
-      const over = await update({ GREETING: 'g'.repeat(100 * 1024 + 1) }).catch((e: unknown) => e);
-      expect(over).toBeInstanceOf(BadUserInputError);
-      expect((over as BadUserInputError).errors).toEqual([
-        {
-          field: 'input.configurationVariables.0.value',
-          message: expect.stringMatching(
-            /^"GREETING" is a variable of 101 KiB; a variable may hold at most 100 KiB.*config\.files/,
-          ) as unknown,
-        },
-      ]);
+      expect(await update({ GREETING: 'g'.repeat(100 * 1024) })).toBeUndefined();
+      const over = await update({ GREETING: 'g'.repeat(100 * 1024 + 1) });
+      expect(over?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(JSON.stringify(over)).toContain('input.configurationVariables.0.value');
+      expect(JSON.stringify(over)).toMatch(
+        /\\"GREETING\\" is a variable of 101 KiB; a variable may hold at most 100 KiB.*config\.files/,
+      );
       const greeting = (await configOf('rt-h', 'greeter-files')).data?.version.config.vars[0];
       expect(greeting?.value?.length).toBe(100 * 1024); // the refused value changed nothing
     });
