@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { K8S_NAME_MAX, Names, hashedK8sName, slugify } from './names.js';
 
@@ -35,7 +36,39 @@ describe(Names.name, () => {
     );
   });
 
-  it('never maps two different (runtime, version, workflow) tuples to one stream or subject', () => {
+  /** A name as the KRT rules allow it: `[a-z0-9-]`, starting with a letter, no `--`. */
+  const name = fc
+    .stringMatching(/^[a-z][a-z0-9-]{0,11}$/)
+    .filter((n) => !n.includes('--') && !n.endsWith('-'));
+  const tuple = fc.tuple(name, name, name, name);
+
+  it('never maps two different (runtime, version, workflow, node) tuples to one name', () => {
+    fc.assert(
+      fc.property(tuple, tuple, ([rt1, v1, wf1, n1], [rt2, v2, wf2, n2]) => {
+        fc.pre(rt1 !== rt2 || v1 !== v2 || wf1 !== wf2 || n1 !== n2);
+        const derive = (rt: string, v: string, wf: string, n: string) => [
+          sut.workflowStream(rt, v, wf),
+          sut.entrypointSubject(rt, v, wf),
+          sut.nodeSubject(rt, v, wf, n),
+          sut.nodeBucket(rt, v, wf, n),
+        ];
+        const one = derive(rt1, v1, wf1, n1);
+        const two = derive(rt2, v2, wf2, n2);
+        // Names that depend only on (runtime, version, workflow) may coincide when only the
+        // node differs; the node's own names never do.
+        const sameWorkflow = rt1 === rt2 && v1 === v2 && wf1 === wf2;
+        expect(one[2]).not.toBe(two[2]);
+        expect(one[3]).not.toBe(two[3]);
+        if (!sameWorkflow) {
+          expect(one[0]).not.toBe(two[0]);
+          expect(one[1]).not.toBe(two[1]);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('tells apart tuples whose parts join to the same text', () => {
     const tuples = [
       ['a', 'b-c', 'd'],
       ['a-b', 'c', 'd'],
