@@ -100,6 +100,11 @@ export const adminApiEnvSchema = z
     SIGNIN_LINK_TTL_MINUTES: int(10, 1, 10),
     /** Longest lifetime an API token may be given, in days. */
     API_TOKEN_MAX_DAYS: int(365, 1, 3_650),
+    /**
+     * Generating an API token needs a session signed in at most this many minutes ago: a stolen
+     * or forgotten session cannot turn itself into a long-lived token.
+     */
+    TOKEN_MINT_MAX_SESSION_AGE_MINUTES: int(15, 1, 1_440),
     /** Rate limits of the sign-in endpoints (Redis-backed, shared by replicas). */
     THROTTLE_SIGNIN_PER_EMAIL: rateLimit('5/1h'),
     THROTTLE_SIGNIN_PER_IP: rateLimit('20/1h'),

@@ -175,6 +175,58 @@ describe('API tokens', () => {
     expect(await users()).toBe('FORBIDDEN');
   });
 
+  it('minting needs a recent sign-in: a session older than TOKEN_MINT_MAX_SESSION_AGE_MINUTES (15) is told to sign in again', async () => {
+    const user = await h.user('stale');
+    h.clock.advance(14 * 60_000 + 59_000);
+    expect((await generate(user.session, 'fresh')).data).toBeTruthy();
+    h.clock.advance(2_000); // 15:01 after the sign-in; the session itself is still valid
+    const stale = await generate(user.session, 'stale');
+    expect(stale.data).toBeNull();
+    expect(stale.errors?.[0].message).toBe(
+      'generating an API token needs a sign-in from the last 15 minutes (TOKEN_MINT_MAX_SESSION_AGE_MINUTES): sign in again, then retry',
+    );
+    expect(stale.errors?.[0].extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      reason: 'RECENT_SIGN_IN_REQUIRED',
+      maxSessionAgeMinutes: 15,
+    });
+    expect((await h.gql('{ me { id } }', {}, { session: user.session })).data).toEqual({
+      me: { id: user.id },
+    });
+    const again = await h.signIn(user.email);
+    expect((await generate(again, 'stale')).data).toBeTruthy();
+    const names = await h.gql<{ apiTokens: { name: string }[] }>(
+      '{ apiTokens { name } }',
+      {},
+      { session: again },
+    );
+    expect(names.data!.apiTokens.map((t) => t.name).sort()).toEqual(['fresh', 'stale']);
+  });
+
+  it('an API token cannot mint API tokens, and the error says why', async () => {
+    const user = await h.user('minter');
+    const { token } = (await generate(user.session, 'parent')).data!.generateApiToken;
+    const child = await h.gql<Generated>(
+      GENERATE,
+      { input: { name: 'child', expiresInDays: 1 } },
+      { token },
+    );
+    expect(child.data).toBeNull();
+    expect(child.errors?.[0].message).toBe(
+      'generating an API token needs a signed-in session: an API token cannot do it',
+    );
+    expect(child.errors?.[0].extensions).toMatchObject({
+      code: 'FORBIDDEN',
+      reason: 'SESSION_REQUIRED',
+    });
+    const names = await h.gql<{ apiTokens: { name: string }[] }>(
+      '{ apiTokens { name } }',
+      {},
+      { session: user.session },
+    );
+    expect(names.data!.apiTokens.map((t) => t.name)).toEqual(['parent']);
+  });
+
   it('a bad token is refused even when a valid session cookie comes with it', async () => {
     const result = await h.gql(
       '{ me { id } }',

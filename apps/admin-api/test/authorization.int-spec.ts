@@ -195,12 +195,14 @@ describe('authorization', () => {
       expect(errorOf(result)?.code).toBe('FORBIDDEN');
     },
     revokeUserSessions: async () => {
-      const result = await h.gql(
-        'mutation($ids: [ID!]!) { revokeUserSessions(input: {userIds: $ids, comment: "x"}) { id } }',
-        { ids: [b.id] },
-        { session: a.session },
-      );
-      expect(errorOf(result)?.code).toBe('FORBIDDEN');
+      for (const includeApiTokens of [false, true]) {
+        const result = await h.gql(
+          'mutation($ids: [ID!]!, $t: Boolean) { revokeUserSessions(input: {userIds: $ids, comment: "x"}, includeApiTokens: $t) { id } }',
+          { ids: [b.id], t: includeApiTokens },
+          { session: a.session },
+        );
+        expect(errorOf(result)?.code).toBe('FORBIDDEN');
+      }
       await bIsIntact();
     },
     updateSettings: async () => {

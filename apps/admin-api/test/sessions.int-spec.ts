@@ -55,6 +55,37 @@ describe('sessions', () => {
     expect(await code({ token: apiToken })).toBe('OK');
   });
 
+  it('A11: revokeUserSessions with includeApiTokens also kills their API tokens at once (cached ones and open sockets too)', async () => {
+    const user = await h.user('revoke-all');
+    const other = await h.user('bystander');
+    const apiToken = await token(user.session);
+    const otherToken = await token(other.session);
+    expect(await code({ token: apiToken })).toBe('OK'); // verified: now in the token cache
+    const { client, closed } = h.ws({ connectionParams: { authorization: `Bearer ${apiToken}` } });
+    await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+
+    const revoked = await h.gql(
+      'mutation($input: UsersInput!) { revokeUserSessions(input: $input, includeApiTokens: true) { id } }',
+      { input: { userIds: [user.id], comment: 'stolen laptop' } },
+      { session: admin },
+    );
+    expect(revoked.data).toEqual({ revokeUserSessions: [{ id: user.id }] });
+    expect(await code({ token: apiToken })).toBe('UNAUTHENTICATED');
+    expect(await code({ session: user.session })).toBe('UNAUTHENTICATED');
+    expect((await closed).code).toBe(4401);
+    expect(
+      await h.connection().db!.collection('api_tokens').countDocuments({ userId: user.id }),
+    ).toBe(0);
+    // Only theirs.
+    expect(await code({ token: otherToken })).toBe('OK');
+    expect(await code({ session: other.session })).toBe('OK');
+    const entry = await h
+      .connection()
+      .db!.collection('user_activity')
+      .findOne({ type: 'REVOKE_SESSIONS', 'vars.value': 'stolen laptop' });
+    expect(entry?.vars).toContainEqual({ key: 'INCLUDE_API_TOKENS', value: 'true' });
+  });
+
   it('A11: a removed user is refused at once, by cookie and by token', async () => {
     const user = await h.user('removed');
     const apiToken = await token(user.session);

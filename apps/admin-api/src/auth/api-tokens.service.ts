@@ -12,6 +12,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { CLOCK } from '../common/clock.js';
 import { newApiToken, sha256Hex } from '../common/secrets.js';
 import { type ApiTokenDoc, ApiTokensRepository } from './api-tokens.repository.js';
+import { RecentSignInRequiredError, SessionRequiredError } from './auth.errors.js';
 import { LiveConnections } from './live-connections.service.js';
 import type { Principal } from './principal.js';
 
@@ -31,8 +32,15 @@ export class ApiTokensService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** @throws BadUserInputError past the maximum lifetime; ConflictError for a name in use. */
+  /**
+   * A new token of the caller's. Only a session signed in within
+   * TOKEN_MINT_MAX_SESSION_AGE_MINUTES may mint one: an API token cannot (it would renew itself
+   * forever), nor can a session left open on some machine for hours.
+   * @throws SessionRequiredError for an API token; RecentSignInRequiredError for an old session;
+   * BadUserInputError past the maximum lifetime; ConflictError for a name in use.
+   */
   async generate(by: Principal, name: string, expiresInDays: number): Promise<GeneratedToken> {
+    this.assertMayMint(by);
     if (expiresInDays > this.env.API_TOKEN_MAX_DAYS) {
       throw new BadUserInputError([
         {
@@ -58,6 +66,17 @@ export class ApiTokensService {
       vars: { API_TOKEN_ID: apiToken.id, API_TOKEN_NAME: name },
     });
     return { token, apiToken };
+  }
+
+  private assertMayMint(by: Principal): void {
+    const action = 'generating an API token';
+    if (by.via !== 'session') throw new SessionRequiredError(action);
+    const maxMinutes = this.env.TOKEN_MINT_MAX_SESSION_AGE_MINUTES;
+    // No sign-in time (never expected for a session) fails closed.
+    const age = by.signedInAt ? this.clock.now().getTime() - by.signedInAt.getTime() : Infinity;
+    if (age > maxMinutes * 60_000) {
+      throw new RecentSignInRequiredError(action, maxMinutes, 'TOKEN_MINT_MAX_SESSION_AGE_MINUTES');
+    }
   }
 
   listOf(userId: string): Promise<ApiTokenDoc[]> {

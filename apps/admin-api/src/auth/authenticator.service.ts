@@ -65,7 +65,7 @@ export class Authenticator {
     if (touch && now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
       await Promise.all([this.sessions.touch(hash, now), this.users.touch(user._id, now)]);
     }
-    return toPrincipal(user, 'session', hash);
+    return { ...toPrincipal(user, 'session', hash), signedInAt: session.createdAt };
   }
 
   private async tokenByHash(hash: string, touch = true): Promise<Principal | null> {

@@ -11,6 +11,8 @@ export interface Principal {
   via: 'session' | 'token';
   /** SHA-256 of the session id or token: which credential (revocation closes its sockets). */
   credentialHash: string;
+  /** Sessions: when the person signed in (proved the address) that started this session. */
+  signedInAt?: Date;
 }
 
 /** An authenticated GraphQL WebSocket (set in `connection_init`). */

@@ -80,13 +80,30 @@ export class UsersResolver {
     ).map(toUser);
   }
 
-  @Mutation(() => [User], { description: 'Ends every session of these users (API tokens stay).' })
+  @Mutation(() => [User], {
+    description:
+      'Ends every session of these users; their API tokens stay unless includeApiTokens is true.',
+  })
   @RequirePlatformAdmin()
   async revokeUserSessions(
     @Args('input') input: UsersInput,
+    @Args('includeApiTokens', {
+      type: () => Boolean,
+      nullable: true,
+      defaultValue: false,
+      description: 'Also delete every API token of these users (refused on their next request).',
+    })
+    includeApiTokens: boolean | null,
     @CurrentUser() me: Principal,
   ): Promise<User[]> {
-    return (await this.usersService.revokeSessions(me, input.userIds, input.comment)).map(toUser);
+    return (
+      await this.usersService.revokeSessions(
+        me,
+        input.userIds,
+        input.comment,
+        includeApiTokens === true,
+      )
+    ).map(toUser);
   }
 
   @ResolveField(() => Int)

@@ -104,13 +104,27 @@ export class UsersService {
     return users.map((u) => ({ ...u, platformRole }));
   }
 
-  async revokeSessions(by: Principal, userIds: string[], comment: string): Promise<UserDoc[]> {
+  /**
+   * Ends every session of these users, and with `includeApiTokens` deletes their API tokens too
+   * (e.g. a lost laptop that held both). Either way the credentials are refused on the very next
+   * request: the token cache is evicted here before this returns, on other replicas by the
+   * revocation broadcast.
+   */
+  async revokeSessions(
+    by: Principal,
+    userIds: string[],
+    comment: string,
+    includeApiTokens = false,
+  ): Promise<UserDoc[]> {
     const users = await this.existing(userIds);
-    await this.sessions.revokeAllOf(userIds);
+    await Promise.all([
+      this.sessions.revokeAllOf(userIds),
+      includeApiTokens ? this.tokens.revokeAllOf(userIds) : undefined,
+    ]);
     await this.audit.record({
       type: UserActivityType.REVOKE_SESSIONS,
       user: by,
-      vars: this.usersVars(users, comment),
+      vars: { ...this.usersVars(users, comment), INCLUDE_API_TOKENS: String(includeApiTokens) },
     });
     return users;
   }
