@@ -7,6 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { resolveInsideKrt } from '@libs/config';
 import { NATS_CONNECTION, PayloadCodec } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import type { EntrypointEnv } from './entrypoint.env.js';
@@ -15,7 +16,6 @@ import { EntrypointHttpServer } from './http-server.js';
 import { RpcCalls } from './rpc-calls.js';
 import { loadVersionProto } from './version-proto.js';
 import { WorkflowClient } from './workflow-client.js';
-import { resolveInsideKrt } from './paths.js';
 
 export const ENTRYPOINT_ENV = Symbol('ENTRYPOINT_ENV');
 

@@ -1,6 +1,6 @@
+import { resolveInsideKrt } from '@libs/config';
 import { type JsonValue, MessageType, toJsonValue } from '@libs/messaging';
 import type { Configuration, DataClient, NodeObjectStore } from './context-services.js';
-import { resolveInside } from './handler-module.js';
 import type { ObsPublisher } from './obs-publisher.js';
 import { runAsRunner, writeRawStdout } from './stdio-capture.js';
 
@@ -211,7 +211,7 @@ export function createContext(deps: ContextDeps, message?: MessageInfo): Handler
         }),
     },
     db: deps.db,
-    path: (rel: string) => resolveInside(deps.basePath, rel, 'path'),
+    path: (rel: string) => resolveInsideKrt(deps.basePath, rel, 'path'),
     sendOutput: sink
       ? (value, options = {}) => attempt(() => sink.output(value, options))
       : notInInit('sendOutput'),

@@ -57,7 +57,7 @@ describe(loadHandlerModule.name, () => {
       'handler file not found',
     );
     await expect(loadHandlerModule(krt, '../outside.mjs')).rejects.toThrow(
-      'points outside the KRT',
+      new HandlerLoadError(`the handler "../outside.mjs" points outside the KRT (${krt})`),
     );
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { extname, isAbsolute, relative, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { KrtPathError, resolveInsideKrt } from '@libs/config';
 import type { HandlerContext } from './handler-context.js';
 import { runAsUserCode } from './stdio-capture.js';
 
@@ -25,15 +26,6 @@ export class HandlerLoadError extends Error {
 
 const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 
-/** A path inside `base`, or an error: a KRT's files never point outside the KRT. */
-export function resolveInside(base: string, rel: string, what: string): string {
-  const full = resolve(base, rel);
-  const inside = relative(resolve(base), full);
-  if (inside.startsWith('..') || isAbsolute(inside))
-    throw new HandlerLoadError(`${what} "${rel}" points outside the KRT (${base})`);
-  return full;
-}
-
 /**
  * Loads a node's handler module: ESM named exports `init`, `handler`, `handlers`; or a default
  * export object with those keys; or CommonJS `module.exports` with them.
@@ -53,7 +45,13 @@ export async function loadHandlerModule(
     throw new HandlerLoadError(
       `${handlerPath}: unsupported node source "${ext || '(no extension)'}"; the Node.js runner runs .js, .mjs or .cjs files (KRE's compiled Go nodes are not supported)`,
     );
-  const full = resolveInside(basePath, handlerPath, 'the handler');
+  let full: string;
+  try {
+    full = resolveInsideKrt(basePath, handlerPath, 'the handler');
+  } catch (error) {
+    if (error instanceof KrtPathError) throw new HandlerLoadError(error.message);
+    throw error;
+  }
   if (!existsSync(full) || !statSync(full).isFile())
     throw new HandlerLoadError(
       `handler file not found: ${full} (KRT_BASE_PATH + KRT_HANDLER_PATH)`,

@@ -17,7 +17,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { type MsgHdrs, type NatsConnection, headers } from '@nats-io/transport-node';
-import { workloadConfigValues } from '@libs/config';
+import { resolveInsideKrt, workloadConfigValues } from '@libs/config';
 import {
   JetStreamPublisher,
   KreHeader,
@@ -32,7 +32,7 @@ import {
 } from '@libs/messaging';
 import { Configuration, DataClient, NodeObjectStore } from './context-services.js';
 import { type ContextDeps, createContext, frozenConfig } from './handler-context.js';
-import { type HandlerModule, resolveInside } from './handler-module.js';
+import type { HandlerModule } from './handler-module.js';
 import { MessageScope, type ScopeDeps, TransientPublishError } from './message-scope.js';
 import { ObsPublisher } from './obs-publisher.js';
 import type { RunnerEnv } from './runner.env.js';
@@ -167,7 +167,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private loadProtos(base: string, rel: string) {
-    const file = resolveInside(base, rel, 'KRT_ENTRYPOINT_PROTO');
+    const file = resolveInsideKrt(base, rel, 'KRT_ENTRYPOINT_PROTO');
     return loadProtoRoot(file, [dirname(file), base]);
   }
 

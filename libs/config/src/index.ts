@@ -17,3 +17,4 @@ export {
   workloadConfigValues,
   workloadEnv,
 } from './workload.env.js';
+export { KrtPathError, resolveInsideKrt } from './workload.paths.js';
