@@ -4,6 +4,18 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/** Import boundaries of every file: libs by their public entry, and no app from anywhere. */
+const boundaries = [
+  {
+    group: ['@libs/*/*'],
+    message: 'Import a lib from its public entry (@libs/<name>) only.',
+  },
+  {
+    group: ['**/apps/**', '../../apps/*'],
+    message: 'Libs and apps never import an app.',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', '**/fixtures/**', 'examples/**'] },
   eslint.configs.recommended,
@@ -31,17 +43,23 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       curly: ['error', 'multi-line'],
       'no-console': 'error',
+      'no-restricted-imports': ['error', { patterns: boundaries }],
+    },
+  },
+  {
+    // The deployer's services drive NATS and the databases through libs (NatsProvisioner,
+    // RuntimeDatabases, repositories): what a version and a runtime hold is listed once there.
+    files: ['apps/deployer/src/**/*.service.ts', 'apps/deployer/src/**/*.processor.ts'],
+    rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
+            ...boundaries,
             {
-              group: ['@libs/*/*'],
-              message: 'Import a lib from its public entry (@libs/<name>) only.',
-            },
-            {
-              group: ['**/apps/**', '../../apps/*'],
-              message: 'Libs and apps never import an app.',
+              group: ['@nats-io/*', 'mongoose', '@nestjs/mongoose'],
+              message:
+                'The deployer holds no NATS or database client: use NatsProvisioner, RuntimeDatabases or a repository.',
             },
           ],
         },

@@ -10,8 +10,9 @@ import {
   connectNats,
   decodeRecord,
   provisionObservabilityStream,
-  provisionVersionStores,
-  provisionWorkflowStreams,
+  planVersionResources,
+  planWorkflowStreams,
+  provisionVersionResources,
   type NodeStores,
   type RecordKind,
 } from '@libs/messaging';
@@ -97,26 +98,24 @@ export class DataPlane {
   }
 
   async provision(spec: VersionSpec): Promise<Provisioned> {
-    const plans: Record<string, WorkflowStreamsPlan> = {};
-    for (const wf of spec.workflows)
-      plans[wf.name] = await provisionWorkflowStreams(
-        this.jsm,
-        this.names,
-        spec.runtimeId,
-        spec.version,
-        wf,
-        { storage: 'memory', ...spec.settings, ...wf.settings },
-      );
-    const stores = await provisionVersionStores(
-      this.nc,
-      this.names,
-      spec.runtimeId,
-      spec.version,
-      spec.workflows,
-      {
+    const { runtimeId: rt, version } = spec;
+    // The deployer's enumeration, with this suite's per-workflow stream settings.
+    const workflows = spec.workflows.map((wf) =>
+      planWorkflowStreams(this.names, rt, version, wf, {
         storage: 'memory',
-      },
+        ...spec.settings,
+        ...wf.settings,
+      }),
     );
+    const resources = {
+      ...planVersionResources(this.names, rt, version, spec.workflows),
+      workflows,
+    };
+    await provisionVersionResources(this.nc, resources, { storage: 'memory' });
+    const plans: Record<string, WorkflowStreamsPlan> = Object.fromEntries(
+      workflows.map((plan, i) => [spec.workflows[i].name, plan]),
+    );
+    const stores = resources.nodeStores;
     await provisionObservabilityStream(this.jsm, this.names, spec.runtimeId, { storage: 'memory' });
     return { spec, plans, stores };
   }

@@ -15,11 +15,11 @@ import { packKrt, validateKrtDirectory } from '@libs/krt';
 import {
   connectNats,
   provisionObservabilityStream,
-  provisionVersionStores,
-  provisionWorkflowStreams,
+  provisionVersionResources,
+  storeVersionKrt,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { KubernetesDriver, plan, storeKrt, type DeploymentPlan } from '@libs/orchestrator';
+import { KubernetesDriver, plan, type DeploymentPlan } from '@libs/orchestrator';
 import { freePort, startKubernetes, testEnv, type KubeCluster } from '@libs/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -230,12 +230,6 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     const { krt } = await validateKrtDirectory('examples/greeter', { prefix: env.KRE_PREFIX });
     const jsm = await jetstreamManager(nc);
     await provisionObservabilityStream(jsm, names, rt, { storage: 'memory' });
-    for (const wf of krt.workflows) await provisionWorkflowStreams(jsm, names, rt, krt.version, wf);
-    await provisionVersionStores(nc, names, rt, krt.version, krt.workflows);
-    const krtFile = join(work, 'greeter.krt');
-    await packKrt('examples/greeter', krtFile, { prefix: env.KRE_PREFIX });
-    await storeKrt(nc, names.krtBucket(rt), krt.version, createReadStream(krtFile));
-
     p = plan({
       prefix: env.KRE_PREFIX,
       runtimeId: rt,
@@ -244,6 +238,10 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
       config: { variables: { GREETING: 'Hola' }, files: {} },
       requestTimeoutSeconds: 30,
     });
+    await provisionVersionResources(nc, p.resources);
+    const krtFile = join(work, 'greeter.krt');
+    await packKrt('examples/greeter', krtFile, { prefix: env.KRE_PREFIX });
+    await storeVersionKrt(nc, p.resources.krt, createReadStream(krtFile));
     await driver.apply(p);
 
     // What the API server stored (with its defaults), not what was sent.

@@ -6,12 +6,13 @@ import {
   GatewayRoutes,
   NATS_CONNECTION,
   NatsModule,
+  NatsProvisioner,
   deployerSubjects,
   natsCheck,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { HealthModule } from '@libs/observability';
-import { CatalogModule, PersistenceModule, mongoCheck } from '@libs/persistence';
+import { CatalogModule, PersistenceModule, RuntimeDatabases, mongoCheck } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
@@ -26,7 +27,9 @@ import {
 } from './orchestrator.provider.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
+import { KrtCopyService } from './krt-copy.service.js';
 import { VersionDeploymentService } from './version-deployment.service.js';
+import { VersionPlanner } from './version-planner.service.js';
 
 @Module({})
 export class DeployerModule {
@@ -76,6 +79,10 @@ export class DeployerModule {
           useFactory: (nc: NatsConnection) => GatewayRoutes.open(nc, names),
         },
         OrchestratorLifecycle,
+        NatsProvisioner,
+        RuntimeDatabases,
+        VersionPlanner,
+        KrtCopyService,
         VersionDeploymentService,
         RuntimeProvisioningService,
         ReconcilerService,

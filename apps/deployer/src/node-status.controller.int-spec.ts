@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
-import { DeployerClient, DeployerRpcModule, deployerSubjects } from '@libs/messaging';
+import {
+  DeployerClient,
+  DeployerRpcModule,
+  deployerSubjects,
+  planVersionResources,
+} from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { LocalDriver, type DeploymentPlan, type WorkloadSpec } from '@libs/orchestrator';
 import { testEnv } from '@libs/testing';
@@ -70,8 +75,7 @@ describe('nodeStatusController', () => {
       runtimeId: 'demo',
       versionName: 'v1',
       workloads: [workload('entrypoint'), workload('wf.etl')],
-      keyValueStores: [],
-      objectStores: [],
+      resources: planVersionResources(new Names(env.KRE_PREFIX), 'demo', 'v1', []),
       krtBucket: 'unused',
       routes: {},
     };

@@ -1,44 +1,23 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { RUNNING_STATUSES, VersionStatus } from '@libs/core';
 import type { VersionRef } from '@libs/jobs';
+import { GatewayRoutes, NatsProvisioner } from '@libs/messaging';
 import {
-  GatewayRoutes,
-  NATS_CONNECTION,
-  deleteWorkflowStreams,
-  provisionVersionStores,
-  provisionWorkflowStreams,
-} from '@libs/messaging';
-import { Names } from '@libs/naming';
-import {
-  DependencyInstallError,
   UnsupportedImageError,
   WorkloadsNotReadyError,
-  plan,
-  prepareKrt,
-  removeKrt,
-  storeKrt,
-  type DeploymentPlan,
   type OrchestratorDriver,
 } from '@libs/orchestrator';
 import {
-  ConfigCipher,
   ConfigValueUnreadableError,
-  KrtArchiveStore,
   LegacyConfigValueError,
   VersionsRepository,
   type VersionDoc,
 } from '@libs/persistence';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { Objm } from '@nats-io/obj';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
+import { KrtCopyService } from './krt-copy.service.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+import { VersionPlanner } from './version-planner.service.js';
 
 /** Reports a step of a job (BullMQ progress → the admin API's subscriptions). */
 export type Progress = (step: string) => Promise<void>;
@@ -49,15 +28,12 @@ export type Progress = (step: string) => Promise<void>;
  */
 @Injectable()
 export class VersionDeploymentService {
-  private readonly logger = new Logger(VersionDeploymentService.name);
-
   constructor(
     private readonly versions: VersionsRepository,
-    private readonly archives: KrtArchiveStore,
-    private readonly cipher: ConfigCipher,
-    private readonly names: Names,
+    private readonly planner: VersionPlanner,
+    private readonly provisioner: NatsProvisioner,
+    private readonly krtCopies: KrtCopyService,
     private readonly routes: GatewayRoutes,
-    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
     @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
   ) {}
@@ -105,7 +81,7 @@ export class VersionDeploymentService {
     await progress('stop-workloads');
     await this.driver.stop(ref.runtimeId, ref.versionName);
     await progress('remove-streams');
-    await this.removeStreams(version);
+    await this.provisioner.removeVersionStreams(this.planner.resources(version));
     await progress('mark-stopped');
     await this.versions.setStatus(ref.runtimeId, ref.versionName, VersionStatus.STOPPED);
   }
@@ -134,7 +110,7 @@ export class VersionDeploymentService {
     let version = await this.versions.get(ref.runtimeId, ref.versionName);
     for (let round = 1; RUNNING_STATUSES.includes(version.status); round++) {
       await progress(round === 1 ? 'apply' : `apply-${round}`);
-      await this.driver.apply(this.planOf(version));
+      await this.driver.apply(this.planner.plan(version));
       await progress('wait-ready');
       await this.driver.waitReady(
         ref.runtimeId,
@@ -158,139 +134,27 @@ export class VersionDeploymentService {
     await this.routes.removeVersion(ref.runtimeId, ref.versionName);
     await this.driver.stop(ref.runtimeId, ref.versionName);
     await progress('remove-nats');
-    await this.removeStreams(version);
-    await this.removeStores(version);
-    await removeKrt(this.nc, this.names.krtBucket(ref.runtimeId), ref.versionName);
+    await this.provisioner.removeVersion(this.planner.resources(version));
     await progress('remove-archive');
-    await this.archives.remove(ref.runtimeId, ref.versionName, version.krtChunks);
+    await this.krtCopies.removeUpload(version);
     await this.versions.remove(ref.runtimeId, ref.versionName);
   }
 
   private async deploy(version: VersionDoc, progress: Progress): Promise<void> {
-    const { runtimeId: rt, name: ver, krt } = version;
-    await progress('provision-streams');
-    const jsm = await jetstreamManager(this.nc);
-    for (const workflow of krt.workflows) {
-      await provisionWorkflowStreams(jsm, this.names, rt, ver, workflow, {
-        // The entrypoint's timeout bounds a request: a message older than that has no one waiting.
-        maxAgeMs: Math.max(this.env.REQUEST_TIMEOUT_SECONDS * 1_000 * 10, 60_000),
-      });
-    }
-    await progress('provision-stores');
-    await provisionVersionStores(this.nc, this.names, rt, ver, krt.workflows);
-    await progress('prepare');
-    const workDir = join(
-      this.env.stateDir,
-      'prepare',
-      `${rt}-${ver}-${randomBytes(4).toString('hex')}`,
-    );
-    try {
-      // On Kubernetes each pod's fetch step installs them, in the runtime's namespace.
-      const prepared =
-        this.driver.installsDependencies === 'deployer'
-          ? await this.prepare(version, workDir)
-          : null;
-      await progress('copy-krt');
-      await storeKrt(
-        this.nc,
-        this.names.krtBucket(rt),
-        ver,
-        prepared ? createReadStream(prepared) : this.archives.open(rt, ver, version.krtChunks),
-      );
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-    }
+    const { runtimeId: rt, name: ver } = version;
+    // First, so a config that does not open fails the start before anything is made.
+    const deployment = this.planner.plan(version);
+    await progress('provision-nats');
+    await this.provisioner.provisionVersion(deployment.resources);
+    await this.krtCopies.copy(version, deployment.resources, progress);
     await progress('apply');
-    await this.driver.apply(this.planOf(version));
+    await this.driver.apply(deployment);
     await progress('wait-ready');
     await this.driver.waitReady(rt, ver, this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000);
     await progress('route');
     const endpoints = await this.driver.endpoints(rt, ver);
     if (!endpoints) throw new Error('the entrypoint reported no endpoints');
     await this.routes.addVersion(rt, ver, endpoints);
-  }
-
-  /**
-   * Installs the dependencies the KRT declares (cached by lockfile); the archive to copy to
-   * workloads, or null when the upload needs nothing.
-   */
-  private async prepare(version: VersionDoc, workDir: string): Promise<string | null> {
-    try {
-      const prepared = await prepareKrt({
-        archive: this.archives.open(version.runtimeId, version.name, version.krtChunks),
-        prefix: this.names.prefix,
-        runtimeId: version.runtimeId,
-        workDir,
-        cacheDir: join(this.env.stateDir, 'cache', 'dependencies'),
-        registry: this.env.NPM_REGISTRY,
-        hostPath: this.env.PATH,
-        sandboxUser: { uid: this.env.SANDBOX_UID, gid: this.env.SANDBOX_GID },
-        timeoutMs: this.env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
-      });
-      for (const { dir, from } of prepared.installed)
-        this.logger.log(
-          `${version.runtimeId}/${version.name}: dependencies of ${dir} from ${from}`,
-        );
-      return prepared.archivePath;
-    } catch (error) {
-      if (error instanceof DependencyInstallError && !error.transient)
-        throw new UnrecoverableError(error.message);
-      throw error;
-    }
-  }
-
-  private planOf(version: VersionDoc): DeploymentPlan {
-    const variables: Record<string, string> = {};
-    const files: Record<string, string> = {};
-    for (const entry of version.config) {
-      if (entry.value === undefined)
-        throw new UnrecoverableError(`config "${entry.key}" has no value`);
-      const where = { runtimeId: version.runtimeId, versionName: version.name, key: entry.key };
-      (entry.type === 'FILE' ? files : variables)[entry.key] = this.cipher.decrypt(
-        entry.value,
-        where,
-      );
-    }
-    return plan({
-      prefix: this.names.prefix,
-      runtimeId: version.runtimeId,
-      krt: version.krt,
-      natsUrl: this.env.NATS_URL,
-      config: { variables, files },
-      requestTimeoutSeconds: this.env.REQUEST_TIMEOUT_SECONDS,
-    });
-  }
-
-  private async removeStreams(version: VersionDoc): Promise<void> {
-    const jsm = await jetstreamManager(this.nc);
-    for (const workflow of version.krt.workflows) {
-      await deleteWorkflowStreams(jsm, this.names, version.runtimeId, version.name, workflow.name);
-    }
-  }
-
-  private async removeStores(version: VersionDoc): Promise<void> {
-    const { runtimeId: rt, name: ver } = version;
-    const kvm = new Kvm(this.nc);
-    const objm = new Objm(this.nc);
-    const buckets = [this.names.projectBucket(rt, ver)];
-    const stores: string[] = [];
-    for (const wf of version.krt.workflows) {
-      buckets.push(this.names.workflowBucket(rt, ver, wf.name));
-      for (const node of wf.nodes) {
-        buckets.push(this.names.nodeBucket(rt, ver, wf.name, node.name));
-        if (node.objectStore) {
-          const scope = node.objectStore.scope === 'workflow' ? wf.name : undefined;
-          stores.push(this.names.objectStore(rt, ver, node.objectStore.name, scope));
-        }
-      }
-    }
-    for (const bucket of buckets)
-      await ignoreMissing(async () => (await kvm.open(bucket)).destroy());
-    for (const store of new Set(stores))
-      await ignoreMissing(async () => (await objm.open(store)).destroy());
-    this.logger.log(
-      `removed ${buckets.length} KV buckets and ${stores.length} object stores of ${rt}/${ver}`,
-    );
   }
 }
 
@@ -299,12 +163,4 @@ const MAX_CONFIG_ROUNDS = 5;
 
 function sealedConfig(version: VersionDoc): string {
   return JSON.stringify(version.config.map((entry) => [entry.key, entry.value ?? null]));
-}
-
-async function ignoreMissing(work: () => Promise<unknown>): Promise<void> {
-  try {
-    await work();
-  } catch (error) {
-    if (!/not found|no such|does not exist/i.test(String(error))) throw error;
-  }
 }

@@ -95,10 +95,20 @@ export {
   type RecordKind,
 } from './data-plane/records.js';
 export {
-  provisionVersionStores,
+  planRuntimeNatsResources,
+  planVersionResources,
+  provisionRuntimeNatsResources,
+  provisionVersionResources,
+  removeRuntimeNatsResources,
+  removeVersionResources,
+  removeVersionStreams,
+  storeVersionKrt,
   type NodeStores,
-  type StoresWorkflowSpec,
-} from './version-stores.js';
+  type ResourcesWorkflowSpec,
+  type RuntimeNatsResources,
+  type VersionResources,
+} from './version-resources.js';
+export { NatsProvisioner } from './nats-provisioner.service.js';
 export {
   DEFAULT_STREAM_SETTINGS,
   WorkflowWiringError,

@@ -6,7 +6,11 @@ import { Names } from '@libs/naming';
 import { testEnv } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from './nats.module.js';
-import { provisionVersionStores } from './version-stores.js';
+import {
+  planVersionResources,
+  provisionVersionResources,
+  removeVersionResources,
+} from './version-resources.js';
 import {
   deleteWorkflowStreams,
   provisionObservabilityStream,
@@ -72,18 +76,25 @@ describe(provisionWorkflowStreams.name, () => {
     await expect(jsm.streams.info(plan.stream)).rejects.toThrow(/stream not found/);
   });
 
-  it('creates the observability stream and the version stores (idempotent)', async () => {
+  const storesVersion = planVersionResources(names, 'demo', 'v1', [
+    {
+      name: 'wf',
+      nodes: [
+        {
+          name: 'etl',
+          subscriptions: [{ node: 'entrypoint' }],
+          objectStore: { name: 'models', scope: 'workflow' },
+        },
+        { name: 'exit', subscriptions: [{ node: 'etl' }] },
+      ],
+    },
+  ]);
+
+  it('creates the observability stream and every resource of a version (idempotent)', async () => {
     for (let i = 0; i < 2; i++) {
       expect(await provisionObservabilityStream(jsm, names, 'demo')).toBe(names.obsStream('demo'));
-      const stores = await provisionVersionStores(nc, names, 'demo', 'v1', [
-        {
-          name: 'wf',
-          nodes: [
-            { name: 'etl', objectStore: { name: 'models', scope: 'workflow' } },
-            { name: 'exit' },
-          ],
-        },
-      ]);
+      await provisionVersionResources(nc, storesVersion);
+      const stores = storesVersion.nodeStores;
       expect(stores['wf/etl']).toEqual({
         project: names.projectBucket('demo', 'v1'),
         workflow: names.workflowBucket('demo', 'v1', 'wf'),
@@ -98,5 +109,17 @@ describe(provisionWorkflowStreams.name, () => {
     expect((await jsm.streams.info(names.obsStream('demo'))).config.subjects).toEqual([
       `${env.KRE_PREFIX}.demo.obs.>`,
     ]);
+  });
+
+  it('removes every resource of a version it enumerates, and again when they are gone', async () => {
+    await provisionVersionResources(nc, storesVersion);
+    for (let i = 0; i < 2; i++) await removeVersionResources(nc, storesVersion);
+    for (const bucket of storesVersion.keyValueStores)
+      await expect(jsm.streams.info(`KV_${bucket}`)).rejects.toThrow(/stream not found/);
+    for (const store of storesVersion.objectStores)
+      await expect(jsm.streams.info(`OBJ_${store}`)).rejects.toThrow(/stream not found/);
+    await expect(jsm.streams.info(storesVersion.workflows[0].stream)).rejects.toThrow(
+      /stream not found/,
+    );
   });
 });

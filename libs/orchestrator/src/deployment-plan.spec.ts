@@ -135,7 +135,7 @@ describe(plan.name, () => {
   });
 
   it('lists the KV buckets and object stores to provision', () => {
-    expect(sut.keyValueStores).toEqual([
+    expect(sut.resources.keyValueStores).toEqual([
       'kre_demo_v1',
       'kre_demo_v1_classify',
       'kre_demo_v1_health',
@@ -145,7 +145,12 @@ describe(plan.name, () => {
       'kre_demo_v1_classify_join',
       'kre_demo_v1_health_etl',
     ]);
-    expect(sut.objectStores).toEqual(['kre_demo_v1_classify_models']);
+    expect(sut.resources.objectStores).toEqual(['kre_demo_v1_classify_models']);
+    expect(sut.resources.workflows.map((w) => w.stream)).toEqual([
+      'KRE_demo_v1_classify',
+      'KRE_demo_v1_health',
+    ]);
+    expect(sut.resources.krt).toEqual({ bucket: 'kre_demo_krt', key: 'v1' });
     expect(sut.krtBucket).toBe('kre_demo_krt');
   });
 

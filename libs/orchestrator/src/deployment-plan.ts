@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Krt } from '@libs/krt';
-import { planWorkflowStreams } from '@libs/messaging';
+import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
 import { Names, keys } from '@libs/naming';
 
 /** Named ports a workload listens on; the driver picks the numbers (`KRT_<NAME>_PORT`). */
@@ -47,9 +47,11 @@ export interface DeploymentPlan {
   readonly runtimeId: string;
   readonly versionName: string;
   readonly workloads: readonly WorkloadSpec[];
-  /** KV buckets: the project's, then one per workflow, then one per node. */
-  readonly keyValueStores: readonly string[];
-  readonly objectStores: readonly string[];
+  /**
+   * Everything NATS holds for the version (streams, consumers, KV buckets, object stores, the
+   * KRT copy): the one list that provisioning and removal are driven by.
+   */
+  readonly resources: VersionResources;
   /** Object store holding the prepared KRT (key: the version name). */
   readonly krtBucket: string;
   readonly routes: EntrypointRoutes;
@@ -69,6 +71,8 @@ export interface PlanInput {
   readonly config: PlanConfig;
   /** Seconds the entrypoint waits for a workflow's reply (`KRT_REQUEST_TIMEOUT`). */
   readonly requestTimeoutSeconds: number;
+  /** Overrides of the workflow streams' settings. */
+  readonly streamSettings?: Partial<StreamSettings>;
 }
 
 /**
@@ -143,33 +147,20 @@ export function plan(input: PlanInput): DeploymentPlan {
 
   const routes: EntrypointRoutes = {};
   const nodeWorkloads: WorkloadSpec[] = [];
-  const workflowBuckets: string[] = [];
-  const nodeBuckets: string[] = [];
-  const objectStores = new Set<string>();
+  // What the deployer provisions: one source of every stream, subject, consumer and bucket.
+  const resources = planVersionResources(names, rt, ver, krt.workflows, input.streamSettings);
 
-  for (const wf of krt.workflows) {
-    const stream = names.workflowStream(rt, ver, wf.name);
+  for (const [index, wf] of krt.workflows.entries()) {
+    const streams = resources.workflows[index];
     routes[wf.entrypoint] = {
       workflow: wf.name,
-      stream,
-      subject: names.entrypointSubject(rt, ver, wf.name),
+      stream: streams.stream,
+      subject: streams.entrySubject,
     };
-    workflowBuckets.push(names.workflowBucket(rt, ver, wf.name));
-    // The same wiring the deployer provisions (one source of subject and consumer names).
-    const wiring = planWorkflowStreams(names, rt, ver, wf).nodes;
 
     for (const node of wf.nodes) {
-      const { natsInputs, output } = wiring[node.name];
-      nodeBuckets.push(names.nodeBucket(rt, ver, wf.name, node.name));
-      const store = node.objectStore
-        ? names.objectStore(
-            rt,
-            ver,
-            node.objectStore.name,
-            node.objectStore.scope === 'workflow' ? wf.name : undefined,
-          )
-        : undefined;
-      if (store) objectStores.add(store);
+      const { natsInputs, output } = streams.nodes[node.name];
+      const stores = resources.nodeStores[`${wf.name}/${node.name}`];
       nodeWorkloads.push(
         withHash({
           id: `${wf.name}.${node.name}`,
@@ -186,13 +177,13 @@ export function plan(input: PlanInput): DeploymentPlan {
             KRT_NODE_NAME: node.displayName,
             KRT_NODE_ID: node.name,
             KRT_HANDLER_PATH: node.src,
-            KRT_NATS_STREAM: stream,
+            KRT_NATS_STREAM: streams.stream,
             KRT_NATS_INPUTS: natsInputs,
             KRT_NATS_OUTPUT: output,
             KRT_IS_EXITPOINT: String(node.name === wf.exitpoint),
-            KRT_NATS_KEY_VALUE_STORE_WORKFLOW: names.workflowBucket(rt, ver, wf.name),
-            KRT_NATS_KEY_VALUE_STORE_NODE: names.nodeBucket(rt, ver, wf.name, node.name),
-            ...(store ? { KRT_NATS_OBJECT_STORE: store } : {}),
+            KRT_NATS_KEY_VALUE_STORE_WORKFLOW: stores.workflow,
+            KRT_NATS_KEY_VALUE_STORE_NODE: stores.node,
+            ...(stores.objectStore ? { KRT_NATS_OBJECT_STORE: stores.objectStore } : {}),
           },
           configFiles: config.files,
           labels: {
@@ -231,9 +222,8 @@ export function plan(input: PlanInput): DeploymentPlan {
     runtimeId: rt,
     versionName: ver,
     workloads: [entrypoint, ...nodeWorkloads],
-    keyValueStores: [names.projectBucket(rt, ver), ...workflowBuckets, ...nodeBuckets],
-    objectStores: [...objectStores],
-    krtBucket: names.krtBucket(rt),
+    resources,
+    krtBucket: resources.krt.bucket,
     routes,
   };
 }

@@ -20,3 +20,4 @@ export {
   mongooseOptions,
   type PersistenceOptions,
 } from './persistence.module.js';
+export { RuntimeDatabases } from './runtime-data/runtime-databases.service.js';

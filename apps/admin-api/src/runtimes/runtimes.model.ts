@@ -122,7 +122,7 @@ export class VersionEvent {
   @Field(() => VersionStatus, { nullable: true }) status?: VersionStatus | null;
   @Field(() => String, {
     nullable: true,
-    description: 'A job step (provision-streams, apply, wait-ready, …).',
+    description: 'A job step (provision-nats, apply, wait-ready, …).',
   })
   step?: string | null;
   @Field(() => String, { nullable: true }) message?: string | null;

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Krt } from '@libs/krt';
+import { planVersionResources } from '@libs/messaging';
+import { Names } from '@libs/naming';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan, type DeploymentPlan, type WorkloadSpec } from '../deployment-plan.js';
 import { LocalDriver, OWNER_ENV } from './local.driver.js';
@@ -53,8 +55,7 @@ function planOf(versionName: string, workloads: WorkloadSpec[]): DeploymentPlan 
     runtimeId: 'demo',
     versionName,
     workloads,
-    keyValueStores: [],
-    objectStores: [],
+    resources: planVersionResources(new Names('kre'), 'demo', versionName, []),
     krtBucket: 'kre_demo_krt',
     routes: {},
   };

@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { plan, type DeploymentPlan } from '@libs/orchestrator';
+import { ConfigCipher, type VersionDoc } from '@libs/persistence';
+import { UnrecoverableError } from 'bullmq';
+import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
+
+/**
+ * What a version is made of in this installation: its deployment plan (config decrypted, for a
+ * start or a roll) and its NATS resources (for stop and delete, which must work even when the
+ * config no longer opens). Both come from the same enumeration in `@libs/messaging`.
+ */
+@Injectable()
+export class VersionPlanner {
+  constructor(
+    private readonly cipher: ConfigCipher,
+    private readonly names: Names,
+    @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
+  ) {}
+
+  /** The workflow streams' settings of this installation. */
+  private get streamSettings(): Partial<StreamSettings> {
+    // The entrypoint's timeout bounds a request: a message older than that has no one waiting.
+    return { maxAgeMs: Math.max(this.env.REQUEST_TIMEOUT_SECONDS * 1_000 * 10, 60_000) };
+  }
+
+  /** @throws UnrecoverableError when a config value is unset; the cipher's errors */
+  plan(version: VersionDoc): DeploymentPlan {
+    const variables: Record<string, string> = {};
+    const files: Record<string, string> = {};
+    for (const entry of version.config) {
+      if (entry.value === undefined)
+        throw new UnrecoverableError(`config "${entry.key}" has no value`);
+      const where = { runtimeId: version.runtimeId, versionName: version.name, key: entry.key };
+      (entry.type === 'FILE' ? files : variables)[entry.key] = this.cipher.decrypt(
+        entry.value,
+        where,
+      );
+    }
+    return plan({
+      prefix: this.names.prefix,
+      runtimeId: version.runtimeId,
+      krt: version.krt,
+      natsUrl: this.env.NATS_URL,
+      config: { variables, files },
+      requestTimeoutSeconds: this.env.REQUEST_TIMEOUT_SECONDS,
+      streamSettings: this.streamSettings,
+    });
+  }
+
+  /** The version's NATS resources, without opening its config. */
+  resources(version: VersionDoc): VersionResources {
+    return planVersionResources(
+      this.names,
+      version.runtimeId,
+      version.name,
+      version.krt.workflows,
+      this.streamSettings,
+    );
+  }
+}

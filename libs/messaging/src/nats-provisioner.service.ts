@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Names } from '@libs/naming';
+import { NATS_CONNECTION } from './nats.module.js';
+import {
+  provisionRuntimeNatsResources,
+  provisionVersionResources,
+  planRuntimeNatsResources,
+  removeRuntimeNatsResources,
+  removeVersionResources,
+  removeVersionStreams,
+  storeVersionKrt,
+  type RuntimeNatsResources,
+  type VersionResources,
+} from './version-resources.js';
+
+/**
+ * The deployer's hands on NATS: every create and delete of a version's or a runtime's NATS
+ * resources, bound to the app's connection, so the deployer itself holds no NATS client.
+ */
+@Injectable()
+export class NatsProvisioner {
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    private readonly names: Names,
+  ) {}
+
+  provisionVersion(resources: VersionResources): Promise<void> {
+    return provisionVersionResources(this.nc, resources);
+  }
+
+  storeKrt(resources: VersionResources, archive: Readable): Promise<void> {
+    return storeVersionKrt(this.nc, resources.krt, archive);
+  }
+
+  /** What `stop` removes: the streams (KV buckets and object stores stay with the version). */
+  removeVersionStreams(resources: VersionResources): Promise<void> {
+    return removeVersionStreams(this.nc, resources);
+  }
+
+  /** What `delete` removes: everything of the version, its KRT copy included. */
+  removeVersion(resources: VersionResources): Promise<void> {
+    return removeVersionResources(this.nc, resources);
+  }
+
+  provisionRuntime(runtimeId: string): Promise<RuntimeNatsResources> {
+    return provisionRuntimeNatsResources(this.nc, this.names, runtimeId);
+  }
+
+  async removeRuntime(runtimeId: string): Promise<RuntimeNatsResources> {
+    const resources = planRuntimeNatsResources(this.names, runtimeId);
+    await removeRuntimeNatsResources(this.nc, resources);
+    return resources;
+  }
+}
