@@ -57,24 +57,3 @@ export async function fetchKrt(
     await rm(staging, { recursive: true, force: true });
   }
 }
-
-/** Puts a prepared KRT archive into the runtime's object store (key: the version name). */
-export async function storeKrt(
-  nc: NatsConnection,
-  bucket: string,
-  key: string,
-  archive: Readable,
-): Promise<void> {
-  const store = await new Objm(jetstream(nc)).create(bucket);
-  await store.put({ name: key }, Readable.toWeb(archive));
-}
-
-/** Removes a version's KRT copy (absent is fine). */
-export async function removeKrt(nc: NatsConnection, bucket: string, key: string): Promise<void> {
-  try {
-    const store = await new Objm(jetstream(nc)).open(bucket);
-    await store.delete(key);
-  } catch {
-    // no bucket or no object: nothing to remove
-  }
-}

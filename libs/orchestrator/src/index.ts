@@ -14,7 +14,7 @@ export {
   type VersionEndpoints,
 } from './driver.js';
 export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';
-export { fetchKrt, removeKrt, storeKrt, type FetchKrtOptions } from './fetch-krt.js';
+export { fetchKrt, type FetchKrtOptions } from './fetch-krt.js';
 export { processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';
 export { KubernetesDriver } from './kubernetes/kubernetes.driver.js';
