@@ -2,19 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KrtPathError, resolveInsideKrt } from '@libs/config';
-import type { HandlerContext } from './handler-context.js';
+import type { Handler, HandlerModule } from './handler.model.js';
 import { runAsUserCode } from './stdio-capture.js';
-
-export type Handler = (ctx: HandlerContext, data: unknown) => unknown;
-
-/** What a node's JavaScript module provides. */
-export interface HandlerModule {
-  init?: (ctx: HandlerContext) => unknown;
-  /** Messages from any node without an entry in `handlers`. */
-  handler?: Handler;
-  /** Per input node: `{ [fromNode]: handler }`. */
-  handlers: Readonly<Record<string, Handler>>;
-}
 
 /** The node's code cannot run here; the message says why and what to do. */
 export class HandlerLoadError extends Error {

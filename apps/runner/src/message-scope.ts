@@ -6,7 +6,7 @@ import {
   compressToFit,
   encodeEnvelope,
 } from '@libs/messaging';
-import type { MessageSink, SendOptions } from './handler-context.js';
+import type { MessageSink, SendOptions } from './handler.model.js';
 
 /** Publishing an output failed for a reason a retry may fix (NATS unavailable, no PubAck). */
 export class TransientPublishError extends Error {

@@ -1,46 +1,39 @@
-import { dirname } from 'node:path';
-import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { Logger } from '@nestjs/common';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { type MsgHdrs, headers } from '@nats-io/transport-node';
 import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
-import {
-  type Consumer,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
-import { type MsgHdrs, type NatsConnection, headers } from '@nats-io/transport-node';
-import { resolveInsideKrt, workloadConfigValues } from '@libs/config';
-import {
-  JetStreamPublisher,
   KreHeader,
   type KreMessage,
-  NATS_CONNECTION,
   PROPAGATED_HEADERS,
-  PayloadCodec,
+  type PayloadCodec,
   decodeEnvelope,
   decompressIfNeeded,
-  loadProtoRoot,
-  payloadLimit,
 } from '@libs/messaging';
-import { Configuration, DataClient, NodeObjectStore } from './context-services.js';
-import { type ContextDeps, createContext, frozenConfig } from './handler-context.js';
-import type { HandlerModule } from './handler-module.js';
+import { type ContextDeps, createContext } from './handler-context.js';
+import type { HandlerModule } from './handler.model.js';
 import { MessageScope, type ScopeDeps, TransientPublishError } from './message-scope.js';
-import { ObsPublisher } from './obs-publisher.js';
+import type { ObsPublisher } from './obs-publisher.js';
 import type { RunnerEnv } from './runner.env.js';
-import { Semaphore } from './semaphore.js';
+import type { Semaphore } from './semaphore.js';
 import { attachCaptureSink, detachCaptureSink, runAsUserCode } from './stdio-capture.js';
+import type { StreamInterestTracker } from './stream-interest.tracker.js';
 
-export const RUNNER_ENV = Symbol('RUNNER_ENV');
-export const HANDLER_MODULE = Symbol('HANDLER_MODULE');
+/** What one node replica works with; `composeRunner` (runner.composition.ts) wires it. */
+export interface NodeRunnerDeps {
+  env: RunnerEnv;
+  js: JetStreamClient;
+  handlerModule: HandlerModule;
+  codec: PayloadCodec;
+  obs: ObsPublisher;
+  /** Shared by every handler context (and `init`'s). */
+  context: ContextDeps;
+  /** Shared by every message's scope (its sends). */
+  scope: ScopeDeps;
+  interest: StreamInterestTracker;
+  /** Bounds the messages handled at once (KRT_MAX_IN_FLIGHT). */
+  slots: Semaphore;
+}
 
 class HandlerTimeoutError extends Error {
   constructor(seconds: number) {
@@ -64,35 +57,35 @@ const delay = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * Runs one node (one replica): binds the durable consumers the deployer created, calls the
  * team's handler for each message with a bounded number in flight, extends AckWait with
  * in-progress acks while a handler runs, routes what it sends as ARCHITECTURE.md's table says,
- * and acks after. On SIGTERM it stops taking work and finishes what it holds.
+ * and acks after. On stop (SIGTERM) it stops taking work and finishes what it holds.
  */
-@Injectable()
-export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class NodeRunner {
   private readonly logger = new Logger('Runner');
+  private readonly env: RunnerEnv;
   private readonly js: JetStreamClient;
+  private readonly mod: HandlerModule;
+  private readonly codec: PayloadCodec;
+  private readonly obs: ObsPublisher;
+  private readonly context: ContextDeps;
+  private readonly scopeDeps: ScopeDeps;
+  private readonly interest: StreamInterestTracker;
   private readonly slots: Semaphore;
   private readonly inputs: Input[];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly iterators = new Set<ConsumerMessages>();
-  private readonly replica = `${hostname()}-${process.pid}`;
-  private codec!: PayloadCodec;
-  private publisher!: JetStreamPublisher;
-  private obs!: ObsPublisher;
-  private deps!: ContextDeps;
-  private scopeDeps!: ScopeDeps;
   private stopping = false;
-  /** Filter subjects of the stream's consumers; undefined until read (then: publish always). */
-  private interest?: Set<string>;
-  private interestTimer?: NodeJS.Timeout;
 
-  constructor(
-    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
-    @Inject(RUNNER_ENV) private readonly env: RunnerEnv,
-    @Inject(HANDLER_MODULE) private readonly mod: HandlerModule,
-  ) {
-    this.js = jetstream(nc);
-    this.slots = new Semaphore(env.KRT_MAX_IN_FLIGHT);
-    this.inputs = env.KRT_NATS_INPUTS.map((i) => ({ ...i, bound: false, ackWaitMs: 5_000 }));
+  constructor(deps: NodeRunnerDeps) {
+    this.env = deps.env;
+    this.js = deps.js;
+    this.mod = deps.handlerModule;
+    this.codec = deps.codec;
+    this.obs = deps.obs;
+    this.context = deps.context;
+    this.scopeDeps = deps.scope;
+    this.interest = deps.interest;
+    this.slots = deps.slots;
+    this.inputs = deps.env.KRT_NATS_INPUTS.map((i) => ({ ...i, bound: false, ackWaitMs: 5_000 }));
   }
 
   /** Ready = bound to every consumer, and not stopping. */
@@ -107,68 +100,27 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
       : { ready: true, reason: 'bound' };
   }
 
-  /** Sets up the context, runs `init(ctx)`, then binds the consumers in the background. */
-  async onApplicationBootstrap(): Promise<void> {
-    const env = this.env;
-    this.codec = new PayloadCodec(
-      env.KRT_ENTRYPOINT_PROTO
-        ? this.loadProtos(env.KRT_BASE_PATH, env.KRT_ENTRYPOINT_PROTO)
-        : undefined,
-    );
-    this.obs = new ObsPublisher(this.nc, this.js, env.KRT_NATS_OBS_PREFIX, {
-      runtimeId: env.KRT_RUNTIME_ID,
-      version: env.KRT_VERSION,
-      workflow: env.KRT_WORKFLOW_NAME,
-      node: env.KRT_NODE_ID,
-      replica: this.replica,
-    });
+  /**
+   * Sends what user code prints to the log records, runs `init(ctx)`, then binds the consumers in
+   * the background.
+   * @throws Error when `init` fails (the replica cannot serve).
+   */
+  async start(): Promise<void> {
+    const obs = this.obs;
     attachCaptureSink((line, stream, requestId) =>
-      this.obs.log(stream === 'STDERR' ? 'ERROR' : 'INFO', line, { source: stream, requestId }),
+      obs.log(stream === 'STDERR' ? 'ERROR' : 'INFO', line, { source: stream, requestId }),
     );
-    this.deps = {
-      runtimeId: env.KRT_RUNTIME_ID,
-      version: env.KRT_VERSION,
-      workflow: env.KRT_WORKFLOW_NAME,
-      nodeId: env.KRT_NODE_ID,
-      nodeName: env.KRT_NODE_NAME,
-      basePath: env.KRT_BASE_PATH,
-      config: frozenConfig(workloadConfigValues(env.KRT_CONFIG_KEYS)),
-      obs: this.obs,
-      configuration: new Configuration(this.js, {
-        node: env.KRT_NATS_KEY_VALUE_STORE_NODE,
-        workflow: env.KRT_NATS_KEY_VALUE_STORE_WORKFLOW,
-        project: env.KRT_NATS_KEY_VALUE_STORE_PROJECT,
-      }),
-      objectStore: new NodeObjectStore(this.js, env.KRT_NATS_OBJECT_STORE),
-      db: new DataClient(this.nc, env.KRT_NATS_DATA_PREFIX),
-    };
-    this.publisher = new JetStreamPublisher(this.nc);
-    this.scopeDeps = {
-      nc: this.nc,
-      publisher: this.publisher,
-      codec: this.codec,
-      nodeId: env.KRT_NODE_ID,
-      output: env.KRT_NATS_OUTPUT,
-      isExitpoint: env.KRT_IS_EXITPOINT,
-      payloadLimit: payloadLimit(this.nc.info?.max_payload ?? 1024 * 1024),
-      hasInterest: (subject) => !this.interest || this.interest.has(subject),
-    };
     if (this.mod.init) {
       const init = this.mod.init;
       try {
-        await runAsUserCode({}, () => init(createContext(this.deps)));
+        await runAsUserCode({}, () => init(createContext(this.context)));
       } catch (error) {
-        const text = `init() of node "${env.KRT_NODE_ID}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-        this.obs.log('ERROR', text, { source: 'RUNNER' });
+        const text = `init() of node "${this.env.KRT_NODE_ID}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+        obs.log('ERROR', text, { source: 'RUNNER' });
         throw new Error(text, { cause: error });
       }
     }
     for (const input of this.inputs) void this.bind(input);
-  }
-
-  private loadProtos(base: string, rel: string) {
-    const file = resolveInsideKrt(base, rel, 'KRT_ENTRYPOINT_PROTO');
-    return loadProtoRoot(file, [dirname(file), base]);
   }
 
   /** Binds to a consumer, retrying until the deployer has created it; rebinds if it goes away. */
@@ -190,44 +142,13 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
         continue;
       }
       this.logger.log(`bound to consumer ${input.consumer} (${input.subject})`);
-      if (this.env.KRT_IS_EXITPOINT) await this.readInterest();
+      if (this.env.KRT_IS_EXITPOINT) await this.interest.refresh();
       try {
         await this.consume(input, consumer);
       } catch (error) {
         this.logger.warn(`consumer ${input.consumer} stopped: ${errorText(error)}`);
       }
       if (!this.stopping) await delay(500);
-    }
-  }
-
-  /**
-   * Which subjects of the stream some consumer reads (exitpoints only, re-read every 30 s: the
-   * deployer creates the consumers before starting the runners).
-   */
-  private async readInterest(): Promise<void> {
-    try {
-      const jsm = await jetstreamManager(this.nc);
-      const subjects = new Set<string>();
-      let everything = false;
-      for await (const info of jsm.consumers.list(this.env.KRT_NATS_STREAM)) {
-        const { filter_subject: one, filter_subjects: many } = info.config;
-        if (!one && !many?.length) everything = true;
-        for (const subject of [...(one ? [one] : []), ...(many ?? [])]) {
-          if (subject.includes('*') || subject.includes('>')) everything = true;
-          subjects.add(subject);
-        }
-      }
-      // A consumer of everything or of wildcards: keep publishing all.
-      this.interest = everything ? undefined : subjects;
-    } catch (error) {
-      this.interest = undefined;
-      this.logger.warn(
-        `cannot list the consumers of ${this.env.KRT_NATS_STREAM}: ${errorText(error)}`,
-      );
-    }
-    if (!this.interestTimer && !this.stopping) {
-      this.interestTimer = setInterval(() => void this.readInterest(), 30_000);
-      this.interestTimer.unref();
     }
   }
 
@@ -320,7 +241,7 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
           `no handler for messages from "${fromNode}": export \`handler\`, or \`handlers["${fromNode}"]\``,
         );
       const data = this.codec.unpack(envelope.payload);
-      const ctx = createContext(this.deps, {
+      const ctx = createContext(this.context, {
         requestId,
         fromNode,
         messageType: envelope.messageType,
@@ -404,9 +325,9 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   /** SIGTERM: stop taking messages (buffered ones go back), finish those in flight, flush records. */
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.interestTimer);
+    this.interest.stop();
     for (const messages of this.iterators) messages.stop();
     const pending = [...this.inFlight];
     if (pending.length) this.logger.log(`finishing ${pending.length} message(s) in flight`);
@@ -414,8 +335,8 @@ export class NodeRunner implements OnApplicationBootstrap, BeforeApplicationShut
       Promise.allSettled(pending),
       delay(this.env.KRT_HANDLER_TIMEOUT * 1000 + 2_000),
     ]);
-    this.obs?.close();
-    this.publisher?.close();
+    this.obs.close();
+    this.scopeDeps.publisher.close();
     detachCaptureSink();
   }
 }

@@ -1,24 +1,61 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
 import { HealthModule } from '@libs/observability';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { HandlerModule } from './handler-module.js';
-import { HANDLER_MODULE, NodeRunner, RUNNER_ENV } from './node-runner.service.js';
+import type { HandlerModule } from './handler.model.js';
+import type { NodeRunner } from './node-runner.service.js';
+import { composeRunner } from './runner.composition.js';
 import type { RunnerEnv } from './runner.env.js';
 
-/** The node runner, global so the health checks can ask it whether it is bound. */
+/**
+ * The runner inside Nest, which gives it the NATS connection (drained after the runner stops),
+ * the health endpoints and the SIGTERM hooks; everything else is `composeRunner`'s.
+ */
+class RunnerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  /**
+   * Composed at bootstrap, not in a provider factory: Nest reports a factory's error itself and
+   * exits, while an error here reaches runner.command ("cannot start").
+   */
+  private runner?: NodeRunner;
+
+  constructor(private readonly compose: () => NodeRunner) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.runner = this.compose();
+    await this.runner.start();
+  }
+
+  /** Before Nest closes the health server and drains NATS: finish the messages in flight. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.runner?.stop();
+  }
+
+  readiness(): { ready: boolean; reason: string } {
+    return this.runner?.readiness() ?? { ready: false, reason: 'starting' };
+  }
+}
+
+/** The runner host, global so the health checks can ask it whether it is bound. */
 @Module({})
-class NodeRunnerModule {
+class RunnerHostModule {
   static forRoot(env: RunnerEnv, handlerModule: HandlerModule): DynamicModule {
     return {
-      module: NodeRunnerModule,
+      module: RunnerHostModule,
       global: true,
       providers: [
-        { provide: RUNNER_ENV, useValue: env },
-        { provide: HANDLER_MODULE, useValue: handlerModule },
-        NodeRunner,
+        {
+          provide: RunnerHost,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) =>
+            new RunnerHost(() => composeRunner(env, { nc, handlerModule })),
+        },
       ],
-      exports: [NodeRunner],
+      exports: [RunnerHost],
     };
   }
 }
@@ -34,10 +71,10 @@ export class RunnerModule {
           url: env.KRT_NATS_SERVER,
           name: `runner-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}-${env.KRT_WORKFLOW_NAME}-${env.KRT_NODE_ID}`,
         }),
-        NodeRunnerModule.forRoot(env, handlerModule),
+        RunnerHostModule.forRoot(env, handlerModule),
         HealthModule.forRoot({
-          inject: [NATS_CONNECTION, NodeRunner],
-          useFactory: (nats: NatsConnection, runner: NodeRunner) => [
+          inject: [NATS_CONNECTION, RunnerHost],
+          useFactory: (nats: NatsConnection, runner: RunnerHost) => [
             natsCheck(nats),
             {
               key: 'consumers',
