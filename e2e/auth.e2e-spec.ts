@@ -17,16 +17,19 @@ describe('admin-api identity, black box', () => {
   let api: AppProcess;
   let url: string;
 
+  let appEnv: Record<string, string>;
+
   beforeAll(async () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    api = runApp('admin-api', {
+    appEnv = {
       ...env,
       NODE_ENV: 'production',
       ADMIN_API_PORT: String(port),
       FRONTEND_URL: url,
       ADMIN_EMAIL: admin,
-    });
+    };
+    api = runApp('admin-api', appEnv);
     await waitForHttp(`${url}/livez`, api);
   });
   afterAll(async () => {
@@ -87,6 +90,48 @@ describe('admin-api identity, black box', () => {
     // A2: the secrets never reach the log.
     expect(api.output()).not.toContain(link[2]);
     expect(api.output()).not.toContain(token);
+  });
+
+  /** `node dist/apps/admin-api/src/main.js signin-link <email>`, as an operator runs it. */
+  const signInLink = async (email: string) => {
+    const command = runApp('admin-api', appEnv, ['signin-link', email]);
+    let stdout = '';
+    command.child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await command.exited;
+    const token = new RegExp(`^${url}/signin#([A-Za-z0-9_-]{43})\\n$`).exec(stdout)?.[1];
+    return { code, token, output: command.output() };
+  };
+  const verifiedCookie = async (token: string | undefined) => {
+    const verified = await post('/api/v1/auth/signin/verify', { token });
+    expect(verified.status).toBe(200);
+    return verified.headers.getSetCookie()[0].split(';')[0];
+  };
+
+  it('signin-link: the operator runs `main.js signin-link <email>` on the host; the printed link signs in, no mail is sent', async () => {
+    const adminLink = await signInLink(admin);
+    expect(adminLink.code, adminLink.output).toBe(0);
+    const adminCookie = await verifiedCookie(adminLink.token);
+    const email = `operator-${env.KRE_PREFIX}@${env.KRE_PREFIX}.test`;
+    const created = await gql(
+      `mutation { createUser(input: {email: "${email}", platformRole: USER}) { id } }`,
+      { cookie: adminCookie },
+    );
+    expect(created.errors).toBeUndefined();
+
+    const link = await signInLink(email);
+    expect(link.code, link.output).toBe(0);
+    expect(link.output).toContain(`Sign-in link for ${email}: it works once`);
+    const cookie = await verifiedCookie(link.token);
+    expect(await gql('{ me { email } }', { cookie })).toEqual({ data: { me: { email } } });
+    const search = await fetch(
+      `${env.MAILPIT_URL}/api/v1/search?query=${encodeURIComponent(`to:"${email}"`)}&limit=1`,
+    );
+    expect(((await search.json()) as { messages_count: number }).messages_count).toBe(0);
+
+    const refused = await signInLink('nobody@elsewhere.example');
+    expect(refused.code).toBe(1);
+    expect(refused.token).toBeUndefined();
+    expect(refused.output).toContain('"nobody@elsewhere.example" may not sign in');
   });
 
   it('G3: production has no introspection, and logs JSON lines', async () => {

@@ -14,6 +14,7 @@ describe('admin-api environment', () => {
   it('has safe defaults: Secure __Host- cookie outside development, limits, origins', () => {
     const env = loadEnv('admin-api', adminApiEnvSchema, { ...required, NODE_ENV: 'production' });
     expect(env.THROTTLE_SIGNIN_PER_EMAIL).toEqual({ limit: 5, ttlMs: 3_600_000 });
+    expect(env.THROTTLE_SIGNIN_PER_EMAIL_ALL_CLIENTS).toEqual({ limit: 30, ttlMs: 3_600_000 });
     expect(env.THROTTLE_VERIFY_PER_IP).toEqual({ limit: 10, ttlMs: 60_000 });
     expect(env.TOKEN_MINT_MAX_SESSION_AGE_MINUTES).toBe(15);
     expect(authConfig(env)).toEqual({

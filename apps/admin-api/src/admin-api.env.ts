@@ -105,8 +105,13 @@ export const adminApiEnvSchema = z
      * or forgotten session cannot turn itself into a long-lived token.
      */
     TOKEN_MINT_MAX_SESSION_AGE_MINUTES: int(15, 1, 1_440),
-    /** Rate limits of the sign-in endpoints (Redis-backed, shared by replicas). */
+    /**
+     * Rate limits of the sign-in endpoints (Redis-backed, shared by replicas). Link requests are
+     * limited per address and client together (so one client cannot lock a person out), per
+     * address from all clients (bounds the mail an address gets), and per client.
+     */
     THROTTLE_SIGNIN_PER_EMAIL: rateLimit('5/1h'),
+    THROTTLE_SIGNIN_PER_EMAIL_ALL_CLIENTS: rateLimit('30/1h'),
     THROTTLE_SIGNIN_PER_IP: rateLimit('20/1h'),
     THROTTLE_VERIFY_PER_IP: rateLimit('10/1m'),
     /** Reverse proxies in front of admin-api whose X-Forwarded-For is trusted (express `trust proxy`). */

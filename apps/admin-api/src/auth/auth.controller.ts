@@ -54,7 +54,11 @@ export class AuthController {
   @Public()
   @HttpCode(200)
   @UseGuards(JsonBodyGuard, SignInThrottlerGuard)
-  @SkipThrottle({ [THROTTLES.signInPerEmail]: true, [THROTTLES.signInPerIp]: true })
+  @SkipThrottle({
+    [THROTTLES.signInPerEmail]: true,
+    [THROTTLES.signInPerEmailAllClients]: true,
+    [THROTTLES.signInPerIp]: true,
+  })
   async verify(
     @Body({ schema: verifyBody, pipes: [bodySchemaPipe] }) body: z.infer<typeof verifyBody>,
     @Req() req: Request,

@@ -27,3 +27,13 @@ export class SessionRequiredError extends ForbiddenError {
     });
   }
 }
+
+/** An operator asked for a link for an address that may not sign in. */
+export class SignInNotAllowedError extends ForbiddenError {
+  constructor(email: string) {
+    super(
+      `"${email}" may not sign in: no active user has this address and its domain is not in the settings' authAllowedDomains. Create the user first (createUser), or use an admin's address`,
+      { email },
+    );
+  }
+}

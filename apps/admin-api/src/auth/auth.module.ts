@@ -15,6 +15,7 @@ import { MailService } from './mail.service.js';
 import { RuntimeRoleGuard } from './runtime-role.guard.js';
 import { SessionsService } from './sessions.service.js';
 import { SignInPageController } from './sign-in-page.controller.js';
+import { SignInLinksService } from './sign-in-links.service.js';
 import { SignInService } from './sign-in.service.js';
 import {
   JsonBodyGuard,
@@ -44,6 +45,7 @@ import { TokenCache } from './token-cache.js';
     ApiTokensService,
     ApiTokensResolver,
     SignInService,
+    SignInLinksService,
     MailService,
     LiveConnections,
     TokenCache,

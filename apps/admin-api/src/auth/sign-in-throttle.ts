@@ -10,6 +10,7 @@ import {
   ThrottlerGuard,
   type ThrottlerLimitDetail,
   type ThrottlerModuleOptions,
+  normalizeIp,
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import type { AdminApiEnv } from '../admin-api.env.js';
@@ -17,10 +18,25 @@ import { normalizeEmail } from '../users/users.repository.js';
 
 /** Named limits (see THROTTLE_* in .env.example). */
 export const THROTTLES = {
-  signInPerEmail: 'signin-email',
+  /** Link requests for one address from one client. */
+  signInPerEmail: 'signin-email-client',
+  /** Link requests for one address from every client together: the mail it can be sent. */
+  signInPerEmailAllClients: 'signin-email-all',
   signInPerIp: 'signin-ip',
   verifyPerIp: 'verify-ip',
 } as const;
+
+/**
+ * The client as this app sees it: `req.ip` (X-Forwarded-For only through TRUST_PROXY_HOPS
+ * trusted proxies), an IPv6 address as its /64, as the per-IP limits count it.
+ */
+const clientOf = (req: Record<string, unknown>): string =>
+  normalizeIp(typeof req.ip === 'string' ? req.ip : '');
+
+const emailOf = (req: Record<string, unknown>): string => {
+  const email = (req.body as { email?: unknown } | undefined)?.email;
+  return typeof email === 'string' ? normalizeEmail(email) : '';
+};
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -33,8 +49,15 @@ export class ThrottleStorage extends ThrottlerStorageRedisService {
 }
 
 /**
- * Throttler options: per IP on both sign-in endpoints, per address (hashed, known or not: the
- * same limit and the same 429) on the link request. Keys carry the installation prefix.
+ * Throttler options. Link requests: per client, per address and client together, and per
+ * address from all clients (a generous cap), so one client asking for someone's links exhausts
+ * only its own allowance for that address and cannot lock the person out, while the mail one
+ * address receives stays bounded. Addresses are hashed; known or not, the same limits and the
+ * same 429. Verification: per client. Keys carry the installation prefix.
+ *
+ * The guard counts the limits in this order (shortest window first, then as listed) and stops
+ * at the first one exceeded: a request refused per client or per address and client does not
+ * use up the address's cap.
  */
 export function throttlerOptions(
   env: AdminApiEnv,
@@ -47,16 +70,19 @@ export function throttlerOptions(
     generateKey: (_context, tracker, name) =>
       `${env.KRE_PREFIX}:throttle:${name}:${sha256(tracker)}`,
     throttlers: [
+      { name: THROTTLES.signInPerIp, ...limit(env.THROTTLE_SIGNIN_PER_IP), getTracker: clientOf },
       {
         name: THROTTLES.signInPerEmail,
         ...limit(env.THROTTLE_SIGNIN_PER_EMAIL),
-        getTracker: (req: Record<string, unknown>) => {
-          const email = (req.body as { email?: unknown } | undefined)?.email;
-          return `email:${typeof email === 'string' ? normalizeEmail(email) : ''}`;
-        },
+        getTracker: (req: Record<string, unknown>) =>
+          `email:${emailOf(req)}\nclient:${clientOf(req)}`,
       },
-      { name: THROTTLES.signInPerIp, ...limit(env.THROTTLE_SIGNIN_PER_IP) },
-      { name: THROTTLES.verifyPerIp, ...limit(env.THROTTLE_VERIFY_PER_IP) },
+      {
+        name: THROTTLES.signInPerEmailAllClients,
+        ...limit(env.THROTTLE_SIGNIN_PER_EMAIL_ALL_CLIENTS),
+        getTracker: (req: Record<string, unknown>) => `email:${emailOf(req)}`,
+      },
+      { name: THROTTLES.verifyPerIp, ...limit(env.THROTTLE_VERIFY_PER_IP), getTracker: clientOf },
     ],
   };
 }

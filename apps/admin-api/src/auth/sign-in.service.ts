@@ -10,12 +10,13 @@ import type { AuthConfig } from '../admin-api.env.js';
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditService } from '../audit/audit.service.js';
 import { CLOCK } from '../common/clock.js';
-import { RANDOM_SECRET_PATTERN, randomSecret, sha256Hex } from '../common/secrets.js';
+import { RANDOM_SECRET_PATTERN, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
 import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';
 import { MailService } from './mail.service.js';
 import { type NewSession, SessionsService } from './sessions.service.js';
 import { SignInLinksRepository } from './sign-in-links.repository.js';
+import { SignInLinksService } from './sign-in-links.service.js';
 
 export interface SignedIn extends NewSession {
   user: UserDoc;
@@ -32,7 +33,8 @@ export class SignInService implements OnApplicationShutdown {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(
-    private readonly links: SignInLinksRepository,
+    private readonly links: SignInLinksService,
+    private readonly linkStore: SignInLinksRepository,
     private readonly users: UsersRepository,
     private readonly settings: SettingsService,
     private readonly sessions: SessionsService,
@@ -64,36 +66,12 @@ export class SignInService implements OnApplicationShutdown {
   }
 
   private async send(email: string): Promise<void> {
-    const [user, settings] = await Promise.all([
-      this.users.findByEmail(email),
-      this.settings.get(),
-    ]);
-    const known = user !== null && !user.deletedAt;
-    // Removed users stay removed: an allowed domain does not bring them back.
-    if (!known && (user || !SettingsService.domainAllowed(email, settings))) return;
-    const token = randomSecret();
-    const now = this.clock.now();
-    await this.links.insertNewest(
-      {
-        _id: sha256Hex(token),
-        email,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + settings.signInLinkTtlMinutes * 60_000),
-      },
-      sha256Hex(email),
-    );
-    // The token travels in the fragment: browsers never send it to a server, and a mail
-    // scanner fetching the URL consumes nothing (only POST /signin/verify does).
-    const link = `${this.config.frontendUrl}/signin#${token}`;
-    await this.mail.sendSignInLink(email, link, settings.signInLinkTtlMinutes);
+    const link = await this.links.issue(email);
+    if (!link) return;
+    await this.mail.sendSignInLink(email, link.url, link.ttlMinutes);
     if (this.config.devLinksInLog)
-      this.logger.log(`development: sign-in link for ${email}: ${link}`);
-    if (known) {
-      await this.audit.record({
-        type: UserActivityType.SIGN_IN_LINK_SENT,
-        user: { id: user._id, email: user.email },
-      });
-    }
+      this.logger.log(`development: sign-in link for ${email}: ${link.url}`);
+    await this.links.recordSent(link);
   }
 
   /**
@@ -104,9 +82,9 @@ export class SignInService implements OnApplicationShutdown {
   async verify(token: string, previousSessionId: string | undefined): Promise<SignedIn> {
     if (!RANDOM_SECRET_PATTERN.test(token)) throw new InvalidOrExpiredLinkError();
     const hash = sha256Hex(token);
-    const link = await this.links.consume(hash);
+    const link = await this.linkStore.consume(hash);
     if (!link || this.clock.now() >= link.expiresAt) throw new InvalidOrExpiredLinkError();
-    if (!(await this.links.isNewest(sha256Hex(link.email), hash)))
+    if (!(await this.linkStore.isNewest(sha256Hex(link.email), hash)))
       throw new InvalidOrExpiredLinkError();
     const user = await this.userFor(link.email);
     await this.sessions.end(previousSessionId, false);

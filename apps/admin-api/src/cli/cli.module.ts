@@ -1,0 +1,53 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { systemClock } from '@libs/core';
+import { NatsModule } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { PersistenceModule } from '@libs/persistence';
+import { ADMIN_API_ENV, type AdminApiEnv, authConfig } from '../admin-api.env.js';
+import { AUTH_CONFIG } from '../admin-api.tokens.js';
+import { AuditModule } from '../audit/audit.module.js';
+import { SignInLinksService } from '../auth/sign-in-links.service.js';
+import { CLOCK } from '../common/clock.js';
+import { IdentityStoreModule } from '../identity-store.module.js';
+import { SettingsModule } from '../settings/settings.module.js';
+import { AdminBootstrap } from '../users/admin-bootstrap.service.js';
+
+/** The env, names, auth config and clock, as the app provides them. */
+@Global()
+@Module({})
+class CliCoreModule {
+  static forRoot(env: AdminApiEnv): DynamicModule {
+    const providers = [
+      { provide: ADMIN_API_ENV, useValue: env },
+      { provide: Names, useValue: new Names(env.KRE_PREFIX) },
+      { provide: AUTH_CONFIG, useValue: authConfig(env) },
+      { provide: CLOCK, useValue: systemClock },
+    ];
+    return { module: CliCoreModule, providers, exports: providers.map((p) => p.provide) };
+  }
+}
+
+/**
+ * What admin-api's host commands need: the platform database and the audit log (NATS carries
+ * live audit entries). No HTTP server, no Redis, no mail: a command works while sign-in is
+ * rate-limited or the mail server is down. `ADMIN_EMAIL` is made a platform admin first, as at
+ * the app's start-up, so the first admin can get in even before the app ever ran.
+ */
+@Module({})
+export class AdminApiCliModule {
+  static forRoot(env: AdminApiEnv): DynamicModule {
+    const names = new Names(env.KRE_PREFIX);
+    return {
+      module: AdminApiCliModule,
+      imports: [
+        CliCoreModule.forRoot(env),
+        PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
+        NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-admin-api-cli` }),
+        IdentityStoreModule,
+        AuditModule,
+        SettingsModule,
+      ],
+      providers: [SignInLinksService, AdminBootstrap],
+    };
+  }
+}
