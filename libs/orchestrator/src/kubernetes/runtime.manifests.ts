@@ -4,6 +4,7 @@ import type {
   V1Namespace,
   V1NetworkPolicy,
   V1ResourceQuota,
+  V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { Names } from '@libs/naming';
@@ -11,6 +12,22 @@ import { POD_PORTS, type KubernetesDriverOptions } from './kubernetes.options.js
 
 /** The ServiceAccount every workload of a runtime runs as (no token, no permissions). */
 export const WORKLOAD_SERVICE_ACCOUNT = 'kre-workload';
+/**
+ * Marks a runtime namespace as this installation's (value: the prefix). The chart's admission
+ * policy lets the deployer change only namespaces that carry it, and what is in them.
+ */
+export const INSTALLATION_LABEL = 'kre.io/installation';
+/** The RoleBinding that gives the deployer its rights inside a runtime namespace. */
+export const DEPLOYER_ROLE_BINDING = 'kre-deployer';
+/**
+ * The chart's ClusterRole of the deployer's rights inside a runtime namespace, and its service
+ * account (helm/kre `kre.runtimeDeployerRole`, `kre.deployerServiceAccount`): the deployer may
+ * bind that role only, in namespaces carrying INSTALLATION_LABEL.
+ */
+export const deployerRbac = (options: KubernetesDriverOptions) => ({
+  clusterRole: `kre-runtime-deployer:${options.installationNamespace}:${options.prefix}`,
+  serviceAccount: `${options.prefix}-deployer`,
+});
 const MANAGED_BY = {
   'app.kubernetes.io/managed-by': 'kre-deployer',
   'app.kubernetes.io/part-of': 'kre',
@@ -40,12 +57,28 @@ export function runtimeManifests(
       name: namespace,
       labels: {
         ...labels,
+        [INSTALLATION_LABEL]: options.prefix,
         'pod-security.kubernetes.io/enforce': 'restricted',
         'pod-security.kubernetes.io/enforce-version': 'latest',
         'pod-security.kubernetes.io/audit': 'restricted',
         'pod-security.kubernetes.io/warn': 'restricted',
       },
     },
+  };
+  // Right after the namespace: the deployer's rights in it come from this binding.
+  const rbac = deployerRbac(options);
+  const roleBinding: V1RoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta(DEPLOYER_ROLE_BINDING),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: rbac.clusterRole },
+    subjects: [
+      {
+        kind: 'ServiceAccount',
+        name: rbac.serviceAccount,
+        namespace: options.installationNamespace,
+      },
+    ],
   };
   const serviceAccount: V1ServiceAccount = {
     apiVersion: 'v1',
@@ -133,7 +166,7 @@ export function runtimeManifests(
       },
     });
   }
-  const objects: KubernetesObject[] = [ns, serviceAccount, ...policies];
+  const objects: KubernetesObject[] = [ns, roleBinding, serviceAccount, ...policies];
   if (Object.keys(options.resourceQuota).length > 0) {
     const quota: V1ResourceQuota = {
       apiVersion: 'v1',
