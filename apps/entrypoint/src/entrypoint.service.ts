@@ -11,6 +11,8 @@ import { resolveInsideKrt } from '@libs/config';
 import { NATS_CONNECTION, PayloadCodec } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import type { EntrypointEnv } from './entrypoint.env.js';
+import { GrpcHealthService } from './grpc-health.service.js';
+import { GrpcReflectionService } from './grpc-reflection.service.js';
 import { EntrypointGrpcServer } from './grpc-server.js';
 import { EntrypointHttpServer } from './http-server.js';
 import { RpcCalls } from './rpc-calls.js';
@@ -69,7 +71,12 @@ export class EntrypointService implements OnApplicationBootstrap, BeforeApplicat
       new PayloadCodec(proto.root),
       env.KRT_REQUEST_TIMEOUT * 1000,
     );
-    this.grpc = new EntrypointGrpcServer(calls, env.KRT_MAX_REQUEST_BYTES);
+    const health = new GrpcHealthService(proto.serviceName);
+    const reflection = new GrpcReflectionService([
+      proto.packageDefinition,
+      health.packageDefinition,
+    ]);
+    this.grpc = new EntrypointGrpcServer(calls, env.KRT_MAX_REQUEST_BYTES, health, reflection);
     this.http = new EntrypointHttpServer(calls, env.KRT_MAX_REQUEST_BYTES);
     const grpcPort = await this.grpc.listen(env.KRT_LISTEN_HOST, env.KRT_GRPC_PORT);
     const httpPort = await this.http.listen(env.KRT_LISTEN_HOST, env.KRT_HTTP_PORT);
