@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ApiException,
+  AppsV1Api,
   AuthorizationV1Api,
+  CoreV1Api,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -13,11 +15,24 @@ import {
   PatchStrategy,
   type V1ClusterRole,
   type V1Container,
+  type V1ContainerPort,
+  type V1Ingress,
+  type V1LabelSelector,
+  type V1NetworkPolicy,
   type V1PodSpec,
   type V1PolicyRule,
   type V1Secret,
+  type V1Service,
 } from '@kubernetes/client-node';
-import { type KubeCluster, startKubernetes, testPrefix, toolBinary } from '@libs/testing';
+import { validateKrtDirectory } from '@libs/krt';
+import { KubernetesDriver, plan } from '@libs/orchestrator';
+import {
+  type KubeCluster,
+  markDeploymentsAvailable,
+  startKubernetes,
+  testPrefix,
+  toolBinary,
+} from '@libs/testing';
 import { load as loadYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -26,7 +41,10 @@ import { adminApiEnvSchema } from '../../apps/admin-api/src/admin-api.env.js';
 import { deployerEnvSchema } from '../../apps/deployer/src/deployer.env.js';
 import { gatewayEnvSchema } from '../../apps/gateway/src/gateway.env.js';
 import { mongoWriterEnvSchema } from '../../apps/mongo-writer/src/mongo-writer.env.js';
+import { kubernetesOptions } from '../../apps/deployer/src/orchestrator.provider.js';
 /* eslint-enable no-restricted-imports */
+import { testOptions } from '../../libs/orchestrator/src/kubernetes/options.fixture.js';
+import { runtimeManifests } from '../../libs/orchestrator/src/kubernetes/runtime.manifests.js';
 import {
   type KubeconformSchemas,
   writeKubeconformSchemas,
@@ -43,32 +61,65 @@ const EXTERNAL_SECRETS: Record<string, string> = {
   'kre-config-key/key': Buffer.alloc(32, 7).toString('base64'),
 };
 
-/** What the kubernetes driver uses, and nothing else (the brief of the chart). */
-const DEPLOYER_RULES: V1PolicyRule[] = [
+/**
+ * The deployer's cluster-wide rights (issue #12): runtime namespaces themselves, the RoleBinding it
+ * puts in each, and `bind` on the one ClusterRole that binding names. No Secret, no workload.
+ */
+const deployerClusterRules = (runtimeRole: string): V1PolicyRule[] => [
   {
     apiGroups: [''],
-    resources: [
-      'namespaces',
-      'serviceaccounts',
-      'secrets',
-      'services',
-      'resourcequotas',
-      'limitranges',
-    ],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    resources: ['namespaces'],
+    verbs: ['get', 'list', 'create', 'patch', 'delete'],
   },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+  {
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['rolebindings'],
+    verbs: ['create', 'patch'],
+  },
+  {
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['clusterroles'],
+    verbs: ['bind'],
+    resourceNames: [runtimeRole],
+  },
+];
+
+/** Its rights inside a runtime namespace: what the kubernetes driver calls there, and nothing else. */
+const DEPLOYER_RUNTIME_RULES: V1PolicyRule[] = [
+  {
+    apiGroups: [''],
+    resources: ['serviceaccounts', 'resourcequotas', 'limitranges'],
+    verbs: ['create', 'patch'],
+  },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create', 'patch'] },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'patch', 'list', 'delete'] },
+  {
+    apiGroups: [''],
+    resources: ['services'],
+    verbs: ['create', 'patch', 'get', 'list', 'delete'],
+  },
   {
     apiGroups: ['apps'],
     resources: ['deployments'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    verbs: ['create', 'patch', 'list', 'watch', 'delete'],
   },
   {
     apiGroups: ['networking.k8s.io'],
-    resources: ['networkpolicies', 'ingresses'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+    resources: ['ingresses'],
+    verbs: ['create', 'patch', 'get', 'delete'],
   },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
 ];
+
+/** A refusal by the chart's ValidatingAdmissionPolicy (not by RBAC), with its message. */
+const byPolicy = (message: RegExp) =>
+  new RegExp(
+    `^403 .* is forbidden: ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*${message.source}`,
+    's',
+  );
+/** A refusal by RBAC. */
+const byRbac = (verb: string, resource: string) =>
+  new RegExp(`^403 .*cannot ${verb} resource "${resource}"`, 's');
 
 interface Run {
   code: number | null;
@@ -113,8 +164,87 @@ const sortedRules = (rules: V1PolicyRule[]) =>
       apiGroups: [...(r.apiGroups ?? [])].sort(),
       resources: [...(r.resources ?? [])].sort(),
       verbs: [...r.verbs].sort(),
+      resourceNames: [...(r.resourceNames ?? [])].sort(),
     }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+/** What the API server answers a call: `allowed`, or the code and message of its refusal. */
+async function outcome(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+    return 'allowed';
+  } catch (error) {
+    if (!(error instanceof ApiException)) throw error;
+    const body = String((error as ApiException<string>).body);
+    let message = body;
+    try {
+      const status = JSON.parse(body) as { message?: unknown };
+      if (typeof status.message === 'string') message = status.message;
+    } catch {
+      // not a Status document
+    }
+    return `${error.code} ${message}`;
+  }
+}
+
+const matches = (selector: V1LabelSelector | undefined, labels: Record<string, string>) =>
+  Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+  (selector?.matchExpressions ?? []).every((e) => {
+    const value = labels[e.key];
+    switch (e.operator) {
+      case 'In':
+        return value !== undefined && (e.values ?? []).includes(value);
+      case 'NotIn':
+        return value === undefined || !(e.values ?? []).includes(value);
+      case 'Exists':
+        return value !== undefined;
+      case 'DoesNotExist':
+        return value === undefined;
+      default:
+        throw new Error(`unknown operator ${e.operator}`);
+    }
+  });
+
+/** A pod, as NetworkPolicies see it. */
+interface PodRef {
+  namespace: string;
+  namespaceLabels: Record<string, string>;
+  labels: Record<string, string>;
+  ports?: V1ContainerPort[];
+}
+
+/**
+ * Whether the NetworkPolicies admit a TCP connection from one pod to a port of another (the
+ * standard's ingress semantics: a pod selected by no ingress policy admits everything; else a
+ * rule must match the port and the peer). Nothing here runs a CNI, so the render is judged.
+ */
+function admits(policies: V1NetworkPolicy[], from: PodRef, to: PodRef, port: number): boolean {
+  const applying = policies.filter(
+    (p) =>
+      p.metadata?.namespace === to.namespace &&
+      matches(p.spec?.podSelector, to.labels) &&
+      (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
+  );
+  if (applying.length === 0) return true;
+  const portMatches = (p: { port?: number | string; protocol?: string }) =>
+    (p.protocol ?? 'TCP') === 'TCP' &&
+    (p.port === undefined ||
+      p.port === port ||
+      (to.ports ?? []).some((c) => c.name === p.port && c.containerPort === port));
+  return applying.some((policy) =>
+    (policy.spec?.ingress ?? []).some(
+      (rule) =>
+        (rule.ports === undefined || rule.ports.some(portMatches)) &&
+        (rule._from === undefined ||
+          rule._from.some((peer) => {
+            const namespaceOk = peer.namespaceSelector
+              ? matches(peer.namespaceSelector, from.namespaceLabels)
+              : from.namespace === policy.metadata?.namespace;
+            return namespaceOk && (!peer.podSelector || matches(peer.podSelector, from.labels));
+          })),
+    ),
+  );
+}
 
 /** The values a container's env resolves to, reading secretKeyRefs from the render or `external`. */
 function resolveEnv(
@@ -318,6 +448,161 @@ describe('helm/kre chart', () => {
     expect(missing.resources?.[0]?.msg).toContain('could not find schema for Service');
   });
 
+  it('serves the admin API Ingress over TLS unless TLS is turned off explicitly', async () => {
+    const tlsOf = async (...args: string[]) => {
+      const objects = documents(
+        await render('kre-system', '--set', 'adminApi.ingress.enabled=true', ...args),
+      );
+      const ingress = find(objects, 'Ingress', 'kre-admin-api') as V1Ingress;
+      const env = resolveEnv(
+        podSpecOf(find(objects, 'Deployment', 'kre-admin-api')).containers[0],
+        objects,
+        'kre-system',
+      );
+      return { tls: ingress.spec?.tls, frontendUrl: env['FRONTEND_URL'] };
+    };
+    expect(await tlsOf()).toEqual({
+      tls: [{ hosts: ['kre.example.com'], secretName: 'kre-admin-api-tls' }],
+      frontendUrl: 'https://kre.example.com',
+    });
+    expect(await tlsOf('--set', 'adminApi.ingress.tls.secretName=custom-tls')).toMatchObject({
+      tls: [{ secretName: 'custom-tls' }],
+    });
+    expect(await tlsOf('--set', 'adminApi.ingress.tls.enabled=false')).toEqual({
+      tls: undefined,
+      frontendUrl: 'http://kre.example.com',
+    });
+  });
+
+  it("keeps NATS's monitoring port out of its Service and its pod's ports, only the kubelet's probes use it", async () => {
+    const objects = documents(await render('kre-system'));
+    const services = objects.filter(
+      (o): o is V1Service =>
+        o.kind === 'Service' && o.metadata?.name?.startsWith('kre-nats') === true,
+    );
+    expect(services).toHaveLength(2);
+    for (const service of services) {
+      expect(service.spec?.ports?.map((p) => p.port)).toEqual([4222]);
+    }
+    const [nats] = podSpecOf(find(objects, 'StatefulSet', 'kre-nats')).containers;
+    expect(nats.ports?.map((p) => p.containerPort)).toEqual([4222]);
+    expect(nats.readinessProbe?.httpGet?.port).toBe(8222);
+  });
+
+  it("admits to the release's pods only the traffic KRE needs (NetworkPolicies)", async () => {
+    const objects = documents(await render('kre-system'));
+    const policies = objects.filter((o): o is V1NetworkPolicy => o.kind === 'NetworkPolicy');
+    const releaseNamespace = { 'kubernetes.io/metadata.name': 'kre-system' };
+    const pod = (component: string): PodRef => {
+      const workload = objects.find(
+        (o) =>
+          (o.kind === 'Deployment' || o.kind === 'StatefulSet') &&
+          o.metadata?.labels?.['app.kubernetes.io/component'] === component,
+      ) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+      return {
+        namespace: 'kre-system',
+        namespaceLabels: releaseNamespace,
+        labels: workload.spec.template.metadata.labels,
+        ports: podSpecOf(workload as unknown as KubernetesObject).containers.flatMap(
+          (c) => c.ports ?? [],
+        ),
+      };
+    };
+    const [adminApi, deployer, mongoWriter, gateway, nats, redis, mongodb] = [
+      'admin-api',
+      'deployer',
+      'mongo-writer',
+      'gateway',
+      'nats',
+      'redis',
+      'mongodb',
+    ].map(pod);
+    // A pod of one of this installation's runtimes, labelled as the deployer labels its namespace.
+    const runtimeNamespace = runtimeManifests(
+      testOptions({ prefix: 'kre', installationNamespace: 'kre-system' }),
+      'rt',
+    ).find((o) => o.kind === 'Namespace')!;
+    const runtimePod: PodRef = {
+      namespace: 'kre-rt',
+      namespaceLabels: {
+        ...runtimeNamespace.metadata?.labels,
+        'kubernetes.io/metadata.name': 'kre-rt',
+      },
+      labels: { 'app.kubernetes.io/component': 'entrypoint' },
+    };
+    const elsewhere = (namespace: string): PodRef => ({
+      namespace,
+      namespaceLabels: { 'kubernetes.io/metadata.name': namespace },
+      labels: { app: 'something' },
+    });
+    const ingressController = elsewhere('ingress-nginx');
+    const stranger = elsewhere('default');
+    const neighbour: PodRef = {
+      ...stranger,
+      namespace: 'kre-system',
+      namespaceLabels: releaseNamespace,
+    };
+
+    const allowed = (to: PodRef, port: number, ...from: PodRef[]) =>
+      from.map((peer) => admits(policies, peer, to, port));
+    // The admin API: from the ingress controller only.
+    expect(allowed(adminApi, 8080, ingressController)).toEqual([true]);
+    expect(allowed(adminApi, 8080, stranger, neighbour, runtimePod, gateway)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    // The gateway: from anywhere, on its HTTP and gRPC ports only.
+    expect(allowed(gateway, 9080, stranger, runtimePod, ingressController)).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(allowed(gateway, 9000, stranger)).toEqual([true]);
+    expect(allowed(gateway, 9081, stranger)).toEqual([false]);
+    // NATS: clients from the apps and this installation's runtimes; monitoring from no one.
+    expect(allowed(nats, 4222, adminApi, deployer, mongoWriter, gateway, runtimePod)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(allowed(nats, 4222, stranger, neighbour, ingressController)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(allowed(nats, 8222, deployer, runtimePod, stranger)).toEqual([false, false, false]);
+    // Redis and MongoDB: only the apps that use them.
+    expect(allowed(redis, 6379, adminApi, deployer)).toEqual([true, true]);
+    expect(allowed(redis, 6379, mongoWriter, gateway, runtimePod, stranger)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(allowed(mongodb, 27017, adminApi, deployer, mongoWriter)).toEqual([true, true, true]);
+    expect(allowed(mongodb, 27017, gateway, runtimePod, stranger)).toEqual([false, false, false]);
+    // Health ports: the kubelet only (NetworkPolicies always admit the node).
+    expect(allowed(deployer, 8081, stranger, neighbour)).toEqual([false, false]);
+    expect(allowed(mongoWriter, 8082, stranger)).toEqual([false]);
+    // Another installation's runtimes are strangers.
+    const otherRuntime: PodRef = {
+      ...runtimePod,
+      namespaceLabels: { ...runtimePod.namespaceLabels, 'kre.io/installation': 'other' },
+    };
+    expect(allowed(nats, 4222, otherRuntime)).toEqual([false]);
+
+    const off = documents(await render('kre-system', '--set', 'networkPolicy.enabled=false'));
+    expect(off.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+    const external = documents(await render('kre-system', '-f', EXTERNAL_VALUES));
+    expect(external.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata?.name)).toEqual(
+      ['kre-default-deny', 'kre-admin-api', 'kre-gateway'],
+    );
+  });
+
   it('refuses values of the wrong type or unknown keys through values.schema.json, naming them', async () => {
     const cases: [string[], RegExp][] = [
       [['--set', 'adminApi.port=eighty'], /\/adminApi\/port': got string, want integer/],
@@ -451,11 +736,8 @@ describe('helm/kre chart', () => {
     expect(String((error as ApiException<string>).body)).toContain('violates PodSecurity');
   });
 
-  it('grants the deployer exactly what the kubernetes driver uses, and binds it to its ServiceAccount', async () => {
-    const namespace = await newNamespace(`${testPrefix()}-rbac`);
-    for (const object of documents(
-      await render(namespace, '--show-only', 'templates/deployer-rbac.yaml'),
-    )) {
+  async function serverSideApply(objects: KubernetesObject[]) {
+    for (const object of objects) {
       await objectsApi.patch(
         object,
         undefined,
@@ -465,34 +747,337 @@ describe('helm/kre chart', () => {
         PatchStrategy.ServerSideApply,
       );
     }
-    const role = await objectsApi.read<V1ClusterRole>({
+  }
+
+  it('grants the deployer cluster-wide only namespaces, RoleBindings and bind on one ClusterRole; Secrets and workloads only where that role is bound', async () => {
+    const namespace = await newNamespace(`${testPrefix()}-rbac`);
+    await serverSideApply(
+      documents(await render(namespace, '--show-only', 'templates/deployer-rbac.yaml')),
+    );
+    const runtimeRole = `kre-runtime-deployer:${namespace}:kre`;
+    const clusterRole = await objectsApi.read<V1ClusterRole>({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name: `${namespace}-kre-deployer` },
     });
-    expect(sortedRules(role.rules ?? [])).toEqual(sortedRules(DEPLOYER_RULES));
+    expect(sortedRules(clusterRole.rules ?? [])).toEqual(
+      sortedRules(deployerClusterRules(runtimeRole)),
+    );
+    const inRuntimes = await objectsApi.read<V1ClusterRole>({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: runtimeRole },
+    });
+    expect(sortedRules(inRuntimes.rules ?? [])).toEqual(sortedRules(DEPLOYER_RUNTIME_RULES));
 
     const authorization = kubeConfig.makeApiClient(AuthorizationV1Api);
-    const can = async (verb: string, resource: string, group = '', inNamespace = 'kre-rt') => {
+    const can = async (verb: string, resource: string, group = '', inNamespace = '', name = '') => {
       const review = await authorization.createSubjectAccessReview({
         body: {
           spec: {
             user: `system:serviceaccount:${namespace}:kre-deployer`,
             groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`],
-            resourceAttributes: { verb, resource, group, namespace: inNamespace },
+            resourceAttributes: { verb, resource, group, namespace: inNamespace, name },
           },
         },
       });
       return review.status?.allowed ?? false;
     };
-    expect(await can('create', 'namespaces', '', '')).toBe(true);
-    expect(await can('patch', 'deployments', 'apps')).toBe(true);
-    expect(await can('watch', 'pods')).toBe(true);
-    expect(await can('delete', 'ingresses', 'networking.k8s.io')).toBe(true);
-    expect(await can('create', 'pods')).toBe(false);
-    expect(await can('update', 'deployments', 'apps')).toBe(false);
-    expect(await can('get', 'configmaps')).toBe(false);
-    expect(await can('create', 'clusterroles', 'rbac.authorization.k8s.io', '')).toBe(false);
+    // Cluster-wide: namespaces and its RoleBindings (the admission policy confines both).
+    expect(await can('create', 'namespaces')).toBe(true);
+    expect(await can('patch', 'namespaces', '', '', 'kube-system')).toBe(true);
+    expect(await can('create', 'rolebindings', 'rbac.authorization.k8s.io', 'kre-rt')).toBe(true);
+    expect(await can('bind', 'clusterroles', 'rbac.authorization.k8s.io', '', runtimeRole)).toBe(
+      true,
+    );
+    expect(
+      await can('bind', 'clusterroles', 'rbac.authorization.k8s.io', '', 'cluster-admin'),
+    ).toBe(false);
+    expect(await can('escalate', 'clusterroles', 'rbac.authorization.k8s.io')).toBe(false);
+    expect(await can('create', 'clusterrolebindings', 'rbac.authorization.k8s.io')).toBe(false);
+    // No Secret, no workload anywhere until a runtime namespace binds the runtime role.
+    for (const [verb, inNamespace] of [
+      ['list', ''],
+      ['watch', ''],
+      ['get', 'default'],
+      ['list', 'kube-system'],
+      ['list', 'kre-rt'],
+      ['create', 'kube-system'],
+    ]) {
+      expect(
+        await can(verb, 'secrets', '', inNamespace),
+        `${verb} secrets in "${inNamespace}"`,
+      ).toBe(false);
+    }
+    expect(await can('patch', 'deployments', 'apps', 'kube-system')).toBe(false);
+    expect(await can('patch', 'deployments', 'apps', 'kre-rt')).toBe(false);
+
+    // A runtime namespace, with the binding the deployer gives itself there.
+    const binding = runtimeManifests(
+      testOptions({ prefix: 'kre', installationNamespace: namespace }),
+      'rt',
+    ).find((o) => o.kind === 'RoleBinding');
+    await newNamespace('kre-rt');
+    await serverSideApply([binding!]);
+    expect(await can('list', 'secrets', '', 'kre-rt')).toBe(true);
+    expect(await can('patch', 'deployments', 'apps', 'kre-rt')).toBe(true);
+    expect(await can('watch', 'deployments', 'apps', 'kre-rt')).toBe(true);
+    expect(await can('delete', 'ingresses', 'networking.k8s.io', 'kre-rt')).toBe(true);
+    expect(await can('create', 'pods', '', 'kre-rt')).toBe(false);
+    expect(await can('create', 'pods', 'exec', 'kre-rt')).toBe(false);
+    expect(await can('update', 'deployments', 'apps', 'kre-rt')).toBe(false);
+    expect(await can('get', 'configmaps', '', 'kre-rt')).toBe(false);
+    expect(await can('list', 'secrets', '', 'default')).toBe(false);
+  });
+
+  describe("as the deployer's service account", () => {
+    /** The release namespace and the installation prefix of these tests. */
+    let namespace: string;
+    let prefix: string;
+    let deployerConfig: KubeConfig;
+    let asDeployer: KubernetesObjectApi;
+    let driver: KubernetesDriver;
+
+    const ssaAsDeployer = (object: KubernetesObject) =>
+      asDeployer.patch(
+        object,
+        undefined,
+        'All',
+        'kre-deployer',
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+    const mergePatchAsDeployer = (object: KubernetesObject) =>
+      asDeployer.patch(
+        object,
+        undefined,
+        'All',
+        'kre-deployer',
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+
+    beforeAll(async () => {
+      prefix = testPrefix();
+      namespace = await newNamespace(`${prefix}-kre`);
+      const args = ['--set', `kre.prefix=${prefix}`, '--set', 'kubernetes.ingress.domain=kre.test'];
+      const objects = documents(await render(namespace, ...args));
+      await serverSideApply(
+        objects.filter((o) =>
+          [
+            'ServiceAccount',
+            'ClusterRole',
+            'ClusterRoleBinding',
+            'ValidatingAdmissionPolicy',
+            'ValidatingAdmissionPolicyBinding',
+          ].includes(o.kind ?? ''),
+        ),
+      );
+      // The account's own token (TokenRequest), as the deployer's pod gets it.
+      const core = kubeConfig.makeApiClient(CoreV1Api);
+      const token = await core.createNamespacedServiceAccountToken({
+        name: `${prefix}-deployer`,
+        namespace,
+        body: { spec: { audiences: [], expirationSeconds: 3_600 } },
+      });
+      const cluster = kubeConfig.getCurrentCluster()!;
+      deployerConfig = new KubeConfig();
+      deployerConfig.loadFromOptions({
+        clusters: [cluster],
+        users: [{ name: 'deployer', token: token.status?.token }],
+        contexts: [{ name: 'deployer', cluster: cluster.name, user: 'deployer' }],
+        currentContext: 'deployer',
+      });
+      asDeployer = KubernetesObjectApi.makeApiClient(deployerConfig);
+      // The driver as the deployer runs it: options from the env the chart gives its container.
+      const container = podSpecOf(find(objects, 'Deployment', 'kre-deployer')).containers[0];
+      const env = deployerEnvSchema.parse(resolveEnv(container, objects, namespace));
+      driver = await KubernetesDriver.create(deployerConfig, kubernetesOptions(env));
+      // The API server enforces a new policy once its informer has it.
+      const deadline = Date.now() + 20_000;
+      const kubeSystem = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } };
+      while (!/ValidatingAdmissionPolicy/.test(await outcome(() => ssaAsDeployer(kubeSystem)))) {
+        if (Date.now() > deadline)
+          throw new Error('the admission policy is not enforced after 20 s');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+
+    afterAll(() => driver?.close());
+
+    it('runs the kubernetes driver, configured from the chart, through a runtime and a version of examples/greeter, from prepare to removal', async () => {
+      const { krt } = await validateKrtDirectory('examples/greeter');
+      const runtimeId = 'greeter';
+      const runtimeNamespace = `${prefix}-${runtimeId}`;
+      await driver.adopt();
+      await driver.prepareRuntime(runtimeId);
+      await driver.prepareRuntime(runtimeId); // converges
+      const p = plan({
+        prefix,
+        runtimeId,
+        krt,
+        natsUrl: 'nats://127.0.0.1:4222',
+        config: {
+          variables: Object.fromEntries(krt.config.variables.map((k) => [k, `v-${k}`])),
+          files: {},
+        },
+        requestTimeoutSeconds: 30,
+      });
+      await driver.apply(p);
+      await driver.apply(p);
+      const ready = driver.waitReady(runtimeId, p.versionName, 30_000);
+      await markDeploymentsAvailable(
+        kubeConfig.makeApiClient(AppsV1Api),
+        runtimeNamespace,
+        `kre.io/runtime=${runtimeId},kre.io/version=${p.versionName}`,
+      );
+      await ready;
+      expect(await driver.status(runtimeId, p.versionName)).toEqual([]); // no kubelet, no pods
+      expect(await driver.endpoints(runtimeId, p.versionName)).not.toBeNull();
+      await driver.publish(runtimeId, p.versionName);
+      const ingress = await objectsApi.read<V1Ingress>({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'entrypoint', namespace: runtimeNamespace },
+      });
+      expect(ingress.spec?.rules?.[0]?.host).toBe(`${runtimeId}.kre.test`);
+      await driver.stop(runtimeId, p.versionName);
+      expect(await driver.endpoints(runtimeId, p.versionName)).toBeNull();
+      await driver.removeRuntime(runtimeId);
+      const gone = await outcome(() =>
+        objectsApi.read({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: runtimeNamespace },
+        }),
+      );
+      expect(gone).toMatch(/^404 /);
+    });
+
+    it('is refused any change outside its own runtime namespaces (admission policy) and any Secret there (RBAC)', async () => {
+      await driver.prepareRuntime('alpha');
+      const runtimeNamespace = `${prefix}-alpha`;
+      const ns = (name: string, labels?: Record<string, string>) => ({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name, ...(labels ? { labels } : {}) },
+      });
+      const owned = { 'kre.io/installation': prefix };
+      const foreign = await newNamespace(`${prefix}-foreign`); // named like a runtime's, not labelled
+      const labelledElsewhere = await newNamespace(`${testPrefix()}-other`, owned);
+      const outside = /the KRE deployer \(installation "[a-z0-9]+"\) may change only namespaces /;
+      const bindingIn = (
+        where: string,
+        subject: { name: string; namespace: string },
+        role?: string,
+      ) =>
+        ({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'kre-deployer', namespace: where },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: role ?? `kre-runtime-deployer:${namespace}:${prefix}`,
+          },
+          subjects: [{ kind: 'ServiceAccount', ...subject }],
+        }) as KubernetesObject;
+      const self = { name: `${prefix}-deployer`, namespace };
+
+      // Namespaces that are not this installation's runtimes: no change of any kind.
+      expect(await outcome(() => ssaAsDeployer(ns('kube-system', { a: 'b' })))).toMatch(
+        byPolicy(outside),
+      );
+      expect(await outcome(() => ssaAsDeployer(ns(foreign, { a: 'b' })))).toMatch(
+        byPolicy(outside),
+      );
+      expect(await outcome(() => ssaAsDeployer(ns(labelledElsewhere, { a: 'b' })))).toMatch(
+        byPolicy(outside),
+      );
+      expect(
+        await outcome(() => asDeployer.delete(ns(labelledElsewhere), undefined, 'All')),
+      ).toMatch(byPolicy(outside));
+      expect(await outcome(() => asDeployer.delete(ns(foreign), undefined, 'All'))).toMatch(
+        byPolicy(outside),
+      );
+      expect(await outcome(() => ssaAsDeployer(ns(`elsewhere-${prefix}`, owned)))).toMatch(
+        byPolicy(outside),
+      );
+      expect(await outcome(() => ssaAsDeployer(ns(`${prefix}-unlabelled`)))).toMatch(
+        byPolicy(outside),
+      );
+      // Nor can it take the label off a runtime namespace, or lift its Pod Security.
+      const keeps = /a runtime namespace keeps its kre.io\/installation label and Pod Security/;
+      const unlabel = {
+        ...ns(runtimeNamespace),
+        metadata: { name: runtimeNamespace, labels: { 'kre.io/installation': null } },
+      } as unknown as KubernetesObject;
+      expect(await outcome(() => mergePatchAsDeployer(unlabel))).toMatch(byPolicy(keeps));
+      expect(
+        await outcome(() =>
+          mergePatchAsDeployer(
+            ns(runtimeNamespace, { 'pod-security.kubernetes.io/enforce': 'privileged' }),
+          ),
+        ),
+      ).toMatch(byPolicy(keeps));
+      // Its RoleBinding: only the runtime role, only to itself, only in its runtime namespaces.
+      expect(await outcome(() => ssaAsDeployer(bindingIn('default', self)))).toMatch(
+        byPolicy(outside),
+      );
+      expect(
+        await outcome(() =>
+          ssaAsDeployer(
+            bindingIn(runtimeNamespace, { name: 'kre-workload', namespace: runtimeNamespace }),
+          ),
+        ),
+      ).toMatch(
+        byPolicy(/may only bind the runtime deployer ClusterRole to its own service account/),
+      );
+      expect(
+        await outcome(() => ssaAsDeployer(bindingIn(runtimeNamespace, self, 'cluster-admin'))),
+      ).toMatch(/^403 .*is attempting to grant RBAC permissions not currently held/s);
+      // Its Services stay inside the cluster.
+      const nodePort = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'exposed', namespace: runtimeNamespace },
+        spec: { type: 'NodePort', ports: [{ port: 80 }] },
+      } as V1Service;
+      expect(await outcome(() => ssaAsDeployer(nodePort))).toMatch(
+        byPolicy(/Services are ClusterIP, without external IPs/),
+      );
+      // Secrets: only in its runtime namespaces (RBAC; reads never reach admission).
+      const core = deployerConfig.makeApiClient(CoreV1Api);
+      expect(await outcome(() => core.listNamespacedSecret({ namespace: 'default' }))).toMatch(
+        byRbac('list', 'secrets'),
+      );
+      expect(await outcome(() => core.listSecretForAllNamespaces())).toMatch(
+        byRbac('list', 'secrets'),
+      );
+      expect(
+        await outcome(() => core.readNamespacedSecret({ name: 'any', namespace: 'kube-system' })),
+      ).toMatch(byRbac('get', 'secrets'));
+
+      // What it must do still works: its runtime namespace, a Secret and a Service in it.
+      expect(await outcome(() => mergePatchAsDeployer(ns(runtimeNamespace, { x: 'y' })))).toBe(
+        'allowed',
+      );
+      const secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'config', namespace: runtimeNamespace },
+        stringData: { KEY: 'value' },
+      } as V1Secret;
+      expect(await outcome(() => ssaAsDeployer(secret))).toBe('allowed');
+      expect(
+        await outcome(() =>
+          ssaAsDeployer({ ...nodePort, spec: { ports: [{ port: 80 }] } } as V1Service),
+        ),
+      ).toBe('allowed');
+      expect(await outcome(() => core.listNamespacedSecret({ namespace: runtimeNamespace }))).toBe(
+        'allowed',
+      );
+    });
   });
 
   it('keeps generated credentials across helm upgrade, and the config key after uninstall', async () => {

@@ -38,6 +38,28 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end -}}
 
+{{/*
+The deployer's ServiceAccount, `<prefix>-deployer` in the release namespace. The deployer derives
+the same name (KRE_PREFIX) for the RoleBinding it creates in each runtime namespace
+(libs/orchestrator runtime.manifests.ts), so it does not follow the release's full name.
+*/}}
+{{- define "kre.deployerServiceAccount" -}}
+{{- printf "%s-deployer" .Values.kre.prefix -}}
+{{- end -}}
+
+{{/*
+The ClusterRole the deployer binds in each runtime namespace (and may bind nowhere else), named
+from what the deployer knows: KUBE_NAMESPACE (the release namespace) and KRE_PREFIX.
+*/}}
+{{- define "kre.runtimeDeployerRole" -}}
+{{- printf "kre-runtime-deployer:%s:%s" .Release.Namespace .Values.kre.prefix -}}
+{{- end -}}
+
+{{/* Name of the installation's cluster-scoped objects: `<release namespace>-<fullname>-<component>`. */}}
+{{- define "kre.clusterName" -}}
+{{- printf "%s-%s" .root.Release.Namespace (include "kre.componentName" .) | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* A KRE image: (dict "root" $ "app" "adminApi"). */}}
 {{- define "kre.image" -}}
 {{- $image := .root.Values.image -}}
@@ -210,10 +232,19 @@ readinessProbe:
   failureThreshold: 3
 {{- end -}}
 
+{{/* A NetworkPolicy peer: the pods of one of the release's components: (dict "root" $ "component" "deployer"). */}}
+{{- define "kre.appPeer" -}}
+- podSelector:
+    matchLabels:
+      {{- include "kre.selectorLabels" . | nindent 6 }}
+{{- end -}}
+
 {{/* nats.conf of the chart's NATS server. */}}
 {{- define "kre.natsConfig" -}}
 server_name: $POD_NAME
 listen: 0.0.0.0:4222
+# Monitoring (/healthz for the probes; /connz, /subsz... show clients and subjects): no Service
+# port, no containerPort, and the NetworkPolicy admits only 4222 to this pod.
 http: 0.0.0.0:8222
 lame_duck_duration: 30s
 lame_duck_grace_period: 10s
