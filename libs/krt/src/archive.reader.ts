@@ -29,6 +29,8 @@ interface ScanOptions {
   stats: KrtReadStats;
   /** Write accepted regular files under this (fresh, private) folder while reading. */
   extractTo?: string;
+  /** Also keep in memory the files this accepts (entry paths, before the root is known). */
+  keepAlso?: (path: string) => boolean;
 }
 
 // `OldFile` (type \0) and `ContiguousFile` (type 7) are regular files to every tar reader.
@@ -365,7 +367,7 @@ class ArchiveScanner {
     this.contents.files.set(path, size);
     for (const dir of ancestors(path)) this.addDir(dir);
     const extract = this.options.extractTo !== undefined && !this.issues.hasErrors;
-    const kind = keepKind(path);
+    const kind = keepKind(path) ?? (this.options.keepAlso?.(path) ? 'document' : undefined);
     if (kind && this.mayKeep(kind, path, size)) {
       // One consumer per entry: a kept file is written out from memory once complete.
       const chunks: Buffer[] = [];

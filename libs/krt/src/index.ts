@@ -25,6 +25,8 @@ export { packKrt } from './krt.packer.js';
 export {
   extractKrt,
   openKrt,
+  readKrtDocument,
+  type KrtDocument,
   validateKrtDirectory,
   type ExtractedKrt,
   type KrtExtractOptions,

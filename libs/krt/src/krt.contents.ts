@@ -23,7 +23,7 @@ export function emptyContents(): KrtContents {
 }
 
 /** What a reader keeps in memory: manifest candidates, `.proto` files and npm lockfiles. */
-export type KeptKind = 'manifest' | 'proto' | 'lockfile';
+export type KeptKind = 'manifest' | 'proto' | 'lockfile' | 'document';
 
 /** Whether a reader must keep this file in memory, and as what. */
 export function keepKind(path: string): KeptKind | undefined {
@@ -40,8 +40,16 @@ export function keepKind(path: string): KeptKind | undefined {
 
 /** The size limit of one kept file of this kind. */
 export function keptLimit(kind: KeptKind, limits: KrtLimits): number {
-  if (kind === 'manifest') return limits.maxManifestBytes;
-  return kind === 'proto' ? limits.maxProtoBytes : limits.maxLockfileBytes;
+  switch (kind) {
+    case 'manifest':
+      return limits.maxManifestBytes;
+    case 'proto':
+      return limits.maxProtoBytes;
+    case 'lockfile':
+      return limits.maxLockfileBytes;
+    case 'document':
+      return limits.maxDocumentBytes;
+  }
 }
 
 /** The KRT once its root is known: every path relative to that root. */

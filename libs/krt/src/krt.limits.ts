@@ -24,6 +24,8 @@ export interface KrtLimits {
   maxProtoTotalBytes: number;
   /** One npm lockfile (`package-lock.json`, `npm-shrinkwrap.json`), checked at upload. */
   maxLockfileBytes: number;
+  /** One file read out of a stored KRT (`readKrtDocument`: its docs). */
+  maxDocumentBytes: number;
   /** `replicas` of one node. */
   maxReplicas: number;
 }
@@ -41,6 +43,7 @@ export const DEFAULT_KRT_LIMITS: Readonly<KrtLimits> = Object.freeze({
   maxProtoBytes: 1 * MiB,
   maxProtoTotalBytes: 8 * MiB,
   maxLockfileBytes: 16 * MiB,
+  maxDocumentBytes: 1 * MiB,
   maxReplicas: 64,
 });
 

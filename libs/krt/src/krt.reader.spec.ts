@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { extractKrt, KrtInvalidError, openKrt } from './index.js';
+import { extractKrt, KrtInvalidError, openKrt, readKrtDocument } from './index.js';
 import { krtFailure } from './testing/krt.expect.js';
 import { v2Files } from './testing/krt.fixtures.js';
 import { gzip, krtBytes, streamOf, tarBytes, type RawEntry } from './testing/tar.builder.js';
@@ -186,5 +186,36 @@ describe(openKrt.name, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe(readKrtDocument.name, () => {
+  const withDocs = { ...files, 'docs/README.md': '# Hello\n', 'docs/deep/x.md': 'x' };
+
+  it('reads one file with the validating reader, at the root or under one top folder', async () => {
+    expect(await readKrtDocument(streamOf(krtBytes(withDocs)), 'docs/README.md')).toEqual({
+      found: true,
+      content: '# Hello\n',
+    });
+    const wrapped = Object.fromEntries(Object.entries(withDocs).map(([k, v]) => [`p/${k}`, v]));
+    expect(await readKrtDocument(streamOf(krtBytes(wrapped)), 'docs/deep/x.md')).toEqual({
+      found: true,
+      content: 'x',
+    });
+  });
+
+  it('says what is missing or too big, and refuses an archive that is not a valid KRT', async () => {
+    expect(await readKrtDocument(streamOf(krtBytes(withDocs)), 'docs/none.md')).toMatchObject({
+      found: false,
+      reason: 'missing',
+    });
+    expect(
+      await readKrtDocument(streamOf(krtBytes(withDocs)), 'docs/README.md', {
+        limits: { maxDocumentBytes: 4 },
+      }),
+    ).toMatchObject({ found: false, reason: 'too-big' });
+    await expect(
+      readKrtDocument(streamOf(krtBytes({ ...withDocs, '.npmrc': 'x' })), 'docs/README.md'),
+    ).rejects.toThrow(KrtInvalidError);
   });
 });

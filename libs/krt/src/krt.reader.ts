@@ -28,6 +28,41 @@ export async function openKrt(source: KrtSource, options?: KrtOptions): Promise<
   };
 }
 
+/** What `readKrtDocument` found. */
+export type KrtDocument =
+  | { found: true; content: string }
+  | { found: false; reason: 'missing' | 'too-big'; message: string };
+
+/**
+ * Reads one file (a path relative to the KRT root, e.g. `docs/README.md`) out of a stored KRT
+ * with the same hardened, validating pass as `openKrt`, holding only that file (up to
+ * `maxDocumentBytes`) in memory.
+ * @throws KrtInvalidError when the archive is not a valid KRT (any more).
+ */
+export async function readKrtDocument(
+  source: KrtSource,
+  path: string,
+  options?: KrtOptions,
+): Promise<KrtDocument> {
+  const resolved = resolveKrtOptions(options);
+  const depth = path.split('/').length;
+  const { contents, issues } = await scanArchive(source, {
+    limits: resolved.limits,
+    stats: resolved.stats,
+    // The root is known only at the end: the path itself, or under one top folder.
+    keepAlso: (entry) => {
+      const parts = entry.split('/');
+      return parts.length <= depth + 1 && parts.slice(-depth).join('/') === path;
+    },
+  });
+  const { layout } = validateContents(contents, issues, resolved);
+  const bytes = layout.kept.get(path);
+  if (bytes) return { found: true, content: bytes.toString('utf8') };
+  const tooBig = layout.tooBig.get(path);
+  if (tooBig) return { found: false, reason: 'too-big', message: tooBig };
+  return { found: false, reason: 'missing', message: `${path} is not in the KRT` };
+}
+
 /** Options of `extractKrt`. */
 export interface KrtExtractOptions extends KrtOptions {
   /** Where the KRT root should end up; must not exist yet. Default: a fresh private temp folder. */

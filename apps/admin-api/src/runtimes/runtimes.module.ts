@@ -5,6 +5,7 @@ import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditModule } from '../audit/audit.module.js';
+import { AuthModule } from '../auth/auth.module.js';
 import { IdentityStoreModule } from '../identity-store.module.js';
 import { NodeStatusService } from './node-status.service.js';
 import { RuntimesResolver, VersionsResolver } from './runtimes.resolver.js';
@@ -18,6 +19,7 @@ import { VersionsService } from './versions.service.js';
   imports: [
     IdentityStoreModule,
     AuditModule,
+    AuthModule,
     MulterModule.registerAsync({
       inject: [ADMIN_API_ENV],
       useFactory: (env: AdminApiEnv) => {

@@ -13,6 +13,7 @@ import { RuntimeJobsProducer } from '@libs/jobs';
 import { RuntimesRepository, VersionsRepository, type RuntimeDoc } from '@libs/persistence';
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
+import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
 import { CLOCK } from '../common/clock.js';
 import { MembershipsRepository } from '../users/memberships.repository.js';
@@ -48,6 +49,7 @@ export class RuntimesService {
     private readonly jobs: RuntimeJobsProducer,
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly live: LiveConnections,
   ) {}
 
   /** Records the runtime, makes the creator its ADMIN and queues its provisioning. */
@@ -108,6 +110,7 @@ export class RuntimesService {
     }
     for (const member of await this.memberships.listByRuntime(id))
       await this.memberships.remove(id, member.userId);
+    this.live.runtimeDeleted(id); // every replica ends the runtime's subscriptions
     await this.audit.record({
       type: UserActivityType.DELETE_RUNTIME,
       user: me,
@@ -173,6 +176,7 @@ export class RuntimesService {
     if (member.role === RuntimeRole.ADMIN && role !== RuntimeRole.ADMIN)
       await this.keepAnAdmin(runtimeId, userId);
     await this.memberships.put(runtimeId, userId, role, member.creationDate);
+    this.live.runtimeMembersChanged(runtimeId, [userId]); // their subscriptions: re-checked
     await this.audit.record({
       type: UserActivityType.UPDATE_RUNTIME_MEMBER_ROLE,
       user: me,
@@ -187,6 +191,7 @@ export class RuntimesService {
     if (!member) throw new NotFoundError('member', userId);
     if (member.role === RuntimeRole.ADMIN) await this.keepAnAdmin(runtimeId, userId);
     await this.memberships.remove(runtimeId, userId);
+    this.live.runtimeMembersChanged(runtimeId, [userId]); // their subscriptions here end
     await this.audit.record({
       type: UserActivityType.REMOVE_RUNTIME_MEMBER,
       user: me,

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import {
   BadUserInputError,
   ConflictError,
@@ -10,7 +9,7 @@ import {
   type VersionAction,
 } from '@libs/core';
 import { VersionJobsProducer } from '@libs/jobs';
-import { openKrt } from '@libs/krt';
+import { openKrt, readKrtDocument } from '@libs/krt';
 import { Names } from '@libs/naming';
 import {
   ConfigCipher,
@@ -22,7 +21,6 @@ import {
   type VersionDoc,
 } from '@libs/persistence';
 import { Injectable, Logger } from '@nestjs/common';
-import * as tar from 'tar';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { QueueUnavailableError, RuntimesService } from './runtimes.service.js';
@@ -34,9 +32,6 @@ const ACTIVITY_OF: Record<VersionAction, UserActivityType> = {
   unpublish: UserActivityType.UNPUBLISH_VERSION,
   delete: UserActivityType.DELETE_VERSION,
 };
-
-/** Largest docs/ file served by versionDocs. */
-const MAX_DOC_BYTES = 1024 * 1024;
 
 /**
  * Largest config variable (UTF-8 bytes): variables reach workloads only as environment
@@ -249,42 +244,23 @@ export class VersionsService {
     });
   }
 
-  /** A file under docs/ of the version's KRT. @throws NotFoundError */
+  /** A file under docs/ of the version's KRT. @throws NotFoundError | BadUserInputError */
   async doc(runtimeId: string, name: string, path: string): Promise<string> {
     const version = await this.versions.get(runtimeId, name);
     const wanted = path.replace(/^\/+/, '');
     if (!version.krt.docs.includes(wanted)) throw new NotFoundError('document', wanted);
-    let content: string | undefined;
-    let sawTooBig = false;
-    await new Promise<void>((resolve, reject) => {
-      const parser = new tar.Parser({
-        onReadEntry: (entry) => {
-          if (entry.type === 'File' && isEntryFor(entry.path, wanted)) {
-            if ((entry.size ?? 0) > MAX_DOC_BYTES) {
-              sawTooBig = true;
-              entry.resume();
-              return;
-            }
-            const chunks: Buffer[] = [];
-            entry.on('data', (c: Buffer) => chunks.push(c));
-            entry.on('end', () => (content = Buffer.concat(chunks).toString('utf8')));
-          } else {
-            entry.resume();
-          }
-        },
-      });
-      parser.on('end', () => resolve());
-      parser.on('error', reject);
-      Readable.from(this.archives.open(runtimeId, name, version.krtChunks))
-        .pipe(parser)
-        .on('error', reject);
-    });
-    if (sawTooBig)
-      throw new BadUserInputError([
-        { field: 'path', message: `is larger than ${MAX_DOC_BYTES} bytes` },
-      ]);
-    if (content === undefined) throw new NotFoundError('document', wanted);
-    return content;
+    const doc = await readKrtDocument(
+      this.archives.open(runtimeId, name, version.krtChunks),
+      wanted,
+      {
+        prefix: this.names.prefix,
+        runtimeId,
+      },
+    );
+    if (doc.found) return doc.content;
+    if (doc.reason === 'too-big')
+      throw new BadUserInputError([{ field: 'path', message: doc.message }]);
+    throw new NotFoundError('document', wanted);
   }
 
   /**
@@ -344,11 +320,4 @@ export class VersionsService {
       this.logger.error(`rollback of ${runtimeId}/${name} to ${before} failed: ${String(error)}`);
     }
   }
-}
-
-/** `docs/README.md`, `./docs/README.md`, or inside one top folder: `greeter/docs/README.md`. */
-function isEntryFor(entryPath: string, wanted: string): boolean {
-  const parts = entryPath.replace(/^\.\//, '').split('/');
-  const depth = wanted.split('/').length;
-  return parts.slice(-depth).join('/') === wanted && parts.length <= depth + 1;
 }
