@@ -1,19 +1,60 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
 import { HealthModule } from '@libs/observability';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { composeEntrypoint } from './entrypoint.composition.js';
 import type { EntrypointEnv } from './entrypoint.env.js';
-import { ENTRYPOINT_ENV, EntrypointService } from './entrypoint.service.js';
+import type { EntrypointService } from './entrypoint.service.js';
 
-/** The entrypoint service, global so the health checks can ask whether it serves. */
+/**
+ * The entrypoint inside Nest, which gives it the NATS connection (drained after the servers
+ * stop), the health endpoints and the SIGTERM hooks; everything else is `composeEntrypoint`'s.
+ */
+class EntrypointHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  /**
+   * Composed at bootstrap, not in a provider factory: Nest reports a factory's error itself and
+   * exits, while an error here reaches main.ts ("cannot start").
+   */
+  private entrypoint?: EntrypointService;
+
+  constructor(private readonly compose: () => EntrypointService) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.entrypoint = this.compose();
+    await this.entrypoint.start();
+  }
+
+  /** Before Nest closes the health server and drains NATS: finish the requests in progress. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.entrypoint?.stop();
+  }
+
+  readiness(): { ready: boolean; reason: string } {
+    return this.entrypoint?.readiness() ?? { ready: false, reason: 'starting' };
+  }
+}
+
+/** The entrypoint host, global so the health checks can ask whether it serves. */
 @Module({})
-class EntrypointCoreModule {
+class EntrypointHostModule {
   static forRoot(env: EntrypointEnv): DynamicModule {
     return {
-      module: EntrypointCoreModule,
+      module: EntrypointHostModule,
       global: true,
-      providers: [{ provide: ENTRYPOINT_ENV, useValue: env }, EntrypointService],
-      exports: [EntrypointService],
+      providers: [
+        {
+          provide: EntrypointHost,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) =>
+            new EntrypointHost(() => composeEntrypoint(env, { nc })),
+        },
+      ],
+      exports: [EntrypointHost],
     };
   }
 }
@@ -29,10 +70,10 @@ export class EntrypointModule {
           url: env.KRT_NATS_SERVER,
           name: `entrypoint-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}`,
         }),
-        EntrypointCoreModule.forRoot(env),
+        EntrypointHostModule.forRoot(env),
         HealthModule.forRoot({
-          inject: [NATS_CONNECTION, EntrypointService],
-          useFactory: (nats: NatsConnection, entrypoint: EntrypointService) => [
+          inject: [NATS_CONNECTION, EntrypointHost],
+          useFactory: (nats: NatsConnection, entrypoint: EntrypointHost) => [
             natsCheck(nats),
             {
               key: 'servers',
