@@ -5,16 +5,11 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { TRANSITIONAL_STATUSES, VersionStatus, type VersionJobName } from '@libs/core';
+import { TRANSITIONAL_STATUSES, jobOutOf } from '@libs/core';
 import { VERSIONS_QUEUE, VersionJobsProducer, versionJobDedupId } from '@libs/jobs';
 import { VersionsRepository } from '@libs/persistence';
 import type { Queue } from 'bullmq';
 
-const JOB_OF: Partial<Record<VersionStatus, VersionJobName>> = {
-  [VersionStatus.STARTING]: 'start',
-  [VersionStatus.STOPPING]: 'stop',
-  [VersionStatus.DELETING]: 'delete',
-};
 const PERIOD_MS = 15_000;
 
 /**
@@ -47,7 +42,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
     let requeued = 0;
     try {
       for (const version of await this.versions.listByStatus(TRANSITIONAL_STATUSES)) {
-        const name = JOB_OF[version.status];
+        const name = jobOutOf(version.status);
         if (!name) continue;
         const ref = { runtimeId: version.runtimeId, versionName: version.name };
         const live = await this.queue.getDeduplicationJobId(versionJobDedupId(name, ref));

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RUNNING_STATUSES, VersionStatus } from '@libs/core';
+import { RUNNING_STATUSES, VersionStatus, statusAfter } from '@libs/core';
 import type { VersionRef } from '@libs/jobs';
 import { GatewayRoutes, NatsProvisioner } from '@libs/messaging';
 import {
@@ -66,7 +66,7 @@ export class VersionDeploymentService {
       ref.runtimeId,
       ref.versionName,
       [VersionStatus.STARTING],
-      VersionStatus.STARTED,
+      statusAfter('start'),
       {
         startedAt: new Date(),
       },
@@ -83,7 +83,7 @@ export class VersionDeploymentService {
     await progress('remove-streams');
     await this.provisioner.removeVersionStreams(this.planner.resources(version));
     await progress('mark-stopped');
-    await this.versions.setStatus(ref.runtimeId, ref.versionName, VersionStatus.STOPPED);
+    await this.versions.setStatus(ref.runtimeId, ref.versionName, statusAfter('stop'));
   }
 
   async publish(ref: VersionRef, progress: Progress): Promise<void> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { plan, type DeploymentPlan } from '@libs/orchestrator';
-import { ConfigCipher, type VersionDoc } from '@libs/persistence';
+import { ConfigCipher, unsetConfigKeys, type VersionDoc } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 
@@ -27,11 +27,13 @@ export class VersionPlanner {
 
   /** @throws UnrecoverableError when a config value is unset; the cipher's errors */
   plan(version: VersionDoc): DeploymentPlan {
+    const unset = unsetConfigKeys(version.config);
+    if (unset.length > 0)
+      throw new UnrecoverableError(`the config is not complete: ${unset.join(', ')} unset`);
     const variables: Record<string, string> = {};
     const files: Record<string, string> = {};
     for (const entry of version.config) {
-      if (entry.value === undefined)
-        throw new UnrecoverableError(`config "${entry.key}" has no value`);
+      if (entry.value === undefined) continue; // not reached: the config is complete
       const where = { runtimeId: version.runtimeId, versionName: version.name, key: entry.key };
       (entry.type === 'FILE' ? files : variables)[entry.key] = this.cipher.decrypt(
         entry.value,

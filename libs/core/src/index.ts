@@ -17,6 +17,8 @@ export { PlatformRole, RuntimeRole, effectiveRuntimeRole, roleIncludes } from '.
 export {
   RUNNING_STATUSES,
   TRANSITIONAL_STATUSES,
+  jobOutOf,
+  statusAfter,
   VERSION_TRANSITIONS,
   VersionStatus,
   type VersionAction,

@@ -75,3 +75,16 @@ export const TRANSITIONAL_STATUSES: readonly VersionStatus[] = [
   VersionStatus.STOPPING,
   VersionStatus.DELETING,
 ];
+
+/** The job that takes a version out of a transitional status (STARTING → start, …). */
+export function jobOutOf(status: VersionStatus): VersionJobName | undefined {
+  if (!TRANSITIONAL_STATUSES.includes(status)) return undefined;
+  return Object.values(VERSION_TRANSITIONS).find((t) => t.now === status)?.job;
+}
+
+/** Where a lifecycle job that succeeded leaves the version (`delete` removes it instead). */
+export function statusAfter(action: Exclude<VersionAction, 'delete'>): VersionStatus {
+  const { end } = VERSION_TRANSITIONS[action];
+  if (end === 'removed') throw new Error(`${action} removes the version`);
+  return end;
+}

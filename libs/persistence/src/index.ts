@@ -7,7 +7,12 @@ export {
   VersionNotFoundError,
   VersionsRepository,
 } from './catalog/catalog.repositories.js';
-export type { ConfigValueDoc, RuntimeDoc, VersionDoc } from './catalog/catalog.schemas.js';
+export {
+  unsetConfigKeys,
+  type ConfigValueDoc,
+  type RuntimeDoc,
+  type VersionDoc,
+} from './catalog/catalog.schemas.js';
 export {
   ConfigCipher,
   ConfigValueUnreadableError,

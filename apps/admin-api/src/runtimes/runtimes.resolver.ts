@@ -5,7 +5,7 @@ import {
   roleIncludes,
   type VersionAction,
 } from '@libs/core';
-import type { RuntimeDoc, VersionDoc } from '@libs/persistence';
+import { unsetConfigKeys, type RuntimeDoc, type VersionDoc } from '@libs/persistence';
 import { Inject } from '@nestjs/common';
 import {
   Args,
@@ -46,7 +46,7 @@ import {
 } from './runtimes.model.js';
 import { RuntimesService } from './runtimes.service.js';
 import { VersionEventsService } from './version-events.service.js';
-import { VersionsService, configCompleted } from './versions.service.js';
+import { VersionsService } from './versions.service.js';
 
 function address(env: AdminApiEnv, runtimeId: string, versionName?: string): EntrypointAddress {
   const http = env.GATEWAY_PUBLIC_HTTP_URL.replace(/\/+$/, '');
@@ -188,7 +188,7 @@ export class VersionsResolver {
       publicationDate: doc.publishedAt ?? null,
       publicationAuthor: doc.publishedBy ?? null,
       config: {
-        completed: configCompleted(doc.config),
+        completed: unsetConfigKeys(doc.config).length === 0,
         vars: doc.config.map((entry) => ({
           key: entry.key,
           type: entry.type,

@@ -17,6 +17,7 @@ import {
   KrtArchiveStore,
   LegacyConfigValueError,
   VersionsRepository,
+  unsetConfigKeys,
   type ConfigValueDoc,
   type VersionDoc,
 } from '@libs/persistence';
@@ -39,11 +40,6 @@ const ACTIVITY_OF: Record<VersionAction, UserActivityType> = {
  * `plan()` (@libs/orchestrator), above which a file is not exported to the environment.
  */
 const MAX_VARIABLE_BYTES = 100 * 1024;
-
-/** A config entry is complete when it has a value. */
-export function configCompleted(config: readonly ConfigValueDoc[]): boolean {
-  return config.every((entry) => entry.value !== undefined);
-}
 
 @Injectable()
 export class VersionsService {
@@ -132,7 +128,7 @@ export class VersionsService {
     } else {
       if (action === 'start') {
         const version = await this.versions.get(runtimeId, name);
-        const missing = version.config.filter((c) => c.value === undefined).map((c) => c.key);
+        const missing = unsetConfigKeys(version.config);
         if (missing.length > 0 && transition.from.includes(version.status)) {
           throw new BadUserInputError(
             missing.map((key) => ({

@@ -33,6 +33,14 @@ export interface ConfigValueDoc {
   value?: string;
 }
 
+/**
+ * The config keys that have no value yet. A version's config is complete when there are none:
+ * the one place that decides it (the API's `completed`, the start mutation, the deployer).
+ */
+export function unsetConfigKeys(config: readonly ConfigValueDoc[]): string[] {
+  return config.filter((entry) => entry.value === undefined).map((entry) => entry.key);
+}
+
 /** `versions`; `_id` is `<runtimeId>:<name>` (hot lookups stay `_id` lookups on FerretDB). */
 export interface VersionDoc {
   _id: string;
