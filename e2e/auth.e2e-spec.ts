@@ -58,7 +58,14 @@ describe('admin-api identity, black box', () => {
     // A6: scanners GET and HEAD the link; the fragment never reaches the server.
     for (const method of ['HEAD', 'GET'])
       expect((await fetch(link[1], { method })).status).toBe(200);
-    expect(await (await fetch(link[1])).text()).toContain('signin/verify');
+    const page = await (await fetch(link[1])).text();
+    expect(page).toContain('signin/verify');
+
+    // A7: the page first asks whose account the link opens (consuming nothing), then verifies.
+    expect(page).toContain('<button type="button" id="signin">Sign in</button>');
+    const inspected = await post('/api/v1/auth/signin/inspect', { token: link[2] });
+    expect(inspected.status).toBe(200);
+    expect(await inspected.json()).toEqual({ email: admin });
 
     const verified = await post('/api/v1/auth/signin/verify', { token: link[2] });
     expect(verified.status).toBe(200);

@@ -1,4 +1,14 @@
-import { Body, Controller, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Header,
+  HttpCode,
+  Inject,
+  Post,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { CookieOptions, Request, Response } from 'express';
 import { z } from 'zod';
@@ -23,6 +33,13 @@ const signInBody = z
 const verifyBody = z
   .object({ token: z.string({ error: 'is required' }).max(200, { error: 'is too long' }) })
   .strict();
+
+/** Limits of link requests, which the routes taking a link's token skip. */
+const LINK_REQUEST_LIMITS = {
+  [THROTTLES.signInPerEmail]: true,
+  [THROTTLES.signInPerEmailAllClients]: true,
+  [THROTTLES.signInPerIp]: true,
+};
 
 /** The one answer to every link request, whoever the address belongs to. */
 export const SIGN_IN_ACCEPTED = {
@@ -50,15 +67,28 @@ export class AuthController {
     return SIGN_IN_ACCEPTED;
   }
 
+  /**
+   * Whose account a link signs in to, consuming nothing (the sign-in page's confirmation step).
+   * It shares verify's limit per client (one budget for both) and answers an unusable link
+   * exactly as verify does.
+   */
+  @Post('signin/inspect')
+  @Public()
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @UseGuards(JsonBodyGuard, SignInThrottlerGuard)
+  @SkipThrottle(LINK_REQUEST_LIMITS)
+  inspect(
+    @Body({ schema: verifyBody, pipes: [bodySchemaPipe] }) body: z.infer<typeof verifyBody>,
+  ): Promise<{ email: string }> {
+    return this.signIn.inspect(body.token);
+  }
+
   @Post('signin/verify')
   @Public()
   @HttpCode(200)
   @UseGuards(JsonBodyGuard, SignInThrottlerGuard)
-  @SkipThrottle({
-    [THROTTLES.signInPerEmail]: true,
-    [THROTTLES.signInPerEmailAllClients]: true,
-    [THROTTLES.signInPerIp]: true,
-  })
+  @SkipThrottle(LINK_REQUEST_LIMITS)
   async verify(
     @Body({ schema: verifyBody, pipes: [bodySchemaPipe] }) body: z.infer<typeof verifyBody>,
     @Req() req: Request,

@@ -45,6 +45,11 @@ export class SignInLinksRepository {
       await this.links().deleteOne({ _id: previous.linkId });
   }
 
+  /** Reads a link without consuming it (the confirmation step shows whose it is). */
+  find(hash: string): Promise<SignInLinkDoc | null> {
+    return this.links().findOne({ _id: hash });
+  }
+
   /** Takes the link out of the store; null when unknown or when a concurrent caller took it. */
   consume(hash: string): Promise<SignInLinkDoc | null> {
     return consumeOnce(this.links(), hash);

@@ -3,9 +3,15 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { Public } from './access.decorators.js';
 
 // Runs in the browser: the token is in the URL fragment, which never reaches a server, so a
-// mail scanner that fetches the link consumes nothing. Only this script's POST does.
+// mail scanner that fetches the link consumes nothing. The page first asks whose account the
+// link opens (inspect consumes nothing) and signs in only when the person clicks the button:
+// a link someone else requested (login CSRF) cannot sign this browser into their account
+// unseen. Programs (curl, the CLI) POST /api/v1/auth/signin/verify directly.
 const SCRIPT = `
 const status = document.getElementById('status');
+const confirmation = document.getElementById('confirm');
+const account = document.getElementById('account');
+const button = document.getElementById('signin');
 const form = document.getElementById('request');
 const token = location.hash.slice(1);
 history.replaceState(null, '', location.pathname);
@@ -13,16 +19,32 @@ const post = (path, body) => fetch('/api/v1/auth/' + path, {
   method: 'POST', credentials: 'same-origin',
   headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
 });
+const fail = (why) => {
+  status.textContent = 'Sign-in failed: ' + why + '.'; status.dataset.result = 'failed';
+  confirmation.hidden = true; form.hidden = false;
+};
 if (token) {
-  status.textContent = 'Signing in…';
-  post('signin/verify', { token }).then(async (res) => {
+  status.textContent = 'Checking the link…';
+  post('signin/inspect', { token }).then(async (res) => {
     const body = await res.json().catch(() => ({}));
-    if (res.ok) { status.textContent = 'You are signed in as ' + body.user.email + '.'; status.dataset.result = 'ok'; }
-    else { status.textContent = 'Sign-in failed: ' + (body.message || res.status) + '.'; status.dataset.result = 'failed'; form.hidden = false; }
-  }, () => { status.textContent = 'Sign-in failed: the server did not answer.'; form.hidden = false; });
+    if (!res.ok) return fail(body.message || res.status);
+    account.textContent = body.email;
+    status.textContent = '';
+    confirmation.hidden = false;
+  }, () => fail('the server did not answer'));
 } else {
   form.hidden = false;
 }
+button.addEventListener('click', () => {
+  button.disabled = true;
+  status.textContent = 'Signing in…';
+  post('signin/verify', { token }).then(async (res) => {
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) return fail(body.message || res.status);
+    confirmation.hidden = true;
+    status.textContent = 'You are signed in as ' + body.user.email + '.'; status.dataset.result = 'ok';
+  }, () => fail('the server did not answer'));
+});
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const res = await post('signin', { email: form.email.value });
@@ -41,6 +63,12 @@ const PAGE = `<!doctype html>
 <body style="font-family: sans-serif; max-width: 32rem; margin: 4rem auto">
 <h1>KRE</h1>
 <p id="status" role="status"></p>
+<div id="confirm" hidden>
+<p>Sign in to KRE as <strong id="account"></strong>?</p>
+<p>Continue only if this is your account and you asked for this link. If someone sent you this
+link, close this page: it would sign this browser into their account.</p>
+<button type="button" id="signin">Sign in</button>
+</div>
 <form id="request" hidden>
 <label>Email <input name="email" type="email" required autocomplete="email"></label>
 <button type="submit">Email me a sign-in link</button>
@@ -52,7 +80,10 @@ const PAGE = `<!doctype html>
 
 const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
 
-/** A minimal sign-in page until the portal exists, so the emailed link works for people today. */
+/**
+ * A minimal sign-in page until the portal exists, so the emailed link works for people today: it
+ * shows whose account the link opens and signs in on a click.
+ */
 @Controller('signin')
 export class SignInPageController {
   @Get()

@@ -15,7 +15,7 @@ import { SettingsService } from '../settings/settings.service.js';
 import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';
 import { MailService } from './mail.service.js';
 import { type NewSession, SessionsService } from './sessions.service.js';
-import { SignInLinksRepository } from './sign-in-links.repository.js';
+import { type SignInLinkDoc, SignInLinksRepository } from './sign-in-links.repository.js';
 import { SignInLinksService } from './sign-in-links.service.js';
 
 export interface SignedIn extends NewSession {
@@ -75,6 +75,22 @@ export class SignInService implements OnApplicationShutdown {
   }
 
   /**
+   * The address a link would sign in as, consuming nothing: the sign-in page shows it and asks
+   * the person to confirm before it verifies (login CSRF: a link someone else requested signs
+   * this browser into their account only if the person agrees to that account).
+   * @throws InvalidOrExpiredLinkError exactly when `verify` would (nothing else is revealed).
+   */
+  async inspect(token: string): Promise<{ email: string }> {
+    if (!RANDOM_SECRET_PATTERN.test(token)) throw new InvalidOrExpiredLinkError();
+    const hash = sha256Hex(token);
+    const link = await this.usable(hash, await this.linkStore.find(hash));
+    const user = await this.users.findByEmail(link.email);
+    const mayJoin = SettingsService.domainAllowed(link.email, await this.settings.get());
+    if (user ? user.deletedAt : !mayJoin) throw new InvalidOrExpiredLinkError();
+    return { email: link.email };
+  }
+
+  /**
    * Consumes a link and opens a session (the browser's previous session, if any, is ended:
    * a new id on every sign-in).
    * @throws InvalidOrExpiredLinkError for an unknown, used, superseded or expired link alike.
@@ -82,10 +98,7 @@ export class SignInService implements OnApplicationShutdown {
   async verify(token: string, previousSessionId: string | undefined): Promise<SignedIn> {
     if (!RANDOM_SECRET_PATTERN.test(token)) throw new InvalidOrExpiredLinkError();
     const hash = sha256Hex(token);
-    const link = await this.linkStore.consume(hash);
-    if (!link || this.clock.now() >= link.expiresAt) throw new InvalidOrExpiredLinkError();
-    if (!(await this.linkStore.isNewest(sha256Hex(link.email), hash)))
-      throw new InvalidOrExpiredLinkError();
+    const link = await this.usable(hash, await this.linkStore.consume(hash));
     const user = await this.userFor(link.email);
     await this.sessions.end(previousSessionId, false);
     const session = await this.sessions.create(user._id);
@@ -94,6 +107,14 @@ export class SignInService implements OnApplicationShutdown {
       user: { id: user._id, email: user.email },
     });
     return { ...session, user };
+  }
+
+  /** The link if it exists, has not expired and is its address's newest. */
+  private async usable(hash: string, link: SignInLinkDoc | null): Promise<SignInLinkDoc> {
+    if (!link || this.clock.now() >= link.expiresAt) throw new InvalidOrExpiredLinkError();
+    if (!(await this.linkStore.isNewest(sha256Hex(link.email), hash)))
+      throw new InvalidOrExpiredLinkError();
+    return link;
   }
 
   /** The link's user; created now if the address's domain is allowed (it proved the address). */
