@@ -7,11 +7,11 @@ import type { EntrypointEnv } from './entrypoint.env.js';
 import { EntrypointService } from './entrypoint.service.js';
 import { GrpcHealthService } from './grpc-health.service.js';
 import { GrpcReflectionService } from './grpc-reflection.service.js';
-import { EntrypointGrpcServer } from './grpc-server.js';
-import { EntrypointHttpServer } from './http-server.js';
-import { RpcCalls } from './rpc-calls.js';
-import { loadVersionProto } from './version-proto.js';
-import { WorkflowClient } from './workflow-client.js';
+import { EntrypointGrpcServer } from './grpc.server.js';
+import { EntrypointHttpServer } from './http.server.js';
+import { RpcCalls } from './rpc-calls.service.js';
+import { loadVersionProto } from './version-proto.loader.js';
+import { WorkflowClient } from './workflow.client.js';
 
 /** What the entrypoint takes from its host: the NATS connection. */
 export interface EntrypointDeps {

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { EntrypointEnv } from './entrypoint.env.js';
-import type { EntrypointGrpcServer } from './grpc-server.js';
-import type { EntrypointHttpServer } from './http-server.js';
-import type { VersionProto } from './version-proto.js';
-import type { WorkflowClient } from './workflow-client.js';
+import type { EntrypointGrpcServer } from './grpc.server.js';
+import type { EntrypointHttpServer } from './http.server.js';
+import type { VersionProto } from './version-proto.loader.js';
+import type { WorkflowClient } from './workflow.client.js';
 
 /** What one entrypoint replica runs; `composeEntrypoint` (entrypoint.composition.ts) wires it. */
 export interface EntrypointParts {

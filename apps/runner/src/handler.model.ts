@@ -1,4 +1,4 @@
-import type { Configuration, DataClient, NodeObjectStore } from './context-services.js';
+import type { Configuration, DataClient, NodeObjectStore } from './context.services.js';
 
 /*
  * The contracts between a node's code and the runner (docs/data-plane.md, "Handler API"), in one

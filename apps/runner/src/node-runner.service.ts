@@ -10,13 +10,13 @@ import {
   decodeEnvelope,
   decompressIfNeeded,
 } from '@libs/messaging';
-import { type ContextDeps, createContext } from './handler-context.js';
+import { type ContextDeps, createContext } from './handler-context.factory.js';
 import type { HandlerModule } from './handler.model.js';
-import { MessageScope, type ScopeDeps, TransientPublishError } from './message-scope.js';
-import type { ObsPublisher } from './obs-publisher.js';
+import { MessageScope, type ScopeDeps, TransientPublishError } from './message.scope.js';
+import type { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
-import type { Semaphore } from './semaphore.js';
-import { attachCaptureSink, detachCaptureSink, runAsUserCode } from './stdio-capture.js';
+import type { Semaphore } from './in-flight.semaphore.js';
+import { attachCaptureSink, detachCaptureSink, runAsUserCode } from './stdio.capture.js';
 import type { StreamInterestTracker } from './stream-interest.tracker.js';
 
 /** What one node replica works with; `composeRunner` (runner.composition.ts) wires it. */

@@ -3,10 +3,10 @@ import { flushCompileCache } from 'node:module';
 import { Logger } from '@nestjs/common';
 import { loadEnvOrExit } from '@libs/config';
 import { startHttpApp } from '@libs/observability';
-import { HandlerLoadError, loadHandlerModule } from './handler-module.js';
+import { HandlerLoadError, loadHandlerModule } from './handler-module.loader.js';
 import { RunnerModule } from './runner.module.js';
 import { runnerEnvSchema } from './runner.env.js';
-import { installStdioCapture } from './stdio-capture.js';
+import { installStdioCapture } from './stdio.capture.js';
 
 /** `runner`: loads the node's handler, then serves it until stopped (exits 1 if it cannot). */
 export async function runnerCommand(): Promise<void> {

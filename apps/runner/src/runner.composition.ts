@@ -4,14 +4,14 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { resolveInsideKrt, workloadConfigValues } from '@libs/config';
 import { JetStreamPublisher, PayloadCodec, loadProtoRoot, payloadLimit } from '@libs/messaging';
-import { Configuration, DataClient, NodeObjectStore } from './context-services.js';
-import { type ContextDeps, frozenConfig } from './handler-context.js';
+import { Configuration, DataClient, NodeObjectStore } from './context.services.js';
+import { type ContextDeps, frozenConfig } from './handler-context.factory.js';
 import type { HandlerModule } from './handler.model.js';
-import type { ScopeDeps } from './message-scope.js';
+import type { ScopeDeps } from './message.scope.js';
 import { NodeRunner } from './node-runner.service.js';
-import { ObsPublisher } from './obs-publisher.js';
+import { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from './in-flight.semaphore.js';
 import { StreamInterestTracker } from './stream-interest.tracker.js';
 
 /** What the runner takes from its host: the NATS connection and the node's loaded code. */

@@ -8,9 +8,9 @@ import {
   typeNameOf,
   typeUrlOf,
 } from '@libs/messaging';
-import { RpcError } from './rpc-error.js';
-import type { RpcInfo, VersionProto } from './version-proto.js';
-import type { WorkflowAnswer, WorkflowClient } from './workflow-client.js';
+import { RpcError } from './rpc.errors.js';
+import type { RpcInfo, VersionProto } from './version-proto.loader.js';
+import type { WorkflowAnswer, WorkflowClient } from './workflow.client.js';
 
 export interface CallOptions {
   /** The client's own deadline, if earlier than the configured timeout. */

@@ -1,6 +1,6 @@
 import { resolveInsideKrt } from '@libs/config';
 import { type JsonValue, MessageType, toJsonValue } from '@libs/messaging';
-import type { Configuration, DataClient, NodeObjectStore } from './context-services.js';
+import type { Configuration, DataClient, NodeObjectStore } from './context.services.js';
 import type {
   HandlerContext,
   HandlerLogLevel,
@@ -8,8 +8,8 @@ import type {
   MessageSink,
   PredictionSaveInput,
 } from './handler.model.js';
-import type { ObsPublisher } from './obs-publisher.js';
-import { runAsRunner, writeRawStdout } from './stdio-capture.js';
+import type { ObsPublisher } from './obs.publisher.js';
+import { runAsRunner, writeRawStdout } from './stdio.capture.js';
 
 /** Everything contexts share within one runner process. */
 export interface ContextDeps {

@@ -20,7 +20,7 @@ import {
   encodeEnvelope,
   payloadLimit,
 } from '@libs/messaging';
-import { RpcError } from './rpc-error.js';
+import { RpcError } from './rpc.errors.js';
 
 /** Where one rpc's requests go (KRT_ENTRYPOINT_ROUTES). */
 export interface WorkflowRoute {

@@ -12,8 +12,8 @@ import type * as protoLoader from '@grpc/proto-loader';
 import { KreHeader } from '@libs/messaging';
 import type { GrpcHealthService } from './grpc-health.service.js';
 import type { GrpcReflectionService } from './grpc-reflection.service.js';
-import type { RpcCalls } from './rpc-calls.js';
-import { RpcError } from './rpc-error.js';
+import type { RpcCalls } from './rpc-calls.service.js';
+import { RpcError } from './rpc.errors.js';
 
 const remainingMs = (deadline: Deadline): number | undefined => {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HandlerLoadError, loadHandlerModule } from './handler-module.js';
+import { HandlerLoadError, loadHandlerModule } from './handler-module.loader.js';
 
 const krt = mkdtempSync(join(tmpdir(), 'kre-handlers-'));
 mkdirSync(join(krt, 'src'));

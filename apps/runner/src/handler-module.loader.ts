@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KrtPathError, resolveInsideKrt } from '@libs/config';
 import type { Handler, HandlerModule } from './handler.model.js';
-import { runAsUserCode } from './stdio-capture.js';
+import { runAsUserCode } from './stdio.capture.js';
 
 /** The node's code cannot run here; the message says why and what to do. */
 export class HandlerLoadError extends Error {
