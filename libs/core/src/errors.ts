@@ -9,7 +9,8 @@ export type DomainErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'INVALID_TRANSITION'
-  | 'INVALID_OR_EXPIRED_LINK';
+  | 'INVALID_OR_EXPIRED_LINK'
+  | 'KRT_INVALID';
 
 /** One invalid field of an input: `field` is its path (`input.email`, `userIds.0`). */
 export interface FieldError {

@@ -1,3 +1,4 @@
+import { DomainError } from '@libs/core';
 /** How bad one finding is: errors make the KRT invalid, warnings are reported and accepted. */
 export type KrtSeverity = 'error' | 'warning';
 
@@ -23,15 +24,18 @@ export interface SourcePosition {
   column: number;
 }
 
-/** Thrown by every `@libs/krt` entry point when a KRT (or project folder) is not acceptable. */
-export class KrtInvalidError extends Error {
-  readonly code = 'KRT_INVALID' as const;
-  readonly errors: KrtIssue[];
+/**
+ * Thrown by every `@libs/krt` entry point when a KRT (or project folder) is not acceptable: a
+ * domain error (`KRT_INVALID`, 422 over HTTP) whose details are the findings.
+ */
+export class KrtInvalidError extends DomainError {
+  readonly code = 'KRT_INVALID';
 
-  constructor(errors: KrtIssue[], message = summarize(errors)) {
-    super(message);
-    this.name = 'KrtInvalidError';
-    this.errors = errors;
+  constructor(
+    readonly errors: KrtIssue[],
+    message = summarize(errors),
+  ) {
+    super(message, { errors });
   }
 
   /** The wire shape: exactly `{ code, message, errors }`. */

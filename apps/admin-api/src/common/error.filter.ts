@@ -1,4 +1,3 @@
-import { KrtInvalidError } from '@libs/krt';
 import { randomUUID } from 'node:crypto';
 import { DomainError, type DomainErrorCode } from '@libs/core';
 import {
@@ -22,6 +21,8 @@ const STATUS: Record<DomainErrorCode, number> = {
   NOT_FOUND: HttpStatus.NOT_FOUND,
   CONFLICT: HttpStatus.CONFLICT,
   INVALID_TRANSITION: HttpStatus.CONFLICT,
+  // The KRT error shape, as on every transport: {code: 'KRT_INVALID', message, errors}.
+  KRT_INVALID: HttpStatus.UNPROCESSABLE_ENTITY,
 };
 
 const CODE_OF_STATUS: Record<number, string> = {
@@ -70,10 +71,7 @@ export class ErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): GraphQLError | void {
     if (host.getType<GqlContextType>() === 'graphql') return toGraphqlError(error);
     const res = host.switchToHttp().getResponse<Response>();
-    if (error instanceof KrtInvalidError) {
-      // The KRT error shape, as on every transport: {code: 'KRT_INVALID', message, errors}.
-      res.status(HttpStatus.UNPROCESSABLE_ENTITY).json(error.toJSON());
-    } else if (error instanceof DomainError) {
+    if (error instanceof DomainError) {
       res
         .status(STATUS[error.code])
         .json({ code: error.code, message: error.message, ...error.details, ...causeId(error) });
@@ -103,10 +101,6 @@ export class ErrorFilter implements ExceptionFilter {
 }
 
 export function toGraphqlError(error: unknown): GraphQLError {
-  if (error instanceof KrtInvalidError) {
-    const { code, errors } = error.toJSON();
-    return new GraphQLError(error.message, { extensions: { code, errors } });
-  }
   if (error instanceof DomainError) {
     return new GraphQLError(error.message, {
       extensions: { code: error.code, ...error.details, ...causeId(error) },
