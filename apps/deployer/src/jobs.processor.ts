@@ -18,6 +18,12 @@ function progressOf(job: Job): Progress {
   return (step) => job.updateProgress({ step, at: new Date().toISOString() });
 }
 
+/** What a job's log lines carry as fields. */
+function fieldsOf(job: Job<{ runtimeId: string; versionName?: string }>): Record<string, string> {
+  const { runtimeId, versionName } = job.data;
+  return { runtimeId, ...(versionName ? { versionName } : {}), jobId: String(job.id) };
+}
+
 function isFinalFailure(job: Job, error: Error): boolean {
   return (
     error instanceof UnrecoverableError ||
@@ -73,9 +79,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
     const handler = this.handlers[job.name as VersionJobName] as
       ((ref: VersionRef, progress: Progress) => Promise<void>) | undefined;
     if (!handler) throw new UnrecoverableError(`no handler for version job "${job.name}"`);
-    this.logger.log(
-      `${job.name} ${job.data.runtimeId}/${job.data.versionName} (job ${job.id}, attempt ${job.attemptsMade + 1})`,
-    );
+    this.logger.log(`version job ${job.name}`, { ...fieldsOf(job), attempt: job.attemptsMade + 1 });
     await handler(job.data, progressOf(job));
   }
 
@@ -83,9 +87,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
   @OnWorkerEvent('failed')
   async onFailed(job: Job<VersionRef> | undefined, error: Error): Promise<void> {
     if (!job) return;
-    this.logger.warn(
-      `${job.name} ${job.data.runtimeId}/${job.data.versionName} failed: ${error.message}`,
-    );
+    this.logger.warn(`version job ${job.name} failed: ${error.message}`, fieldsOf(job));
     if (!isFinalFailure(job, error)) return;
     await this.versions
       .setStatus(
@@ -95,7 +97,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
         `${job.name} failed: ${error.message}`,
       )
       .catch((e: unknown) =>
-        this.logger.error(`could not mark ${job.data.versionName} ERROR: ${String(e)}`),
+        this.logger.error(`could not mark the version ERROR: ${String(e)}`, fieldsOf(job)),
       );
   }
 }
@@ -115,7 +117,7 @@ export class RuntimesProcessor extends ConcurrentWorkerHost {
 
   async process(job: Job<RuntimeRef>): Promise<string[] | void> {
     const name = job.name as RuntimeJobName;
-    this.logger.log(`${name} runtime ${job.data.runtimeId} (job ${job.id})`);
+    this.logger.log(`runtime job ${name}`, fieldsOf(job));
     if (name === 'create') return this.provisioning.create(job.data, progressOf(job));
     if (name === 'delete') return this.provisioning.delete(job.data, progressOf(job));
     throw new UnrecoverableError(`no handler for runtime job "${job.name}"`);
@@ -127,7 +129,7 @@ export class RuntimesProcessor extends ConcurrentWorkerHost {
     await this.runtimes
       .setStatus(job.data.runtimeId, 'ERROR', `${job.name} failed: ${error.message}`)
       .catch((e: unknown) =>
-        this.logger.error(`could not mark runtime ${job.data.runtimeId} ERROR: ${String(e)}`),
+        this.logger.error(`could not mark the runtime ERROR: ${String(e)}`, fieldsOf(job)),
       );
   }
 }

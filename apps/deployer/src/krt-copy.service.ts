@@ -81,8 +81,7 @@ export class KrtCopyService {
         timeoutMs: this.env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
       });
       for (const { dir, from } of prepared.installed)
-        this.logger.log({
-          message: `dependencies of ${dir} from ${from}`,
+        this.logger.log(`dependencies of ${dir} from ${from}`, {
           runtimeId: version.runtimeId,
           versionName: version.name,
         });

@@ -52,9 +52,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnApplicationS
           if (['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'].includes(state))
             continue;
         }
-        this.logger.warn(
-          `${version.runtimeId}/${version.name} is ${version.status} with no live job: queueing ${name} again`,
-        );
+        this.logger.warn(`${version.status} with no live job: queueing ${name} again`, ref);
         await this.producer.add(name, { ...ref, by: 'reconciler' });
         requeued += 1;
       }

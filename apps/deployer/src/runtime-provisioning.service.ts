@@ -55,10 +55,7 @@ export class RuntimeProvisioningService {
     await this.driver.removeRuntime(ref.runtimeId);
     removed.push(`orchestrator objects of ${ref.runtimeId}`);
     await this.runtimes.remove(ref.runtimeId);
-    this.logger.log({
-      message: `runtime removed: ${removed.join(', ')}`,
-      runtimeId: ref.runtimeId,
-    });
+    this.logger.log(`runtime removed: ${removed.join(', ')}`, { runtimeId: ref.runtimeId });
     return removed;
   }
 }

@@ -2,7 +2,11 @@ import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
-/** The app logger: JSON lines in production, readable text in development. */
+/**
+ * The app logger: JSON lines in production, readable text in development. Fields go in a plain
+ * object after the message (`logger.log('started', { runtimeId, versionName, jobId })`): JSON
+ * lines carry them as top-level fields, text appends them.
+ */
 export function createLogger(
   app: string,
   env: { LOG_LEVEL: LogLevel; LOG_FORMAT: 'json' | 'text' },
@@ -13,5 +17,7 @@ export function createLogger(
     colors: env.LOG_FORMAT === 'text' && process.stdout.isTTY,
     logLevels: LEVELS.slice(0, upTo + 1),
     timestamp: true,
+    structuredParams: true,
+    flattenParams: true,
   });
 }
