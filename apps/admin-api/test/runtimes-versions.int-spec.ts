@@ -1,11 +1,11 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
 import { VERSIONS_QUEUE } from '@libs/jobs';
 import { packKrt } from '@libs/krt';
 import { RuntimesRepository } from '@libs/persistence';
-import { startRedis } from '@libs/testing';
+import { addNpmConfigAttack, startRedis } from '@libs/testing';
 import type { Queue } from 'bullmq';
 import { create } from 'tar';
 import { gzipSync } from 'node:zlib';
@@ -109,23 +109,7 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
     // entry that makes npm call git. Packed by hand: `kre krt pack` refuses it too.
     const dir = join(work, 'npmrc-attack');
     await cp('examples/greeter', dir, { recursive: true });
-    const node = join(dir, 'src/make-greeting');
-    await writeFile(join(node, '.npmrc'), 'git=./x.sh\n');
-    await writeFile(join(node, 'x.sh'), '#!/bin/sh\nenv > /tmp/kre-pwned\n', { mode: 0o755 });
-    await writeFile(
-      join(node, 'package.json'),
-      '{"name": "n", "dependencies": {"x": "git+https://example.com/x.git"}}',
-    );
-    await writeFile(
-      join(node, 'package-lock.json'),
-      JSON.stringify({
-        lockfileVersion: 3,
-        packages: {
-          '': { name: 'n' },
-          'node_modules/x': { version: '1.0.0', resolved: 'git+https://example.com/x.git#0123' },
-        },
-      }),
-    );
+    await addNpmConfigAttack(join(dir, 'src/make-greeting'), join(work, 'pwned'));
     const krt = join(work, 'npmrc-attack.krt');
     await create({ gzip: true, file: krt, cwd: dir, portable: true }, ['.']);
     const response = await upload('rt-one', krt, asAdmin());

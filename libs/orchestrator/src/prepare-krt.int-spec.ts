@@ -1,9 +1,9 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KrtInvalidError, extractKrt, packKrt } from '@libs/krt';
-import { TestNpmRegistry, addRegistryDependency } from '@libs/testing';
+import { TestNpmRegistry, addNpmConfigAttack, addRegistryDependency } from '@libs/testing';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyInstallError, installDependenciesInPlace, prepareKrt } from './prepare-krt.js';
@@ -133,24 +133,7 @@ describe('prepareKrt', () => {
     const marker = join(work, 'x-ran');
     const dir = join(work, 'attack');
     await cp('examples/greeter', dir, { recursive: true });
-    const node = join(dir, 'src/make-greeting');
-    await writeFile(join(node, '.npmrc'), 'git=./x.sh\n');
-    await writeFile(join(node, 'x.sh'), `#!/bin/sh\nenv > ${marker}\n`);
-    await chmod(join(node, 'x.sh'), 0o755);
-    await writeFile(
-      join(node, 'package.json'),
-      JSON.stringify({ name: 'n', dependencies: { x: 'git+https://example.com/x.git' } }),
-    );
-    await writeFile(
-      join(node, 'package-lock.json'),
-      JSON.stringify({
-        lockfileVersion: 3,
-        packages: {
-          '': { name: 'n' },
-          'node_modules/x': { version: '1.0.0', resolved: 'git+https://example.com/x.git#0123' },
-        },
-      }),
-    );
+    await addNpmConfigAttack(join(dir, 'src/make-greeting'), marker);
     // The packer refuses it too; an archive made by hand reaches the deployer's check.
     await expect(packKrt(dir, join(work, 'attack.krt'), { prefix: 'kre' })).rejects.toThrow(
       KrtInvalidError,

@@ -8,4 +8,4 @@ export {
 export { waitForMail, type CaughtMail } from './mailpit.js';
 export { freePort, startRedis, startServices, toolBinary, type ServiceUrls } from './services.js';
 export { testEnv, testPrefix } from './test-env.js';
-export { TestNpmRegistry, addRegistryDependency } from './npm-registry.js';
+export { TestNpmRegistry, addNpmConfigAttack, addRegistryDependency } from './npm-registry.js';

@@ -122,3 +122,27 @@ export async function addRegistryDependency(
     ),
   );
 }
+
+/**
+ * The attack a security review reproduced on `npm ci`: `nodeDir` gets an `.npmrc` that points
+ * npm's git at the KRT's own `x.sh` (which would write the environment to `marker`), and a
+ * lockfile entry that makes npm call git. Upload and preparation must refuse it before npm runs.
+ */
+export async function addNpmConfigAttack(nodeDir: string, marker: string): Promise<void> {
+  await writeFile(join(nodeDir, '.npmrc'), 'git=./x.sh\n');
+  await writeFile(join(nodeDir, 'x.sh'), `#!/bin/sh\nenv > ${marker}\n`, { mode: 0o755 });
+  await writeFile(
+    join(nodeDir, 'package.json'),
+    JSON.stringify({ name: 'n', dependencies: { x: 'git+https://example.com/x.git' } }),
+  );
+  await writeFile(
+    join(nodeDir, 'package-lock.json'),
+    JSON.stringify({
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'n' },
+        'node_modules/x': { version: '1.0.0', resolved: 'git+https://example.com/x.git#0123' },
+      },
+    }),
+  );
+}
