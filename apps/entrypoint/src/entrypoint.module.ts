@@ -41,10 +41,10 @@ class EntrypointHost implements OnApplicationBootstrap, BeforeApplicationShutdow
 
 /** The entrypoint host, global so the health checks can ask whether it serves. */
 @Module({})
-class EntrypointHostModule {
+class EntrypointCoreModule {
   static forRoot(env: EntrypointEnv): DynamicModule {
     return {
-      module: EntrypointHostModule,
+      module: EntrypointCoreModule,
       global: true,
       providers: [
         {
@@ -70,7 +70,7 @@ export class EntrypointModule {
           url: env.KRT_NATS_SERVER,
           name: `entrypoint-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}`,
         }),
-        EntrypointHostModule.forRoot(env),
+        EntrypointCoreModule.forRoot(env),
         HealthModule.forRoot({
           inject: [NATS_CONNECTION, EntrypointHost],
           useFactory: (nats: NatsConnection, entrypoint: EntrypointHost) => [

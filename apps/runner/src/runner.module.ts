@@ -42,10 +42,10 @@ class RunnerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
 
 /** The runner host, global so the health checks can ask it whether it is bound. */
 @Module({})
-class RunnerHostModule {
+class NodeRunnerModule {
   static forRoot(env: RunnerEnv, handlerModule: HandlerModule): DynamicModule {
     return {
-      module: RunnerHostModule,
+      module: NodeRunnerModule,
       global: true,
       providers: [
         {
@@ -71,7 +71,7 @@ export class RunnerModule {
           url: env.KRT_NATS_SERVER,
           name: `runner-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}-${env.KRT_WORKFLOW_NAME}-${env.KRT_NODE_ID}`,
         }),
-        RunnerHostModule.forRoot(env, handlerModule),
+        NodeRunnerModule.forRoot(env, handlerModule),
         HealthModule.forRoot({
           inject: [NATS_CONNECTION, RunnerHost],
           useFactory: (nats: NatsConnection, runner: RunnerHost) => [
