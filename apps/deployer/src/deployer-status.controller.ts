@@ -1,6 +1,12 @@
 import { Controller, type Type } from '@nestjs/common';
-import { MessagePattern } from '@nestjs/microservices';
-import type { DeployerStatus } from '@libs/messaging';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  RpcRequestPipe,
+  deployerRpc,
+  rpcReply,
+  type DeployerStatus,
+  type DeployerStatusRequest,
+} from '@libs/messaging';
 
 /**
  * Request/reply over the Nest NATS transport: the admin API asks the deployer how it is.
@@ -11,8 +17,10 @@ export function deployerStatusController(subject: string, status: () => Deployer
   @Controller()
   class DeployerStatusController {
     @MessagePattern(subject)
-    status(): DeployerStatus {
-      return status();
+    status(
+      @Payload(new RpcRequestPipe(deployerRpc.status)) _request: DeployerStatusRequest,
+    ): DeployerStatus {
+      return rpcReply(deployerRpc.status, status());
     }
   }
   return DeployerStatusController;

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
-import { Transport } from '@nestjs/microservices';
+import type { CustomStrategy } from '@nestjs/microservices';
 import { loadEnvOrExit } from '@libs/config';
+import { NATS_CONNECTION, NatsRpcServer } from '@libs/messaging';
 import { startHttpApp } from '@libs/observability';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { DeployerModule } from './deployer.module.js';
 import { deployerEnvSchema } from './deployer.env.js';
 
@@ -16,13 +18,9 @@ await startHttpApp(
   env,
   { host: env.DEPLOYER_HOST, port: env.DEPLOYER_HEALTH_PORT },
   async (app) => {
-    app.connectMicroservice({
-      transport: Transport.NATS,
-      options: {
-        servers: env.NATS_URL,
-        name: `${env.KRE_PREFIX}-deployer-rpc`,
-        maxReconnectAttempts: -1,
-      },
+    // The request/reply patterns (`<p>.svc.deployer.*`) on the app's one NATS connection.
+    app.connectMicroservice<CustomStrategy>({
+      strategy: new NatsRpcServer(app.get<NatsConnection>(NATS_CONNECTION)),
     });
     await app.startAllMicroservices();
   },

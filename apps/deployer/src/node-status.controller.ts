@@ -1,9 +1,12 @@
 import { Controller, Inject, Logger, type Type } from '@nestjs/common';
 import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import {
-  InvalidRpcMessageError,
-  parseNodeStatusRequest,
+  RpcRequestPipe,
+  deployerRpc,
+  rpcReply,
   type NodeStatusReply,
+  type NodeStatusRequest,
+  type RpcErrorPayload,
 } from '@libs/messaging';
 import type { OrchestratorDriver } from '@libs/orchestrator';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
@@ -21,34 +24,32 @@ export function nodeStatusController(subject: string): Type {
     constructor(@Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver) {}
 
     @MessagePattern(subject)
-    async nodeStatus(@Payload() payload: unknown): Promise<NodeStatusReply> {
-      let request;
+    async nodeStatus(
+      @Payload(new RpcRequestPipe(deployerRpc.nodeStatus)) request: NodeStatusRequest,
+    ): Promise<NodeStatusReply> {
+      let replicas;
       try {
-        request = parseNodeStatusRequest(payload);
-      } catch (error) {
-        if (error instanceof InvalidRpcMessageError)
-          throw new RpcException({ code: 'BAD_REQUEST', message: error.message });
-        throw error;
-      }
-      try {
-        const replicas = await this.driver.status(request.runtimeId, request.versionName);
-        // The pid stays here: it means nothing outside this machine.
-        return {
-          replicas: replicas.map((r) => ({
-            workloadId: r.workloadId,
-            replica: r.replica,
-            state: r.state,
-            restarts: r.restarts,
-            message: r.message ?? null,
-          })),
-        };
+        replicas = await this.driver.status(request.runtimeId, request.versionName);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         this.logger.warn(
           `node status of ${request.runtimeId}/${request.versionName} failed: ${message}`,
         );
-        throw new RpcException({ code: 'ORCHESTRATOR_ERROR', message });
+        throw new RpcException({
+          code: 'ORCHESTRATOR_ERROR',
+          message,
+        } satisfies RpcErrorPayload);
       }
+      // The pid stays here: it means nothing outside this machine.
+      return rpcReply(deployerRpc.nodeStatus, {
+        replicas: replicas.map((r) => ({
+          workloadId: r.workloadId,
+          replica: r.replica,
+          state: r.state,
+          restarts: r.restarts,
+          message: r.message ?? null,
+        })),
+      });
     }
   }
   return NodeStatusController;

@@ -1,35 +1,44 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ClientsModule, Transport } from '@nestjs/microservices';
 import { Names } from '@libs/naming';
-import {
-  DEPLOYER_RPC,
-  DEPLOYER_SUBJECTS,
-  DeployerClient,
-  deployerSubjects,
-} from './deployer.client.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { DEPLOYER_RPC, DEPLOYER_SUBJECTS, DeployerClient } from './deployer.client.js';
+import { deployerSubjects } from './deployer-rpc.schema.js';
+import { NATS_CONNECTION } from './nats.module.js';
+import { NatsRpcClient } from './nats-rpc.transport.js';
 
-/** A Nest NATS-transport client for the deployer's request/reply subjects. */
+export interface DeployerRpcOptions {
+  /** `KRE_PREFIX`: the subjects are `<p>.svc.deployer.<pattern>`. */
+  prefix: string;
+  /**
+   * Not used: the client rides the app's NatsModule connection (one per app). Still accepted
+   * so that callers written for the client's own connection compile; drop it when passing.
+   */
+  url?: string;
+  /** Not used, as `url`. */
+  name?: string;
+}
+
+/**
+ * DeployerClient: a Nest NATS-transport client for the deployer's request/reply subjects, on
+ * the app's one NATS connection (import NatsModule.forRoot too).
+ */
 @Module({})
 export class DeployerRpcModule {
-  static forRoot(options: { url: string; prefix: string; name: string }): DynamicModule {
+  static forRoot(options: DeployerRpcOptions): DynamicModule {
     return {
       module: DeployerRpcModule,
       global: true,
-      imports: [
-        ClientsModule.register([
-          {
-            name: DEPLOYER_RPC,
-            transport: Transport.NATS,
-            options: { servers: options.url, name: options.name, maxReconnectAttempts: -1 },
-          },
-        ]),
-      ],
       providers: [
-        DeployerClient,
+        {
+          provide: DEPLOYER_RPC,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => new NatsRpcClient(nc),
+        },
         {
           provide: DEPLOYER_SUBJECTS,
           useValue: deployerSubjects(new Names(options.prefix)),
         },
+        DeployerClient,
       ],
       exports: [DeployerClient],
     };

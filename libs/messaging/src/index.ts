@@ -1,19 +1,29 @@
+export { DeployerClient, DeployerRpcError } from './deployer.client.js';
 export {
-  DeployerClient,
-  DeployerRpcError,
-  InvalidRpcMessageError,
+  deployerRpc,
+  deployerStatusRequestSchema,
+  deployerStatusSchema,
   deployerSubjects,
   nodeStatusReplySchema,
   nodeStatusRequestSchema,
-  parseNodeStatusRequest,
   workloadReplicaStatusSchema,
   type DeployerStatus,
+  type DeployerStatusRequest,
   type DeployerSubjects,
   type NodeStatusReply,
   type NodeStatusRequest,
   type WorkloadReplicaStatus,
-} from './deployer.client.js';
-export { DeployerRpcModule } from './deployer-rpc.module.js';
+} from './deployer-rpc.schema.js';
+export { DeployerRpcModule, type DeployerRpcOptions } from './deployer-rpc.module.js';
+export {
+  InvalidRpcMessageError,
+  RpcContract,
+  RpcRequestPipe,
+  UnreadableRpcMessage,
+  rpcReply,
+  type RpcErrorPayload,
+} from './rpc-contract.js';
+export { NatsRpcClient, NatsRpcServer } from './nats-rpc.transport.js';
 export {
   NATS_CONNECTION,
   NatsModule,
