@@ -62,6 +62,7 @@ const app = spawn(process.execPath, [main], {
     ADMIN_API_PORT: String(port),
     FRONTEND_URL: url,
     THROTTLE_SIGNIN_PER_EMAIL: '1000000/1h',
+    THROTTLE_SIGNIN_PER_EMAIL_ALL_CLIENTS: '1000000/1h',
     THROTTLE_SIGNIN_PER_IP: '1000000/1h',
   },
   stdio: ['ignore', 'inherit', 'inherit'],

@@ -78,6 +78,7 @@ export class Harness {
       ADMIN_EMAIL: `admin@${base.KRE_PREFIX}.test`,
       // Generous limits, so only the rate-limit tests meet them.
       THROTTLE_SIGNIN_PER_EMAIL: '1000/1h',
+      THROTTLE_SIGNIN_PER_EMAIL_ALL_CLIENTS: '1000/1h',
       THROTTLE_SIGNIN_PER_IP: '1000/1h',
       THROTTLE_VERIFY_PER_IP: '1000/1m',
       ...overrides,
