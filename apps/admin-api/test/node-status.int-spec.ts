@@ -5,12 +5,14 @@ import { Controller, Module, type INestMicroservice, type LoggerService } from '
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload, Transport } from '@nestjs/microservices';
 import { packKrt } from '@libs/krt';
-import { deployerSubjects, type WorkloadReplicaStatus } from '@libs/messaging';
+import { DeployerClient, deployerSubjects, type WorkloadReplicaStatus } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { RuntimesRepository } from '@libs/persistence';
+import { RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import type { Client } from 'graphql-ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeStatusService } from '../src/runtimes/node-status.service.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SubscriptionQueue } from '../src/common/subscription-queue.js';
+import { NodeStatusService, type NodeStatusPause } from '../src/runtimes/node-status.service.js';
+import type { NodeStatusEvent } from '../src/runtimes/runtimes.model.js';
 import { firstEvent, Harness } from './harness.js';
 
 const WATCH = `subscription($r: ID!, $v: String!) {
@@ -46,11 +48,11 @@ const running = (workloadId: string, restarts = 0): WorkloadReplicaStatus => ({
 /**
  * A stand-in for the deployer's node-status pattern (the real one is exercised with the local
  * driver in apps/deployer and e2e/walkthrough): a Nest NATS microservice on the real test NATS,
- * answering what the test says and counting requests, so polling can be asserted exactly.
+ * answering what the test says and recording each request.
  */
 class StandInDeployer {
   replicas: WorkloadReplicaStatus[] = [];
-  readonly requests: { at: number; payload: unknown }[] = [];
+  readonly requests: unknown[] = [];
   private app?: INestMicroservice;
 
   constructor(
@@ -61,13 +63,14 @@ class StandInDeployer {
   ) {}
 
   async start(): Promise<void> {
+    if (this.app) return;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     @Controller()
     class NodeStatusStandIn {
       @MessagePattern(self.subject)
       nodeStatus(@Payload() payload: unknown) {
-        self.requests.push({ at: Date.now(), payload });
+        self.requests.push(payload);
         return { replicas: self.replicas };
       }
     }
@@ -85,10 +88,59 @@ class StandInDeployer {
     await this.app?.close();
     this.app = undefined;
   }
+}
 
-  requestsSince(at: number): number {
-    return this.requests.filter((r) => r.at >= at).length;
+/**
+ * The pause between two polls, held until the test says `tick()`: polls are counted by barriers
+ * (`paused(n)`: the poller has finished its n-th poll and waits), never in wall-clock windows.
+ */
+class ManualPause {
+  /** Pauses begun so far (one after each poll). */
+  began = 0;
+  private readonly held = new Set<() => void>();
+  private readonly barriers: { count: number; resolve: () => void }[] = [];
+
+  readonly pause: NodeStatusPause = (signal) =>
+    new Promise<void>((resolve) => {
+      const release = () => {
+        this.held.delete(release);
+        resolve();
+      };
+      this.held.add(release);
+      signal.addEventListener('abort', release, { once: true });
+      this.began++;
+      for (const barrier of this.barriers.filter((b) => this.began >= b.count)) {
+        this.barriers.splice(this.barriers.indexOf(barrier), 1);
+        barrier.resolve();
+      }
+    });
+
+  /** Pauses in progress (0 once the poller has stopped). */
+  get holding(): number {
+    return this.held.size;
   }
+
+  /** Resolves once the poller has paused `count` times in all, i.e. finished its count-th poll. */
+  paused(count: number): Promise<void> {
+    if (this.began >= count) return Promise.resolve();
+    return new Promise((resolve) => this.barriers.push({ count, resolve }));
+  }
+
+  /** Ends the pause in progress: the next poll starts. */
+  tick(): void {
+    for (const release of [...this.held]) release();
+  }
+}
+
+/** What waits in a subscriber's queue, taken without waiting for more. */
+async function taken<T>(queue: SubscriptionQueue<T>): Promise<T[]> {
+  const events: T[] = [];
+  while (queue.size > 0) {
+    const result = await queue.next();
+    if (result.done) break;
+    events.push(result.value);
+  }
+  return events;
 }
 
 /** Subscribes and collects every event (or the error that ended it). */
@@ -117,8 +169,6 @@ function watch(client: Client, runtimeId: string, versionName: string) {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('watchNodeStatus', () => {
   let h: Harness;
   let work: string;
@@ -131,6 +181,13 @@ describe('watchNodeStatus', () => {
     const { client } = h.ws({ auth: { session } });
     clients.push(client);
     return client;
+  };
+  /** Subscriptions of the running test, ended after it. */
+  const open: { dispose: () => void }[] = [];
+  const subscribe = (session: string, runtimeId: string, versionName: string) => {
+    const sub = watch(ws(session), runtimeId, versionName);
+    open.push(sub);
+    return sub;
   };
 
   beforeAll(async () => {
@@ -173,8 +230,6 @@ describe('watchNodeStatus', () => {
       deployerSubjects(new Names(h.env.KRE_PREFIX)).nodeStatus,
       h.logs,
     );
-    deployer.replicas = GREETER_NODES.map((id) => running(id));
-    await deployer.start();
   });
   afterAll(async () => {
     for (const client of clients) await client.dispose();
@@ -183,136 +238,189 @@ describe('watchNodeStatus', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('gives a VIEWER member every node of the version at once, then only the node that changed', async () => {
-    const sub = watch(ws(viewer.session), 'rt-ns', 'greeter-v1');
-    await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(4);
-    expect(sub.events.map((e) => e.nodeId)).toEqual(GREETER_NODES);
-    expect(sub.events[1]).toEqual({
-      runtimeId: 'rt-ns',
-      versionName: 'greeter-v1',
-      nodeId: 'greet.clean-name',
-      name: 'clean-name',
-      workflow: 'greet',
-      status: 'STARTED',
-      replicas: [{ replica: 0, state: 'RUNNING', restarts: 0, message: null }],
-    });
-    expect(sub.events[0]).toMatchObject({ name: 'entrypoint', workflow: null });
-    expect(deployer.requests.at(-1)?.payload).toEqual({
-      runtimeId: 'rt-ns',
-      versionName: 'greeter-v1',
-    });
-
-    // A crash of one node: that node alone, as ERROR with the reason.
-    deployer.replicas = deployer.replicas.map((r) =>
-      r.workloadId === 'greet.make-greeting'
-        ? { ...r, state: 'RESTARTING', restarts: 1, message: 'exited with code 1' }
-        : r,
-    );
-    await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(5);
-    expect(sub.events[4]).toMatchObject({
-      nodeId: 'greet.make-greeting',
-      status: 'ERROR',
-      replicas: [{ state: 'RESTARTING', restarts: 1, message: 'exited with code 1' }],
-    });
-    // Running again, with the restart counted.
-    deployer.replicas = deployer.replicas.map((r) =>
-      r.workloadId === 'greet.make-greeting' ? { ...r, state: 'RUNNING' } : r,
-    );
-    await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(6);
-    expect(sub.events[5]).toMatchObject({
-      nodeId: 'greet.make-greeting',
-      status: 'STARTED',
-      replicas: [{ state: 'RUNNING', restarts: 1 }],
-    });
-    // Nothing changes: nothing is sent.
-    const polled = deployer.requests.length;
-    await expect.poll(() => deployer.requests.length, { timeout: 5_000 }).toBe(polled + 1);
-    expect(sub.events).toHaveLength(6);
-    sub.dispose();
-  });
-
-  it('shows a version that does not run as every node STOPPED', async () => {
-    deployer.replicas = [];
-    const sub = watch(ws(admin), 'rt-ns', 'greeter-v1');
-    await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(4);
-    expect(sub.events.map((e) => [e.nodeId, e.status, e.replicas])).toEqual(
-      GREETER_NODES.map((id) => [id, 'STOPPED', []]),
-    );
-    sub.dispose();
+  // Every test starts from a running deployer with every node RUNNING and nothing watched.
+  beforeEach(async () => {
     deployer.replicas = GREETER_NODES.map((id) => running(id));
-  });
-
-  it('refuses a non-member, and an unknown version, with NOT_FOUND', async () => {
-    const refusal = async (session: string, runtimeId: string, versionName: string) => {
-      const client = ws(session);
-      const error = await firstEvent(client, WATCH, { r: runtimeId, v: versionName }).value.then(
-        () => null,
-        (e: Error) =>
-          (JSON.parse(e.message) as { message: string; extensions: { code: string } }[])[0],
-      );
-      return error && { code: error.extensions.code, message: error.message };
-    };
-    expect(await refusal(outsider.session, 'rt-ns', 'greeter-v1')).toEqual({
-      code: 'NOT_FOUND',
-      message: 'runtime "rt-ns" not found',
-    });
-    expect(await refusal(viewer.session, 'rt-ns', 'nope-v9')).toMatchObject({
-      code: 'NOT_FOUND',
-    });
-    expect(h.get(NodeStatusService).watched()).toEqual([]);
-  });
-
-  it('polls once per version for all its subscribers, every ~2 s, and stops when the last leaves', async () => {
-    const first = watch(ws(viewer.session), 'rt-ns', 'greeter-v1');
-    await expect.poll(() => first.events.length, { timeout: 5_000 }).toBe(4);
-    // A second subscriber gets the last known state at once, without a request of its own.
-    const before = deployer.requests.length;
-    const second = watch(ws(admin), 'rt-ns', 'greeter-v1');
-    await expect.poll(() => second.events.length, { timeout: 1_000 }).toBe(4);
-    expect(deployer.requests.length - before).toBeLessThanOrEqual(1); // at most the timer's own
-    expect(h.get(NodeStatusService).watched()).toEqual(['rt-ns:greeter-v1']);
-
-    const from = Date.now();
-    await sleep(5_000);
-    const requests = deployer.requestsSince(from);
-    expect(requests).toBeGreaterThanOrEqual(2);
-    expect(requests).toBeLessThanOrEqual(3); // one poller, not one per subscriber
-
-    first.dispose();
-    await sleep(100);
-    expect(h.get(NodeStatusService).watched()).toEqual(['rt-ns:greeter-v1']);
-    second.dispose();
-    await expect.poll(() => h.get(NodeStatusService).watched()).toEqual([]);
-    const stoppedAt = Date.now();
-    await sleep(3_000);
-    expect(deployer.requestsSince(stoppedAt + 200)).toBe(0);
-  });
-
-  it('while the deployer does not answer: nothing new, logged once, the subscription stays open; then it resumes', async () => {
-    const sub = watch(ws(viewer.session), 'rt-ns', 'greeter-v1');
-    await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(4);
-    await deployer.stop();
-    const failures = () =>
-      h.logs.lines.filter((l) => l.includes('no node status from the deployer (rt-ns/greeter-v1)'))
-        .length;
-    await expect.poll(failures, { timeout: 10_000 }).toBe(1);
-    await sleep(4_500); // two more failed polls, 2 s apart (no responders: they fail at once)
-    expect(failures()).toBe(1);
-    expect(sub.events).toHaveLength(4);
-    expect(sub.ended()).toBe(false);
-
-    deployer.replicas = deployer.replicas.map((r) =>
-      r.workloadId === 'entrypoint' ? { ...r, restarts: 2 } : r,
-    );
     await deployer.start();
-    await expect.poll(() => sub.events.length, { timeout: 10_000 }).toBe(5);
-    expect(sub.events[4]).toMatchObject({
-      nodeId: 'entrypoint',
-      status: 'STARTED',
-      replicas: [{ restarts: 2 }],
+  });
+  afterEach(async () => {
+    for (const sub of open.splice(0)) sub.dispose();
+    await expect.poll(() => h.get(NodeStatusService).watched(), { timeout: 5_000 }).toEqual([]);
+  });
+
+  describe('over GraphQL', () => {
+    it('gives a VIEWER member every node of the version at once, then only the node that changed', async () => {
+      const sub = subscribe(viewer.session, 'rt-ns', 'greeter-v1');
+      await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(4);
+      expect(sub.events.map((e) => e.nodeId)).toEqual(GREETER_NODES);
+      expect(sub.events[1]).toEqual({
+        runtimeId: 'rt-ns',
+        versionName: 'greeter-v1',
+        nodeId: 'greet.clean-name',
+        name: 'clean-name',
+        workflow: 'greet',
+        status: 'STARTED',
+        replicas: [{ replica: 0, state: 'RUNNING', restarts: 0, message: null }],
+      });
+      expect(sub.events[0]).toMatchObject({ name: 'entrypoint', workflow: null });
+      expect(deployer.requests.at(-1)).toEqual({ runtimeId: 'rt-ns', versionName: 'greeter-v1' });
+
+      // A crash of one node: that node alone, as ERROR with the reason.
+      deployer.replicas = deployer.replicas.map((r) =>
+        r.workloadId === 'greet.make-greeting'
+          ? { ...r, state: 'RESTARTING', restarts: 1, message: 'exited with code 1' }
+          : r,
+      );
+      await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(5);
+      expect(sub.events[4]).toMatchObject({
+        nodeId: 'greet.make-greeting',
+        status: 'ERROR',
+        replicas: [{ state: 'RESTARTING', restarts: 1, message: 'exited with code 1' }],
+      });
+      // Running again, with the restart counted.
+      deployer.replicas = deployer.replicas.map((r) =>
+        r.workloadId === 'greet.make-greeting' ? { ...r, state: 'RUNNING' } : r,
+      );
+      await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(6);
+      expect(sub.events[5]).toMatchObject({
+        nodeId: 'greet.make-greeting',
+        status: 'STARTED',
+        replicas: [{ state: 'RUNNING', restarts: 1 }],
+      });
     });
-    expect(h.logs.text()).toContain('node status of rt-ns/greeter-v1: the deployer answers again');
-    expect(sub.error()).toBeUndefined();
-    sub.dispose();
+
+    it('shows a version that does not run as every node STOPPED', async () => {
+      deployer.replicas = [];
+      const sub = subscribe(admin, 'rt-ns', 'greeter-v1');
+      await expect.poll(() => sub.events.length, { timeout: 5_000 }).toBe(4);
+      expect(sub.events.map((e) => [e.nodeId, e.status, e.replicas])).toEqual(
+        GREETER_NODES.map((id) => [id, 'STOPPED', []]),
+      );
+    });
+
+    it('refuses a non-member, and an unknown version, with NOT_FOUND', async () => {
+      const refusal = async (session: string, runtimeId: string, versionName: string) => {
+        const client = ws(session);
+        const error = await firstEvent(client, WATCH, { r: runtimeId, v: versionName }).value.then(
+          () => null,
+          (e: Error) =>
+            (JSON.parse(e.message) as { message: string; extensions: { code: string } }[])[0],
+        );
+        return error && { code: error.extensions.code, message: error.message };
+      };
+      expect(await refusal(outsider.session, 'rt-ns', 'greeter-v1')).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-ns" not found',
+      });
+      expect(await refusal(viewer.session, 'rt-ns', 'nope-v9')).toMatchObject({
+        code: 'NOT_FOUND',
+      });
+      expect(h.get(NodeStatusService).watched()).toEqual([]);
+    });
+
+    it('shares one poller between the subscribers of a version, and stops when the last leaves', async () => {
+      const first = subscribe(viewer.session, 'rt-ns', 'greeter-v1');
+      await expect.poll(() => first.events.length, { timeout: 5_000 }).toBe(4);
+      // A second subscriber gets the last known state at once.
+      const second = subscribe(admin, 'rt-ns', 'greeter-v1');
+      await expect.poll(() => second.events.length, { timeout: 1_000 }).toBe(4);
+      expect(second.events).toEqual(first.events);
+      expect(h.get(NodeStatusService).watched()).toEqual(['rt-ns:greeter-v1']);
+      first.dispose();
+      second.dispose();
+      await expect.poll(() => h.get(NodeStatusService).watched(), { timeout: 5_000 }).toEqual([]);
+      expect(first.error() ?? second.error()).toBeUndefined();
+    });
+  });
+
+  // The service as the resolver uses it, on the app's DeployerClient (real NATS, the stand-in),
+  // with the pause between polls in the test's hands.
+  describe('polling', () => {
+    let pause: ManualPause;
+    let sut: NodeStatusService;
+    let version: Awaited<ReturnType<VersionsRepository['get']>>;
+    beforeEach(async () => {
+      pause = new ManualPause();
+      sut = new NodeStatusService(h.get(DeployerClient), pause.pause);
+      version = await h.get(VersionsRepository).get('rt-ns', 'greeter-v1');
+    });
+    afterEach(() => sut.onModuleDestroy());
+
+    const ids = (events: NodeStatusEvent[]) => events.map((e) => e.nodeId);
+
+    it('asks once per pause for all subscribers of a version; nothing changes, nothing is sent', async () => {
+      const before = deployer.requests.length;
+      const first = sut.subscribe(version);
+      await pause.paused(1);
+      expect(deployer.requests.length - before).toBe(1);
+      expect(ids(await taken(first))).toEqual(GREETER_NODES);
+
+      // A second subscriber: the last known state at once, without a request of its own.
+      const second = sut.subscribe(version);
+      expect(ids(await taken(second))).toEqual(GREETER_NODES);
+      expect(deployer.requests.length - before).toBe(1);
+      expect(sut.watched()).toEqual(['rt-ns:greeter-v1']);
+
+      pause.tick();
+      await pause.paused(2);
+      expect(deployer.requests.length - before).toBe(2); // one poller, not one per subscriber
+      expect(first.size + second.size).toBe(0); // nothing changed
+
+      deployer.replicas = deployer.replicas.map((r) =>
+        r.workloadId === 'greet.format-reply' ? { ...r, restarts: 1 } : r,
+      );
+      pause.tick();
+      await pause.paused(3);
+      expect(deployer.requests.length - before).toBe(3);
+      for (const sub of [first, second])
+        expect(await taken(sub)).toMatchObject([
+          { nodeId: 'greet.format-reply', replicas: [{ restarts: 1 }] },
+        ]);
+    });
+
+    it('stops asking when the last subscriber leaves', async () => {
+      const before = deployer.requests.length;
+      const first = sut.subscribe(version);
+      const second = sut.subscribe(version);
+      await pause.paused(1);
+      await first.return();
+      expect(sut.watched()).toEqual(['rt-ns:greeter-v1']);
+      expect(pause.holding).toBe(1);
+      await second.return();
+      expect(sut.watched()).toEqual([]);
+      expect(pause.holding).toBe(0); // the pause was cut short, and no other began
+      expect(pause.began).toBe(1);
+      expect(deployer.requests.length - before).toBe(1);
+    });
+
+    it('while the deployer does not answer: nothing new, logged once, the subscription stays open; then it resumes', async () => {
+      const logsFrom = h.logs.lines.length;
+      const logged = (text: string) =>
+        h.logs.lines.slice(logsFrom).filter((line) => line.includes(text)).length;
+      const sub = sut.subscribe(version);
+      await pause.paused(1);
+      expect(await taken(sub)).toHaveLength(4);
+
+      await deployer.stop();
+      for (let poll = 2; poll <= 4; poll++) {
+        pause.tick();
+        await pause.paused(poll);
+      }
+      expect(logged('no node status from the deployer (rt-ns/greeter-v1)')).toBe(1);
+      expect(sub.size).toBe(0);
+      expect(sub.ended).toBe(false);
+
+      deployer.replicas = deployer.replicas.map((r) =>
+        r.workloadId === 'entrypoint' ? { ...r, restarts: 2 } : r,
+      );
+      await deployer.start();
+      pause.tick();
+      await pause.paused(5);
+      expect(await taken(sub)).toMatchObject([
+        { nodeId: 'entrypoint', status: 'STARTED', replicas: [{ restarts: 2 }] },
+      ]);
+      expect(logged('node status of rt-ns/greeter-v1: the deployer answers again')).toBe(1);
+      expect(sub.ended).toBe(false);
+    });
   });
 });

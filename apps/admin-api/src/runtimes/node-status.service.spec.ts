@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { nodeStatusEvents, nodeStatusOf, workloadsOf } from './node-status.service.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { nodeStatusEvents, nodeStatusOf, pauseFor, workloadsOf } from './node-status.service.js';
 import { NodeStatus, ReplicaState } from './runtimes.model.js';
 
 describe(nodeStatusOf.name, () => {
@@ -59,5 +59,28 @@ describe(nodeStatusEvents.name, () => {
       ],
     });
     expect(events.at(-1)).toMatchObject({ nodeId: 'old.c', name: 'c', status: NodeStatus.STARTED });
+  });
+});
+
+describe(pauseFor.name, () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('waits its time, or ends at once when the last subscriber leaves (abort)', async () => {
+    vi.useFakeTimers();
+    const stopping = new AbortController();
+    let over = false;
+    void pauseFor(2_000)(stopping.signal).then(() => (over = true));
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(over).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(over).toBe(true);
+
+    let cut = false;
+    void pauseFor(2_000)(stopping.signal).then(() => (cut = true));
+    stopping.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(cut).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(pauseFor(2_000)(stopping.signal)).resolves.toBeUndefined(); // already aborted
   });
 });

@@ -1,9 +1,10 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { DeployerClient, type WorkloadReplicaStatus } from '@libs/messaging';
 import type { VersionDoc } from '@libs/persistence';
+import { SubscriptionQueue } from '../common/subscription-queue.js';
 import { NodeStatus, type NodeStatusEvent, ReplicaState } from './runtimes.model.js';
 
-/** How often a watched version's status is asked of the deployer. */
+/** How often a watched version's status is asked of the deployer (the default pause). */
 export const NODE_STATUS_POLL_MS = 2_000;
 /** How long one request may take; a deployer that does not answer in time counts as unreachable. */
 const REQUEST_TIMEOUT_MS = 1_500;
@@ -79,89 +80,56 @@ function fingerprint(event: NodeStatusEvent): string {
 }
 
 /**
- * A subscriber's queue. It keeps only the newest event of each node (a slow client skips
- * states, never grows memory); `return()`, which graphql-ws calls on unsubscribe or socket
- * close, ends it at once, even while a `next()` is pending.
+ * Waits between two polls of a watched version; resolves early once `signal` aborts (the last
+ * subscriber left). Injected (NODE_STATUS_PAUSE) so tests decide when the next poll happens.
  */
-class LatestPerNode implements AsyncIterableIterator<NodeStatusEvent> {
-  private readonly queue: NodeStatusEvent[] = [];
-  private readonly waiting: ((result: IteratorResult<NodeStatusEvent>) => void)[] = [];
-  private done = false;
+export type NodeStatusPause = (signal: AbortSignal) => Promise<void>;
+export const NODE_STATUS_PAUSE = Symbol('NODE_STATUS_PAUSE');
 
-  constructor(private readonly onEnd: () => void) {}
-
-  push(event: NodeStatusEvent): void {
-    if (this.done) return;
-    const resolve = this.waiting.shift();
-    if (resolve) return resolve({ value: event, done: false });
-    const older = this.queue.findIndex((e) => e.nodeId === event.nodeId);
-    if (older >= 0) this.queue.splice(older, 1);
-    this.queue.push(event);
-  }
-
-  end(): void {
-    if (this.done) return;
-    this.done = true;
-    this.queue.length = 0;
-    for (const resolve of this.waiting.splice(0)) resolve({ value: undefined, done: true });
-    this.onEnd();
-  }
-
-  next(): Promise<IteratorResult<NodeStatusEvent>> {
-    if (this.queue.length) return Promise.resolve({ value: this.queue.shift()!, done: false });
-    if (this.done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  return(): Promise<IteratorResult<NodeStatusEvent>> {
-    this.end();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error: unknown): Promise<IteratorResult<NodeStatusEvent>> {
-    this.end();
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
+/** The production pause: `ms` of wall-clock time. */
+export function pauseFor(ms: number): NodeStatusPause {
+  return (signal) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
 }
 
 /** One watched version: polls while it has subscribers, remembers the last state of each node. */
 class VersionPoller {
-  readonly subscribers = new Set<LatestPerNode>();
+  readonly subscribers = new Set<SubscriptionQueue<NodeStatusEvent>>();
   readonly current = new Map<string, { event: NodeStatusEvent; fingerprint: string }>();
   /** The last request failed (logged once per outage, not once per poll). */
   failing = false;
-  private stopped = false;
-  private timer?: NodeJS.Timeout;
-  private wake?: () => void;
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly runtimeId: string,
     readonly versionName: string,
     private readonly workloads: WorkloadRef[],
     private readonly ask: (poller: VersionPoller) => Promise<WorkloadReplicaStatus[] | null>,
+    private readonly pause: NodeStatusPause,
   ) {}
 
-  /** Polls at once, then every NODE_STATUS_POLL_MS after each answer (never two in flight). */
+  /** Polls at once, then once per pause after each answer (never two in flight). */
   async run(): Promise<void> {
-    while (!this.stopped) {
+    const { signal } = this.stopping;
+    while (!signal.aborted) {
       const replicas = await this.ask(this);
-      if (this.stopped) return;
+      if (signal.aborted) return;
       if (replicas) this.publish(replicas);
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        this.timer = setTimeout(resolve, NODE_STATUS_POLL_MS);
-      });
+      await this.pause(signal);
     }
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.wake?.();
+    this.stopping.abort();
     for (const subscriber of [...this.subscribers]) subscriber.end();
   }
 
@@ -196,29 +164,29 @@ class VersionPoller {
 export class NodeStatusService implements OnModuleDestroy {
   private readonly logger = new Logger(NodeStatusService.name);
   private readonly pollers = new Map<string, VersionPoller>();
+  private readonly pause: NodeStatusPause;
 
-  constructor(private readonly deployer: DeployerClient) {}
+  constructor(
+    private readonly deployer: DeployerClient,
+    @Optional() @Inject(NODE_STATUS_PAUSE) pause?: NodeStatusPause,
+  ) {
+    this.pause = pause ?? pauseFor(NODE_STATUS_POLL_MS);
+  }
 
   /** Node statuses of one version (the resolver has checked the caller's role and the version). */
   subscribe(
     version: Pick<VersionDoc, 'runtimeId' | 'name' | 'krt'>,
-  ): AsyncIterableIterator<NodeStatusEvent> {
+  ): SubscriptionQueue<NodeStatusEvent> {
     const key = `${version.runtimeId}:${version.name}`;
-    let poller = this.pollers.get(key);
-    if (!poller) {
-      poller = new VersionPoller(version.runtimeId, version.name, workloadsOf(version), (p) =>
-        this.ask(p),
-      );
-      this.pollers.set(key, poller);
-      void poller.run();
-    }
-    const owner = poller;
-    const subscriber = new LatestPerNode(() => {
-      owner.subscribers.delete(subscriber);
-      if (owner.subscribers.size === 0 && this.pollers.get(key) === owner) {
-        this.pollers.delete(key);
-        owner.stop();
-      }
+    const owner = this.pollers.get(key) ?? this.watch(key, version);
+    // Latest per node: a slow client skips states of a node, never grows memory.
+    const subscriber: SubscriptionQueue<NodeStatusEvent> = new SubscriptionQueue<NodeStatusEvent>({
+      name: `watchNodeStatus ${key}`,
+      keyOf: (event) => event.nodeId,
+      onEnd: () => {
+        owner.subscribers.delete(subscriber);
+        if (owner.subscribers.size === 0) this.forget(key, owner);
+      },
     });
     owner.subscribers.add(subscriber);
     for (const { event } of owner.current.values()) subscriber.push(event);
@@ -231,8 +199,32 @@ export class NodeStatusService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    for (const poller of this.pollers.values()) poller.stop();
+    for (const poller of [...this.pollers.values()]) poller.stop();
     this.pollers.clear();
+  }
+
+  /** Starts polling a version. */
+  private watch(key: string, version: Pick<VersionDoc, 'runtimeId' | 'name' | 'krt'>) {
+    const poller = new VersionPoller(
+      version.runtimeId,
+      version.name,
+      workloadsOf(version),
+      (p) => this.ask(p),
+      this.pause,
+    );
+    this.pollers.set(key, poller);
+    poller.run().catch((error: unknown) => {
+      this.logger.error(`node status of ${key}: polling stopped: ${String(error)}`);
+      this.forget(key, poller);
+    });
+    return poller;
+  }
+
+  /** Stops polling the version, if `poller` is still the one polling it. */
+  private forget(key: string, poller: VersionPoller): void {
+    if (this.pollers.get(key) !== poller) return;
+    this.pollers.delete(key);
+    poller.stop();
   }
 
   private async ask(poller: VersionPoller): Promise<WorkloadReplicaStatus[] | null> {

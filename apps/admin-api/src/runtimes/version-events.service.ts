@@ -9,20 +9,22 @@ import {
 import { VERSIONS_QUEUE, type VersionRef } from '@libs/jobs';
 import { VersionsRepository } from '@libs/persistence';
 import { type Queue, QueueEvents } from 'bullmq';
-import { PubSub } from 'graphql-subscriptions';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
-import type { VersionEvent } from './runtimes.model.js';
 import { redisOptions } from '@libs/jobs';
+import { SubscriptionQueue } from '../common/subscription-queue.js';
+import type { VersionEvent } from './runtimes.model.js';
 
 /**
  * Feeds `watchVersion`: job progress steps and final statuses of the `versions` queue, read
  * through BullMQ QueueEvents (each admin-api replica reads them all, so any replica can serve
- * a subscriber), then looked up and published per runtime.
+ * a subscriber), then looked up and handed to the runtime's subscribers, each through its own
+ * SubscriptionQueue (drop-oldest: a stalled client loses the oldest steps, never memory).
  */
 @Injectable()
 export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(VersionEventsService.name);
-  private readonly pubsub = new PubSub<Record<string, VersionEvent>>();
+  /** Subscribers by runtime id. */
+  private readonly subscribers = new Map<string, Set<SubscriptionQueue<VersionEvent>>>();
   private events?: QueueEvents;
   /** The relay in progress (relay never rejects: it logs its failures). */
   private relaying: Promise<void> = Promise.resolve();
@@ -45,12 +47,25 @@ export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    for (const queues of [...this.subscribers.values()])
+      for (const queue of [...queues]) queue.end();
     await this.events?.close();
   }
 
   /** Events of one runtime (the resolver has checked the caller's role on it). */
   subscribe(runtimeId: string): AsyncIterableIterator<VersionEvent> {
-    return this.pubsub.asyncIterableIterator(`runtime.${runtimeId}`);
+    const own = this.subscribers.get(runtimeId) ?? new Set();
+    this.subscribers.set(runtimeId, own);
+    const queue: SubscriptionQueue<VersionEvent> = new SubscriptionQueue<VersionEvent>({
+      name: `watchVersion ${runtimeId}`,
+      onEnd: () => {
+        own.delete(queue);
+        if (own.size === 0 && this.subscribers.get(runtimeId) === own)
+          this.subscribers.delete(runtimeId);
+      },
+    });
+    own.add(queue);
+    return queue;
   }
 
   /**
@@ -79,7 +94,7 @@ export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
         message: version?.statusMessage ?? null,
         date: new Date(),
       };
-      await this.pubsub.publish(`runtime.${ref.runtimeId}`, event);
+      for (const queue of this.subscribers.get(ref.runtimeId) ?? []) queue.push(event);
     } catch (error) {
       this.logger.warn(`could not relay job ${jobId}: ${String(error)}`);
     }
