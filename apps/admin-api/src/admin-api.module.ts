@@ -7,7 +7,7 @@ import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
-import { systemClock } from '@libs/core';
+import { CLOCK, systemClock } from '@libs/core';
 import { JobsModule, VERSIONS_QUEUE, redisCheck } from '@libs/jobs';
 import {
   DeployerClient,
@@ -27,7 +27,6 @@ import { AUTH_CONFIG } from './admin-api.tokens.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ThrottleStorage } from './auth/sign-in-throttle.js';
-import { CLOCK } from './common/clock.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { InputValidationPipe } from './common/validation.js';
 import { GraphqlWsServer } from './graphql/graphql-ws.server.js';

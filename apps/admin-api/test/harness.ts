@@ -1,7 +1,7 @@
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { getConnectionToken } from '@nestjs/mongoose';
-import { ManualClock } from '@libs/core';
+import { CLOCK, ManualClock } from '@libs/core';
 import { loadEnv } from '@libs/config';
 import { freePort, testEnv } from '@libs/testing';
 import type { Connection } from 'mongoose';
@@ -10,7 +10,6 @@ import WebSocket from 'ws';
 import { type AdminApiEnv, adminApiEnvSchema, authConfig } from '../src/admin-api.env.js';
 import { AdminApiModule, configureAdminApi } from '../src/admin-api.module.js';
 import { SignInService } from '../src/auth/sign-in.service.js';
-import { CLOCK } from '../src/common/clock.js';
 
 /** Every line the app logged (tests assert that no secret is among them). */
 export class CapturedLogs implements LoggerService {

@@ -5,6 +5,12 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * Injection token of an app's `Clock`: the one token every module injects (an app provides it
+ * globally; code that finds none uses `systemClock`; tests provide a `ManualClock`).
+ */
+export const CLOCK = Symbol('Clock');
+
 /** A clock that stands still until told to move (tests). */
 export class ManualClock implements Clock {
   private current: Date;

@@ -1,5 +1,5 @@
 export { UserActivityType } from './activity.js';
-export { ManualClock, systemClock, type Clock } from './clock.js';
+export { CLOCK, ManualClock, systemClock, type Clock } from './clock.js';
 export {
   BadUserInputError,
   ConflictError,

@@ -1,9 +1,8 @@
-import { BadUserInputError, type Clock, type UserActivityType } from '@libs/core';
+import { CLOCK, BadUserInputError, type Clock, type UserActivityType } from '@libs/core';
 import { NATS_CONNECTION } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { CLOCK } from '../common/clock.js';
 import { natsEvents } from '../common/nats-events.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { AuditRepository, type UserActivityDoc, activityId } from './audit.repository.js';

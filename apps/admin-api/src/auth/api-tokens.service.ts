@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  CLOCK,
   BadUserInputError,
   type Clock,
   NotFoundError,
@@ -9,7 +10,6 @@ import {
 import { Inject, Injectable } from '@nestjs/common';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditService } from '../audit/audit.service.js';
-import { CLOCK } from '../common/clock.js';
 import { newApiToken, sha256Hex } from '../common/secrets.js';
 import { type ApiTokenDoc, ApiTokensRepository } from './api-tokens.repository.js';
 import { RecentSignInRequiredError, SessionRequiredError } from './auth.errors.js';

@@ -1,6 +1,5 @@
-import type { Clock } from '@libs/core';
+import { CLOCK, type Clock } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK } from '../common/clock.js';
 import { RANDOM_SECRET_PATTERN, isWellFormedApiToken, sha256Hex } from '../common/secrets.js';
 import type { UserDoc } from '../users/users.repository.js';
 import { UsersRepository } from '../users/users.repository.js';

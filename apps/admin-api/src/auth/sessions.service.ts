@@ -1,7 +1,6 @@
-import { type Clock, UserActivityType } from '@libs/core';
+import { CLOCK, type Clock, UserActivityType } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
-import { CLOCK } from '../common/clock.js';
 import { RANDOM_SECRET_PATTERN, randomSecret, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
 import { UsersRepository } from '../users/users.repository.js';

@@ -1,9 +1,8 @@
-import { type Clock, UserActivityType } from '@libs/core';
+import { CLOCK, type Clock, UserActivityType } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuthConfig } from '../admin-api.env.js';
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditService } from '../audit/audit.service.js';
-import { CLOCK } from '../common/clock.js';
 import { randomSecret, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
 import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';

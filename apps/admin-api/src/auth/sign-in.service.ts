@@ -1,4 +1,5 @@
 import {
+  CLOCK,
   type Clock,
   ConflictError,
   InvalidOrExpiredLinkError,
@@ -9,7 +10,6 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { AuthConfig } from '../admin-api.env.js';
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditService } from '../audit/audit.service.js';
-import { CLOCK } from '../common/clock.js';
 import { RANDOM_SECRET_PATTERN, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
 import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';

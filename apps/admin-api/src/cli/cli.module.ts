@@ -1,5 +1,5 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { systemClock } from '@libs/core';
+import { CLOCK, systemClock } from '@libs/core';
 import { NatsModule } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { PersistenceModule } from '@libs/persistence';
@@ -7,7 +7,6 @@ import { ADMIN_API_ENV, type AdminApiEnv, authConfig } from '../admin-api.env.js
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { SignInLinksService } from '../auth/sign-in-links.service.js';
-import { CLOCK } from '../common/clock.js';
 import { IdentityStoreModule } from '../identity-store.module.js';
 import { SettingsModule } from '../settings/settings.module.js';
 import { AdminBootstrap } from '../users/admin-bootstrap.service.js';

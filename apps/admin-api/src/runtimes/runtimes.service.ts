@@ -1,4 +1,5 @@
 import {
+  CLOCK,
   BadUserInputError,
   ConflictError,
   NotFoundError,
@@ -15,7 +16,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
-import { CLOCK } from '../common/clock.js';
 import { MembershipsRepository } from '../users/memberships.repository.js';
 import { UsersRepository, normalizeEmail } from '../users/users.repository.js';
 import type { RuntimeMember } from './runtimes.model.js';

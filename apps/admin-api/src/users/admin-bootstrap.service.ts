@@ -1,8 +1,7 @@
-import { type Clock, ConflictError, PlatformRole, UserActivityType } from '@libs/core';
+import { CLOCK, type Clock, ConflictError, PlatformRole, UserActivityType } from '@libs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditService } from '../audit/audit.service.js';
-import { CLOCK } from '../common/clock.js';
 import { UsersRepository } from './users.repository.js';
 
 /** `ADMIN_EMAIL` is a platform admin from start-up: created, restored or promoted. */

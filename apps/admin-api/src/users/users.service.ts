@@ -1,4 +1,5 @@
 import {
+  CLOCK,
   type Clock,
   ConflictError,
   ForbiddenError,
@@ -12,7 +13,6 @@ import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
 import { SessionsService } from '../auth/sessions.service.js';
-import { CLOCK } from '../common/clock.js';
 import { MembershipsRepository } from './memberships.repository.js';
 import { type UserDoc, UsersRepository } from './users.repository.js';
 

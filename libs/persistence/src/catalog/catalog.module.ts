@@ -1,8 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
-import { systemClock, type Clock } from '@libs/core';
 import {
-  CATALOG_CLOCK,
   KRT_CHUNK_MODEL,
   KrtArchiveStore,
   RUNTIME_MODEL,
@@ -16,7 +14,7 @@ import { ConfigCipher } from './config-cipher.js';
 /** Runtimes, versions and KRT archives in the platform database (admin-api and deployer). */
 @Module({})
 export class CatalogModule {
-  static forRoot(options: { configEncryptionKey: string; clock?: Clock }): DynamicModule {
+  static forRoot(options: { configEncryptionKey: string }): DynamicModule {
     return {
       module: CatalogModule,
       global: true,
@@ -28,7 +26,6 @@ export class CatalogModule {
         ]),
       ],
       providers: [
-        { provide: CATALOG_CLOCK, useValue: options.clock ?? systemClock },
         { provide: ConfigCipher, useValue: new ConfigCipher(options.configEncryptionKey) },
         RuntimesRepository,
         VersionsRepository,

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import {
+  CLOCK,
   ConflictError,
   InvalidTransitionError,
   NotFoundError,
@@ -19,7 +20,6 @@ const { Binary } = mongo;
 import { isDuplicateKey, withLease } from '../atomic.js';
 import { type KrtChunkDoc, type RuntimeDoc, type VersionDoc } from './catalog.schemas.js';
 
-export const CATALOG_CLOCK = Symbol('CATALOG_CLOCK');
 export const RUNTIME_MODEL = 'Runtime';
 export const VERSION_MODEL = 'Version';
 export const KRT_CHUNK_MODEL = 'KrtChunk';
@@ -48,7 +48,7 @@ async function leased<R>(model: Model<never>, key: string, work: () => Promise<R
 export class RuntimesRepository {
   constructor(
     @InjectModel(RUNTIME_MODEL) private readonly model: Model<RuntimeDoc>,
-    @Inject(CATALOG_CLOCK) private readonly clock: Clock = systemClock,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   /** @throws ConflictError when the id is taken. */
@@ -102,7 +102,7 @@ export class RuntimesRepository {
 export class VersionsRepository {
   constructor(
     @InjectModel(VERSION_MODEL) private readonly model: Model<VersionDoc>,
-    @Inject(CATALOG_CLOCK) private readonly clock: Clock = systemClock,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {}
 
   /** @throws ConflictError when the runtime already has a version of that name. */
