@@ -235,20 +235,26 @@ describe('nodeStatusController', () => {
     expect(serverNc.stats().inMsgs).toBe(received);
   });
 
-  it('a reply that breaks the contract is refused by the client too', async () => {
+  it('a reply that breaks the contract, or is not JSON, is refused by the client too', async () => {
     const impostor = await connectNats({ url: env.NATS_URL, name: 'impostor' });
-    const subject = `${subjects.nodeStatus}-impostor`;
-    const sub = impostor.subscribe(subject, {
+    const impostorSubjects = {
+      status: `${subjects.status}-impostor`,
+      nodeStatus: `${subjects.nodeStatus}-impostor`,
+    };
+    const wrongShape = impostor.subscribe(impostorSubjects.nodeStatus, {
       callback: (_error, msg) => {
         const { id } = msg.json<{ id: string }>();
         msg.respond(JSON.stringify({ id, response: { replicas: [{ replica: -1 }] } }));
       },
     });
-    await impostor.flush();
-    const sneaky = new DeployerClient(new NatsRpcClient(clientApp.get(NATS_CONNECTION)), {
-      ...subjects,
-      nodeStatus: subject,
+    const notJson = impostor.subscribe(impostorSubjects.status, {
+      callback: (_error, msg) => msg.respond(new Uint8Array([0xff, 0x00])),
     });
+    await impostor.flush();
+    const sneaky = new DeployerClient(
+      new NatsRpcClient(clientApp.get(NATS_CONNECTION)),
+      impostorSubjects,
+    );
     try {
       await expect(sneaky.nodeStatus('demo', 'v1')).rejects.toMatchObject({
         name: 'InvalidRpcMessageError',
@@ -256,8 +262,14 @@ describe('nodeStatusController', () => {
           /^invalid node-status reply: replicas\.0\.workloadId: /,
         ) as unknown,
       });
+      await expect(sneaky.status()).rejects.toMatchObject({
+        name: 'DeployerRpcError',
+        code: 'INVALID_REPLY',
+        message: 'the reply is not JSON',
+      });
     } finally {
-      sub.unsubscribe();
+      wrongShape.unsubscribe();
+      notJson.unsubscribe();
       await sneaky.onApplicationShutdown();
       await impostor.drain();
     }
