@@ -8,6 +8,7 @@ import { packKrt } from '@libs/krt';
 import { DeployerClient, deployerSubjects, type WorkloadReplicaStatus } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { RuntimesRepository, VersionsRepository } from '@libs/persistence';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SubscriptionQueue } from '../src/common/subscription-queue.js';
@@ -82,6 +83,8 @@ class StandInDeployer {
       logger: this.logger,
     });
     await this.app.listen();
+    // A round trip: the server holds the subscription before anyone asks (no "no responders").
+    await this.app.unwrap<NatsConnection>().flush();
   }
 
   async stop(): Promise<void> {

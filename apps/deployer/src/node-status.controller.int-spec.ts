@@ -109,6 +109,7 @@ describe('nodeStatusController', () => {
     serverNc = await connectNats({ url: env.NATS_URL, name: 'deployer-under-test' });
     server = serverModule.createNestMicroservice({ strategy: new NatsRpcServer(serverNc) });
     await server.listen();
+    await serverNc.flush(); // the server holds the subscriptions before anyone asks
 
     const clientModule = await Test.createTestingModule({
       imports: [
@@ -248,7 +249,9 @@ describe('nodeStatusController', () => {
       },
     });
     const notJson = impostor.subscribe(impostorSubjects.status, {
-      callback: (_error, msg) => msg.respond(new Uint8Array([0xff, 0x00])),
+      callback: (_error, msg) => {
+        msg.respond(new Uint8Array([0xff, 0x00]));
+      },
     });
     await impostor.flush();
     const sneaky = new DeployerClient(
