@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ApiTokensRepository } from '../src/auth/api-tokens.repository.js';
+import { ApiTokensRepository } from '@libs/persistence';
 import { API_TOKEN_PATTERN } from '../src/common/secrets.js';
 import { Harness } from './harness.js';
 

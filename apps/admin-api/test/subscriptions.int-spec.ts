@@ -1,12 +1,11 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { VERSIONS_QUEUE } from '@libs/jobs';
-import { RuntimesRepository } from '@libs/persistence';
+import { RuntimesRepository, MembershipsRepository } from '@libs/persistence';
 import type { Queue } from 'bullmq';
 import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../src/audit/audit.service.js';
-import { MembershipsRepository } from '../src/users/memberships.repository.js';
 import { Harness } from './harness.js';
 
 const WATCH =

@@ -13,7 +13,7 @@ import { KreHeader } from '@libs/messaging';
 import type { GrpcHealthService } from './grpc-health.service.js';
 import type { GrpcReflectionService } from './grpc-reflection.service.js';
 import type { RpcCalls } from './rpc-calls.service.js';
-import { RpcError } from './rpc.errors.js';
+import { RpcError } from '@libs/messaging';
 
 const remainingMs = (deadline: Deadline): number | undefined => {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;

@@ -2,7 +2,7 @@ import { closeWithin, listenOn } from '@libs/observability';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { KreHeader } from '@libs/messaging';
 import type { RpcCalls } from './rpc-calls.service.js';
-import { RpcError } from './rpc.errors.js';
+import { RpcError } from '@libs/messaging';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

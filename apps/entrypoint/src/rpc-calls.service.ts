@@ -8,7 +8,7 @@ import {
   typeNameOf,
   typeUrlOf,
 } from '@libs/messaging';
-import { RpcError } from './rpc.errors.js';
+import { RpcError } from '@libs/messaging';
 import type { RpcInfo, VersionProto } from './version-proto.loader.js';
 import type { WorkflowAnswer, WorkflowClient } from './workflow.client.js';
 

@@ -20,7 +20,7 @@ import {
   encodeEnvelope,
   payloadLimit,
 } from '@libs/messaging';
-import { RpcError } from './rpc.errors.js';
+import { RpcError } from '@libs/messaging';
 
 /** Where one rpc's requests go (KRT_ENTRYPOINT_ROUTES). */
 export interface WorkflowRoute {

@@ -10,13 +10,11 @@ import {
   createServer,
 } from 'node:http2';
 import { Logger } from '@nestjs/common';
+import { RpcError } from '@libs/messaging';
 import { NoRouteError, type RouteTable } from './route-table.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-
-/** gRPC status codes the gateway answers with itself. */
-const Status = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, UNAVAILABLE: 14 } as const;
 
 /** grpc-message: percent-encode '%' and bytes outside printable ASCII (the gRPC spec). */
 const grpcMessage = (text: string) =>
@@ -43,15 +41,15 @@ export class GatewayGrpcProxy {
     );
   }
 
-  /** A trailers-only gRPC answer. */
-  private reject(stream: ServerHttp2Stream, code: number, message: string): void {
+  /** A trailers-only gRPC answer with the data plane's error (`RpcError`). */
+  private reject(stream: ServerHttp2Stream, error: RpcError): void {
     if (stream.destroyed || stream.headersSent) return;
     stream.respond(
       {
         ':status': 200,
         'content-type': 'application/grpc',
-        'grpc-status': String(code),
-        'grpc-message': grpcMessage(message),
+        'grpc-status': String(error.grpcStatus),
+        'grpc-message': grpcMessage(error.message),
       },
       { endStream: true },
     );
@@ -79,13 +77,18 @@ export class GatewayGrpcProxy {
       stream.resume();
       return this.reject(
         stream,
-        Status.INVALID_ARGUMENT,
-        'set the metadata "kre-runtime" to the runtime id (and optionally "kre-version")',
+        new RpcError(
+          'INVALID_ARGUMENT',
+          'set the metadata "kre-runtime" to the runtime id (and optionally "kre-version")',
+        ),
       );
     }
     if (!SEGMENT.test(runtimeId) || (version !== undefined && !SEGMENT.test(version))) {
       stream.resume();
-      return this.reject(stream, Status.NOT_FOUND, `runtime "${runtimeId}" is not served here`);
+      return this.reject(
+        stream,
+        new RpcError('NOT_FOUND', `runtime "${runtimeId}" is not served here`),
+      );
     }
     let target;
     try {
@@ -93,7 +96,7 @@ export class GatewayGrpcProxy {
     } catch (error) {
       stream.resume();
       if (error instanceof NoRouteError)
-        return this.reject(stream, Status.NOT_FOUND, error.message);
+        return this.reject(stream, new RpcError('NOT_FOUND', error.message));
       throw error;
     }
     const forward: OutgoingHttpHeaders = {};
@@ -109,8 +112,10 @@ export class GatewayGrpcProxy {
       stream.resume();
       return this.reject(
         stream,
-        Status.UNAVAILABLE,
-        `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error instanceof Error ? error.message : String(error)}`,
+        new RpcError(
+          'UNAVAILABLE',
+          `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error instanceof Error ? error.message : String(error)}`,
+        ),
       );
     }
     let trailers: IncomingHttpHeaders | undefined;
@@ -132,8 +137,9 @@ export class GatewayGrpcProxy {
       for (const [key, value] of Object.entries(trailers ?? {}))
         if (!key.startsWith(':')) out[key] = value;
       if (!out['grpc-status']) {
-        out['grpc-status'] = String(Status.UNAVAILABLE);
-        out['grpc-message'] = grpcMessage('the entrypoint ended the call without a status');
+        const ended = new RpcError('UNAVAILABLE', 'the entrypoint ended the call without a status');
+        out['grpc-status'] = String(ended.grpcStatus);
+        out['grpc-message'] = grpcMessage(ended.message);
       }
       stream.sendTrailers(out);
     });
@@ -141,8 +147,10 @@ export class GatewayGrpcProxy {
       if (!stream.headersSent)
         this.reject(
           stream,
-          Status.UNAVAILABLE,
-          `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error.message}`,
+          new RpcError(
+            'UNAVAILABLE',
+            `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error.message}`,
+          ),
         );
       else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
     });

@@ -8,6 +8,7 @@ import {
   createServer,
   request,
 } from 'node:http';
+import { RpcError } from '@libs/messaging';
 import { NoRouteError, type RouteTable } from './route-table.js';
 
 const HOP_BY_HOP = new Set([
@@ -37,9 +38,10 @@ export class GatewayHttpProxy {
     this.server.keepAliveTimeout = 65_000;
   }
 
-  private fail(res: ServerResponse, status: number, code: string, message: string): void {
-    const body = JSON.stringify({ code, message });
-    res.writeHead(status, {
+  /** The data plane's error answer (`RpcError`: the same codes and body as the entrypoint's). */
+  private fail(res: ServerResponse, error: RpcError): void {
+    const body = JSON.stringify(error);
+    res.writeHead(error.httpStatus, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
     });
@@ -63,9 +65,10 @@ export class GatewayHttpProxy {
       req.resume();
       this.fail(
         res,
-        404,
-        'NOT_FOUND',
-        'use POST /<runtimeId>/<rpc> or POST /<runtimeId>/versions/<version>/<rpc>',
+        new RpcError(
+          'NOT_FOUND',
+          'use POST /<runtimeId>/<rpc> or POST /<runtimeId>/versions/<version>/<rpc>',
+        ),
       );
       return;
     }
@@ -75,7 +78,7 @@ export class GatewayHttpProxy {
       !RPC.test(rpc)
     ) {
       req.resume();
-      this.fail(res, 404, 'NOT_FOUND', `no route for ${path}`);
+      this.fail(res, new RpcError('NOT_FOUND', `no route for ${path}`));
       return;
     }
     let target;
@@ -83,7 +86,7 @@ export class GatewayHttpProxy {
       target = this.routes.resolve(runtimeId, version);
     } catch (error) {
       req.resume();
-      if (error instanceof NoRouteError) this.fail(res, 404, 'NOT_FOUND', error.message);
+      if (error instanceof NoRouteError) this.fail(res, new RpcError('NOT_FOUND', error.message));
       else throw error;
       return;
     }
@@ -114,9 +117,10 @@ export class GatewayHttpProxy {
       if (!res.headersSent)
         this.fail(
           res,
-          502,
-          'UNAVAILABLE',
-          `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error.message}`,
+          new RpcError(
+            'UNAVAILABLE',
+            `the entrypoint of ${runtimeId}/${target.version} does not answer: ${error.message}`,
+          ),
         );
       else res.destroy(error);
     });

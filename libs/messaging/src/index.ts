@@ -144,3 +144,4 @@ export {
   type VersionRoute,
 } from './gateway-routes.js';
 export { JetStreamPublisher, PublishError, type PubAck } from './data-plane/jetstream-publisher.js';
+export { RpcError, type RpcErrorCode } from './data-plane/rpc.errors.js';

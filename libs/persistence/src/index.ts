@@ -19,6 +19,20 @@ export {
   LegacyConfigValueError,
   type ConfigValueContext,
 } from './catalog/config-cipher.js';
+export { ApiTokensRepository, type ApiTokenDoc } from './identity/api-tokens.repository.js';
+export {
+  AuditRepository,
+  activityId,
+  type ActivityQuery,
+  type ActivityVar,
+  type UserActivityDoc,
+} from './identity/audit.repository.js';
+export { IdentityModule } from './identity/identity.module.js';
+export { MembershipsRepository, type MembershipDoc } from './identity/memberships.repository.js';
+export { SessionsRepository, type SessionDoc } from './identity/sessions.repository.js';
+export { SettingsRepository, type SettingsValues } from './identity/settings.repository.js';
+export { SignInLinksRepository, type SignInLinkDoc } from './identity/sign-in-links.repository.js';
+export { UsersRepository, normalizeEmail, type UserDoc } from './identity/users.repository.js';
 export {
   PersistenceModule,
   mongoCheck,

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { IdentityStoreModule } from '../identity-store.module.js';
+import { IdentityModule } from '@libs/persistence';
 import { AuditResolver } from './audit.resolver.js';
 import { AuditService } from './audit.service.js';
 
 @Module({
-  imports: [IdentityStoreModule],
+  imports: [IdentityModule],
   providers: [AuditService, AuditResolver],
   exports: [AuditService],
 })

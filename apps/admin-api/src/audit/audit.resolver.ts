@@ -26,8 +26,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { type UserActivityDoc } from '@libs/persistence';
 import { RequireRuntimeRole } from '../auth/access.decorators.js';
-import type { UserActivityDoc } from './audit.repository.js';
 import { AuditService } from './audit.service.js';
 
 registerEnumType(UserActivityType, { name: 'UserActivityType' });

@@ -3,9 +3,13 @@ import { NATS_CONNECTION } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  UsersRepository,
+  AuditRepository,
+  type UserActivityDoc,
+  activityId,
+} from '@libs/persistence';
 import { natsEvents } from '../common/nats-events.js';
-import { UsersRepository } from '../users/users.repository.js';
-import { AuditRepository, type UserActivityDoc, activityId } from './audit.repository.js';
 
 export interface ActivityEntry {
   type: UserActivityType;

@@ -1,8 +1,8 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { type ApiTokenDoc } from '@libs/persistence';
 import { ApiToken, GeneratedApiToken } from '../users/users.model.js';
 import { DeleteApiTokenInput, GenerateApiTokenInput } from './api-tokens.inputs.js';
 import { CurrentUser, RequireSignedIn } from './access.decorators.js';
-import type { ApiTokenDoc } from './api-tokens.repository.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import type { Principal } from './principal.js';
 

@@ -8,10 +8,10 @@ import {
   UserActivityType,
 } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
+import { type ApiTokenDoc, ApiTokensRepository } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditService } from '../audit/audit.service.js';
 import { newApiToken, sha256Hex } from '../common/secrets.js';
-import { type ApiTokenDoc, ApiTokensRepository } from './api-tokens.repository.js';
 import { RecentSignInRequiredError, SessionRequiredError } from './auth.errors.js';
 import { LiveConnections } from './live-connections.service.js';
 import type { Principal } from './principal.js';

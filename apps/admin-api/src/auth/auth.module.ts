@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { IdentityModule } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditModule } from '../audit/audit.module.js';
-import { IdentityStoreModule } from '../identity-store.module.js';
 import { SettingsModule } from '../settings/settings.module.js';
 import { ApiTokensResolver } from './api-tokens.resolver.js';
 import { ApiTokensService } from './api-tokens.service.js';
@@ -28,7 +28,7 @@ import { TokenCache } from './token-cache.js';
 
 @Module({
   imports: [
-    IdentityStoreModule,
+    IdentityModule,
     AuditModule,
     SettingsModule,
     ThrottlerModule.forRootAsync({

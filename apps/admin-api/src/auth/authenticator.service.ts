@@ -1,11 +1,13 @@
 import { CLOCK, type Clock } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
+import {
+  type UserDoc,
+  UsersRepository,
+  ApiTokensRepository,
+  SessionsRepository,
+} from '@libs/persistence';
 import { RANDOM_SECRET_PATTERN, isWellFormedApiToken, sha256Hex } from '../common/secrets.js';
-import type { UserDoc } from '../users/users.repository.js';
-import { UsersRepository } from '../users/users.repository.js';
-import { ApiTokensRepository } from './api-tokens.repository.js';
 import type { Principal } from './principal.js';
-import { SessionsRepository } from './sessions.repository.js';
 import { TokenCache } from './token-cache.js';
 
 /** `lastSeenAt`, `lastUsedAt` and `lastActivity` are written at most this often. */

@@ -17,8 +17,8 @@ import {
 } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { WebSocket } from 'ws';
+import { MembershipsRepository } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
-import { MembershipsRepository } from '../users/memberships.repository.js';
 import { Authenticator } from './authenticator.service.js';
 import type { Principal } from './principal.js';
 import { TokenCache } from './token-cache.js';

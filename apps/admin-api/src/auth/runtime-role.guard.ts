@@ -10,7 +10,7 @@ import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { Request } from 'express';
-import { MembershipsRepository } from '../users/memberships.repository.js';
+import { MembershipsRepository } from '@libs/persistence';
 import { ACCESS_KEY, type Access } from './access.decorators.js';
 import { principalOf } from './principal.js';
 

@@ -1,11 +1,10 @@
 import { CLOCK, type Clock, UserActivityType } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
+import { UsersRepository, SessionsRepository } from '@libs/persistence';
 import { AuditService } from '../audit/audit.service.js';
 import { RANDOM_SECRET_PATTERN, randomSecret, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
-import { UsersRepository } from '../users/users.repository.js';
 import { LiveConnections } from './live-connections.service.js';
-import { SessionsRepository } from './sessions.repository.js';
 
 export interface NewSession {
   /** Goes into the cookie; only its hash is stored. */

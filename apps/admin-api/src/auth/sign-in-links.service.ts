@@ -1,13 +1,17 @@
 import { CLOCK, type Clock, UserActivityType } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
+import {
+  normalizeEmail,
+  type UserDoc,
+  UsersRepository,
+  SignInLinksRepository,
+} from '@libs/persistence';
 import type { AuthConfig } from '../admin-api.env.js';
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditService } from '../audit/audit.service.js';
 import { randomSecret, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
-import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';
 import { SignInNotAllowedError } from './auth.errors.js';
-import { SignInLinksRepository } from './sign-in-links.repository.js';
 
 export interface IssuedLink {
   /** `<FRONTEND_URL>/signin#<token>`: the token is in the fragment. */

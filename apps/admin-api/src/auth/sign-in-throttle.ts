@@ -13,8 +13,8 @@ import {
   normalizeIp,
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
+import { normalizeEmail } from '@libs/persistence';
 import type { AdminApiEnv } from '../admin-api.env.js';
-import { normalizeEmail } from '../users/users.repository.js';
 
 /** Named limits (see THROTTLE_* in .env.example). */
 export const THROTTLES = {

@@ -7,15 +7,20 @@ import {
   UserActivityType,
 } from '@libs/core';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  normalizeEmail,
+  type UserDoc,
+  UsersRepository,
+  type SignInLinkDoc,
+  SignInLinksRepository,
+} from '@libs/persistence';
 import type { AuthConfig } from '../admin-api.env.js';
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditService } from '../audit/audit.service.js';
 import { RANDOM_SECRET_PATTERN, sha256Hex } from '../common/secrets.js';
 import { SettingsService } from '../settings/settings.service.js';
-import { normalizeEmail, type UserDoc, UsersRepository } from '../users/users.repository.js';
 import { MailService } from './mail.service.js';
 import { type NewSession, SessionsService } from './sessions.service.js';
-import { type SignInLinkDoc, SignInLinksRepository } from './sign-in-links.repository.js';
 import { SignInLinksService } from './sign-in-links.service.js';
 
 export interface SignedIn extends NewSession {

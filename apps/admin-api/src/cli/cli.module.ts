@@ -2,12 +2,11 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { CLOCK, systemClock } from '@libs/core';
 import { NatsModule } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { PersistenceModule } from '@libs/persistence';
+import { PersistenceModule, IdentityModule } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv, authConfig } from '../admin-api.env.js';
 import { AUTH_CONFIG } from '../admin-api.tokens.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { SignInLinksService } from '../auth/sign-in-links.service.js';
-import { IdentityStoreModule } from '../identity-store.module.js';
 import { SettingsModule } from '../settings/settings.module.js';
 import { AdminBootstrap } from '../users/admin-bootstrap.service.js';
 
@@ -42,7 +41,7 @@ export class AdminApiCliModule {
         CliCoreModule.forRoot(env),
         PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-admin-api-cli` }),
-        IdentityStoreModule,
+        IdentityModule,
         AuditModule,
         SettingsModule,
       ],

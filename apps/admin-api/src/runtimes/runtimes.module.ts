@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
+import { IdentityModule } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
-import { IdentityStoreModule } from '../identity-store.module.js';
 import { NodeStatusService } from './node-status.service.js';
 import { RuntimesResolver, VersionsResolver } from './runtimes.resolver.js';
 import { RuntimesService } from './runtimes.service.js';
@@ -17,7 +17,7 @@ import { VersionsService } from './versions.service.js';
 /** Runtimes (tenants), their members, versions (KRT upload, config, lifecycle). */
 @Module({
   imports: [
-    IdentityStoreModule,
+    IdentityModule,
     AuditModule,
     AuthModule,
     MulterModule.registerAsync({

@@ -5,7 +5,12 @@ import {
   roleIncludes,
   type VersionAction,
 } from '@libs/core';
-import { unsetConfigKeys, type RuntimeDoc, type VersionDoc } from '@libs/persistence';
+import {
+  unsetConfigKeys,
+  type RuntimeDoc,
+  type VersionDoc,
+  MembershipsRepository,
+} from '@libs/persistence';
 import { Inject } from '@nestjs/common';
 import {
   Args,
@@ -25,7 +30,6 @@ import {
   RequireSignedIn,
 } from '../auth/access.decorators.js';
 import type { Principal } from '../auth/principal.js';
-import { MembershipsRepository } from '../users/memberships.repository.js';
 import {
   AddRuntimeMemberInput,
   CreateRuntimeInput,

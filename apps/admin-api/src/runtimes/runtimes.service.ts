@@ -11,13 +11,18 @@ import {
   type Clock,
 } from '@libs/core';
 import { RuntimeJobsProducer } from '@libs/jobs';
-import { RuntimesRepository, VersionsRepository, type RuntimeDoc } from '@libs/persistence';
+import {
+  RuntimesRepository,
+  VersionsRepository,
+  type RuntimeDoc,
+  MembershipsRepository,
+  UsersRepository,
+  normalizeEmail,
+} from '@libs/persistence';
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
-import { MembershipsRepository } from '../users/memberships.repository.js';
-import { UsersRepository, normalizeEmail } from '../users/users.repository.js';
 import type { RuntimeMember } from './runtimes.model.js';
 
 /** Statuses in which a version holds resources that deleting the runtime must not pull away. */

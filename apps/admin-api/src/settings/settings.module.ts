@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
+import { IdentityModule } from '@libs/persistence';
 import { AuditModule } from '../audit/audit.module.js';
-import { IdentityStoreModule } from '../identity-store.module.js';
 import { SettingsResolver } from './settings.resolver.js';
 import { SettingsService } from './settings.service.js';
 
 @Module({
-  imports: [IdentityStoreModule, AuditModule],
+  imports: [IdentityModule, AuditModule],
   providers: [SettingsService, SettingsResolver],
   exports: [SettingsService],
 })

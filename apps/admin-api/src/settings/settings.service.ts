@@ -1,12 +1,11 @@
 import { ConflictError, UserActivityType } from '@libs/core';
-import { withLease } from '@libs/persistence';
+import { withLease, SettingsRepository, type SettingsValues } from '@libs/persistence';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import { SettingsRepository, type SettingsValues } from './settings.repository.js';
 
 const LEASE_ATTEMPTS = 50;
 

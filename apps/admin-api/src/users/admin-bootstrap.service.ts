@@ -1,8 +1,8 @@
 import { CLOCK, type Clock, ConflictError, PlatformRole, UserActivityType } from '@libs/core';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { UsersRepository } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditService } from '../audit/audit.service.js';
-import { UsersRepository } from './users.repository.js';
 
 /** `ADMIN_EMAIL` is a platform admin from start-up: created, restored or promoted. */
 @Injectable()

@@ -1,5 +1,6 @@
 import { PlatformRole } from '@libs/core';
 import { Args, Int, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { type UserDoc } from '@libs/persistence';
 import { CurrentUser, RequirePlatformAdmin, RequireSignedIn } from '../auth/access.decorators.js';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -7,7 +8,6 @@ import { SessionsService } from '../auth/sessions.service.js';
 import { toApiToken } from '../auth/api-tokens.resolver.js';
 import { ApiToken, User } from './users.model.js';
 import { CreateUserInput, UpdatePlatformRoleInput, UsersInput } from './users.inputs.js';
-import type { UserDoc } from './users.repository.js';
 import { UsersService } from './users.service.js';
 
 export function toUser(doc: UserDoc): User {

@@ -8,13 +8,12 @@ import {
   UserActivityType,
 } from '@libs/core';
 import { Inject, Injectable } from '@nestjs/common';
+import { MembershipsRepository, type UserDoc, UsersRepository } from '@libs/persistence';
 import { AuditService } from '../audit/audit.service.js';
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
 import { SessionsService } from '../auth/sessions.service.js';
-import { MembershipsRepository } from './memberships.repository.js';
-import { type UserDoc, UsersRepository } from './users.repository.js';
 
 @Injectable()
 export class UsersService {

@@ -1,8 +1,8 @@
-import { consumeOnce } from '@libs/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import type { Collection } from 'mongodb';
 import type { Connection } from 'mongoose';
+import { consumeOnce } from '../atomic.js';
 
 /** A sign-in link. `_id` = SHA-256 of the token in the emailed URL (never stored). */
 export interface SignInLinkDoc {

@@ -1,8 +1,8 @@
 import { ConflictError } from '@libs/core';
-import { isDuplicateKey } from '@libs/persistence';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { type Model, Schema } from 'mongoose';
+import { isDuplicateKey } from '../atomic.js';
 
 /** An API token. `_id` = SHA-256 of the secret (shown once, never stored); `id` is public. */
 export interface ApiTokenDoc {

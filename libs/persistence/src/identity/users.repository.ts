@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, type PlatformRole } from '@libs/core';
-import { isDuplicateKey } from '@libs/persistence';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { type Model, Schema } from 'mongoose';
+import { isDuplicateKey } from '../atomic.js';
 
 export interface UserDoc {
   _id: string;

@@ -1,7 +1,7 @@
-import { isDuplicateKey } from '@libs/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { type Model, Schema } from 'mongoose';
+import { isDuplicateKey } from '../atomic.js';
 
 export interface SettingsValues {
   /** Addresses in these domains may sign in without an account (one is created). */

@@ -1,28 +1,16 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
-import {
-  API_TOKEN_MODEL,
-  ApiTokensRepository,
-  apiTokenSchema,
-} from './auth/api-tokens.repository.js';
-import { SESSION_MODEL, SessionsRepository, sessionSchema } from './auth/sessions.repository.js';
-import { SignInLinksRepository } from './auth/sign-in-links.repository.js';
-import {
-  AuditRepository,
-  USER_ACTIVITY_MODEL,
-  userActivitySchema,
-} from './audit/audit.repository.js';
-import {
-  SETTINGS_MODEL,
-  SettingsRepository,
-  settingsSchema,
-} from './settings/settings.repository.js';
+import { API_TOKEN_MODEL, ApiTokensRepository, apiTokenSchema } from './api-tokens.repository.js';
+import { SESSION_MODEL, SessionsRepository, sessionSchema } from './sessions.repository.js';
+import { SignInLinksRepository } from './sign-in-links.repository.js';
+import { AuditRepository, USER_ACTIVITY_MODEL, userActivitySchema } from './audit.repository.js';
+import { SETTINGS_MODEL, SettingsRepository, settingsSchema } from './settings.repository.js';
 import {
   MEMBERSHIP_MODEL,
   MembershipsRepository,
   membershipSchema,
-} from './users/memberships.repository.js';
-import { USER_MODEL, UsersRepository, userSchema } from './users/users.repository.js';
+} from './memberships.repository.js';
+import { USER_MODEL, UsersRepository, userSchema } from './users.repository.js';
 
 const repositories = [
   UsersRepository,
@@ -49,4 +37,4 @@ const repositories = [
   providers: repositories,
   exports: repositories,
 })
-export class IdentityStoreModule {}
+export class IdentityModule {}
