@@ -150,7 +150,6 @@ async function taken<T>(queue: SubscriptionQueue<T>): Promise<T[]> {
 function watch(client: Client, runtimeId: string, versionName: string) {
   const events: NodeEvent[] = [];
   let error: unknown;
-  let completed = false;
   const dispose = client.subscribe<{ watchNodeStatus: NodeEvent }>(
     { query: WATCH, variables: { r: runtimeId, v: versionName } },
     {
@@ -159,16 +158,13 @@ function watch(client: Client, runtimeId: string, versionName: string) {
         if (result.errors) error = result.errors;
       },
       error: (e) => (error = e),
-      complete: () => (completed = true),
+      complete: () => undefined,
     },
   );
   return {
     events,
     dispose,
-    ended: () => completed || error !== undefined,
     error: () => error,
-    /** The newest event of each node. */
-    latest: () => new Map(events.map((e) => [e.nodeId, e])),
   };
 }
 
