@@ -70,11 +70,7 @@ export class AdminApiModule {
           role: 'producer',
         }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-admin-api` }),
-        DeployerRpcModule.forRoot({
-          url: env.NATS_URL,
-          prefix: env.KRE_PREFIX,
-          name: `${env.KRE_PREFIX}-admin-api-rpc`,
-        }),
+        DeployerRpcModule.forRoot({ prefix: env.KRE_PREFIX }),
         GraphQLModule.forRoot<ApolloDriverConfig>(graphqlOptions(env)),
         AuditModule,
         SettingsModule,

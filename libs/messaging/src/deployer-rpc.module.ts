@@ -9,13 +9,6 @@ import { NatsRpcClient } from './nats-rpc.transport.js';
 export interface DeployerRpcOptions {
   /** `KRE_PREFIX`: the subjects are `<p>.svc.deployer.<pattern>`. */
   prefix: string;
-  /**
-   * Not used: the client rides the app's NatsModule connection (one per app). Still accepted
-   * so that callers written for the client's own connection compile; drop it when passing.
-   */
-  url?: string;
-  /** Not used, as `url`. */
-  name?: string;
 }
 
 /**
