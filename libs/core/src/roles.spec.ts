@@ -13,10 +13,17 @@ describe(roleIncludes.name, () => {
     expect(roleIncludes(held, required)).toBe(expected);
   });
 
-  it('makes platform admins ADMIN on every runtime, and others what their membership says', () => {
-    expect(effectiveRuntimeRole('ADMIN', null)).toBe('ADMIN');
-    expect(effectiveRuntimeRole('USER', null)).toBeNull();
-    expect(effectiveRuntimeRole('USER', 'MANAGER')).toBe('MANAGER');
+  it('makes platform admins ADMIN on every runtime, and others what their membership says', async () => {
+    const reads: string[] = [];
+    const membership = (role: 'MANAGER' | null) => () => {
+      reads.push(String(role));
+      return Promise.resolve(role);
+    };
+    expect(await effectiveRuntimeRole('ADMIN', membership(null))).toBe('ADMIN');
+    expect(reads).toEqual([]); // a platform admin's membership is never read
+    expect(await effectiveRuntimeRole('USER', membership(null))).toBeNull();
+    expect(await effectiveRuntimeRole('USER', membership('MANAGER'))).toBe('MANAGER');
+    expect(reads).toEqual(['null', 'MANAGER']);
   });
 });
 

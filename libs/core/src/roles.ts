@@ -14,12 +14,12 @@ export function roleIncludes(held: RuntimeRole, required: RuntimeRole): boolean 
 }
 
 /**
- * The role a user has on a runtime: platform admins act as `ADMIN` everywhere; others have
- * their membership's role, or none.
+ * The role a user has on a runtime: platform admins act as `ADMIN` everywhere (their
+ * membership is never read); others have their membership's role, or none.
  */
-export function effectiveRuntimeRole(
+export async function effectiveRuntimeRole(
   platformRole: PlatformRole,
-  membershipRole: RuntimeRole | null,
-): RuntimeRole | null {
-  return platformRole === PlatformRole.ADMIN ? RuntimeRole.ADMIN : membershipRole;
+  membershipRole: () => Promise<RuntimeRole | null>,
+): Promise<RuntimeRole | null> {
+  return platformRole === PlatformRole.ADMIN ? RuntimeRole.ADMIN : membershipRole();
 }

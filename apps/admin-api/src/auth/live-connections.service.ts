@@ -1,7 +1,6 @@
 import {
   DomainError,
   ForbiddenError,
-  PlatformRole,
   type RuntimeRole,
   effectiveRuntimeRole,
   roleIncludes,
@@ -198,10 +197,9 @@ export class LiveConnections implements OnModuleInit, OnApplicationShutdown {
     };
     const verdicts = await Promise.allSettled(
       watches.map(async (watch) => {
-        const { platformRole } = watch.principal;
         // Platform admins are ADMIN everywhere: no read (only deletion ends theirs).
-        const membership = platformRole === PlatformRole.ADMIN ? null : await roleOf(watch);
-        return lostAccess(watch, effectiveRuntimeRole(platformRole, membership));
+        const role = await effectiveRuntimeRole(watch.principal.platformRole, () => roleOf(watch));
+        return lostAccess(watch, role);
       }),
     );
     verdicts.forEach((verdict, i) => {

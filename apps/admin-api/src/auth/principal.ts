@@ -1,4 +1,4 @@
-import type { PlatformRole } from '@libs/core';
+import type { PlatformRole, RuntimeRole } from '@libs/core';
 import type { ExecutionContext } from '@nestjs/common';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { Request, Response } from 'express';
@@ -22,13 +22,19 @@ export interface WsConnectionState {
 
 /** The GraphQL context: `req`/`res` over HTTP, `ws` over graphql-ws. */
 /** A request once the authentication guard has looked at it (null: anonymous). */
-export type AuthenticatedRequest = Request & { principal?: Principal | null };
+export type AuthenticatedRequest = Request & {
+  principal?: Principal | null;
+  /** The caller's effective role per runtime, as the RuntimeRoleGuard decided it. */
+  runtimeRoles?: Map<string, RuntimeRole>;
+};
 
 export interface GqlContext {
   req?: AuthenticatedRequest;
   res?: Response;
   ws?: WsConnectionState;
   principal?: Principal | null;
+  /** The caller's effective role per runtime, as the RuntimeRoleGuard decided it (this call). */
+  runtimeRoles?: Map<string, RuntimeRole>;
 }
 
 /** The principal the authentication guard resolved for this call (null when anonymous). */

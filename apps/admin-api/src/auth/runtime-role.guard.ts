@@ -3,16 +3,23 @@ import {
   ForbiddenError,
   PlatformRole,
   RuntimeNotFoundError,
+  type RuntimeRole,
   UnauthenticatedError,
+  effectiveRuntimeRole,
   roleIncludes,
 } from '@libs/core';
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { MembershipsRepository } from '@libs/persistence';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  Injectable,
+  createParamDecorator,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import type { Request } from 'express';
-import { MembershipsRepository } from '@libs/persistence';
 import { ACCESS_KEY, type Access } from './access.decorators.js';
-import { principalOf } from './principal.js';
+import { type AuthenticatedRequest, type GqlContext, principalOf } from './principal.js';
 
 /** The value at a dotted path (`input.runtimeId`) of the arguments. */
 export function valueAt(args: unknown, path: string): unknown {
@@ -24,9 +31,34 @@ export function valueAt(args: unknown, path: string): unknown {
   return value;
 }
 
+function argsOf(context: ExecutionContext): unknown {
+  if (context.getType<GqlContextType>() === 'graphql') {
+    return GqlExecutionContext.create(context).getArgs();
+  }
+  const req = context.switchToHttp().getRequest<Request>();
+  return { ...(req.body as object), ...req.query, ...req.params };
+}
+
+/** Where this call keeps the roles the guard decided: its GraphQL context or its request. */
+function runtimeRoles(context: ExecutionContext): Map<string, RuntimeRole> {
+  const holder: GqlContext | AuthenticatedRequest =
+    context.getType<GqlContextType>() === 'graphql'
+      ? GqlExecutionContext.create(context).getContext<GqlContext>()
+      : context.switchToHttp().getRequest<AuthenticatedRequest>();
+  return (holder.runtimeRoles ??= new Map<string, RuntimeRole>());
+}
+
+function accessOf(reflector: Reflector, context: ExecutionContext): Access | undefined {
+  return reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [
+    context.getHandler(),
+    context.getClass(),
+  ]);
+}
+
 /**
  * `@RequireRuntimeRole(role, argPath)`: the runtime comes from the arguments, the role from the
- * verified caller (platform admins are ADMIN everywhere, others what their membership says).
+ * verified caller, decided once per call by `effectiveRuntimeRole` (platform admins are ADMIN
+ * everywhere without a read, others what their membership says) and kept for `@EffectiveRole()`.
  * Not a member and no such runtime give the same NOT_FOUND.
  */
 @Injectable()
@@ -37,17 +69,14 @@ export class RuntimeRoleGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const access = accessOf(this.reflector, context);
     if (access?.kind !== 'runtimeRole') return true;
     const principal = principalOf(context);
     if (!principal) throw new UnauthenticatedError();
-    const runtimeId = valueAt(this.args(context), access.argPath);
-    const isPlatformAdmin = principal.platformRole === PlatformRole.ADMIN;
+    const runtimeId = valueAt(argsOf(context), access.argPath);
     if (runtimeId === undefined || runtimeId === null) {
-      if (isPlatformAdmin) return true;
+      // Not a role on one runtime: the call spans them all.
+      if (principal.platformRole === PlatformRole.ADMIN) return true;
       throw new ForbiddenError(
         `only platform admins may do this across all runtimes: pass ${access.argPath}`,
       );
@@ -55,22 +84,36 @@ export class RuntimeRoleGuard implements CanActivate {
     if (typeof runtimeId !== 'string') {
       throw new BadUserInputError([{ field: access.argPath, message: 'must be a runtime id' }]);
     }
-    if (isPlatformAdmin) return true;
-    const role = await this.memberships.roleOf(runtimeId, principal.id);
+    const role = await effectiveRuntimeRole(principal.platformRole, () =>
+      this.memberships.roleOf(runtimeId, principal.id),
+    );
     if (!role) throw new RuntimeNotFoundError(runtimeId);
     if (!roleIncludes(role, access.role)) {
       throw new ForbiddenError(`this needs the ${access.role} role on runtime "${runtimeId}"`, {
         runtimeId,
       });
     }
+    runtimeRoles(context).set(runtimeId, role);
     return true;
   }
-
-  private args(context: ExecutionContext): unknown {
-    if (context.getType<GqlContextType>() === 'graphql') {
-      return GqlExecutionContext.create(context).getArgs();
-    }
-    const req = context.switchToHttp().getRequest<Request>();
-    return { ...(req.body as object), ...req.query, ...req.params };
-  }
 }
+
+const reflector = new Reflector();
+
+/**
+ * The caller's role on the runtime of a `@RequireRuntimeRole` handler, as the guard decided it
+ * for this call (no second read).
+ */
+export const EffectiveRole = createParamDecorator(
+  (_: unknown, context: ExecutionContext): RuntimeRole => {
+    const access = accessOf(reflector, context);
+    const runtimeId = access?.kind === 'runtimeRole' && valueAt(argsOf(context), access.argPath);
+    const role = typeof runtimeId === 'string' && runtimeRoles(context).get(runtimeId);
+    if (!role) {
+      throw new Error(
+        `@EffectiveRole() on ${context.getClass().name}.${context.getHandler().name}: the handler needs @RequireRuntimeRole with a runtime id, so the RuntimeRoleGuard decides the role first`,
+      );
+    }
+    return role;
+  },
+);

@@ -1,16 +1,5 @@
-import {
-  PlatformRole,
-  RuntimeRole,
-  VersionStatus,
-  roleIncludes,
-  type VersionAction,
-} from '@libs/core';
-import {
-  unsetConfigKeys,
-  type RuntimeDoc,
-  type VersionDoc,
-  MembershipsRepository,
-} from '@libs/persistence';
+import { RuntimeRole, VersionStatus, roleIncludes, type VersionAction } from '@libs/core';
+import { unsetConfigKeys, type RuntimeDoc, type VersionDoc } from '@libs/persistence';
 import { Inject } from '@nestjs/common';
 import {
   Args,
@@ -30,6 +19,7 @@ import {
   RequireSignedIn,
 } from '../auth/access.decorators.js';
 import type { Principal } from '../auth/principal.js';
+import { EffectiveRole } from '../auth/runtime-role.guard.js';
 import {
   AddRuntimeMemberInput,
   CreateRuntimeInput,
@@ -167,17 +157,12 @@ export class VersionsResolver {
     private readonly versionsService: VersionsService,
     private readonly events: VersionEventsService,
     private readonly nodeStatus: NodeStatusService,
-    private readonly memberships: MembershipsRepository,
     @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
   ) {}
 
   /** Config values are shown to MANAGERs and ADMINs; VIEWERs see keys only. */
-  private async toVersion(doc: VersionDoc, me: Principal): Promise<Version> {
-    const role =
-      me.platformRole === PlatformRole.ADMIN
-        ? RuntimeRole.ADMIN
-        : await this.memberships.roleOf(doc.runtimeId, me.id);
-    const mayRead = role !== null && roleIncludes(role, RuntimeRole.MANAGER);
+  private toVersion(doc: VersionDoc, role: RuntimeRole): Version {
+    const mayRead = roleIncludes(role, RuntimeRole.MANAGER);
     const running = doc.status === VersionStatus.STARTED || doc.status === VersionStatus.PUBLISHED;
     return {
       id: doc._id,
@@ -217,6 +202,7 @@ export class VersionsResolver {
     action: VersionAction,
     input: VersionActionInput,
     me: Principal,
+    role: RuntimeRole,
   ): Promise<Version> {
     const doc = await this.versionsService.act(
       me,
@@ -225,7 +211,7 @@ export class VersionsResolver {
       input.versionName,
       input.comment,
     );
-    return this.toVersion(doc, me);
+    return this.toVersion(doc, role);
   }
 
   @Query(() => Version)
@@ -233,20 +219,18 @@ export class VersionsResolver {
   async version(
     @Args('runtimeId', { type: () => ID }) runtimeId: string,
     @Args('name') name: string,
-    @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
-    return this.toVersion(await this.versionsService.get(runtimeId, name), me);
+    return this.toVersion(await this.versionsService.get(runtimeId, name), role);
   }
 
   @Query(() => [Version], { description: 'Newest first.' })
   @RequireRuntimeRole(RuntimeRole.VIEWER, 'runtimeId')
   async versions(
     @Args('runtimeId', { type: () => ID }) runtimeId: string,
-    @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version[]> {
-    return Promise.all(
-      (await this.versionsService.list(runtimeId)).map((v) => this.toVersion(v, me)),
-    );
+    return (await this.versionsService.list(runtimeId)).map((v) => this.toVersion(v, role));
   }
 
   @Query(() => String, {
@@ -268,8 +252,9 @@ export class VersionsResolver {
   async startVersion(
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
-    return this.act('start', input, me);
+    return this.act('start', input, me, role);
   }
 
   @Mutation(() => Version, { description: 'STOPPING now; STOPPED when the job ends.' })
@@ -277,8 +262,9 @@ export class VersionsResolver {
   async stopVersion(
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
-    return this.act('stop', input, me);
+    return this.act('stop', input, me, role);
   }
 
   @Mutation(() => Version, {
@@ -288,8 +274,9 @@ export class VersionsResolver {
   async publishVersion(
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
-    return this.act('publish', input, me);
+    return this.act('publish', input, me, role);
   }
 
   @Mutation(() => Version)
@@ -297,8 +284,9 @@ export class VersionsResolver {
   async unpublishVersion(
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
-    return this.act('unpublish', input, me);
+    return this.act('unpublish', input, me, role);
   }
 
   @Mutation(() => Version, {
@@ -308,8 +296,9 @@ export class VersionsResolver {
   async deleteVersion(
     @Args('input') input: VersionActionInput,
     @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
-    return this.act('delete', input, me);
+    return this.act('delete', input, me, role);
   }
 
   @Mutation(() => Version, {
@@ -319,6 +308,7 @@ export class VersionsResolver {
   async updateVersionUserConfiguration(
     @Args('input') input: UpdateConfigurationInput,
     @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
     return this.toVersion(
       await this.versionsService.updateConfig(
@@ -327,7 +317,7 @@ export class VersionsResolver {
         input.versionName,
         input.configurationVariables,
       ),
-      me,
+      role,
     );
   }
 
