@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,30 @@ import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/t
 import { afterAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
+
+/** The local addresses a TCP port is listened on, from the kernel's socket table. */
+function listeningAddresses(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const found: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== '0A' || !local?.endsWith(`:${hexPort}`)) continue; // 0A: LISTEN
+      const hex = local.split(':')[0];
+      found.push(
+        hex.length === 8
+          ? (hex.match(/../g) ?? [])
+              .reverse()
+              .map((b) => parseInt(b, 16))
+              .join('.')
+          : hex === '0'.repeat(32)
+            ? '::'
+            : `ipv6:${hex}`,
+      );
+    }
+  }
+  return found;
+}
 
 interface HealthBody {
   status: 'ok' | 'degraded' | 'error';
@@ -107,11 +131,12 @@ describe('the apps, as processes against real services', () => {
       KRT_NATS_INPUTS: 'a.b=c_d',
       KRT_NATS_OUTPUT: 'a.c',
     });
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const entrypoint = start('entrypoint', {
       ...workload,
       KRT_HEALTH_PORT: String(entrypointPort),
-      KRT_GRPC_PORT: String(await freePort()),
-      KRT_HTTP_PORT: String(await freePort()),
+      KRT_GRPC_PORT: String(grpcPort),
+      KRT_HTTP_PORT: String(httpPort),
       KRT_ENTRYPOINT_PROTO: 'public_input.proto',
       KRT_ENTRYPOINT_ROUTES: JSON.stringify({
         Greet: { workflow: 'wf', stream: 'S', subject: 'a.b' },
@@ -131,6 +156,9 @@ describe('the apps, as processes against real services', () => {
       expect(await (await fetch(`http://127.0.0.1:${port}/livez`)).json()).toEqual({
         status: 'ok',
       });
+    // On one machine every server of a workload listens on loopback only (issue #13).
+    for (const port of [runnerPort, entrypointPort, grpcPort, httpPort])
+      expect(listeningAddresses(port)).toEqual(['127.0.0.1']);
   });
 
   it.each(['admin-api', 'deployer', 'mongo-writer', 'gateway', 'entrypoint', 'runner'])(

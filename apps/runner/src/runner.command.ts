@@ -30,7 +30,7 @@ export async function runnerCommand(): Promise<void> {
   }
   try {
     await startHttpApp('runner', RunnerModule.forRoot(env, handlerModule), env, {
-      host: '0.0.0.0',
+      host: env.KRT_LISTEN_HOST,
       port: env.KRT_HEALTH_PORT,
     });
   } catch (error) {

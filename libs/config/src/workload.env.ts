@@ -19,6 +19,12 @@ export const workloadEnv = {
   KRT_NATS_SERVER: z.string({ error: 'is required' }).min(1),
   KRT_BASE_PATH: z.string({ error: 'is required' }).min(1),
   KRT_HEALTH_PORT: port,
+  /**
+   * Where the workload's servers (health; the entrypoint's gRPC and HTTP) listen. Loopback by
+   * default: on one machine only the engine reaches them; Kubernetes pods set 0.0.0.0 (kubelet
+   * probes and Services reach the pod's address).
+   */
+  KRT_LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
   KRT_NATS_OBS_PREFIX: z.string({ error: 'is required' }).min(1),
   KRT_NATS_DATA_PREFIX: z.string({ error: 'is required' }).min(1),
 };
@@ -53,8 +59,6 @@ export const entrypointWorkloadEnv = {
   KRT_HTTP_PORT: port,
   /** The version's `.proto`, relative to `KRT_BASE_PATH` (the manifest's `entrypoint.proto`). */
   KRT_ENTRYPOINT_PROTO: z.string({ error: 'is required' }).min(1),
-  /** Where the gRPC and HTTP servers listen. */
-  KRT_LISTEN_HOST: z.string().min(1).default('0.0.0.0'),
   /** Seconds, as KRE had it (fractions allowed); longer than any node's handler timeout. */
   KRT_REQUEST_TIMEOUT: seconds(30, 3_600),
   /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. */

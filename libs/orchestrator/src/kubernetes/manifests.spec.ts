@@ -169,6 +169,13 @@ describe('version manifests', () => {
     }
   });
 
+  it('makes every workload listen on the pod address (probes and Services reach it there)', () => {
+    for (const d of deployments(planOf(classifier, {}))) {
+      const [main] = d.spec!.template.spec!.containers;
+      expect(main.env).toContainEqual({ name: 'KRT_LISTEN_HOST', value: '0.0.0.0' });
+    }
+  });
+
   it('gives gpu nodes a GPU limit, the GPU node selector and tolerations', () => {
     const gpuKrt: Krt = {
       ...greeter,

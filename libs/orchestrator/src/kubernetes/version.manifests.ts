@@ -86,6 +86,8 @@ function workloadEnv(
     ...env,
     ...ports,
     { name: 'KRT_BASE_PATH', value: POD_PATHS.krt },
+    // The kubelet's probes and the Services reach the pod's address, not its loopback.
+    { name: 'KRT_LISTEN_HOST', value: '0.0.0.0' },
     { name: 'KRT_CONFIG_FILES_DIR', value: POD_PATHS.config },
     { name: 'HOME', value: POD_PATHS.tmp },
     { name: 'NODE_ENV', value: 'production' },
