@@ -67,6 +67,32 @@ export default tseslint.config(
     },
   },
   {
+    // Resolvers are transport: authorize, call one service method, map the result. What a
+    // resolver needs from the database (even the caller's role: @EffectiveRole()) comes through
+    // a service or the guard, never a repository.
+    files: ['apps/admin-api/src/**/*.resolver.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...boundaries,
+            {
+              regex: '\\.repositor(y|ies)(\\.js)?$',
+              message: 'A resolver calls a service, never a repository.',
+            },
+            {
+              group: ['@libs/persistence'],
+              importNamePattern: '(Repository|^KrtArchiveStore)$',
+              message:
+                'A resolver calls a service, never a repository (the runtime role: @EffectiveRole()).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Scripts, the CLI and benchmarks talk to a terminal.
     files: ['scripts/**', 'apps/cli/**', 'bench/**', '**/*.mjs'],
     rules: { 'no-console': 'off' },
