@@ -91,16 +91,7 @@ describe('sign-in confirmation step', () => {
   });
   afterAll(() => h.close());
 
-  const user = async (name: string) => {
-    const email = h.email(name);
-    const created = await h.gql(
-      'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }',
-      { input: { email, platformRole: 'USER' } },
-      { session: admin },
-    );
-    if (created.errors) throw new Error(JSON.stringify(created.errors));
-    return email;
-  };
+  const user = async (name: string) => (await h.createUser(name, 'USER', admin)).email;
   const link = async (email: string) => {
     await h.requestLink(email);
     return h.nextLinkToken(email);

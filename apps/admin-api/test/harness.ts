@@ -205,12 +205,12 @@ export class Harness {
     return this.sessionFrom(verified);
   }
 
-  /** A user with a role, signed in: created by the admin, then through the real sign-in. */
-  async user(
+  /** A user created by the admin, not signed in yet (no link requested for it). */
+  async createUser(
     name: string,
     platformRole: 'ADMIN' | 'USER' = 'USER',
     admin?: string,
-  ): Promise<{ id: string; email: string; session: string }> {
+  ): Promise<{ id: string; email: string }> {
     const adminSession = admin ?? (await this.signIn(this.adminEmail));
     const email = this.email(name);
     const created = await this.gql<{ createUser: { id: string } }>(
@@ -219,7 +219,17 @@ export class Harness {
       { session: adminSession },
     );
     if (!created.data) throw new Error(JSON.stringify(created.errors));
-    return { id: created.data.createUser.id, email, session: await this.signIn(email) };
+    return { id: created.data.createUser.id, email };
+  }
+
+  /** A user with a role, signed in: created by the admin, then through the real sign-in. */
+  async user(
+    name: string,
+    platformRole: 'ADMIN' | 'USER' = 'USER',
+    admin?: string,
+  ): Promise<{ id: string; email: string; session: string }> {
+    const created = await this.createUser(name, platformRole, admin);
+    return { ...created, session: await this.signIn(created.email) };
   }
 
   authHeaders(auth: Auth = {}): Record<string, string> {

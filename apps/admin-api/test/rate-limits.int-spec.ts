@@ -27,16 +27,7 @@ describe('sign-in rate limits', () => {
   afterAll(() => h.close());
 
   /** A new user's address (created by the admin: no link requested yet). */
-  const user = async (name: string) => {
-    const email = h.email(name);
-    const created = await h.gql(
-      'mutation($input: CreateUserInput!) { createUser(input: $input) { id } }',
-      { input: { email, platformRole: 'USER' } },
-      { session: admin },
-    );
-    if (created.errors) throw new Error(JSON.stringify(created.errors));
-    return email;
-  };
+  const user = async (name: string) => (await h.createUser(name, 'USER', admin)).email;
 
   const from = (client: string) => ({ 'x-forwarded-for': client });
   const statuses = async (email: string, client: string, times: number) => {
