@@ -7,7 +7,6 @@ import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
-import { CLOCK, systemClock } from '@libs/core';
 import { JobsModule, VERSIONS_QUEUE, redisCheck } from '@libs/jobs';
 import {
   DeployerClient,
@@ -22,11 +21,11 @@ import { CatalogModule, PersistenceModule, mongoCheck } from '@libs/persistence'
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
-import { ADMIN_API_ENV, type AdminApiEnv, authConfig } from './admin-api.env.js';
-import { AUTH_CONFIG } from './admin-api.tokens.js';
+import { type AdminApiEnv, authConfig } from './admin-api.env.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ThrottleStorage } from './auth/sign-in-throttle.js';
+import { coreProviders } from './common/core.providers.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { InputValidationPipe } from './common/validation.js';
 import { GraphqlWsServer } from './graphql/graphql-ws.server.js';
@@ -41,10 +40,7 @@ import { UsersModule } from './users/users.module.js';
 class AdminApiCoreModule {
   static forRoot(env: AdminApiEnv): DynamicModule {
     const providers = [
-      { provide: ADMIN_API_ENV, useValue: env },
-      { provide: Names, useValue: new Names(env.KRE_PREFIX) },
-      { provide: AUTH_CONFIG, useValue: authConfig(env) },
-      { provide: CLOCK, useValue: systemClock },
+      ...coreProviders(env),
       { provide: ThrottleStorage, useFactory: () => ThrottleStorage.connect(env.REDIS_URL) },
     ];
     return {

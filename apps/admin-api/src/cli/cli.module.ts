@@ -1,10 +1,9 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { CLOCK, systemClock } from '@libs/core';
 import { NatsModule } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { PersistenceModule, IdentityModule } from '@libs/persistence';
-import { ADMIN_API_ENV, type AdminApiEnv, authConfig } from '../admin-api.env.js';
-import { AUTH_CONFIG } from '../admin-api.tokens.js';
+import type { AdminApiEnv } from '../admin-api.env.js';
+import { coreProviders } from '../common/core.providers.js';
 import { AuditModule } from '../audit/audit.module.js';
 import { SignInLinksService } from '../auth/sign-in-links.service.js';
 import { SettingsModule } from '../settings/settings.module.js';
@@ -15,12 +14,7 @@ import { AdminBootstrap } from '../users/admin-bootstrap.service.js';
 @Module({})
 class CliCoreModule {
   static forRoot(env: AdminApiEnv): DynamicModule {
-    const providers = [
-      { provide: ADMIN_API_ENV, useValue: env },
-      { provide: Names, useValue: new Names(env.KRE_PREFIX) },
-      { provide: AUTH_CONFIG, useValue: authConfig(env) },
-      { provide: CLOCK, useValue: systemClock },
-    ];
+    const providers = coreProviders(env);
     return { module: CliCoreModule, providers, exports: providers.map((p) => p.provide) };
   }
 }
