@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
 import { VERSIONS_QUEUE } from '@libs/jobs';
 import { packKrt } from '@libs/krt';
-import { RuntimesRepository } from '@libs/persistence';
+import { MembershipsRepository, RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import { addNpmConfigAttack, startRedis } from '@libs/testing';
 import type { Queue } from 'bullmq';
 import { create } from 'tar';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Harness } from './harness.js';
 
 const VERSION_FIELDS =
@@ -225,6 +225,51 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
     expect(asViewer.data?.version.config.vars).toEqual([
       { key: 'GREETING', value: null, isSet: true },
     ]);
+  });
+
+  it('lists versions with one membership read per request, and finds the published one without listing', async () => {
+    await created('rt-many');
+    await h.gql(
+      'mutation($input: AddRuntimeMemberInput!) { addRuntimeMember(input: $input) { role } }',
+      { input: { runtimeId: 'rt-many', email: viewer.email, role: 'VIEWER' } },
+      { session: admin },
+    );
+    const versions = h.connection().collection('versions');
+    const original = await versions.findOne({ _id: 'rt-one:greeter-v1' } as never);
+    await versions.insertMany(
+      Array.from({ length: 6 }, (_, i) => ({
+        ...original,
+        _id: `rt-many:copy-${i}`,
+        runtimeId: 'rt-many',
+        name: `copy-${i}`,
+        status: i === 2 ? 'PUBLISHED' : 'CREATED',
+      })) as never[],
+    );
+    const roleOf = vi.spyOn(h.get(MembershipsRepository), 'roleOf');
+    const list = vi.spyOn(h.get(VersionsRepository), 'list');
+    try {
+      const listed = await h.gql<{ versions: { name: string; config: { vars: unknown[] } }[] }>(
+        'query { versions(runtimeId: "rt-many") { name config { vars { key value } } } }',
+        {},
+        { session: viewer.session },
+      );
+      expect(listed.errors).toBeUndefined();
+      expect(listed.data?.versions).toHaveLength(6);
+      expect(listed.data?.versions[0]?.config.vars).toEqual([{ key: 'GREETING', value: null }]);
+      expect(roleOf).toHaveBeenCalledTimes(1); // the guard's, none per version
+
+      list.mockClear();
+      const runtime = await h.gql<{ runtime: { publishedVersion: string | null } }>(
+        'query { runtime(id: "rt-many") { publishedVersion } }',
+        {},
+        { session: viewer.session },
+      );
+      expect(runtime.data?.runtime.publishedVersion).toBe('copy-2');
+      expect(list).not.toHaveBeenCalled();
+    } finally {
+      roleOf.mockRestore();
+      list.mockRestore();
+    }
   });
 
   it('lets a VIEWER read but not act', async () => {

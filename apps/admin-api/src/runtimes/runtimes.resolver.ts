@@ -90,9 +90,8 @@ export class RuntimesResolver {
   }
 
   @ResolveField(() => String, { nullable: true })
-  async publishedVersion(@Parent() runtime: Runtime): Promise<string | null> {
-    const all = await this.versionsService.list(runtime.id);
-    return all.find((v) => v.status === VersionStatus.PUBLISHED)?.name ?? null;
+  publishedVersion(@Parent() runtime: Runtime): Promise<string | null> {
+    return this.versionsService.publishedName(runtime.id);
   }
 
   @Mutation(() => Runtime)

@@ -107,6 +107,11 @@ export class VersionsService {
     return this.versions.list(runtimeId);
   }
 
+  /** The name of the runtime's published version, if any (one read, whatever the count). */
+  publishedName(runtimeId: string): Promise<string | null> {
+    return this.versions.publishedName(runtimeId);
+  }
+
   /**
    * A lifecycle action: sets the status of VERSION_TRANSITIONS at once (compare-and-set) and
    * queues the job; when queueing fails the status goes back and the caller gets an error.

@@ -146,6 +146,18 @@ export class VersionsRepository {
     return this.model.find({ runtimeId }).sort({ createdAt: -1 }).lean<VersionDoc[]>().exec();
   }
 
+  /**
+   * The name of the runtime's PUBLISHED version, if any: one document, name only (MongoDB uses
+   * the `runtimeId` index; FerretDB scans once either way, but no version is sent back whole).
+   */
+  async publishedName(runtimeId: string): Promise<string | null> {
+    const doc = await this.model
+      .findOne({ runtimeId, status: VersionStatus.PUBLISHED }, { name: 1 })
+      .lean<Pick<VersionDoc, 'name'>>()
+      .exec();
+    return doc?.name ?? null;
+  }
+
   /** Versions in any of `statuses`, across runtimes (the reconciler). */
   listByStatus(statuses: readonly VersionStatus[]): Promise<VersionDoc[]> {
     return this.model
@@ -201,23 +213,20 @@ export class VersionsRepository {
    */
   publish(runtimeId: string, name: string, by: string): Promise<string | undefined> {
     return leased(this.model as never, `publish:${runtimeId}`, async () => {
-      const previous = await this.model
-        .findOne({ runtimeId, status: VersionStatus.PUBLISHED })
-        .lean<VersionDoc>()
-        .exec();
+      const previous = await this.publishedName(runtimeId);
       await this.transition(runtimeId, name, [VersionStatus.STARTED], VersionStatus.PUBLISHED, {
         publishedAt: this.clock.now(),
         publishedBy: by,
       });
-      if (previous && previous.name !== name) {
+      if (previous && previous !== name) {
         await this.transition(
           runtimeId,
-          previous.name,
+          previous,
           [VersionStatus.PUBLISHED],
           VersionStatus.STARTED,
         );
       }
-      return previous?.name;
+      return previous ?? undefined;
     });
   }
 
