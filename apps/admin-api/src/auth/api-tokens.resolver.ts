@@ -1,20 +1,9 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { type ApiTokenDoc } from '@libs/persistence';
-import { ApiToken, GeneratedApiToken } from '../users/users.model.js';
+import { ApiToken, GeneratedApiToken, toApiToken } from './api-tokens.model.js';
 import { DeleteApiTokenInput, GenerateApiTokenInput } from './api-tokens.inputs.js';
 import { CurrentUser, RequireSignedIn } from './access.decorators.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import type { Principal } from './principal.js';
-
-export function toApiToken(doc: ApiTokenDoc): ApiToken {
-  return {
-    id: doc.id,
-    name: doc.name,
-    creationDate: doc.creationDate,
-    expiresAt: doc.expiresAt,
-    lastUsedAt: doc.lastUsedAt ?? null,
-  };
-}
 
 @Resolver(() => ApiToken)
 export class ApiTokensResolver {

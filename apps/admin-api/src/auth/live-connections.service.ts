@@ -20,28 +20,8 @@ import { MembershipsRepository } from '@libs/persistence';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { Authenticator } from './authenticator.service.js';
 import type { Principal } from './principal.js';
+import type { Revocation } from './revocation.js';
 import { TokenCache } from './token-cache.js';
-
-/**
- * Which credentials died: every session or token of some users, or exact credentials; or
- * whose access to one runtime changed (`runtime`: their credentials stay valid).
- */
-export interface Revocation {
-  userIds?: string[];
-  /** Only credentials of this kind (e.g. `revokeUserSessions` leaves API tokens alone). */
-  via?: Principal['via'];
-  credentialHashes?: string[];
-  runtime?: RuntimeAccessChange;
-}
-
-/** Access to one runtime changed: subscriptions on it end or are checked again; sockets stay. */
-export interface RuntimeAccessChange {
-  runtimeId: string;
-  /** Members removed or given another role: checked against their role now. */
-  userIds?: string[];
-  /** The runtime is being deleted: every subscription on it ends, platform admins' too. */
-  deleted?: boolean;
-}
 
 /** A live subscription on one runtime that needs at least `role` there. */
 export interface RuntimeWatch {

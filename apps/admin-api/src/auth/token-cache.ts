@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from './principal.js';
-import type { Revocation } from './live-connections.service.js';
+import type { Revocation } from './revocation.js';
 
 /** Under the 5 s that reliability.md allows; revocations also evict at once (below). */
 const TTL_MS = 4_000;

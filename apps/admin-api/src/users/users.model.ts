@@ -1,5 +1,6 @@
 import { PlatformRole, RuntimeRole } from '@libs/core';
 import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { ApiToken } from '../auth/api-tokens.model.js';
 
 registerEnumType(PlatformRole, {
   name: 'PlatformRole',
@@ -9,24 +10,6 @@ registerEnumType(RuntimeRole, {
   name: 'RuntimeRole',
   description: 'What a member may do on one runtime: VIEWER < MANAGER < ADMIN.',
 });
-
-@ObjectType({ description: 'A token for programs; its secret is shown once, at generation.' })
-export class ApiToken {
-  @Field(() => ID) id!: string;
-  @Field() name!: string;
-  @Field() creationDate!: Date;
-  @Field() expiresAt!: Date;
-  @Field(() => Date, { nullable: true }) lastUsedAt?: Date | null;
-}
-
-@ObjectType()
-export class GeneratedApiToken {
-  @Field({
-    description: 'The secret, shown this once: send it as "Authorization: Bearer <token>".',
-  })
-  token!: string;
-  @Field(() => ApiToken) apiToken!: ApiToken;
-}
 
 @ObjectType()
 export class User {

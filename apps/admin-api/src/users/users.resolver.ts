@@ -5,8 +5,8 @@ import { CurrentUser, RequirePlatformAdmin, RequireSignedIn } from '../auth/acce
 import { ApiTokensService } from '../auth/api-tokens.service.js';
 import type { Principal } from '../auth/principal.js';
 import { SessionsService } from '../auth/sessions.service.js';
-import { toApiToken } from '../auth/api-tokens.resolver.js';
-import { ApiToken, User } from './users.model.js';
+import { ApiToken, toApiToken } from '../auth/api-tokens.model.js';
+import { User } from './users.model.js';
 import { CreateUserInput, UpdatePlatformRoleInput, UsersInput } from './users.inputs.js';
 import { UsersService } from './users.service.js';
 
