@@ -33,6 +33,7 @@ import { graphqlOptions } from './graphql/graphql.options.js';
 import { RuntimesModule } from './runtimes/runtimes.module.js';
 import { SettingsModule } from './settings/settings.module.js';
 import { UsersModule } from './users/users.module.js';
+import { VersionsModule } from './versions/versions.module.js';
 
 /** What every admin-api module may inject: the env, names, auth config, clock, throttle storage. */
 @Global()
@@ -74,6 +75,7 @@ export class AdminApiModule {
         UsersModule,
         CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
         RuntimesModule,
+        VersionsModule,
         HealthModule.forRoot({
           inject: [
             getConnectionToken(),

@@ -12,8 +12,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SubscriptionQueue } from '../src/common/subscription-queue.js';
-import { NodeStatusService, type NodeStatusPause } from '../src/runtimes/node-status.service.js';
-import type { NodeStatusEvent } from '../src/runtimes/runtimes.model.js';
+import { NodeStatusService, type NodeStatusPause } from '../src/versions/node-status.service.js';
+import type { NodeStatusEvent } from '../src/versions/versions.model.js';
 import { firstEvent, Harness } from './harness.js';
 
 const WATCH = `subscription($r: ID!, $v: String!) {

@@ -1,16 +1,6 @@
 import { RuntimeRole } from '@libs/core';
 import { Field, ID, InputType } from '@nestjs/graphql';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsEmail,
-  IsEnum,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-  ValidateNested,
-} from 'class-validator';
+import { IsEmail, IsEnum, IsString, Length, Matches, MaxLength } from 'class-validator';
 
 const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const NO_DOUBLE_DASH = /^(?!.*--)/;
@@ -67,32 +57,4 @@ export class UpdateRuntimeMemberRoleInput {
 export class RemoveRuntimeMemberInput {
   @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
   @Field(() => ID) @IsString() @MaxLength(64) userId!: string;
-}
-
-/** KRE's lifecycle input: `startVersion(input: {runtimeId, versionName, comment})` and kin. */
-@InputType()
-export class VersionActionInput {
-  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
-  @Field() @IsString() @MaxLength(63) versionName!: string;
-  @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
-}
-
-@InputType()
-export class ConfigurationVariablesInput {
-  @Field() @IsString() @MaxLength(128) key!: string;
-  @Field({ description: 'A variable value, or a file content.' })
-  @IsString()
-  @MaxLength(1_048_576, { message: 'must be at most 1 MiB' })
-  value!: string;
-}
-
-@InputType()
-export class UpdateConfigurationInput {
-  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
-  @Field() @IsString() @MaxLength(63) versionName!: string;
-  @Field(() => [ConfigurationVariablesInput])
-  @ArrayMaxSize(500)
-  @ValidateNested({ each: true })
-  @Type(() => ConfigurationVariablesInput)
-  configurationVariables!: ConfigurationVariablesInput[];
 }

@@ -1,10 +1,6 @@
-import { RuntimeRole, VersionStatus } from '@libs/core';
-import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
-
-registerEnumType(VersionStatus, {
-  name: 'VersionStatus',
-  description: 'Where a version is in its lifecycle (docs/lifecycle.md).',
-});
+import { RuntimeRole } from '@libs/core';
+import { Field, ID, ObjectType } from '@nestjs/graphql';
+import type { AdminApiEnv } from '../admin-api.env.js';
 
 @ObjectType({ description: 'Where clients call a runtime or a version.' })
 export class EntrypointAddress {
@@ -14,6 +10,23 @@ export class EntrypointAddress {
   grpc!: string;
   @Field(() => [String], { description: '`key: value` metadata the gateway routes gRPC calls by.' })
   grpcMetadata!: string[];
+}
+
+/** The gateway's public address of the runtime (its published version), or of one version. */
+export function entrypointAddress(
+  env: AdminApiEnv,
+  runtimeId: string,
+  versionName?: string,
+): EntrypointAddress {
+  const http = env.GATEWAY_PUBLIC_HTTP_URL.replace(/\/+$/, '');
+  return {
+    http: versionName ? `${http}/${runtimeId}/versions/${versionName}` : `${http}/${runtimeId}`,
+    grpc: env.GATEWAY_PUBLIC_GRPC_ADDRESS,
+    grpcMetadata: [
+      `kre-runtime: ${runtimeId}`,
+      ...(versionName ? [`kre-version: ${versionName}`] : []),
+    ],
+  };
 }
 
 @ObjectType({
@@ -41,147 +54,4 @@ export class RuntimeMember {
   @Field() email!: string;
   @Field(() => RuntimeRole) role!: RuntimeRole;
   @Field() creationDate!: Date;
-}
-
-@ObjectType({ description: 'A config variable or file of a version (values hidden from VIEWERs).' })
-export class ConfigurationVariable {
-  @Field() key!: string;
-  @Field({ description: 'VARIABLE or FILE.' }) type!: string;
-  @Field(() => String, {
-    nullable: true,
-    description: 'Null when not set, or when the caller is a VIEWER.',
-  })
-  value?: string | null;
-  @Field({ description: 'Whether a value is set.' }) isSet!: boolean;
-}
-
-@ObjectType()
-export class VersionConfig {
-  @Field({ description: 'Every variable and file has a value: the version may start.' })
-  completed!: boolean;
-  @Field(() => [ConfigurationVariable]) vars!: ConfigurationVariable[];
-}
-
-@ObjectType()
-export class NodeSubscription {
-  @Field({ description: 'A node of the workflow, or `entrypoint`.' }) node!: string;
-  @Field(() => String, { nullable: true }) channel?: string | null;
-}
-
-@ObjectType()
-export class WorkflowNode {
-  @Field({ description: 'The slug used in names.' }) name!: string;
-  @Field() displayName!: string;
-  @Field() image!: string;
-  @Field() src!: string;
-  @Field() gpu!: boolean;
-  @Field(() => Int) replicas!: number;
-  @Field(() => [NodeSubscription]) subscriptions!: NodeSubscription[];
-}
-
-@ObjectType()
-export class Workflow {
-  @Field() name!: string;
-  @Field() displayName!: string;
-  @Field({ description: 'The rpc of `service Entrypoint` that starts it.' }) entrypoint!: string;
-  @Field() exitpoint!: string;
-  @Field(() => [WorkflowNode]) nodes!: WorkflowNode[];
-}
-
-@ObjectType()
-export class Version {
-  @Field(() => ID, { description: '`<runtimeId>:<name>`' }) id!: string;
-  @Field() runtimeId!: string;
-  @Field() name!: string;
-  @Field() description!: string;
-  @Field(() => VersionStatus) status!: VersionStatus;
-  @Field(() => [String], { description: 'Why the version is in ERROR (empty otherwise).' })
-  errors!: string[];
-  @Field({ description: 'v1 or v2: the form of the uploaded manifest.' }) krtVersion!: string;
-  @Field() creationDate!: Date;
-  @Field(() => ID) creationAuthor!: string;
-  @Field(() => Date, { nullable: true }) publicationDate?: Date | null;
-  @Field(() => ID, { nullable: true }) publicationAuthor?: string | null;
-  @Field(() => VersionConfig) config!: VersionConfig;
-  @Field(() => [Workflow]) workflows!: Workflow[];
-  @Field(() => [String], {
-    description: 'Files under docs/ in the KRT (read them with versionDocs).',
-  })
-  docs!: string[];
-  @Field(() => EntrypointAddress, {
-    nullable: true,
-    description: 'Where this version answers while it runs.',
-  })
-  entrypointAddress?: EntrypointAddress | null;
-}
-
-@ObjectType({ description: 'A lifecycle event of a version (watchVersion).' })
-export class VersionEvent {
-  @Field() runtimeId!: string;
-  @Field() versionName!: string;
-  @Field(() => VersionStatus, { nullable: true }) status?: VersionStatus | null;
-  @Field(() => String, {
-    nullable: true,
-    description: 'A job step (provision-nats, apply, wait-ready, …).',
-  })
-  step?: string | null;
-  @Field(() => String, { nullable: true }) message?: string | null;
-  @Field() date!: Date;
-}
-
-/** KRE's node status (`watchNodeStatus`), summed up from the node's replicas. */
-export enum NodeStatus {
-  STARTING = 'STARTING',
-  STARTED = 'STARTED',
-  STOPPED = 'STOPPED',
-  ERROR = 'ERROR',
-}
-registerEnumType(NodeStatus, {
-  name: 'NodeStatus',
-  description:
-    'STARTED: every replica runs; STARTING: one is starting; ERROR: one crashed and waits to restart; STOPPED: none runs.',
-});
-
-/** One replica as the orchestrator sees it. */
-export enum ReplicaState {
-  STARTING = 'STARTING',
-  RUNNING = 'RUNNING',
-  RESTARTING = 'RESTARTING',
-  STOPPED = 'STOPPED',
-}
-registerEnumType(ReplicaState, {
-  name: 'ReplicaState',
-  description: 'RESTARTING: it exited and the orchestrator restarts it (with backoff).',
-});
-
-@ObjectType()
-export class ReplicaStatus {
-  @Field(() => Int, { description: '0 … replicas-1.' }) replica!: number;
-  @Field(() => ReplicaState) state!: ReplicaState;
-  @Field(() => Int, {
-    description: 'Restarts since it last ran steadily (the local driver resets it after 30 s).',
-  })
-  restarts!: number;
-  @Field(() => String, {
-    nullable: true,
-    description: 'Why it last stopped: exit code or signal, with the tail of its output.',
-  })
-  message?: string | null;
-}
-
-@ObjectType({
-  description:
-    'How one workload of a version is doing (watchNodeStatus): sent for every node at once, then whenever one changes.',
-})
-export class NodeStatusEvent {
-  @Field() runtimeId!: string;
-  @Field() versionName!: string;
-  @Field(() => ID, { description: '`entrypoint`, or `<workflow>.<node>`.' }) nodeId!: string;
-  @Field({ description: 'The node (its slug), or `entrypoint`.' }) name!: string;
-  @Field(() => String, { nullable: true, description: 'Null for the entrypoint.' })
-  workflow?: string | null;
-  @Field(() => NodeStatus) status!: NodeStatus;
-  @Field(() => [ReplicaStatus], { description: 'Empty while the version does not run.' })
-  replicas!: ReplicaStatus[];
-  @Field({ description: 'When this state was first seen.' }) date!: Date;
 }

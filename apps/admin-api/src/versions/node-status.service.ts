@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nes
 import { DeployerClient, type WorkloadReplicaStatus } from '@libs/messaging';
 import type { VersionDoc } from '@libs/persistence';
 import { SubscriptionQueue } from '../common/subscription-queue.js';
-import { NodeStatus, type NodeStatusEvent, ReplicaState } from './runtimes.model.js';
+import { NodeStatus, type NodeStatusEvent, ReplicaState } from './versions.model.js';
 
 /** How often a watched version's status is asked of the deployer (the default pause). */
 export const NODE_STATUS_POLL_MS = 2_000;

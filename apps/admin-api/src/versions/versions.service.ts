@@ -24,7 +24,7 @@ import {
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import { QueueUnavailableError, RuntimesService } from './runtimes.service.js';
+import { QueueUnavailableError, RuntimesService } from '../runtimes/runtimes.service.js';
 
 const ACTIVITY_OF: Record<VersionAction, UserActivityType> = {
   start: UserActivityType.START_VERSION,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nodeStatusEvents, nodeStatusOf, pauseFor, workloadsOf } from './node-status.service.js';
-import { NodeStatus, ReplicaState } from './runtimes.model.js';
+import { NodeStatus, ReplicaState } from './versions.model.js';
 
 describe(nodeStatusOf.name, () => {
   const of = (...states: ReplicaState[]) => nodeStatusOf(states.map((state) => ({ state })));

@@ -12,7 +12,7 @@ import { type Queue, QueueEvents } from 'bullmq';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { redisOptions } from '@libs/jobs';
 import { SubscriptionQueue } from '../common/subscription-queue.js';
-import type { VersionEvent } from './runtimes.model.js';
+import type { VersionEvent } from './versions.model.js';
 
 /**
  * Feeds `watchVersion`: job progress steps and final statuses of the `versions` queue, read
