@@ -116,6 +116,12 @@ export const deployerEnvSchema = z
      */
     SANDBOX_UID: z.coerce.number().int().min(1).max(4_294_967_294).default(64_000),
     SANDBOX_GID: z.coerce.number().int().min(1).max(4_294_967_294).default(64_000),
+    /**
+     * Workloads on one machine run in the sandbox too, each runtime as its own uid and gid:
+     * `SANDBOX_UID|GID + 1 + (a hash of the runtime id) mod SANDBOX_UID_RANGE` (ids nobody else
+     * on the machine uses; two runtimes share one with probability 1/range).
+     */
+    SANDBOX_UID_RANGE: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
     ...kubernetesEnv,
   })
   .transform((env) => ({

@@ -15,7 +15,8 @@ import {
   type KubernetesDriverOptions,
   type OrchestratorDriver,
 } from '@libs/orchestrator';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { DeployerEnv } from './deployer.env.js';
 
 export const ORCHESTRATOR_DRIVER = Symbol('ORCHESTRATOR_DRIVER');
@@ -98,7 +99,27 @@ export async function orchestratorDriverFactory(
     },
     fetchKrt: (plan, dest) => runFetchKrt(env, programsDir, plan, dest),
     baseEnv: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: env.NODE_ENV, ...compileCache(env) },
+    sandbox: {
+      uid: env.SANDBOX_UID,
+      gid: env.SANDBOX_GID,
+      range: env.SANDBOX_UID_RANGE,
+      programFiles: programFiles(programsDir),
+      hostPath: env.PATH,
+    },
   });
+}
+
+/**
+ * What the built programs load, shown read-only in each workload's sandbox: `dist` (the programs
+ * import its libs), `node_modules`, the repository's `proto/` (KRE's envelope) and the
+ * `package.json` that makes `dist`'s files ES modules; the rest of the installation is not there.
+ */
+function programFiles(programsDir: string): string[] {
+  const root = resolve(programsDir, '../..'); // programsDir is <root>/dist/apps
+  return [
+    resolve(programsDir, '..'),
+    ...['node_modules', 'proto', 'package.json'].map((f) => join(root, f)),
+  ].filter((path) => existsSync(path));
 }
 
 /** The kubernetes driver's options from the deployer's env. */

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -9,26 +9,52 @@ import { Names } from '@libs/naming';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan, type DeploymentPlan, type WorkloadSpec } from '../deployment-plan.js';
 import { LocalDriver, OWNER_ENV } from './local.driver.js';
-import { isSameProcess, processStartTime } from './proc.js';
+import { descendants, isSameProcess, processStartTime } from './proc.js';
+import { runtimeIds } from './sandbox.js';
 
 /**
- * A stand-in workload program: serves /readyz on KRT_HEALTH_PORT, writes its env and the
- * sha256 of each config file it reads to a file, exits at once when the KRT says so (a
- * "failing node program").
+ * A stand-in workload program (run in the sandbox, so it reports on stdout, which the driver
+ * captures in the replica's log): serves /readyz on KRT_HEALTH_PORT, prints its env, uid and the
+ * sha256 of each config file it reads, prints `DRAINED` on SIGTERM, exits at once when the KRT
+ * says so (a "failing node program"), and attacks when the KRT is the hostile one.
  */
 const FAKE_PROGRAM = `
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 const base = process.env.KRT_BASE_PATH;
 if (existsSync(join(base, 'crash-' + process.env.KRT_NODE_ID))) { console.error('boom: handler failed to load'); process.exit(3); }
 const dir = process.env.KRT_CONFIG_FILES_DIR;
 const files = Object.fromEntries(readdirSync(dir).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
-appendFileSync(join(base, '..', 'starts.log'), JSON.stringify({ id: process.env.KRT_NODE_ID ?? 'entrypoint', pid: process.pid, env: process.env, files }) + '\\n');
+console.log('START ' + JSON.stringify({ id: process.env.KRT_NODE_ID ?? 'entrypoint', pid: process.pid, uid: process.getuid(), gid: process.getgid(), env: process.env, files }));
+if (existsSync(join(base, 'hostile'))) {
+  const probe = (f) => { try { return { ok: f() ?? true }; } catch (e) { return { error: e.code ?? String(e) }; } };
+  const { ENGINE_PID, VICTIM_PIDS, OTHER_KRTS, OTHER_CONFIG, STATE_DIR, ENGINE_FILE } = process.env;
+  const report = {
+    uid: process.getuid(),
+    engineEnviron: probe(() => readFileSync('/proc/' + ENGINE_PID + '/environ', 'latin1')),
+    signalEngine: probe(() => process.kill(Number(ENGINE_PID), 0)),
+    signalVictims: VICTIM_PIDS.split(',').map((pid) => probe(() => process.kill(Number(pid), 'SIGKILL'))),
+    victimEnviron: VICTIM_PIDS.split(',').map((pid) => probe(() => readFileSync('/proc/' + pid + '/environ', 'latin1'))),
+    processes: readdirSync('/proc').filter((n) => /^\\d+$/.test(n)).length,
+    otherKrts: OTHER_KRTS.split(',').map((krt) => probe(() => readFileSync(join(krt, 'kre.yaml'), 'utf8'))),
+    otherConfig: probe(() => readdirSync(OTHER_CONFIG)),
+    ownRegistry: probe(() => readFileSync(join(base, '..', 'registry.json'), 'utf8')),
+    ownLogs: probe(() => readdirSync(join(base, '..', 'logs'))),
+    stateDir: probe(() => readdirSync(STATE_DIR)),
+    runtimes: probe(() => readdirSync(join(STATE_DIR, 'versions'))),
+    versions: probe(() => readdirSync(join(base, '..', '..'))),
+    engineFile: probe(() => readFileSync(ENGINE_FILE, 'utf8')),
+    writeKrt: probe(() => writeFileSync(join(base, 'kre.yaml'), 'evil')),
+    writeConfig: probe(() => writeFileSync(join(dir, 'MODEL_CONFIG'), 'evil')),
+    writeTmp: probe(() => writeFileSync('/tmp/mine', 'x')),
+  };
+  console.log('REPORT ' + JSON.stringify(report));
+}
 createServer((req, res) => { res.statusCode = req.url === '/readyz' ? 200 : 404; res.end('ok'); })
   .listen(Number(process.env.KRT_HEALTH_PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => { console.log('DRAINED ' + process.pid); process.exit(0); });
 `;
 
 function workload(id: string, extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
@@ -49,17 +75,24 @@ function workload(id: string, extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
   };
 }
 
-function planOf(versionName: string, workloads: WorkloadSpec[]): DeploymentPlan {
+function planOf(
+  versionName: string,
+  workloads: WorkloadSpec[],
+  runtimeId = 'demo',
+): DeploymentPlan {
   return {
     prefix: 'kre',
-    runtimeId: 'demo',
+    runtimeId,
     versionName,
     workloads,
-    resources: planVersionResources(new Names('kre'), 'demo', versionName, []),
-    krtBucket: 'kre_demo_krt',
+    resources: planVersionResources(new Names('kre'), runtimeId, versionName, []),
+    krtBucket: `kre_${runtimeId}_krt`,
     routes: {},
   };
 }
+
+/** The range every test driver gives its runtimes' uids from. */
+const SANDBOX = { uid: 64_000, gid: 64_000, range: 1_000 };
 
 describe(LocalDriver.name, () => {
   let root: string;
@@ -77,32 +110,36 @@ describe(LocalDriver.name, () => {
         await writeFile(join(dest, 'kre.yaml'), 'version: v1\n');
         // The "bad" version's node program fails as soon as it starts.
         if (plan.versionName === 'bad') await writeFile(join(dest, 'crash-broken'), '');
+        if (plan.versionName === 'evil') await writeFile(join(dest, 'hostile'), '');
       },
       stopGraceMs: 2_000,
       tickMs: 100,
       baseEnv: { PATH: process.env.PATH ?? '' },
+      sandbox: { ...SANDBOX, programFiles: [], hostPath: process.env.PATH },
     });
     drivers.push(driver);
     return driver;
   };
-  const starts = async (versionName: string) =>
-    (
-      await readFile(join(stateDir, 'versions/demo', versionName, 'starts.log'), 'utf8').catch(
-        () => '',
-      )
-    )
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(
-        (line) =>
-          JSON.parse(line) as {
-            id: string;
-            pid: number;
-            env: Record<string, string>;
-            files: Record<string, string>;
-          },
-      );
+  /** Every line starting with `tag ` in the version's logs, parsed. */
+  const logged = async <T>(versionName: string, tag: string, runtimeId = 'demo'): Promise<T[]> => {
+    const logs = join(stateDir, 'versions', runtimeId, versionName, 'logs');
+    const lines: T[] = [];
+    for (const file of await readdir(logs).catch(() => [] as string[])) {
+      for (const line of (await readFile(join(logs, file), 'utf8')).split('\n')) {
+        if (line.startsWith(`${tag} `)) lines.push(JSON.parse(line.slice(tag.length + 1)) as T);
+      }
+    }
+    return lines;
+  };
+  const starts = (versionName: string, runtimeId = 'demo') =>
+    logged<{
+      id: string;
+      pid: number;
+      uid: number;
+      gid: number;
+      env: Record<string, string>;
+      files: Record<string, string>;
+    }>(versionName, 'START', runtimeId);
   const alive = async (pid: number) => (await processStartTime(pid)) !== null;
 
   beforeAll(async () => {
@@ -114,7 +151,9 @@ describe(LocalDriver.name, () => {
   afterAll(async () => {
     for (const driver of drivers) await driver.close();
     await makeDriver().adopt(); // kills anything left with our marker
-    for (const ver of ['v1', 'v2', 'bad', 'big']) await drivers.at(-1)!.stop('demo', ver);
+    for (const ver of ['v1', 'v2', 'bad', 'big', 'lost', 'evil'])
+      await drivers.at(-1)!.stop('demo', ver);
+    await drivers.at(-1)!.stop('other', 'v1');
     await rm(root, { recursive: true, force: true });
   });
 
@@ -201,6 +240,12 @@ describe(LocalDriver.name, () => {
     expect(after[0].pid).toBe(before[0].pid);
     expect(after[1].pid).not.toBe(before[1].pid);
     expect(await alive(before[1].pid!)).toBe(false);
+    // Graceful: SIGTERM reached both replaced programs inside their sandboxes (bwrap forwards
+    // none), and each drained and exited before the grace period ended.
+    const logs = join(stateDir, 'versions/demo/v1/logs');
+    for (const replica of [0, 1]) {
+      expect(await readFile(join(logs, `wf.etl-${replica}.log`), 'utf8')).toMatch(/^DRAINED \d+$/m);
+    }
   });
 
   it('stops every process of a version and forgets it', async () => {
@@ -252,6 +297,104 @@ describe(LocalDriver.name, () => {
       /wf.broken keeps crashing.*boom: handler failed to load/s,
     );
     await sut.stop('demo', 'bad');
+  });
+
+  it('kills a sandboxed workload that is in no registry, with its whole sandbox', async () => {
+    const sut = drivers.at(-1)!;
+    await sut.apply(planOf('lost', [workload('wf.etl')]));
+    await sut.waitReady('demo', 'lost', 10_000);
+    const [bwrap] = (await sut.status('demo', 'lost')).map((s) => s.pid!);
+    const sandbox = [bwrap, ...(await descendants(bwrap))];
+    expect(sandbox).toHaveLength(3); // bwrap, the PID namespace's init, the program
+    const startTimes = await Promise.all(sandbox.map((pid) => processStartTime(pid)));
+    await sut.close();
+    await rm(join(stateDir, 'versions/demo/lost/registry.json')); // as if never recorded
+
+    const next = makeDriver();
+    await next.adopt();
+    for (const [i, pid] of sandbox.entries()) {
+      await expect.poll(() => isSameProcess(pid, startTimes[i]!), { timeout: 5_000 }).toBe(false);
+    }
+    await next.stop('demo', 'lost');
+  });
+
+  it("confines a hostile workload: no engine environment, no other version's or runtime's files, no signals, read-only KRT, its runtime's own uid", async () => {
+    const sut = drivers.at(-1)!;
+    await writeFile(join(root, 'engine-secret.txt'), `secret-${process.pid}`);
+    // Victims: another version of the same runtime, and a version of another runtime.
+    await sut.apply(planOf('v2', [workload('wf.etl')]));
+    await sut.apply(planOf('v1', [workload('entrypoint')], 'other'));
+    await sut.waitReady('demo', 'v2', 10_000);
+    await sut.waitReady('other', 'v1', 10_000);
+    const victims = [...(await sut.status('demo', 'v2')), ...(await sut.status('other', 'v1'))];
+    const victimPids: number[] = [];
+    for (const v of victims) victimPids.push(v.pid!, ...(await descendants(v.pid!)));
+    const victimStarts = await Promise.all(victimPids.map((pid) => processStartTime(pid)));
+
+    await sut.apply(
+      planOf('evil', [
+        workload('wf.evil', {
+          env: {
+            KRT_NODE_ID: 'evil',
+            ENGINE_PID: String(process.pid), // the test stands for the deployer
+            VICTIM_PIDS: victimPids.join(','),
+            OTHER_KRTS: [
+              join(stateDir, 'versions/demo/v2/krt'),
+              join(stateDir, 'versions/other/v1/krt'),
+            ].join(','),
+            OTHER_CONFIG: join(stateDir, 'versions/other/v1/config'),
+            STATE_DIR: stateDir,
+            ENGINE_FILE: join(root, 'engine-secret.txt'),
+          },
+        }),
+      ]),
+    );
+    await sut.waitReady('demo', 'evil', 10_000);
+    const [report] = await logged<Record<string, unknown>>('evil', 'REPORT');
+    expect(report).toBeDefined();
+
+    expect(report.engineEnviron).toEqual({ error: 'ENOENT' });
+    expect(report.signalEngine).toEqual({ error: 'ESRCH' });
+    expect(report.signalVictims).toEqual(victimPids.map(() => ({ error: 'ESRCH' })));
+    expect(report.victimEnviron).toEqual(victimPids.map(() => ({ error: 'ENOENT' })));
+    expect(report.processes).toBeLessThanOrEqual(3); // bwrap's init, the program, maybe a thread
+    expect(report.otherKrts).toEqual([{ error: 'ENOENT' }, { error: 'ENOENT' }]);
+    expect(report.otherConfig).toEqual({ error: 'ENOENT' });
+    expect(report.ownRegistry).toEqual({ error: 'ENOENT' });
+    expect(report.ownLogs).toEqual({ error: 'ENOENT' });
+    // Of the state folder it sees only the path to its own KRT and config.
+    expect(report.stateDir).toEqual({ ok: ['versions'] });
+    expect(report.runtimes).toEqual({ ok: ['demo'] });
+    expect(report.versions).toEqual({ ok: ['evil'] });
+    expect(report.engineFile).toEqual({ error: 'ENOENT' });
+    expect(report.writeKrt).toEqual({ error: 'EROFS' });
+    expect(report.writeConfig).toEqual({ error: 'EROFS' });
+    expect(report.writeTmp).toEqual({ ok: true }); // its own /tmp
+    // The victims are untouched.
+    for (const [i, pid] of victimPids.entries())
+      expect(await isSameProcess(pid, victimStarts[i]!)).toBe(true);
+    expect(await readFile(join(stateDir, 'versions/demo/evil/krt/kre.yaml'), 'utf8')).toBe(
+      'version: v1\n',
+    );
+
+    if (process.getuid?.() === 0) {
+      // Each runtime its own uid and gid, outside the sandbox too.
+      const [evil] = await starts('evil');
+      const [other] = await starts('v1', 'other');
+      expect(report.uid).toBe(runtimeIds('demo', SANDBOX).uid);
+      expect(evil).toMatchObject(runtimeIds('demo', SANDBOX));
+      expect(other).toMatchObject(runtimeIds('other', SANDBOX));
+      expect(other.uid).not.toBe(evil.uid);
+      const [evilPid] = await descendants((await sut.status('demo', 'evil'))[0].pid!, 2);
+      const status = await readFile(`/proc/${evilPid}/status`, 'utf8');
+      expect(status).toMatch(new RegExp(`^Uid:\\s+${evil.uid}\\s`, 'm'));
+    }
+    for (const [rt, ver] of [
+      ['demo', 'v2'],
+      ['demo', 'evil'],
+      ['other', 'v1'],
+    ] as const)
+      await sut.stop(rt, ver);
   });
 });
 

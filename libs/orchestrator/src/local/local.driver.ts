@@ -1,6 +1,16 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  lchown,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { DeploymentPlan, PortName, WorkloadSpec } from '../deployment-plan.js';
@@ -11,10 +21,32 @@ import {
   WorkloadsNotReadyError,
 } from '../driver.js';
 import { freePort } from './free-port.js';
-import { isSameProcess, processStartTime, processesWithEnv, signalGroup } from './proc.js';
+import {
+  descendants,
+  isSameProcess,
+  processGroupOf,
+  processStartTime,
+  processesWithEnv,
+  signalGroup,
+  signalProcess,
+} from './proc.js';
+import {
+  type SandboxIdRange,
+  type SandboxTools,
+  realProgramPath,
+  runtimeIds,
+  sandboxArgv,
+  sandboxTools,
+} from './sandbox.js';
 
 /** Marks every process this installation's local driver starts (`<prefix>@<stateDir>`). */
 export const OWNER_ENV = 'KRE_WORKLOAD_OWNER';
+/**
+ * Marks a workload's bwrap and its PID-namespace init with `<owner> <token of this start>`: so
+ * the workload's program is still the one process with OWNER_ENV per replica, and the init of
+ * a sandbox whose bwrap died is found (and never another process that reused a pid).
+ */
+const SANDBOX_ENV = 'KRE_WORKLOAD_SANDBOX';
 
 export interface LocalDriverOptions {
   /** `${XDG_STATE_HOME:-~/.local/state}/<prefix>`: registries, extracted KRTs, logs. */
@@ -36,6 +68,22 @@ export interface LocalDriverOptions {
   tickMs?: number;
   /** Environment every workload inherits (PATH, HOME, …); nothing else of the deployer's leaks. */
   baseEnv?: Record<string, string>;
+  /**
+   * Run every workload in the one-machine sandbox (sandbox.ts): the runtime's own uid and gid
+   * (from this range) when the deployer is root, else an unprivileged user namespace. Unset:
+   * workloads run as the deployer's user (only tests of the driver itself leave it unset).
+   */
+  sandbox?: LocalSandboxOptions;
+}
+
+export interface LocalSandboxOptions extends SandboxIdRange {
+  /**
+   * Host paths the programs load besides themselves and Node (the built `dist`, `node_modules`,
+   * `proto`, `package.json`), shown read-only at the same paths.
+   */
+  programFiles: readonly string[];
+  /** Where `bwrap` and `setpriv` are looked up (the deployer's PATH). */
+  hostPath?: string;
 }
 
 interface ReplicaRecord {
@@ -50,6 +98,12 @@ interface ReplicaRecord {
   notBefore: number;
   startedAt?: number;
   message?: string;
+  /**
+   * Set when `pid` is bwrap's (to the start's SANDBOX_ENV value): the program runs two
+   * generations below it (bwrap → the PID namespace's init, which leads a session and process
+   * group of its own → the program, in that group).
+   */
+  sandbox?: string;
 }
 
 interface VersionRecord {
@@ -76,6 +130,10 @@ export class LocalDriver implements OrchestratorDriver {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private readonly owner: string;
+  private tools?: SandboxTools;
+  /** Replicas being stopped or replaced: supervision never (re)starts them. */
+  private readonly terminating = new WeakSet<ReplicaRecord>();
+  private readonly asRoot = process.getuid?.() === 0;
 
   constructor(private readonly options: LocalDriverOptions) {
     this.owner = `${options.prefix}@${options.stateDir}`;
@@ -85,13 +143,17 @@ export class LocalDriver implements OrchestratorDriver {
 
   async adopt(): Promise<void> {
     await mkdir(this.options.stateDir, { recursive: true });
+    this.sandboxTools(); // a deployer that cannot sandbox says so at start, not at each spawn
     const known = new Set<number>();
     for (const { key, record } of await this.readAllRegistries()) {
       this.versions.set(key, record);
       for (const r of record.replicas) {
         Object.values(r.ports).forEach((p) => this.reservedPorts.add(p));
-        if (r.pid && r.startTime && (await isSameProcess(r.pid, r.startTime))) known.add(r.pid);
-        else delete r.pid;
+        if (r.pid && r.startTime && (await isSameProcess(r.pid, r.startTime))) {
+          known.add(r.pid);
+          // A sandboxed replica's marked program is bwrap's descendant.
+          for (const pid of await descendants(r.pid)) known.add(pid);
+        } else delete r.pid;
       }
       if (record.desired === 'stopped')
         await this.stop(record.plan.runtimeId, record.plan.versionName);
@@ -100,7 +162,11 @@ export class LocalDriver implements OrchestratorDriver {
     for (const pid of await processesWithEnv(OWNER_ENV, this.owner)) {
       if (!known.has(pid) && pid !== process.pid) {
         this.logger.warn(`killing unknown workload process ${pid}`);
-        signalGroup(pid, 'SIGKILL');
+        // Its group: unsandboxed it leads it; sandboxed, the PID namespace's init does, whose
+        // death ends the whole sandbox.
+        const group = await processGroupOf(pid);
+        if (group && group !== process.pid) signalGroup(group, 'SIGKILL');
+        signalProcess(pid, 'SIGKILL');
       }
     }
     this.startTicking();
@@ -113,6 +179,9 @@ export class LocalDriver implements OrchestratorDriver {
     await mkdir(join(dir, 'logs'), { recursive: true });
     await this.options.fetchKrt(plan, join(dir, 'krt'));
     await this.writeConfigFiles(plan, dir);
+    const ids = this.sandboxIds(plan.runtimeId);
+    // Read-only to the workload anyway (bind); owned by its uid so it can read what it must.
+    if (ids) for (const sub of ['krt', 'config']) await chownTree(join(dir, sub), ids);
 
     const previous = this.versions.get(key);
     const replicas: ReplicaRecord[] = [];
@@ -183,8 +252,9 @@ export class LocalDriver implements OrchestratorDriver {
     return Promise.resolve();
   }
 
-  removeRuntime(): Promise<void> {
-    return Promise.resolve();
+  /** The runtime's sandbox folders (its workloads' compile cache). */
+  async removeRuntime(runtimeId: string): Promise<void> {
+    await rm(join(this.options.stateDir, 'sandbox', runtimeId), { recursive: true, force: true });
   }
 
   /** Locally the gateway's route is the published address: nothing to do here. */
@@ -266,6 +336,7 @@ export class LocalDriver implements OrchestratorDriver {
         if (record.desired !== 'running') continue;
         let changed = false;
         for (const replica of record.replicas) {
+          if (this.terminating.has(replica)) continue;
           if (
             replica.pid &&
             replica.startTime &&
@@ -275,8 +346,10 @@ export class LocalDriver implements OrchestratorDriver {
               replica.restarts = 0;
             continue;
           }
+          if (this.terminating.has(replica)) continue; // stopped while we looked
           if (replica.pid) {
             // It died: note why, back off, then restart.
+            if (replica.sandbox) await this.killLeftovers(replica.sandbox);
             replica.message = await this.exitMessage(record.plan, replica);
             replica.restarts += 1;
             replica.notBefore =
@@ -291,6 +364,8 @@ export class LocalDriver implements OrchestratorDriver {
           if (Date.now() >= replica.notBefore) {
             await this.spawnReplica(record.plan, replica);
             changed = true;
+            // Stopped or replaced while it was starting: it must not outlive its record.
+            if (this.terminating.has(replica)) await this.terminate(replica);
           }
         }
         if (changed) await this.saveRegistry(record);
@@ -319,10 +394,17 @@ export class LocalDriver implements OrchestratorDriver {
     };
     for (const [name, port] of Object.entries(replica.ports))
       env[`KRT_${name.toUpperCase()}_PORT`] = String(port);
+    const program = this.options.programs[workload.program];
+    const sandbox = this.options.sandbox
+      ? `${this.owner} ${randomBytes(8).toString('hex')}`
+      : undefined;
+    const command = sandbox
+      ? await this.sandboxed(plan, program, env, sandbox)
+      : { file: this.options.nodeBinary, args: [program], env, cwd: join(dir, 'krt') };
     try {
-      const child = spawn(this.options.nodeBinary, [this.options.programs[workload.program]], {
-        cwd: join(dir, 'krt'),
-        env,
+      const child = spawn(command.file, command.args, {
+        cwd: command.cwd,
+        env: command.env,
         detached: true, // its own process group: it outlives the deployer, and stops as a group
         stdio: ['ignore', log.fd, log.fd],
       });
@@ -332,6 +414,7 @@ export class LocalDriver implements OrchestratorDriver {
       );
       if (!child.pid) throw new Error(`could not start ${replica.workloadId}`);
       replica.pid = child.pid;
+      replica.sandbox = sandbox;
       replica.startTime = (await processStartTime(child.pid)) ?? undefined;
       replica.startedAt = Date.now();
     } finally {
@@ -341,17 +424,114 @@ export class LocalDriver implements OrchestratorDriver {
 
   /** SIGTERM to the group, SIGKILL after the grace period; resolves when the process is gone. */
   private async terminate(replica: ReplicaRecord): Promise<void> {
+    this.terminating.add(replica);
     const { pid, startTime } = replica;
     delete replica.pid;
     if (!pid || !startTime || !(await isSameProcess(pid, startTime))) return;
-    signalGroup(pid, 'SIGTERM');
+    // bwrap forwards no signal, and SIGTERM to its group would end bwrap and the PID namespace's
+    // init, whose death SIGKILLs the namespace: so a sandbox's programs get SIGTERM themselves,
+    // by their host pids (bwrap's grandchildren and below), looked up again while it starts.
+    const signalled = new Set<number>();
+    const sigterm = async () => {
+      if (!replica.sandbox) return void signalGroup(pid, 'SIGTERM');
+      for (const inner of await descendants(pid, 2)) {
+        if (!signalled.has(inner)) signalProcess(inner, 'SIGTERM');
+        signalled.add(inner);
+      }
+    };
+    await sigterm();
     const deadline = Date.now() + (this.options.stopGraceMs ?? 10_000);
     while (Date.now() < deadline) {
       if (!(await isSameProcess(pid, startTime))) return;
       await sleep(50);
+      if (replica.sandbox) await sigterm();
+    }
+    if (replica.sandbox) {
+      // The namespace's init first: the kernel ends the whole namespace with it.
+      for (const inner of await descendants(pid)) signalProcess(inner, 'SIGKILL');
     }
     signalGroup(pid, 'SIGKILL');
     while (await isSameProcess(pid, startTime)) await sleep(20);
+  }
+
+  /**
+   * bwrap died but maybe not its sandbox (only bwrap was killed: the sandbox outlives it, as it
+   * outlives the deployer): kill the PID namespace's init, found by this start's marker, which
+   * ends the namespace, before a restart needs the same ports.
+   */
+  private async killLeftovers(sandbox: string): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const left = await processesWithEnv(SANDBOX_ENV, sandbox);
+      if (left.length === 0 || Date.now() > deadline) return;
+      left.forEach((p) => signalProcess(p, 'SIGKILL'));
+      await sleep(20);
+    }
+  }
+
+  // ─── Sandbox ─────────────────────────────────────────────────────────────
+
+  private sandboxTools(): SandboxTools | undefined {
+    if (!this.options.sandbox) return undefined;
+    this.tools ??= sandboxTools(this.options.sandbox.hostPath);
+    return this.tools;
+  }
+
+  /** The runtime's uid and gid when the deployer is root and sandboxes; else undefined. */
+  private sandboxIds(runtimeId: string): { uid: number; gid: number } | undefined {
+    const sandbox = this.options.sandbox;
+    return sandbox && this.asRoot ? runtimeIds(runtimeId, sandbox) : undefined;
+  }
+
+  /**
+   * bwrap's command line for a workload: it sees the system's read-only folders, Node and the
+   * programs (read-only), its version's KRT and config files (read-only, at the paths its env
+   * names), its runtime's compile cache (writable), a private /tmp and nothing else of the
+   * machine: no state folder, no other version or runtime, no engine process.
+   */
+  private async sandboxed(
+    plan: DeploymentPlan,
+    program: string,
+    env: Record<string, string>,
+    marker: string,
+  ): Promise<{ file: string; args: string[]; env: Record<string, string>; cwd: string }> {
+    const sandbox = this.options.sandbox!;
+    const ids = runtimeIds(plan.runtimeId, sandbox);
+    const same = (path: string) => ({ host: path, path });
+    const writable: { host: string; path: string }[] = [];
+    if (env.NODE_COMPILE_CACHE) {
+      // Node's compile cache is written by the programs that use it: one per runtime, so no
+      // tenant feeds another's (or the engine's) code cache.
+      const cache = join(this.options.stateDir, 'sandbox', plan.runtimeId, 'node-compile-cache');
+      await mkdir(cache, { recursive: true, mode: 0o700 });
+      if (this.asRoot) await chown(cache, ids.uid, ids.gid);
+      writable.push({ host: cache, path: env.NODE_COMPILE_CACHE });
+    }
+    const { file, args } = sandboxArgv(
+      {
+        command: this.options.nodeBinary,
+        args: [program],
+        cwd: env.KRT_BASE_PATH,
+        env,
+        readOnly: [
+          { host: realProgramPath(this.options.nodeBinary), path: this.options.nodeBinary },
+          ...sandbox.programFiles.map(same),
+          same(program),
+          same(env.KRT_BASE_PATH),
+          same(env.KRT_CONFIG_FILES_DIR),
+        ],
+        writable,
+        ...ids,
+        outliveParent: true,
+        inheritEnv: { unset: [SANDBOX_ENV], set: { [OWNER_ENV]: this.owner } },
+      },
+      this.sandboxTools()!,
+      this.asRoot,
+    );
+    // bwrap gets the workload's env with SANDBOX_ENV for OWNER_ENV, and passes it on the other
+    // way round: OWNER_ENV marks the program alone, as when it ran unsandboxed.
+    const { [OWNER_ENV]: _owner, ...workloadEnv } = env;
+    return { file, args, env: { ...workloadEnv, [SANDBOX_ENV]: marker }, cwd: '/' };
   }
 
   private async isReady(replica: ReplicaRecord): Promise<boolean> {
@@ -447,6 +627,14 @@ export class LocalDriver implements OrchestratorDriver {
       }
     }
     return found;
+  }
+}
+
+/** Gives a folder and everything in it (never following a link) to `ids`. */
+async function chownTree(root: string, ids: { uid: number; gid: number }): Promise<void> {
+  await lchown(root, ids.uid, ids.gid);
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    await lchown(join(entry.parentPath, entry.name), ids.uid, ids.gid);
   }
 }
 

@@ -37,14 +37,83 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 export async function processesWithEnv(name: string, value: string): Promise<number[]> {
   const marker = `${name}=${value}`;
   const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const environ = await readFile(`/proc/${entry}/environ`, 'latin1');
-      if (environ.split('\0').includes(marker)) found.push(Number(entry));
-    } catch {
-      // gone, or not ours to read
+  for (const pid of await allPids()) if (await hasEnv(pid, marker)) found.push(pid);
+  return found;
+}
+
+/** Whether the environment of `pid` holds the `name=value` string `entry`. */
+async function hasEnv(pid: number, entry: string): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0').includes(entry);
+  } catch {
+    return false; // gone, or not ours to read
+  }
+}
+
+/** Sends `signal` to one process; false when it is gone or not ours to signal. */
+export function signalProcess(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Field `index` (0 = the state, field 3) of a process's stat, or null when it is gone. */
+async function statField(pid: number, index: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[index]);
+  } catch {
+    return null;
+  }
+}
+
+/** The parent pid of a process (field 4 of its stat), or null. */
+function parentOf(pid: number): Promise<number | null> {
+  return statField(pid, 1);
+}
+
+/** The process group of a process (field 5 of its stat), or null. */
+export function processGroupOf(pid: number): Promise<number | null> {
+  return statField(pid, 2);
+}
+
+/** Every live pid of the machine (as this process's PID namespace sees them). */
+async function allPids(): Promise<number[]> {
+  return (await readdir('/proc')).filter((e) => /^\d+$/.test(e)).map(Number);
+}
+
+/** Direct children of `pid`: /proc/<pid>/task/<tid>/children, else a scan of every ppid. */
+async function childrenOf(pid: number): Promise<number[]> {
+  try {
+    const children: number[] = [];
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      const text = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8');
+      for (const child of text.split(' ')) if (child.trim()) children.push(Number(child));
     }
+    return children;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return [];
+    // A kernel without CONFIG_PROC_CHILDREN (or the process is gone): scan the ppids.
+    const found: number[] = [];
+    for (const candidate of await allPids()) {
+      if ((await parentOf(candidate)) === pid) found.push(candidate);
+    }
+    return found;
+  }
+}
+
+/** The descendants of `pid` that are at least `minDepth` generations below it (1 = children). */
+export async function descendants(pid: number, minDepth = 1): Promise<number[]> {
+  const found: number[] = [];
+  let level = [pid];
+  for (let depth = 1; level.length > 0 && depth < 64; depth++) {
+    const next: number[] = [];
+    for (const parent of level) next.push(...(await childrenOf(parent)));
+    if (depth >= minDepth) found.push(...next);
+    level = next;
   }
   return found;
 }

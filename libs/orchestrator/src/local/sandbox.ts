@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 
 /**
- * The one-machine sandbox for tenant input (dependency installation now; workloads next), built
+ * The one-machine sandbox for tenant input (dependency installation and every workload), built
  * on bubblewrap (`bwrap`, Debian's `bubblewrap`): a fresh mount namespace that shows the system's
  * read-only program folders and only the paths the caller binds, its own PID, IPC and UTS
  * namespaces (no view of the engine's processes or their `/proc/<pid>/environ`), a private
@@ -26,8 +27,15 @@ export interface SandboxSpec {
   args: readonly string[];
   /** The working folder inside the sandbox. */
   cwd: string;
-  /** The whole environment of the command. */
+  /** The whole environment of the command, on bwrap's command line (unless `inheritEnv`). */
   env: Readonly<Record<string, string>>;
+  /**
+   * Instead, the command takes bwrap's own environment, which the caller sets (a command line is
+   * readable by every user of the machine, an environment only by its owner), minus `unset`,
+   * plus `set` (on the command line: nothing secret). bwrap and its PID-namespace init keep the
+   * environment they were started with in /proc/<pid>/environ; the command's is the result.
+   */
+  inheritEnv?: { unset: readonly string[]; set: Readonly<Record<string, string>> };
   /** Host paths shown read-only at `path` (program files: node, npm). */
   readOnly?: readonly { host: string; path: string }[];
   /** Host folders shown writable at `path`. */
@@ -35,6 +43,13 @@ export interface SandboxSpec {
   /** The uid and gid the command runs as when the engine is root. */
   uid: number;
   gid: number;
+  /**
+   * A workload outlives the engine that started it (a deployer restart adopts it): no
+   * `--die-with-parent`. The sandbox ends when the command and whatever it started have
+   * exited, or when its PID-namespace init (bwrap's child, which leads the session and process
+   * group `--new-session` makes, the command's too) is killed.
+   */
+  outliveParent?: boolean;
 }
 
 /** `bwrap` and `setpriv` on this machine, or a clear error naming what to install. */
@@ -83,7 +98,7 @@ export function sandboxArgv(
   asRoot: boolean,
 ): { file: string; args: string[] } {
   const args = [
-    '--die-with-parent',
+    ...(spec.outliveParent ? [] : ['--die-with-parent']),
     '--new-session',
     '--unshare-pid',
     '--unshare-ipc',
@@ -91,11 +106,14 @@ export function sandboxArgv(
     '--unshare-cgroup-try',
     '--hostname',
     'sandbox',
-    '--clearenv',
+    ...(spec.inheritEnv ? [] : ['--clearenv']),
     '--proc',
     '/proc',
     '--dev',
     '/dev',
+    // A /tmp of its own, writable by whoever it runs as (sticky, as a machine's /tmp is).
+    '--perms',
+    '1777',
     '--tmpfs',
     '/tmp',
   ];
@@ -115,7 +133,13 @@ export function sandboxArgv(
   for (const path of SYSTEM_FILES) args.push('--ro-bind-try', path, path);
   for (const { host, path } of readOnly) args.push('--ro-bind', host, path);
   for (const { host, path } of writable) args.push('--bind', host, path);
-  for (const [key, value] of Object.entries(spec.env)) args.push('--setenv', key, value);
+  if (spec.inheritEnv) {
+    for (const key of spec.inheritEnv.unset) args.push('--unsetenv', key);
+    for (const [key, value] of Object.entries(spec.inheritEnv.set))
+      args.push('--setenv', key, value);
+  } else {
+    for (const [key, value] of Object.entries(spec.env)) args.push('--setenv', key, value);
+  }
   args.push('--chdir', spec.cwd);
   if (asRoot) {
     args.push(
@@ -134,4 +158,21 @@ export function sandboxArgv(
   }
   args.push(spec.command, ...spec.args);
   return { file: tools.bwrap, args };
+}
+
+/** The uid and gid range of workloads: runtime `r` gets `uid + 1 + h(r) % range` (and gid alike). */
+export interface SandboxIdRange {
+  uid: number;
+  gid: number;
+  range: number;
+}
+
+/**
+ * The uid and gid a runtime's workloads run as: stable (a hash of the runtime id, so a restarted
+ * deployer computes the same), above the base that dependency installation uses, one per runtime
+ * except for hash collisions (probability 1/range per pair of runtimes).
+ */
+export function runtimeIds(runtimeId: string, ids: SandboxIdRange): { uid: number; gid: number } {
+  const offset = 1 + (createHash('sha256').update(runtimeId).digest().readUInt32BE(0) % ids.range);
+  return { uid: ids.uid + offset, gid: ids.gid + offset };
 }
