@@ -6,7 +6,7 @@ import { VersionStatus } from '@libs/core';
 import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
 import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-harness.js';
 import { Names } from '@libs/naming';
-import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
+import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
 import {
   TestNpmRegistry,
   addRegistryDependency,
@@ -82,7 +82,7 @@ describe('deployer with the local driver', () => {
 
   afterAll(async () => {
     await deployer?.stop();
-    for (const pid of await owned()) process.kill(-pid, 'SIGKILL');
+    for (const pid of await owned()) await killWithGroup(pid);
     await nc?.drain();
     await plane?.close();
     await registry?.close();

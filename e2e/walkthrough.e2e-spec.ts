@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { OWNER_ENV, processesWithEnv } from '@libs/orchestrator';
+import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
 import {
   freePort,
   runApp,
@@ -192,7 +192,7 @@ describe('the README walkthrough', () => {
   afterAll(async () => {
     for (const client of clients) await client.dispose();
     await Promise.all(apps.map((a) => a.stop()));
-    for (const pid of await owned()) process.kill(-pid, 'SIGKILL');
+    for (const pid of await owned()) await killWithGroup(pid);
     await rm(work, { recursive: true, force: true });
   });
 

@@ -15,7 +15,7 @@ export {
 } from './driver.js';
 export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';
 export { fetchKrt, type FetchKrtOptions } from './fetch-krt.js';
-export { processesWithEnv } from './local/proc.js';
+export { killWithGroup, processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';
 export { KubernetesDriver } from './kubernetes/kubernetes.driver.js';
 export {

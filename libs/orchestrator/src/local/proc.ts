@@ -117,3 +117,13 @@ export async function descendants(pid: number, minDepth = 1): Promise<number[]> 
   }
   return found;
 }
+
+/**
+ * SIGKILLs a workload process and its process group (for a sandboxed workload, the group of its
+ * sandbox's init: the whole sandbox); a process already gone is fine. For cleanups.
+ */
+export async function killWithGroup(pid: number): Promise<void> {
+  const [group, ours] = [await processGroupOf(pid), await processGroupOf(process.pid)];
+  if (group !== null && group > 1 && group !== ours) signalGroup(group, 'SIGKILL');
+  signalProcess(pid, 'SIGKILL');
+}
