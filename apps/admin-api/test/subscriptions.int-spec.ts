@@ -6,7 +6,7 @@ import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../src/audit/audit.service.js';
-import { Harness } from './harness.js';
+import { Harness, firstEvent } from './harness.js';
 
 const WATCH =
   'subscription($r: String) { watchUserActivity(runtimeId: $r) { type runtimeId userEmail } }';
@@ -133,6 +133,20 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     expect(await open({ origin: 'https://evil.test' })).toBe(403);
     expect(await open({ origin: h.url })).toBe(101);
     expect(await open({})).toBe(101);
+  });
+
+  it('caps a subscribe message at the HTTP transport’s token limit, saying how many it has (#12)', async () => {
+    const { client } = h.ws({ auth: { session: admin } });
+    const refusal = (query: string) =>
+      firstEvent(client, query).value.then(
+        () => 'answered',
+        (error: unknown) => (error instanceof Error ? error.message : JSON.stringify(error)),
+      );
+    const many = ' __typename'.repeat(6_000);
+    expect(
+      await refusal(`subscription { watchUserActivity(runtimeId: "rt-x") { type${many} } }`),
+    ).toMatch(/the document has 60\d\d tokens; at most 5000 are allowed/);
+    await client.dispose();
   });
 
   it('closes a connection_init without valid credentials with 4403', async () => {

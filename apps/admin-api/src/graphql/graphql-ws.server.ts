@@ -20,10 +20,13 @@ import {
   getArgumentValues,
   getOperationAST,
   getVariableValues,
+  GraphQLError,
+  parse,
   specifiedRules,
+  type ValidationRule,
   validate,
 } from 'graphql';
-import type { Context, OperationResult } from 'graphql-ws';
+import type { Context, OperationResult, SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ADMIN_API_ENV, type AdminApiEnv, type AuthConfig } from '../admin-api.env.js';
@@ -35,7 +38,8 @@ import type { GqlContext, Principal, WsConnectionState } from '../auth/principal
 import { valueAt } from '../auth/runtime-role.guard.js';
 import { readCookie } from '../common/cookies.js';
 import { toGraphqlError } from '../common/error.filter.js';
-import { GRAPHQL_PATH, validationRules } from './graphql.options.js';
+import { GRAPHQL_PATH, commonRules } from './graphql.options.js';
+import { GRAPHQL_MAX_TOKENS, operationCostError, tokenLimitMessage } from './limits.js';
 
 type Extra = { socket: WebSocket; request: IncomingMessage; kre?: WsConnectionState };
 
@@ -57,6 +61,8 @@ export class GraphqlWsServer implements OnApplicationBootstrap, OnApplicationShu
   private disposable?: { dispose: () => void | Promise<void> };
   /** The `@RequireRuntimeRole` subscriptions, by field name. */
   private runtimeSubscriptions = new Map<string, RuntimeAccess>();
+  /** graphql-js's rules and the limits both transports share. */
+  private rules: ValidationRule[] = [];
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== GRAPHQL_PATH) return socket.destroy();
     this.wss!.handleUpgrade(req, socket, head, (ws) => this.wss!.emit('connection', ws, req));
@@ -75,6 +81,7 @@ export class GraphqlWsServer implements OnApplicationBootstrap, OnApplicationShu
 
   onApplicationBootstrap(): void {
     this.runtimeSubscriptions = this.findRuntimeSubscriptions();
+    this.rules = [...specifiedRules, ...commonRules(this.env)];
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: 1024 * 1024,
@@ -86,11 +93,10 @@ export class GraphqlWsServer implements OnApplicationBootstrap, OnApplicationShu
           ? done(true)
           : done(false, 403, 'Forbidden: this Origin may not open the GraphQL WebSocket'),
     });
-    const rules = [...specifiedRules, ...validationRules(this.env)];
     this.disposable = useServer<Record<string, unknown> | undefined, Extra>(
       {
         schema: this.schemaHost.schema,
-        validate: (schema, document) => validate(schema, document, rules),
+        onSubscribe: (_ctx, _id, payload) => this.prepare(payload),
         context: (ctx): GqlContext => ({ ws: ctx.extra.kre }),
         onConnect: (ctx) => this.connect(ctx),
         onOperation: (ctx, _id, _payload, args, result) => this.track(ctx, args, result),
@@ -99,6 +105,37 @@ export class GraphqlWsServer implements OnApplicationBootstrap, OnApplicationShu
       this.wss,
     );
     this.httpServer().on('upgrade', this.onUpgrade);
+  }
+
+  /**
+   * Parses and checks a subscribe message with the HTTP transport's limits: at most
+   * GRAPHQL_MAX_TOKENS tokens (parsing stops there), the common validation rules, and the cost
+   * with the message's own variables. The arguments it returns are executed as they are.
+   */
+  prepare(payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
+    const schema = this.schemaHost.schema;
+    let document: DocumentNode;
+    try {
+      document = parse(payload.query, { maxLexicalTokens: GRAPHQL_MAX_TOKENS });
+    } catch (error) {
+      const tokens = tokenLimitMessage(error);
+      if (tokens) return [new GraphQLError(tokens)];
+      return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+    }
+    const errors = validate(schema, document, this.rules);
+    if (errors.length > 0) return errors;
+    const operation = getOperationAST(document, payload.operationName);
+    if (!operation) return [new GraphQLError('name the operation to run (operationName)')];
+    const variables = payload.variables ?? {};
+    const costError = operationCostError(
+      schema,
+      document,
+      operation,
+      variables,
+      this.env.GRAPHQL_MAX_COST,
+    );
+    if (costError) return [costError];
+    return { schema, document, operationName: payload.operationName, variableValues: variables };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -14,7 +14,6 @@ import { costLimitPlugin } from './cost-limit.plugin.js';
 import {
   GRAPHQL_MAX_TOKENS,
   aliasLimit,
-  costLimit,
   depthLimit,
   documentLimit,
   tokenLimitMessage,
@@ -22,23 +21,18 @@ import {
 
 export const GRAPHQL_PATH = '/graphql';
 
-/** The rules both transports validate every document with. */
-function commonRules(env: AdminApiEnv): ValidationRule[] {
+/**
+ * The rules both transports validate every document with; the cost, which needs the request's
+ * variables, is checked once the operation is known (costLimitPlugin over HTTP,
+ * `GraphqlWsServer.prepare` on the WebSocket).
+ */
+export function commonRules(env: AdminApiEnv): ValidationRule[] {
   return [
     documentLimit(), // fragments, spreads, response size and repeats; ends validation on excess
     depthLimit(env.GRAPHQL_MAX_DEPTH),
     aliasLimit(env.GRAPHQL_MAX_ALIASES),
     ...(env.NODE_ENV === 'production' ? [NoSchemaIntrospectionCustomRule] : []),
   ];
-}
-
-/**
- * The rules of the WebSocket (graphql-ws), whose validation does not see the variables: the cost
- * is a rule there (`limit: $var` counting LIST_FACTOR). Over HTTP, costLimitPlugin checks
- * the cost with the variables instead.
- */
-export function validationRules(env: AdminApiEnv): ValidationRule[] {
-  return [...commonRules(env), costLimit(env.GRAPHQL_MAX_COST)];
 }
 
 /**

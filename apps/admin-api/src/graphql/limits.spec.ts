@@ -13,7 +13,7 @@ import {
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { AdminApiEnv } from '../admin-api.env.js';
-import { graphqlOptions, validationRules } from './graphql.options.js';
+import { graphqlOptions, commonRules } from './graphql.options.js';
 import {
   GRAPHQL_MAX_FIELD_REPEATS,
   GRAPHQL_MAX_FRAGMENTS,
@@ -371,7 +371,7 @@ describe('GraphQL limits: normal documents on the real schema', () => {
   } as AdminApiEnv;
 
   it('validates GraphiQL introspection and a client-style query with fragments', () => {
-    const rulesOf = [...specifiedRules, ...validationRules(env)];
+    const rulesOf = [...specifiedRules, ...commonRules(env)];
     expect(validate(real, parse(getIntrospectionQuery()), rulesOf)).toEqual([]);
     const client = `
       query Home { me { ...Me __typename } runtimes { ...RuntimeCard __typename } }

@@ -476,9 +476,10 @@ export function operationCostError(
 }
 
 /**
- * Fails a document that costs more than `max`, as `operationCostError` but without the
- * variables: for graphql-ws, whose validation does not see them (`limit: $n` counts
- * LIST_FACTOR). Over HTTP, costLimitPlugin checks the cost with the variables instead.
+ * Fails a document that costs more than `max`, as `operationCostError` but as a validation
+ * rule, without variables (`limit: $n` counts LIST_FACTOR): for checking a document alone (the
+ * tests of the cost walker). Both transports check the cost with the request's variables
+ * (costLimitPlugin over HTTP, GraphqlWsServer.prepare on the WebSocket).
  */
 export function costLimit(max: number, work?: LimitWork): ValidationRule {
   return (context): ASTVisitor => {
