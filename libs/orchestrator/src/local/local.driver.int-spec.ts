@@ -49,6 +49,7 @@ if (existsSync(join(base, 'hostile'))) {
     writeKrt: probe(() => writeFileSync(join(base, 'kre.yaml'), 'evil')),
     writeConfig: probe(() => writeFileSync(join(dir, 'MODEL_CONFIG'), 'evil')),
     writeTmp: probe(() => writeFileSync('/tmp/mine', 'x')),
+    writeHome: probe(() => writeFileSync(join(process.env.HOME, '.rc'), 'x')),
   };
   console.log('REPORT ' + JSON.stringify(report));
 }
@@ -370,6 +371,7 @@ describe(LocalDriver.name, () => {
     expect(report.writeKrt).toEqual({ error: 'EROFS' });
     expect(report.writeConfig).toEqual({ error: 'EROFS' });
     expect(report.writeTmp).toEqual({ ok: true }); // its own /tmp
+    expect(report.writeHome).toEqual({ ok: true }); // HOME is that /tmp, not the deployer's
     // The victims are untouched.
     for (const [i, pid] of victimPids.entries())
       expect(await isSameProcess(pid, victimStarts[i]!)).toBe(true);

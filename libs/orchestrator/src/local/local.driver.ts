@@ -492,9 +492,11 @@ export class LocalDriver implements OrchestratorDriver {
   private async sandboxed(
     plan: DeploymentPlan,
     program: string,
-    env: Record<string, string>,
+    hostEnv: Record<string, string>,
     marker: string,
   ): Promise<{ file: string; args: string[]; env: Record<string, string>; cwd: string }> {
+    // The deployer's HOME does not exist in the sandbox: the private /tmp is the workload's.
+    const env: Record<string, string> = { ...hostEnv, HOME: '/tmp' };
     const sandbox = this.options.sandbox!;
     const ids = runtimeIds(plan.runtimeId, sandbox);
     const same = (path: string) => ({ host: path, path });
