@@ -1,5 +1,5 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KrtInvalidError, extractKrt, packKrt } from '@libs/krt';
@@ -111,6 +111,26 @@ describe('prepareKrt', () => {
     expect(installed).toEqual(['src/make-greeting']);
     const file = join(dest, 'src/make-greeting/node_modules/kre-test-deps/index.js');
     expect(await readFile(file, 'utf8')).toContain("'Ahoy'");
+  });
+
+  it('installs a lockfile that declares nothing (an empty node_modules)', async () => {
+    const dir = join(work, 'nothing');
+    await cp('examples/greeter', dir, { recursive: true });
+    const node = join(dir, 'src/make-greeting');
+    await writeFile(join(node, 'package.json'), '{"name": "nothing", "version": "1.0.0"}');
+    await writeFile(
+      join(node, 'package-lock.json'),
+      JSON.stringify({
+        name: 'nothing',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        packages: { '': { name: 'nothing', version: '1.0.0' } },
+      }),
+    );
+    const krt = join(work, 'nothing.krt');
+    await packKrt(dir, krt, { prefix: 'kre' });
+    const prepared = await prepareKrt(options(krt));
+    expect(prepared.installed).toEqual([{ dir: 'src/make-greeting', from: 'npm' }]);
   });
 
   it('names the folder and npm’s reason, and no path of the engine, when npm fails', async () => {

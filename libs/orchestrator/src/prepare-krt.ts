@@ -145,6 +145,8 @@ async function install(
   const from = existsSync(cached) ? 'cache' : 'npm';
   if (from === 'npm') {
     const built = await sandboxedNpmCi(root, dir, index, options);
+    // A lockfile with nothing to install leaves no node_modules: cache an empty one.
+    await mkdir(join(built, 'node_modules'), { recursive: true });
     // Publish to the cache atomically: a concurrent preparation sees all of it or nothing.
     const partial = `${cached}.${randomBytes(4).toString('hex')}.partial`;
     await create({ gzip: true, file: partial, cwd: built, portable: true }, ['node_modules']);
