@@ -44,10 +44,11 @@ export interface PreparedKrt {
 
 /**
  * `npm ci` as the deployer runs it. Every setting that matters is on the command line, and npm
- * reads no configuration file (the sandbox holds only package.json and the lockfile, and both
- * the user config is /dev/null and the global one does not exist): production dependencies only, no install scripts,
- * no git, no links, every tarball from the engine's registry (`replace-registry-host=always`)
- * and checked against the lockfile's integrity (the upload rules require one per entry).
+ * reads no configuration file: the folder holds only package.json and the lockfile, the user
+ * config is /dev/null and the global one does not exist. Production dependencies only, no
+ * install scripts, no git, no links, every tarball from the engine's registry
+ * (`replace-registry-host=always`) and checked against the lockfile's integrity (the upload
+ * rules require one per entry).
  */
 function npmCiArgs(registry: string, cache = SANDBOX_CACHE): string[] {
   return [
@@ -123,7 +124,7 @@ function npmReason(stderr: string): string {
   return stderr
     .trim()
     .split('\n')
-    .filter((line) => !/complete log of this run|A complete log|_logs\//.test(line))
+    .filter((line) => !/complete log of this run|_logs\//.test(line))
     .slice(-8)
     .join('\n');
 }
