@@ -30,6 +30,7 @@ import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
 import { KrtCopyService } from './krt-copy.service.js';
 import { VersionDeploymentService } from './version-deployment.service.js';
 import { VersionPlanner } from './version-planner.service.js';
+import { VersionWorkloads } from './version-workloads.service.js';
 
 @Module({})
 export class DeployerModule {
@@ -83,6 +84,7 @@ export class DeployerModule {
         RuntimeDatabases,
         VersionPlanner,
         KrtCopyService,
+        VersionWorkloads,
         VersionDeploymentService,
         RuntimeProvisioningService,
         ReconcilerService,

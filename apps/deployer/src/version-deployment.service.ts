@@ -1,12 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { RUNNING_STATUSES, VersionStatus, statusAfter } from '@libs/core';
 import type { VersionRef } from '@libs/jobs';
-import { GatewayRoutes, NatsProvisioner } from '@libs/messaging';
-import {
-  UnsupportedImageError,
-  WorkloadsNotReadyError,
-  type OrchestratorDriver,
-} from '@libs/orchestrator';
+import { NatsProvisioner } from '@libs/messaging';
+import { UnsupportedImageError, WorkloadsNotReadyError } from '@libs/orchestrator';
 import {
   ConfigValueUnreadableError,
   LegacyConfigValueError,
@@ -14,10 +10,9 @@ import {
   type VersionDoc,
 } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
-import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { KrtCopyService } from './krt-copy.service.js';
-import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 import { VersionPlanner } from './version-planner.service.js';
+import { VersionWorkloads } from './version-workloads.service.js';
 
 /** Reports a step of a job (BullMQ progress → the admin API's subscriptions). */
 export type Progress = (step: string) => Promise<void>;
@@ -33,9 +28,7 @@ export class VersionDeploymentService {
     private readonly planner: VersionPlanner,
     private readonly provisioner: NatsProvisioner,
     private readonly krtCopies: KrtCopyService,
-    private readonly routes: GatewayRoutes,
-    @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
-    @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
+    private readonly workloads: VersionWorkloads,
   ) {}
 
   async start(ref: VersionRef, progress: Progress): Promise<void> {
@@ -56,7 +49,7 @@ export class VersionDeploymentService {
         throw new UnrecoverableError(error.message);
       if (error instanceof WorkloadsNotReadyError) {
         // A node program that does not come up will not on a retry either: stop what runs.
-        await this.driver.stop(ref.runtimeId, ref.versionName);
+        await this.workloads.stopWorkloads(ref);
         throw new UnrecoverableError(error.message);
       }
       throw error;
@@ -76,29 +69,19 @@ export class VersionDeploymentService {
   async stop(ref: VersionRef, progress: Progress): Promise<void> {
     const version = await this.versions.get(ref.runtimeId, ref.versionName);
     if (version.status === VersionStatus.STOPPED) return;
-    await progress('remove-routes');
-    await this.routes.removeVersion(ref.runtimeId, ref.versionName);
-    await progress('stop-workloads');
-    await this.driver.stop(ref.runtimeId, ref.versionName);
+    await this.workloads.stop(ref, progress);
     await progress('remove-streams');
     await this.provisioner.removeVersionStreams(this.planner.resources(version));
     await progress('mark-stopped');
     await this.versions.setStatus(ref.runtimeId, ref.versionName, statusAfter('stop'));
   }
 
-  async publish(ref: VersionRef, progress: Progress): Promise<void> {
-    const endpoints = await this.driver.endpoints(ref.runtimeId, ref.versionName);
-    if (!endpoints)
-      throw new UnrecoverableError('the version has no running entrypoint to publish');
-    await progress('switch-route');
-    await this.driver.publish(ref.runtimeId, ref.versionName);
-    await this.routes.publish(ref.runtimeId, ref.versionName, endpoints);
+  publish(ref: VersionRef, progress: Progress): Promise<void> {
+    return this.workloads.publish(ref, progress);
   }
 
-  async unpublish(ref: VersionRef, progress: Progress): Promise<void> {
-    await progress('remove-route');
-    await this.routes.unpublish(ref.runtimeId, ref.versionName);
-    await this.driver.unpublish(ref.runtimeId, ref.versionName);
+  unpublish(ref: VersionRef, progress: Progress): Promise<void> {
+    return this.workloads.unpublish(ref, progress);
   }
 
   /**
@@ -109,14 +92,8 @@ export class VersionDeploymentService {
   async updateConfig(ref: VersionRef, progress: Progress): Promise<void> {
     let version = await this.versions.get(ref.runtimeId, ref.versionName);
     for (let round = 1; RUNNING_STATUSES.includes(version.status); round++) {
-      await progress(round === 1 ? 'apply' : `apply-${round}`);
-      await this.driver.apply(this.planner.plan(version));
-      await progress('wait-ready');
-      await this.driver.waitReady(
-        ref.runtimeId,
-        ref.versionName,
-        this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000,
-      );
+      const step = round === 1 ? 'apply' : `apply-${round}`;
+      await this.workloads.roll(this.planner.plan(version), progress, step);
       const applied = version;
       version = await this.versions.get(ref.runtimeId, ref.versionName);
       // Sealed values change with every save (a fresh IV), so equal means "not saved since".
@@ -131,8 +108,7 @@ export class VersionDeploymentService {
     const version = await this.versions.find(ref.runtimeId, ref.versionName);
     if (!version) return;
     await progress('stop-workloads');
-    await this.routes.removeVersion(ref.runtimeId, ref.versionName);
-    await this.driver.stop(ref.runtimeId, ref.versionName);
+    await this.workloads.stop(ref);
     await progress('remove-nats');
     await this.provisioner.removeVersion(this.planner.resources(version));
     await progress('remove-archive');
@@ -141,20 +117,12 @@ export class VersionDeploymentService {
   }
 
   private async deploy(version: VersionDoc, progress: Progress): Promise<void> {
-    const { runtimeId: rt, name: ver } = version;
     // First, so a config that does not open fails the start before anything is made.
     const deployment = this.planner.plan(version);
     await progress('provision-nats');
     await this.provisioner.provisionVersion(deployment.resources);
     await this.krtCopies.copy(version, deployment.resources, progress);
-    await progress('apply');
-    await this.driver.apply(deployment);
-    await progress('wait-ready');
-    await this.driver.waitReady(rt, ver, this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000);
-    await progress('route');
-    const endpoints = await this.driver.endpoints(rt, ver);
-    if (!endpoints) throw new Error('the entrypoint reported no endpoints');
-    await this.routes.addVersion(rt, ver, endpoints);
+    await this.workloads.run(deployment, progress);
   }
 }
 

@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { VersionRef } from '@libs/jobs';
+import { GatewayRoutes } from '@libs/messaging';
+import type { DeploymentPlan, OrchestratorDriver } from '@libs/orchestrator';
+import { UnrecoverableError } from 'bullmq';
+import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
+import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+import type { Progress } from './version-deployment.service.js';
+
+/**
+ * A version's workloads and how clients reach them: the orchestrator driver (apply, readiness,
+ * stop, publish at the orchestrator's level) and the gateway's routes, kept in step.
+ */
+@Injectable()
+export class VersionWorkloads {
+  constructor(
+    private readonly routes: GatewayRoutes,
+    @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
+    @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
+  ) {}
+
+  /** Converges the workloads to `plan` and waits until every replica is ready. */
+  async roll(plan: DeploymentPlan, progress: Progress, step = 'apply'): Promise<void> {
+    await progress(step);
+    await this.driver.apply(plan);
+    await progress('wait-ready');
+    await this.driver.waitReady(
+      plan.runtimeId,
+      plan.versionName,
+      this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000,
+    );
+  }
+
+  /** Runs `plan` and routes the version's own address (`<rt>.<ver>`) to its entrypoint. */
+  async run(plan: DeploymentPlan, progress: Progress): Promise<void> {
+    await this.roll(plan, progress);
+    await progress('route');
+    const endpoints = await this.driver.endpoints(plan.runtimeId, plan.versionName);
+    if (!endpoints) throw new Error('the entrypoint reported no endpoints');
+    await this.routes.addVersion(plan.runtimeId, plan.versionName, endpoints);
+  }
+
+  /** Takes the version's routes away, then stops its workloads (idempotent). */
+  async stop(ref: VersionRef, progress?: Progress): Promise<void> {
+    await progress?.('remove-routes');
+    await this.routes.removeVersion(ref.runtimeId, ref.versionName);
+    await progress?.('stop-workloads');
+    await this.driver.stop(ref.runtimeId, ref.versionName);
+  }
+
+  /** Stops the workloads alone (a start that failed made no route). */
+  stopWorkloads(ref: VersionRef): Promise<void> {
+    return this.driver.stop(ref.runtimeId, ref.versionName);
+  }
+
+  /** Makes the version the runtime's published one, at the orchestrator and the gateway. */
+  async publish(ref: VersionRef, progress: Progress): Promise<void> {
+    const endpoints = await this.driver.endpoints(ref.runtimeId, ref.versionName);
+    if (!endpoints)
+      throw new UnrecoverableError('the version has no running entrypoint to publish');
+    await progress('switch-route');
+    await this.driver.publish(ref.runtimeId, ref.versionName);
+    await this.routes.publish(ref.runtimeId, ref.versionName, endpoints);
+  }
+
+  async unpublish(ref: VersionRef, progress: Progress): Promise<void> {
+    await progress('remove-route');
+    await this.routes.unpublish(ref.runtimeId, ref.versionName);
+    await this.driver.unpublish(ref.runtimeId, ref.versionName);
+  }
+}
