@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { openKrt, type KrtIssue } from './index.js';
+import { openKrt, requirementsFileOf, type KrtIssue } from './index.js';
 import { krtFailure } from './testing/krt.expect.js';
-import { v2Files } from './testing/krt.fixtures.js';
+import { v1Files, v2Files } from './testing/krt.fixtures.js';
 import { krtBytes, streamOf } from './testing/tar.builder.js';
 
 type Files = Record<string, string>;
@@ -159,5 +159,86 @@ describe('KRT dependency rules', () => {
       path: `archive[${JSON.stringify(`${NODE}/package-lock.json`)}]`,
     });
     expect(errors[0].message).toContain('shrink the lockfile');
+  });
+});
+
+describe('KRT dependency rules: Python requirements.txt', () => {
+  const ETL = 'src/etl/requirements.txt';
+  const inFile = (file: string) => `archive[${JSON.stringify(file)}]`;
+
+  it('records the root file and the one beside a node (nearest wins), with includes inside the KRT', async () => {
+    const krt = await accepted({
+      ...v1Files(),
+      'requirements.txt': [
+        '# KRE-era pins',
+        'protobuf==3.20.1',
+        'numpy >=1.23, <3 ; python_version >= "3.9"',
+        'scikit-learn[alldeps]~=1.5 \\',
+        '    --hash=sha256:0123456789abcdef',
+        '-c constraints.txt',
+        '',
+      ].join('\n'),
+      'constraints.txt': 'six==1.16.0\n',
+      [ETL]: '-r ../../requirements.txt\n--requirement=requirements-extra.txt\nrequests\n',
+      'src/etl/requirements-extra.txt': 'idna==3.7\n',
+      // Not used by any node (no requirements.txt name, or no Python node there): not checked.
+      'tools/requirements.txt': '--index-url https://elsewhere.example/simple\n',
+    });
+    expect(krt.requirements).toEqual(['requirements.txt', ETL]);
+    expect(requirementsFileOf('src/etl/execute_etl.py', krt.requirements!)).toBe(ETL);
+    expect(requirementsFileOf('src/output/output.py', krt.requirements!)).toBe('requirements.txt');
+    expect(requirementsFileOf('src/output/output.py', [])).toBeUndefined();
+  });
+
+  it('records nothing for a KRT without Python nodes, whatever requirements.txt it holds', async () => {
+    const krt = await accepted({ ...v2Files(), 'requirements.txt': '-e .\n' });
+    expect(krt.requirements).toEqual([]);
+  });
+
+  it.each([
+    ['--index-url https://evil.example/simple', 'points pip at another index or location'],
+    ['-i https://evil.example/simple', 'points pip at another index or location'],
+    ['--extra-index-url=https://evil.example/simple', 'points pip at another index or location'],
+    ['--find-links ./wheels', 'points pip at another index or location'],
+    ['-f https://evil.example/wheels', 'points pip at another index or location'],
+    ['--trusted-host evil.example', 'points pip at another index or location'],
+    ['-e git+https://github.com/x/y.git#egg=y', 'an editable install (-e)'],
+    ['--editable ./lib', 'an editable install (-e)'],
+    ['--pre', 'the option "--pre" is not allowed'],
+    ['--no-binary :all:', 'the option "--no-binary" is not allowed'],
+    ['-r https://evil.example/requirements.txt', 'is outside the KRT'],
+    ['-r ../../../requirements.txt', 'is outside the KRT'],
+    ['-c /etc/constraints.txt', 'is outside the KRT'],
+    ['-r requirements-missing.txt', 'is not a file of the KRT'],
+    ['-r src/etl/execute_etl.py', 'must be named requirements*.txt or constraints*.txt'],
+    ['-r requirements.txt', 'includes itself'],
+    ['mylib @ https://evil.example/mylib-1.0.tar.gz', 'a direct URL reference'],
+    ['https://evil.example/mylib-1.0-py3-none-any.whl', 'a direct URL reference'],
+    ['git+https://github.com/x/y.git', 'a version-control (VCS) dependency'],
+    ['./vendor/mylib', 'a local path or archive'],
+    ['file:///tmp/mylib', 'a direct URL reference'],
+    ['mylib-1.0-py3-none-any.whl', 'a local path or archive'],
+    ['requests==${VERSION}', 'environment variables'],
+    ['requests==2.0 --global-option=build_ext', 'the option "--global-option" is not allowed'],
+  ])('refuses "%s" at upload, naming the file and line', async (line, why) => {
+    const issues = await refused({
+      ...v1Files(),
+      'requirements.txt': `protobuf==3.20.1\n\n${line}\n`,
+    });
+    expect(issues).toHaveLength(1);
+    expect(issues[0].path).toBe(inFile('requirements.txt'));
+    expect(issues[0].message).toContain(`line 3 ${JSON.stringify(line)}: `);
+    expect(issues[0].message).toContain(why);
+  });
+
+  it('checks included files too, naming the included file', async () => {
+    const issues = await refused({
+      ...v1Files(),
+      'requirements.txt': 'protobuf==3.20.1\n-r requirements-dev.txt\n',
+      'requirements-dev.txt': 'ok==1.0\n--extra-index-url https://evil.example\n',
+    });
+    expect(issues.map((i) => [i.path, i.message.split(':')[0]])).toEqual([
+      [inFile('requirements-dev.txt'), 'line 2 "--extra-index-url https'],
+    ]);
   });
 });

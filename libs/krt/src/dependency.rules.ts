@@ -223,3 +223,215 @@ export function checkDependencies(
     checkLockfile(file, bytes, issues);
   }
 }
+
+// ─── Python: requirements.txt ──────────────────────────────────────────────
+
+/** The file a KRT declares a Python node's dependencies in (at its root or beside the src). */
+export const REQUIREMENTS_FILE = 'requirements.txt';
+/** Names a requirements file may include with `-r`/`-c` (kept in memory by the readers). */
+export const REQUIREMENTS_NAME = /^(requirements|constraints)([-_.][A-Za-z0-9._-]*)?\.(txt|in)$/i;
+/** Includes nested deeper than this are refused (a chain of `-r` lines). */
+const MAX_REQUIREMENTS_DEPTH = 16;
+
+/** What pip installs for a node, flattened by the engine: pip reads no file of the KRT. */
+export interface PythonRequirements {
+  /** Requirement lines (PEP 508, no options), in file order, includes expanded. */
+  requirements: string[];
+  /** The lines of `-c` constraint files, likewise. */
+  constraints: string[];
+}
+
+/**
+ * The requirements file of a Python node whose handler is `src`: the `requirements.txt` beside
+ * it, else the KRT root's, else none; `files` are the KRT's files (or its `requirements` list).
+ */
+export function requirementsFileOf(src: string, files: Iterable<string>): string | undefined {
+  const all = new Set(files);
+  const slash = src.lastIndexOf('/');
+  const beside = slash < 0 ? REQUIREMENTS_FILE : `${src.slice(0, slash)}/${REQUIREMENTS_FILE}`;
+  if (all.has(beside)) return beside;
+  return all.has(REQUIREMENTS_FILE) ? REQUIREMENTS_FILE : undefined;
+}
+
+// A PEP 508 requirement by name: name, extras, version specifiers, environment marker.
+const REQ_NAME = String.raw`[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`;
+const REQ_EXTRAS = String.raw`\[\s*(?:${REQ_NAME}(?:\s*,\s*${REQ_NAME})*)?\s*\]`;
+const REQ_CLAUSE = String.raw`(?:===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9.*+!_-]+`;
+const REQ_SPEC = String.raw`\(?\s*${REQ_CLAUSE}(?:\s*,\s*${REQ_CLAUSE})*\s*\)?`;
+const REQ_MARKER = String.raw`;[A-Za-z0-9_\s.'"<>=!~(),*+-]*`;
+const REQUIREMENT = new RegExp(
+  String.raw`^(${REQ_NAME})\s*(?:${REQ_EXTRAS})?\s*(?:${REQ_SPEC})?\s*(?:${REQ_MARKER})?$`,
+);
+/** A distribution file named as a requirement (pip installs it from the working folder). */
+const ARCHIVE = /\.(whl|zip|tar\.gz|tgz|tar\.bz2)$/i;
+/** `--hash=<algo>:<hex>` after a requirement: allowed, and not passed on (see docs/krt.md). */
+const HASH_OPTION = /^--hash[=\s]\s*[a-z0-9]+:[0-9a-fA-F]+$/;
+const INCLUDE = /^(-r|--requirement|-c|--constraint)(?:=|\s+|(?<=^-[rc]))(\S.*)$/;
+/** Options that point pip somewhere else than the engine's index. */
+const INDEX_OPTIONS =
+  /^(-i|--index-url|--extra-index-url|--no-index|-f|--find-links|--trusted-host|--cert|--client-cert)\b/;
+
+/** Why a requirement line that is not a plain `name[extras] spec ; marker` is refused. */
+function requirementProblem(spec: string): string {
+  if (spec.includes('$'))
+    return 'environment variables (${...}) are not expanded: write the value out';
+  if (/^(git|hg|svn|bzr)\+/i.test(spec) || /@\s*(git|hg|svn|bzr)\+/i.test(spec))
+    return 'a version-control (VCS) dependency: depend on a package from the index';
+  if (/\s@\s|^[^\s]+@/.test(spec) || /^[a-z][a-z0-9+.-]*:\/\//i.test(spec))
+    return 'a direct URL reference installs code the index does not vouch for: depend on a package from the index (name and version)';
+  if (/^(\.|\/|~|file:)/i.test(spec) || /[/\\]/.test(spec) || ARCHIVE.test(spec))
+    return 'a local path or archive: depend on a package from the index (name and version)';
+  return 'not a requirement pip reads as "name[extras] version ; marker": fix the line';
+}
+
+/** The logical lines of a requirements file (continuations joined, comments dropped). */
+function logicalLines(text: string): { line: number; text: string }[] {
+  const out: { line: number; text: string }[] = [];
+  const raw = text.replace(/^\ufeff/, '').split(/\r?\n/);
+  for (let i = 0; i < raw.length; i++) {
+    const first = i + 1;
+    let current = raw[i];
+    while (current.endsWith('\\') && i + 1 < raw.length) current = current.slice(0, -1) + raw[++i];
+    const withoutComment = current.replace(/(^|\s)#.*$/, '').trim();
+    if (withoutComment) out.push({ line: first, text: withoutComment });
+  }
+  return out;
+}
+
+/** Where a requirements file's content comes from: bytes, or why it could not be read. */
+export type RequirementsSource = (path: string) => Buffer | { missing: string } | undefined;
+
+/**
+ * Checks a requirements file (and what it includes with `-r`/`-c`, which must be files of the
+ * KRT) and flattens it: option lines other than includes, direct URLs, VCS and local paths are
+ * refused naming the file and line. `read` gives a file's bytes (undefined: not in the KRT).
+ */
+export function flattenRequirements(
+  file: string,
+  read: RequirementsSource,
+  issues: IssueCollector,
+): PythonRequirements {
+  const out: PythonRequirements = { requirements: [], constraints: [] };
+  const visit = (path: string, into: 'requirements' | 'constraints', stack: string[]): void => {
+    const where = entryIssuePath(path);
+    const bytes = read(path);
+    if (!bytes || !Buffer.isBuffer(bytes)) {
+      issues.error(where, `${bytes?.missing ?? `${path} could not be read`}: shrink the file`);
+      return;
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      issues.error(where, 'is not valid UTF-8: save it as UTF-8');
+      return;
+    }
+    for (const { line, text: entry } of logicalLines(text)) {
+      const at = `line ${line} ${JSON.stringify(entry.length > 80 ? `${entry.slice(0, 77)}...` : entry)}`;
+      if (entry.startsWith('-')) {
+        const include = INCLUDE.exec(entry);
+        if (!include) {
+          const option = entry.split(/[\s=]/)[0];
+          issues.error(
+            where,
+            INDEX_OPTIONS.test(entry)
+              ? `${at}: "${option}" points pip at another index or location; the engine installs from its own index (PYPI_INDEX_URL): remove the line`
+              : option === '-e' || option === '--editable'
+                ? `${at}: an editable install (-e) installs a folder or repository: depend on a package from the index`
+                : `${at}: the option "${option}" is not allowed in a KRT (the engine sets pip's options itself): remove it`,
+          );
+          continue;
+        }
+        const kind = include[1] === '-c' || include[1] === '--constraint' ? 'constraints' : into;
+        const target = include[2].trim();
+        const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/') + 1) : '';
+        const resolved = resolveInside(`${dir}${target}`);
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || resolved === undefined) {
+          issues.error(
+            where,
+            `${at}: "${target}" is outside the KRT: include only requirement files of the KRT`,
+          );
+          continue;
+        }
+        if (stack.includes(resolved) || stack.length >= MAX_REQUIREMENTS_DEPTH) {
+          issues.error(
+            where,
+            `${at}: "${target}" ${stack.includes(resolved) ? 'includes itself' : `is nested more than ${MAX_REQUIREMENTS_DEPTH} includes deep`}: remove the line`,
+          );
+          continue;
+        }
+        const base = resolved.slice(resolved.lastIndexOf('/') + 1);
+        if (!REQUIREMENTS_NAME.test(base)) {
+          issues.error(
+            where,
+            `${at}: "${target}" must be named requirements*.txt or constraints*.txt (the engine reads only those): rename it`,
+          );
+          continue;
+        }
+        if (read(resolved) === undefined) {
+          issues.error(
+            where,
+            `${at}: "${target}" is not a file of the KRT: add it or fix the path`,
+          );
+          continue;
+        }
+        visit(resolved, kind, [...stack, resolved]);
+        continue;
+      }
+      const [spec, ...options] = entry.split(/\s+(?=--?[a-z])/i);
+      const badOption = options.find((o) => !HASH_OPTION.test(o));
+      if (badOption) {
+        issues.error(
+          where,
+          `${at}: the option "${badOption.split(/[\s=]/)[0]}" is not allowed in a KRT (only --hash may follow a requirement): remove it`,
+        );
+        continue;
+      }
+      if (!REQUIREMENT.test(spec.trim()) || ARCHIVE.test(spec.trim())) {
+        issues.error(where, `${at}: ${requirementProblem(spec.trim())}`);
+        continue;
+      }
+      out[into].push(spec.trim());
+    }
+  };
+  visit(file, 'requirements', [file]);
+  return out;
+}
+
+/** `a/b/../c` → `a/c`; undefined when it leaves the root or is absolute. */
+function resolveInside(path: string): string | undefined {
+  if (path.startsWith('/') || path.includes('\\')) return undefined;
+  const out: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (!out.length) return undefined;
+      out.pop();
+    } else out.push(segment);
+  }
+  return out.length ? out.join('/') : undefined;
+}
+
+/**
+ * The Python dependency rules: the requirements file each Python node uses (see
+ * `requirementsFileOf`) is checked with what it includes. Returns those files, sorted.
+ */
+export function checkPythonRequirements(
+  layout: Pick<KrtLayout, 'files' | 'kept' | 'tooBig'>,
+  pythonSrcs: Iterable<string>,
+  issues: IssueCollector,
+): string[] {
+  const used = new Set<string>();
+  for (const src of pythonSrcs) {
+    const file = requirementsFileOf(src, layout.files.keys());
+    if (file) used.add(file);
+  }
+  const read: RequirementsSource = (path) => {
+    if (!layout.files.has(path)) return undefined;
+    const tooBig = layout.tooBig.get(path);
+    return layout.kept.get(path) ?? { missing: tooBig ?? `${path} could not be read` };
+  };
+  const files = [...used].sort();
+  for (const file of files) flattenRequirements(file, read, issues);
+  return files;
+}

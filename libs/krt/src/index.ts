@@ -32,4 +32,18 @@ export {
   type KrtExtractOptions,
 } from './krt.reader.js';
 export { DEFAULT_IGNORES } from './krtignore.matcher.js';
-export { LOCKFILES, dependencyFolders, lockfilesOf } from './dependency.rules.js';
+export {
+  LOCKFILES,
+  REQUIREMENTS_FILE,
+  dependencyFolders,
+  lockfilesOf,
+  requirementsFileOf,
+  type PythonRequirements,
+} from './dependency.rules.js';
+export { readPythonRequirements } from './python.requirements.js';
+export {
+  GO_RUNNER_IMAGES,
+  PYTHON_RUNNER_IMAGES,
+  imageRepository,
+  nodeRuntime,
+} from './runner.images.js';

@@ -1,4 +1,4 @@
-import { LOCKFILES } from './dependency.rules.js';
+import { LOCKFILES, REQUIREMENTS_NAME } from './dependency.rules.js';
 import { type IssueCollector } from './krt.errors.js';
 import type { KrtLimits } from './krt.limits.js';
 
@@ -22,8 +22,11 @@ export function emptyContents(): KrtContents {
   return { files: new Map(), dirs: new Set(), kept: new Map(), tooBig: new Map() };
 }
 
-/** What a reader keeps in memory: manifest candidates, `.proto` files and npm lockfiles. */
-export type KeptKind = 'manifest' | 'proto' | 'lockfile' | 'document';
+/**
+ * What a reader keeps in memory: manifest candidates, `.proto` files, npm lockfiles and the
+ * files a Python requirements file may be or include (`requirements*.txt`, `constraints*.txt`).
+ */
+export type KeptKind = 'manifest' | 'proto' | 'lockfile' | 'requirements' | 'document';
 
 /** Whether a reader must keep this file in memory, and as what. */
 export function keepKind(path: string): KeptKind | undefined {
@@ -35,6 +38,7 @@ export function keepKind(path: string): KeptKind | undefined {
   if (base.endsWith('.proto')) return 'proto';
   if ((LOCKFILES as readonly string[]).includes(base) && !segments.includes('node_modules'))
     return 'lockfile';
+  if (REQUIREMENTS_NAME.test(base) && !segments.includes('node_modules')) return 'requirements';
   return undefined;
 }
 
@@ -46,6 +50,7 @@ export function keptLimit(kind: KeptKind, limits: KrtLimits): number {
     case 'proto':
       return limits.maxProtoBytes;
     case 'lockfile':
+    case 'requirements':
       return limits.maxLockfileBytes;
     case 'document':
       return limits.maxDocumentBytes;

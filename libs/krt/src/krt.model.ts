@@ -61,6 +61,12 @@ export interface Krt {
    * before it was recorded.
    */
   dependencies?: string[];
+  /**
+   * The `requirements.txt` files (relative to the KRT root) the engine installs Python nodes'
+   * dependencies from: the root's and those beside a Python node's src that some node uses
+   * (`requirementsFileOf`). Absent in versions stored before it was recorded.
+   */
+  requirements?: string[];
   warnings: KrtIssue[];
 }
 

@@ -18,6 +18,8 @@ async function problems(files: Files, options?: KrtOptions): Promise<KrtIssue[]>
 const strip = ({ path, message, severity }: KrtIssue) => ({ path, message, severity });
 const error = (path: string, message: string) => ({ path, message, severity: 'error' });
 const warning = (path: string, message: string) => ({ path, message, severity: 'warning' });
+const REWRITE =
+  'rewrite its handler in Python (.py, image konstellation/kre-py or kre/runner-python) or JavaScript (.js, .mjs, .cjs, image kre/runner-node)';
 
 /** A one-workflow v2 manifest with the given node list (YAML, indented for `nodes:`). */
 function v2(nodes: string, extra = ''): Files {
@@ -380,7 +382,7 @@ workflows:
     ]);
   });
 
-  it('checks every src: inside the KRT, a file, and runnable (warning)', async () => {
+  it('checks every src: inside the KRT, a file, and runnable', async () => {
     const files = {
       ...v2(
         [
@@ -403,10 +405,54 @@ workflows:
         'workflows[0].nodes[2].src',
         '"src" is a folder: point src at the handler file inside it',
       ),
-      warning(
+      error(
         'workflows[0].nodes[3].src',
-        '"./bin/model" is neither JavaScript (.js, .mjs, .cjs) nor Python (.py): compiled (Go) nodes are not supported yet, so this node will not start',
+        `the node "c" runs "bin/model", which is neither JavaScript (.js, .mjs, .cjs) nor Python (.py): compiled (Go) nodes are not supported; ${REWRITE}`,
       ),
+    ]);
+  });
+
+  it("refuses KRE's compiled Go nodes and a Python image running JavaScript, naming the node", async () => {
+    const files = {
+      ...v2(
+        [
+          node('etl', 'entrypoint'),
+          '      - {name: go, image: "konstellation/kre-go:v2.1.0", src: bin/go-node, subscriptions: [etl]}',
+          '      - {name: py, image: konstellation/kre-py:v3.4.1, src: src/etl.js, subscriptions: [etl]}',
+          '      - {name: ok, image: konstellation/kre-py:v3.4.1, src: src/ok.py, subscriptions: [etl]}',
+          node('exit', 'go, py, ok'),
+        ].join('\n'),
+      ),
+      'bin/go-node': 'ELF',
+      'src/ok.py': 'async def default_handler(ctx, data): pass\n',
+    };
+    expect((await problems(files)).map(strip)).toEqual([
+      error(
+        'workflows[0].nodes[1].image',
+        `the node "go" uses KRE's Go runner ("konstellation/kre-go:v2.1.0"), which this engine does not run (compiled Go nodes are not supported): ${REWRITE}`,
+      ),
+      error(
+        'workflows[0].nodes[2].src',
+        'the node "py" uses the Python runner image "konstellation/kre-py" but its src "src/etl.js" is not a Python file: point src at a .py file, or use image kre/runner-node for JavaScript',
+      ),
+    ]);
+  });
+
+  it('accepts empty sections as KRE did (config: with an empty variables:, ~, Null)', async () => {
+    const manifest = V2_MANIFEST.replace(
+      /config:\n {2}variables:\n {4}- API_KEY\n {2}files:\n {4}- MODEL_CONFIG\n/,
+      'config:\n  variables:\n  files: ~\n',
+    ).replace('        gpu: true\n', '        gpu: true\n        replicas: Null\n');
+    expect(manifest).toContain('variables:\n  files: ~');
+    const krt = await accept(v2Files(manifest));
+    expect(krt.config).toEqual({ variables: [], files: [] });
+    expect(krt.workflows[1].nodes[0].replicas).toBe(1);
+    const bare = await accept(v2Files(V2_MANIFEST.replace(/config:\n( {2}.*\n)+/, 'config:\n')));
+    expect(bare.config).toEqual({ variables: [], files: [] });
+    // Quoted, it stays a string: "" is not a list.
+    const quoted = V2_MANIFEST.replace(/config:\n( {2}.*\n)+/, 'config:\n  variables: ""\n');
+    expect((await problems(v2Files(quoted))).map((i) => i.message)).toEqual([
+      '"variables" must be a list, not a string: list the variable names, e.g. [API_KEY]',
     ]);
   });
 

@@ -1,4 +1,8 @@
-import { checkDependencies, dependencyFolders } from './dependency.rules.js';
+import {
+  checkDependencies,
+  checkPythonRequirements,
+  dependencyFolders,
+} from './dependency.rules.js';
 import { checkWorkflowGraphs } from './graph.rules.js';
 import { resolveLayout, type KrtContents, type KrtLayout } from './krt.contents.js';
 import type { IssueCollector } from './krt.errors.js';
@@ -9,6 +13,7 @@ import { loadManifest, positionLookup } from './manifest.loader.js';
 import { normalizeManifest } from './manifest.normalizer.js';
 import { checkDerivedNames } from './names.rules.js';
 import { checkEntrypointProto } from './proto.rules.js';
+import { nodeRuntime } from './runner.images.js';
 
 /**
  * Validates what a reader found (archive or folder) and returns the normalised model, adding to
@@ -38,6 +43,10 @@ export function validateContents(
   checkDerivedNames(draft, options, issues);
   const rpcs = checkEntrypointProto(draft, layout, limits, issues);
   checkDependencies(layout, issues);
+  const pythonSrcs = draft.workflows.flatMap((w) =>
+    w.workflow.nodes.filter((n) => n.src && nodeRuntime(n) === 'python').map((n) => n.src),
+  );
+  const requirements = checkPythonRequirements(layout, pythonSrcs, issues);
   issues.throwIfErrors();
   const krt: Krt = {
     krtVersion: draft.krtVersion,
@@ -50,6 +59,7 @@ export function validateContents(
     manifest: layout.manifest,
     docs: [...layout.files.keys()].filter((f) => f.startsWith('docs/')).sort(),
     dependencies: dependencyFolders(layout.files.keys()),
+    requirements,
     warnings: issues.warnings,
   };
   return { krt, layout };

@@ -3,8 +3,11 @@ import {
   EVENT_ID,
   getScalarValue,
   JSON_SCHEMA,
+  nullCoreTag,
+  nullJsonTag,
   parseEvents,
   SCALAR_STYLE,
+  Schema,
   YAMLException,
   type Event,
 } from 'js-yaml';
@@ -27,6 +30,15 @@ const JSON_TAGS = new Set(
     `!<tag:yaml.org,2002:${t}>`,
   ]),
 );
+/**
+ * JSON's scalars, except that an empty value, `~`, `Null` and `NULL` are null as well, as in
+ * YAML 1.2's core schema and in the Go YAML library KRE read manifests with: KRE's own KRTs
+ * leave sections empty (`config:\n  variables:`), which the strict JSON schema reads as "".
+ */
+const MANIFEST_SCHEMA = new Schema([
+  ...JSON_SCHEMA.tags.filter((tag) => tag !== nullJsonTag),
+  nullCoreTag,
+]);
 // Keys that reach or replace an object's prototype when assigned to `{}`.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -96,7 +108,11 @@ export function loadManifest(
   if (!walker.walk(events)) return undefined;
   let documents: unknown[];
   try {
-    documents = constructFromEvents(events, { source: text, schema: JSON_SCHEMA, maxAliases: 0 });
+    documents = constructFromEvents(events, {
+      source: text,
+      schema: MANIFEST_SCHEMA,
+      maxAliases: 0,
+    });
   } catch (error) {
     reportYamlError(error, file, issues, where);
     return undefined;

@@ -5,6 +5,7 @@ import { quoteList } from './krt.errors.js';
 import type { KrtNode, KrtObjectStore, KrtSubscription, KrtWorkflow } from './krt.model.js';
 import { type FieldReader, isResourceName, type Fields } from './manifest.fields.js';
 import { childPath } from './manifest.loader.js';
+import { imageRepository, nodeRuntime } from './runner.images.js';
 
 /** A node plus where it came from, for the rules that run on the normalised model. */
 export interface NodeDraft {
@@ -545,12 +546,44 @@ class Normalizer {
     fields: Fields,
     path: string,
   ): Pick<KrtNode, 'image' | 'src' | 'gpu' | 'replicas'> {
+    const image =
+      this.reader.string(fields, 'image', path, 'name the image that runs the node') ?? '';
+    const src = this.src(fields, path);
+    if (image && src) this.runnable(image, src, fields.name, path);
     return {
-      image: this.reader.string(fields, 'image', path, 'name the image that runs the node') ?? '',
-      src: this.src(fields, path),
+      image,
+      src,
       gpu: this.reader.boolean(fields, 'gpu', path, false),
       replicas: this.replicas(fields, path),
     };
+  }
+
+  /**
+   * Whether one of our runners can run the node: KRE's compiled Go nodes (image `kre-go`, a
+   * binary under `bin/`) cannot, nor can a Python image run a JavaScript file.
+   */
+  private runnable(image: string, src: string, name: unknown, path: string): void {
+    if (!this.ctx.files.has(src)) return; // reported by src()
+    const node = typeof name === 'string' && name ? `the node "${name}"` : 'this node';
+    const runtime = nodeRuntime({ image, src });
+    const rewrite =
+      'rewrite its handler in Python (.py, image konstellation/kre-py or kre/runner-python) or JavaScript (.js, .mjs, .cjs, image kre/runner-node)';
+    if (runtime === 'go') {
+      this.issues.error(
+        `${path}.image`,
+        `${node} uses KRE's Go runner ("${image}"), which this engine does not run (compiled Go nodes are not supported): ${rewrite}`,
+      );
+    } else if (!RUNNABLE.test(src)) {
+      this.issues.error(
+        `${path}.src`,
+        `${node} runs "${src}", which is neither JavaScript (.js, .mjs, .cjs) nor Python (.py): compiled (Go) nodes are not supported; ${rewrite}`,
+      );
+    } else if (runtime === 'python' && !src.endsWith('.py')) {
+      this.issues.error(
+        `${path}.src`,
+        `${node} uses the Python runner image "${imageRepository(image)}" but its src "${src}" is not a Python file: point src at a .py file, or use image kre/runner-node for JavaScript`,
+      );
+    }
   }
 
   private src(fields: Fields, path: string): string {
@@ -567,15 +600,7 @@ class Normalizer {
       this.issues.error(at, `"${value}" is not a usable path: ${checked.reason}`);
       return '';
     }
-    if (this.ctx.files.has(checked.path)) {
-      if (!RUNNABLE.test(checked.path)) {
-        this.issues.warning(
-          at,
-          `"${value}" is neither JavaScript (.js, .mjs, .cjs) nor Python (.py): compiled (Go) nodes are not supported yet, so this node will not start`,
-        );
-      }
-      return checked.path;
-    }
+    if (this.ctx.files.has(checked.path)) return checked.path;
     const isFolder = checked.path === '' || this.folders().has(checked.path);
     this.issues.error(
       at,

@@ -1,4 +1,7 @@
+import { imageRepository } from '@libs/krt';
 import type { KubernetesDriverOptions } from './kubernetes.options.js';
+
+export { imageRepository };
 
 /** Thrown at start when a KRT names an image KRE had but we have no runner for. */
 export class UnsupportedImageError extends Error {
@@ -12,14 +15,6 @@ export class UnsupportedImageError extends Error {
     );
     this.name = 'UnsupportedImageError';
   }
-}
-
-/** `registry:5000/team/img:tag@sha256:…` → `registry:5000/team/img`. */
-export function imageRepository(image: string): string {
-  const withoutDigest = image.split('@')[0];
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const colon = withoutDigest.indexOf(':', lastSlash + 1);
-  return colon === -1 ? withoutDigest : withoutDigest.slice(0, colon);
 }
 
 /**
