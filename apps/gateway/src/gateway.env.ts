@@ -1,6 +1,8 @@
 import { baseEnv, natsEnv, ports } from '@libs/config';
 import { z } from 'zod';
 
+const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
 export const gatewayEnvSchema = z.object({
   ...baseEnv,
   ...natsEnv,
@@ -11,6 +13,20 @@ export const gatewayEnvSchema = z.object({
   GATEWAY_GRPC_PORT: ports.port(9000),
   /** `/health` and `/livez` on a port of their own, so no runtime id is shadowed. */
   GATEWAY_HEALTH_PORT: ports.port(9081),
+  // Limits per runtime and per invocation key (0 turns one off): beyond them calls get 429 with
+  // Retry-After (gRPC RESOURCE_EXHAUSTED), so one tenant cannot starve another.
+  /** Sustained calls per second to one runtime. */
+  GATEWAY_RUNTIME_RATE: limit(1000),
+  /** Calls above the sustained rate one runtime may make at once (token bucket size). */
+  GATEWAY_RUNTIME_BURST: limit(2000),
+  /** Calls in flight at once to one runtime. */
+  GATEWAY_RUNTIME_CONCURRENCY: limit(256),
+  /** Sustained calls per second with one invocation key. */
+  GATEWAY_KEY_RATE: limit(500),
+  /** Burst of one invocation key. */
+  GATEWAY_KEY_BURST: limit(1000),
+  /** Calls in flight at once with one invocation key. */
+  GATEWAY_KEY_CONCURRENCY: limit(128),
 });
 
 export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { CLOCK, systemClock } from '@libs/core';
 import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { HealthModule } from '@libs/observability';
@@ -16,6 +17,7 @@ class GatewayCoreModule {
       providers: [
         { provide: GATEWAY_ENV, useValue: env },
         { provide: Names, useValue: new Names(env.KRE_PREFIX) },
+        { provide: CLOCK, useValue: systemClock },
         GatewayService,
       ],
       exports: [GatewayService, Names],
@@ -23,7 +25,10 @@ class GatewayCoreModule {
   }
 }
 
-/** The runtimes' stable address; its routing table is the NATS KV bucket `<p>_gateway`. */
+/**
+ * The runtimes' stable address; its routing table is the NATS KV bucket `<p>_gateway`, who may
+ * call which runtime the bucket `<p>_invocation_keys`.
+ */
 @Module({})
 export class GatewayModule {
   static forRoot(env: GatewayEnv): DynamicModule {

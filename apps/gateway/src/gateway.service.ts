@@ -6,45 +6,81 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { NATS_CONNECTION, openGatewayRoutes } from '@libs/messaging';
+import { CLOCK, type Clock } from '@libs/core';
+import { NATS_CONNECTION, openGatewayRoutes, openInvocationKeys } from '@libs/messaging';
 import { Names } from '@libs/naming';
+import { GatewayAdmission, KeyUsageReporter } from './admission.js';
+import { CallLimits } from './call-limits.js';
 import type { GatewayEnv } from './gateway.env.js';
 import { GatewayGrpcProxy } from './grpc-proxy.js';
 import { GatewayHttpProxy } from './http-proxy.js';
+import { InvocationKeysTable } from './invocation-keys.table.js';
 import { RouteTable } from './route-table.js';
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
 
-/** Loads and follows the routes, then serves HTTP and gRPC on their ports. */
+/** The per-runtime and per-key limits the environment sets. */
+export function callLimitsOf(env: GatewayEnv): CallLimits {
+  return new CallLimits({
+    runtime: {
+      ratePerSecond: env.GATEWAY_RUNTIME_RATE,
+      burst: env.GATEWAY_RUNTIME_BURST,
+      concurrency: env.GATEWAY_RUNTIME_CONCURRENCY,
+    },
+    key: {
+      ratePerSecond: env.GATEWAY_KEY_RATE,
+      burst: env.GATEWAY_KEY_BURST,
+      concurrency: env.GATEWAY_KEY_CONCURRENCY,
+    },
+  });
+}
+
+/** Loads and follows the routes and invocation keys, then serves HTTP and gRPC on their ports. */
 @Injectable()
 export class GatewayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Gateway');
   readonly routes = new RouteTable();
-  private readonly http = new GatewayHttpProxy(this.routes);
-  private readonly grpc = new GatewayGrpcProxy(this.routes);
+  readonly keys = new InvocationKeysTable();
+  private readonly http: GatewayHttpProxy;
+  private readonly grpc: GatewayGrpcProxy;
   private stopping = false;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     private readonly names: Names,
-  ) {}
+    @Inject(CLOCK) clock: Clock,
+  ) {
+    const admission = new GatewayAdmission(
+      this.routes,
+      this.keys,
+      callLimitsOf(env),
+      KeyUsageReporter.overNats(nc, names.invocationKeyUsedSubject()),
+      clock,
+    );
+    this.http = new GatewayHttpProxy(admission);
+    this.grpc = new GatewayGrpcProxy(admission);
+  }
 
   readiness(): { ready: boolean; reason: string } {
     if (this.stopping) return { ready: false, reason: 'stopping' };
     if (!this.routes.ready) return { ready: false, reason: 'routes not loaded yet' };
+    if (!this.keys.ready) return { ready: false, reason: 'invocation keys not loaded yet' };
     if (!this.http.isListening || !this.grpc.isListening)
       return { ready: false, reason: 'not listening yet' };
     return { ready: true, reason: 'serving' };
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.routes.start(await openGatewayRoutes(this.nc, this.names));
+    await Promise.all([
+      this.routes.start(await openGatewayRoutes(this.nc, this.names)),
+      this.keys.start(await openInvocationKeys(this.nc, this.names)),
+    ]);
     const { GATEWAY_HOST: host } = this.env;
     const httpPort = await this.http.listen(host, this.env.GATEWAY_HTTP_PORT);
     const grpcPort = await this.grpc.listen(host, this.env.GATEWAY_GRPC_PORT);
     this.logger.log(
-      `routing HTTP on ${host}:${httpPort} and gRPC on ${host}:${grpcPort} (${this.names.gatewayBucket()})`,
+      `routing HTTP on ${host}:${httpPort} and gRPC on ${host}:${grpcPort} (${this.names.gatewayBucket()}, keys ${this.names.invocationKeysBucket()})`,
     );
   }
 
@@ -52,5 +88,6 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
     this.stopping = true;
     await Promise.all([this.http.stop(5_000), this.grpc.stop(5_000)]);
     this.routes.stop();
+    this.keys.stop();
   }
 }

@@ -11,7 +11,7 @@ import {
 } from 'node:http2';
 import { Logger } from '@nestjs/common';
 import { RpcError } from '@libs/messaging';
-import { NoRouteError, type RouteTable } from './route-table.js';
+import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -33,7 +33,7 @@ export class GatewayGrpcProxy {
   private readonly server: Http2Server;
   private readonly sessions = new Map<string, ClientHttp2Session>();
 
-  constructor(private readonly routes: RouteTable) {
+  constructor(private readonly admission: GatewayAdmission) {
     this.server = createServer();
     this.server.on('stream', (stream, headers) => this.handle(stream, headers));
     this.server.on('sessionError', (error) =>
@@ -41,11 +41,12 @@ export class GatewayGrpcProxy {
     );
   }
 
-  /** A trailers-only gRPC answer with the data plane's error (`RpcError`). */
-  private reject(stream: ServerHttp2Stream, error: RpcError): void {
+  /** A trailers-only gRPC answer with the data plane's error (`RpcError`) or the gateway's. */
+  private reject(stream: ServerHttp2Stream, error: RpcError | GatewayRefusal): void {
     if (stream.destroyed || stream.headersSent) return;
     stream.respond(
       {
+        ...(error instanceof GatewayRefusal ? error.headers : {}),
         ':status': 200,
         'content-type': 'application/grpc',
         'grpc-status': String(error.grpcStatus),
@@ -90,18 +91,25 @@ export class GatewayGrpcProxy {
         new RpcError('NOT_FOUND', `runtime "${runtimeId}" is not served here`),
       );
     }
-    let target;
+    let admitted: Admitted;
     try {
-      target = this.routes.resolve(runtimeId, version);
+      admitted = this.admission.admit(
+        runtimeId,
+        version,
+        first(headers.authorization),
+        first(headers['x-api-key']),
+      );
     } catch (error) {
       stream.resume();
-      if (error instanceof NoRouteError)
-        return this.reject(stream, new RpcError('NOT_FOUND', error.message));
+      if (error instanceof GatewayRefusal) return this.reject(stream, error);
       throw error;
     }
+    const { target, permit } = admitted;
+    stream.on('close', () => permit.release());
     const forward: OutgoingHttpHeaders = {};
     for (const [key, value] of Object.entries(headers))
-      if (!key.startsWith(':') || key === ':method' || key === ':path') forward[key] = value;
+      if ((!key.startsWith(':') || key === ':method' || key === ':path') && !carriesKey(key, value))
+        forward[key] = value;
     forward[':authority'] = target.grpc;
     forward[':scheme'] = 'http';
 

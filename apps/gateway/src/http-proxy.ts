@@ -9,7 +9,7 @@ import {
   request,
 } from 'node:http';
 import { RpcError } from '@libs/messaging';
-import { NoRouteError, type RouteTable } from './route-table.js';
+import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -23,25 +23,28 @@ const HOP_BY_HOP = new Set([
 ]);
 const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const RPC = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
  * HTTP face of the gateway: `POST /<runtimeId>/<rpc>` to the published version and
  * `POST /<runtimeId>/versions/<version>/<rpc>` to a started one, proxied (streamed, keep-alive)
- * to that version's entrypoint. No route: 404 with `{code: 'NOT_FOUND', message}`.
+ * to that version's entrypoint, once `GatewayAdmission` lets the call through. No route: 404
+ * with `{code: 'NOT_FOUND', message}`; no valid key: 401; over a limit: 429 with Retry-After.
  */
 export class GatewayHttpProxy {
   private readonly server: Server;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
-  constructor(private readonly routes: RouteTable) {
+  constructor(private readonly admission: GatewayAdmission) {
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
   }
 
   /** The data plane's error answer (`RpcError`: the same codes and body as the entrypoint's). */
-  private fail(res: ServerResponse, error: RpcError): void {
+  private fail(res: ServerResponse, error: RpcError | GatewayRefusal): void {
     const body = JSON.stringify(error);
     res.writeHead(error.httpStatus, {
+      ...(error instanceof GatewayRefusal ? error.headers : {}),
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
     });
@@ -81,19 +84,26 @@ export class GatewayHttpProxy {
       this.fail(res, new RpcError('NOT_FOUND', `no route for ${path}`));
       return;
     }
-    let target;
+    let admitted: Admitted;
     try {
-      target = this.routes.resolve(runtimeId, version);
+      admitted = this.admission.admit(
+        runtimeId,
+        version,
+        first(req.headers.authorization),
+        first(req.headers['x-api-key']),
+      );
     } catch (error) {
       req.resume();
-      if (error instanceof NoRouteError) this.fail(res, new RpcError('NOT_FOUND', error.message));
+      if (error instanceof GatewayRefusal) this.fail(res, error);
       else throw error;
       return;
     }
+    const { target, permit } = admitted;
+    res.on('close', () => permit.release());
     const [host, port] = splitHostPort(target.http);
     const headers: OutgoingHttpHeaders = {};
     for (const [key, value] of Object.entries(req.headers))
-      if (!HOP_BY_HOP.has(key)) headers[key] = value;
+      if (!HOP_BY_HOP.has(key) && !carriesKey(key, value)) headers[key] = value;
     headers.host = target.http;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     const upstream = request(

@@ -6,6 +6,7 @@ import {
   publishedRouteSchema,
   versionRouteSchema,
 } from '@libs/messaging';
+import { followKv } from './kv-follower.js';
 
 /** Where a request goes: the version's entrypoint (`host:port` per protocol). */
 export interface Target extends VersionRoute {
@@ -39,22 +40,9 @@ export class RouteTable {
 
   /** Loads the bucket and follows its changes until `stop()`. Resolves once loaded. */
   async start(kv: KV): Promise<void> {
-    const status = await kv.status();
-    const lastRevision = status.streamInfo.state.last_seq;
-    const watch = await kv.watch();
-    this.stopWatch = () => watch.stop();
-    let markLoaded: () => void = () => undefined;
-    const loaded = new Promise<void>((done) => (markLoaded = done));
-    const fallback = setTimeout(markLoaded, 2_000);
-    if (lastRevision === 0) markLoaded();
-    void (async () => {
-      for await (const entry of watch) {
-        this.apply(entry.key, entry.operation, entry.operation === 'PUT' ? entry.string() : '');
-        if (entry.revision >= lastRevision) markLoaded();
-      }
-    })();
-    await loaded;
-    clearTimeout(fallback);
+    this.stopWatch = await followKv(kv, (key, operation, value) =>
+      this.apply(key, operation, value),
+    );
     this.initialized = true;
     this.logger.log(
       `routes loaded: ${this.published.size} published, ${this.versions.size} started version(s)`,

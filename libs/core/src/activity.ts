@@ -27,5 +27,8 @@ export const UserActivityType = {
   REVOKE_SESSIONS: 'REVOKE_SESSIONS',
   GENERATE_API_TOKEN: 'GENERATE_API_TOKEN',
   DELETE_API_TOKEN: 'DELETE_API_TOKEN',
+  CREATE_INVOCATION_KEY: 'CREATE_INVOCATION_KEY',
+  REVOKE_INVOCATION_KEY: 'REVOKE_INVOCATION_KEY',
+  UPDATE_RUNTIME: 'UPDATE_RUNTIME',
 } as const;
 export type UserActivityType = (typeof UserActivityType)[keyof typeof UserActivityType];

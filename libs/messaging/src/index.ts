@@ -145,3 +145,15 @@ export {
 } from './gateway-routes.js';
 export { JetStreamPublisher, PublishError, type PubAck } from './data-plane/jetstream-publisher.js';
 export { RpcError, type RpcErrorCode } from './data-plane/rpc.errors.js';
+export {
+  INVOCATION_KEY_LENGTH,
+  INVOCATION_KEY_PREFIX,
+  InvocationKeysBucket,
+  invocationKeyEntrySchema,
+  invocationKeyUsedSchema,
+  openInvocationKeys,
+  runtimeInvocationKeysSchema,
+  type InvocationKeyEntry,
+  type InvocationKeyUsed,
+  type RuntimeInvocationKeys,
+} from './invocation-keys.js';

@@ -19,6 +19,8 @@ describe(Names.name, () => {
     expect(sut.nodeBucket('demo', 'v1', 'wf', 'etl')).toBe('kre_demo_v1_wf_etl');
     expect(sut.krtBucket('demo')).toBe('kre_demo_krt');
     expect(sut.gatewayBucket()).toBe('kre_gateway');
+    expect(sut.invocationKeysBucket()).toBe('kre_invocation_keys');
+    expect(sut.invocationKeyUsedSubject()).toBe('kre.svc.gateway.key-used');
     expect(sut.platformDb()).toBe('kre');
     expect(sut.runtimeDb('demo')).toBe('kre_demo');
     expect(sut.runtimeDataDb('demo')).toBe('kre_demo_data');

@@ -56,6 +56,14 @@ export class Names {
   gatewayBucket(): string {
     return `${this.prefix}_gateway`;
   }
+  /** Invocation keys and `requireInvocationKey` per runtime (admin-api writes, gateways watch). */
+  invocationKeysBucket(): string {
+    return `${this.prefix}_invocation_keys`;
+  }
+  /** Where gateways report that an invocation key was used (admin-api records `lastUsedAt`). */
+  invocationKeyUsedSubject(): string {
+    return this.serviceSubject('gateway', 'key-used');
+  }
   /** Request/reply subject of one of our own services (Nest NATS transport). */
   serviceSubject(service: string, pattern: string): string {
     return `${this.prefix}.svc.${service}.${pattern}`;
@@ -107,6 +115,29 @@ export class Names {
   /** Where one entrypoint replica receives its requests' answers (core NATS, `kre-reply-to`). */
   entrypointReplySubject(rt: string, ver: string, replica: string): string {
     return `${this.prefix}.${rt}.reply.${ver}.${replica}`;
+  }
+  /** Every subject of a version's workflows (its streams' subjects): `<p>.<rt>.wf.<ver>.>`. */
+  versionSubjects(rt: string, ver: string): string {
+    return `${this.prefix}.${rt}.wf.${ver}.>`;
+  }
+  /** Every reply subject of a version's entrypoint replicas. */
+  versionReplySubjects(rt: string, ver: string): string {
+    return this.entrypointReplySubject(rt, ver, '*');
+  }
+  /**
+   * Inbox prefix of a version's workloads (`inboxPrefix` of their NATS connections): their
+   * credentials let them receive replies only under it, so no tenant reads another's replies.
+   */
+  workloadInboxPrefix(rt: string, ver: string): string {
+    return `_INBOX_${this.prefix}_${rt}_${ver}`;
+  }
+  /** Name of a version's NATS user (shown by the server; the key is what authorizes). */
+  workloadUser(rt: string, ver: string): string {
+    return `${this.prefix}-${rt}-${ver}`;
+  }
+  /** Engine-only bucket: the NATS user key each running version holds (revoked at stop). */
+  workloadUsersBucket(): string {
+    return `${this.prefix}_workload_users`;
   }
   /** Durable consumer of `node` reading `input` (a node or `entrypoint`), optionally one channel. */
   consumer(node: string, input: string, channel?: string): string {

@@ -8,6 +8,12 @@ export {
   VersionsRepository,
 } from './catalog/catalog.repositories.js';
 export {
+  InvocationKeyNotFoundError,
+  InvocationKeysRepository,
+  type InvocationKeyDoc,
+} from './catalog/invocation-keys.repository.js';
+export {
+  requiresInvocationKey,
   unsetConfigKeys,
   type ConfigValueDoc,
   type RuntimeDoc,

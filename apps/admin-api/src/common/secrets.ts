@@ -40,7 +40,8 @@ function base62(n: number, width: number): string {
   return out;
 }
 
-function randomBase62(length: number): string {
+/** `length` CSPRNG characters of base62, each equally likely. */
+export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {

@@ -46,6 +46,11 @@ export class Runtime {
     description: "The runtime's stable address (its published version).",
   })
   entrypointAddress!: EntrypointAddress;
+  @Field({
+    description:
+      'Whether the gateway refuses calls that carry none of the runtime’s invocation keys (true for new runtimes; false for runtimes created before keys existed).',
+  })
+  requireInvocationKey!: boolean;
 }
 
 @ObjectType()

@@ -1,5 +1,5 @@
 import { RuntimeRole } from '@libs/core';
-import { type RuntimeDoc } from '@libs/persistence';
+import { type RuntimeDoc, requiresInvocationKey } from '@libs/persistence';
 import { Inject } from '@nestjs/common';
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
@@ -10,11 +10,13 @@ import {
   RequireSignedIn,
 } from '../auth/access.decorators.js';
 import type { Principal } from '../auth/principal.js';
+import { InvocationKeysService } from '../invocation-keys/invocation-keys.service.js';
 import {
   AddRuntimeMemberInput,
   CreateRuntimeInput,
   DeleteRuntimeInput,
   RemoveRuntimeMemberInput,
+  UpdateRuntimeInput,
   UpdateRuntimeMemberRoleInput,
 } from './runtimes.inputs.js';
 import { Runtime, RuntimeMember, entrypointAddress } from './runtimes.model.js';
@@ -24,6 +26,7 @@ import { RuntimesService } from './runtimes.service.js';
 export class RuntimesResolver {
   constructor(
     private readonly runtimesService: RuntimesService,
+    private readonly invocationKeys: InvocationKeysService,
     @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
   ) {}
 
@@ -37,6 +40,7 @@ export class RuntimesResolver {
       creationDate: doc.createdAt,
       creationAuthor: doc.createdBy,
       entrypointAddress: entrypointAddress(this.env, doc._id),
+      requireInvocationKey: requiresInvocationKey(doc),
     };
   }
 
@@ -61,6 +65,20 @@ export class RuntimesResolver {
     @CurrentUser() me: Principal,
   ): Promise<Runtime> {
     return this.toRuntime(await this.runtimesService.create(me, input));
+  }
+
+  @Mutation(() => Runtime, {
+    description:
+      'Changes the runtime’s settings: `requireInvocationKey` reaches the gateways within seconds.',
+  })
+  @RequireRuntimeRole(RuntimeRole.ADMIN, 'input.id')
+  async updateRuntime(
+    @Args('input') input: UpdateRuntimeInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Runtime> {
+    return this.toRuntime(
+      await this.invocationKeys.setRequired(me, input.id, input.requireInvocationKey),
+    );
   }
 
   @Mutation(() => Runtime, {

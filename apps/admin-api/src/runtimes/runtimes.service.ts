@@ -23,6 +23,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
+import { InvocationKeysService } from '../invocation-keys/invocation-keys.service.js';
 import type { RuntimeMember } from './runtimes.model.js';
 
 /** Statuses in which a version holds resources that deleting the runtime must not pull away. */
@@ -55,9 +56,13 @@ export class RuntimesService {
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly live: LiveConnections,
+    private readonly invocationKeys: InvocationKeysService,
   ) {}
 
-  /** Records the runtime, makes the creator its ADMIN and queues its provisioning. */
+  /**
+   * Records the runtime (calls through the gateway need an invocation key), makes the creator
+   * its ADMIN and queues its provisioning.
+   */
   async create(
     me: Principal,
     input: { id: string; name: string; description: string },
@@ -76,6 +81,7 @@ export class RuntimesService {
       await this.runtimes.remove(input.id);
       throw new QueueUnavailableError(error);
     }
+    await this.invocationKeys.runtimeCreated(input.id);
     await this.audit.record({
       type: UserActivityType.CREATE_RUNTIME,
       user: me,

@@ -10,8 +10,13 @@ import {
 } from './catalog.repositories.js';
 import { krtChunkSchema, runtimeSchema, versionSchema } from './catalog.schemas.js';
 import { ConfigCipher } from './config-cipher.js';
+import {
+  INVOCATION_KEY_MODEL,
+  InvocationKeysRepository,
+  invocationKeySchema,
+} from './invocation-keys.repository.js';
 
-/** Runtimes, versions and KRT archives in the platform database (admin-api and deployer). */
+/** Runtimes, versions, KRT archives and invocation keys in the platform database (admin-api and deployer). */
 @Module({})
 export class CatalogModule {
   static forRoot(options: { configEncryptionKey: string }): DynamicModule {
@@ -23,6 +28,7 @@ export class CatalogModule {
           { name: RUNTIME_MODEL, schema: runtimeSchema },
           { name: VERSION_MODEL, schema: versionSchema },
           { name: KRT_CHUNK_MODEL, schema: krtChunkSchema },
+          { name: INVOCATION_KEY_MODEL, schema: invocationKeySchema },
         ]),
       ],
       providers: [
@@ -30,8 +36,15 @@ export class CatalogModule {
         RuntimesRepository,
         VersionsRepository,
         KrtArchiveStore,
+        InvocationKeysRepository,
       ],
-      exports: [RuntimesRepository, VersionsRepository, KrtArchiveStore, ConfigCipher],
+      exports: [
+        RuntimesRepository,
+        VersionsRepository,
+        KrtArchiveStore,
+        ConfigCipher,
+        InvocationKeysRepository,
+      ],
     };
   }
 }

@@ -52,8 +52,15 @@ export class RuntimesRepository {
   ) {}
 
   /** @throws ConflictError when the id is taken. */
-  async create(runtime: Omit<RuntimeDoc, 'createdAt' | 'status'>): Promise<RuntimeDoc> {
-    const doc: RuntimeDoc = { ...runtime, status: 'CREATING', createdAt: this.clock.now() };
+  async create(
+    runtime: Omit<RuntimeDoc, 'createdAt' | 'status' | 'requireInvocationKey'>,
+  ): Promise<RuntimeDoc> {
+    const doc: RuntimeDoc = {
+      ...runtime,
+      status: 'CREATING',
+      createdAt: this.clock.now(),
+      requireInvocationKey: true,
+    };
     try {
       await this.model.collection.insertOne(doc as never);
       return doc;
@@ -91,6 +98,37 @@ export class RuntimesRepository {
           : { $set: { status }, $unset: { statusMessage: 1 } },
       )
       .exec();
+  }
+
+  /** @throws RuntimeNotFoundError */
+  async setRequireInvocationKey(id: string, value: boolean): Promise<RuntimeDoc> {
+    const doc = await this.model
+      .findOneAndUpdate(
+        { _id: id },
+        { $set: { requireInvocationKey: value } },
+        { returnDocument: 'after' },
+      )
+      .lean<RuntimeDoc>()
+      .exec();
+    if (!doc) throw new RuntimeNotFoundError(id);
+    return doc;
+  }
+
+  /**
+   * Marks a change of the runtime's invocation keys: the new generation, or null when the
+   * runtime does not exist. Call it after the change is stored and before reading the state to
+   * publish, so whoever publishes a higher generation read every earlier change.
+   */
+  async bumpInvocationKeysGeneration(id: string): Promise<number | null> {
+    const doc = await this.model
+      .findOneAndUpdate(
+        { _id: id },
+        { $inc: { invocationKeysGeneration: 1 } },
+        { returnDocument: 'after', projection: { invocationKeysGeneration: 1 } },
+      )
+      .lean<Pick<RuntimeDoc, 'invocationKeysGeneration'>>()
+      .exec();
+    return doc ? (doc.invocationKeysGeneration ?? 0) : null;
   }
 
   async remove(id: string): Promise<void> {

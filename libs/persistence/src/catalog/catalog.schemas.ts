@@ -11,6 +11,22 @@ export interface RuntimeDoc {
   statusMessage?: string;
   createdAt: Date;
   createdBy: string;
+  /**
+   * Whether the gateway refuses calls without one of the runtime's invocation keys. New
+   * runtimes get `true`; a runtime stored before keys existed has no field, which reads as
+   * `false` (`requiresInvocationKey`): its clients keep working until an ADMIN turns it on.
+   */
+  requireInvocationKey?: boolean;
+  /**
+   * Bumped by every change of the runtime's keys or `requireInvocationKey`; the gateways' KV
+   * entry carries the generation it was built from, so an older state never overwrites a newer.
+   */
+  invocationKeysGeneration?: number;
+}
+
+/** The one reading of `requireInvocationKey` (absent: a runtime from before keys, open). */
+export function requiresInvocationKey(runtime: Pick<RuntimeDoc, 'requireInvocationKey'>): boolean {
+  return runtime.requireInvocationKey ?? false;
 }
 
 export const runtimeSchema = new Schema<RuntimeDoc>(
@@ -22,6 +38,8 @@ export const runtimeSchema = new Schema<RuntimeDoc>(
     statusMessage: String,
     createdAt: { type: Date, required: true },
     createdBy: { type: String, required: true },
+    requireInvocationKey: Boolean,
+    invocationKeysGeneration: Number,
   },
   { versionKey: false, collection: 'runtimes' },
 );
