@@ -230,7 +230,7 @@ def records(plane: Plane, kind: str) -> list:
 class RunnerProcess:
     """`python -P -m kre_runner` in the KRT folder, as the drivers start it."""
 
-    def __init__(self, env: dict[str, str], cwd: Path):
+    def __init__(self, env: dict[str, str], cwd: Path, safe_path: bool = True):
         self.env = env
         self.out = tempfile.NamedTemporaryFile(prefix="runner-out-", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="runner-err-", delete=False)
@@ -238,7 +238,7 @@ class RunnerProcess:
         full.pop(PURE, None)
         full.update(env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "kre_runner"],
+            [sys.executable, *(["-P"] if safe_path else []), "-m", "kre_runner"],
             cwd=str(cwd),
             env=full,
             stdout=self.out,

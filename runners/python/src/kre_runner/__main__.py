@@ -34,7 +34,11 @@ def main() -> None:
     who = f'node "{env.node_name}" (src {env.handler_path})'
     # Old generated code (protoc < 3.19) only loads on the pure-Python protobuf backend, which must
     # be chosen before google.protobuf is first imported.
-    if not os.environ.get(loader.PURE_PYTHON_ENV) and loader.protobuf_needs_pure_python():
+    if (
+        not os.environ.get(loader.PURE_PYTHON_ENV)
+        and not os.environ.get("KRE_RUNNER_NO_PRESCAN")  # tests: prove the re-exec path alone
+        and loader.protobuf_needs_pure_python()
+    ):
         try:
             full = loader.resolve_inside(env.base_path, env.handler_path, "the handler")
             old = loader.has_old_gencode([os.path.dirname(full)] + ([env.base_path] if os.path.dirname(full) != os.path.abspath(env.base_path) else []))
