@@ -115,7 +115,9 @@ SHADOW = {
 
 @pytest.mark.parametrize("safe_path", [True, False], ids=["python -P -m", "python -m"])
 def test_tenant_modules_do_not_shadow_the_runner(nats_server, safe_path):
-    krt = krt_with(SHADOW)
+    # Without -P (PYTHONSAFEPATH) Python itself imports the KRT's `kre_runner.py` in place of
+    # the runner before any of its code runs: the drivers run `python -P -m kre_runner`.
+    krt = krt_with({k: v for k, v in SHADOW.items() if safe_path or k != "kre_runner.py"})
 
     async def go():
         plane = await Plane(nats_server.url, [Node("n", ["entrypoint"]), Node("sink", ["n"])]).connect()
