@@ -18,6 +18,7 @@ describe('authorization', () => {
   let a: Member; // ADMIN of runtime rt-a (tenant A)
   let b: Member; // ADMIN of runtime rt-b (tenant B)
   let bToken: { id: string; token: string };
+  let bKey: { id: string }; // an invocation key of rt-b
 
   beforeAll(async () => {
     h = await Harness.start();
@@ -67,6 +68,12 @@ describe('authorization', () => {
       id: generated.data!.generateApiToken.apiToken.id,
       token: generated.data!.generateApiToken.token,
     };
+    const key = await h.gql<{ createInvocationKey: { invocationKey: { id: string } } }>(
+      'mutation { createInvocationKey(runtimeId: "rt-b", input: {name: "b"}) { invocationKey { id } } }',
+      {},
+      { session: b.session },
+    );
+    bKey = { id: key.data!.createInvocationKey.invocationKey.id };
   });
   afterAll(() => h.close());
 
@@ -292,6 +299,65 @@ describe('authorization', () => {
         { session: b.session },
       );
       expect(JSON.stringify(members)).toContain(b.id);
+    },
+    updateRuntime: async () => {
+      await sameAsMissing(
+        'mutation($r: ID!) { updateRuntime(input: {id: $r, requireInvocationKey: false}) { id } }',
+        (r) => ({ r }),
+      );
+      const still = await h.gql(
+        '{ runtime(id: "rt-b") { requireInvocationKey } }',
+        {},
+        { session: b.session },
+      );
+      expect(still.data).toEqual({ runtime: { requireInvocationKey: true } });
+    },
+    // Invocation keys: runtime ADMINs of that runtime only; a key id of B's is not found in A's.
+    invocationKeys: async () => {
+      await sameAsMissing('query($r: ID!) { invocationKeys(runtimeId: $r) { id } }', (r) => ({
+        r,
+      }));
+      const own = await h.gql(
+        '{ invocationKeys(runtimeId: "rt-a") { id } }',
+        {},
+        { session: a.session },
+      );
+      expect(JSON.stringify(own)).not.toContain(bKey.id);
+      expect(
+        errorOf(
+          await h.gql('{ invocationKeys(runtimeId: "rt-c") { id } }', {}, { session: a.session }),
+        )?.code,
+      ).toBe('FORBIDDEN');
+    },
+    createInvocationKey: () =>
+      sameAsMissing(
+        'mutation($r: ID!) { createInvocationKey(runtimeId: $r, input: {name: "a"}) { key } }',
+        (r) => ({ r }),
+      ),
+    revokeInvocationKey: async () => {
+      await sameAsMissing(
+        'mutation($r: ID!, $id: ID!) { revokeInvocationKey(runtimeId: $r, id: $id) { id } }',
+        (r) => ({ r, id: bKey.id }),
+      );
+      // B's key through A's own runtime: not found, as a missing one; B's key still works.
+      const mutation =
+        'mutation($id: ID!) { revokeInvocationKey(runtimeId: "rt-a", id: $id) { id } }';
+      const theirs = errorOf(await h.gql(mutation, { id: bKey.id }, { session: a.session }));
+      const nowhere = errorOf(await h.gql(mutation, { id: 'ik_nowhere' }, { session: a.session }));
+      expect(theirs).toEqual({
+        code: 'NOT_FOUND',
+        message: `invocationKey "${bKey.id}" not found`,
+      });
+      expect(nowhere).toEqual({
+        code: 'NOT_FOUND',
+        message: 'invocationKey "ik_nowhere" not found',
+      });
+      const keys = await h.gql<{ invocationKeys: { id: string; revokedAt: string | null }[] }>(
+        '{ invocationKeys(runtimeId: "rt-b") { id revokedAt } }',
+        {},
+        { session: b.session },
+      );
+      expect(keys.data?.invocationKeys).toEqual([{ id: bKey.id, revokedAt: null }]);
     },
     version: () =>
       sameAsMissing('query($r: ID!) { version(runtimeId: $r, name: "v1") { name } }', (r) => ({

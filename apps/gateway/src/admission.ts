@@ -55,11 +55,7 @@ export class GatewayRefusal extends Error {
  */
 export function carriesKey(name: string, value: unknown): boolean {
   if (name === 'x-api-key') return true;
-  return (
-    name === 'authorization' &&
-    typeof value === 'string' &&
-    /^bearer\s+kre_ik_/i.test(value)
-  );
+  return name === 'authorization' && typeof value === 'string' && /^bearer\s+kre_ik_/i.test(value);
 }
 
 /** A call let through: where it goes, and the permit to release when it ends. */

@@ -19,7 +19,10 @@ function attempt(sut: CallLimits, clock: ManualClock, n: number, runtimeId = 'a'
 describe(CallLimits.name, () => {
   it('lets a burst through, then the sustained rate, with a Retry-After from the refill time', () => {
     const clock = new ManualClock();
-    const sut = new CallLimits({ runtime: { ratePerSecond: 10, burst: 5, concurrency: 0 }, key: off });
+    const sut = new CallLimits({
+      runtime: { ratePerSecond: 10, burst: 5, concurrency: 0 },
+      key: off,
+    });
     const first = attempt(sut, clock, 8);
     expect(first.permits).toHaveLength(5);
     expect(first.refusals).toHaveLength(3);
@@ -44,7 +47,10 @@ describe(CallLimits.name, () => {
 
   it('bounds calls in flight; an ended call frees its slot once, however often it is released', () => {
     const clock = new ManualClock();
-    const sut = new CallLimits({ runtime: { ratePerSecond: 0, burst: 0, concurrency: 2 }, key: off });
+    const sut = new CallLimits({
+      runtime: { ratePerSecond: 0, burst: 0, concurrency: 2 },
+      key: off,
+    });
     const { permits, refusals } = attempt(sut, clock, 3);
     expect(permits).toHaveLength(2);
     expect(refusals[0]).toMatchObject({ retryAfterSeconds: 1 });

@@ -75,12 +75,7 @@ export class CallLimits {
     return this.runtimes.size + this.keys.size;
   }
 
-  private scope(
-    map: Map<string, Scope>,
-    id: string,
-    limits: LimitSettings,
-    nowMs: number,
-  ): Scope {
+  private scope(map: Map<string, Scope>, id: string, limits: LimitSettings, nowMs: number): Scope {
     let scope = map.get(id);
     if (!scope) {
       scope = { tokens: limits.burst, refilledAtMs: nowMs, inFlight: 0 };

@@ -33,7 +33,8 @@ describe(InvocationKeysTable.name, () => {
     for (const wrong of [key('c'), key('z'), 'kre_ik_short', 'Bearer'])
       expect(sut.check('shop', wrong, now)).toMatchObject({
         outcome: 'refused',
-        message: 'the invocation key is not valid for runtime "shop" (unknown, revoked, or another runtime\'s)',
+        message:
+          'the invocation key is not valid for runtime "shop" (unknown, revoked, or another runtime\'s)',
       });
     expect(sut.check('shop', key('b'), now)).toMatchObject({
       outcome: 'refused',

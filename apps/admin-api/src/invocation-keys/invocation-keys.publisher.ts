@@ -1,15 +1,6 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  InvocationKeysBucket,
-  NATS_CONNECTION,
-  type RuntimeInvocationKeys,
-} from '@libs/messaging';
+import { InvocationKeysBucket, NATS_CONNECTION, type RuntimeInvocationKeys } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import {
   InvocationKeysRepository,
@@ -86,7 +77,10 @@ export class InvocationKeysPublisher implements OnApplicationBootstrap {
     return { published, removed };
   }
 
-  private async entry(runtimeId: string, generation: number): Promise<RuntimeInvocationKeys | null> {
+  private async entry(
+    runtimeId: string,
+    generation: number,
+  ): Promise<RuntimeInvocationKeys | null> {
     const runtime = await this.runtimes.find(runtimeId);
     if (!runtime) return null;
     const keys = await this.keys.listUsable(runtimeId);

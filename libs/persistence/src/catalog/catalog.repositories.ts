@@ -124,9 +124,10 @@ export class RuntimesRepository {
       .findOneAndUpdate(
         { _id: id },
         { $inc: { invocationKeysGeneration: 1 } },
-        { returnDocument: 'after', projection: { invocationKeysGeneration: 1 } },
+        // No projection: FerretDB's findAndModify does not implement one.
+        { returnDocument: 'after' },
       )
-      .lean<Pick<RuntimeDoc, 'invocationKeysGeneration'>>()
+      .lean<RuntimeDoc>()
       .exec();
     return doc ? (doc.invocationKeysGeneration ?? 0) : null;
   }
