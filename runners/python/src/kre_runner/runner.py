@@ -123,7 +123,7 @@ class NodeRunner:
         self._slot_freed = asyncio.Event()
         self._wake: set[asyncio.Event] = set()
         self._binders: list[asyncio.Task] = []
-        self._pending_subs: list = []
+        self._subs: set = set()
 
     # -- readiness and start
 
@@ -198,21 +198,20 @@ class NodeRunner:
 
         async def on_message(msg) -> None:
             state["activity"] = time.monotonic()
-            token = msg.subject.rsplit(".", 1)[-1]
-            current = token == state["token"]
             status = msg.headers.get("Status") if msg.headers else None
             if status is not None and not msg.data and not (msg.reply or "").startswith("$JS.ACK"):
+                # Statuses come on the request's own reply subject (JetStream delivers messages
+                # under their stream subject instead), so a late one of an old request is ignored.
                 if status == "100":  # idle heartbeat
                     return
-                if current:
+                if msg.subject.rsplit(".", 1)[-1] == state["token"]:
                     if status == "409" and "Deleted" in (msg.headers.get("Description") or ""):
                         state["gone"] = True
                     done.set()
                 return
-            if current:
-                state["outstanding"] -= 1
-                if state["outstanding"] <= 0:
-                    done.set()
+            state["outstanding"] -= 1
+            if state["outstanding"] <= 0:
+                done.set()
             if self.stopping:
                 await _quietly(msg.nak())
                 return
@@ -221,6 +220,7 @@ class NodeRunner:
             task.add_done_callback(self._done)
 
         sub = await self.nc.subscribe(f"{inbox}.*", cb=on_message)
+        self._subs.add(sub)
         spec.bound = True
         n = 0
         try:
@@ -254,11 +254,8 @@ class NodeRunner:
         finally:
             spec.bound = False
             self._wake.discard(done)
-            if self.stopping:
-                # Messages still arriving for the last request are nak'ed by on_message.
-                self._pending_subs.append(sub)
-            else:
-                await _quietly(sub.unsubscribe())
+            self._subs.discard(sub)
+            await _quietly(sub.unsubscribe())
 
     def _done(self, task: asyncio.Task) -> None:
         self.in_flight.discard(task)
@@ -377,14 +374,16 @@ class NodeRunner:
         self._slot_freed.set()
         for event in list(self._wake):
             event.set()
+        # Without interest on their reply subjects, the server drops the open pull requests: no
+        # more messages come to this replica (one still on the wire is nak'ed by on_message).
+        for sub in list(self._subs):
+            await _quietly(sub.unsubscribe())
         pending = list(self.in_flight)
         if pending:
             log.info("finishing %d message(s) in flight", len(pending))
             await asyncio.wait(pending, timeout=self.env.handler_timeout + 2)
         for task in self._binders:
             task.cancel()
-        for sub in self._pending_subs:
-            await _quietly(sub.unsubscribe())
         await self.obs.close()
         stdio.detach()
 

@@ -19,6 +19,10 @@ def fields(data):
     return {}
 
 
+RUNNING = 0
+MOST = 0
+
+
 async def init(ctx):
     ctx.set("started", "yes")
     print("init printed this")
@@ -58,6 +62,16 @@ async def default_handler(ctx, data):
         await ctx.send_any(data)
     elif mode == "big":
         await ctx.send_output({"blob": f.get("text", "x") * int(f.get("ms") or 0)})
+    elif mode == "random":
+        import base64
+        await ctx.send_output({"blob": base64.b64encode(os.urandom(int(f.get("ms") or 0))).decode()})
+    elif mode == "concurrent":
+        global RUNNING, MOST
+        RUNNING += 1
+        MOST = max(MOST, RUNNING)
+        await asyncio.sleep(int(f.get("ms") or 0) / 1000)
+        RUNNING -= 1
+        await ctx.send_output({"most": MOST})
     elif mode == "print":
         print("printed line")
         print("to stderr", file=sys.stderr)
