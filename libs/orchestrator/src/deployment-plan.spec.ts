@@ -1,6 +1,11 @@
 import type { Krt } from '@libs/krt';
 import { describe, expect, it } from 'vitest';
-import { ConfigVariableTooLargeError, MAX_CONFIG_ENV_BYTES, plan } from './deployment-plan.js';
+import {
+  ConfigVariableTooLargeError,
+  MAX_CONFIG_ENV_BYTES,
+  UnsupportedPythonApiError,
+  plan,
+} from './deployment-plan.js';
 
 const node = (
   name: string,
@@ -204,4 +209,65 @@ describe(plan.name, () => {
       sut.workloads.map((w) => w.specHash),
     );
   });
+});
+
+describe('plan: Python nodes', () => {
+  const python = (image: string, src = 'src/etl/main.py') => ({
+    ...input,
+    krt: {
+      ...krt,
+      requirements: ['requirements.txt', 'src/model/requirements.txt'],
+      workflows: [
+        {
+          ...krt.workflows[1],
+          nodes: [node('etl', [{ node: 'entrypoint' }], { image, src })],
+        },
+      ],
+    },
+  });
+
+  it.each([
+    ['konstellation/kre-py:v3.4.1', 'src/etl/main.py', 'runner-python', 'requirements.txt'],
+    [
+      'kre/runner-python:latest',
+      'src/model/main.py',
+      'runner-python',
+      'src/model/requirements.txt',
+    ],
+    ['my.registry/team/custom:1', 'src/etl/main.py', 'runner-python', 'requirements.txt'],
+    ['kre/runner-node:latest', 'src/etl/main.js', 'runner', undefined],
+  ])('runs %s (%s) with %s, requirements %s', (image, src, program, requirements) => {
+    const [, etl] = plan(python(image, src)).workloads;
+    expect(etl.program).toBe(program);
+    expect(etl.requirements).toBe(requirements);
+  });
+
+  it('has no requirements for a version stored before they were recorded', () => {
+    const input = python('konstellation/kre-py:1.23.0');
+    delete (input.krt as Krt).requirements;
+    expect(plan(input).workloads[1]).toMatchObject({ program: 'runner-python' });
+    expect(plan(input).workloads[1].requirements).toBeUndefined();
+  });
+
+  it.each([
+    'konstellation/kre-py:1.1.0',
+    'konstellation/kre-py:v1.22.0',
+    'konstellation/kre-py:0.9',
+  ])(
+    'refuses %s, whose handlers take plain dicts, naming the workload and what to use',
+    (image) => {
+      expect(() => plan(python(image))).toThrow(UnsupportedPythonApiError);
+      expect(() => plan(python(image))).toThrow(
+        `workload "health.etl" uses image "${image}", a kre-py release whose handlers take and return plain dicts`,
+      );
+    },
+  );
+
+  it.each([
+    'konstellation/kre-py:1.23.0',
+    'konstellation/kre-py:v2.1.5',
+    'konstellation/kre-py:latest',
+  ])('accepts %s', (image) =>
+    expect(plan(python(image)).workloads[1].program).toBe('runner-python'),
+  );
 });

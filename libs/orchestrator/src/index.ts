@@ -1,4 +1,5 @@
 export {
+  UnsupportedPythonApiError,
   plan,
   type DeploymentPlan,
   type EntrypointRoutes,
@@ -14,6 +15,12 @@ export {
   type VersionEndpoints,
 } from './driver.js';
 export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';
+export {
+  PythonEnvs,
+  SANDBOX_VENV,
+  type PythonEnv,
+  type PythonEnvOptions,
+} from './local/python-env.js';
 export { fetchKrt, type FetchKrtOptions } from './fetch-krt.js';
 export { killWithGroup, processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';

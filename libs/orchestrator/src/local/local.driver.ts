@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
+import { readPythonRequirements } from '@libs/krt';
 import type { DeploymentPlan, PortName, WorkloadSpec } from '../deployment-plan.js';
 import {
   type OrchestratorDriver,
@@ -21,6 +22,7 @@ import {
   WorkloadsNotReadyError,
 } from '../driver.js';
 import { freePort } from './free-port.js';
+import { type PythonEnvs, SANDBOX_VENV } from './python-env.js';
 import {
   descendants,
   isSameProcess,
@@ -56,7 +58,13 @@ export interface LocalDriverOptions {
   /** Node.js binary that runs the workload programs. */
   nodeBinary: string;
   /** Built programs: `entrypoint` and `runner` main files. */
-  programs: Record<WorkloadSpec['program'], string>;
+  programs: Record<Exclude<WorkloadSpec['program'], 'runner-python'>, string>;
+  /**
+   * Python nodes' environments (`runner-python`: `<venv>/bin/python -m kre_runner`): built by
+   * the deployer's preparation before the workloads start, looked up again here (a cache hit).
+   * Unset: a Python node fails to start, saying so.
+   */
+  pythonEnvs?: PythonEnvs;
   /**
    * The fetch step: puts the version's KRT at `dest` (one implementation, shared with the
    * Kubernetes init container: `runner fetch-krt`).
@@ -98,6 +106,8 @@ interface ReplicaRecord {
   notBefore: number;
   startedAt?: number;
   message?: string;
+  /** A Python node's environment: the venv on the host and the Python installation it uses. */
+  python?: { venv: string; prefix: string };
   /**
    * Set when `pid` is bwrap's (to the start's SANDBOX_ENV value): the program runs two
    * generations below it (bwrap → the PID namespace's init, which leads a session and process
@@ -182,6 +192,7 @@ export class LocalDriver implements OrchestratorDriver {
     const ids = this.sandboxIds(plan.runtimeId);
     // Read-only to the workload anyway (bind); owned by its uid so it can read what it must.
     if (ids) for (const sub of ['krt', 'config']) await chownTree(join(dir, sub), ids);
+    const pythonEnvs = await this.pythonEnvsOf(plan, join(dir, 'krt'));
 
     const previous = this.versions.get(key);
     const replicas: ReplicaRecord[] = [];
@@ -191,6 +202,7 @@ export class LocalDriver implements OrchestratorDriver {
           (r) => r.workloadId === workload.id && r.replica === replica,
         );
         if (old && old.specHash === workload.specHash) {
+          old.python = pythonEnvs.get(workload.id); // its next (re)start uses today's
           replicas.push(old);
           continue;
         }
@@ -201,6 +213,7 @@ export class LocalDriver implements OrchestratorDriver {
           specHash: workload.specHash,
           // A replaced replica keeps its ports, so routes that point at it stay valid.
           ports: old?.ports ?? (await this.allocatePorts(workload.ports)),
+          python: pythonEnvs.get(workload.id),
           restarts: 0,
           notBefore: 0,
         });
@@ -394,13 +407,23 @@ export class LocalDriver implements OrchestratorDriver {
     };
     for (const [name, port] of Object.entries(replica.ports))
       env[`KRT_${name.toUpperCase()}_PORT`] = String(port);
-    const program = this.options.programs[workload.program];
     const sandbox = this.options.sandbox
       ? `${this.owner} ${randomBytes(8).toString('hex')}`
       : undefined;
+    let launch: Launch;
+    try {
+      launch = this.launchOf(workload, replica);
+    } catch (error) {
+      // Counted as a crash, so the start fails within seconds with the reason.
+      await log.close();
+      replica.message = (error as Error).message;
+      replica.restarts += 1;
+      replica.notBefore = Date.now() + BACKOFF_BASE_MS * 2 ** (replica.restarts - 1);
+      return;
+    }
     const command = sandbox
-      ? await this.sandboxed(plan, program, env, sandbox)
-      : { file: this.options.nodeBinary, args: [program], env, cwd: join(dir, 'krt') };
+      ? await this.sandboxed(plan, launch, env, sandbox)
+      : { file: launch.host, args: launch.args, env, cwd: join(dir, 'krt') };
     try {
       const child = spawn(command.file, command.args, {
         cwd: command.cwd,
@@ -484,14 +507,78 @@ export class LocalDriver implements OrchestratorDriver {
   }
 
   /**
-   * bwrap's command line for a workload: it sees the system's read-only folders, Node and the
-   * programs (read-only), its version's KRT and config files (read-only, at the paths its env
-   * names), its runtime's compile cache (writable), a private /tmp and nothing else of the
-   * machine: no state folder, no other version or runtime, no engine process.
+   * What runs a workload: Node with one of our programs, or a Python node's environment with
+   * the runner package (`-P`: the working folder, the KRT root, is not put first on sys.path,
+   * so a tenant's `nats.py` cannot shadow the runner's imports).
+   * @throws when a Python node has no environment (no `pythonEnvs`, or not applied)
+   */
+  private launchOf(workload: WorkloadSpec, replica: ReplicaRecord): Launch {
+    if (workload.program !== 'runner-python') {
+      const program = this.options.programs[workload.program];
+      const node = this.options.nodeBinary;
+      return {
+        host: node,
+        command: node,
+        args: [program],
+        readOnly: [
+          { host: realProgramPath(node), path: node },
+          ...(this.options.sandbox?.programFiles ?? []).map((p) => ({ host: p, path: p })),
+          { host: program, path: program },
+        ],
+        nodeCache: true,
+      };
+    }
+    const python = replica.python;
+    if (!python) {
+      throw new Error(
+        `workload ${workload.id} is a Python node, but this deployer has no Python environment for it (Python nodes need KRE_PYTHON and the runner package)`,
+      );
+    }
+    const args = ['-s', '-P', '-m', 'kre_runner'];
+    return {
+      host: join(python.venv, 'bin/python'),
+      command: `${SANDBOX_VENV}/bin/python`,
+      args,
+      readOnly: [
+        { host: python.venv, path: SANDBOX_VENV },
+        // The interpreter and standard library the venv links to (under /usr it is there).
+        ...(python.prefix.startsWith('/usr/')
+          ? []
+          : [{ host: python.prefix, path: python.prefix }]),
+      ],
+      nodeCache: false,
+    };
+  }
+
+  /** The environment of each Python workload (by id), ensured from the fetched KRT. */
+  private async pythonEnvsOf(
+    plan: DeploymentPlan,
+    krtDir: string,
+  ): Promise<Map<string, { venv: string; prefix: string }>> {
+    const found = new Map<string, { venv: string; prefix: string }>();
+    const envs = this.options.pythonEnvs;
+    if (!envs) return found;
+    for (const workload of plan.workloads) {
+      if (workload.program !== 'runner-python') continue;
+      const requirements = workload.requirements
+        ? readPythonRequirements(krtDir, workload.requirements)
+        : { requirements: [], constraints: [] };
+      const env = await envs.ensure(requirements, workload.requirements ?? 'the Python runner');
+      found.set(workload.id, { venv: env.dir, prefix: env.python.prefix });
+    }
+    return found;
+  }
+
+  /**
+   * bwrap's command line for a workload: it sees the system's read-only folders, its program
+   * (Node and our built programs, or its Python environment), its version's KRT and config
+   * files (read-only, at the paths its env names), its runtime's compile cache (writable, for
+   * Node), a private /tmp and nothing else of the machine: no state folder, no other version or
+   * runtime, no engine process.
    */
   private async sandboxed(
     plan: DeploymentPlan,
-    program: string,
+    launch: Launch,
     hostEnv: Record<string, string>,
     marker: string,
   ): Promise<{ file: string; args: string[]; env: Record<string, string>; cwd: string }> {
@@ -501,6 +588,7 @@ export class LocalDriver implements OrchestratorDriver {
     const ids = runtimeIds(plan.runtimeId, sandbox);
     const same = (path: string) => ({ host: path, path });
     const writable: { host: string; path: string }[] = [];
+    if (!launch.nodeCache) delete env.NODE_COMPILE_CACHE;
     if (env.NODE_COMPILE_CACHE) {
       // Node's compile cache is written by the programs that use it: one per runtime, so no
       // tenant feeds another's (or the engine's) code cache.
@@ -511,17 +599,11 @@ export class LocalDriver implements OrchestratorDriver {
     }
     const { file, args } = sandboxArgv(
       {
-        command: this.options.nodeBinary,
-        args: [program],
+        command: launch.command,
+        args: launch.args,
         cwd: env.KRT_BASE_PATH,
         env,
-        readOnly: [
-          { host: realProgramPath(this.options.nodeBinary), path: this.options.nodeBinary },
-          ...sandbox.programFiles.map(same),
-          same(program),
-          same(env.KRT_BASE_PATH),
-          same(env.KRT_CONFIG_FILES_DIR),
-        ],
+        readOnly: [...launch.readOnly, same(env.KRT_BASE_PATH), same(env.KRT_CONFIG_FILES_DIR)],
         writable,
         ...ids,
         outliveParent: true,
@@ -630,6 +712,18 @@ export class LocalDriver implements OrchestratorDriver {
     }
     return found;
   }
+}
+
+/** How a workload's program is started: on the host, and as the sandbox sees it. */
+interface Launch {
+  /** The program on the host (unsandboxed). */
+  host: string;
+  /** The program inside the sandbox, with what it needs shown read-only. */
+  command: string;
+  args: string[];
+  readOnly: { host: string; path: string }[];
+  /** Node's compile cache (NODE_COMPILE_CACHE) is mounted for it. */
+  nodeCache: boolean;
 }
 
 /** Gives a folder and everything in it (never following a link) to `ids`. */

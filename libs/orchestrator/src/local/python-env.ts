@@ -74,7 +74,15 @@ export interface PythonEnv {
 export type PythonEnvLabel = string;
 
 /** Folders of the runner package that do not change what is installed. */
-const RUNNER_SKIP = new Set(['__pycache__', 'build', 'dist', '.venv', '.pytest_cache', '.git']);
+const RUNNER_SKIP = new Set([
+  '__pycache__',
+  'build',
+  'dist',
+  'tests',
+  '.venv',
+  '.pytest_cache',
+  '.git',
+]);
 
 /**
  * pip's arguments (after `-m pip`): every setting on the command line and no configuration file
