@@ -206,7 +206,7 @@ def struct_bytes(obj: dict, path: str = "") -> bytes:
 
     s = struct_pb2.Struct()
     fill_struct(s, obj, path)
-    return s.SerializeToString()
+    return s.SerializeToString(deterministic=True)  # map entries in key order, not hash order
 
 
 def pack(value: TAny, what: str = "the value") -> any_pb2.Any:
@@ -231,7 +231,7 @@ def pack(value: TAny, what: str = "the value") -> any_pb2.Any:
         _set_value(v, value, "")
     except PayloadError as error:
         raise PayloadError(f"{what}: {error}") from None
-    return any_pb2.Any(type_url=TYPE_URL_PREFIX + VALUE, value=v.SerializeToString())
+    return any_pb2.Any(type_url=TYPE_URL_PREFIX + VALUE, value=v.SerializeToString(deterministic=True))
 
 
 def unpack_plain(payload: any_pb2.Any | None) -> TAny:
