@@ -1,12 +1,13 @@
 // Data-plane benchmark (issue 6): a three-node pass-through workflow (bench/dataplane/echo) over
-// HTTP and gRPC, directly to the entrypoint and through the gateway, at several concurrencies,
-// against the floor: the same three hops on bare JetStream (same stream and consumer settings,
+// HTTP and gRPC, directly to the entrypoint and through the gateway (with and without the
+// invocation key check), at several concurrencies, against the floor: the same three hops on bare JetStream (same stream and consumer settings,
 // publish → consume → ack, no framework), plus bare core-NATS request/reply through three hops.
 //
 //   npm run build && node bench/dataplane.mjs [--duration 10] [--concurrency 1,16,64]
 //
 // Starts its own nats-server (scripts/tools), runners, entrypoint and gateway from dist/.
 import { execFileSync, fork, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
@@ -225,13 +226,58 @@ const gateway = await startApp(
     GATEWAY_HEALTH_PORT: String(gwHealth),
     GATEWAY_HTTP_PORT: String(gwHttp),
     GATEWAY_GRPC_PORT: String(gwGrpc),
+    // The limits run on every call, but never bind here.
+    GATEWAY_RUNTIME_RATE: '1000000',
+    GATEWAY_RUNTIME_BURST: '1000000',
+    GATEWAY_RUNTIME_CONCURRENCY: '100000',
+    GATEWAY_KEY_RATE: '1000000',
+    GATEWAY_KEY_BURST: '1000000',
+    GATEWAY_KEY_CONCURRENCY: '100000',
   },
   gwHealth,
 );
+// Two runtimes on the same entrypoint: `bench` takes calls without a key (no key check),
+// `benchkey` needs one (one key among 100 of its own), so the key check is measured alone.
 const routes = await messaging.GatewayRoutes.open(nc, names);
 const route = { http: `127.0.0.1:${epHttp}`, grpc: `127.0.0.1:${epGrpc}` };
-await routes.addVersion('bench', 'v1', route);
-await routes.publish('bench', 'v1', route);
+const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+const benchKey = `kre_ik_${'B'.repeat(40)}`;
+const benchKeys = [
+  { id: 'ik_bench', hash: sha256(benchKey), expiresAt: '2100-01-01T00:00:00.000Z' },
+  ...Array.from({ length: 99 }, (_, i) => ({
+    id: `ik_other_${i}`,
+    hash: sha256(`kre_ik_${String(i).padStart(40, 'x')}`),
+    expiresAt: null,
+  })),
+];
+const keysBucket = await messaging.InvocationKeysBucket.open(nc, names);
+await keysBucket.put('bench', { generation: 1, requireKey: false, keys: [] });
+await keysBucket.put('benchkey', { generation: 1, requireKey: true, keys: benchKeys });
+for (const runtimeId of ['bench', 'benchkey']) {
+  await routes.addVersion(runtimeId, 'v1', route);
+  await routes.publish(runtimeId, 'v1', route);
+}
+await waitFor(
+  () =>
+    new Promise((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: gwHttp,
+          path: '/benchkey/Echo',
+          method: 'POST',
+          headers: { 'x-api-key': benchKey },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.on('error', () => resolve(false));
+      req.end(JSON.stringify({ text: 'ready' }));
+    }),
+  'the gateway taking the bench key',
+);
 
 // --- the floors: the same hops with no framework -------------------------------------------------
 const bareHop = join(root, 'bench/dataplane/bare-hop.mjs');
@@ -287,27 +333,33 @@ const floorCall = async () => {
 const coreCall = () => nc.request('bench.core.h1', envelope, { timeout: 10_000 });
 
 const body = JSON.stringify(Request);
-const httpCall = (agent, host, port, path) => () =>
-  new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host,
-        port,
-        path,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+const httpCall =
+  (agent, host, port, path, extraHeaders = {}) =>
+  () =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host,
+          port,
+          path,
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            ...extraHeaders,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
 
 const definition = protoLoader.loadSync(join(echoDir, 'echo.proto'), { longs: String });
 const Entrypoint = grpc.loadPackageDefinition(definition).echo.Entrypoint;
@@ -359,6 +411,7 @@ console.log(
   `${'target'.padEnd(26)}${pad('conc', 5)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('× floor req/s', 15)}${pad('p50 +ms/hop', 13)}  check`,
 );
 const failures = [];
+const keyLines = [];
 for (const concurrency of CONCURRENCY) {
   const agentDirect = new Agent({ keepAlive: true, maxSockets: concurrency });
   const agentGateway = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -366,6 +419,9 @@ for (const concurrency of CONCURRENCY) {
   const viaGateway = new Entrypoint(`127.0.0.1:${gwGrpc}`, grpc.credentials.createInsecure());
   const gatewayMd = new grpc.Metadata();
   gatewayMd.set('kre-runtime', 'bench');
+  const keyedMd = new grpc.Metadata();
+  keyedMd.set('kre-runtime', 'benchkey');
+  keyedMd.set('x-api-key', benchKey);
   const targets = [
     ['jetstream floor (bare)', floorCall],
     ['core request/reply (bare)', coreCall],
@@ -373,6 +429,11 @@ for (const concurrency of CONCURRENCY) {
     ['grpc → entrypoint', grpcCall(direct, new grpc.Metadata())],
     ['http → gateway', httpCall(agentGateway, '127.0.0.1', gwHttp, '/bench/Echo')],
     ['grpc → gateway', grpcCall(viaGateway, gatewayMd)],
+    [
+      'http → gateway + key',
+      httpCall(agentGateway, '127.0.0.1', gwHttp, '/benchkey/Echo', { 'x-api-key': benchKey }),
+    ],
+    ['grpc → gateway + key', grpcCall(viaGateway, keyedMd)],
   ];
   // The machine may be shared: the targets take turns in short slices, so each sees the same
   // load, and each gets DURATION_MS in total.
@@ -383,6 +444,7 @@ for (const concurrency of CONCURRENCY) {
     for (const [i, [, call]] of targets.entries())
       await measure(call, concurrency, DURATION_MS / rounds, accs[i]);
   const floorResult = summarize(accs[0]);
+  const results = new Map(targets.map(([name], i) => [name, summarize(accs[i])]));
   for (const [i, [name]] of targets.entries()) {
     const r = summarize(accs[i]);
     const ratio = r.rps / floorResult.rps;
@@ -399,12 +461,52 @@ for (const concurrency of CONCURRENCY) {
       `${name.padEnd(26)}${pad(concurrency, 5)}${pad(fmt(r.rps, 0), 10)}${pad(fmt(r.p50), 9)}${pad(fmt(r.p99), 9)}${pad(fmt(ratio), 15)}${pad(i === 0 ? '' : fmt(perHop), 13)}  ${check}`,
     );
   }
+  for (const protocol of ['http', 'grpc']) {
+    const plain = results.get(`${protocol} → gateway`);
+    const keyed = results.get(`${protocol} → gateway + key`);
+    const line = `key check, ${protocol} @${concurrency}: p50 ${fmt(keyed.p50)} ms against ${fmt(plain.p50)} ms without (× ${fmt(keyed.p50 / plain.p50)}, ${fmt(keyed.p50 - plain.p50, 3)} ms); req/s × ${fmt(keyed.rps / plain.rps)}`;
+    keyLines.push(line);
+    console.log(`  ${line}`);
+  }
   agentDirect.destroy();
   agentGateway.destroy();
   direct.close();
   viaGateway.close();
   console.log('');
 }
+
+// The key check alone, in this process, on the gateway's own table (the code every call runs):
+// 1,000-call batches, so the timer's resolution does not blur a sub-microsecond step.
+{
+  const { InvocationKeysTable } = await import(dist('apps/gateway/src/invocation-keys.table.js'));
+  const table = new InvocationKeysTable();
+  table.apply(
+    'benchkey',
+    'PUT',
+    JSON.stringify({ generation: 1, requireKey: true, keys: benchKeys }),
+  );
+  table.apply('bench', 'PUT', JSON.stringify({ generation: 1, requireKey: false, keys: [] }));
+  const batch = (runtimeId, key) => {
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) {
+      if (table.check(runtimeId, key, Date.now()).outcome !== 'ok') throw new Error('refused');
+    }
+    return ((performance.now() - t0) / 1000) * 1000; // µs per call
+  };
+  const p50 = (runtimeId, key) => {
+    for (let i = 0; i < 50; i++) batch(runtimeId, key); // warm-up
+    const samples = Array.from({ length: 500 }, () => batch(runtimeId, key)).sort((a, b) => a - b);
+    return samples[Math.floor(samples.length / 2)];
+  };
+  const keyed = p50('benchkey', benchKey);
+  const open = p50('bench', undefined);
+  const line = `key check alone: p50 ${fmt(keyed, 2)} µs per call (runtime with 100 keys), ${fmt(open, 2)} µs for a runtime without keys; target < 100 µs: ${keyed < 100 ? 'ok' : 'MISS'}`;
+  if (keyed >= 100) failures.push(line);
+  keyLines.push(line);
+}
+console.log('Invocation keys:');
+for (const line of keyLines) console.log(`  ${line}`);
+console.log('');
 
 console.log('RSS after the run:');
 for (const [name, child] of [

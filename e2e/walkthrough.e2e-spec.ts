@@ -50,6 +50,8 @@ describe('the README walkthrough', () => {
   let gatewayGrpc: string;
   let output = '';
   let token = '';
+  /** The invocation key the walkthrough created: every call through the gateway sends it. */
+  let invocationKey = '';
 
   const gql = async <T>(query: string): Promise<T> => {
     const response = await fetch(`${api}/graphql`, {
@@ -197,7 +199,7 @@ describe('the README walkthrough', () => {
   });
 
   it('runs as written and answers over HTTP and gRPC', async () => {
-    const script = `set -euo pipefail\n${await readmeWalkthrough()}\necho "KRE_TOKEN=$KRE_TOKEN"\n`;
+    const script = `set -euo pipefail\n${await readmeWalkthrough()}\necho "KRE_TOKEN=$KRE_TOKEN"\necho "KRE_KEY=$KRE_KEY"\n`;
     const result = await run('bash', ['-c', script], {
       cwd: process.cwd(),
       timeout: 150_000,
@@ -220,10 +222,68 @@ describe('the README walkthrough', () => {
     output = result.stdout;
     token = /KRE_TOKEN=(\S+)/.exec(output)?.[1] ?? '';
     expect(token).toMatch(/^kre_/);
+    invocationKey = /KRE_KEY=(\S+)/.exec(output)?.[1] ?? '';
+    expect(invocationKey).toMatch(/^kre_ik_/);
+    expect(output).toContain('without a key: 401');
     expect(output).toContain('{"greeting":"Howdy, Ada Lovelace!"}');
     expect(output).toMatch(/"greeting": "Howdy, Grace!"/);
     expect(output).toMatch(/"status":"PUBLISHED"/);
     expect(output).toContain(`"http":"${gatewayHttp}/demo/versions/greeter-v1"`);
+  });
+
+  it('invocation keys at the gateway: missing, wrong, another runtime’s and revoked keys are refused; requireInvocationKey false opens the runtime; last use is recorded', async () => {
+    expect(invocationKey).not.toBe('');
+    const status = async (headers: Record<string, string> = {}) =>
+      (
+        await fetch(`${gatewayHttp}/demo/Greet`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{}',
+        })
+      ).status;
+    const createKey = async (runtimeId: string, name: string) =>
+      (
+        await gql<{ createInvocationKey: { key: string; invocationKey: { id: string } } }>(
+          `mutation { createInvocationKey(runtimeId: "${runtimeId}", input: {name: "${name}"}) { key invocationKey { id } } }`,
+        )
+      ).createInvocationKey;
+    expect(await status()).toBe(401);
+    expect(await status({ 'x-api-key': `kre_ik_${'x'.repeat(40)}` })).toBe(401);
+    expect(await status({ authorization: `Bearer ${invocationKey}` })).toBe(200);
+
+    await gql('mutation { createRuntime(input: {id: "other", name: "Other"}) { id } }');
+    const others = await createKey('other', 'theirs');
+    expect(await status({ 'x-api-key': others.key })).toBe(401);
+
+    const doomed = await createKey('demo', 'doomed');
+    await expect.poll(() => status({ 'x-api-key': doomed.key }), { timeout: 10_000 }).toBe(200);
+    await gql(
+      `mutation { revokeInvocationKey(runtimeId: "demo", id: "${doomed.invocationKey.id}") { revokedAt } }`,
+    );
+    await expect.poll(() => status({ 'x-api-key': doomed.key }), { timeout: 10_000 }).toBe(401);
+    expect(await status({ 'x-api-key': invocationKey })).toBe(200);
+
+    const setRequired = (value: boolean) =>
+      gql(
+        `mutation { updateRuntime(input: {id: "demo", requireInvocationKey: ${value}}) { requireInvocationKey } }`,
+      );
+    await setRequired(false);
+    await expect.poll(() => status(), { timeout: 10_000 }).toBe(200);
+    await setRequired(true);
+    await expect.poll(() => status(), { timeout: 10_000 }).toBe(401);
+
+    // The gateway reported the walkthrough key's use; admin-api recorded it.
+    await expect
+      .poll(
+        async () =>
+          (
+            await gql<{ invocationKeys: { name: string; lastUsedAt: string | null }[] }>(
+              '{ invocationKeys(runtimeId: "demo") { name lastUsedAt } }',
+            )
+          ).invocationKeys.find((k) => k.name === 'walkthrough')?.lastUsedAt ?? null,
+        { timeout: 10_000 },
+      )
+      .not.toBeNull();
   });
 
   it('rolls the STARTED version onto a new config (updateVersionUserConfiguration): the next prediction uses it', async () => {
@@ -232,7 +292,7 @@ describe('the README walkthrough', () => {
       try {
         const response = await fetch(`${gatewayHttp}/demo/Greet`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', 'x-api-key': invocationKey },
           body: JSON.stringify({ name: 'Ada' }),
         });
         return response.ok ? ((await response.json()) as { greeting: string }).greeting : null;
@@ -283,7 +343,7 @@ describe('the README walkthrough', () => {
         async () => {
           const response = await fetch(`${gatewayHttp}/demo/Greet`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', 'x-api-key': invocationKey },
             body: JSON.stringify({ name: 'Ada' }),
           }).catch(() => null);
           return response?.ok ? ((await response.json()) as { greeting: string }).greeting : null;
@@ -397,7 +457,7 @@ describe('the README walkthrough', () => {
     const gone = await fetch(`${gatewayHttp}/demo/Greet`, {
       method: 'POST',
       body: '{}',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-api-key': invocationKey },
     });
     expect(gone.status).toBe(404);
 

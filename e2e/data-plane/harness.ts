@@ -4,6 +4,7 @@ import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   GatewayRoutes,
+  InvocationKeysBucket,
   type StreamSettings,
   type SubscriptionSpec,
   type WorkflowStreamsPlan,
@@ -261,13 +262,19 @@ export class DataPlane {
     return process;
   }
 
-  /** Writes the gateway routes of a started (and optionally published) version. */
+  /**
+   * Writes the gateway routes of a started (and optionally published) version, and the
+   * runtime's invocation keys entry as admin-api would (none needed: these tests are about the
+   * data plane; gateway.int-spec.ts and the walkthrough test the keys).
+   */
   async route(
     runtimeId: string,
     version: string,
     entrypoint: Endpoint,
     publish = true,
   ): Promise<void> {
+    const keys = await InvocationKeysBucket.open(this.nc, this.names);
+    await keys.put(runtimeId, { generation: 1, requireKey: false, keys: [] });
     const routes = await GatewayRoutes.open(this.nc, this.names);
     await routes.addVersion(runtimeId, version, { http: entrypoint.http, grpc: entrypoint.grpc });
     if (publish)
