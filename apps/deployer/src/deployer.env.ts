@@ -111,6 +111,18 @@ export const deployerEnvSchema = z
     /** The npm registry KRT dependencies come from, whatever host their lockfile names. */
     NPM_REGISTRY: urlEnv(['https', 'http']).default('https://registry.npmjs.org/'),
     /**
+     * The Python package index (PEP 503 "simple" URL) every Python node's requirements come
+     * from; a KRT cannot name another. Kubernetes pods reach it through KUBE_REGISTRY_EGRESS.
+     */
+    PYPI_INDEX_URL: urlEnv(['https', 'http']).default('https://pypi.org/simple'),
+    /**
+     * The CA bundle pip trusts when installing on this machine; default: the system's
+     * (/etc/ssl/certs/ca-certificates.crt) when it exists, else pip's own.
+     */
+    PYPI_CA_BUNDLE: z.string().min(1).optional(),
+    /** The Python (3.11+) whose virtualenvs run Python nodes on this machine (a name on PATH, or a path). */
+    KRE_PYTHON: z.string().min(1).default('python3'),
+    /**
      * The uid and gid tenant input runs as in the one-machine sandbox when the deployer is root
      * (an id that owns none of the engine's files; no passwd entry is needed).
      */

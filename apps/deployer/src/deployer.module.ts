@@ -20,10 +20,12 @@ import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { deployerStatusController } from './deployer-status.controller.js';
 import { nodeStatusController } from './node-status.controller.js';
 import { RuntimesProcessor, VersionsProcessor } from './jobs.processor.js';
+import { PythonEnvs } from '@libs/orchestrator';
 import {
   ORCHESTRATOR_DRIVER,
   OrchestratorLifecycle,
   orchestratorDriverFactory,
+  pythonEnvsFactory,
 } from './orchestrator.provider.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
@@ -70,9 +72,13 @@ export class DeployerModule {
       providers: [
         { provide: DEPLOYER_ENV, useValue: env },
         { provide: Names, useValue: names },
+        // One for the driver and the preparation: builds of the same key are shared.
+        { provide: PythonEnvs, useFactory: () => pythonEnvsFactory(env, programsDir) },
         {
           provide: ORCHESTRATOR_DRIVER,
-          useFactory: () => orchestratorDriverFactory(env, programsDir),
+          inject: [PythonEnvs],
+          useFactory: (pythonEnvs: PythonEnvs) =>
+            orchestratorDriverFactory(env, programsDir, pythonEnvs),
         },
         {
           provide: GatewayRoutes,

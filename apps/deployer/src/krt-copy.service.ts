@@ -4,7 +4,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { NatsProvisioner, type VersionResources } from '@libs/messaging';
-import { DependencyInstallError, prepareKrt, type OrchestratorDriver } from '@libs/orchestrator';
+import {
+  DependencyInstallError,
+  PythonEnvs,
+  prepareKrt,
+  type OrchestratorDriver,
+} from '@libs/orchestrator';
 import { KrtArchiveStore, type VersionDoc } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
@@ -24,6 +29,7 @@ export class KrtCopyService {
     private readonly provisioner: NatsProvisioner,
     @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
     @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
+    private readonly pythonEnvs: PythonEnvs,
   ) {}
 
   /** Prepares (when this driver wants it) and stores the version's KRT copy. */
@@ -79,12 +85,13 @@ export class KrtCopyService {
         hostPath: this.env.PATH,
         sandboxUser: { uid: this.env.SANDBOX_UID, gid: this.env.SANDBOX_GID },
         timeoutMs: this.env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
+        pythonEnvs: this.pythonEnvs,
       });
+      const where = { runtimeId: version.runtimeId, versionName: version.name };
       for (const { dir, from } of prepared.installed)
-        this.logger.log(`dependencies of ${dir} from ${from}`, {
-          runtimeId: version.runtimeId,
-          versionName: version.name,
-        });
+        this.logger.log(`dependencies of ${dir} from ${from}`, where);
+      for (const { requirements, from } of prepared.python)
+        this.logger.log(`Python environment of ${requirements ?? 'the runner'}: ${from}`, where);
       return prepared.archivePath;
     } catch (error) {
       if (error instanceof DependencyInstallError && !error.transient)

@@ -10,6 +10,7 @@ import {
   KUBERNETES_DEFAULTS,
   KubernetesDriver,
   LocalDriver,
+  PythonEnvs,
   defaultImageMap,
   type DeploymentPlan,
   type KubernetesDriverOptions,
@@ -81,9 +82,32 @@ export class OrchestratorLifecycle implements OnApplicationBootstrap, OnApplicat
   }
 }
 
+/** Debian's CA bundle: the machine's trusted CAs, a TLS-inspecting proxy's included. */
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * Python nodes' virtualenvs on this machine (the local driver runs them; the deployer's
+ * preparation builds them): the runner package of this installation (`runners/python` beside
+ * `dist`), cached under the state folder.
+ */
+export function pythonEnvsFactory(env: DeployerEnv, programsDir: string): PythonEnvs {
+  const root = resolve(programsDir, '../..'); // programsDir is <root>/dist/apps
+  return new PythonEnvs({
+    cacheDir: join(env.stateDir, 'cache', 'python'),
+    python: env.KRE_PYTHON,
+    runnerPackage: join(root, 'runners/python'),
+    indexUrl: env.PYPI_INDEX_URL,
+    caBundle: env.PYPI_CA_BUNDLE ?? (existsSync(SYSTEM_CA_BUNDLE) ? SYSTEM_CA_BUNDLE : undefined),
+    hostPath: env.PATH,
+    sandboxUser: { uid: env.SANDBOX_UID, gid: env.SANDBOX_GID },
+    timeoutMs: env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
+  });
+}
+
 export async function orchestratorDriverFactory(
   env: DeployerEnv,
   programsDir: string,
+  pythonEnvs?: PythonEnvs,
 ): Promise<OrchestratorDriver> {
   if (env.ORCHESTRATOR === 'kubernetes') {
     // Loads the Kubernetes client only here: a local-driver deployer boots without it.
@@ -98,6 +122,7 @@ export async function orchestratorDriverFactory(
       runner: join(programsDir, 'runner/src/main.js'),
     },
     fetchKrt: (plan, dest) => runFetchKrt(env, programsDir, plan, dest),
+    pythonEnvs: pythonEnvs ?? pythonEnvsFactory(env, programsDir),
     baseEnv: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: env.NODE_ENV, ...compileCache(env) },
     sandbox: {
       uid: env.SANDBOX_UID,

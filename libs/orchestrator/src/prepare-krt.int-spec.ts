@@ -1,5 +1,5 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KrtInvalidError, extractKrt, packKrt } from '@libs/krt';
@@ -71,7 +71,11 @@ describe('prepareKrt', () => {
   });
 
   it('hands the upload on as it is when the KRT declares no dependencies', async () => {
-    expect(await prepareKrt(options(withoutDeps))).toEqual({ archivePath: null, installed: [] });
+    expect(await prepareKrt(options(withoutDeps))).toEqual({
+      archivePath: null,
+      installed: [],
+      python: [],
+    });
   });
 
   it('installs declared dependencies with npm ci into a KRT the hardened reader accepts', async () => {
@@ -167,5 +171,59 @@ describe('prepareKrt', () => {
       'archive["src/make-greeting/package-lock.json"].packages["node_modules/x"]',
     );
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('asks for one Python environment per distinct requirements set, flattened from the KRT', async () => {
+    const dir = join(work, 'python');
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = await readFile(join(dir, 'kre.yaml'), 'utf8');
+    // Every node of the greeter becomes a kre-py node; two share the root requirements.
+    const sources = [...manifest.matchAll(/src: (\S+)/g)].map((m) => m[1]);
+    let python = manifest.replaceAll('kre/runner-node:latest', 'konstellation/kre-py:v3.4.1');
+    for (const [i, src] of sources.entries()) {
+      const py = `src/py${i}/main.py`;
+      python = python.replace(`src: ${src}`, `src: ${py}`);
+      await mkdir(join(dir, `src/py${i}`), { recursive: true });
+      await writeFile(join(dir, py), 'async def default_handler(ctx, data):\n    pass\n');
+    }
+    await writeFile(join(dir, 'kre.yaml'), python);
+    await writeFile(
+      join(dir, 'requirements.txt'),
+      'protobuf==3.20.1  # KRE-era\n-c constraints.txt\n',
+    );
+    await writeFile(join(dir, 'constraints.txt'), 'six<2\n');
+    await writeFile(
+      join(dir, 'src/py0/requirements.txt'),
+      '-r ../../requirements.txt\nsix==1.16.0\n',
+    );
+    const krt = join(work, 'python.krt');
+    await packKrt(dir, krt, { prefix: 'kre' });
+    const asked: [string, unknown][] = [];
+    const prepared = await prepareKrt({
+      ...options(krt),
+      pythonEnvs: {
+        ensure: (requirements, label) => {
+          asked.push([label, requirements]);
+          return Promise.resolve({
+            key: label,
+            dir: '/nowhere',
+            python: { executable: 'python3', prefix: '/usr', version: '3.11' },
+            from: 'cache' as const,
+          });
+        },
+      },
+    });
+    expect(sources.length).toBeGreaterThan(1);
+    expect(asked).toEqual([
+      ['requirements.txt', { requirements: ['protobuf==3.20.1'], constraints: ['six<2'] }],
+      [
+        'src/py0/requirements.txt',
+        { requirements: ['protobuf==3.20.1', 'six==1.16.0'], constraints: ['six<2'] },
+      ],
+    ]);
+    expect(prepared.python).toEqual([
+      { requirements: 'requirements.txt', from: 'cache' },
+      { requirements: 'src/py0/requirements.txt', from: 'cache' },
+    ]);
   });
 });

@@ -5,8 +5,18 @@ import { chmod, chown, copyFile, mkdir, readFile, readdir, rename, rm } from 'no
 import { dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { LOCKFILES, dependencyFolders, extractKrt, openKrt } from '@libs/krt';
+import {
+  LOCKFILES,
+  type Krt,
+  dependencyFolders,
+  extractKrt,
+  nodeRuntime,
+  openKrt,
+  readPythonRequirements,
+  requirementsFileOf,
+} from '@libs/krt';
 import { create, extract } from 'tar';
+import type { PythonEnvs } from './local/python-env.js';
 import { realProgramPath, sandboxArgv, sandboxTools } from './local/sandbox.js';
 
 const run = promisify(execFile);
@@ -33,6 +43,12 @@ export interface PrepareKrtOptions {
   sandboxUser: { uid: number; gid: number };
   /** How long one `npm ci` may take. */
   timeoutMs: number;
+  /**
+   * Python nodes' environments (one per requirements set), built here, before any workload
+   * starts, so a failed install fails the start with pip's reason (the local driver then finds
+   * them in the cache). Unset: nothing is built for Python nodes.
+   */
+  pythonEnvs?: Pick<PythonEnvs, 'ensure'>;
 }
 
 export interface PreparedKrt {
@@ -40,6 +56,8 @@ export interface PreparedKrt {
   archivePath: string | null;
   /** Each folder (relative to the KRT root) whose dependencies were installed, and how. */
   installed: { dir: string; from: 'npm' | 'cache' }[];
+  /** Each Python environment (by requirements file; null: none) and whether it was built. */
+  python: { requirements: string | null; from: 'build' | 'cache' }[];
 }
 
 /**
@@ -271,9 +289,10 @@ export async function prepareKrt(options: PrepareKrtOptions): Promise<PreparedKr
   await mkdir(options.workDir, { recursive: true });
   await mkdir(options.cacheDir, { recursive: true });
   // Extraction validates again with today's rules (an archive stored before a rule existed).
-  await extractKrt(options.archive, { dest: root, prefix: options.prefix });
+  const { krt } = await extractKrt(options.archive, { dest: root, prefix: options.prefix });
+  const python = options.pythonEnvs ? await preparePython(root, krt, options.pythonEnvs) : [];
   const folders = await foldersToInstall(root);
-  if (folders.length === 0) return { archivePath: null, installed: [] };
+  if (folders.length === 0) return { archivePath: null, installed: [], python };
 
   const installed: PreparedKrt['installed'] = [];
   for (const [index, dir] of folders.entries()) {
@@ -285,7 +304,33 @@ export async function prepareKrt(options: PrepareKrtOptions): Promise<PreparedKr
   const archivePath = join(options.workDir, 'prepared.krt');
   await create({ gzip: true, file: archivePath, cwd: root, portable: true }, await readdir(root));
   await openKrt(createReadStream(archivePath), { prefix: options.prefix });
-  return { archivePath, installed };
+  return { archivePath, installed, python };
+}
+
+/**
+ * Builds (or finds) the environment of each distinct requirements set of the KRT's Python
+ * nodes: their requirements files flattened from the extracted KRT, so pip reads none of it.
+ * @throws DependencyInstallError naming the requirements file, with pip's last lines
+ */
+async function preparePython(
+  root: string,
+  krt: Krt,
+  envs: Pick<PythonEnvs, 'ensure'>,
+): Promise<PreparedKrt['python']> {
+  const files = new Set<string | null>();
+  for (const node of krt.workflows.flatMap((w) => w.nodes)) {
+    if (nodeRuntime(node) === 'python')
+      files.add(requirementsFileOf(node.src, krt.requirements ?? []) ?? null);
+  }
+  const prepared: PreparedKrt['python'] = [];
+  for (const file of [...files].sort()) {
+    const requirements = file
+      ? readPythonRequirements(root, file)
+      : { requirements: [], constraints: [] };
+    const env = await envs.ensure(requirements, file ?? 'the Python runner');
+    prepared.push({ requirements: file, from: env.from });
+  }
+  return prepared;
 }
 
 /**
