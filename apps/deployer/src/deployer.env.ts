@@ -35,6 +35,8 @@ const kubernetesEnv = {
   KUBE_INGRESS_TLS_SECRET: optionalText,
   KUBE_RUNNER_IMAGE: z.string().default('kre/runner:latest'),
   KUBE_ENTRYPOINT_IMAGE: z.string().default('kre/entrypoint:latest'),
+  /** Our Python runner (the Dockerfile's runner-python): KRE's konstellation/kre-py maps to it. */
+  KUBE_RUNNER_PYTHON_IMAGE: z.string().default('kre/runner-python:latest'),
   /** KRT image repository → our image (null: not runnable here); merged over KRE's defaults. */
   KUBE_IMAGE_MAP: json(z.record(z.string(), z.string().nullable()), {}),
   KUBE_RESOURCE_QUOTA: json(stringMap, {}),
@@ -49,7 +51,8 @@ const kubernetesEnv = {
   KUBE_GPU_NODE_SELECTOR: json(stringMap, { 'nvidia.com/gpu.present': 'true' }),
   /**
    * NetworkPolicy egress rules (as the Kubernetes API spells them) by which runtime pods' fetch
-   * step reaches NPM_REGISTRY; `[]`: none, so KRTs that declare dependencies cannot start.
+   * step reaches NPM_REGISTRY and their install-requirements step PYPI_INDEX_URL; `[]`: none, so
+   * KRTs that declare dependencies cannot start.
    */
   KUBE_REGISTRY_EGRESS: json(
     z.array(

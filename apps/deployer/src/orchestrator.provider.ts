@@ -157,7 +157,11 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
       runner: env.KUBE_RUNNER_IMAGE,
       entrypoint: env.KUBE_ENTRYPOINT_IMAGE,
       map: {
-        ...defaultImageMap(env.KUBE_RUNNER_IMAGE, env.KUBE_ENTRYPOINT_IMAGE),
+        ...defaultImageMap(
+          env.KUBE_RUNNER_IMAGE,
+          env.KUBE_ENTRYPOINT_IMAGE,
+          env.KUBE_RUNNER_PYTHON_IMAGE,
+        ),
         ...env.KUBE_IMAGE_MAP,
       },
     },
@@ -165,6 +169,7 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
       controllerNamespace: env.KUBE_INGRESS_CONTROLLER_NAMESPACE,
       className: env.KUBE_INGRESS_CLASS,
       domain: env.KUBE_INGRESS_DOMAIN,
+      runnerPython: env.KUBE_RUNNER_PYTHON_IMAGE,
       annotations: env.KUBE_INGRESS_ANNOTATIONS,
       tlsSecret: env.KUBE_INGRESS_TLS_SECRET,
     },
@@ -184,3 +189,5 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
     },
   };
 }
+      runnerPython: [...KUBERNETES_DEFAULTS.programs.runnerPython],
+      pypiIndexUrl: env.PYPI_INDEX_URL,

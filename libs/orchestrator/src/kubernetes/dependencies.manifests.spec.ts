@@ -54,6 +54,7 @@ describe('dependency installation on Kubernetes', () => {
             registry: 'https://npm.mirror.internal/',
             registryEgress,
             timeoutSeconds: 60,
+            pypiIndexUrl: 'https://pypi.mirror.internal/simple',
           },
         }),
         'demo',

@@ -29,6 +29,11 @@ export interface KubernetesDriverOptions {
     /** Our entrypoint image. */
     entrypoint: string;
     /**
+     * Our Python runner image (the Dockerfile's `runner-python`: Python with the runner package
+     * in a venv at /opt/kre/venv, pip included): KRE's `konstellation/kre-py` nodes run in it.
+     */
+    runnerPython: string;
+    /**
      * A KRT's image repository (without tag) → ours; `null` = KRE had it, we have no runner for
      * it yet (a start fails with a clear error). Images not in the table are used as they are.
      */
@@ -53,7 +58,7 @@ export interface KubernetesDriverOptions {
   /** Where `gpu: true` nodes go. */
   gpu: { nodeSelector: Record<string, string>; tolerations: Toleration[] };
   /** The command that runs one of our programs inside our images (the Dockerfiles' layout). */
-  programs: { runner: string[]; entrypoint: string[] };
+  programs: { runner: string[]; entrypoint: string[]; runnerPython: string[] };
   /** Server-side apply field manager. */
   fieldManager: string;
   /**
@@ -69,20 +74,30 @@ export interface KubernetesDriverOptions {
      * installed until an operator says where the registry (or its mirror) is.
      */
     registryEgress: V1NetworkPolicyEgressRule[];
-    /** How long one folder's `npm ci` may take. */
+    /** How long one folder's `npm ci` (and one Python node's pip install) may take. */
     timeoutSeconds: number;
+    /**
+     * The Python package index (`PYPI_INDEX_URL`) a Python node's requirements come from, by
+     * the `install-requirements` init container; reached through `registryEgress` too.
+     */
+    pypiIndexUrl: string;
   };
 }
 
 /** The image map KRE's own images need; installations extend it with `KUBE_IMAGE_MAP`. */
-export function defaultImageMap(runner: string, entrypoint: string): Record<string, string | null> {
+export function defaultImageMap(
+  runner: string,
+  entrypoint: string,
+  runnerPython: string,
+): Record<string, string | null> {
   return {
     'konstellation/kre-entrypoint': entrypoint,
     'konstellation/kre-runtime-entrypoint': entrypoint,
     'kre/runner-node': runner,
     'kre/entrypoint': entrypoint,
-    // KRE's Python and Go runners: our Python runner does not exist yet.
-    'konstellation/kre-py': null,
+    'konstellation/kre-py': runnerPython,
+    'kre/runner-python': runnerPython,
+    // KRE's compiled Go nodes (refused at upload since #14; a version stored before fails here).
     'konstellation/kre-go': null,
   };
 }
@@ -92,6 +107,8 @@ export const KUBERNETES_DEFAULTS = {
   programs: {
     runner: ['node', '/app/dist/apps/runner/src/main.js'],
     entrypoint: ['node', '/app/dist/apps/entrypoint/src/main.js'],
+    // -P: the working folder is not put first on sys.path (a KRT's nats.py shadows nothing).
+    runnerPython: ['/opt/kre/venv/bin/python', '-s', '-P', '-m', 'kre_runner'],
   },
   fieldManager: 'kre-deployer',
   workloadResources: {
@@ -113,4 +130,6 @@ export const POD_PATHS = {
   krt: '/krt/current',
   config: '/kre/config',
   tmp: '/tmp',
+  /** A Python node's requirements, installed by `install-requirements` (on PYTHONPATH). */
+  deps: '/deps',
 } as const;

@@ -42,13 +42,19 @@ describe('images', () => {
     expect(resolveImage(images, 'wf.n', 'team/custom-runner:2')).toBe('team/custom-runner:2');
   });
 
-  it("refuses KRE's Python image with an error naming the workload and the image", () => {
+  it("maps KRE's Python images to our Python runner", () => {
+    const images = testOptions().images;
+    for (const image of ['konstellation/kre-py:v3.4.1', 'kre/runner-python:latest'])
+      expect(resolveImage(images, 'wf.model', image)).toBe(images.runnerPython);
+  });
+
+  it("refuses KRE's Go image with an error naming the workload and the image", () => {
     expect(() =>
-      resolveImage(testOptions().images, 'wf.model', 'konstellation/kre-py:1.0'),
+      resolveImage(testOptions().images, 'wf.model', 'konstellation/kre-go:1.0'),
     ).toThrow(UnsupportedImageError);
     expect(() =>
-      resolveImage(testOptions().images, 'wf.model', 'konstellation/kre-py:1.0'),
-    ).toThrow(/workload "wf.model" uses image "konstellation\/kre-py:1.0"/);
+      resolveImage(testOptions().images, 'wf.model', 'konstellation/kre-go:1.0'),
+    ).toThrow(/workload "wf.model" uses image "konstellation\/kre-go:1.0"/);
   });
 
   it('finds the repository of references with a registry port and a digest', () => {
@@ -198,16 +204,89 @@ describe('version manifests', () => {
   });
 
   it('refuses a version whose node needs a runner this installation lacks', () => {
-    const pyKrt: Krt = {
+    const goKrt: Krt = {
       ...greeter,
       workflows: greeter.workflows.map((wf) => ({
         ...wf,
-        nodes: wf.nodes.map((n) => ({ ...n, image: 'konstellation/kre-py:v3' })),
+        nodes: wf.nodes.map((n) => ({ ...n, image: 'konstellation/kre-go:v3' })),
       })),
     };
-    expect(() => versionManifests(testOptions(), planOf(pyKrt, { GREETING: 'x' }))).toThrow(
+    expect(() => versionManifests(testOptions(), planOf(goKrt, { GREETING: 'x' }))).toThrow(
       UnsupportedImageError,
     );
+  });
+
+  describe('Python nodes', () => {
+    /** The greeter with kre-py nodes: the first has its own requirements, the others none. */
+    const pythonGreeter = (): Krt => ({
+      ...greeter,
+      requirements: ['src/py0/requirements.txt'],
+      workflows: greeter.workflows.map((wf) => ({
+        ...wf,
+        nodes: wf.nodes.map((n, i) => ({
+          ...n,
+          image: 'konstellation/kre-py:v3.4.1',
+          src: `src/py${i}/main.py`,
+        })),
+      })),
+    });
+
+    it('runs our Python runner image and its venv, and installs requirements in an init step', () => {
+      const options = testOptions();
+      const [first, second] = deployments(
+        planOf(pythonGreeter(), { GREETING: SECRET_GREETING }),
+        options,
+      ).filter((d) => d.metadata?.annotations?.['kre.io/workload'] !== 'entrypoint');
+      const pod = first.spec!.template.spec!;
+      const [main] = pod.containers;
+      expect(main.image).toBe(options.images.runnerPython);
+      expect(main.command).toEqual(['/opt/kre/venv/bin/python', '-s', '-P', '-m', 'kre_runner']);
+      expect(pod.initContainers!.map((c) => c.name)).toEqual(['fetch-krt', 'install-requirements']);
+      const install = pod.initContainers![1];
+      expect(install.image).toBe(options.images.runnerPython);
+      expect(install.command).toEqual(
+        expect.arrayContaining([
+          '/opt/kre/venv/bin/python',
+          '--only-binary=:all:',
+          `--index-url=${options.dependencies.pypiIndexUrl}`,
+        ]),
+      );
+      expect(install.command!.slice(0, 2)).toEqual(['timeout', '600']);
+      const env = Object.fromEntries((install.env ?? []).map((e) => [e.name, e.value]));
+      expect(env).toEqual({
+        HOME: '/tmp',
+        PIP_CONFIG_FILE: '/dev/null',
+        PIP_REQUIREMENT: '/krt/current/src/py0/requirements.txt',
+        PIP_TARGET: '/deps/site-packages',
+      });
+      // No Secret, no config value, no token in the step that runs pip.
+      expect(JSON.stringify(install)).not.toContain(SECRET_GREETING);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(install.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+      expect(install.volumeMounts).toEqual([
+        { name: 'krt', mountPath: '/krt', readOnly: true },
+        { name: 'deps', mountPath: '/deps' },
+        { name: 'tmp', mountPath: '/tmp' },
+      ]);
+      expect(main.volumeMounts).toContainEqual({
+        name: 'deps',
+        mountPath: '/deps',
+        readOnly: true,
+      });
+      expect(main.env).toContainEqual({ name: 'PYTHONPATH', value: '/deps/site-packages' });
+      expect(pod.volumes).toContainEqual({ name: 'deps', emptyDir: {} });
+
+      // A Python node without requirements: no install step, no deps volume, no PYTHONPATH.
+      const plain = second.spec!.template.spec!;
+      expect(plain.initContainers!.map((c) => c.name)).toEqual(['fetch-krt']);
+      expect(plain.containers[0].image).toBe(options.images.runnerPython);
+      expect(plain.containers[0].env!.map((e) => e.name)).not.toContain('PYTHONPATH');
+      expect(plain.volumes!.map((v) => v.name)).not.toContain('deps');
+    });
   });
 
   it('mounts config files from the Secret', () => {

@@ -10,11 +10,17 @@ export function testOptions(
 ): KubernetesDriverOptions {
   const runner = 'registry.test/kre/runner:1.0.0';
   const entrypoint = 'registry.test/kre/entrypoint:1.0.0';
+  const runnerPython = 'registry.test/kre/runner-python:1.0.0';
   return {
     prefix: 'kre',
     installationNamespace: 'kre-system',
     workloadNatsUrl: 'nats://nats.kre-system.svc:4222',
-    images: { runner, entrypoint, map: defaultImageMap(runner, entrypoint) },
+    images: {
+      runner,
+      entrypoint,
+      runnerPython,
+      map: defaultImageMap(runner, entrypoint, runnerPython),
+    },
     ingress: { controllerNamespace: 'ingress-nginx', annotations: {} },
     resourceQuota: { 'requests.cpu': '4', 'requests.memory': '8Gi', pods: '50' },
     limitRange: { default: { memory: '512Mi' }, defaultRequest: { cpu: '50m', memory: '64Mi' } },
@@ -29,12 +35,14 @@ export function testOptions(
     programs: {
       runner: [...KUBERNETES_DEFAULTS.programs.runner],
       entrypoint: [...KUBERNETES_DEFAULTS.programs.entrypoint],
+      runnerPython: [...KUBERNETES_DEFAULTS.programs.runnerPython],
     },
     fieldManager: 'kre-test',
     dependencies: {
       registry: 'https://registry.test/npm/',
       registryEgress: [],
       timeoutSeconds: 600,
+      pypiIndexUrl: 'https://pypi.test/simple',
     },
     ...overrides,
   };

@@ -91,7 +91,75 @@ function workloadEnv(
     { name: 'KRT_CONFIG_FILES_DIR', value: POD_PATHS.config },
     { name: 'HOME', value: POD_PATHS.tmp },
     { name: 'NODE_ENV', value: 'production' },
+    // What install-requirements put there comes first (a KRT's protobuf pin over the image's).
+    ...(workload.requirements ? [{ name: 'PYTHONPATH', value: PYTHON_DEPS }] : []),
   ];
+}
+
+/** Where a Python node's requirements are installed (`pip install --target`). */
+const PYTHON_DEPS = `${POD_PATHS.deps}/site-packages`;
+
+/** The command of a workload's main container. */
+function commandOf(options: KubernetesDriverOptions, workload: WorkloadSpec): string[] {
+  switch (workload.program) {
+    case 'entrypoint':
+      return options.programs.entrypoint;
+    case 'runner':
+      return options.programs.runner;
+    case 'runner-python':
+      return options.programs.runnerPython;
+  }
+}
+
+/**
+ * A Python node's requirements, installed after fetch-krt by the node's own image (our Python
+ * runner's venv has pip) into the pod's `deps` volume: in the runtime's namespace, with no
+ * service-account token, no Secret and no engine setting but the index; wheels only, so no
+ * package runs code while installing; no configuration file read (PIP_CONFIG_FILE=/dev/null).
+ * The file is the KRT's, which the upload and fetch-krt's hardened reader checked (no option
+ * but `-r`/`-c` inside the KRT, no URL). Paths go by environment (pip reads PIP_<OPTION>).
+ */
+function installRequirements(
+  options: KubernetesDriverOptions,
+  workload: WorkloadSpec & { requirements: string },
+  image: string,
+): V1Container {
+  const [python] = options.programs.runnerPython;
+  return {
+    name: 'install-requirements',
+    image,
+    command: [
+      'timeout',
+      String(options.dependencies.timeoutSeconds),
+      python,
+      '-I',
+      '-m',
+      'pip',
+      'install',
+      '--no-input',
+      '--disable-pip-version-check',
+      '--no-cache-dir',
+      '--progress-bar=off',
+      '--no-warn-script-location',
+      '--only-binary=:all:',
+      `--index-url=${options.dependencies.pypiIndexUrl}`,
+      '--retries=1',
+      '--timeout=30',
+    ],
+    env: [
+      { name: 'HOME', value: POD_PATHS.tmp },
+      { name: 'PIP_CONFIG_FILE', value: '/dev/null' },
+      { name: 'PIP_REQUIREMENT', value: `${POD_PATHS.krt}/${workload.requirements}` },
+      { name: 'PIP_TARGET', value: PYTHON_DEPS },
+    ],
+    volumeMounts: [
+      { name: 'krt', mountPath: POD_PATHS.krtVolume, readOnly: true },
+      { name: 'deps', mountPath: POD_PATHS.deps },
+      { name: 'tmp', mountPath: POD_PATHS.tmp },
+    ],
+    securityContext: RESTRICTED,
+    resources: options.workloadResources,
+  };
 }
 
 function deployment(
@@ -136,6 +204,10 @@ function deployment(
     securityContext: RESTRICTED,
     resources: options.workloadResources,
   };
+  const requirements =
+    workload.program === 'runner-python' && workload.requirements
+      ? installRequirements(options, { ...workload, requirements: workload.requirements }, image)
+      : undefined;
   const gpu = workload.gpu;
   const resources = gpu
     ? {
@@ -152,8 +224,7 @@ function deployment(
   const main: V1Container = {
     name: workload.role === 'entrypoint' ? 'entrypoint' : 'node',
     image,
-    command:
-      workload.program === 'entrypoint' ? options.programs.entrypoint : options.programs.runner,
+    command: commandOf(options, workload),
     env: workloadEnv(options, workload, secretName),
     ports: workload.ports.map((port) => ({
       name: port,
@@ -167,6 +238,7 @@ function deployment(
       { name: 'krt', mountPath: POD_PATHS.krtVolume, readOnly: true },
       { name: 'config', mountPath: POD_PATHS.config, readOnly: true },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
+      ...(requirements ? [{ name: 'deps', mountPath: POD_PATHS.deps, readOnly: true }] : []),
     ],
     securityContext: RESTRICTED,
     resources,
@@ -203,12 +275,13 @@ function deployment(
             fsGroup: 1000,
             seccompProfile: { type: 'RuntimeDefault' },
           },
-          initContainers: [fetchKrt],
+          initContainers: requirements ? [fetchKrt, requirements] : [fetchKrt],
           containers: [main],
           volumes: [
             { name: 'krt', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
             configVolume(workload, secretName),
+            ...(requirements ? [{ name: 'deps', emptyDir: {} }] : []),
           ],
           terminationGracePeriodSeconds: 30,
           ...(gpu
