@@ -4,13 +4,15 @@
 #   docker build --target admin-api -t kre/admin-api:0.1.0 .
 # Targets: admin-api, deployer, mongo-writer, gateway (the installation's apps) and runner,
 # entrypoint (the images of user workloads, which the deployer's kubernetes driver starts with
-# `node /app/dist/apps/<app>/src/main.js`). The Helm chart (helm/kre) runs them as uid 1000 with a
+# `node /app/dist/apps/<app>/src/main.js`), and runner-python (Python nodes:
+# `/opt/kre/venv/bin/python -s -P -m kre_runner`). The Helm chart (helm/kre) runs them as uid 1000 with a
 # read-only root filesystem and /tmp as an emptyDir.
 #
 # node:24-slim rather than distroless: the deployer runs `npm ci` to prepare a KRT's
 # dependencies, and every image keeps `node` on PATH for the driver's commands.
 
 ARG NODE_IMAGE=node:24-slim
+ARG PYTHON_IMAGE=python:3.12-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -56,3 +58,17 @@ CMD ["node", "dist/apps/runner/src/main.js"]
 
 FROM runtime AS entrypoint
 CMD ["node", "dist/apps/entrypoint/src/main.js"]
+
+# KRE's Python runner (runners/python) in a venv at /opt/kre/venv, the path the kubernetes driver
+# runs (KUBERNETES_DEFAULTS.programs.runnerPython). pip stays in the venv: a node's
+# install-requirements init container uses it to put the KRT's requirements.txt into the pod's
+# /deps volume (wheels only). The working folder is the KRT (KRT_BASE_PATH).
+FROM ${PYTHON_IMAGE} AS runner-python
+COPY runners/python /tmp/runner-python
+RUN python -m venv /opt/kre/venv \
+  && /opt/kre/venv/bin/pip install --no-cache-dir --disable-pip-version-check /tmp/runner-python \
+  && rm -rf /tmp/runner-python
+ENV PYTHONUNBUFFERED=1
+USER 1000:1000
+WORKDIR /krt/current
+CMD ["/opt/kre/venv/bin/python", "-s", "-P", "-m", "kre_runner"]
