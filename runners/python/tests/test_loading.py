@@ -156,6 +156,9 @@ def test_old_generated_code_found_at_load_reexecs_with_pure_python(nats_server):
         finally:
             await runner.stop()
             await plane.close()
-        assert "running again with the pure-Python protobuf backend" in runner.stderr()
+        from kre_runner.loader import protobuf_needs_pure_python
+
+        if protobuf_needs_pure_python():  # protobuf 3.20 loads such code as it is
+            assert "running again with the pure-Python protobuf backend" in runner.stderr()
 
     asyncio.run(go())

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from . import stdio
 
 # Why a KRT's old generated code needs the pure-Python protobuf backend (python-api.md section 7).
-OLD_GENCODE_ERROR = "Descriptors cannot be created directly"
+OLD_GENCODE_ERROR = "be created directly"  # 4.21 says "cannot not be created directly"
 PURE_PYTHON_ENV = "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"
 REEXEC_MARK = "KRE_RUNNER_PROTOBUF_REEXEC"
 
