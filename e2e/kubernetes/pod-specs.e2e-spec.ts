@@ -1,6 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import {
+  chmod,
+  chown,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import {
@@ -19,7 +30,13 @@ import {
   storeVersionKrt,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { KubernetesDriver, plan, type DeploymentPlan } from '@libs/orchestrator';
+import {
+  KubernetesDriver,
+  PythonEnvs,
+  SANDBOX_VENV,
+  plan,
+  type DeploymentPlan,
+} from '@libs/orchestrator';
 import { freePort, startKubernetes, testEnv, type KubeCluster } from '@libs/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -33,7 +50,10 @@ import { testOptions } from '../../libs/orchestrator/src/kubernetes/options.fixt
  * directories at their mount paths under a per-pod root directory, ports remapped (pods would
  * each have their own network namespace). Afterwards nothing may have been written outside the
  * volumes (the root filesystem is read-only) nor into read-only mounts.
- * Then examples/greeter must answer through the entrypoint.
+ * Then examples/greeter must answer through the entrypoint, and so must a variant whose middle
+ * node is a Python node (kre-py) with a requirements.txt that its install-requirements init
+ * container installs from PyPI: the image's venv (/opt/kre/venv) is one built here from
+ * runners/python.
  */
 describe('kubernetes pod specs of examples/greeter, run as processes', () => {
   const env = testEnv();
@@ -53,9 +73,19 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
   const roots: string[] = [];
   const checks: (() => Promise<void>)[] = [];
 
+  /** The runner-python image's venv, built on this machine (see beforeAll). */
+  let pythonVenv = '';
+  let driver: KubernetesDriver;
+  let kc: KubeConfig;
   /** Maps a path inside the image to the repository (the Dockerfiles copy it to /app). */
   const hostPath = (path: string) =>
-    path.startsWith('/app/') ? join(repoRoot, path.slice(5)) : path;
+    path.startsWith('/app/')
+      ? join(repoRoot, path.slice(5))
+      : path.startsWith(`${SANDBOX_VENV}/`)
+        ? join(pythonVenv, path.slice(SANDBOX_VENV.length))
+        : path;
+  /** Debian's CA bundle: this machine reaches PyPI through a proxy only it trusts. */
+  const SYSTEM_CA = '/etc/ssl/certs/ca-certificates.crt';
 
   /** Every file under `dir` (relative paths) with its size and mtime: a cheap change detector. */
   async function snapshot(dir: string): Promise<string[]> {
@@ -117,9 +147,11 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
         value = String(ports.get(Number(value)));
       childEnv[variable.name] = value;
     }
+    if (container.name === 'install-requirements' && existsSync(SYSTEM_CA))
+      childEnv.PIP_CERT = SYSTEM_CA;
     const [command, ...args] = [...container.command!, ...(container.args ?? [])].map(hostPath);
     const child = spawn(command === 'node' ? process.execPath : command, args, {
-      cwd: rootDir,
+      cwd: container.workingDir ? inPod(container.workingDir) : rootDir,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
       ...user,
@@ -218,9 +250,9 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     work = await mkdtemp(join(tmpdir(), 'kre-podrun-'));
     await chmod(work, 0o755); // the pods' user must reach their roots
     cluster = await startKubernetes();
-    const kc = new KubeConfig();
+    kc = new KubeConfig();
     kc.loadFromString(cluster.kubeconfig);
-    const driver = await KubernetesDriver.create(
+    driver = await KubernetesDriver.create(
       kc,
       testOptions({ prefix: env.KRE_PREFIX, workloadNatsUrl: env.NATS_URL, resourceQuota: {} }),
     );
@@ -284,6 +316,99 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ greeting: 'Hola, Ada Lovelace!' });
   });
+
+  it('answers through a Python node whose requirements its init step installed', async () => {
+    // The runner-python image's venv: the runner package, built as the local driver builds one
+    // (a system Python, which the pods' uid can reach, when there is one).
+    const envs = new PythonEnvs({
+      cacheDir: join(work, 'python-envs'),
+      python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
+      runnerPackage: join(repoRoot, 'runners/python'),
+      indexUrl: 'https://pypi.org/simple',
+      caBundle: existsSync(SYSTEM_CA) ? SYSTEM_CA : undefined,
+      hostPath: process.env.PATH ?? '/usr/bin:/bin',
+      sandboxUser: { uid: 64_000, gid: 64_000 },
+      timeoutMs: 180_000,
+    });
+    pythonVenv = (await envs.ensure({ requirements: [], constraints: [] }, 'the runner')).dir;
+
+    // The greeter with its middle node in Python (KRE's v1 API), needing six and KRE's protobuf.
+    const dir = join(work, 'greeter-py');
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = (await readFile(join(dir, 'kre.yaml'), 'utf8'))
+      .replace('version: greeter-v1', 'version: greeter-py-v1')
+      .replace(
+        /- name: Make Greeting\n {4}image: kre\/runner-node:latest\n {4}src: src\/make-greeting\/handler.mjs/,
+        '- name: Make Greeting\n    image: konstellation/kre-py:v2.1.5\n    src: src/make-greeting-py/main.py',
+      );
+    expect(manifest).toContain('src/make-greeting-py/main.py');
+    await writeFile(join(dir, 'kre.yaml'), manifest);
+    await mkdir(join(dir, 'src/make-greeting-py'));
+    await writeFile(
+      join(dir, 'src/make-greeting-py/requirements.txt'),
+      'six==1.16.0\nprotobuf==3.20.1  # as KRE-era KRTs pinned it\n',
+    );
+    await writeFile(
+      join(dir, 'src/make-greeting-py/main.py'),
+      [
+        'import os',
+        'import six  # installed by the init step',
+        'from google.protobuf.struct_pb2 import Struct',
+        '',
+        'async def handler(ctx, data):',
+        '    request = Struct()',
+        '    data.Unpack(request)',
+        '    greeting = os.environ.get("GREETING") or "Hello"',
+        '    reply = Struct()',
+        '    reply.update({"text": "%s, %s! (py%s)" % (greeting, request["name"], six.PY3 and 3)})',
+        '    return reply',
+        '',
+      ].join('\n'),
+    );
+    const { krt } = await validateKrtDirectory(dir, { prefix: env.KRE_PREFIX });
+    expect(krt.requirements).toEqual(['src/make-greeting-py/requirements.txt']);
+    const pyPlan = plan({
+      prefix: env.KRE_PREFIX,
+      runtimeId: rt,
+      krt,
+      natsUrl: env.NATS_URL,
+      config: { variables: { GREETING: 'Hola' }, files: {} },
+      requestTimeoutSeconds: 30,
+    });
+    await provisionVersionResources(nc, pyPlan.resources);
+    const krtFile = join(work, 'greeter-py.krt');
+    await packKrt(dir, krtFile, { prefix: env.KRE_PREFIX });
+    await storeVersionKrt(nc, pyPlan.resources.krt, createReadStream(krtFile));
+    await driver.apply(pyPlan);
+
+    const namespace = names.namespace(rt);
+    const selector = `kre.io/runtime=${rt},kre.io/version=${krt.version}`;
+    const deployments = await kc
+      .makeApiClient(AppsV1Api)
+      .listNamespacedDeployment({ namespace, labelSelector: selector });
+    const [secret] = (
+      await kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace, labelSelector: selector })
+    ).items;
+    const workload = (d: V1Deployment) => d.metadata?.annotations?.['kre.io/workload'];
+    const python = deployments.items.find((d) => workload(d) === 'greet.make-greeting')!;
+    expect(python.spec!.template.spec!.initContainers!.map((c) => c.name)).toEqual([
+      'fetch-krt',
+      'install-requirements',
+    ]);
+    for (const d of deployments.items.filter((d) => workload(d) !== 'entrypoint'))
+      await runPod(d, secret);
+    const ports = await runPod(
+      deployments.items.find((d) => workload(d) === 'entrypoint')!,
+      secret,
+    );
+    const response = await fetch(`http://127.0.0.1:${ports.get(8080)!}/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '  Ada   Lovelace ' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ greeting: 'Hola, Ada Lovelace! (py3)' });
+  }, 300_000);
 
   it('wrote nothing outside its volumes nor into read-only mounts', async () => {
     expect(checks).toHaveLength(roots.length);

@@ -241,6 +241,7 @@ describe('version manifests', () => {
       const [main] = pod.containers;
       expect(main.image).toBe(options.images.runnerPython);
       expect(main.command).toEqual(['/opt/kre/venv/bin/python', '-s', '-P', '-m', 'kre_runner']);
+      expect(main.workingDir).toBe('/krt/current');
       expect(pod.initContainers!.map((c) => c.name)).toEqual(['fetch-krt', 'install-requirements']);
       const install = pod.initContainers![1];
       expect(install.image).toBe(options.images.runnerPython);

@@ -235,6 +235,8 @@ function deployment(
     livenessProbe: { ...probe('/livez'), initialDelaySeconds: 10 },
     startupProbe: { ...probe('/livez'), failureThreshold: 60 },
     volumeMounts: [
+    // The Python runner runs with the KRT as its working folder, as KRE's did.
+    ...(workload.program === 'runner-python' ? { workingDir: POD_PATHS.krt } : {}),
       { name: 'krt', mountPath: POD_PATHS.krtVolume, readOnly: true },
       { name: 'config', mountPath: POD_PATHS.config, readOnly: true },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
