@@ -96,6 +96,7 @@ def test_logger_and_prints_become_log_records(dp, aio):
         # ctx.logger is echoed as a JSON line on stdout
         line = next(l for l in dp.runner.stdout().splitlines() if '"logged line"' in l)
         assert json.loads(line)["requestId"] == rid
+        assert "logged line" not in dp.runner.stderr()  # once, not also as a plain stderr line
 
     aio(go())
 

@@ -49,11 +49,16 @@ def main() -> None:
 
     import logging
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=stdio.raw_stderr(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # The runner's own lines go to stderr; the root logger is left to the node's code (app.py
+    # routes it to log records once NATS is up; until then, stderr).
+    own = logging.getLogger("kre_runner")
+    own_handler = logging.StreamHandler(stdio.raw_stderr())
+    own_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    own.addHandler(own_handler)
+    own.setLevel(logging.INFO)
+    own.propagate = False
+    logging.basicConfig(level=logging.INFO, stream=stdio.raw_stderr(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
     # Everything the runner itself needs, imported before the KRT's folders join sys.path.
     import nats  # noqa: F401
     import nats.js.kv  # noqa: F401

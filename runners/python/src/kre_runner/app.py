@@ -25,7 +25,10 @@ log = logging.getLogger("kre_runner")
 CONNECT_FOR = 60.0
 
 
-async def connect(env: RunnerEnv):
+def connect_options(env: RunnerEnv) -> dict:
+    """nats.connect's arguments: KRT_NATS_CREDS (a `.creds` file) and KRT_NATS_INBOX_PREFIX (the
+    workload may only receive replies under it) when set."""
+
     async def on_error(error):
         log.warning("NATS: %s", error)
 
@@ -49,6 +52,11 @@ async def connect(env: RunnerEnv):
         options["user_credentials"] = env.nats_creds
     if env.nats_inbox_prefix:
         options["inbox_prefix"] = env.nats_inbox_prefix
+    return options
+
+
+async def connect(env: RunnerEnv):
+    options = connect_options(env)
     loop = asyncio.get_running_loop()
     until = loop.time() + CONNECT_FOR
     while True:
@@ -115,7 +123,9 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         config_values(env),
     )
     handler = ObsLogHandler(obs, env.node_id, deps.logger.name)
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    before = root.handlers[:]
+    root.handlers[:] = [handler]
     deps.logger.setLevel(logging.DEBUG)
     interest = StreamInterest(jsm, env.stream)
     scope = ScopeDeps(
@@ -139,7 +149,7 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         log.error("runner: %s cannot start: %s", who, error)
         code = 1
     finally:
-        logging.getLogger().removeHandler(handler)
+        root.handlers[:] = before
         try:
             await asyncio.wait_for(nc.drain(), timeout=5)
         except Exception:

@@ -41,6 +41,7 @@ class ObsLogHandler(logging.Handler):
 
     def __init__(self, obs: ObsPublisher, node_id: str, node_logger: str):
         super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         self.obs = obs
         self.node_id = node_id
         self.node_logger = node_logger
@@ -48,6 +49,13 @@ class ObsLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         scope = stdio.current.get()
         if record.name != self.node_logger and (scope is None or record.name.startswith(_INTERNAL_LOGGERS)):
+            # Not the node's: a library's line outside a handler goes to stderr only.
+            try:
+                err = stdio.raw_stderr()
+                err.write(f"{self.format(record)}\n")
+                err.flush()
+            except Exception:
+                self.handleError(record)
             return
         try:
             text = record.getMessage()
