@@ -156,6 +156,7 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
     images: {
       runner: env.KUBE_RUNNER_IMAGE,
       entrypoint: env.KUBE_ENTRYPOINT_IMAGE,
+      runnerPython: env.KUBE_RUNNER_PYTHON_IMAGE,
       map: {
         ...defaultImageMap(
           env.KUBE_RUNNER_IMAGE,
@@ -169,7 +170,6 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
       controllerNamespace: env.KUBE_INGRESS_CONTROLLER_NAMESPACE,
       className: env.KUBE_INGRESS_CLASS,
       domain: env.KUBE_INGRESS_DOMAIN,
-      runnerPython: env.KUBE_RUNNER_PYTHON_IMAGE,
       annotations: env.KUBE_INGRESS_ANNOTATIONS,
       tlsSecret: env.KUBE_INGRESS_TLS_SECRET,
     },
@@ -180,14 +180,14 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
     programs: {
       runner: [...KUBERNETES_DEFAULTS.programs.runner],
       entrypoint: [...KUBERNETES_DEFAULTS.programs.entrypoint],
+      runnerPython: [...KUBERNETES_DEFAULTS.programs.runnerPython],
     },
     fieldManager: KUBERNETES_DEFAULTS.fieldManager,
     dependencies: {
       registry: env.NPM_REGISTRY,
       registryEgress: env.KUBE_REGISTRY_EGRESS,
       timeoutSeconds: env.KRT_PREPARE_TIMEOUT_SECONDS,
+      pypiIndexUrl: env.PYPI_INDEX_URL,
     },
   };
 }
-      runnerPython: [...KUBERNETES_DEFAULTS.programs.runnerPython],
-      pypiIndexUrl: env.PYPI_INDEX_URL,

@@ -225,6 +225,8 @@ function deployment(
     name: workload.role === 'entrypoint' ? 'entrypoint' : 'node',
     image,
     command: commandOf(options, workload),
+    // The Python runner runs with the KRT as its working folder, as KRE's did.
+    ...(workload.program === 'runner-python' ? { workingDir: POD_PATHS.krt } : {}),
     env: workloadEnv(options, workload, secretName),
     ports: workload.ports.map((port) => ({
       name: port,
@@ -235,8 +237,6 @@ function deployment(
     livenessProbe: { ...probe('/livez'), initialDelaySeconds: 10 },
     startupProbe: { ...probe('/livez'), failureThreshold: 60 },
     volumeMounts: [
-    // The Python runner runs with the KRT as its working folder, as KRE's did.
-    ...(workload.program === 'runner-python' ? { workingDir: POD_PATHS.krt } : {}),
       { name: 'krt', mountPath: POD_PATHS.krtVolume, readOnly: true },
       { name: 'config', mountPath: POD_PATHS.config, readOnly: true },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
