@@ -254,7 +254,13 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     kc.loadFromString(cluster.kubeconfig);
     driver = await KubernetesDriver.create(
       kc,
-      testOptions({ prefix: env.KRE_PREFIX, workloadNatsUrl: env.NATS_URL, resourceQuota: {} }),
+      testOptions({
+        prefix: env.KRE_PREFIX,
+        workloadNatsUrl: env.NATS_URL,
+        resourceQuota: {},
+        // The Python node's install-requirements step installs from the real index.
+        dependencies: { ...testOptions().dependencies, pypiIndexUrl: 'https://pypi.org/simple' },
+      }),
     );
     nc = await connectNats({ url: env.NATS_URL, name: 'podrun-e2e' });
 
