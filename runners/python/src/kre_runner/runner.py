@@ -313,7 +313,7 @@ class NodeRunner:
             return
 
         scope = self._scope(request_id, reply_to, incoming, spec, seq)
-        working = asyncio.get_running_loop().create_task(_keep_working(msg, max(0.05, spec.ack_wait / 3)))
+        working = _KeepWorking(msg, max(0.05, spec.ack_wait / 3))
         user = stdio.UserScope(request_id)
         failed = False
         try:
@@ -325,15 +325,13 @@ class NodeRunner:
                 )
             data = envelope.payload if envelope.payload is not None else any_pb2.Any()
             ctx = HandlerContext(self.context, scope, envelope)
-            ctxvars = contextvars.copy_context()
-            ctxvars.run(stdio.current.set, user)
-            task = asyncio.get_running_loop().create_task(_call(fn, ctx, data), context=ctxvars)
-            finished, _ = await asyncio.wait({task}, timeout=self.env.handler_timeout)
-            if not finished:
-                task.cancel()
-                task.add_done_callback(_retrieve)
-                raise HandlerTimeoutError(self.env.handler_timeout)
-            result = task.result()
+            # This task runs only this message: the user scope marks what it prints as its own.
+            stdio.current.set(user)
+            try:
+                async with asyncio.timeout(self.env.handler_timeout):
+                    result = await _call(fn, ctx, data)
+            except TimeoutError:
+                raise HandlerTimeoutError(self.env.handler_timeout) from None
             if self.mod.era == "v1" and result is not None:
                 if scope.v1_early_exit:
                     scope.early_exit(result, "the return value")
@@ -398,10 +396,23 @@ async def _call(fn, *args) -> Any:
         raise RuntimeError(f"the handler called sys.exit({error.code!r})") from None
 
 
-async def _keep_working(msg, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        await _quietly(msg.in_progress())
+class _KeepWorking:
+    """In-progress acks every `every` seconds while a handler runs (a timer, not a task)."""
+
+    __slots__ = ("msg", "every", "handle", "loop")
+
+    def __init__(self, msg, every: float):
+        self.msg = msg
+        self.every = every
+        self.loop = asyncio.get_running_loop()
+        self.handle = self.loop.call_later(every, self._tick)
+
+    def _tick(self) -> None:
+        self.loop.create_task(_quietly(self.msg.in_progress()))
+        self.handle = self.loop.call_later(self.every, self._tick)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
 
 
 async def _quietly(awaitable) -> None:
@@ -410,7 +421,3 @@ async def _quietly(awaitable) -> None:
     except Exception as error:
         log.debug("ignored: %s", error)
 
-
-def _retrieve(task: asyncio.Task) -> None:
-    if not task.cancelled():
-        task.exception()

@@ -1,0 +1,416 @@
+"""One node replica (apps/runner/src/node-runner.service.ts): binds the durable consumers the
+deployer created (pull), calls the team's handler for each message with at most
+KRT_MAX_IN_FLIGHT at once, extends AckWait with in-progress acks while a handler runs, routes
+what it sends as docs/data-plane.md's table says, and acks after. On stop (SIGTERM) it stops
+taking work and finishes what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import logging
+import re
+import time
+import traceback
+from typing import Any, Optional
+
+from google.protobuf import any_pb2
+
+from . import codec, stdio
+from .context import ContextDeps, HandlerContext
+from .env import Input, RunnerEnv
+from .loader import HandlerModule
+from .obs import ObsPublisher
+from .scope import MessageScope, ScopeDeps, TransientPublishError
+
+log = logging.getLogger("kre_runner")
+REPLY_SUBJECT = re.compile(r"^[^\s*>]+$")
+PULL_EXPIRES = 30.0
+HEARTBEAT = 5.0
+
+
+class HandlerTimeoutError(Exception):
+    def __init__(self, seconds: float):
+        super().__init__(f"the handler did not finish within {seconds:g} s (KRT_HANDLER_TIMEOUT)")
+
+
+def error_text(error: BaseException) -> str:
+    text = str(error)
+    if type(error) in (Exception, RuntimeError) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class StreamInterest:
+    """Which subjects of the workflow stream some consumer reads (stream-interest.tracker.ts):
+    the exitpoint skips publishing its output when nobody reads it (interest retention)."""
+
+    def __init__(self, jsm, stream: str):
+        self.jsm = jsm
+        self.stream = stream
+        self.subjects: Optional[set[str]] = None
+        self.task: Optional[asyncio.Task] = None
+
+    def has(self, subject: str) -> bool:
+        return self.subjects is None or subject in self.subjects
+
+    async def refresh(self) -> None:
+        try:
+            infos = await self.jsm.consumers_info(self.stream)
+            subjects: set[str] = set()
+            everything = False
+            for info in infos:
+                one = info.config.filter_subject
+                many = getattr(info.config, "filter_subjects", None) or []
+                if not one and not many:
+                    everything = True
+                for s in ([one] if one else []) + list(many):
+                    if "*" in s or ">" in s:
+                        everything = True
+                    subjects.add(s)
+            self.subjects = None if everything else subjects
+        except Exception as error:
+            self.subjects = None
+            log.warning("cannot list the consumers of %s: %s", self.stream, error)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._every())
+
+    async def _every(self) -> None:
+        while True:
+            await asyncio.sleep(30)
+            await self.refresh()
+
+    def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+
+
+class _Bound:
+    def __init__(self, spec: Input):
+        self.subject = spec.subject
+        self.consumer = spec.consumer
+        self.bound = False
+        self.ack_wait = 5.0
+
+
+class NodeRunner:
+    def __init__(
+        self,
+        env: RunnerEnv,
+        nc,
+        js,
+        jsm,
+        mod: HandlerModule,
+        obs: ObsPublisher,
+        context: ContextDeps,
+        scope: ScopeDeps,
+        interest: StreamInterest,
+    ):
+        self.env = env
+        self.nc = nc
+        self.js = js
+        self.jsm = jsm
+        self.mod = mod
+        self.obs = obs
+        self.context = context
+        self.scope_deps = scope
+        self.interest = interest
+        self.inputs = [_Bound(i) for i in env.inputs]
+        self.stopping = False
+        self.in_flight: set[asyncio.Task] = set()
+        self._slot_freed = asyncio.Event()
+        self._wake: set[asyncio.Event] = set()
+        self._binders: list[asyncio.Task] = []
+        self._subs: set = set()
+
+    # -- readiness and start
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.stopping:
+            return False, "stopping"
+        waiting = [i.consumer for i in self.inputs if not i.bound]
+        if waiting:
+            return False, f"not bound to consumer(s) {', '.join(waiting)} of {self.env.stream}"
+        return True, "bound"
+
+    async def start(self) -> None:
+        """Captured prints become log records; runs `init(ctx)`; binds the consumers in the
+        background. @raises RuntimeError when init fails (the replica cannot serve)."""
+        obs = self.obs
+        stdio.attach(lambda line, stream, rid: obs.log("ERROR" if stream == "STDERR" else "INFO", line, stream, rid))
+        if self.mod.init is not None:
+            scope = stdio.UserScope()
+            ctxvars = contextvars.copy_context()
+            ctxvars.run(stdio.current.set, scope)
+            try:
+                await asyncio.get_running_loop().create_task(
+                    _call(self.mod.init, HandlerContext(self.context)), context=ctxvars
+                )
+            except Exception as error:
+                text = f'init() of node "{self.env.node_id}" failed: {"".join(traceback.format_exception(error)).rstrip()}'
+                obs.log("ERROR", text, "RUNNER")
+                raise RuntimeError(text) from error
+            finally:
+                stdio.end_scope(scope)
+        for spec in self.inputs:
+            self._binders.append(asyncio.get_running_loop().create_task(self._bind(spec)))
+
+    async def _bind(self, spec: _Bound) -> None:
+        warned = False
+        while not self.stopping:
+            try:
+                info = await self.jsm.consumer_info(self.env.stream, spec.consumer)
+                spec.ack_wait = max(0.1, float(info.config.ack_wait or 5.0))
+            except Exception as error:
+                if not warned:
+                    log.warning(
+                        "waiting for consumer %s on stream %s (the deployer creates it): %s",
+                        spec.consumer, self.env.stream, error_text(error),
+                    )
+                warned = True
+                await asyncio.sleep(0.5)
+                continue
+            log.info("bound to consumer %s (%s)", spec.consumer, spec.subject)
+            if self.env.is_exitpoint:
+                await self.interest.refresh()
+            try:
+                await self._consume(spec)
+            except Exception as error:
+                log.warning("consumer %s stopped: %s", spec.consumer, error_text(error))
+            spec.bound = False
+            if not self.stopping:
+                await asyncio.sleep(0.5)
+
+    def _free(self) -> int:
+        return self.env.max_in_flight - len(self.in_flight)
+
+    async def _consume(self, spec: _Bound) -> None:
+        """Pull requests for as many messages as there are free slots; each delivered message
+        is handled at once. One request outstanding at a time, matched by its own reply token,
+        so a late status of an old request never lets more than KRT_MAX_IN_FLIGHT in."""
+        inbox = self.nc.new_inbox()
+        api = f"$JS.API.CONSUMER.MSG.NEXT.{self.env.stream}.{spec.consumer}"
+        state = {"token": "", "outstanding": 0, "activity": time.monotonic(), "gone": False}
+        done = asyncio.Event()
+        self._wake.add(done)
+
+        async def on_message(msg) -> None:
+            state["activity"] = time.monotonic()
+            status = msg.headers.get("Status") if msg.headers else None
+            if status is not None and not msg.data and not (msg.reply or "").startswith("$JS.ACK"):
+                # Statuses come on the request's own reply subject (JetStream delivers messages
+                # under their stream subject instead), so a late one of an old request is ignored.
+                if status == "100":  # idle heartbeat
+                    return
+                if msg.subject.rsplit(".", 1)[-1] == state["token"]:
+                    if status == "409" and "Deleted" in (msg.headers.get("Description") or ""):
+                        state["gone"] = True
+                    done.set()
+                return
+            state["outstanding"] -= 1
+            if state["outstanding"] <= 0:
+                done.set()
+            if self.stopping:
+                await _quietly(msg.nak())
+                return
+            task = asyncio.get_running_loop().create_task(self._handle(spec, msg))
+            self.in_flight.add(task)
+            task.add_done_callback(self._done)
+
+        sub = await self.nc.subscribe(f"{inbox}.*", cb=on_message)
+        self._subs.add(sub)
+        spec.bound = True
+        n = 0
+        try:
+            while not self.stopping and not state["gone"]:
+                while self._free() <= 0 and not self.stopping:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                if self.stopping:
+                    break
+                n += 1
+                state["token"] = str(n)
+                state["outstanding"] = want = self._free()
+                state["activity"] = time.monotonic()
+                done.clear()
+                request = {
+                    "batch": want,
+                    "expires": int(PULL_EXPIRES * 1e9),
+                    "idle_heartbeat": int(HEARTBEAT * 1e9),
+                }
+                await self.nc.publish(api, json.dumps(request).encode(), reply=f"{inbox}.{n}")
+                while not done.is_set() and not self.stopping:
+                    try:
+                        await asyncio.wait_for(done.wait(), timeout=HEARTBEAT)
+                    except asyncio.TimeoutError:
+                        pass
+                    if not done.is_set() and time.monotonic() - state["activity"] > 2 * HEARTBEAT + 1:
+                        # Neither messages nor heartbeats: the request is lost (reconnect, or the
+                        # consumer went away); check the consumer, then ask again.
+                        await self.jsm.consumer_info(self.env.stream, spec.consumer)
+                        break
+        finally:
+            spec.bound = False
+            self._wake.discard(done)
+            self._subs.discard(sub)
+            await _quietly(sub.unsubscribe())
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.in_flight.discard(task)
+        self._slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message handling failed: %s", task.exception())
+
+    # -- one message, from decoding to ack
+
+    def _headers(self, incoming: dict, request_id: str) -> dict[str, str]:
+        out = {k: incoming[k] for k in codec.PROPAGATED_HEADERS if incoming.get(k)}
+        out.setdefault(codec.H_REQUEST_ID, request_id)
+        return out
+
+    def _scope(self, request_id, reply_to, incoming, spec: _Bound, seq) -> MessageScope:
+        return MessageScope(
+            self.scope_deps,
+            request_id,
+            reply_to,
+            self._headers(incoming, request_id),
+            f"{self.env.stream}:{spec.consumer}:{seq}",
+            lambda text: self.obs.log("WARN", text, "RUNNER", request_id),
+        )
+
+    async def _handle(self, spec: _Bound, msg) -> None:
+        started = time.perf_counter()
+        node_id = self.env.node_id
+        incoming = dict(msg.headers or {})
+        reply_header = incoming.get(codec.H_REPLY_TO) or None
+        reply_to = reply_header if reply_header and REPLY_SUBJECT.match(reply_header) else None
+        header_request_id = incoming.get(codec.H_REQUEST_ID) or None
+        try:
+            seq = msg.metadata.sequence.stream
+        except Exception:
+            seq = 0
+
+        try:
+            envelope = codec.decode_envelope(codec.decompress_if_needed(msg.data))
+        except codec.InvalidMessageError as error:
+            reason = f'node "{node_id}" received an invalid message on {msg.subject}: {error}'
+            log.warning(reason)
+            self.obs.log("ERROR", reason, "RUNNER", header_request_id)
+            if header_request_id:
+                await self._scope(header_request_id, reply_to, incoming, spec, seq).fail(reason)
+            await _quietly(msg.term())
+            return
+        request_id, from_node = envelope.request_id, envelope.from_node
+        try:
+            deadline = int(incoming.get(codec.H_DEADLINE) or 0)
+        except ValueError:
+            deadline = 0
+        if deadline > 0 and time.time() * 1000 > deadline:
+            self.obs.log("DEBUG", f'request {request_id} expired before node "{node_id}" took it: skipped', "RUNNER", request_id)
+            await _quietly(msg.ack())
+            return
+
+        scope = self._scope(request_id, reply_to, incoming, spec, seq)
+        working = asyncio.get_running_loop().create_task(_keep_working(msg, max(0.05, spec.ack_wait / 3)))
+        user = stdio.UserScope(request_id)
+        failed = False
+        try:
+            fn = self.mod.pick(from_node)
+            if fn is None:
+                name = "handler" if self.mod.era == "v1" else "default_handler"
+                raise LookupError(
+                    f'no handler for messages from "{from_node}": define `{name}`, or custom_handlers["{from_node}"]'
+                )
+            data = envelope.payload if envelope.payload is not None else any_pb2.Any()
+            ctx = HandlerContext(self.context, scope, envelope)
+            ctxvars = contextvars.copy_context()
+            ctxvars.run(stdio.current.set, user)
+            task = asyncio.get_running_loop().create_task(_call(fn, ctx, data), context=ctxvars)
+            finished, _ = await asyncio.wait({task}, timeout=self.env.handler_timeout)
+            if not finished:
+                task.cancel()
+                task.add_done_callback(_retrieve)
+                raise HandlerTimeoutError(self.env.handler_timeout)
+            result = task.result()
+            if self.mod.era == "v1" and result is not None:
+                if scope.v1_early_exit:
+                    scope.early_exit(result, "the return value")
+                elif not scope.exited:
+                    scope.output(result, "", "the return value")
+            elif self.mod.era == "v1" and scope.v1_early_exit:
+                scope.warn(f"ctx.early_exit() was called but the handler returned nothing: request {request_id} gets no answer from this node")
+            scope.close()
+            await scope.flush()
+            await msg.ack()
+        except TransientPublishError as error:
+            scope.close()
+            failed = True
+            log.warning("%s; message %s will be redelivered", error, seq)
+            await _quietly(msg.nak(delay=1))
+        except Exception as error:
+            scope.close()
+            failed = True
+            text = f'node "{node_id}" failed on a message from "{from_node}": {error_text(error)}'
+            detail = text
+            if not isinstance(error, HandlerTimeoutError):
+                detail = f"{text}\n{''.join(traceback.format_exception(error)).rstrip()}"
+            self.obs.log("ERROR", detail, "RUNNER", request_id)
+            await scope.fail(text)
+            await _quietly(msg.ack())
+        finally:
+            working.cancel()
+            scope.close()
+            stdio.end_scope(user)
+            self.obs.metric(from_node, (time.perf_counter() - started) * 1000, failed)
+
+    # -- stop
+
+    async def stop(self) -> None:
+        """SIGTERM: stop taking messages, finish those in flight (up to the handler timeout)."""
+        self.stopping = True
+        self.interest.stop()
+        self._slot_freed.set()
+        for event in list(self._wake):
+            event.set()
+        # Without interest on their reply subjects, the server drops the open pull requests: no
+        # more messages come to this replica (one still on the wire is nak'ed by on_message).
+        for sub in list(self._subs):
+            await _quietly(sub.unsubscribe())
+        pending = list(self.in_flight)
+        if pending:
+            log.info("finishing %d message(s) in flight", len(pending))
+            await asyncio.wait(pending, timeout=self.env.handler_timeout + 2)
+        for task in self._binders:
+            task.cancel()
+        await self.obs.close()
+        stdio.detach()
+
+
+async def _call(fn, *args) -> Any:
+    try:
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+    except SystemExit as error:
+        raise RuntimeError(f"the handler called sys.exit({error.code!r})") from None
+
+
+async def _keep_working(msg, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await _quietly(msg.in_progress())
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except Exception as error:
+        log.debug("ignored: %s", error)
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
