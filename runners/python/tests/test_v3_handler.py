@@ -236,3 +236,17 @@ def test_health_endpoints(dp):
     status, body = n.get("/readyz")
     assert status == 200 and body["status"] == "ok" and body["info"]["consumers"] == {"status": "up"}
     assert n.get("/nope")[0] == 404
+
+
+def test_code_that_blocks_past_the_timeout_still_ends_with_one_outcome_and_an_ack(dp, aio):
+    async def go():
+        rid = await dp.send("entrypoint", typed(mode="block", ms=2000))
+        deadline = time.time() + 10
+        while not dp.of(rid) and time.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)
+        seen = dp.of(rid)
+        assert len(seen) == 1, seen  # its output, or ERROR (timed out): never both, never none
+        assert (await dp.ack_state("n_entrypoint"))[0] == 0
+
+    aio(go())
