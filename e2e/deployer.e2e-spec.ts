@@ -253,6 +253,89 @@ describe('deployer with the local driver', () => {
     expect((await settled(name, VersionStatus.STOPPING))?.status).toBe(VersionStatus.STOPPED);
   });
 
+  it('runs a Python node in a virtualenv with its requirements.txt, built before the start', async () => {
+    const name = await seedVersion('greeter-py', async (dir) => {
+      const manifest = join(dir, 'kre.yaml');
+      await writeFile(
+        manifest,
+        (await readFile(manifest, 'utf8')).replace(
+          /- name: Make Greeting\n {4}image: kre\/runner-node:latest\n {4}src: src\/make-greeting\/handler.mjs/,
+          '- name: Make Greeting\n    image: konstellation/kre-py:v2.1.5\n    src: src/make-greeting/main.py',
+        ),
+      );
+      // A KRE-era pin (the runner works with protobuf 3.20 to 7.x) and a small pure wheel.
+      await writeFile(
+        join(dir, 'src/make-greeting/requirements.txt'),
+        'protobuf==3.20.1\nsix==1.16.0\n',
+      );
+      await writeFile(
+        join(dir, 'src/make-greeting/main.py'),
+        [
+          'import os, six',
+          'from google.protobuf import __version__ as protobuf_version',
+          'from google.protobuf.struct_pb2 import Struct',
+          '',
+          'async def handler(ctx, data):',
+          '    request = Struct()',
+          '    data.Unpack(request)',
+          '    reply = Struct()',
+          '    reply.update({"text": "%s, %s! (protobuf %s, six %s)" % (os.environ["GREETING"], request["name"], protobuf_version, six.__version__)})',
+          '    return reply',
+          '',
+        ].join('\n'),
+      );
+    });
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect(await settled(name, VersionStatus.STARTING)).toEqual({
+      status: VersionStatus.STARTED,
+      message: undefined,
+    });
+    const route = await (
+      await new Kvm(nc).open(names.gatewayBucket())
+    ).get(versionRouteKey(rt, name));
+    const { http } = route!.json<{ http: string }>();
+    const response = await fetch(`http://${http}/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Ada' }),
+    });
+    expect(await response.json()).toEqual({
+      greeting: 'Hello, Ada! (protobuf 3.20.1, six 1.16.0)',
+    });
+
+    await plane.versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
+    await plane.versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect((await settled(name, VersionStatus.STOPPING))?.status).toBe(VersionStatus.STOPPED);
+  });
+
+  it("fails the start of a Python node whose requirement has no wheel, with pip's reason", async () => {
+    const name = await seedVersion('greeter-py-bad', async (dir) => {
+      const manifest = join(dir, 'kre.yaml');
+      await writeFile(
+        manifest,
+        (await readFile(manifest, 'utf8')).replace(
+          /- name: Make Greeting\n {4}image: kre\/runner-node:latest\n {4}src: src\/make-greeting\/handler.mjs/,
+          '- name: Make Greeting\n    image: konstellation/kre-py:v2.1.5\n    src: src/make-greeting/main.py',
+        ),
+      );
+      await writeFile(join(dir, 'src/make-greeting/requirements.txt'), 'numpy==1.18.4\n');
+      await writeFile(
+        join(dir, 'src/make-greeting/main.py'),
+        'async def handler(ctx, data):\n    return data\n',
+      );
+    });
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    const settledStatus = await settled(name, VersionStatus.STARTING);
+    expect(settledStatus?.status).toBe(VersionStatus.ERROR);
+    expect(settledStatus?.message).toContain(
+      'installing the dependencies of "src/make-greeting/requirements.txt" failed',
+    );
+    expect(settledStatus?.message).toContain('numpy==1.18.4');
+    expect(settledStatus?.message).not.toContain(work);
+  });
+
   it('deletes the runtime: databases, streams and the record', async () => {
     await plane.runtimes.setStatus(rt, 'DELETING');
     await plane.runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
