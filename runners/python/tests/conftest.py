@@ -44,12 +44,21 @@ class NatsServer:
     def __init__(self, max_payload: int | None = None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="kre-pytest-nats-")
-        args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.dir]
+        self.args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.dir]
         if max_payload:
             conf = Path(self.dir) / "nats.conf"
             conf.write_text(f"max_payload: {max_payload}\n")
-            args += ["-c", str(conf)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.args += ["-c", str(conf)]
+        self.start()
+        self.url = f"nats://127.0.0.1:{self.port}"
+
+    def restart(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 15
         while time.time() < deadline:
             try:
@@ -59,7 +68,6 @@ class NatsServer:
                 time.sleep(0.05)
         else:
             raise RuntimeError("nats-server did not start")
-        self.url = f"nats://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self.proc.terminate()

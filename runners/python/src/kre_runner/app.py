@@ -25,7 +25,7 @@ log = logging.getLogger("kre_runner")
 CONNECT_FOR = 60.0
 
 
-def connect_options(env: RunnerEnv) -> dict:
+def connect_options(env: RunnerEnv, on_reconnected=None) -> dict:
     """nats.connect's arguments: KRT_NATS_CREDS (a `.creds` file) and KRT_NATS_INBOX_PREFIX (the
     workload may only receive replies under it) when set."""
 
@@ -37,6 +37,8 @@ def connect_options(env: RunnerEnv) -> dict:
 
     async def on_reconnect():
         log.info("NATS: reconnected")
+        if on_reconnected is not None:
+            on_reconnected()
 
     options = dict(
         servers=[s.strip() for s in env.nats_server.split(",") if s.strip()],
@@ -55,8 +57,8 @@ def connect_options(env: RunnerEnv) -> dict:
     return options
 
 
-async def connect(env: RunnerEnv):
-    options = connect_options(env)
+async def connect(env: RunnerEnv, on_reconnected=None):
+    options = connect_options(env, on_reconnected)
     loop = asyncio.get_running_loop()
     until = loop.time() + CONNECT_FOR
     while True:
@@ -94,7 +96,7 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         return 1
 
     try:
-        nc = await connect(env)
+        nc = await connect(env, lambda: holder["runner"].reconnected() if "runner" in holder else None)
     except RuntimeError as error:
         log.error("runner: %s cannot start: %s", who, error)
         await health.close()

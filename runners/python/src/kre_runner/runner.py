@@ -183,6 +183,12 @@ class NodeRunner:
             if not self.stopping:
                 await asyncio.sleep(0.5)
 
+    def reconnected(self) -> None:
+        """Pull requests do not survive a reconnect: ask again at once (not after the heartbeat
+        watchdog)."""
+        for event in list(self._wake):
+            event.set()
+
     def _free(self) -> int:
         return self.env.max_in_flight - len(self.in_flight)
 
