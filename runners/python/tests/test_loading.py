@@ -80,10 +80,25 @@ def test_a_wrong_environment_lists_every_problem_and_exits_78():
     env["KRT_NODE_ID"] = "Bad_Node"
     env["KRT_MAX_IN_FLIGHT"] = "0"
     env["KRT_NATS_INPUTS"] = "no-pair"
+    env["KRT_NATS_CREDS"] = "/nonexistent/node.creds"
     code, err, _ = start_and_wait(env, KRT)
     assert code == 78
-    for problem in ("KRT_NATS_STREAM: is required", "KRT_NODE_ID: must be a node slug", "KRT_MAX_IN_FLIGHT", "KRT_NATS_INPUTS"):
+    for problem in ("KRT_NATS_STREAM: is required", "KRT_NODE_ID: must be a node slug", "KRT_MAX_IN_FLIGHT", "KRT_NATS_INPUTS", "KRT_NATS_CREDS: /nonexistent/node.creds is not a readable file"):
         assert problem in err
+
+
+def test_sigterm_while_nats_is_unreachable_exits_promptly():
+    krt = krt_with({"main.py": "async def default_handler(ctx, data):\n    pass\n"})
+    env = base_env(krt, "main.py", "nats://127.0.0.1:1")
+    full = {k: v for k, v in os.environ.items() if not k.startswith("KRT_")}
+    full.update(env)
+    p = subprocess.Popen([sys.executable, "-P", "-m", "kre_runner"], cwd=krt, env=full, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.terminate()
+    started = time.time()
+    _, err = p.communicate(timeout=10)
+    assert time.time() - started < 3 and p.returncode == 1
+    assert "cannot connect to NATS" in err
 
 
 def test_init_failure_exits_non_zero(nats_server):

@@ -20,7 +20,7 @@ from conftest import free_port, nats_server_binary
 from conformance_pb2 import Req
 
 KRT = pathlib.Path(__file__).parent / "krt"
-INBOX = "kre_rt_inbox"
+INBOX = "_INBOX_rt"
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +101,9 @@ def test_without_the_prefix_the_same_permissions_refuse_it(locked_server):
 
 def test_creds_and_inbox_prefix_reach_nats_connect():
     plane = Plane("nats://127.0.0.1:4222", [Node("n", ["entrypoint"])])
-    env = load_env(plane.env("n", KRT, "v3/main.py", KRT_NATS_CREDS="/run/secrets/node.creds", KRT_NATS_INBOX_PREFIX="_I_rt"))
+    env = load_env(plane.env("n", KRT, "v3/main.py", KRT_NATS_CREDS=__file__, KRT_NATS_INBOX_PREFIX="_I_rt"))
     options = connect_options(env)
-    assert options["user_credentials"] == "/run/secrets/node.creds"
+    assert options["user_credentials"] == __file__
     assert options["inbox_prefix"] == "_I_rt"
     bare = connect_options(load_env(plane.env("n", KRT, "v3/main.py")))
     assert "user_credentials" not in bare and "inbox_prefix" not in bare

@@ -57,18 +57,27 @@ def connect_options(env: RunnerEnv, on_reconnected=None) -> dict:
     return options
 
 
-async def connect(env: RunnerEnv, on_reconnected=None):
+async def connect(env: RunnerEnv, on_reconnected=None, stop: asyncio.Event | None = None):
+    """Connects (nats-py keeps trying while the server is down: reconnects are unlimited) until
+    CONNECT_FOR seconds pass or the process is asked to stop.
+    @raises RuntimeError saying why there is no connection."""
     options = connect_options(env, on_reconnected)
-    loop = asyncio.get_running_loop()
-    until = loop.time() + CONNECT_FOR
-    while True:
-        try:
-            return await nats.connect(**options)
-        except Exception as error:
-            if loop.time() > until:
-                raise RuntimeError(f"cannot connect to NATS at {env.nats_server}: {error or type(error).__name__}") from error
-            log.warning("cannot connect to NATS at %s yet: %s", env.nats_server, error or type(error).__name__)
-            await asyncio.sleep(1)
+    attempt = asyncio.ensure_future(nats.connect(**options))
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    waiting = {attempt} | ({stopping} if stopping else set())
+    try:
+        await asyncio.wait(waiting, timeout=CONNECT_FOR, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if stopping:
+            stopping.cancel()
+    if attempt.done():
+        error = attempt.exception()
+        if error is None:
+            return attempt.result()
+        raise RuntimeError(f"cannot connect to NATS at {env.nats_server}: {error or type(error).__name__}") from error
+    attempt.cancel()
+    why = "stopped before NATS could be reached" if stop is not None and stop.is_set() else f"no connection within {CONNECT_FOR:g} s"
+    raise RuntimeError(f"cannot connect to NATS at {env.nats_server}: {why}")
 
 
 async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
@@ -96,7 +105,7 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         return 1
 
     try:
-        nc = await connect(env, lambda: holder["runner"].reconnected() if "runner" in holder else None)
+        nc = await connect(env, lambda: holder["runner"].reconnected() if "runner" in holder else None, stop)
     except RuntimeError as error:
         log.error("runner: %s cannot start: %s", who, error)
         await health.close()

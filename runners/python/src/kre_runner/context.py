@@ -67,7 +67,10 @@ class ObsLogHandler(logging.Handler):
             request_id = scope.request_id if scope else None
             level = _level(record.levelno)
             self.obs.log(level, text, "LOGGER", request_id, fields)
-            line = {"level": level.lower(), "node": self.node_id, "requestId": request_id, "message": text}
+            line = {"level": level.lower(), "node": self.node_id}
+            if request_id:
+                line["requestId"] = request_id
+            line["message"] = text
             if fields:
                 line["fields"] = fields
             out = stdio.raw_stdout()

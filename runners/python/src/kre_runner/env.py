@@ -172,6 +172,10 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
         nats_inbox_prefix=opt("KRT_NATS_INBOX_PREFIX"),
         kre_prefix=prefix,
     )
+    if env.nats_creds and not os.path.isfile(env.nats_creds):
+        problems.append(f"KRT_NATS_CREDS: {env.nats_creds} is not a readable file")
+    if env.nats_inbox_prefix and not re.match(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", env.nats_inbox_prefix):
+        problems.append("KRT_NATS_INBOX_PREFIX: must be a subject prefix (tokens of letters, digits, _ and -)")
     if problems:
         raise InvalidEnvError(problems)
     return env
