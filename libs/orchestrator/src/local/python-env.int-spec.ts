@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,6 +112,15 @@ describe(PythonEnvs.name, () => {
   });
 
   it("fails naming the package without a wheel, with pip's lines and no engine path", async () => {
+    // Scratch folders: an abandoned build's (a deployer killed mid-build), and a recent one.
+    const abandoned = join(options.cacheDir, '.build-abandoned-0000');
+    const recent = join(options.cacheDir, '.build-recent-0000');
+    await mkdir(join(abandoned, 'venv/bin'), { recursive: true });
+    await mkdir(recent, { recursive: true });
+    await run('chmod', ['-R', 'a-w', abandoned]);
+    const old = new Date(Date.now() - 3 * options.timeoutMs);
+    await utimes(abandoned, old, old);
+
     const error = await new PythonEnvs(options)
       .ensure({ requirements: ['numpy==1.18.4'], constraints: [] }, 'src/model/requirements.txt')
       .catch((e: unknown) => e);
@@ -123,5 +132,8 @@ describe(PythonEnvs.name, () => {
     expect(message).not.toContain(work);
     expect(message).not.toContain('/root');
     expect((error as DependencyInstallError).transient).toBe(false);
+    // The build removed the abandoned scratch folder first, and only that one.
+    expect(existsSync(abandoned)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
   });
 });

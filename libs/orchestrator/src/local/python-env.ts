@@ -213,6 +213,22 @@ export class PythonEnvs {
     return hash.digest('hex');
   }
 
+  /**
+   * Scratch folders of builds that cannot still be running (a deployer killed mid-build leaves
+   * one): older than twice the build timeout.
+   */
+  private async removeAbandonedBuilds(): Promise<void> {
+    const cutoff = Date.now() - 2 * this.options.timeoutMs;
+    for (const name of await readdir(this.options.cacheDir)) {
+      if (!name.startsWith('.build-')) continue;
+      const path = join(this.options.cacheDir, name);
+      const info = await stat(path).catch(() => null);
+      if (!info || info.mtimeMs > cutoff) continue;
+      await writableTree(path).catch(() => undefined);
+      await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
   private async build(
     key: string,
     requirements: PythonRequirements,
@@ -223,6 +239,7 @@ export class PythonEnvs {
     const asRoot = process.getuid?.() === 0;
     const tools = sandboxTools(this.options.hostPath);
     await mkdir(this.options.cacheDir, { recursive: true, mode: 0o755 });
+    await this.removeAbandonedBuilds();
     // Beside its destination, so the final rename is atomic; a name per builder.
     const scratch = join(this.options.cacheDir, `.build-${key}-${randomBytes(4).toString('hex')}`);
     const venv = join(scratch, 'venv');
