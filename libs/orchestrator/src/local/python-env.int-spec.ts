@@ -94,6 +94,16 @@ describe(PythonEnvs.name, () => {
     expect(listing.trim().split('\n')).toEqual([a.key]);
   });
 
+  it('fails at once, saying what is missing, without a usable Python', async () => {
+    const envs = new PythonEnvs({ ...options, python: '/nonexistent/python3' });
+    const error = await envs.ensure(KRE_ERA, 'requirements.txt').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyInstallError);
+    expect((error as Error).message).toContain(
+      'Python nodes need Python 3.11 or later on the deployer\'s machine (KRE_PYTHON="/nonexistent/python3"',
+    );
+    expect((error as DependencyInstallError).transient).toBe(false);
+  });
+
   it('keys on every input: requirements, constraints, index, runner package', async () => {
     const envs = new PythonEnvs(options);
     const base = await envs.keyOf(KRE_ERA);

@@ -168,9 +168,12 @@ export class PythonEnvs {
    * @throws DependencyInstallError with pip's last lines
    */
   async ensure(requirements: PythonRequirements, label: PythonEnvLabel): Promise<PythonEnv> {
+    // No usable Python stays so on a retry: the start fails at once, saying what is missing.
+    const python = await this.python().catch((error: Error) => {
+      throw new DependencyInstallError(label, error.message);
+    });
     const key = await this.keyOf(requirements);
     const dir = join(this.options.cacheDir, key);
-    const python = await this.python();
     if (existsSync(dir)) return { key, dir, python, from: 'cache' };
     let pending = this.building.get(key);
     if (!pending) {
