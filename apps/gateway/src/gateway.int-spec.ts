@@ -109,7 +109,9 @@ describe('gateway: invocation keys and limits', () => {
   beforeAll(async () => {
     nc = await connectNats({ url: base.NATS_URL, name: 'int-gateway-keys' });
     nc.subscribe(names.invocationKeyUsedSubject(), {
-      callback: (_, msg) => reports.push(invocationKeyUsedSchema.parse(msg.json())),
+      callback: (_, msg) => {
+        reports.push(invocationKeyUsedSchema.parse(msg.json()));
+      },
     });
     keys = await InvocationKeysBucket.open(nc, names);
     upstream = createServer((req, res) => {
@@ -197,12 +199,13 @@ describe('gateway: invocation keys and limits', () => {
       message:
         'the invocation key is not valid for runtime "shop" (unknown, revoked, or another runtime\'s)',
     };
-    for (const headers of [
+    const wrongKeys: Record<string, string>[] = [
       { 'x-api-key': key('z') },
       { authorization: `Bearer ${key('z')}` },
       { authorization: 'Bearer nonsense' },
       { 'x-api-key': key('c') }, // blog's key
-    ]) {
+    ];
+    for (const headers of wrongKeys) {
       const answer = await call('/shop/Greet', headers);
       expect([answer.status, answer.body]).toEqual([401, invalid]);
     }
@@ -213,7 +216,11 @@ describe('gateway: invocation keys and limits', () => {
   });
 
   it('lets the runtime’s key through (Bearer or x-api-key) and never forwards it upstream', async () => {
-    for (const headers of [{ authorization: `Bearer ${key('a')}` }, { 'x-api-key': key('a') }]) {
+    const ownKey: Record<string, string>[] = [
+      { authorization: `Bearer ${key('a')}` },
+      { 'x-api-key': key('a') },
+    ];
+    for (const headers of ownKey) {
       const answer = await call('/shop/Greet', { ...headers, 'x-trace': 'kept' });
       expect(answer.status).toBe(200);
       expect(answer.headers['kre-version']).toBe('v1');
