@@ -309,17 +309,18 @@ describe('node status', () => {
 });
 
 it('refuses a version that needs a runner this installation lacks, before writing anything', async () => {
-  const rt = 'rt-python';
-  const python: Krt = {
+  // KRE's compiled Go nodes (refused at upload since #14; a version stored before).
+  const rt = 'rt-go';
+  const go: Krt = {
     ...greeter,
     workflows: greeter.workflows.map((wf) => ({
       ...wf,
-      nodes: wf.nodes.map((n) => ({ ...n, image: 'konstellation/kre-py:1.0' })),
+      nodes: wf.nodes.map((n) => ({ ...n, image: 'konstellation/kre-go:1.0' })),
     })),
   };
   await driver.prepareRuntime(rt);
-  await expect(driver.apply(planOf(rt, python))).rejects.toThrow(UnsupportedImageError);
-  expect(await versionObjects(rt, python.version)).toEqual([]);
+  await expect(driver.apply(planOf(rt, go))).rejects.toThrow(UnsupportedImageError);
+  expect(await versionObjects(rt, go.version)).toEqual([]);
 });
 
 it("names the object and the API server's reason when it refuses one", async () => {
