@@ -7,6 +7,7 @@ taking work and finishes what it holds."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import inspect
 import json
@@ -93,6 +94,44 @@ class _Bound:
         self.consumer = spec.consumer
         self.bound = False
         self.ack_wait = 5.0
+        # Delivered to this replica and not finished yet (waiting for a slot, or being handled).
+        self.held = 0
+        self.freed = asyncio.Event()
+
+
+class Slots:
+    """At most `size` messages handled at once (KRT_MAX_IN_FLIGHT), waiters served in order;
+    `close()` (stop) answers every waiter False."""
+
+    def __init__(self, size: int):
+        self.free = size
+        self.waiters: collections.deque[asyncio.Future] = collections.deque()
+        self.closed = False
+
+    async def acquire(self) -> bool:
+        if self.closed:
+            return False
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        return await waiter
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return
+        self.free += 1
+
+    def close(self) -> None:
+        self.closed = True
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
 
 
 class NodeRunner:
@@ -120,7 +159,7 @@ class NodeRunner:
         self.inputs = [_Bound(i) for i in env.inputs]
         self.stopping = False
         self.in_flight: set[asyncio.Task] = set()
-        self._slot_freed = asyncio.Event()
+        self.slots = Slots(env.max_in_flight)
         self._wake: set[asyncio.Event] = set()
         self._binders: list[asyncio.Task] = []
         self._subs: set = set()
@@ -189,13 +228,11 @@ class NodeRunner:
         for event in list(self._wake):
             event.set()
 
-    def _free(self) -> int:
-        return self.env.max_in_flight - len(self.in_flight)
-
     async def _consume(self, spec: _Bound) -> None:
-        """Pull requests for as many messages as there are free slots; each delivered message
-        is handled at once. One request outstanding at a time, matched by its own reply token,
-        so a late status of an old request never lets more than KRT_MAX_IN_FLIGHT in."""
+        """Pull requests for up to KRT_MAX_IN_FLIGHT messages held from this consumer (as the
+        Node runner's `consume({max_messages})`); a delivered message gets in-progress acks at
+        once and waits for one of the replica's KRT_MAX_IN_FLIGHT slots. One request outstanding
+        at a time, matched by its reply token (a late status of an old request is ignored)."""
         inbox = self.nc.new_inbox()
         api = f"$JS.API.CONSUMER.MSG.NEXT.{self.env.stream}.{spec.consumer}"
         state = {"token": "", "outstanding": 0, "activity": time.monotonic(), "gone": False}
@@ -221,7 +258,8 @@ class NodeRunner:
             if self.stopping:
                 await _quietly(msg.nak())
                 return
-            task = asyncio.get_running_loop().create_task(self._handle(spec, msg))
+            spec.held += 1
+            task = asyncio.get_running_loop().create_task(self._run(spec, msg))
             self.in_flight.add(task)
             task.add_done_callback(self._done)
 
@@ -231,14 +269,14 @@ class NodeRunner:
         n = 0
         try:
             while not self.stopping and not state["gone"]:
-                while self._free() <= 0 and not self.stopping:
-                    self._slot_freed.clear()
-                    await self._slot_freed.wait()
+                while spec.held >= self.env.max_in_flight and not self.stopping:
+                    spec.freed.clear()
+                    await spec.freed.wait()
                 if self.stopping:
                     break
                 n += 1
                 state["token"] = str(n)
-                state["outstanding"] = want = self._free()
+                state["outstanding"] = want = self.env.max_in_flight - spec.held
                 state["activity"] = time.monotonic()
                 done.clear()
                 request = {
@@ -265,9 +303,25 @@ class NodeRunner:
 
     def _done(self, task: asyncio.Task) -> None:
         self.in_flight.discard(task)
-        self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("message handling failed: %s", task.exception())
+
+    async def _run(self, spec: _Bound, msg) -> None:
+        """A delivered message: kept alive while it waits for a slot and while it is handled;
+        at stop, one that has not started goes back at once (nak)."""
+        working = _KeepWorking(msg, max(0.05, spec.ack_wait / 3))
+        try:
+            if not await self.slots.acquire():
+                await _quietly(msg.nak())
+                return
+            try:
+                await self._handle(spec, msg)
+            finally:
+                self.slots.release()
+        finally:
+            working.cancel()
+            spec.held -= 1
+            spec.freed.set()
 
     # -- one message, from decoding to ack
 
@@ -319,7 +373,6 @@ class NodeRunner:
             return
 
         scope = self._scope(request_id, reply_to, incoming, spec, seq)
-        working = _KeepWorking(msg, max(0.05, spec.ack_wait / 3))
         user = stdio.UserScope(request_id)
         failed = False
         try:
@@ -364,7 +417,6 @@ class NodeRunner:
             await scope.fail(text)
             await _quietly(msg.ack())
         finally:
-            working.cancel()
             scope.close()
             stdio.end_scope(user)
             self.obs.metric(from_node, (time.perf_counter() - started) * 1000, failed)
@@ -375,7 +427,9 @@ class NodeRunner:
         """SIGTERM: stop taking messages, finish those in flight (up to the handler timeout)."""
         self.stopping = True
         self.interest.stop()
-        self._slot_freed.set()
+        self.slots.close()
+        for spec in self.inputs:
+            spec.freed.set()
         for event in list(self._wake):
             event.set()
         # Without interest on their reply subjects, the server drops the open pull requests: no
