@@ -4,7 +4,14 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, runApp, testEnv, waitForHttp, type AppProcess } from '@libs/testing';
+import {
+  engineCredentials,
+  freePort,
+  runApp,
+  testEnv,
+  waitForHttp,
+  type AppProcess,
+} from '@libs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -88,7 +95,11 @@ describe('the apps, as processes against real services', () => {
     '%s boots, is healthy, and drains NATS when stopped with SIGTERM',
     async (app, portVar, others) => {
       const port = await freePort();
-      const extra: Record<string, string> = { [portVar]: String(port) };
+      const extra: Record<string, string> = {
+        [portVar]: String(port),
+        // The app's own identity, with the permissions it has in production.
+        NATS_CREDS: await engineCredentials(env, app as 'mongo-writer' | 'gateway'),
+      };
       for (const name of others) extra[name] = String(await freePort());
       const process = start(app, extra);
       const body = (await (
@@ -115,6 +126,8 @@ describe('the apps, as processes against real services', () => {
       KRT_VERSION: 'v1',
       KRT_VERSION_ID: 'demo:v1',
       KRT_NATS_SERVER: env.NATS_URL,
+      KRT_NATS_CREDS: env.NATS_CREDS,
+      KRT_NATS_INBOX_PREFIX: '_INBOX_demo_v1',
       KRT_BASE_PATH: krt,
       KRT_NATS_OBS_PREFIX: `${env.KRE_PREFIX}.demo.obs`,
       KRT_NATS_DATA_PREFIX: `${env.KRE_PREFIX}.demo.data`,

@@ -73,7 +73,11 @@ describe('deployer with the local driver', () => {
     work = await mkdtemp(join(tmpdir(), 'kre-deployer-e2e-'));
     registry = await TestNpmRegistry.start();
     plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, name: 'deployer-e2e' });
+    nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'deployer-e2e',
+    });
     await plane.runtimes.create({ _id: rt, name: 'Greeter', description: '', createdBy: 'e2e' });
 
     versionName = await seedVersion('greeter-v1');

@@ -445,7 +445,7 @@ describe('the README walkthrough', () => {
     expect(steps.indexOf('remove-routes')).toBeLessThan(steps.indexOf('stop-workloads'));
     expect(steps.indexOf('stop-workloads')).toBeLessThan(steps.indexOf('remove-streams'));
     expect(watched.events.every((e) => e.versionName === 'greeter-v1')).toBe(true);
-    const nc = await connectNats({ url: env.NATS_URL, name: 'walkthrough-check' });
+    const nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'walkthrough-check' });
     try {
       const jsm = await jetstreamManager(nc);
       await expect(

@@ -18,7 +18,14 @@ import {
   type RecordKind,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { type AppProcess, freePort, runApp, type testEnv, waitForHttp } from '@libs/testing';
+import {
+  type AppProcess,
+  freePort,
+  runApp,
+  type testEnv,
+  waitForHttp,
+  workloadCredentials,
+} from '@libs/testing';
 
 export type TestEnv = ReturnType<typeof testEnv>;
 
@@ -78,13 +85,19 @@ export class DataPlane {
   nc!: NatsConnection;
   jsm!: JetStreamManager;
   private readonly processes: AppProcess[] = [];
+  /** Each provisioned version's NATS identity (a `.creds` file), as the deployer mints it. */
+  private readonly credentials = new Map<string, string>();
 
   constructor(readonly env: TestEnv) {
     this.names = new Names(env.KRE_PREFIX);
   }
 
   async connect(): Promise<void> {
-    this.nc = await connectNats({ url: this.env.NATS_URL, name: 'e2e-data-plane' });
+    this.nc = await connectNats({
+      url: this.env.NATS_URL,
+      credentials: this.env.NATS_CREDS,
+      name: 'e2e-data-plane',
+    });
     this.jsm = await jetstreamManager(this.nc);
   }
 
@@ -118,6 +131,7 @@ export class DataPlane {
     );
     const stores = resources.nodeStores;
     await provisionObservabilityStream(this.jsm, this.names, spec.runtimeId, { storage: 'memory' });
+    this.credentials.set(`${rt}/${version}`, await workloadCredentials(this.env, resources));
     return { spec, plans, stores };
   }
 
@@ -130,6 +144,8 @@ export class DataPlane {
       KRT_VERSION: spec.version,
       KRT_VERSION_ID: `${rt}:${spec.version}`,
       KRT_NATS_SERVER: this.env.NATS_URL,
+      KRT_NATS_CREDS: this.credentials.get(`${rt}/${spec.version}`) ?? '',
+      KRT_NATS_INBOX_PREFIX: this.names.workloadInboxPrefix(rt, spec.version),
       KRT_BASE_PATH: spec.krtDir,
       KRT_NATS_OBS_PREFIX: this.names.obsPrefix(rt),
       KRT_NATS_DATA_PREFIX: this.names.dataPrefix(rt),

@@ -77,7 +77,11 @@ describe('deployer with the kubernetes driver', () => {
     apps = kc.makeApiClient(AppsV1Api);
     core = kc.makeApiClient(CoreV1Api);
     plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, name: 'kube-deployer-e2e' });
+    nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'kube-deployer-e2e',
+    });
     await plane.runtimes.create({ _id: rt, name: 'Kube', description: '', createdBy: 'e2e' });
 
     const port = await freePort();
@@ -88,6 +92,8 @@ describe('deployer with the kubernetes driver', () => {
       KUBECONFIG: cluster.kubeconfigPath,
       KUBE_NAMESPACE: 'kre-system',
       KUBE_INGRESS_DOMAIN: 'kre.test',
+      // An image the installation says it cannot run (as KRE's Go runner is by default).
+      KUBE_IMAGE_MAP: JSON.stringify({ 'acme/unrunnable': null }),
       WORKLOAD_READY_TIMEOUT_SECONDS: '60',
     });
     await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
@@ -141,13 +147,13 @@ describe('deployer with the kubernetes driver', () => {
     expect(service.spec?.selector?.['kre.io/version']).toBe('greeter-v1');
   });
 
-  it('fails a version whose nodes need the Python runner, naming the image, and writes nothing', async () => {
-    const name = await seedVersion('greeter-py', 'konstellation/kre-py:1.0');
+  it('fails a version whose nodes need a runner this installation lacks, naming the image, and writes nothing', async () => {
+    const name = await seedVersion('greeter-unrunnable', 'acme/unrunnable:1.0');
     await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
     await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
     const result = await settled(name, VersionStatus.STARTING);
     expect(result?.status).toBe(VersionStatus.ERROR);
-    expect(result?.message).toMatch(/uses image "konstellation\/kre-py:1.0"/);
+    expect(result?.message).toMatch(/uses image "acme\/unrunnable:1.0"/);
     const objects = await apps.listNamespacedDeployment({
       namespace,
       labelSelector: `kre.io/version=${name}`,

@@ -262,7 +262,7 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
         dependencies: { ...testOptions().dependencies, pypiIndexUrl: 'https://pypi.org/simple' },
       }),
     );
-    nc = await connectNats({ url: env.NATS_URL, name: 'podrun-e2e' });
+    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'podrun-e2e' });
 
     // What the deployer's start job does before apply: streams, stores, the KRT copy.
     const { krt } = await validateKrtDirectory('examples/greeter', { prefix: env.KRE_PREFIX });

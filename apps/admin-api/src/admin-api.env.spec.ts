@@ -6,6 +6,7 @@ const required = {
   MONGO_URL: 'mongodb://127.0.0.1:27017',
   REDIS_URL: 'redis://127.0.0.1:6379',
   NATS_URL: 'nats://127.0.0.1:4222',
+  NATS_CREDS: '/run/kre/app.creds',
   SMTP_URL: 'smtp://127.0.0.1:1025',
   CONFIG_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
 };

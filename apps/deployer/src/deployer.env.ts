@@ -91,6 +91,13 @@ export const deployerEnvSchema = z
     ...mongoEnv,
     ...redisEnv,
     ...natsEnv,
+    /**
+     * The installation's NATS authority (JSON: operator, system and account keys; scripts/nats-auth
+     * makes it): the deployer mints each version's NATS identity and revokes it at stop.
+     */
+    NATS_AUTHORITY_FILE: z
+      .string({ error: 'is required (the path of the NATS authority file)' })
+      .min(1, { error: 'is required (the path of the NATS authority file)' }),
     ...configKeyEnv,
     DEPLOYER_HOST: z.string().default('127.0.0.1'),
     /** `/health` and `/livez` only: the deployer serves no API. */

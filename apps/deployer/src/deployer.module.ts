@@ -6,7 +6,9 @@ import {
   GatewayRoutes,
   NATS_CONNECTION,
   NatsModule,
+  NATS_AUTHORITY,
   NatsProvisioner,
+  WorkloadIdentities,
   deployerSubjects,
   natsCheck,
 } from '@libs/messaging';
@@ -51,7 +53,11 @@ export class DeployerModule {
           prefix: names.queuePrefix(),
           role: 'worker',
         }),
-        NatsModule.forRoot({ url: env.NATS_URL, name: `${env.KRE_PREFIX}-deployer` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          credentials: env.NATS_CREDS,
+          name: `${env.KRE_PREFIX}-deployer`,
+        }),
         HealthModule.forRoot({
           inject: [getConnectionToken(), getQueueToken(VERSIONS_QUEUE), NATS_CONNECTION],
           useFactory: (mongo: Connection, queue: Queue, nats: NatsConnection) => [
@@ -87,6 +93,8 @@ export class DeployerModule {
         },
         OrchestratorLifecycle,
         NatsProvisioner,
+        { provide: NATS_AUTHORITY, useValue: { file: env.NATS_AUTHORITY_FILE, url: env.NATS_URL } },
+        WorkloadIdentities,
         RuntimeDatabases,
         VersionPlanner,
         KrtCopyService,

@@ -32,12 +32,15 @@ export class KrtCopyService {
     private readonly pythonEnvs: PythonEnvs,
   ) {}
 
-  /** Prepares (when this driver wants it) and stores the version's KRT copy. */
+  /**
+   * Prepares (when this driver wants it) and stores the version's KRT copy; its sha256 (hex),
+   * which workloads' fetch step checks the copy against.
+   */
   async copy(
     version: VersionDoc,
     resources: VersionResources,
     progress: (step: string) => Promise<void>,
-  ): Promise<void> {
+  ): Promise<string> {
     await progress('prepare');
     const workDir = join(
       this.env.stateDir,
@@ -51,7 +54,7 @@ export class KrtCopyService {
           ? await this.prepare(version, workDir)
           : null;
       await progress('copy-krt');
-      await this.provisioner.storeKrt(
+      return await this.provisioner.storeKrt(
         resources,
         prepared ? createReadStream(prepared) : this.upload(version),
       );

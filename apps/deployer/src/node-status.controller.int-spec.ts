@@ -106,20 +106,24 @@ describe('nodeStatusController', () => {
       ],
       providers: [{ provide: ORCHESTRATOR_DRIVER, useValue: driver }],
     }).compile();
-    serverNc = await connectNats({ url: env.NATS_URL, name: 'deployer-under-test' });
+    serverNc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'deployer-under-test',
+    });
     server = serverModule.createNestMicroservice({ strategy: new NatsRpcServer(serverNc) });
     await server.listen();
     await serverNc.flush(); // the server holds the subscriptions before anyone asks
 
     const clientModule = await Test.createTestingModule({
       imports: [
-        NatsModule.forRoot({ url: env.NATS_URL, name: 'api' }),
+        NatsModule.forRoot({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'api' }),
         DeployerRpcModule.forRoot({ prefix: env.KRE_PREFIX }),
       ],
     }).compile();
     clientApp = await clientModule.init();
     client = clientApp.get(DeployerClient);
-    bare = await connectNats({ url: env.NATS_URL, name: 'bare' });
+    bare = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'bare' });
   });
 
   afterAll(async () => {
@@ -237,7 +241,11 @@ describe('nodeStatusController', () => {
   });
 
   it('a reply that breaks the contract, or is not JSON, is refused by the client too', async () => {
-    const impostor = await connectNats({ url: env.NATS_URL, name: 'impostor' });
+    const impostor = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'impostor',
+    });
     const impostorSubjects = {
       status: `${subjects.status}-impostor`,
       nodeStatus: `${subjects.nodeStatus}-impostor`,

@@ -1,3 +1,4 @@
+import { Names } from '@libs/naming';
 import { spawn } from 'node:child_process';
 import {
   Inject,
@@ -46,6 +47,14 @@ function runFetchKrt(
         HOME: env.HOME,
         KRE_PREFIX: plan.prefix,
         KRT_NATS_SERVER: env.NATS_URL,
+        // The deployer's own identity: on this driver the deployer fetches, then hands the KRT
+        // to the sandboxes read-only.
+        KRT_NATS_CREDS: env.NATS_CREDS,
+        KRT_NATS_INBOX_PREFIX: new Names(plan.prefix).workloadInboxPrefix(
+          plan.runtimeId,
+          plan.versionName,
+        ),
+        KRT_ARCHIVE_SHA256: plan.pins?.krtSha256 ?? '',
         KRT_KRT_BUCKET: plan.krtBucket,
         KRT_VERSION: plan.versionName,
         KRT_BASE_PATH: dest,

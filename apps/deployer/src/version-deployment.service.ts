@@ -127,8 +127,8 @@ export class VersionDeploymentService {
     const deployment = this.planner.plan(version);
     await progress('provision-nats');
     await this.provisioner.provisionVersion(deployment.resources);
-    await this.krtCopies.copy(version, deployment.resources, progress);
-    await this.workloads.run(deployment, progress);
+    const krtSha256 = await this.krtCopies.copy(version, deployment.resources, progress);
+    await this.workloads.run(deployment, progress, krtSha256);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { VersionRef } from '@libs/jobs';
-import { GatewayRoutes } from '@libs/messaging';
+import { GatewayRoutes, WorkloadIdentities } from '@libs/messaging';
 import type { DeploymentPlan, OrchestratorDriver } from '@libs/orchestrator';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
@@ -9,20 +9,31 @@ import type { Progress } from './version-deployment.service.js';
 
 /**
  * A version's workloads and how clients reach them: the orchestrator driver (apply, readiness,
- * stop, publish at the orchestrator's level) and the gateway's routes, kept in step.
+ * stop, publish at the orchestrator's level), the version's NATS identity (issued before its
+ * workloads run, revoked when they stop) and the gateway's routes, kept in step.
  */
 @Injectable()
 export class VersionWorkloads {
   constructor(
     private readonly routes: GatewayRoutes,
+    private readonly identities: WorkloadIdentities,
     @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
     @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
   ) {}
 
-  /** Converges the workloads to `plan` and waits until every replica is ready. */
-  async roll(plan: DeploymentPlan, progress: Progress, step = 'apply'): Promise<void> {
+  /**
+   * Converges the workloads to `plan` and waits until every replica is ready. `krtSha256`: the
+   * digest of a KRT copy just stored (else the one pinned at the version's start holds).
+   */
+  async roll(
+    plan: DeploymentPlan,
+    progress: Progress,
+    step = 'apply',
+    krtSha256?: string,
+  ): Promise<void> {
     await progress(step);
-    await this.driver.apply(plan);
+    const pins = await this.identities.pin(plan.resources, krtSha256);
+    await this.driver.apply({ ...plan, pins });
     await progress('wait-ready');
     await this.driver.waitReady(
       plan.runtimeId,
@@ -32,8 +43,8 @@ export class VersionWorkloads {
   }
 
   /** Runs `plan` and routes the version's own address (`<rt>.<ver>`) to its entrypoint. */
-  async run(plan: DeploymentPlan, progress: Progress): Promise<void> {
-    await this.roll(plan, progress);
+  async run(plan: DeploymentPlan, progress: Progress, krtSha256: string): Promise<void> {
+    await this.roll(plan, progress, 'apply', krtSha256);
     await progress('route');
     const endpoints = await this.driver.endpoints(plan.runtimeId, plan.versionName);
     if (!endpoints) throw new Error('the entrypoint reported no endpoints');
@@ -44,13 +55,14 @@ export class VersionWorkloads {
   async stop(ref: VersionRef, progress?: Progress): Promise<void> {
     await progress?.('remove-routes');
     await this.routes.removeVersion(ref.runtimeId, ref.versionName);
-    await progress?.('stop-workloads');
-    await this.driver.stop(ref.runtimeId, ref.versionName);
+    await this.stopWorkloads(ref, progress);
   }
 
-  /** Stops the workloads alone (a start that failed made no route). */
-  stopWorkloads(ref: VersionRef): Promise<void> {
-    return this.driver.stop(ref.runtimeId, ref.versionName);
+  /** Stops the workloads alone (a start that failed made no route), then revokes their identity. */
+  async stopWorkloads(ref: VersionRef, progress?: Progress): Promise<void> {
+    await progress?.('stop-workloads');
+    await this.driver.stop(ref.runtimeId, ref.versionName);
+    await this.identities.revoke(ref.runtimeId, ref.versionName);
   }
 
   /** Makes the version the runtime's published one, at the orchestrator and the gateway. */

@@ -68,6 +68,8 @@ export class EntrypointModule {
       imports: [
         NatsModule.forRoot({
           url: env.KRT_NATS_SERVER,
+          credentials: env.KRT_NATS_CREDS,
+          inboxPrefix: env.KRT_NATS_INBOX_PREFIX,
           name: `entrypoint-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}`,
         }),
         EntrypointCoreModule.forRoot(env),

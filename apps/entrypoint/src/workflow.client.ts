@@ -226,7 +226,7 @@ export class WorkflowClient {
       return;
     }
     try {
-      this.jsm ??= jetstreamManager(this.nc);
+      this.jsm ??= jetstreamManager(this.nc, { checkAPI: false });
       const jsm = await this.jsm;
       const stored = await jsm.streams.getMessage(advisory.stream, { seq: advisory.stream_seq });
       if (!stored) return;

@@ -15,7 +15,7 @@ describe(RouteTable.name, () => {
   const v2 = { http: '127.0.0.1:1002', grpc: '127.0.0.1:2002' };
 
   beforeAll(async () => {
-    nc = await connectNats({ url: env.NATS_URL, name: 'int-routes' });
+    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'int-routes' });
     routes = await GatewayRoutes.open(nc, names);
     await routes.addVersion('shop', 'v1', v1); // written before the gateway starts
   });

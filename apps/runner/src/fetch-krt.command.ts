@@ -1,11 +1,17 @@
-import { baseEnv, loadEnvOrExit, urlEnv } from '@libs/config';
+import { baseEnv, loadEnvOrExit, urlEnv, workloadEnv } from '@libs/config';
 import { connectNats } from '@libs/messaging';
 import { fetchKrt, installDependenciesInPlace } from '@libs/orchestrator';
 import { z } from 'zod';
 
 const fetchKrtEnvSchema = z.object({
   KRE_PREFIX: baseEnv.KRE_PREFIX,
-  KRT_NATS_SERVER: z.string({ error: 'is required' }).min(1),
+  KRT_NATS_SERVER: workloadEnv.KRT_NATS_SERVER,
+  KRT_NATS_CREDS: workloadEnv.KRT_NATS_CREDS,
+  KRT_NATS_INBOX_PREFIX: workloadEnv.KRT_NATS_INBOX_PREFIX,
+  /** sha256 (hex) of the KRT copy the deployer stored: another archive is refused. */
+  KRT_ARCHIVE_SHA256: z
+    .string({ error: 'is required' })
+    .regex(/^[0-9a-f]{64}$/, { error: 'must be a sha256 in hex' }),
   /** Object store of the runtime's prepared KRTs (`<p>_<rt>_krt`). */
   KRT_KRT_BUCKET: z.string({ error: 'is required' }).min(1),
   KRT_VERSION: z.string({ error: 'is required' }).min(1),
@@ -26,13 +32,19 @@ const fetchKrtEnvSchema = z.object({
  */
 export async function fetchKrtCommand(): Promise<number> {
   const env = loadEnvOrExit('runner fetch-krt', fetchKrtEnvSchema);
-  const nc = await connectNats({ url: env.KRT_NATS_SERVER, name: `fetch-krt-${env.KRT_VERSION}` });
+  const nc = await connectNats({
+    url: env.KRT_NATS_SERVER,
+    credentials: env.KRT_NATS_CREDS,
+    inboxPrefix: env.KRT_NATS_INBOX_PREFIX,
+    name: `fetch-krt-${env.KRT_VERSION}`,
+  });
   try {
     const result = await fetchKrt(nc, {
       bucket: env.KRT_KRT_BUCKET,
       key: env.KRT_VERSION,
       dest: env.KRT_BASE_PATH,
       prefix: env.KRE_PREFIX,
+      sha256: env.KRT_ARCHIVE_SHA256,
     });
     process.stdout.write(`fetch-krt: ${env.KRT_VERSION} ${result} at ${env.KRT_BASE_PATH}\n`);
     if (env.KRT_NPM_REGISTRY) {

@@ -27,7 +27,8 @@ export interface RunnerDeps {
  * @throws Error when the version's proto (KRT_ENTRYPOINT_PROTO) cannot be loaded.
  */
 export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps): NodeRunner {
-  const js = jetstream(nc);
+  // No account-wide call ($JS.API.INFO): a workload's identity may not make one.
+  const js = jetstream(nc, { checkAPI: false });
   const codec = new PayloadCodec(
     env.KRT_ENTRYPOINT_PROTO ? loadProtos(env.KRT_BASE_PATH, env.KRT_ENTRYPOINT_PROTO) : undefined,
   );

@@ -69,6 +69,8 @@ export class RunnerModule {
       imports: [
         NatsModule.forRoot({
           url: env.KRT_NATS_SERVER,
+          credentials: env.KRT_NATS_CREDS,
+          inboxPrefix: env.KRT_NATS_INBOX_PREFIX,
           name: `runner-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}-${env.KRT_WORKFLOW_NAME}-${env.KRT_NODE_ID}`,
         }),
         NodeRunnerModule.forRoot(env, handlerModule),

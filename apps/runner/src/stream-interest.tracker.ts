@@ -30,7 +30,7 @@ export class StreamInterestTracker {
   /** Lists the stream's consumers now, then every 30 s until `stop()`. */
   async refresh(): Promise<void> {
     try {
-      const jsm = await jetstreamManager(this.nc);
+      const jsm = await jetstreamManager(this.nc, { checkAPI: false });
       const subjects = new Set<string>();
       let everything = false;
       for await (const info of jsm.consumers.list(this.stream)) {

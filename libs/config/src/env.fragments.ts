@@ -41,7 +41,13 @@ export const baseEnv = {
 
 export const mongoEnv = { MONGO_URL: url(['mongodb', 'mongodb+srv']) };
 export const redisEnv = { REDIS_URL: url(['redis', 'rediss']) };
-export const natsEnv = { NATS_URL: url(['nats', 'tls']) };
+export const natsEnv = {
+  NATS_URL: url(['nats', 'tls']),
+  /** The app's own NATS identity (a `.creds` file): NATS refuses anonymous connections. */
+  NATS_CREDS: z
+    .string({ error: "is required (the path of this app's NATS .creds file)" })
+    .min(1, { error: "is required (the path of this app's NATS .creds file)" }),
+};
 export const smtpEnv = {
   SMTP_URL: url(['smtp', 'smtps']),
   SMTP_FROM: z.string().email({ error: 'must be an email address' }).default('kre@kre.local'),

@@ -12,6 +12,7 @@ describe(loadEnv.name, () => {
       MONGO_URL: 'mongodb://127.0.0.1:27017',
       REDIS_URL: 'redis://127.0.0.1:6379',
       NATS_URL: 'nats://127.0.0.1:4222',
+      NATS_CREDS: '/run/kre/app.creds',
     });
     expect(env).toMatchObject({ KRE_PREFIX: 'kre', NODE_ENV: 'production', LOG_FORMAT: 'text' });
   });
@@ -21,6 +22,7 @@ describe(loadEnv.name, () => {
       MONGO_URL: 'mongodb://127.0.0.1:27017',
       REDIS_URL: 'redis://127.0.0.1:6379',
       NATS_URL: 'nats://127.0.0.1:4222',
+      NATS_CREDS: '/run/kre/app.creds',
     };
     expect(loadEnv('app', schema, urls).NODE_ENV).toBe('production');
     expect(loadEnv('app', schema, { ...urls, NODE_ENV: 'development' }).NODE_ENV).toBe(
@@ -42,6 +44,7 @@ describe(loadEnv.name, () => {
       'MONGO_URL: must be a URL with scheme mongodb:// or mongodb+srv://',
       'REDIS_URL: is required',
       'NATS_URL: is required',
+      "NATS_CREDS: is required (the path of this app's NATS .creds file)",
     ]);
   });
 
@@ -51,6 +54,8 @@ describe(loadEnv.name, () => {
       KRT_VERSION: 'v1',
       KRT_VERSION_ID: 'demo:v1',
       KRT_NATS_SERVER: 'nats://x:4222',
+      KRT_NATS_CREDS: '/kre/nats/nats.creds',
+      KRT_NATS_INBOX_PREFIX: '_INBOX_kre_demo_v1',
       KRT_BASE_PATH: '/krt',
       KRT_HEALTH_PORT: '8090',
       KRT_NATS_OBS_PREFIX: 'kre.demo.obs',

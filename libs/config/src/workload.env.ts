@@ -17,6 +17,12 @@ export const workloadEnv = {
   KRT_VERSION: slug('version'),
   KRT_VERSION_ID: z.string({ error: 'is required' }).min(1),
   KRT_NATS_SERVER: z.string({ error: 'is required' }).min(1),
+  /** The version's NATS identity: a `.creds` file the driver writes (never on a command line). */
+  KRT_NATS_CREDS: z.string({ error: 'is required' }).min(1),
+  /** Where the workload's NATS replies come back: its credentials allow no other inbox. */
+  KRT_NATS_INBOX_PREFIX: z.string({ error: 'is required' }).regex(/^_INBOX_[A-Za-z0-9_-]+$/, {
+    error: 'must be an inbox prefix (_INBOX_<name>)',
+  }),
   KRT_BASE_PATH: z.string({ error: 'is required' }).min(1),
   KRT_HEALTH_PORT: port,
   /**

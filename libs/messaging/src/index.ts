@@ -157,3 +157,28 @@ export {
   type InvocationKeyUsed,
   type RuntimeInvocationKeys,
 } from './invocation-keys.js';
+export {
+  ENGINE_APPS,
+  enginePermissions,
+  kvBucketAccess,
+  objectStoreAccess,
+  workloadPermissions,
+  type EngineApp,
+  type NatsPermissions,
+} from './auth/nats-permissions.js';
+export {
+  accountJwt,
+  createNatsAuthority,
+  credsPublicKey,
+  mintUser,
+  natsServerConfig,
+  parseNatsAuthority,
+  publicKeys,
+  type NatsAuthority,
+} from './auth/nats-authority.js';
+export {
+  NATS_AUTHORITY,
+  WorkloadIdentities,
+  type NatsAuthorityOptions,
+  type VersionPins,
+} from './auth/workload-identities.service.js';

@@ -30,7 +30,8 @@ export class NatsProvisioner {
     return provisionVersionResources(this.nc, resources);
   }
 
-  storeKrt(resources: VersionResources, archive: Readable): Promise<void> {
+  /** Stores the version's KRT copy; its sha256 (hex). */
+  storeKrt(resources: VersionResources, archive: Readable): Promise<string> {
     return storeVersionKrt(this.nc, resources.krt, archive);
   }
 

@@ -18,7 +18,7 @@ describe('NATS JetStream on the test server', () => {
   let nc: NatsConnection;
 
   beforeAll(async () => {
-    nc = await connectNats({ url: env.NATS_URL, name: 'int-test' });
+    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'int-test' });
   });
   afterAll(async () => {
     await nc.drain();

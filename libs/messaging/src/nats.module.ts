@@ -6,7 +6,8 @@ import {
   Module,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 
 /** Injection token of the app's `NatsConnection` (`@nats-io/transport-node`). */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -16,6 +17,13 @@ export interface NatsOptions {
   url: string;
   /** Connection name shown by the server (`kre-<app>`). */
   name: string;
+  /**
+   * Path of the identity's `.creds` file (`NATS_CREDS`, `KRT_NATS_CREDS`): NATS refuses
+   * anonymous connections. Read again at each (re)connect, so replaced credentials take effect.
+   */
+  credentials: string;
+  /** Where replies come back (`KRT_NATS_INBOX_PREFIX`): workloads may only receive under theirs. */
+  inboxPrefix?: string;
 }
 
 /** Opens the connection with reconnects on, so a NATS restart is survived without a crash. */
@@ -23,6 +31,8 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
   return connect({
     servers: options.url,
     name: options.name,
+    authenticator: credsAuthenticator(() => readFileSync(options.credentials)),
+    ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     timeout: 10_000,

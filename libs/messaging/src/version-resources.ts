@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
@@ -166,14 +167,28 @@ export async function removeVersionResources(
   );
 }
 
-/** Puts a version's KRT copy (the archive workloads fetch) in place of any earlier one. */
+/**
+ * Puts a version's KRT copy (the archive workloads fetch) in place of any earlier one; the
+ * sha256 (hex) of what was put, computed here (the store's own digest is the store's word).
+ */
 export async function storeVersionKrt(
   nc: NatsConnection,
   krt: VersionResources['krt'],
   archive: Readable,
-): Promise<void> {
+): Promise<string> {
   const store = await new Objm(jetstream(nc)).create(krt.bucket);
-  await store.put({ name: krt.key }, Readable.toWeb(archive));
+  const hash = createHash('sha256');
+  const hashed = archive.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    }),
+  );
+  archive.once('error', (error) => hashed.destroy(error));
+  await store.put({ name: krt.key }, Readable.toWeb(hashed));
+  return hash.digest('hex');
 }
 
 /** Creates (or updates) a runtime's observability stream. Idempotent. */

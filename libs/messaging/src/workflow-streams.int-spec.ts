@@ -32,7 +32,11 @@ describe(provisionWorkflowStreams.name, () => {
   };
 
   beforeAll(async () => {
-    nc = await connectNats({ url: env.NATS_URL, name: 'int-provision' });
+    nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'int-provision',
+    });
     jsm = await jetstreamManager(nc);
   });
   afterAll(async () => {

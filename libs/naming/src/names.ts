@@ -135,9 +135,12 @@ export class Names {
   workloadUser(rt: string, ver: string): string {
     return `${this.prefix}-${rt}-${ver}`;
   }
-  /** Engine-only bucket: the NATS user key each running version holds (revoked at stop). */
-  workloadUsersBucket(): string {
-    return `${this.prefix}_workload_users`;
+  /**
+   * Engine-only bucket: what the deployer pinned for each running version (its NATS identity,
+   * its KRT copy's digest), keyed `<rt>.<ver>`.
+   */
+  deploymentsBucket(): string {
+    return `${this.prefix}_deployments`;
   }
   /** Durable consumer of `node` reading `input` (a node or `entrypoint`), optionally one channel. */
   consumer(node: string, input: string, channel?: string): string {

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { type Krt, nodeRuntime, requirementsFileOf } from '@libs/krt';
-import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
+import {
+  planVersionResources,
+  type StreamSettings,
+  type VersionPins,
+  type VersionResources,
+} from '@libs/messaging';
 import { Names, keys } from '@libs/naming';
 
 /** Named ports a workload listens on; the driver picks the numbers (`KRT_<NAME>_PORT`). */
@@ -22,7 +27,7 @@ export interface WorkloadSpec {
   readonly ports: readonly PortName[];
   /**
    * The workload env of docs/architecture.md, except what the driver decides: the ports,
-   * `KRT_BASE_PATH` and `KRT_CONFIG_FILES_DIR`.
+   * `KRT_BASE_PATH`, `KRT_CONFIG_FILES_DIR` and `KRT_NATS_CREDS`.
    */
   readonly env: Readonly<Record<string, string>>;
   /**
@@ -57,6 +62,11 @@ export interface DeploymentPlan {
   /** Object store holding the prepared KRT (key: the version name). */
   readonly krtBucket: string;
   readonly routes: EntrypointRoutes;
+  /**
+   * What the deployer pinned for the version (its NATS credentials, its KRT copy's digest),
+   * attached before `apply`; secret, and outside every spec hash (a new digest is not a new spec).
+   */
+  readonly pins?: VersionPins;
 }
 
 /** Resolved config values of a version (decrypted; never logged). */
@@ -155,6 +165,8 @@ export function plan(input: PlanInput): DeploymentPlan {
     KRT_VERSION: ver,
     KRT_VERSION_ID: keys.version(rt, ver),
     KRT_NATS_SERVER: input.natsUrl,
+    // The version's NATS identity may receive replies only there.
+    KRT_NATS_INBOX_PREFIX: names.workloadInboxPrefix(rt, ver),
     KRT_NATS_OBS_PREFIX: names.obsPrefix(rt),
     KRT_NATS_DATA_PREFIX: names.dataPrefix(rt),
     KRT_NATS_KEY_VALUE_STORE_PROJECT: names.projectBucket(rt, ver),

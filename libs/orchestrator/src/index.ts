@@ -21,7 +21,7 @@ export {
   type PythonEnv,
   type PythonEnvOptions,
 } from './local/python-env.js';
-export { fetchKrt, type FetchKrtOptions } from './fetch-krt.js';
+export { KrtDigestMismatchError, fetchKrt, type FetchKrtOptions } from './fetch-krt.js';
 export { killWithGroup, processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';
 export { KubernetesDriver } from './kubernetes/kubernetes.driver.js';

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,6 +10,10 @@ export interface ServiceUrls {
   MONGO_URL: string;
   REDIS_URL: string;
   NATS_URL: string;
+  /** A user with every permission of the installation's account (tests' own connections). */
+  NATS_CREDS: string;
+  /** The NATS authority (the deployer's NATS_AUTHORITY_FILE; tests mint identities with it). */
+  NATS_AUTHORITY_FILE: string;
   SMTP_URL: string;
   /** Mailpit's HTTP API (read the mail a test sent). */
   MAILPIT_URL: string;
@@ -179,15 +183,34 @@ export async function startRedis(dir: string, port?: number): Promise<RunningSer
   );
 }
 
-export async function startNats(dir: string): Promise<RunningService> {
+/** A NATS server with JetStream in operator mode: no anonymous connection is accepted. */
+export async function startNats(
+  dir: string,
+): Promise<RunningService & { credentials: string; authorityFile: string }> {
   const port = await freePort();
-  return launch(
-    'nats-server',
-    toolBinary('nats-server'),
-    ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
-    port,
-    dir,
+  // Loaded by path (not imported), so this file stays loadable by Node alone (benchmarks).
+  const auth = (await import(
+    new URL('../../messaging/src/auth/nats-authority.ts', import.meta.url).href
+  )) as typeof import('../../messaging/src/auth/nats-authority.js');
+  const authority = auth.createNatsAuthority();
+  const authorityFile = join(dir, 'authority.json');
+  writeFileSync(authorityFile, JSON.stringify(authority), { mode: 0o600 });
+  const credentials = join(dir, 'test.creds');
+  const user = await auth.mintUser(authority, 'test', { pub: ['>'], sub: ['>'] });
+  writeFileSync(credentials, user.creds, { mode: 0o600 });
+  for (const sub of ['jetstream', 'resolver']) mkdirSync(join(dir, sub));
+  const config = join(dir, 'nats.conf');
+  writeFileSync(
+    config,
+    await auth.natsServerConfig(authority, {
+      host: '127.0.0.1',
+      port,
+      storeDir: join(dir, 'jetstream'),
+      resolverDir: join(dir, 'resolver'),
+    }),
   );
+  const server = await launch('nats-server', toolBinary('nats-server'), ['-c', config], port, dir);
+  return { ...server, credentials, authorityFile };
 }
 
 export async function startFerretDb(dir: string): Promise<RunningService> {
@@ -258,10 +281,13 @@ export async function startServices(): Promise<{ urls: ServiceUrls; stop(): Prom
   const [redis, nats, ferret, mail] = results.map(
     (r) => (r as PromiseFulfilledResult<RunningService>).value,
   );
+  const natsAuth = nats as RunningService & { credentials: string; authorityFile: string };
   return {
     urls: {
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
       NATS_URL: `nats://127.0.0.1:${nats.port}`,
+      NATS_CREDS: natsAuth.credentials,
+      NATS_AUTHORITY_FILE: natsAuth.authorityFile,
       MONGO_URL: `mongodb://127.0.0.1:${ferret.port}/`,
       SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
       MAILPIT_URL: `http://127.0.0.1:${(mail as RunningService & { httpPort: number }).httpPort}`,

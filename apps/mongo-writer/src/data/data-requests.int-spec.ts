@@ -22,7 +22,7 @@ describe(DataRequestsConsumer.name, () => {
   let sut: DataRequestsConsumer;
 
   beforeAll(async () => {
-    nc = await connectNats({ url: env.NATS_URL, name: 'int-data' });
+    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'int-data' });
     connection = await mongoose
       .createConnection(env.MONGO_URL, mongooseOptions(names.platformDb()))
       .asPromise();

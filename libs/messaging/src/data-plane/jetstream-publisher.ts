@@ -38,8 +38,13 @@ interface Waiting {
  * profiled, that was the largest CPU cost of a runner. This keeps one reply subscription,
  * matches PubAcks by token, and times out waiting publishes with one sweeping timer.
  */
+/** The `inboxPrefix` the connection was opened with (nats.js keeps its options on it). */
+function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  return (nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+}
+
 export class JetStreamPublisher {
-  private readonly inbox = `${createInbox()}.`;
+  private readonly inbox: string;
   private readonly waiting = new Map<string, Waiting>();
   private readonly subscription: Subscription;
   private readonly sweeper: NodeJS.Timeout;
@@ -49,6 +54,8 @@ export class JetStreamPublisher {
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5_000,
   ) {
+    // Under the connection's inbox prefix: a workload's identity may receive nowhere else.
+    this.inbox = `${createInbox(inboxPrefixOf(nc))}.`;
     this.subscription = nc.subscribe(`${this.inbox}*`, {
       callback: (error, msg) => {
         if (!error) this.onAck(msg);

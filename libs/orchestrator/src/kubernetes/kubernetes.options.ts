@@ -129,6 +129,8 @@ export const POD_PATHS = {
   krtVolume: '/krt',
   krt: '/krt/current',
   config: '/kre/config',
+  /** The version's NATS credentials (`KRT_NATS_CREDS`), from its Secret. */
+  nats: '/kre/nats',
   tmp: '/tmp',
   /** A Python node's requirements, installed by `install-requirements` (on PYTHONPATH). */
   deps: '/deps',

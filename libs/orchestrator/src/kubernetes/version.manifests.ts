@@ -40,12 +40,16 @@ function configKeys(workload: WorkloadSpec): Set<string> {
 
 /** The Secret data key of a config file: files and variables share one Secret. */
 const fileKey = (name: string) => `file.${name}`;
+/** The Secret data key (and file name) of the version's NATS credentials. */
+const NATS_CREDS_KEY = 'nats.creds';
+const NATS_CREDS_PATH = `${POD_PATHS.nats}/${NATS_CREDS_KEY}`;
 
 function versionSecret(plan: DeploymentPlan, namespace: string): V1Secret {
   const [first] = plan.workloads;
   const data: Record<string, string> = {};
   for (const key of configKeys(first)) data[key] = first.env[key];
   for (const [name, content] of Object.entries(first.configFiles)) data[fileKey(name)] = content;
+  if (plan.pins) data[NATS_CREDS_KEY] = plan.pins.credentials;
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -89,6 +93,7 @@ function workloadEnv(
     // The kubelet's probes and the Services reach the pod's address, not its loopback.
     { name: 'KRT_LISTEN_HOST', value: '0.0.0.0' },
     { name: 'KRT_CONFIG_FILES_DIR', value: POD_PATHS.config },
+    { name: 'KRT_NATS_CREDS', value: NATS_CREDS_PATH },
     { name: 'HOME', value: POD_PATHS.tmp },
     { name: 'NODE_ENV', value: 'production' },
     // What install-requirements put there comes first (a KRT's protobuf pin over the image's).
@@ -188,6 +193,10 @@ function deployment(
     env: [
       { name: 'KRE_PREFIX', value: plan.prefix },
       { name: 'KRT_NATS_SERVER', value: options.workloadNatsUrl },
+      // The version's own identity: it may read its runtime's KRT copies, not write them.
+      { name: 'KRT_NATS_CREDS', value: NATS_CREDS_PATH },
+      { name: 'KRT_NATS_INBOX_PREFIX', value: workload.env.KRT_NATS_INBOX_PREFIX },
+      { name: 'KRT_ARCHIVE_SHA256', value: plan.pins?.krtSha256 ?? '' },
       { name: 'KRT_KRT_BUCKET', value: plan.krtBucket },
       { name: 'KRT_VERSION', value: plan.versionName },
       { name: 'KRT_BASE_PATH', value: POD_PATHS.krt },
@@ -200,6 +209,7 @@ function deployment(
     volumeMounts: [
       { name: 'krt', mountPath: POD_PATHS.krtVolume },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
+      { name: 'nats', mountPath: POD_PATHS.nats, readOnly: true },
     ],
     securityContext: RESTRICTED,
     resources: options.workloadResources,
@@ -239,6 +249,7 @@ function deployment(
     volumeMounts: [
       { name: 'krt', mountPath: POD_PATHS.krtVolume, readOnly: true },
       { name: 'config', mountPath: POD_PATHS.config, readOnly: true },
+      { name: 'nats', mountPath: POD_PATHS.nats, readOnly: true },
       { name: 'tmp', mountPath: POD_PATHS.tmp },
       ...(requirements ? [{ name: 'deps', mountPath: POD_PATHS.deps, readOnly: true }] : []),
     ],
@@ -283,6 +294,14 @@ function deployment(
             { name: 'krt', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
             configVolume(workload, secretName),
+            {
+              name: 'nats',
+              secret: {
+                secretName,
+                defaultMode: 0o440,
+                items: [{ key: NATS_CREDS_KEY, path: NATS_CREDS_KEY }],
+              },
+            },
             ...(requirements ? [{ name: 'deps', emptyDir: {} }] : []),
           ],
           terminationGracePeriodSeconds: 30,

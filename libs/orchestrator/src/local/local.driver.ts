@@ -11,7 +11,7 @@ import {
   rm,
   writeFile,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { readPythonRequirements } from '@libs/krt';
 import type { DeploymentPlan, PortName, WorkloadSpec } from '../deployment-plan.js';
@@ -49,6 +49,8 @@ export const OWNER_ENV = 'KRE_WORKLOAD_OWNER';
  * a sandbox whose bwrap died is found (and never another process that reused a pid).
  */
 const SANDBOX_ENV = 'KRE_WORKLOAD_SANDBOX';
+/** The version's NATS credentials, under `<version dir>/secrets/`. */
+const CREDENTIALS_FILE = 'nats.creds';
 
 export interface LocalDriverOptions {
   /** `${XDG_STATE_HOME:-~/.local/state}/<prefix>`: registries, extracted KRTs, logs. */
@@ -189,9 +191,10 @@ export class LocalDriver implements OrchestratorDriver {
     await mkdir(join(dir, 'logs'), { recursive: true });
     await this.options.fetchKrt(plan, join(dir, 'krt'));
     await this.writeConfigFiles(plan, dir);
+    await this.writeCredentials(plan, dir);
     const ids = this.sandboxIds(plan.runtimeId);
     // Read-only to the workload anyway (bind); owned by its uid so it can read what it must.
-    if (ids) for (const sub of ['krt', 'config']) await chownTree(join(dir, sub), ids);
+    if (ids) for (const sub of ['krt', 'config', 'secrets']) await chownTree(join(dir, sub), ids);
     const pythonEnvs = await this.pythonEnvsOf(plan, join(dir, 'krt'));
 
     const previous = this.versions.get(key);
@@ -402,6 +405,7 @@ export class LocalDriver implements OrchestratorDriver {
       ...workload.env,
       KRT_BASE_PATH: join(dir, 'krt'),
       KRT_CONFIG_FILES_DIR: join(dir, 'config'),
+      KRT_NATS_CREDS: join(dir, 'secrets', CREDENTIALS_FILE),
       [OWNER_ENV]: this.owner,
       KRE_WORKLOAD_REPLICA: String(replica.replica),
     };
@@ -603,7 +607,12 @@ export class LocalDriver implements OrchestratorDriver {
         args: launch.args,
         cwd: env.KRT_BASE_PATH,
         env,
-        readOnly: [...launch.readOnly, same(env.KRT_BASE_PATH), same(env.KRT_CONFIG_FILES_DIR)],
+        readOnly: [
+          ...launch.readOnly,
+          same(env.KRT_BASE_PATH),
+          same(env.KRT_CONFIG_FILES_DIR),
+          same(dirname(env.KRT_NATS_CREDS)),
+        ],
         writable,
         ...ids,
         outliveParent: true,
@@ -675,6 +684,18 @@ export class LocalDriver implements OrchestratorDriver {
     for (const [name, content] of Object.entries(files)) {
       await writeFile(join(configDir, name), content, { mode: 0o600 });
     }
+  }
+
+  /**
+   * The version's NATS credentials (`KRT_NATS_CREDS`), readable by the workloads' user alone (a
+   * plan without pins, which only tests make, runs with none and cannot connect).
+   */
+  private async writeCredentials(plan: DeploymentPlan, dir: string): Promise<void> {
+    const secrets = join(dir, 'secrets');
+    await mkdir(secrets, { recursive: true, mode: 0o700 });
+    const file = join(secrets, CREDENTIALS_FILE);
+    await rm(file, { force: true });
+    if (plan.pins) await writeFile(file, plan.pins.credentials, { mode: 0o400 });
   }
 
   /** Written atomically (rename), readable by the engine's user only: it holds config values. */
