@@ -77,7 +77,11 @@ describe('deployer with the kubernetes driver', () => {
     apps = kc.makeApiClient(AppsV1Api);
     core = kc.makeApiClient(CoreV1Api);
     plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, name: 'kube-deployer-e2e' });
+    nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'kube-deployer-e2e',
+    });
     await plane.runtimes.create({ _id: rt, name: 'Kube', description: '', createdBy: 'e2e' });
 
     const port = await freePort();

@@ -8,6 +8,8 @@ const base = {
   MONGO_URL: 'mongodb://127.0.0.1:27017',
   REDIS_URL: 'redis://127.0.0.1:6379',
   NATS_URL: 'nats://127.0.0.1:4222',
+  NATS_CREDS: '/run/kre/app.creds',
+  NATS_AUTHORITY_FILE: '/run/kre/authority.json',
   CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
 };
 
