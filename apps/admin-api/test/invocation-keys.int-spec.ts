@@ -265,6 +265,24 @@ describe('invocation keys (admin-api)', () => {
     expect(legacy.data).toEqual({ runtime: { requireInvocationKey: false } });
   });
 
+  it('a runtime created again with the id of a deleted one starts with no keys', async () => {
+    await createRuntime('rt-again');
+    await createKey('rt-again', 'old');
+    // What the deployer does at the end of deleteRuntime's job.
+    await h.connection().collection<{ _id: string }>('runtimes').deleteOne({ _id: 'rt-again' });
+    h.clock.advance(1_000);
+    await createRuntime('rt-again');
+    expect(await listKeys('rt-again')).toEqual([]);
+    expect(await bucket.get('rt-again')).toMatchObject({ requireKey: true, keys: [] });
+    // Also when admin-api was down meanwhile: the old runtime's entry (a higher generation)
+    // gives way at the next start.
+    const stale = { incarnation: 'before', generation: 99, requireKey: false, keys: [] };
+    await bucket.remove('rt-again');
+    await bucket.put('rt-again', stale);
+    await h.get(InvocationKeysPublisher).reconcile();
+    expect(await bucket.get('rt-again')).toMatchObject({ requireKey: true, keys: [] });
+  });
+
   it('of two states, the newer generation wins whatever the order they arrive in', async () => {
     const newer: RuntimeInvocationKeys = { generation: 7, requireKey: true, keys: [] };
     expect(await bucket.put('rt-order', newer)).toBe(true);

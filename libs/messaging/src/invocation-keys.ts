@@ -9,7 +9,7 @@ import { z } from 'zod';
  * runtime (key = runtime id), written by admin-api (on every change and at its start), watched
  * by every gateway (which has no database). A gateway looks a caller's key up in O(1): the
  * runtime's entry, then the key's SHA-256 in a Map built once per entry.
- *   `{generation, requireKey, keys: [{id, hash, expiresAt}]}`   (revoked keys are left out; expired ones
+ *   `{incarnation, generation, requireKey, keys: [{id, hash, expiresAt}]}`   (revoked keys are left out; expired ones
  *   stay until the next write, so the gateway checks `expiresAt` on every call)
  * A runtime with no entry is closed (fail closed: the gateway answers 401 for it).
  */
@@ -21,6 +21,12 @@ export const invocationKeyEntrySchema = z.object({
   expiresAt: z.iso.datetime().nullable(),
 });
 export const runtimeInvocationKeysSchema = z.object({
+  /**
+   * Which runtime of that id the entry describes (its creation time): a runtime created again
+   * after a deletion starts its generations anew, and its entry replaces the old one's whatever
+   * their generations.
+   */
+  incarnation: z.string().optional(),
   /** The runtime's `invocationKeysGeneration` this entry was built from (newer wins). */
   generation: z.number().int().min(0),
   requireKey: z.boolean(),
@@ -58,9 +64,9 @@ export class InvocationKeysBucket {
   }
 
   /**
-   * Writes the runtime's entry unless the bucket holds one of the same or a newer generation
-   * (compare-and-set on the KV revision, so of two writers the newer state wins). True when it
-   * wrote.
+   * Writes the runtime's entry unless the bucket holds one of the same runtime (incarnation) and
+   * the same or a newer generation (compare-and-set on the KV revision, so of two writers the
+   * newer state wins). True when it wrote.
    */
   async put(runtimeId: string, entry: RuntimeInvocationKeys): Promise<boolean> {
     const value = JSON.stringify(runtimeInvocationKeysSchema.parse(entry));
@@ -73,7 +79,8 @@ export class InvocationKeysBucket {
           return true;
         }
         const parsed = runtimeInvocationKeysSchema.safeParse(current.json());
-        if (parsed.success && parsed.data.generation >= entry.generation) return false;
+        const sameRuntime = parsed.success && parsed.data.incarnation === entry.incarnation;
+        if (sameRuntime && parsed.data.generation >= entry.generation) return false;
         await this.kv.update(runtimeId, value, current.revision);
         return true;
       } catch (error) {

@@ -85,6 +85,7 @@ export class InvocationKeysPublisher implements OnApplicationBootstrap {
     if (!runtime) return null;
     const keys = await this.keys.listUsable(runtimeId);
     return {
+      incarnation: runtime.createdAt.toISOString(),
       generation,
       requireKey: requiresInvocationKey(runtime),
       keys: keys.map((k) => ({
