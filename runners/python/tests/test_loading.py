@@ -47,11 +47,7 @@ BROKEN = {
     "import": ("src/n/main.py", "import no_such_module_here\n", "ModuleNotFoundError: No module named 'no_such_module_here'"),
     "raises": ("src/n/main.py", "raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
     "no handler": ("src/n/main.py", "def helper():\n    pass\n", "defines no handler"),
-    "dict api": (
-        "src/n/main.py",
-        "def handler(ctx, data):\n    ctx.set_value('x', 1)\n    return data\n",
-        "kre-py's dict API (before 1.23",
-    ),
+    "bad custom_handlers": ("src/n/main.py", "custom_handlers = {'a': 1}\n", "`custom_handlers` must be a dict"),
 }
 
 

@@ -302,15 +302,7 @@ class HandlerContext:
         """The handler's return value goes straight to the client (EARLY_EXIT)."""
         self._sink("early_exit").v1_early_exit = True
 
-    # pre-1.23 dict API names, so a call says what to change instead of AttributeError
-    def set_value(self, *_a, **_k):
-        raise RuntimeError(_DICT_API)
-
-    get_value = set_value
-    get_path = set_value
-
-
-_DICT_API = (
-    "ctx.set_value/get_value/get_path belong to kre-py's dict API (before 1.23), which this runner "
-    "does not run: use ctx.set/ctx.get/ctx.path"
-)
+    # kre-py 1.1's names (Feb 2020)
+    set_value = set
+    get_value = get
+    get_path = path

@@ -26,7 +26,9 @@ class HandlerLoadError(Exception):
 
 @dataclass
 class HandlerModule:
-    era: str  # "v1" (handler returns the output) or "v3" (default_handler / custom_handlers)
+    # "v3" (default_handler / custom_handlers), "v1" (kre-py 1.23 - 2.x: `handler` gets an Any and
+    # returns the output) or "dict" (kre-py before 1.23: `handler` gets and returns dicts)
+    era: str
     module: Any
     init: Optional[Callable] = None
     handler: Optional[Callable] = None
@@ -129,7 +131,7 @@ def load_handler_module(base: str, handler_path: str) -> HandlerModule:
     finally:
         stdio.current.reset(token)
         stdio.end_scope(scope)
-    return inspect_module(module, handler_path)
+    return inspect_module(module, handler_path, os.path.dirname(full))
 
 
 class OldGencodeError(Exception):
@@ -145,7 +147,31 @@ def _callable(module, name: str, handler_path: str) -> Optional[Callable]:
     return value
 
 
-def inspect_module(module, handler_path: str) -> HandlerModule:
+_PROTOBUF_USE = re.compile(rb"_pb2\b|\.Unpack\(|any_pb2|\.Pack\(")
+
+
+def uses_protobuf(folder: str, limit: int = 500) -> bool:
+    """Whether the node's code touches protobuf messages (kre-py 1.23+), read from the .py files
+    of its folder: KRE's dict-era nodes (before 1.23) had no generated code and no Unpack."""
+    seen = 0
+    for root, subdirs, files in os.walk(folder):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            seen += 1
+            if seen > limit:
+                return True
+            try:
+                with open(os.path.join(root, name), "rb") as fh:
+                    if _PROTOBUF_USE.search(fh.read(1024 * 1024)):
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def inspect_module(module, handler_path: str, folder: Optional[str] = None) -> HandlerModule:
     init = _callable(module, "init", handler_path)
     default = _callable(module, "default_handler", handler_path)
     custom = getattr(module, "custom_handlers", None)
@@ -158,14 +184,10 @@ def inspect_module(module, handler_path: str) -> HandlerModule:
             raise HandlerLoadError(f"{handler_path}: `default_handler` is None and `custom_handlers` is empty")
         return HandlerModule("v3", module, init, default, dict(custom))
     if handler is not None:
-        if not inspect.iscoroutinefunction(handler) and not inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
-            raise HandlerLoadError(
-                f"{handler_path}: `handler` is a plain (synchronous) function: that is kre-py's dict API "
-                "(before 1.23: dicts in and out, ctx.set_value/get_value/get_path), which this runner does not run. "
-                "Use kre-py 1.23+'s API: `async def handler(ctx, data)` where data is a google.protobuf Any "
-                "(data.Unpack(Request())) returning a protobuf message, with ctx.set/ctx.get/ctx.path; "
-                "or kre-py v3's `async def default_handler(ctx, data)` with `await ctx.send_output(msg)`"
-            )
+        is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None))
+        # kre-py 1.1 (sync handler) and up to 1.22 (async handler, no protobuf in the node): dicts.
+        if not is_async or (folder is not None and not uses_protobuf(folder)):
+            return HandlerModule("dict", module, init, handler, {})
         return HandlerModule("v1", module, init, handler, {})
     raise HandlerLoadError(
         f"{handler_path} defines no handler: define `async def default_handler(ctx, data)` "

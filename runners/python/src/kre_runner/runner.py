@@ -12,6 +12,7 @@ import contextvars
 import inspect
 import json
 import logging
+import os
 import re
 import time
 import traceback
@@ -160,6 +161,15 @@ class NodeRunner:
         self.stopping = False
         self.in_flight: set[asyncio.Task] = set()
         self.slots = Slots(env.max_in_flight)
+        self.types = None  # the version's proto, for dict-era nodes
+        if mod.era == "dict" and env.entrypoint_proto:
+            from .protofile import ProtoTypes
+
+            try:
+                entry = os.path.join(env.base_path, env.entrypoint_proto)
+                self.types = ProtoTypes(entry, [os.path.dirname(entry), env.base_path])
+            except Exception as error:
+                log.warning("cannot read %s for the dict-era handler's payloads: %s", env.entrypoint_proto, error)
         self._wake: set[asyncio.Event] = set()
         self._binders: list[asyncio.Task] = []
         self._subs: set = set()
@@ -382,21 +392,28 @@ class NodeRunner:
                 raise LookupError(
                     f'no handler for messages from "{from_node}": define `{name}`, or custom_handlers["{from_node}"]'
                 )
-            data = envelope.payload if envelope.payload is not None else any_pb2.Any()
+            if self.mod.era == "dict":
+                data = self._as_dict(envelope.payload)
+            else:
+                data = envelope.payload if envelope.payload is not None else any_pb2.Any()
             ctx = HandlerContext(self.context, scope, envelope)
             # This task runs only this message: the user scope marks what it prints as its own.
             stdio.current.set(user)
             try:
                 async with asyncio.timeout(self.env.handler_timeout):
-                    result = await _call(fn, ctx, data)
+                    if self.mod.era == "dict" and not inspect.iscoroutinefunction(fn):
+                        # kre-py 1.1's synchronous handlers: in a thread, so acks and timeouts go on
+                        result = await asyncio.to_thread(_call_sync, fn, ctx, data)
+                    else:
+                        result = await _call(fn, ctx, data)
             except TimeoutError:
                 raise HandlerTimeoutError(self.env.handler_timeout) from None
-            if self.mod.era == "v1" and result is not None:
+            if self.mod.era in ("v1", "dict") and result is not None:
                 if scope.v1_early_exit:
                     scope.early_exit(result, "the return value")
                 elif not scope.exited:
                     scope.output(result, "", "the return value")
-            elif self.mod.era == "v1" and scope.v1_early_exit:
+            elif self.mod.era in ("v1", "dict") and scope.v1_early_exit:
                 scope.warn(f"ctx.early_exit() was called but the handler returned nothing: request {request_id} gets no answer from this node")
             scope.close()
             await scope.flush()
@@ -421,6 +438,27 @@ class NodeRunner:
             stdio.end_scope(user)
             self.obs.metric(from_node, (time.perf_counter() - started) * 1000, failed)
 
+    def _as_dict(self, payload) -> Any:
+        """A payload as kre-py's dict-era handlers got it (KRE's entrypoint used protobuf_to_dict)."""
+        if payload is None or not payload.type_url:
+            return {}
+        name = codec.type_name_of(payload.type_url)
+        if name in (codec.STRUCT, codec.VALUE, codec.BYTES_VALUE):
+            return codec.unpack_plain(payload)
+        cls = self.types.message_class(name) if self.types is not None else None
+        if cls is None:
+            cls = _default_pool_class(name)
+        if cls is None:
+            raise LookupError(
+                f"cannot give this dict-API node (kre-py before 1.23) a {name} payload as a dict: the type is in "
+                f"neither the version's proto (KRT_ENTRYPOINT_PROTO) nor the node's generated code"
+            )
+        msg = cls()
+        msg.ParseFromString(payload.value)
+        from .protofile import message_to_dict
+
+        return message_to_dict(msg)
+
     # -- stop
 
     async def stop(self) -> None:
@@ -444,6 +482,24 @@ class NodeRunner:
             task.cancel()
         await self.obs.close()
         stdio.detach()
+
+
+def _default_pool_class(name: str):
+    from google.protobuf import descriptor_pool, message_factory
+
+    try:
+        desc = descriptor_pool.Default().FindMessageTypeByName(name)
+    except KeyError:
+        return None
+    get = getattr(message_factory, "GetMessageClass", None)
+    return get(desc) if get else message_factory.MessageFactory(descriptor_pool.Default()).GetPrototype(desc)
+
+
+def _call_sync(fn, *args) -> Any:
+    try:
+        return fn(*args)
+    except SystemExit as error:
+        raise RuntimeError(f"the handler called sys.exit({error.code!r})") from None
 
 
 async def _call(fn, *args) -> Any:
