@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CLOCK, type Clock } from '@libs/core';
-import { NATS_CONNECTION, openGatewayRoutes, openInvocationKeys } from '@libs/messaging';
+import { NATS_CONNECTION, bindInvocationKeys, openGatewayRoutes } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { GatewayAdmission, KeyUsageReporter } from './admission.js';
 import { CallLimits } from './call-limits.js';
@@ -72,10 +72,13 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await Promise.all([
-      this.routes.start(await openGatewayRoutes(this.nc, this.names)),
-      this.keys.start(await openInvocationKeys(this.nc, this.names)),
-    ]);
+    const keys = this.keys.follow(() => bindInvocationKeys(this.nc, this.names));
+    await this.routes.start(await openGatewayRoutes(this.nc, this.names));
+    // Serving before the keys are readable is safe: until then every runtime is closed.
+    if (!(await keys.firstAttempt))
+      this.logger.warn(
+        `serving with every runtime closed until admin-api creates ${this.names.invocationKeysBucket()}`,
+      );
     const { GATEWAY_HOST: host } = this.env;
     const httpPort = await this.http.listen(host, this.env.GATEWAY_HTTP_PORT);
     const grpcPort = await this.grpc.listen(host, this.env.GATEWAY_GRPC_PORT);

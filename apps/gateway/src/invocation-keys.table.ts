@@ -42,6 +42,7 @@ export class InvocationKeysTable {
   private readonly logger = new Logger(InvocationKeysTable.name);
   private readonly runtimes = new Map<string, RuntimeKeys>();
   private initialized = false;
+  private stopped = false;
   private stopWatch?: () => void;
 
   get ready(): boolean {
@@ -57,7 +58,38 @@ export class InvocationKeysTable {
     this.logger.log(`invocation keys loaded for ${this.runtimes.size} runtime(s)`);
   }
 
+  /**
+   * Opens the bucket with `open` and follows it; while that fails (admin-api has not created
+   * the bucket yet) tries again every `retryMs` until `stop()`. `firstAttempt` says whether the
+   * first try loaded it; meanwhile every runtime is closed (fail closed) and `ready` is false.
+   */
+  follow(
+    open: () => Promise<KV>,
+    retryMs = 1_000,
+  ): { firstAttempt: Promise<boolean>; loaded: Promise<void> } {
+    let reportFirst: (loaded: boolean) => void = () => undefined;
+    const firstAttempt = new Promise<boolean>((resolve) => (reportFirst = resolve));
+    const loaded = (async () => {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        try {
+          await this.start(await open());
+          reportFirst(true);
+          return;
+        } catch (error) {
+          reportFirst(false);
+          if (attempt === 0)
+            this.logger.warn(
+              `invocation keys not readable yet (${String(error)}): every runtime is closed until they are; trying again every ${retryMs} ms`,
+            );
+          await new Promise((r) => setTimeout(r, retryMs));
+        }
+      }
+    })();
+    return { firstAttempt, loaded };
+  }
+
   stop(): void {
+    this.stopped = true;
     this.stopWatch?.();
   }
 

@@ -149,6 +149,7 @@ export {
   INVOCATION_KEY_LENGTH,
   INVOCATION_KEY_PREFIX,
   InvocationKeysBucket,
+  bindInvocationKeys,
   invocationKeyEntrySchema,
   invocationKeyUsedSchema,
   openInvocationKeys,

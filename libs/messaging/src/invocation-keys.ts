@@ -55,6 +55,16 @@ export function openInvocationKeys(nc: NatsConnection, names: Names): Promise<KV
   return new Kvm(nc).create(names.invocationKeysBucket(), { history: 1 });
 }
 
+/**
+ * The gateways' side: binds to the bucket admin-api creates, never creating it (a gateway may
+ * only read it). Rejects while the bucket does not exist.
+ */
+export async function bindInvocationKeys(nc: NatsConnection, names: Names): Promise<KV> {
+  const kv = await new Kvm(nc).open(names.invocationKeysBucket());
+  await kv.status(); // the stream's info: fails until admin-api has created it
+  return kv;
+}
+
 /** admin-api's side: writes and removes a runtime's entry. */
 export class InvocationKeysBucket {
   private constructor(private readonly kv: KV) {}
