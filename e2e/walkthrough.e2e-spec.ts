@@ -9,6 +9,7 @@ import { Names } from '@libs/naming';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
 import {
   freePort,
+  engineCredentials,
   runApp,
   testEnv,
   toolBinary,
@@ -171,17 +172,21 @@ describe('the README walkthrough', () => {
       apps.push(process);
       return process;
     };
+    // Each app with its own NATS identity and the permissions it has in production.
     const admin = start('admin-api', {
+      NATS_CREDS: await engineCredentials(env, 'admin-api'),
       ADMIN_API_PORT: String(apiPort),
       FRONTEND_URL: api,
       GATEWAY_PUBLIC_HTTP_URL: gatewayHttp,
       GATEWAY_PUBLIC_GRPC_ADDRESS: gatewayGrpc,
     });
     const deployer = start('deployer', {
+      NATS_CREDS: await engineCredentials(env, 'deployer'),
       DEPLOYER_HEALTH_PORT: String(deployerPort),
       KRE_STATE_DIR: join(work, 'state'),
     });
     const gateway = start('gateway', {
+      NATS_CREDS: await engineCredentials(env, 'gateway'),
       GATEWAY_HTTP_PORT: String(httpPort),
       GATEWAY_GRPC_PORT: String(grpcPort),
       GATEWAY_HEALTH_PORT: String(gatewayHealth),
@@ -445,7 +450,11 @@ describe('the README walkthrough', () => {
     expect(steps.indexOf('remove-routes')).toBeLessThan(steps.indexOf('stop-workloads'));
     expect(steps.indexOf('stop-workloads')).toBeLessThan(steps.indexOf('remove-streams'));
     expect(watched.events.every((e) => e.versionName === 'greeter-v1')).toBe(true);
-    const nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'walkthrough-check' });
+    const nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'walkthrough-check',
+    });
     try {
       const jsm = await jetstreamManager(nc);
       await expect(
