@@ -28,6 +28,9 @@ import {
   provisionObservabilityStream,
   provisionVersionResources,
   storeVersionKrt,
+  mintUser,
+  parseNatsAuthority,
+  workloadPermissions,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import {
@@ -246,6 +249,21 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     return ports;
   }
 
+  /**
+   * What the deployer's start does before apply: stores the KRT copy and pins its sha256 with
+   * the version's own NATS identity (the pods run with it alone).
+   */
+  async function storeAndPin(version: DeploymentPlan, krtFile: string): Promise<DeploymentPlan> {
+    const krtSha256 = await storeVersionKrt(nc, version.resources.krt, createReadStream(krtFile));
+    const authority = parseNatsAuthority(await readFile(env.NATS_AUTHORITY_FILE, 'utf8'));
+    const { creds } = await mintUser(
+      authority,
+      names.workloadUser(version.runtimeId, version.versionName),
+      workloadPermissions(names, version.resources),
+    );
+    return { ...version, pins: { credentials: creds, krtSha256 } };
+  }
+
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-podrun-'));
     await chmod(work, 0o755); // the pods' user must reach their roots
@@ -279,7 +297,7 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     await provisionVersionResources(nc, p.resources);
     const krtFile = join(work, 'greeter.krt');
     await packKrt('examples/greeter', krtFile, { prefix: env.KRE_PREFIX });
-    await storeVersionKrt(nc, p.resources.krt, createReadStream(krtFile));
+    p = await storeAndPin(p, krtFile);
     await driver.apply(p);
 
     // What the API server stored (with its defaults), not what was sent.
@@ -384,8 +402,7 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     await provisionVersionResources(nc, pyPlan.resources);
     const krtFile = join(work, 'greeter-py.krt');
     await packKrt(dir, krtFile, { prefix: env.KRE_PREFIX });
-    await storeVersionKrt(nc, pyPlan.resources.krt, createReadStream(krtFile));
-    await driver.apply(pyPlan);
+    await driver.apply(await storeAndPin(pyPlan, krtFile));
 
     const namespace = names.namespace(rt);
     const selector = `kre.io/runtime=${rt},kre.io/version=${krt.version}`;

@@ -135,9 +135,6 @@ export function enginePermissions(names: Names, app: EngineApp): NatsPermissions
           ...kvBucketAccess(names.gatewayBucket(), 'read'),
           js.create(`KV_${names.gatewayBucket()}`),
           ...kvBucketAccess(names.invocationKeysBucket(), 'read'),
-          // It may start first: it makes the (empty) buckets it reads, as admin-api and the
-          // deployer would.
-          js.create(`KV_${names.invocationKeysBucket()}`),
         ],
         sub: ['_INBOX.>'],
       };

@@ -11,6 +11,7 @@ import socket
 
 import nats
 
+from .creds import credentials_callbacks
 from . import codec
 from .context import ContextDeps, ObsLogHandler
 from .env import RunnerEnv, config_values
@@ -51,7 +52,9 @@ def connect_options(env: RunnerEnv, on_reconnected=None) -> dict:
         reconnected_cb=on_reconnect,
     )
     if env.nats_creds:
-        options["user_credentials"] = env.nats_creds
+        user_jwt_cb, signature_cb = credentials_callbacks(env.nats_creds)
+        options["user_jwt_cb"] = user_jwt_cb
+        options["signature_cb"] = signature_cb
     if env.nats_inbox_prefix:
         options["inbox_prefix"] = env.nats_inbox_prefix
     return options
