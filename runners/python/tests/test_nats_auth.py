@@ -1,6 +1,6 @@
 """A workload whose NATS permissions only allow replies under its own inbox prefix
 (KRT_NATS_INBOX_PREFIX): pull deliveries, JetStream API replies, KV, object store and request
-replies all come under it. KRT_NATS_CREDS goes to nats.connect(user_credentials=...)."""
+replies all come under it. KRT_NATS_CREDS signs in through kre_runner/creds.py."""
 
 import asyncio
 import pathlib
@@ -103,7 +103,9 @@ def test_creds_and_inbox_prefix_reach_nats_connect():
     plane = Plane("nats://127.0.0.1:4222", [Node("n", ["entrypoint"])])
     env = load_env(plane.env("n", KRT, "v3/main.py", KRT_NATS_CREDS=__file__, KRT_NATS_INBOX_PREFIX="_I_rt"))
     options = connect_options(env)
-    assert options["user_credentials"] == __file__
+    # The JWT and the nonce signature come from the file (kre_runner/creds.py; test_creds.py signs
+    # against a real operator-mode server).
+    assert callable(options["user_jwt_cb"]) and callable(options["signature_cb"])
     assert options["inbox_prefix"] == "_I_rt"
     bare = connect_options(load_env(plane.env("n", KRT, "v3/main.py")))
-    assert "user_credentials" not in bare and "inbox_prefix" not in bare
+    assert "user_jwt_cb" not in bare and "inbox_prefix" not in bare
