@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,14 +25,18 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { validateKrtDirectory } from '@libs/krt';
+import { parseNatsAuthority, publicKeys } from '@libs/messaging';
 import { KubernetesDriver, plan } from '@libs/orchestrator';
 import {
+  freePort,
   type KubeCluster,
   markDeploymentsAvailable,
   startKubernetes,
   testPrefix,
   toolBinary,
 } from '@libs/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { load as loadYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -43,6 +47,12 @@ import { gatewayEnvSchema } from '../../apps/gateway/src/gateway.env.js';
 import { mongoWriterEnvSchema } from '../../apps/mongo-writer/src/mongo-writer.env.js';
 import { kubernetesOptions } from '../../apps/deployer/src/orchestrator.provider.js';
 /* eslint-enable no-restricted-imports */
+import {
+  accountJwt,
+  createNatsAuthority,
+  mintSystemUser,
+  mintUser,
+} from '../../libs/messaging/src/auth/nats-authority.js';
 import { testOptions } from '../../libs/orchestrator/src/kubernetes/options.fixture.js';
 import { runtimeManifests } from '../../libs/orchestrator/src/kubernetes/runtime.manifests.js';
 import {
@@ -51,7 +61,12 @@ import {
 } from '../../libs/testing/src/kubeconform-schemas.js';
 
 const CHART = fileURLToPath(new URL('.', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXTERNAL_VALUES = join(CHART, 'ci/external-values.yaml');
+/** The Secret of the NATS identities (scripts/nats-auth.ts k8s-secret), which every render needs. */
+const NATS_AUTH_SECRET = 'kre-nats-auth';
+const NATS_AUTH = ['--set', `nats.auth.existingSecret=${NATS_AUTH_SECRET}`];
+const ENGINE_APPS = ['admin-api', 'deployer', 'gateway', 'mongo-writer'] as const;
 /** The Secrets the external-services values name (`<secret>/<key>`), as an operator would create them. */
 const EXTERNAL_SECRETS: Record<string, string> = {
   'kre-external/nats-url': 'nats://nats.shared.svc.cluster.local:4222',
@@ -335,7 +350,9 @@ describe('helm/kre chart', () => {
   });
 
   const template = (namespace: string, ...args: string[]) =>
-    run(helm, ['template', 'kre', CHART, '--namespace', namespace, ...args], { env: helmEnv });
+    run(helm, ['template', 'kre', CHART, '--namespace', namespace, ...NATS_AUTH, ...args], {
+      env: helmEnv,
+    });
 
   async function render(namespace: string, ...args: string[]): Promise<string> {
     const result = await template(namespace, ...args);
@@ -364,7 +381,7 @@ describe('helm/kre chart', () => {
   }
 
   it('passes helm lint --strict with the default values and with the external-services values', async () => {
-    for (const args of [[], ['-f', EXTERNAL_VALUES]]) {
+    for (const args of [NATS_AUTH, ['-f', EXTERNAL_VALUES]]) {
       const result = await run(helm, ['lint', '--strict', CHART, ...args], { env: helmEnv });
       expect(result.stdout + result.stderr).toContain('0 chart(s) failed');
       expect(result.code).toBe(0);
@@ -669,6 +686,240 @@ describe('helm/kre chart', () => {
       'kre-system',
     );
     expect(JSON.parse(mappedEnv['KUBE_IMAGE_MAP'])).toEqual({ 'konstellation/kre-py': null });
+  });
+
+  it('refuses to render without the Secret of the NATS identities, naming the command that makes it', async () => {
+    for (const args of [
+      [],
+      ['--set', 'nats.enabled=false', '--set', 'nats.external.existingSecret=x'],
+    ]) {
+      const result = await run(
+        helm,
+        ['template', 'kre', CHART, '--namespace', 'kre-system', ...args],
+        { env: helmEnv },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain('nats.auth.existingSecret is required');
+      expect(result.stderr).toContain(
+        'scripts/nats-auth.ts k8s-secret kre kre-nats-auth kre-system | kubectl apply --server-side -f -',
+      );
+    }
+  });
+
+  it.each([
+    ['the default values', [] as string[]],
+    ['external NATS', ['-f', EXTERNAL_VALUES]],
+  ])(
+    'mounts, with %s, into each app only its own NATS credentials, the authority into the deployer only, auth.conf into NATS only',
+    async (_, args) => {
+      const objects = documents(await render('kre-system', ...args));
+      /** The Secret's keys a pod template mounts, by mount path (secret and projected volumes). */
+      const mounted = (workload: KubernetesObject) => {
+        const spec = podSpecOf(workload);
+        const files: Record<
+          string,
+          { keys: string[]; modes: (number | undefined)[]; readOnly?: boolean }
+        > = {};
+        for (const volume of spec.volumes ?? []) {
+          const sources = [
+            ...(volume.secret
+              ? [
+                  {
+                    ...volume.secret,
+                    name: volume.secret.secretName,
+                    defaultMode: volume.secret.defaultMode,
+                  },
+                ]
+              : []),
+            ...(volume.projected?.sources ?? []).flatMap((source) =>
+              source.secret
+                ? [{ ...source.secret, defaultMode: volume.projected?.defaultMode }]
+                : [],
+            ),
+          ].filter((source) => source.name === NATS_AUTH_SECRET);
+          if (sources.length === 0) continue;
+          const mounts = spec.containers.flatMap((c) =>
+            (c.volumeMounts ?? []).filter((m) => m.name === volume.name),
+          );
+          expect(mounts, workload.metadata?.name).toHaveLength(1);
+          files[mounts[0].mountPath] = {
+            // Without items, a Secret volume would carry every key.
+            keys: sources
+              .flatMap((source) => (source.items ?? [{ key: '*', path: '*' }]).map((i) => i.key))
+              .sort(),
+            modes: sources.map((source) => source.defaultMode),
+            readOnly: mounts[0].readOnly,
+          };
+        }
+        return files;
+      };
+      for (const app of ENGINE_APPS) {
+        const deployment = find(objects, 'Deployment', `kre-${app}`);
+        const authority = app === 'deployer' ? ['authority.json'] : [];
+        expect(mounted(deployment), app).toEqual({
+          '/etc/kre/nats': {
+            keys: [`${app}.creds`, ...authority].sort(),
+            modes: [0o440],
+            readOnly: true,
+          },
+        });
+        const env = resolveEnv(
+          podSpecOf(deployment).containers[0],
+          objects,
+          'kre-system',
+          EXTERNAL_SECRETS,
+        );
+        expect(env['NATS_CREDS'], app).toBe(`/etc/kre/nats/${app}.creds`);
+        expect(env['NATS_AUTHORITY_FILE'], app).toBe(
+          app === 'deployer' ? '/etc/kre/nats/authority.json' : undefined,
+        );
+      }
+      const others = objects.filter(
+        (o) =>
+          (o.kind === 'Deployment' || o.kind === 'StatefulSet') &&
+          !ENGINE_APPS.some((app) => o.metadata?.name === `kre-${app}`),
+      );
+      for (const workload of others) {
+        expect(mounted(workload), workload.metadata?.name).toEqual(
+          workload.metadata?.name === 'kre-nats'
+            ? { '/etc/nats': { keys: ['auth.conf'], modes: [0o440], readOnly: true } }
+            : {},
+        );
+      }
+      const nats = objects.find((o) => o.kind === 'StatefulSet' && o.metadata?.name === 'kre-nats');
+      if (args.length > 0) {
+        expect(nats).toBeUndefined();
+        return;
+      }
+      // nats.conf (the ConfigMap, in the same folder) includes auth.conf by a relative path: the
+      // server joins an include's path to the including file's folder.
+      expect(podSpecOf(nats!).containers[0].args).toEqual(['--config', '/etc/nats/nats.conf']);
+      const config = find(objects, 'ConfigMap', 'kre-nats') as { data?: Record<string, string> };
+      expect(config.data?.['nats.conf']).toMatch(/^include \.\/auth\.conf$/m);
+      expect(config.data?.['nats.conf']).not.toMatch(
+        /^\s*(authorization|no_auth_user|operator|accounts|resolver)\b/m,
+      );
+    },
+  );
+
+  it('generates with scripts/nats-auth.ts k8s-secret a Secret whose auth.conf and credentials a real nats-server, configured by the chart, accepts; anonymous connections refused', async () => {
+    const generated = await run(join(REPO, 'node_modules/.bin/node'), [
+      join(REPO, 'scripts/nats-auth.ts'),
+      'k8s-secret',
+      'acme',
+      NATS_AUTH_SECRET,
+      'kre-system',
+    ]);
+    expect(generated.stderr).toBe('');
+    expect(generated.code).toBe(0);
+    const report = await kubeconformCheck(generated.stdout);
+    expect(report.resources ?? []).toEqual([]);
+    expect(report.summary).toMatchObject({ valid: 1, invalid: 0, errors: 0 });
+    const secret = JSON.parse(generated.stdout) as V1Secret;
+    expect(secret.metadata).toMatchObject({ name: NATS_AUTH_SECRET, namespace: 'kre-system' });
+    const files = Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([key, value]) => [
+        key,
+        Buffer.from(value, 'base64').toString(),
+      ]),
+    );
+    expect(Object.keys(files).sort()).toEqual(
+      ['auth.conf', 'authority.json', ...ENGINE_APPS.map((app) => `${app}.creds`)].sort(),
+    );
+    const authority = parseNatsAuthority(files['authority.json']);
+    const auth = files['auth.conf'];
+    expect(auth).toContain('max_control_line: 65536');
+    expect(auth).toContain(`system_account: "${publicKeys(authority).systemAccount}"`);
+    expect(auth).toMatch(/resolver \{ type: full, dir: "\/data\/resolver"/);
+    expect(auth).toContain(`${publicKeys(authority).account}: "`);
+
+    // The chart's own nats.conf, with loopback ports and this test's folders for the pod's.
+    const dir = mkdtempSync(join(work, 'nats-'));
+    const [port, monitorPort] = [await freePort(), await freePort()];
+    const chartConfig = (
+      find(documents(await render('kre-system')), 'ConfigMap', 'kre-nats') as {
+        data: Record<string, string>;
+      }
+    ).data['nats.conf'];
+    const config = chartConfig
+      .replace('listen: 0.0.0.0:4222', `listen: 127.0.0.1:${port}`)
+      .replace('http: 0.0.0.0:8222', `http: 127.0.0.1:${monitorPort}`)
+      .replace('store_dir: /data', `store_dir: ${JSON.stringify(join(dir, 'data'))}`);
+    expect(config).not.toBe(chartConfig);
+    mkdirSync(join(dir, 'etc'));
+    writeFileSync(join(dir, 'etc/nats.conf'), config);
+    writeFileSync(
+      join(dir, 'etc/auth.conf'),
+      auth.replace('"/data/resolver"', JSON.stringify(join(dir, 'data/resolver'))),
+    );
+    const server = spawn(toolBinary('nats-server'), ['--config', join(dir, 'etc/nats.conf')], {
+      env: { ...process.env, POD_NAME: 'kre-nats-0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const connections: NatsConnection[] = [];
+    try {
+      const deadline = Date.now() + 20_000;
+      while (
+        !(await fetch(`http://127.0.0.1:${monitorPort}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      ) {
+        if (Date.now() > deadline || server.exitCode !== null)
+          throw new Error(`nats-server did not start:\n${log}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const servers = `nats://127.0.0.1:${port}`;
+      const as = async (creds: string) => {
+        const nc = await connect({
+          servers,
+          authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+          maxReconnectAttempts: 0,
+        });
+        connections.push(nc);
+        return nc;
+      };
+      const refusal = (attempt: Promise<unknown>) =>
+        attempt.then(
+          () => 'accepted',
+          (error: unknown) =>
+            /authorization violation/i.test(String(error)) ? 'refused' : String(error),
+        );
+
+      // Each app's identity is accepted; the deployer's reaches JetStream in the account.
+      for (const app of ENGINE_APPS) {
+        await expect((await as(files[`${app}.creds`])).rtt()).resolves.toBeGreaterThanOrEqual(0);
+      }
+      const deployer = await as(files['deployer.creds']);
+      expect((await (await jetstreamManager(deployer)).getAccountInfo()).limits).toBeDefined();
+      // Anonymous, and a user of another operator: refused.
+      expect(await refusal(connect({ servers, maxReconnectAttempts: 0 }))).toBe('refused');
+      const stranger = await mintUser(createNatsAuthority(), 'stranger', {
+        pub: ['>'],
+        sub: ['>'],
+      });
+      expect(await refusal(as(stranger.creds))).toBe('refused');
+      // The deployer's revocations go through the system account and the full resolver: revoke
+      // the gateway's key, and the gateway's credentials no longer connect.
+      const system = await as(await mintSystemUser(authority));
+      const gatewayKey = /-----BEGIN NATS USER JWT-----\s*(\S+)/.exec(files['gateway.creds'])![1];
+      const { sub: gatewayUser } = JSON.parse(
+        Buffer.from(gatewayKey.split('.')[1], 'base64url').toString(),
+      ) as { sub: string };
+      const update = await system.request(
+        '$SYS.REQ.CLAIMS.UPDATE',
+        await accountJwt(authority, { [gatewayUser]: Math.floor(Date.now() / 1_000) }),
+        { timeout: 5_000 },
+      );
+      expect(update.json<{ error?: unknown }>().error).toBeUndefined();
+      expect(await refusal(as(files['gateway.creds']))).toBe('refused');
+      expect(await refusal(as(files['mongo-writer.creds']))).toBe('accepted');
+    } finally {
+      await Promise.all(connections.map((nc) => nc.close()));
+      server.kill('SIGTERM');
+    }
   });
 
   it('is accepted object by object by the API server (server-side apply), pods meeting Pod Security restricted', async () => {
@@ -1098,7 +1349,7 @@ describe('helm/kre chart', () => {
       mongo: await secretValue('kre-mongodb', 'password'),
     });
 
-    const install = await helmIn('install', 'kre', CHART);
+    const install = await helmIn('install', 'kre', CHART, ...NATS_AUTH);
     expect(install.stderr).toBe('');
     expect(install.code).toBe(0);
     expect(install.stdout).toContain('WARNING: smtp.url is still the placeholder');

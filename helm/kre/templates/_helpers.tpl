@@ -157,6 +157,60 @@ and `--dry-run` see no cluster, so they always render the fresh value.
 {{- end -}}
 {{- end -}}
 
+{{/*
+The Secret of the installation's NATS identities (nats.auth.existingSecret), made by
+`scripts/nats-auth.ts k8s-secret`: auth.conf (the NATS server's trust), authority.json (the
+deployer's) and `<app>.creds` for each engine app. NATS refuses anonymous connections, so no app
+starts without it.
+*/}}
+{{- define "kre.natsAuthSecret" -}}
+{{- $command := printf "node_modules/.bin/node scripts/nats-auth.ts k8s-secret %s %s-nats-auth %s | kubectl apply --server-side -f -" .Values.kre.prefix .Values.kre.prefix .Release.Namespace -}}
+{{- required (printf "nats.auth.existingSecret is required: the Secret of the installation's NATS identities (NATS refuses anonymous connections). Make it with `%s` (after npm ci && npm run build; helm/kre/README.md, \"NATS identities\"), then set nats.auth.existingSecret=%s-nats-auth" $command .Values.kre.prefix) .Values.nats.auth.existingSecret -}}
+{{- end -}}
+
+{{/* Where an app's NATS identity files are mounted (read-only). */}}
+{{- define "kre.natsAuthDir" -}}
+/etc/kre/nats
+{{- end -}}
+
+{{/*
+NATS_CREDS (and, with "authority", the deployer's NATS_AUTHORITY_FILE):
+(dict "root" $ "app" "admin-api" ["authority" true]).
+*/}}
+{{- define "kre.natsAuthEnv" -}}
+- name: NATS_CREDS
+  value: {{ printf "%s/%s.creds" (include "kre.natsAuthDir" .root) .app | quote }}
+{{- if .authority }}
+- name: NATS_AUTHORITY_FILE
+  value: {{ printf "%s/authority.json" (include "kre.natsAuthDir" .root) | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "kre.natsAuthMount" -}}
+- name: nats-auth
+  mountPath: {{ include "kre.natsAuthDir" . }}
+  readOnly: true
+{{- end -}}
+
+{{/*
+The volume of an app's own NATS identity: only its `<app>.creds` from the Secret (with
+"authority", authority.json too): (dict "root" $ "app" "admin-api" ["authority" true]).
+*/}}
+{{- define "kre.natsAuthVolume" -}}
+- name: nats-auth
+  secret:
+    secretName: {{ include "kre.natsAuthSecret" .root }}
+    # 0440: owned by root and the pod's fsGroup (the app's group), readable by no one else.
+    defaultMode: 288
+    items:
+      - key: {{ .app }}.creds
+        path: {{ .app }}.creds
+      {{- if .authority }}
+      - key: authority.json
+        path: authority.json
+      {{- end }}
+{{- end -}}
+
 {{/* Env every KRE app reads. */}}
 {{- define "kre.baseEnv" -}}
 - name: NODE_ENV
@@ -253,4 +307,8 @@ jetstream {
   max_memory_store: {{ .Values.nats.jetstream.maxMemoryStore }}
   max_file_store: {{ .Values.nats.jetstream.maxFileStore }}
 }
+# Operator mode (no anonymous connection): operator, system account, the full account resolver
+# (under /data/resolver) and max_control_line, from the Secret nats.auth.existingSecret, mounted
+# beside this file (include paths are relative to this file's folder).
+include ./auth.conf
 {{- end -}}

@@ -208,13 +208,28 @@ export async function natsServerConfig(
   authority: NatsAuthority,
   options: NatsServerConfigOptions,
 ): Promise<string> {
-  const keys = publicKeys(authority);
   const quote = (value: string) => JSON.stringify(value);
   return [
     `host: ${quote(options.host)}`,
     `port: ${options.port}`,
     ...(options.monitorPort ? [`http: ${quote(`${options.host}:${options.monitorPort}`)}`] : []),
     `jetstream { store_dir: ${quote(options.storeDir)} }`,
+    await natsAuthConfig(authority, options),
+  ].join('\n');
+}
+
+/**
+ * The trust part of a nats-server configuration, for a server whose own file `include`s it (the
+ * Helm chart's, an external server's): operator, system account, full resolver, preloaded
+ * accounts, and the control line size the users' JWTs need.
+ */
+export async function natsAuthConfig(
+  authority: NatsAuthority,
+  options: Pick<NatsServerConfigOptions, 'resolverDir'>,
+): Promise<string> {
+  const keys = publicKeys(authority);
+  const quote = (value: string) => JSON.stringify(value);
+  return [
     // A version's user JWT lists each of its streams and buckets: it travels in CONNECT, whose
     // line would otherwise be capped at 4 KiB.
     'max_control_line: 65536',
