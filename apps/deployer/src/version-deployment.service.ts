@@ -2,11 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RUNNING_STATUSES, VersionStatus, statusAfter } from '@libs/core';
 import type { VersionRef } from '@libs/jobs';
 import { NatsProvisioner } from '@libs/messaging';
-import {
-  UnsupportedImageError,
-  UnsupportedPythonApiError,
-  WorkloadsNotReadyError,
-} from '@libs/orchestrator';
+import { UnsupportedImageError, WorkloadsNotReadyError } from '@libs/orchestrator';
 import {
   ConfigValueUnreadableError,
   LegacyConfigValueError,
@@ -44,11 +40,9 @@ export class VersionDeploymentService {
     try {
       await this.deploy(version, progress);
     } catch (error) {
-      // Neither an unknown image (or kre-py API) nor a config value that does not open changes
-      // on a retry.
+      // Neither an unknown image nor a config value that does not open changes on a retry.
       if (
         error instanceof UnsupportedImageError ||
-        error instanceof UnsupportedPythonApiError ||
         error instanceof LegacyConfigValueError ||
         error instanceof ConfigValueUnreadableError
       )

@@ -1,11 +1,6 @@
 import type { Krt } from '@libs/krt';
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigVariableTooLargeError,
-  MAX_CONFIG_ENV_BYTES,
-  UnsupportedPythonApiError,
-  plan,
-} from './deployment-plan.js';
+import { ConfigVariableTooLargeError, MAX_CONFIG_ENV_BYTES, plan } from './deployment-plan.js';
 
 const node = (
   name: string,
@@ -250,24 +245,13 @@ describe('plan: Python nodes', () => {
   });
 
   it.each([
+    // kre-py ≤ 1.22 passed plain dicts: the runner recognises such handlers by their module.
     'konstellation/kre-py:1.1.0',
     'konstellation/kre-py:v1.22.0',
-    'konstellation/kre-py:0.9',
-  ])(
-    'refuses %s, whose handlers take plain dicts, naming the workload and what to use',
-    (image) => {
-      expect(() => plan(python(image))).toThrow(UnsupportedPythonApiError);
-      expect(() => plan(python(image))).toThrow(
-        `workload "health.etl" uses image "${image}", a kre-py release whose handlers take and return plain dicts`,
-      );
-    },
-  );
-
-  it.each([
     'konstellation/kre-py:1.23.0',
     'konstellation/kre-py:v2.1.5',
     'konstellation/kre-py:latest',
-  ])('accepts %s', (image) =>
+  ])('runs %s in the Python runner', (image) =>
     expect(plan(python(image)).workloads[1].program).toBe('runner-python'),
   );
 });

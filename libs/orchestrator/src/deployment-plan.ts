@@ -116,30 +116,6 @@ function configEnvOf(config: PlanConfig): Record<string, string> {
   return { ...config.variables, ...Object.fromEntries(files) };
 }
 
-/** A Python node whose image is a kre-py release that passed plain dicts (≤ 1.22). */
-export class UnsupportedPythonApiError extends Error {
-  constructor(
-    readonly workloadId: string,
-    readonly image: string,
-  ) {
-    super(
-      `workload "${workloadId}" uses image "${image}", a kre-py release whose handlers take and return plain dicts (kre-py ≤ 1.22), which this engine does not run: port the handler to the protobuf API of kre-py 1.23+ (\`handler(ctx, data)\` with data.Unpack(...), returning a message) and use konstellation/kre-py:1.23.0 or later`,
-    );
-    this.name = new.target.name;
-  }
-}
-
-/** @throws UnsupportedPythonApiError for kre-py 0.x and 1.0–1.22 (tags `v1.22.0`, `1.1.0`...) */
-function refuseDictEraPython(workloadId: string, image: string): void {
-  const at = image.lastIndexOf(':');
-  const tag = at > image.lastIndexOf('/') ? image.slice(at + 1).split('@')[0] : '';
-  const version = /^v?(\d+)\.(\d+)(?:\.\d+)?$/.exec(tag);
-  if (!image.startsWith('konstellation/kre-py:') || !version) return;
-  const [major, minor] = [Number(version[1]), Number(version[2])];
-  if (major === 0 || (major === 1 && minor <= 22))
-    throw new UnsupportedPythonApiError(workloadId, image);
-}
-
 function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
@@ -151,7 +127,7 @@ function withHash(spec: Omit<WorkloadSpec, 'specHash'>): WorkloadSpec {
 /**
  * The deployment plan of a version: a pure function of the manifest, the config and the
  * installation, shared by the local and Kubernetes drivers.
- * @throws ConfigVariableTooLargeError, UnsupportedPythonApiError
+ * @throws ConfigVariableTooLargeError
  */
 export function plan(input: PlanInput): DeploymentPlan {
   const { prefix, runtimeId: rt, krt, config } = input;
@@ -200,7 +176,6 @@ export function plan(input: PlanInput): DeploymentPlan {
       const { natsInputs, output } = streams.nodes[node.name];
       const stores = resources.nodeStores[`${wf.name}/${node.name}`];
       const python = nodeRuntime(node) === 'python';
-      if (python) refuseDictEraPython(`${wf.name}.${node.name}`, node.image);
       const requirements = python
         ? requirementsFileOf(node.src, krt.requirements ?? [])
         : undefined;

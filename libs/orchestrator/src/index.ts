@@ -1,5 +1,4 @@
 export {
-  UnsupportedPythonApiError,
   plan,
   type DeploymentPlan,
   type EntrypointRoutes,
