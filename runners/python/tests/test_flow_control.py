@@ -41,7 +41,7 @@ def test_at_most_max_in_flight_messages_run_at_once(nats_server):
 
 def test_the_bound_holds_over_several_inputs(nats_server):
     async def go():
-        plane = await Plane(nats_server.url, [Node("n", ["entrypoint", "special", "other"]), Node("sink", ["n"]), Node("special", []), Node("other", [])]).connect()
+        plane = await Plane(nats_server.url, [Node("n", ["entrypoint", "third"]), Node("sink", ["n"]), Node("third", [])]).connect()
         await plane.provision()
         await plane.watch(plane.subject("n"))
         runner = await RunnerProcess(plane.env("n", KRT, "v3/main.py", KRT_MAX_IN_FLIGHT="2"), KRT).ready()
@@ -49,7 +49,7 @@ def test_the_bound_holds_over_several_inputs(nats_server):
             ids = []
             for _ in range(3):
                 ids.append(await plane.send("entrypoint", Req(mode="concurrent", ms=300)))
-                ids.append(await plane.send("other", {"mode": "concurrent", "ms": 300}))
+                ids.append(await plane.send("third", {"mode": "concurrent", "ms": 300}))
             outs = [(await plane.wait_for(i, plane.subject("n")))[0] for i in ids]
             assert max(value(o)["most"] for o in outs) == 2
         finally:

@@ -172,6 +172,12 @@ class Measurement:
         codec.fill_struct(record.fields, fields, "fields")
         for key, value in (tags or {}).items():
             record.tags[str(key)] = str(value)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # called from a thread (a synchronous handler): the runner's loop stores it
+            future = asyncio.run_coroutine_threadsafe(self._obs.measurement(record), self._obs.loop)
+            future.add_done_callback(_log_unawaited)
+            return future
         task = asyncio.ensure_future(self._obs.measurement(record))
         task.add_done_callback(_log_unawaited)
         return task
@@ -272,29 +278,37 @@ class HandlerContext:
             raise RuntimeError(f"{what} is only available while handling a message, not in init()")
         return self._scope
 
-    async def send_output(self, message: Any, channel: str = "") -> None:
+    # The sends take effect at the call (as the Node runner's): a forgotten `await` still sends.
+    # They return an already-finished awaitable, so `await ctx.send_output(...)` reads as kre-py's.
+
+    def send_output(self, message: Any, channel: str = "") -> "_Sent":
         """Sends `message` on the node's output (`<output>.<channel>`) once the handler returns."""
         self._sink("send_output").output(message, channel, "send_output")
+        return _SENT
 
-    async def send_any(self, any_message: any_pb2.Any, channel: str = "") -> None:
+    def send_any(self, any_message: any_pb2.Any, channel: str = "") -> "_Sent":
         """Forwards an Any unchanged."""
         self._sink("send_any").output(any_message, channel, "send_any")
+        return _SENT
 
-    async def send_early_reply(self, message: Any, channel: str = "") -> None:
+    def send_early_reply(self, message: Any, channel: str = "") -> "_Sent":
         """Answers the client now; the node's output still flows on (`channel` is not used: the
         answer goes straight to the entrypoint)."""
         self._sink("send_early_reply").early_reply(message, "send_early_reply")
+        return _SENT
 
-    async def send_early_exit(self, message: Any, channel: str = "") -> None:
+    def send_early_exit(self, message: Any, channel: str = "") -> "_Sent":
         """Answers the client now; nothing further flows for this request from this node."""
         self._sink("send_early_exit").early_exit(message, "send_early_exit")
+        return _SENT
 
     # kre-py v1 (handler(ctx, data) returns the output)
-    async def early_reply(self, response: Any) -> None:
+    def early_reply(self, response: Any) -> "_Sent":
         scope = self._sink("early_reply")
         if scope.replied:
             raise RuntimeError("error the message was replied previously")
         scope.early_reply(response, "early_reply")
+        return _SENT
 
     reply = early_reply  # its 2021 name
 
@@ -306,3 +320,15 @@ class HandlerContext:
     set_value = set
     get_value = get
     get_path = path
+
+
+class _Sent:
+    """What a send returns: awaiting it finishes at once (the send already happened)."""
+
+    __slots__ = ()
+
+    def __await__(self):
+        return iter(())
+
+
+_SENT = _Sent()

@@ -154,3 +154,10 @@ async def special(ctx, data):
 
 
 custom_handlers = {"special": special}
+
+
+async def forgetful(ctx, data):
+    ctx.send_output({"step": "sent without await"})  # kre-py would drop it; sends happen at the call
+
+
+custom_handlers["other"] = forgetful
