@@ -5,10 +5,11 @@
 //
 //   npm run build && node bench/dataplane.mjs [--duration 10] [--concurrency 1,16,64]
 //
-// Starts its own nats-server (scripts/tools), runners, entrypoint and gateway from dist/.
-import { execFileSync, fork, spawn } from 'node:child_process';
+// Starts its own nats-server (operator mode, libs/testing), runners, entrypoint and gateway from
+// dist/.
+import { fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 
 const { values: args } = parseArgs({
   options: {
@@ -110,6 +111,7 @@ async function cleanup() {
   for (const { child } of children.reverse()) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
   for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await natsServer?.stop();
   rmSync(work, { recursive: true, force: true });
 }
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -128,31 +130,26 @@ function rssMb(pid) {
 }
 
 // --- NATS and provisioning -------------------------------------------------------------------
-const natsBin = execFileSync(
-  'bash',
-  [join(root, 'scripts/tools/build.sh'), '--path', 'nats-server'],
-  { encoding: 'utf8' },
-).trim();
-const natsPort = await freePort();
-start('nats-server', natsBin, [
-  '-a',
-  '127.0.0.1',
-  '-p',
-  String(natsPort),
-  '-js',
-  '-sd',
-  join(work, 'js'),
-]);
-const NATS_URL = `nats://127.0.0.1:${natsPort}`;
+// Operator mode, as everywhere (no anonymous connection): the tests' NATS, with one user that may
+// do everything, whose credentials every process of the bench uses.
+const { startNats } = await import(
+  new URL('../libs/testing/src/services.ts', import.meta.url).href
+);
+mkdirSync(join(work, 'nats'));
+const natsServer = await startNats(join(work, 'nats'));
+const NATS_URL = `nats://127.0.0.1:${natsServer.port}`;
+const NATS_CREDS = natsServer.credentials;
+const connectBench = (name) =>
+  messaging.connectNats({ url: NATS_URL, credentials: NATS_CREDS, name });
 await waitFor(async () => {
-  const nc = await connect({ servers: NATS_URL });
-  await nc.close();
+  const probe = await connectBench('bench-probe');
+  await probe.close();
   return true;
 }, 'nats-server');
 
 const prefix = 'bench';
 const names = new Names(prefix);
-const nc = await connect({ servers: NATS_URL, name: 'bench-client' });
+const nc = await connectBench('bench-client');
 const jsm = await jetstreamManager(nc);
 const js = jetstream(nc);
 const chain = (ids) =>
@@ -174,6 +171,8 @@ const workload = {
   KRT_VERSION: 'v1',
   KRT_VERSION_ID: 'bench:v1',
   KRT_NATS_SERVER: NATS_URL,
+  KRT_NATS_CREDS: NATS_CREDS,
+  KRT_NATS_INBOX_PREFIX: names.workloadInboxPrefix('bench', 'v1'),
   KRT_BASE_PATH: echoDir,
   KRT_ENTRYPOINT_PROTO: 'echo.proto',
   KRT_NATS_OBS_PREFIX: names.obsPrefix('bench'),
@@ -217,12 +216,15 @@ const entrypoint = await startApp(
   },
   epHealth,
 );
+// admin-api's part: the invocation keys bucket exists before a gateway starts (it only reads it).
+const keysBucket = await messaging.InvocationKeysBucket.open(nc, names);
 const [gwHealth, gwGrpc, gwHttp] = [await freePort(), await freePort(), await freePort()];
 const gateway = await startApp(
   'gateway',
   {
     KRE_PREFIX: prefix,
     NATS_URL,
+    NATS_CREDS,
     GATEWAY_HEALTH_PORT: String(gwHealth),
     GATEWAY_HTTP_PORT: String(gwHttp),
     GATEWAY_GRPC_PORT: String(gwGrpc),
@@ -250,7 +252,6 @@ const benchKeys = [
     expiresAt: null,
   })),
 ];
-const keysBucket = await messaging.InvocationKeysBucket.open(nc, names);
 await keysBucket.put('bench', { generation: 1, requireKey: false, keys: [] });
 await keysBucket.put('benchkey', { generation: 1, requireKey: true, keys: benchKeys });
 for (const runtimeId of ['bench', 'benchkey']) {
@@ -283,7 +284,10 @@ await waitFor(
 const bareHop = join(root, 'bench/dataplane/bare-hop.mjs');
 const forkHop = (argv) =>
   new Promise((resolve, reject) => {
-    const child = fork(bareHop, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(bareHop, argv, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, NATS_CREDS },
+    });
     children.push({ name: 'bare-hop', child });
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`bare hop exited (${code})`)));

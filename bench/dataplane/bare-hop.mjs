@@ -3,11 +3,16 @@
 // concurrency as a runner replica (16 in flight).
 //   node bare-hop.mjs jetstream <nats-url> <stream> <consumer> <next-subject | reply>
 //   node bare-hop.mjs core <nats-url> <subject> <next-subject | reply>
+import { readFileSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
 
 const [mode, url, ...rest] = process.argv.slice(2);
-const nc = await connect({ servers: url });
+// The bench's credentials (env NATS_CREDS: a path): the server takes no anonymous connection.
+const nc = await connect({
+  servers: url,
+  authenticator: credsAuthenticator(readFileSync(process.env.NATS_CREDS)),
+});
 const IN_FLIGHT = 16;
 
 if (mode === 'jetstream') {

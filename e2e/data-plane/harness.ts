@@ -251,6 +251,9 @@ export class DataPlane {
 
   /** Starts a gateway of this installation. */
   async startGateway(): Promise<Endpoint> {
+    // admin-api creates the invocation keys bucket; a gateway only reads it (and is not ready
+    // until it exists).
+    await InvocationKeysBucket.open(this.nc, this.names);
     const [health, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
     const process = this.track(
       runApp('gateway', {
