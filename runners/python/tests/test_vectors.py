@@ -163,3 +163,21 @@ def test_the_node_side_decodes_what_python_writes():
     assert d["save"] == {"collection": "people", "document": {"name": "py", "nested": {"a": [1, None]}}}
     assert d["find"] == {"collection": "people", "query": {"name": {"$in": ["a", "b"]}}, "limit": 100, "sort": {}}
     assert d["reply"] == {"id": "x1", "documents": [{"k": "v"}]}
+
+
+def test_values_a_model_returns_travel_as_json():
+    import datetime
+
+    class FakeNumpy:  # numpy scalars and arrays convert with tolist()
+        def __init__(self, v):
+            self.v = v
+
+        def tolist(self):
+            return self.v
+
+    payload = codec.pack({"pred": FakeNumpy([1, 2.5]), "label": FakeNumpy("setosa"), "at": datetime.date(2026, 1, 2)})
+    assert codec.unpack_plain(payload) == {"pred": [1, 2.5], "label": "setosa", "at": "2026-01-02"}
+    with pytest.raises(codec.PayloadError, match="a set at x cannot be sent as JSON"):
+        codec.pack({"x": {1}})
+    with pytest.raises(codec.PayloadError, match="nan at y cannot be sent as JSON"):
+        codec.pack({"y": float("nan")})

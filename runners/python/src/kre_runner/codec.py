@@ -4,6 +4,7 @@ the envelope, gzip compression to fit NATS' max payload, payloads as `google.pro
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import math
 import zlib
@@ -161,6 +162,11 @@ def _set_value(v, value: TAny, path: str) -> None:
         lv.SetInParent()
         for i, item in enumerate(value):
             _set_value(lv.values.add(), item, f"{path}[{i}]")
+    elif hasattr(value, "tolist") and callable(value.tolist) and not isinstance(value, (bytes, bytearray)):
+        # numpy scalars and arrays (what a model's predict returns), as JSON would hold them
+        _set_value(v, value.tolist(), path)
+    elif isinstance(value, (datetime.datetime, datetime.date)):
+        v.string_value = value.isoformat()  # as a JavaScript Date travels (toJSON)
     elif isinstance(value, (bytes, bytearray)):
         raise PayloadError(
             f"bytes{_where(path)} cannot travel inside an object: send them base64-encoded, or as the whole output"
