@@ -13,10 +13,9 @@ while [[ $# -gt 0 && "$1" != "--" ]]; do versions+=("$1"); shift; done
 status=0
 for v in "${versions[@]}"; do
   venv="$repo/.data/python/pb-$v"
-  if [[ ! -x "$venv/bin/python" ]]; then
-    "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[dev]" "protobuf==$v" >&2
-  fi
+  [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+  # Every run: the runner's dependencies may have changed (pip is quick when nothing has).
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here[dev]" "protobuf==$v" >&2
   echo "== protobuf $v"
   (cd "$here" && "$venv/bin/python" -m pytest "$@") || status=1
 done
