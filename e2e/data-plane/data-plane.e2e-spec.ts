@@ -35,7 +35,7 @@ const alpha: VersionSpec = {
   krtDir,
   proto: 'public_input.proto',
   settings: { ackWaitMs: 1_000, maxDeliver: 3 },
-  config: { GREETING: 'Hola' },
+  config: { GREETING: 'Hola', API_TOKEN: 'tok-s3cr3t-4242' },
   workflows: [
     {
       name: 'echo',
@@ -572,7 +572,7 @@ describe('the data plane: gateway → entrypoint → runners, as processes', () 
       const res = await postJson(`http://${main.http}/Flow`, { mode: 'config' });
       expect(res.body.data).toEqual({
         greeting: 'Hola',
-        keys: ['GREETING'],
+        keys: ['GREETING', 'API_TOKEN'],
         file: `${krtDir}/public_input.proto`,
       });
       const ctx = await postJson(`http://${main.http}/Flow`, { mode: 'ctx' });
@@ -706,8 +706,12 @@ describe('the data plane: gateway → entrypoint → runners, as processes', () 
             message: 'printed error',
           }),
           expect.objectContaining({ source: 'LOG_SOURCE_RUNNER', level: 'LOG_LEVEL_ERROR' }),
+          // Config values are masked wherever they are printed or logged.
+          expect.objectContaining({ source: 'LOG_SOURCE_STDOUT', message: 'calling with ***' }),
+          expect.objectContaining({ message: 'token', fields: { token: '***' } }),
         ]),
       );
+      expect(JSON.stringify(records)).not.toContain('tok-s3cr3t-4242');
       const predictions = records.filter((r) => r.kind === 'predictions').map((r) => r.record);
       expect(predictions).toEqual(
         expect.arrayContaining([

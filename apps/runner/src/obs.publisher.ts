@@ -45,6 +45,8 @@ export class ObsPublisher {
     private readonly prefix: string,
     readonly origin: Origin,
     metricsIntervalMs = 5_000,
+    /** Masks the version's config values in log records (VIEWERs read logs, not config). */
+    private readonly masker: { mask(text: string): string } = { mask: (text) => text },
   ) {
     this.timer = setInterval(() => this.flushMetrics(), metricsIntervalMs);
     this.timer.unref();
@@ -61,10 +63,9 @@ export class ObsPublisher {
     options: { source: LogSource; requestId?: string; fields?: Record<string, JsonValue> },
   ): void {
     if (this.nc.isClosed() || !message.trim()) return;
+    const full = this.masker.mask(message);
     const text =
-      message.length > MAX_LOG_MESSAGE
-        ? `${message.slice(0, MAX_LOG_MESSAGE)}… (truncated)`
-        : message;
+      full.length > MAX_LOG_MESSAGE ? `${full.slice(0, MAX_LOG_MESSAGE)}… (truncated)` : full;
     try {
       const bytes = encodeRecord('logs', {
         time: new Date(),
@@ -73,7 +74,7 @@ export class ObsPublisher {
         message: text,
         source: options.source,
         ...(options.requestId ? { requestId: options.requestId } : {}),
-        ...(options.fields ? { fields: options.fields } : {}),
+        ...(options.fields ? { fields: maskJson(options.fields, this.masker) } : {}),
       });
       if (bytes.length > payloadLimit(this.nc.info?.max_payload ?? 1024 * 1024)) {
         this.log(level, text.slice(0, 1024), { ...options, fields: undefined });
@@ -168,4 +169,15 @@ export class ObsPublisher {
     clearInterval(this.timer);
     this.flushMetrics();
   }
+}
+
+/** `value` with every string in it masked. */
+function maskJson<T extends JsonValue>(value: T, masker: { mask(text: string): string }): T {
+  if (typeof value === 'string') return masker.mask(value) as T;
+  if (Array.isArray(value)) return value.map((item) => maskJson(item, masker)) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, maskJson(item, masker)]),
+    ) as T;
+  return value;
 }

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { resolveInsideKrt, workloadConfigValues } from '@libs/config';
+import { ConfigMasker, resolveInsideKrt, workloadConfigValues } from '@libs/config';
 import { JetStreamPublisher, PayloadCodec, loadProtoRoot, payloadLimit } from '@libs/messaging';
 import { Configuration, DataClient, NodeObjectStore } from './context.services.js';
 import { type ContextDeps, frozenConfig } from './handler-context.factory.js';
@@ -12,6 +12,7 @@ import { NodeRunner } from './node-runner.service.js';
 import { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
 import { Semaphore } from './in-flight.semaphore.js';
+import { maskOutput } from './stdio.capture.js';
 import { StreamInterestTracker } from './stream-interest.tracker.js';
 
 /** What the runner takes from its host: the NATS connection and the node's loaded code. */
@@ -32,13 +33,24 @@ export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps)
   const codec = new PayloadCodec(
     env.KRT_ENTRYPOINT_PROTO ? loadProtos(env.KRT_BASE_PATH, env.KRT_ENTRYPOINT_PROTO) : undefined,
   );
-  const obs = new ObsPublisher(nc, js, env.KRT_NATS_OBS_PREFIX, {
-    runtimeId: env.KRT_RUNTIME_ID,
-    version: env.KRT_VERSION,
-    workflow: env.KRT_WORKFLOW_NAME,
-    node: env.KRT_NODE_ID,
-    replica: `${hostname()}-${process.pid}`,
-  });
+  const config = workloadConfigValues(env.KRT_CONFIG_KEYS);
+  // The version's config never leaves in clear: not in records, not on stdout or stderr.
+  const masker = ConfigMasker.ofWorkload(config, env.KRT_CONFIG_FILES_DIR);
+  maskOutput(masker);
+  const obs = new ObsPublisher(
+    nc,
+    js,
+    env.KRT_NATS_OBS_PREFIX,
+    {
+      runtimeId: env.KRT_RUNTIME_ID,
+      version: env.KRT_VERSION,
+      workflow: env.KRT_WORKFLOW_NAME,
+      node: env.KRT_NODE_ID,
+      replica: `${hostname()}-${process.pid}`,
+    },
+    undefined,
+    masker,
+  );
   const context: ContextDeps = {
     runtimeId: env.KRT_RUNTIME_ID,
     version: env.KRT_VERSION,
@@ -46,7 +58,7 @@ export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps)
     nodeId: env.KRT_NODE_ID,
     nodeName: env.KRT_NODE_NAME,
     basePath: env.KRT_BASE_PATH,
-    config: frozenConfig(workloadConfigValues(env.KRT_CONFIG_KEYS)),
+    config: frozenConfig(config),
     obs,
     configuration: new Configuration(js, {
       node: env.KRT_NATS_KEY_VALUE_STORE_NODE,

@@ -14,6 +14,19 @@ let sink: CaptureSink | undefined;
 let pending: [string, CapturedStream, string | undefined][] = [];
 let installed = false;
 let rawStdout: (text: string) => void = (text) => void process.stdout.write(text);
+let masker: { readonly empty: boolean; mask(text: string): string } | undefined;
+
+/** Masks the version's config values in everything written to stdout and stderr from now on. */
+export function maskOutput(next: { readonly empty: boolean; mask(text: string): string }): void {
+  masker = next.empty ? undefined : next;
+}
+
+function masked(chunk: unknown): unknown {
+  if (!masker) return chunk;
+  if (typeof chunk === 'string') return masker.mask(chunk);
+  if (chunk instanceof Uint8Array) return masker.mask(Buffer.from(chunk).toString());
+  return chunk;
+}
 
 /** Runs `fn` as user code: what it writes to stdout/stderr becomes log records. */
 export function runAsUserCode<T>(store: UserCodeScope, fn: () => T): T {
@@ -43,11 +56,12 @@ export function installStdioCapture(): void {
     [process.stderr, 'STDERR'],
   ] as const) {
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-    if (name === 'STDOUT') rawStdout = (text) => void original(text);
+    if (name === 'STDOUT') rawStdout = (text) => void original(masked(text));
     stream.write = (chunk: unknown, ...rest: unknown[]) => {
+      const text = masked(chunk);
       const store = scope.getStore();
-      if (store) capture(chunk, name, store.requestId);
-      return original(chunk, ...rest);
+      if (store) capture(text, name, store.requestId);
+      return original(text, ...rest);
     };
   }
 }

@@ -18,3 +18,4 @@ export {
   workloadEnv,
 } from './workload.env.js';
 export { KrtPathError, resolveInsideKrt } from './workload.paths.js';
+export { ConfigMasker, MASK, MIN_MASKED_LENGTH } from './config-masker.js';

@@ -1,6 +1,12 @@
 import type { Krt } from '@libs/krt';
 import { describe, expect, it } from 'vitest';
-import { ConfigVariableTooLargeError, MAX_CONFIG_ENV_BYTES, plan } from './deployment-plan.js';
+import {
+  ConfigVariableTooLargeError,
+  MAX_CONFIG_ENV_BYTES,
+  configMaskerOf,
+  plan,
+  type DeploymentPlan,
+} from './deployment-plan.js';
 
 const node = (
   name: string,
@@ -254,4 +260,18 @@ describe('plan: Python nodes', () => {
   ])('runs %s in the Python runner', (image) =>
     expect(plan(python(image)).workloads[1].program).toBe('runner-python'),
   );
+});
+
+describe(configMaskerOf.name, () => {
+  it("masks the plan's config variables and files in what the engine shows of a workload's output", () => {
+    const masker = configMaskerOf({
+      workloads: [
+        {
+          env: { KRT_CONFIG_KEYS: 'TOKEN,MODEL', TOKEN: 'tok-123456789', MODEL: 'm1' },
+          configFiles: { 'creds.json': '{"secret":"abcdefgh"}' },
+        },
+      ],
+    } as unknown as DeploymentPlan);
+    expect(masker.mask('boom tok-123456789 {"secret":"abcdefgh"} m1')).toBe('boom *** *** m1');
+  });
 });

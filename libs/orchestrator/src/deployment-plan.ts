@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ConfigMasker } from '@libs/config';
 import { type Krt, nodeRuntime, requirementsFileOf } from '@libs/krt';
 import {
   planVersionResources,
@@ -114,6 +115,20 @@ function configEnvOf(config: PlanConfig): Record<string, string> {
     ([, content]) => Buffer.byteLength(content, 'utf8') <= MAX_CONFIG_ENV_BYTES,
   );
   return { ...config.variables, ...Object.fromEntries(files) };
+}
+
+/**
+ * What masks the version's config in its workloads' output that the engine shows (the output
+ * tails in version errors and node status): the same values the workloads mask themselves.
+ */
+export function configMaskerOf(plan: DeploymentPlan): ConfigMasker {
+  const [first] = plan.workloads;
+  if (!first) return new ConfigMasker([]);
+  const keys = (first.env.KRT_CONFIG_KEYS ?? '').split(',').filter(Boolean);
+  return new ConfigMasker([
+    ...keys.map((key) => first.env[key] ?? ''),
+    ...Object.values(first.configFiles),
+  ]);
 }
 
 function hashOf(value: unknown): string {

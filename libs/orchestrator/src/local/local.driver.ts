@@ -14,7 +14,12 @@ import {
 import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { readPythonRequirements } from '@libs/krt';
-import type { DeploymentPlan, PortName, WorkloadSpec } from '../deployment-plan.js';
+import {
+  configMaskerOf,
+  type DeploymentPlan,
+  type PortName,
+  type WorkloadSpec,
+} from '../deployment-plan.js';
 import {
   type OrchestratorDriver,
   type ReplicaStatus,
@@ -641,7 +646,8 @@ export class LocalDriver implements OrchestratorDriver {
 
   private async exitMessage(plan: DeploymentPlan, replica: ReplicaRecord): Promise<string> {
     try {
-      const log = await readFile(this.logFile(plan, replica), 'utf8');
+      // Masked whole, then cut: a value across the cut is masked too.
+      const log = configMaskerOf(plan).mask(await readFile(this.logFile(plan, replica), 'utf8'));
       return `exited; last output: ${log.slice(-1_500).trim()}`;
     } catch {
       return 'exited';
