@@ -73,7 +73,11 @@ describe('invocation keys (admin-api)', () => {
     admin = await h.signIn(h.adminEmail);
     adminId = (await gql<{ me: { id: string } }>('{ me { id } }')).data!.me.id;
     manager = await h.user('manager', 'USER', admin);
-    nc = await connectNats({ url: h.env.NATS_URL, credentials: h.env.NATS_CREDS, name: 'int-invocation-keys' });
+    nc = await connectNats({
+      url: h.env.NATS_URL,
+      credentials: h.env.NATS_CREDS,
+      name: 'int-invocation-keys',
+    });
     bucket = await InvocationKeysBucket.open(nc, new Names(h.env.KRE_PREFIX));
   });
   afterAll(async () => {

@@ -107,7 +107,11 @@ describe('gateway: invocation keys and limits', () => {
     });
 
   beforeAll(async () => {
-    nc = await connectNats({ url: base.NATS_URL, credentials: base.NATS_CREDS, name: 'int-gateway-keys' });
+    nc = await connectNats({
+      url: base.NATS_URL,
+      credentials: base.NATS_CREDS,
+      name: 'int-gateway-keys',
+    });
     nc.subscribe(names.invocationKeyUsedSubject(), {
       callback: (_, msg) => {
         reports.push(invocationKeyUsedSchema.parse(msg.json()));

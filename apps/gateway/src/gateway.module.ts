@@ -35,7 +35,11 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [
-        NatsModule.forRoot({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: `${env.KRE_PREFIX}-gateway` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          credentials: env.NATS_CREDS,
+          name: `${env.KRE_PREFIX}-gateway`,
+        }),
         GatewayCoreModule.forRoot(env),
         HealthModule.forRoot({
           inject: [NATS_CONNECTION, GatewayService],

@@ -1,14 +1,6 @@
 import { RuntimeRole } from '@libs/core';
 import { Field, ID, InputType } from '@nestjs/graphql';
-import {
-  IsBoolean,
-  IsEmail,
-  IsEnum,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-} from 'class-validator';
+import { IsBoolean, IsEmail, IsEnum, IsString, Length, Matches, MaxLength } from 'class-validator';
 
 const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const NO_DOUBLE_DASH = /^(?!.*--)/;

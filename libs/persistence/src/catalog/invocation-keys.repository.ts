@@ -50,9 +50,7 @@ export class InvocationKeyNotFoundError extends NotFoundError {
 /** Every query is scoped by the runtime: another runtime's key is not found, as a missing one. */
 @Injectable()
 export class InvocationKeysRepository implements OnModuleInit {
-  constructor(
-    @InjectModel(INVOCATION_KEY_MODEL) private readonly model: Model<InvocationKeyDoc>,
-  ) {}
+  constructor(@InjectModel(INVOCATION_KEY_MODEL) private readonly model: Model<InvocationKeyDoc>) {}
 
   async onModuleInit(): Promise<void> {
     await this.model.init();
@@ -101,7 +99,10 @@ export class InvocationKeysRepository implements OnModuleInit {
       .lean<InvocationKeyDoc>()
       .exec();
     if (doc) return doc;
-    const current = await this.model.findOne({ _id: id, runtimeId }).lean<InvocationKeyDoc>().exec();
+    const current = await this.model
+      .findOne({ _id: id, runtimeId })
+      .lean<InvocationKeyDoc>()
+      .exec();
     if (!current) throw new InvocationKeyNotFoundError(id);
     throw new ConflictError(`invocation key "${current.name}" is revoked already`, {
       runtimeId,
