@@ -42,6 +42,17 @@ describe(`${InvocationKeysTable.name} with the gateway's NATS identity`, () => {
     await expect.poll(() => sut.check('shop', undefined, Date.now())).toEqual({ outcome: 'ok' });
   });
 
+  it("admin-api's identity does all its reconcile does: list, read, compare-and-set, remove", async () => {
+    const bucket = await InvocationKeysBucket.open(adminApi, names);
+    await bucket.put('gone', { generation: 1, requireKey: true, keys: [] });
+    expect((await bucket.runtimeIds()).sort()).toEqual(['gone', 'shop']);
+    expect(await bucket.get('shop')).toEqual({ generation: 1, requireKey: false, keys: [] });
+    expect(await bucket.put('shop', { generation: 2, requireKey: true, keys: [] })).toBe(true);
+    await bucket.remove('gone');
+    expect(await bucket.runtimeIds()).toEqual(['shop']);
+    await expect.poll(() => sut.check('shop', undefined, Date.now()).outcome).toBe('refused');
+  });
+
   it('reads the bucket but cannot write it; reports key use to admin-api', async () => {
     const kv = await new Kvm(gateway).open(names.invocationKeysBucket());
     await expect(
