@@ -66,7 +66,11 @@ export class AdminApiModule {
           prefix: names.queuePrefix(),
           role: 'producer',
         }),
-        NatsModule.forRoot({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: `${env.KRE_PREFIX}-admin-api` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          credentials: env.NATS_CREDS,
+          name: `${env.KRE_PREFIX}-admin-api`,
+        }),
         DeployerRpcModule.forRoot({ prefix: env.KRE_PREFIX }),
         GraphQLModule.forRoot<ApolloDriverConfig>(graphqlOptions(env)),
         AuditModule,

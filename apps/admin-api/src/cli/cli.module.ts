@@ -34,7 +34,11 @@ export class AdminApiCliModule {
       imports: [
         CliCoreModule.forRoot(env),
         PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
-        NatsModule.forRoot({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: `${env.KRE_PREFIX}-admin-api-cli` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          credentials: env.NATS_CREDS,
+          name: `${env.KRE_PREFIX}-admin-api-cli`,
+        }),
         IdentityModule,
         AuditModule,
         SettingsModule,
