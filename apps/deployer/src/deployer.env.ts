@@ -144,6 +144,23 @@ export const deployerEnvSchema = z
      * on the machine uses; two runtimes share one with probability 1/range).
      */
     SANDBOX_UID_RANGE: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+    /**
+     * Limits of each workload replica on one machine, in a control group of its own (cgroup v2 or
+     * v1, as the machine has them; none without writable cgroups, which /health says): memory
+     * in MiB, CPUs (fractions allowed), processes and threads.
+     */
+    WORKLOAD_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).default(1_024),
+    WORKLOAD_CPUS: z.coerce.number().positive().max(1_024).default(1),
+    WORKLOAD_PIDS: z.coerce.number().int().min(16).max(1_000_000).default(512),
+    /**
+     * Where workloads cannot each have a uid of their own (the deployer is not root), runtimes
+     * share one: the deployer then refuses a second runtime unless this says the installation
+     * has one tenant.
+     */
+    KRE_SINGLE_TENANT: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     ...kubernetesEnv,
   })
   .transform((env) => ({

@@ -43,6 +43,8 @@ export class DeployerModule {
     const names = new Names(env.KRE_PREFIX);
     const subjects = deployerSubjects(names);
     const startedAt = new Date().toISOString();
+    // How workloads are confined, filled in once the driver exists (/health shows it).
+    const isolation: Record<string, string> = { orchestrator: env.ORCHESTRATOR };
     return {
       module: DeployerModule,
       imports: [
@@ -64,6 +66,7 @@ export class DeployerModule {
             mongoCheck(mongo),
             redisCheck(queue),
             natsCheck(nats),
+            { key: 'workloads', check: async () => undefined, details: () => isolation },
           ],
         }),
       ],
@@ -83,8 +86,11 @@ export class DeployerModule {
         {
           provide: ORCHESTRATOR_DRIVER,
           inject: [PythonEnvs],
-          useFactory: (pythonEnvs: PythonEnvs) =>
-            orchestratorDriverFactory(env, programsDir, pythonEnvs),
+          useFactory: async (pythonEnvs: PythonEnvs) => {
+            const driver = await orchestratorDriverFactory(env, programsDir, pythonEnvs);
+            Object.assign(isolation, driver.isolation?.());
+            return driver;
+          },
         },
         {
           provide: GatewayRoutes,

@@ -1,4 +1,3 @@
-import { Names } from '@libs/naming';
 import { spawn } from 'node:child_process';
 import {
   Inject,
@@ -7,7 +6,9 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { Names } from '@libs/naming';
 import {
+  Cgroups,
   KUBERNETES_DEFAULTS,
   KubernetesDriver,
   LocalDriver,
@@ -81,6 +82,17 @@ export class OrchestratorLifecycle implements OnApplicationBootstrap, OnApplicat
   constructor(@Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    const isolation = this.driver.isolation?.();
+    if (isolation)
+      this.logger.log(
+        `workloads: ${Object.entries(isolation)
+          .map(([what, how]) => `${what} ${how}`)
+          .join('; ')}`,
+      );
+    if (this.driver.isolatesRuntimes === false)
+      this.logger.warn(
+        'runtimes cannot be kept apart on this machine (the deployer is not root: every runtime would run as one user): a second runtime is refused unless KRE_SINGLE_TENANT=true',
+      );
     await this.driver.adopt();
     this.logger.log('adopted running workloads');
   }
@@ -139,6 +151,14 @@ export async function orchestratorDriverFactory(
       range: env.SANDBOX_UID_RANGE,
       programFiles: programFiles(programsDir),
       hostPath: env.PATH,
+    },
+    limits: {
+      cgroups: await Cgroups.detect('/sys/fs/cgroup', env.KRE_PREFIX),
+      defaults: {
+        memoryBytes: env.WORKLOAD_MEMORY_MB * 2 ** 20,
+        cpus: env.WORKLOAD_CPUS,
+        pids: env.WORKLOAD_PIDS,
+      },
     },
   });
 }

@@ -4,6 +4,7 @@ import { NatsProvisioner } from '@libs/messaging';
 import type { OrchestratorDriver } from '@libs/orchestrator';
 import { RuntimeDatabases, RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
+import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 import type { Progress } from './version-deployment.service.js';
 import { VersionDeploymentService } from './version-deployment.service.js';
@@ -20,11 +21,13 @@ export class RuntimeProvisioningService {
     private readonly provisioner: NatsProvisioner,
     private readonly databases: RuntimeDatabases,
     @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
+    @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
   ) {}
 
   async create(ref: RuntimeRef, progress: Progress): Promise<void> {
     const runtime = await this.runtimes.find(ref.runtimeId);
     if (!runtime) throw new UnrecoverableError(`runtime "${ref.runtimeId}" does not exist`);
+    await this.refuseSharedTenancy(ref.runtimeId);
     await progress('orchestrator');
     await this.driver.prepareRuntime(ref.runtimeId);
     await progress('observability-stream');
@@ -33,6 +36,19 @@ export class RuntimeProvisioningService {
     // Indexes of the observability issue go here.
     await this.databases.create(ref.runtimeId);
     await this.runtimes.setStatus(ref.runtimeId, 'CREATED');
+  }
+
+  /**
+   * Where runtimes cannot be kept apart (one machine, the deployer not root), a second runtime
+   * is refused unless the installation says it has one tenant (KRE_SINGLE_TENANT).
+   */
+  private async refuseSharedTenancy(runtimeId: string): Promise<void> {
+    if (this.driver.isolatesRuntimes !== false || this.env.KRE_SINGLE_TENANT) return;
+    const others = (await this.runtimes.list()).filter((r) => r._id !== runtimeId);
+    if (others.length > 0)
+      throw new UnrecoverableError(
+        `this installation cannot keep runtimes apart (the deployer does not run as root, so every runtime's workloads would share one user): it runs one runtime ("${others[0]._id}" exists). Run the deployer as root, or set KRE_SINGLE_TENANT=true to accept one tenant's runtimes sharing a user`,
+      );
   }
 
   /** Removes every version (workloads, NATS, archives), the streams, buckets and databases. */

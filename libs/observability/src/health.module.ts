@@ -21,6 +21,8 @@ export interface DependencyCheck {
   check(): Promise<unknown>;
   /** Optional dependencies report `degraded` when down, without failing readiness. */
   readonly optional?: boolean;
+  /** What `/health` shows of it when up (e.g. which isolation applied), no secrets. */
+  details?(): Record<string, string>;
 }
 
 const DEPENDENCY_CHECKS = Symbol('DEPENDENCY_CHECKS');
@@ -65,7 +67,7 @@ class HealthController {
         }),
       ]);
       if (this.lastFailure.delete(key)) this.logger.log(`${key} is up again`);
-      return session.up();
+      return session.up(dependency.details?.());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (this.lastFailure.get(key) !== message) {

@@ -55,4 +55,14 @@ export interface OrchestratorDriver {
   adopt(): Promise<void>;
   /** Stops supervising (workloads keep running). */
   close(): Promise<void>;
+  /**
+   * How workloads are confined here, for `/health` and the start-up log (the local driver: the
+   * sandbox's uids and the limits mechanism); nothing secret.
+   */
+  isolation?(): Record<string, string>;
+  /**
+   * False where runtimes' workloads cannot be kept apart from each other (one machine, the
+   * deployer not root: every runtime runs as the same uid). Unset: they are.
+   */
+  readonly isolatesRuntimes?: boolean;
 }

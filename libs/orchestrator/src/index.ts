@@ -23,6 +23,7 @@ export {
 export { KrtDigestMismatchError, fetchKrt, type FetchKrtOptions } from './fetch-krt.js';
 export { killWithGroup, processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';
+export { Cgroups, type LimitsMode, type WorkloadLimits } from './local/cgroups.js';
 export { KubernetesDriver } from './kubernetes/kubernetes.driver.js';
 export {
   KUBERNETES_DEFAULTS,

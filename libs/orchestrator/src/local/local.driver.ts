@@ -26,6 +26,7 @@ import {
   type VersionEndpoints,
   WorkloadsNotReadyError,
 } from '../driver.js';
+import { type Cgroups, joinArgs, type WorkloadLimits } from './cgroups.js';
 import { freePort } from './free-port.js';
 import { type PythonEnvs, SANDBOX_VENV } from './python-env.js';
 import {
@@ -56,6 +57,11 @@ export const OWNER_ENV = 'KRE_WORKLOAD_OWNER';
 const SANDBOX_ENV = 'KRE_WORKLOAD_SANDBOX';
 /** The version's NATS credentials, under `<version dir>/secrets/`. */
 const CREDENTIALS_FILE = 'nats.creds';
+
+/** A replica's control group: `<p>-<rt>-<ver>-<workload>-<n>`. */
+function cgroupName(prefix: string, plan: DeploymentPlan, replica: ReplicaRecord): string {
+  return `${prefix}-${plan.runtimeId}-${plan.versionName}-${replica.workloadId}-${replica.replica}`;
+}
 
 export interface LocalDriverOptions {
   /** `${XDG_STATE_HOME:-~/.local/state}/<prefix>`: registries, extracted KRTs, logs. */
@@ -89,6 +95,11 @@ export interface LocalDriverOptions {
    * workloads run as the deployer's user (only tests of the driver itself leave it unset).
    */
   sandbox?: LocalSandboxOptions;
+  /**
+   * Memory, CPU and process limits of every replica, in a control group of its own (cgroups.ts:
+   * v2 or v1, as the machine has them). Unset, or a machine without writable cgroups: none.
+   */
+  limits?: { cgroups: Cgroups; defaults: WorkloadLimits };
 }
 
 export interface LocalSandboxOptions extends SandboxIdRange {
@@ -121,6 +132,8 @@ interface ReplicaRecord {
    * group of its own → the program, in that group).
    */
   sandbox?: string;
+  /** Its control group's name (removed once it is gone). */
+  cgroup?: string;
 }
 
 interface VersionRecord {
@@ -188,6 +201,25 @@ export class LocalDriver implements OrchestratorDriver {
     }
     this.startTicking();
     await this.tick();
+  }
+
+  get isolatesRuntimes(): boolean {
+    return Boolean(this.options.sandbox) && this.asRoot;
+  }
+
+  isolation(): Record<string, string> {
+    const limits = this.options.limits;
+    return {
+      sandbox: !this.options.sandbox
+        ? 'none'
+        : this.asRoot
+          ? 'bubblewrap, a uid per runtime'
+          : 'bubblewrap in a user namespace, one uid for every runtime',
+      limits:
+        limits && limits.cgroups.mode !== 'none'
+          ? `${limits.cgroups.mode}: ${Math.round(limits.defaults.memoryBytes / 2 ** 20)} MiB, ${limits.defaults.cpus} CPU, ${limits.defaults.pids} processes per replica`
+          : 'none',
+    };
   }
 
   async apply(plan: DeploymentPlan): Promise<void> {
@@ -430,9 +462,10 @@ export class LocalDriver implements OrchestratorDriver {
       replica.notBefore = Date.now() + BACKOFF_BASE_MS * 2 ** (replica.restarts - 1);
       return;
     }
-    const command = sandbox
+    const confined = sandbox
       ? await this.sandboxed(plan, launch, env, sandbox)
       : { file: launch.host, args: launch.args, env, cwd: join(dir, 'krt') };
+    const command = { ...confined, ...(await this.limited(plan, replica, confined)) };
     try {
       const child = spawn(command.file, command.args, {
         cwd: command.cwd,
@@ -459,7 +492,8 @@ export class LocalDriver implements OrchestratorDriver {
     this.terminating.add(replica);
     const { pid, startTime } = replica;
     delete replica.pid;
-    if (!pid || !startTime || !(await isSameProcess(pid, startTime))) return;
+    if (!pid || !startTime || !(await isSameProcess(pid, startTime)))
+      return this.removeCgroup(replica);
     // bwrap forwards no signal, and SIGTERM to its group would end bwrap and the PID namespace's
     // init, whose death SIGKILLs the namespace: so a sandbox's programs get SIGTERM themselves,
     // by their host pids (bwrap's grandchildren and below), looked up again while it starts.
@@ -474,7 +508,7 @@ export class LocalDriver implements OrchestratorDriver {
     await sigterm();
     const deadline = Date.now() + (this.options.stopGraceMs ?? 10_000);
     while (Date.now() < deadline) {
-      if (!(await isSameProcess(pid, startTime))) return;
+      if (!(await isSameProcess(pid, startTime))) return this.removeCgroup(replica);
       await sleep(50);
       if (replica.sandbox) await sigterm();
     }
@@ -484,6 +518,36 @@ export class LocalDriver implements OrchestratorDriver {
     }
     signalGroup(pid, 'SIGKILL');
     while (await isSameProcess(pid, startTime)) await sleep(20);
+    await this.removeCgroup(replica);
+  }
+
+  /**
+   * Removes the replica's control group once the last of its processes is gone (a sandbox's
+   * programs may outlive bwrap by a moment); a group still busy after a while is left empty-bound.
+   */
+  private async removeCgroup(replica: ReplicaRecord): Promise<void> {
+    const cgroups = this.options.limits?.cgroups;
+    if (!cgroups || !replica.cgroup) return;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      if (await cgroups.remove(replica.cgroup)) return;
+      await sleep(50);
+    }
+  }
+
+  /**
+   * The command in the replica's own control group (memory, CPU and process limits), joined
+   * before the sandbox starts; unchanged where the machine has no writable cgroups.
+   */
+  private async limited(
+    plan: DeploymentPlan,
+    replica: ReplicaRecord,
+    command: { file: string; args: string[] },
+  ): Promise<{ file: string; args: string[] }> {
+    const limits = this.options.limits;
+    if (!limits || limits.cgroups.mode === 'none') return command;
+    replica.cgroup = cgroupName(this.options.prefix, plan, replica);
+    const procs = await limits.cgroups.create(replica.cgroup, limits.defaults);
+    return joinArgs(procs, command.file, command.args);
   }
 
   /**
