@@ -39,6 +39,19 @@ const kubernetesEnv = {
   KUBE_RUNNER_PYTHON_IMAGE: z.string().default('kre/runner-python:latest'),
   /** KRT image repository → our image (null: not runnable here); merged over KRE's defaults. */
   KUBE_IMAGE_MAP: json(z.record(z.string(), z.string().nullable()), {}),
+  /**
+   * Image repositories (or prefixes ending in `/*`), comma-separated, that KRTs may name besides
+   * the mapped ones; others fail the start. Default: none.
+   */
+  KUBE_ALLOWED_IMAGES: z
+    .string()
+    .optional()
+    .transform((raw) =>
+      (raw ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    ),
   KUBE_RESOURCE_QUOTA: json(stringMap, {}),
   KUBE_LIMIT_RANGE: json(
     z.strictObject({ default: stringMap.default({}), defaultRequest: stringMap.default({}) }),

@@ -194,6 +194,7 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
         ),
         ...env.KUBE_IMAGE_MAP,
       },
+      allowed: env.KUBE_ALLOWED_IMAGES,
     },
     ingress: {
       controllerNamespace: env.KUBE_INGRESS_CONTROLLER_NAMESPACE,

@@ -32,7 +32,7 @@ export {
   type KubernetesDriverOptions,
   type Toleration,
 } from './kubernetes/kubernetes.options.js';
-export { UnsupportedImageError } from './kubernetes/images.js';
+export { ImageNotAllowedError, UnsupportedImageError } from './kubernetes/images.js';
 export {
   DependencyInstallError,
   installDependenciesInPlace,

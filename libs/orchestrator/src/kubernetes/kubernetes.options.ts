@@ -35,9 +35,14 @@ export interface KubernetesDriverOptions {
     runnerPython: string;
     /**
      * A KRT's image repository (without tag) → ours; `null` = KRE had it, we have no runner for
-     * it yet (a start fails with a clear error). Images not in the table are used as they are.
+     * it yet (a start fails with a clear error).
      */
     map: Record<string, string | null>;
+    /**
+     * Repositories (or prefixes ending in `/*`) a KRT may name besides the mapped ones, run as
+     * they are; any other image fails the start (`KUBE_ALLOWED_IMAGES`, default none).
+     */
+    allowed?: readonly string[];
   };
   ingress: {
     /** Namespace of the ingress controller, allowed to reach entrypoints. */

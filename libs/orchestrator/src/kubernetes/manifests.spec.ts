@@ -3,7 +3,12 @@ import { validateKrtDirectory, type Krt } from '@libs/krt';
 import { K8S_NAME_MAX } from '@libs/naming';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { plan, type DeploymentPlan } from '../deployment-plan.js';
-import { UnsupportedImageError, imageRepository, resolveImage } from './images.js';
+import {
+  ImageNotAllowedError,
+  UnsupportedImageError,
+  imageRepository,
+  resolveImage,
+} from './images.js';
 import { testOptions } from './options.fixture.js';
 import { runtimeManifests } from './runtime.manifests.js';
 import { publishedManifests, versionManifests } from './version.manifests.js';
@@ -33,13 +38,23 @@ const deployments = (p: DeploymentPlan, options = testOptions()) =>
   versionManifests(options, p).filter((o): o is V1Deployment => o.kind === 'Deployment');
 
 describe('images', () => {
-  it('maps KRE images by repository, whatever the tag, and keeps other images', () => {
+  it('maps KRE images by repository, whatever the tag, and runs others only when allowed', () => {
     const images = testOptions().images;
     expect(resolveImage(images, 'entrypoint', 'konstellation/kre-entrypoint:v7')).toBe(
       images.entrypoint,
     );
     expect(resolveImage(images, 'wf.n', 'kre/runner-node:latest')).toBe(images.runner);
-    expect(resolveImage(images, 'wf.n', 'team/custom-runner:2')).toBe('team/custom-runner:2');
+    // Any other image would run with the nodes' pull credentials and without our runner.
+    expect(() => resolveImage(images, 'wf.n', 'team/custom-runner:2')).toThrow(
+      ImageNotAllowedError,
+    );
+    expect(() => resolveImage(images, 'wf.n', 'evil.io/team/custom-runner:2')).toThrow(
+      /workload "wf.n" uses image "evil.io\/team\/custom-runner:2".*KUBE_ALLOWED_IMAGES/,
+    );
+    const allowing = { ...images, allowed: ['team/custom-runner', 'reg.io/ml/*'] };
+    expect(resolveImage(allowing, 'wf.n', 'team/custom-runner:2')).toBe('team/custom-runner:2');
+    expect(resolveImage(allowing, 'wf.n', 'reg.io/ml/gpu-runner:1')).toBe('reg.io/ml/gpu-runner:1');
+    expect(() => resolveImage(allowing, 'wf.n', 'reg.io/other/x:1')).toThrow(ImageNotAllowedError);
   });
 
   it("maps KRE's Python images to our Python runner", () => {
