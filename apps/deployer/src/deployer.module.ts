@@ -66,7 +66,7 @@ export class DeployerModule {
             mongoCheck(mongo),
             redisCheck(queue),
             natsCheck(nats),
-            { key: 'workloads', check: async () => undefined, details: () => isolation },
+            { key: 'workloads', check: () => Promise.resolve(), details: () => isolation },
           ],
         }),
       ],
