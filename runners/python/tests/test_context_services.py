@@ -50,8 +50,9 @@ def dp(nats_server, aio):
         env = plane.env(
             "n", KRT, "v3/main.py",
             KRT_NATS_OBJECT_STORE=f"{plane.prefix}_{plane.rt}_{plane.ver}_store",
-            KRT_CONFIG_KEYS="GREETING,MISSING",
+            KRT_CONFIG_KEYS="GREETING,MISSING,API_TOKEN",
             GREETING="hola",
+            API_TOKEN="tok-s3cr3t-4242",
             KRT_CONFIG_FILES_DIR=files,
         )
         return await RunnerProcess(env, KRT).ready()
@@ -97,6 +98,22 @@ def test_logger_and_prints_become_log_records(dp, aio):
         line = next(l for l in dp.runner.stdout().splitlines() if '"logged line"' in l)
         assert json.loads(line)["requestId"] == rid
         assert "logged line" not in dp.runner.stderr()  # once, not also as a plain stderr line
+
+    aio(go())
+
+
+def test_config_values_are_masked_in_records_and_output(dp, aio):
+    async def go():
+        rid, out = await output(dp, mode="leak")
+        assert out == {"step": "leaked"}
+        logs = await until(lambda: [r for r in records(dp, "logs") if r.request_id == rid] if len([r for r in records(dp, "logs") if r.request_id == rid]) >= 2 else None)
+        assert any(r.message == "calling with ***" for r in logs)
+        token = next(r for r in logs if r.message == "token")
+        assert codec.struct_to_dict(token.fields) == {"token": "***"}
+        assert all("tok-s3cr3t-4242" not in str(r) for r in records(dp, "logs"))
+        assert "tok-s3cr3t-4242" not in dp.runner.stdout() + dp.runner.stderr()
+        # Short values ("hola") are left alone.
+        assert "calling with ***" in dp.runner.stdout()
 
     aio(go())
 
@@ -190,7 +207,12 @@ def test_config_variables_files_and_paths(dp, aio):
         _, out = await output(dp, mode="env")
         assert out == {
             "GREETING": "hola",
-            "config": {"GREETING": "hola", "MISSING": "", "BIG_FILE": "large content"},
+            "config": {
+                "GREETING": "hola",
+                "MISSING": "",
+                "API_TOKEN": "tok-s3cr3t-4242",
+                "BIG_FILE": "large content",
+            },
             "note": "a note",
             "outside": "refused",
         }

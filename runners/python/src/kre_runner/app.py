@@ -12,7 +12,8 @@ import socket
 import nats
 
 from .creds import credentials_callbacks
-from . import codec
+from .masking import ConfigMasker
+from . import codec, stdio
 from .context import ContextDeps, ObsLogHandler
 from .env import RunnerEnv, config_values
 from .health import HealthServer
@@ -128,13 +129,18 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
             "replica": f"{socket.gethostname()}-{os.getpid()}",
         },
     )
+    config = config_values(env)
+    # The version's config never leaves in clear: not in records, not on stdout or stderr.
+    masker = ConfigMasker.of_workload(config, env.config_files_dir)
+    obs.masker = masker
+    stdio.mask_output(masker)
     deps = ContextDeps(
         env,
         obs,
         Configuration(js, {"node": env.kv_node, "workflow": env.kv_workflow, "project": env.kv_project}),
         ObjectStore(js, env.object_store),
         DataClient(nc, env.data_prefix),
-        config_values(env),
+        config,
     )
     handler = ObsLogHandler(obs, env.node_id, deps.logger.name)
     root = logging.getLogger()

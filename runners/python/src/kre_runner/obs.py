@@ -52,6 +52,8 @@ class ObsPublisher:
         self.prefix = prefix
         self.origin = origin
         self.interval = metrics_interval
+        # Masks the version's config values in log records (masking.ConfigMasker); none by default.
+        self.masker = None
         self.loop = asyncio.get_running_loop()
         self._windows: dict[str, _Window] = {}
         self._window_start = time.time_ns()
@@ -101,6 +103,9 @@ class ObsPublisher:
         """A log record; never raises (a broken log must not break a handler)."""
         if self.nc.is_closed or not message or not message.strip():
             return
+        if self.masker is not None:
+            message = self.masker.mask(message)
+            fields = self.masker.mask_json(fields) if fields else fields
         text = message if len(message) <= MAX_LOG_MESSAGE else f"{message[:MAX_LOG_MESSAGE]}… (truncated)"
         try:
             r = protos.LogRecord(message=text)

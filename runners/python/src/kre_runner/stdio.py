@@ -31,6 +31,13 @@ _sink: Optional[Sink] = None
 _pending: list[tuple[str, str, Optional[str]]] = []
 _raw_stdout: TextIO = sys.stdout
 _raw_stderr: TextIO = sys.stderr
+_masker = None  # masking.ConfigMasker: the version's config values read *** in all output
+
+
+def mask_output(masker) -> None:
+    """Masks the version's config values in everything written to stdout and stderr from now on."""
+    global _masker
+    _masker = None if masker.empty else masker
 
 
 def _emit(line: str, stream: str, request_id: Optional[str]) -> None:
@@ -52,6 +59,8 @@ class _Tee:
         self._name = name
 
     def write(self, text) -> int:
+        if _masker is not None and isinstance(text, str):
+            text = _masker.mask(text)
         n = self._raw.write(text)
         scope = current.get()
         if scope is not None and isinstance(text, str) and text:
@@ -101,9 +110,24 @@ def detach() -> None:
     _sink = None
 
 
+class _Masked:
+    """The real stream, with the version's config values masked (the runner's own writes)."""
+
+    def __init__(self, raw: TextIO):
+        self._raw = raw
+
+    def write(self, text) -> int:
+        if _masker is not None and isinstance(text, str):
+            text = _masker.mask(text)
+        return self._raw.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
 def raw_stdout() -> TextIO:
-    return _raw_stdout
+    return _Masked(_raw_stdout)  # type: ignore[return-value]
 
 
 def raw_stderr() -> TextIO:
-    return _raw_stderr
+    return _Masked(_raw_stderr)  # type: ignore[return-value]

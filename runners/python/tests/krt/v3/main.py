@@ -78,6 +78,12 @@ async def default_handler(ctx, data):
         ctx.logger.info("logged %s", "line", extra={"fields": {"k": 1}})
         ctx.logger.warning("careful")
         await ctx.send_output({"step": "printed"})
+    elif mode == "leak":
+        # A config value printed and logged by mistake (VIEWERs read logs, not config).
+        token = os.environ.get("API_TOKEN", "")
+        print(f"calling with {token}")
+        ctx.logger.info("token", extra={"fields": {"token": token}})
+        await ctx.send_output({"step": "leaked"})
     elif mode == "predict":
         await ctx.prediction.save(predicted_value="cat", true_value="dog", extra={"score": 0.5})
         await ctx.prediction.save(error=ctx.prediction.ERR_MISSING_VALUES)
