@@ -148,18 +148,31 @@ describe('the Python examples, uploaded and started through the real apps', () =
       )
     ).version;
 
-  /** Starts the version, waits for STARTED (failing with the version's errors), publishes it. */
-  const startAndPublish = async (example: Example) => {
-    const ref = `{runtimeId: "${example.runtimeId}", versionName: "${example.version}", comment: "e2e"}`;
-    await gql(`mutation { startVersion(input: ${ref}) { status } }`);
+  const ref = (example: Example) =>
+    `{runtimeId: "${example.runtimeId}", versionName: "${example.version}", comment: "e2e"}`;
+  /** Waits until the version leaves `transitional`; returns its state. */
+  const settled = async (example: Example, transitional: string, timeoutMs: number) => {
     let state = await versionState(example);
-    const deadline = Date.now() + 170_000;
-    while (!['STARTED', 'ERROR'].includes(state.status) && Date.now() < deadline) {
-      await new Promise((done) => setTimeout(done, 500));
+    const deadline = Date.now() + timeoutMs;
+    while (state.status === transitional && Date.now() < deadline) {
+      await new Promise((done) => setTimeout(done, 250));
       state = await versionState(example);
     }
+    return state;
+  };
+  /** Starts the version and waits for STARTED (failing with the version's errors); ms taken. */
+  const start = async (example: Example): Promise<number> => {
+    const began = Date.now();
+    await gql(`mutation { startVersion(input: ${ref(example)}) { status } }`);
+    const state = await settled(example, 'STARTING', 170_000);
     expect(state, `${example.version} did not start`).toEqual({ status: 'STARTED', errors: [] });
-    await gql(`mutation { publishVersion(input: ${ref}) { status } }`);
+    return Date.now() - began;
+  };
+  /** Upload → STARTED of each example's first start (the iris one builds its virtualenv). */
+  const firstStartMs: Record<string, number> = {};
+  const startAndPublish = async (example: Example) => {
+    firstStartMs[example.runtimeId] = await start(example);
+    await gql(`mutation { publishVersion(input: ${ref(example)}) { status } }`);
     keys[example.runtimeId] = (
       await gql<{ createInvocationKey: { key: string } }>(
         `mutation { createInvocationKey(runtimeId: "${example.runtimeId}", input: {name: "e2e"}) { key } }`,
@@ -412,6 +425,33 @@ describe('the Python examples, uploaded and started through the real apps', () =
       expect(bad.body.message).toContain('petal_width');
       await new Promise((done) => setTimeout(done, 300));
       expect(await predictions(iris)).toHaveLength(3);
+    });
+
+    it('a restart reuses the cached virtualenv: STARTED within seconds, and it classifies again', async () => {
+      await gql(`mutation { unpublishVersion(input: ${ref(iris)}) { status } }`);
+      await gql(`mutation { stopVersion(input: ${ref(iris)}) { status } }`);
+      expect((await settled(iris, 'STOPPING', 60_000)).status).toBe('STOPPED');
+      const restartMs = await start(iris);
+      await gql(`mutation { publishVersion(input: ${ref(iris)}) { status } }`);
+      process.stdout.write(
+        `iris-v1: first start (scikit-learn virtualenv built from PyPI) ${firstStartMs.iris} ms, cached restart ${restartMs} ms\n`,
+      );
+      // The issue's target is 5 s; the bound leaves room for a loaded 2-core machine.
+      expect(restartMs).toBeLessThan(20_000);
+      await expect
+        .poll(
+          async () =>
+            (
+              await http(iris, 'Classify', {
+                sepalLength: 5.1,
+                sepalWidth: 3.5,
+                petalLength: 1.4,
+                petalWidth: 0.2,
+              })
+            ).body.species,
+          { timeout: 15_000 },
+        )
+        .toBe('setosa');
     });
   });
 
