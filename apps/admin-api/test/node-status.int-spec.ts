@@ -3,9 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, Module, type INestMicroservice, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MessagePattern, Payload, Transport } from '@nestjs/microservices';
+import { MessagePattern, Payload, type CustomStrategy } from '@nestjs/microservices';
 import { packKrt } from '@libs/krt';
-import { DeployerClient, deployerSubjects, type WorkloadReplicaStatus } from '@libs/messaging';
+import {
+  DeployerClient,
+  NatsRpcServer,
+  connectNats,
+  deployerSubjects,
+  type WorkloadReplicaStatus,
+} from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -55,9 +61,11 @@ class StandInDeployer {
   replicas: WorkloadReplicaStatus[] = [];
   readonly requests: unknown[] = [];
   private app?: INestMicroservice;
+  private nc?: NatsConnection;
 
   constructor(
     private readonly url: string,
+    private readonly credentials: string,
     private readonly subject: string,
     /** Nest's logger is process-wide: the stand-in must log where the app does. */
     private readonly logger: LoggerService,
@@ -77,19 +85,26 @@ class StandInDeployer {
     }
     @Module({ controllers: [NodeStatusStandIn] })
     class StandInModule {}
-    this.app = await NestFactory.createMicroservice(StandInModule, {
-      transport: Transport.NATS,
-      options: { servers: this.url, name: 'deployer-stand-in' },
+    // The deployer's own transport (NatsRpcServer on an authenticated connection).
+    this.nc = await connectNats({
+      url: this.url,
+      credentials: this.credentials,
+      name: 'deployer-stand-in',
+    });
+    this.app = await NestFactory.createMicroservice<CustomStrategy>(StandInModule, {
+      strategy: new NatsRpcServer(this.nc),
       logger: this.logger,
     });
     await this.app.listen();
     // A round trip: the server holds the subscription before anyone asks (no "no responders").
-    await this.app.unwrap<NatsConnection>().flush();
+    await this.nc.flush();
   }
 
   async stop(): Promise<void> {
     await this.app?.close();
+    await this.nc?.close();
     this.app = undefined;
+    this.nc = undefined;
   }
 }
 
@@ -226,6 +241,7 @@ describe('watchNodeStatus', () => {
 
     deployer = new StandInDeployer(
       h.env.NATS_URL,
+      h.env.NATS_CREDS,
       deployerSubjects(new Names(h.env.KRE_PREFIX)).nodeStatus,
       h.logs,
     );
