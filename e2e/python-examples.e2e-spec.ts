@@ -502,6 +502,32 @@ describe('the Python examples, uploaded and started through the real apps', () =
     });
   });
 
+  it('the nodes logged no warning or error but the failures the tests caused', async () => {
+    for (const example of all) {
+      const problems = (await dp.records(example.runtimeId))
+        .filter((r) => r.kind === 'logs')
+        .map(
+          (r) =>
+            r.record as {
+              level: string;
+              source: string;
+              message: string;
+              origin: { node: string };
+            },
+        )
+        .filter((r) => ['LOG_LEVEL_WARN', 'LOG_LEVEL_ERROR'].includes(r.level))
+        .filter(
+          (r) =>
+            !(
+              r.source === 'LOG_SOURCE_RUNNER' &&
+              r.message.startsWith('node "etl" failed on a message from "entrypoint": ValueError')
+            ),
+        )
+        .map((r) => `${r.origin.node} ${r.level} ${r.source}: ${r.message}`);
+      expect(problems, example.runtimeId).toEqual([]);
+    }
+  });
+
   it('one workload per node plus each entrypoint, all under the deployer', async () => {
     // seed 4 nodes, iris 3, mixed 5; one entrypoint each.
     expect(await owned()).toHaveLength(4 + 3 + 5 + 3);

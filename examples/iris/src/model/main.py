@@ -1,8 +1,15 @@
 # model (kre-py v3 style): the scikit-learn LogisticRegression that train.py wrote into the KRT
 # (model/iris.joblib), loaded once by init; scikit-learn comes from the KRT's requirements.txt.
-import joblib
+import os
 
-from public_input_pb2 import Features, Scores
+# One small model, one request at a time: no worker processes. joblib probes multiprocessing at
+# import and, where it cannot create a semaphore (the local driver's sandbox gives workloads no
+# writable /dev/shm), warns on stderr that it "will operate in serial mode"; say so up front.
+os.environ.setdefault("JOBLIB_MULTIPROCESSING", "0")
+
+import joblib  # noqa: E402
+
+from public_input_pb2 import Features, Scores  # noqa: E402
 
 
 def init(ctx):
