@@ -49,6 +49,7 @@ if (existsSync(join(base, 'hostile'))) {
     writeKrt: probe(() => writeFileSync(join(base, 'kre.yaml'), 'evil')),
     writeConfig: probe(() => writeFileSync(join(dir, 'MODEL_CONFIG'), 'evil')),
     writeTmp: probe(() => writeFileSync('/tmp/mine', 'x')),
+    writeShm: probe(() => writeFileSync('/dev/shm/sem.mine', 'x')),
     writeHome: probe(() => writeFileSync(join(process.env.HOME, '.rc'), 'x')),
   };
   console.log('REPORT ' + JSON.stringify(report));
@@ -371,6 +372,7 @@ describe(LocalDriver.name, () => {
     expect(report.writeKrt).toEqual({ error: 'EROFS' });
     expect(report.writeConfig).toEqual({ error: 'EROFS' });
     expect(report.writeTmp).toEqual({ ok: true }); // its own /tmp
+    expect(report.writeShm).toEqual({ ok: true }); // its own /dev/shm (multiprocessing's semaphores)
     expect(report.writeHome).toEqual({ ok: true }); // HOME is that /tmp, not the deployer's
     // The victims are untouched.
     for (const [i, pid] of victimPids.entries())

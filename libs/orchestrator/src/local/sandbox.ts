@@ -111,6 +111,11 @@ export function sandboxArgv(
     '/proc',
     '--dev',
     '/dev',
+    // Its own shared memory (POSIX semaphores: Python's multiprocessing, joblib, data loaders).
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/dev/shm',
     // A /tmp of its own, writable by whoever it runs as (sticky, as a machine's /tmp is).
     '--perms',
     '1777',
