@@ -7,7 +7,12 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AuthorizationError,
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 
 /** Injection token of the app's `NatsConnection` (`@nats-io/transport-node`). */
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -26,17 +31,31 @@ export interface NatsOptions {
   inboxPrefix?: string;
 }
 
-/** Opens the connection with reconnects on, so a NATS restart is survived without a crash. */
+/** How long a first connection is retried (a NATS restarting, or slow under load) before failing. */
+const FIRST_CONNECT_MS = 60_000;
+
+/**
+ * Opens the connection with reconnects on, so a NATS restart is survived without a crash. A first
+ * connection that fails is tried again for a minute (refused credentials fail at once).
+ */
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
-  return connect({
-    servers: options.url,
-    name: options.name,
-    authenticator: credsAuthenticator(() => readFileSync(options.credentials)),
-    ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    timeout: 10_000,
-  });
+  const deadline = Date.now() + FIRST_CONNECT_MS;
+  for (;;) {
+    try {
+      return await connect({
+        servers: options.url,
+        name: options.name,
+        authenticator: credsAuthenticator(() => readFileSync(options.credentials)),
+        ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: 10_000,
+      });
+    } catch (error) {
+      if (error instanceof AuthorizationError || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 @Injectable()
