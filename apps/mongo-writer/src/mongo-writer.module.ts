@@ -22,7 +22,11 @@ export class MongoWriterModule {
       module: MongoWriterModule,
       imports: [
         PersistenceModule.forRoot({ url: env.MONGO_URL, dbName: names.platformDb() }),
-        NatsModule.forRoot({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: `${env.KRE_PREFIX}-mongo-writer` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          credentials: env.NATS_CREDS,
+          name: `${env.KRE_PREFIX}-mongo-writer`,
+        }),
         HealthModule.forRoot({
           inject: [getConnectionToken(), NATS_CONNECTION],
           useFactory: (mongo: Connection, nats: NatsConnection) => [

@@ -11,7 +11,11 @@ describe(JetStreamPublisher.name, () => {
   let sut: JetStreamPublisher;
 
   beforeAll(async () => {
-    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'int-publisher' });
+    nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: 'int-publisher',
+    });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({
       name: `${env.KRE_PREFIX}_pub`,
