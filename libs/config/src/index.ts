@@ -11,11 +11,17 @@ export {
   urlEnv,
 } from './env.fragments.js';
 export {
+  DRIVER_DECIDED_ENV,
+  driverWorkloadEnv,
   entrypointRoutesSchema,
   entrypointWorkloadEnv,
+  plannedWorkloadEnv,
+  runnerEnvJsonSchema,
   runnerWorkloadEnv,
   workloadConfigValues,
   workloadEnv,
+  type DriverWorkloadEnv,
+  type PlannedWorkloadEnv,
 } from './workload.env.js';
 export { KrtPathError, resolveInsideKrt } from './workload.paths.js';
 export { ConfigMasker, MASK, MIN_MASKED_LENGTH } from './config-masker.js';

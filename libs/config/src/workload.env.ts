@@ -129,3 +129,78 @@ export function workloadConfigValues(
 ): Record<string, string> {
   return Object.fromEntries(keys.map((key) => [key, source[key] ?? '']));
 }
+
+/**
+ * What a driver decides of a workload's env (its paths, ports, listen address and credentials
+ * file); everything else comes from the deployment plan.
+ */
+export const DRIVER_DECIDED_ENV = [
+  'KRT_BASE_PATH',
+  'KRT_CONFIG_FILES_DIR',
+  'KRT_NATS_CREDS',
+  'KRT_LISTEN_HOST',
+  'KRT_HEALTH_PORT',
+  'KRT_GRPC_PORT',
+  'KRT_HTTP_PORT',
+] as const;
+type DriverDecided = (typeof DRIVER_DECIDED_ENV)[number];
+
+type Shape = Record<string, z.ZodType>;
+type OptionalKeys<S extends Shape> = {
+  [K in keyof S]: undefined extends z.input<S[K]> ? K : never;
+}[keyof S];
+
+/**
+ * The env a deployment plan gives a workload of schema `S`: every variable the workload requires
+ * (but the driver's), as strings; a missing one is a type error where the plan is made.
+ */
+export type PlannedWorkloadEnv<S extends Shape> = {
+  [K in Exclude<keyof S, OptionalKeys<S> | DriverDecided>]: string;
+} & { [K in Exclude<OptionalKeys<S>, DriverDecided>]?: string };
+
+/** The env a driver adds: paths, the credentials file and the ports it picked. */
+export interface DriverWorkloadEnv {
+  KRT_BASE_PATH: string;
+  KRT_CONFIG_FILES_DIR: string;
+  KRT_NATS_CREDS: string;
+  KRT_LISTEN_HOST?: string;
+  KRT_HEALTH_PORT: string;
+  KRT_GRPC_PORT?: string;
+  KRT_HTTP_PORT?: string;
+}
+
+/** Drops unset entries: the env as the process gets it. */
+function defined(values: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+/**
+ * The plan's part of a workload's env, checked against the workload's schema (`workloadEnv`,
+ * `entrypointWorkloadEnv`, `runnerWorkloadEnv`) at build time. Extra entries (the version's config
+ * variables, `KRE_PREFIX`) pass through.
+ */
+export function plannedWorkloadEnv<S extends Shape>(
+  _schema: S,
+  values: PlannedWorkloadEnv<S> & Record<string, string | undefined>,
+): Record<string, string> {
+  return defined(values);
+}
+
+/** The driver's part of a workload's env (both drivers build it here). */
+export function driverWorkloadEnv(values: DriverWorkloadEnv): Record<string, string> {
+  return defined({ ...values });
+}
+
+/**
+ * The runner's env contract as JSON Schema (input form): checked in beside the Python runner
+ * (runners/python/src/kre_runner/workload_env.schema.json), which validates its env with it; a
+ * test keeps the two equal.
+ */
+export function runnerEnvJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(z.object(runnerWorkloadEnv), {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+}

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { ConfigMasker } from '@libs/config';
+import {
+  ConfigMasker,
+  entrypointWorkloadEnv,
+  plannedWorkloadEnv,
+  runnerWorkloadEnv,
+} from '@libs/config';
 import { type Krt, nodeRuntime, requirementsFileOf } from '@libs/krt';
 import {
   planVersionResources,
@@ -204,7 +209,7 @@ export function plan(input: PlanInput): DeploymentPlan {
           replicas: node.replicas,
           gpu: node.gpu,
           ports: ['health'],
-          env: {
+          env: plannedWorkloadEnv(runnerWorkloadEnv, {
             ...configEnv,
             ...common,
             KRT_WORKFLOW_NAME: wf.name,
@@ -218,7 +223,7 @@ export function plan(input: PlanInput): DeploymentPlan {
             KRT_NATS_KEY_VALUE_STORE_WORKFLOW: stores.workflow,
             KRT_NATS_KEY_VALUE_STORE_NODE: stores.node,
             ...(stores.objectStore ? { KRT_NATS_OBJECT_STORE: stores.objectStore } : {}),
-          },
+          }),
           configFiles: config.files,
           labels: {
             ...baseLabels,
@@ -240,12 +245,12 @@ export function plan(input: PlanInput): DeploymentPlan {
     replicas: 1,
     gpu: false,
     ports: ['grpc', 'http', 'health'],
-    env: {
+    env: plannedWorkloadEnv(entrypointWorkloadEnv, {
       ...configEnv,
       ...common,
       KRT_REQUEST_TIMEOUT: String(input.requestTimeoutSeconds),
       KRT_ENTRYPOINT_ROUTES: JSON.stringify(routes),
-    },
+    }),
     configFiles: config.files,
     labels: { ...baseLabels, 'app.kubernetes.io/component': 'entrypoint' },
     k8sName: names.k8sObject(ver),

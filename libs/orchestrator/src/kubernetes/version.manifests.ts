@@ -9,6 +9,7 @@ import type {
   V1Service,
   V1Volume,
 } from '@kubernetes/client-node';
+import { driverWorkloadEnv } from '@libs/config';
 import { Names } from '@libs/naming';
 import type { DeploymentPlan, WorkloadSpec } from '../deployment-plan.js';
 import { resolveImage } from './images.js';
@@ -82,18 +83,21 @@ function workloadEnv(
       env.push({ name, valueFrom: { secretKeyRef: { name: secretName, key: name } } });
     else env.push({ name, value });
   }
-  const ports: V1EnvVar[] = workload.ports.map((port) => ({
-    name: `KRT_${port.toUpperCase()}_PORT`,
-    value: String(POD_PORTS[port]),
-  }));
+  const port = (name: 'grpc' | 'http' | 'health') =>
+    workload.ports.includes(name) ? String(POD_PORTS[name]) : undefined;
+  const driver = driverWorkloadEnv({
+    KRT_BASE_PATH: POD_PATHS.krt,
+    KRT_CONFIG_FILES_DIR: POD_PATHS.config,
+    KRT_NATS_CREDS: NATS_CREDS_PATH,
+    // The kubelet's probes and the Services reach the pod's address, not its loopback.
+    KRT_LISTEN_HOST: '0.0.0.0',
+    KRT_HEALTH_PORT: String(POD_PORTS.health),
+    KRT_GRPC_PORT: port('grpc'),
+    KRT_HTTP_PORT: port('http'),
+  });
   return [
     ...env,
-    ...ports,
-    { name: 'KRT_BASE_PATH', value: POD_PATHS.krt },
-    // The kubelet's probes and the Services reach the pod's address, not its loopback.
-    { name: 'KRT_LISTEN_HOST', value: '0.0.0.0' },
-    { name: 'KRT_CONFIG_FILES_DIR', value: POD_PATHS.config },
-    { name: 'KRT_NATS_CREDS', value: NATS_CREDS_PATH },
+    ...Object.entries(driver).map(([name, value]) => ({ name, value })),
     { name: 'HOME', value: POD_PATHS.tmp },
     { name: 'NODE_ENV', value: 'production' },
     // What install-requirements put there comes first (a KRT's protobuf pin over the image's).

@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
+import { driverWorkloadEnv } from '@libs/config';
 import { readPythonRequirements } from '@libs/krt';
 import {
   configMaskerOf,
@@ -440,14 +441,17 @@ export class LocalDriver implements OrchestratorDriver {
     const env: Record<string, string> = {
       ...(this.options.baseEnv ?? {}),
       ...workload.env,
-      KRT_BASE_PATH: join(dir, 'krt'),
-      KRT_CONFIG_FILES_DIR: join(dir, 'config'),
-      KRT_NATS_CREDS: join(dir, 'secrets', CREDENTIALS_FILE),
+      ...driverWorkloadEnv({
+        KRT_BASE_PATH: join(dir, 'krt'),
+        KRT_CONFIG_FILES_DIR: join(dir, 'config'),
+        KRT_NATS_CREDS: join(dir, 'secrets', CREDENTIALS_FILE),
+        KRT_HEALTH_PORT: String(replica.ports.health),
+        KRT_GRPC_PORT: replica.ports.grpc ? String(replica.ports.grpc) : undefined,
+        KRT_HTTP_PORT: replica.ports.http ? String(replica.ports.http) : undefined,
+      }),
       [OWNER_ENV]: this.owner,
       KRE_WORKLOAD_REPLICA: String(replica.replica),
     };
-    for (const [name, port] of Object.entries(replica.ports))
-      env[`KRT_${name.toUpperCase()}_PORT`] = String(port);
     const sandbox = this.options.sandbox
       ? `${this.owner} ${randomBytes(8).toString('hex')}`
       : undefined;

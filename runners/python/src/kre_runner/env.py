@@ -6,6 +6,7 @@ A wrong environment lists every problem at once and exits 78, as the Node apps d
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -172,6 +173,12 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
         nats_inbox_prefix=opt("KRT_NATS_INBOX_PREFIX"),
         kre_prefix=prefix,
     )
+    # The contract the engine writes (libs/config's runner schema, checked in beside this file):
+    # a variable it requires that is missing is a problem even if this reader has no use for it.
+    reported = {problem.split(":", 1)[0] for problem in problems}
+    for name in contract_required():
+        if name not in reported and not src.get(name):
+            problems.append(f"{name}: is required")
     if env.nats_creds and not os.path.isfile(env.nats_creds):
         problems.append(f"KRT_NATS_CREDS: {env.nats_creds} is not a readable file")
     if env.nats_inbox_prefix and not re.match(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", env.nats_inbox_prefix):
@@ -179,6 +186,22 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
     if problems:
         raise InvalidEnvError(problems)
     return env
+
+
+#: Required by the contract, but optional here: without them the runner cannot reach an
+#: installation's NATS at all (it refuses anonymous clients), and this package's tests run it
+#: against plain servers.
+CONTRACT_OPTIONAL_HERE = frozenset({"KRT_NATS_CREDS", "KRT_NATS_INBOX_PREFIX"})
+
+
+def contract() -> dict:
+    """The runner env contract (JSON Schema generated from libs/config/src/workload.env.ts)."""
+    with open(os.path.join(os.path.dirname(__file__), "workload_env.schema.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def contract_required() -> list[str]:
+    return [name for name in contract()["required"] if name not in CONTRACT_OPTIONAL_HERE]
 
 
 def config_values(env: RunnerEnv, source: Mapping[str, str] | None = None) -> dict[str, str]:
