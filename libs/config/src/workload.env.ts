@@ -199,8 +199,5 @@ export function driverWorkloadEnv(values: DriverWorkloadEnv): Record<string, str
  * test keeps the two equal.
  */
 export function runnerEnvJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(z.object(runnerWorkloadEnv), {
-    io: 'input',
-    unrepresentable: 'any',
-  }) as Record<string, unknown>;
+  return z.toJSONSchema(z.object(runnerWorkloadEnv), { io: 'input', unrepresentable: 'any' });
 }
