@@ -9,14 +9,24 @@ import type { Connection } from 'mongoose';
 import { DataRequestsConsumer } from './data/data-requests.consumer.js';
 import { RuntimeDataRepository } from './data/runtime-data.repository.js';
 import type { MongoWriterEnv } from './mongo-writer.env.js';
+import { ObsIngestionModule } from './obs/obs-ingestion.module.js';
+import {
+  DEFAULT_OBS_INGESTION,
+  type ObsIngestionOptions,
+  ObsStreamsConsumer,
+} from './obs/obs-streams.consumer.js';
 
 /**
  * Answers runners' data requests (`db.save` / `db.find`) on the runtimes' data databases; writes
- * their logs, metrics and predictions (consumers: the observability issue).
+ * their logs, metrics, predictions and measurements from the runtimes' observability streams
+ * into the runtimes' databases (docs/data.md).
  */
 @Module({})
 export class MongoWriterModule {
-  static forRoot(env: MongoWriterEnv): DynamicModule {
+  static forRoot(
+    env: MongoWriterEnv,
+    ingestion: ObsIngestionOptions = DEFAULT_OBS_INGESTION,
+  ): DynamicModule {
     const names = new Names(env.KRE_PREFIX);
     return {
       module: MongoWriterModule,
@@ -26,12 +36,22 @@ export class MongoWriterModule {
           url: env.NATS_URL,
           credentials: env.NATS_CREDS,
           name: `${env.KRE_PREFIX}-mongo-writer`,
+          // Its identity receives replies (JetStream API, pulled records) only under this prefix.
+          inboxPrefix: names.engineInboxPrefix('mongo-writer'),
         }),
+        ObsIngestionModule.forRoot(names, ingestion),
         HealthModule.forRoot({
-          inject: [getConnectionToken(), NATS_CONNECTION],
-          useFactory: (mongo: Connection, nats: NatsConnection) => [
+          inject: [getConnectionToken(), NATS_CONNECTION, ObsStreamsConsumer],
+          useFactory: (mongo: Connection, nats: NatsConnection, obs: ObsStreamsConsumer) => [
             mongoCheck(mongo),
             natsCheck(nats),
+            // Degraded, not down: records wait in the streams until writes succeed again.
+            {
+              key: 'ingestion',
+              optional: true,
+              check: () => obs.health(),
+              details: () => obs.details(),
+            },
           ],
         }),
       ],

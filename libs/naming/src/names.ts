@@ -64,6 +64,13 @@ export class Names {
   invocationKeyUsedSubject(): string {
     return this.serviceSubject('gateway', 'key-used');
   }
+  /**
+   * Inbox prefix of an engine app whose identity receives replies only under its own prefix (not
+   * `_INBOX.>`, where it could read other apps' replies).
+   */
+  engineInboxPrefix(app: string): string {
+    return `_INBOX_${this.prefix}_${app}`;
+  }
   /** Request/reply subject of one of our own services (Nest NATS transport). */
   serviceSubject(service: string, pattern: string): string {
     return `${this.prefix}.svc.${service}.${pattern}`;
@@ -87,6 +94,13 @@ export class Names {
   }
   obsSubject(rt: string, kind: 'logs' | 'metrics' | 'predictions' | 'measurements'): string {
     return `${this.obsPrefix(rt)}.${kind}`;
+  }
+  /**
+   * mongo-writer's durable consumer on every runtime's observability stream. Prefixed, so the
+   * permissions granted on it (any stream, this consumer only) never reach another installation's.
+   */
+  obsConsumer(): string {
+    return `${this.prefix}-mongo-writer`;
   }
   dataPrefix(rt: string): string {
     return `${this.prefix}.${rt}.data`;

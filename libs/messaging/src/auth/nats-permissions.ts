@@ -138,12 +138,33 @@ export function enginePermissions(names: Names, app: EngineApp): NatsPermissions
         ],
         sub: ['_INBOX.>'],
       };
-    case 'mongo-writer':
+    case 'mongo-writer': {
+      // Ingestion of the observability streams `<P>_<rt>_OBS`, runtimes coming and going. NATS
+      // wildcards match whole tokens only, and a stream name is one token, so the stream cannot
+      // be narrowed to `<P>_*_OBS` here; the consumer name and the filter subject confine it
+      // instead: mongo-writer creates, reads and acks only its own durable (`obsConsumer()`),
+      // created with a filter on `<p>.*.obs.>` (the server refuses a create whose API subject
+      // and filter differ, and a filter outside the stream's subjects), so it reads
+      // observability records and nothing else. Listing stream names is account-wide (names
+      // only; the request's subject filter is not enforceable): it finds new runtimes' streams.
+      // No stream management, no `$JS.API.INFO`. Replies only under its own inbox prefix.
+      const consumer = names.obsConsumer();
       return {
-        pub: [],
-        sub: [names.dataSubject('*', 'save'), names.dataSubject('*', 'find')],
+        pub: [
+          '$JS.API.STREAM.NAMES',
+          `$JS.API.CONSUMER.CREATE.*.${consumer}.${names.obsPrefix('*')}.>`,
+          `$JS.API.CONSUMER.INFO.*.${consumer}`,
+          `$JS.API.CONSUMER.MSG.NEXT.*.${consumer}`,
+          `$JS.ACK.*.${consumer}.>`,
+        ],
+        sub: [
+          names.dataSubject('*', 'save'),
+          names.dataSubject('*', 'find'),
+          `${names.engineInboxPrefix('mongo-writer')}.>`,
+        ],
         allowResponses: true,
       };
+    }
   }
 }
 

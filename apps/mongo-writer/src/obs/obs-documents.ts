@@ -1,0 +1,68 @@
+import type { JsonValue, RecordKind } from '@libs/messaging';
+
+/** One record as stored: `_id` is its sequence in the runtime's observability stream. */
+export interface ObsDocument {
+  _id: number;
+  [field: string]: unknown;
+}
+
+/** Where one record goes in the runtime's database, and what is written. */
+export interface ObsWrite {
+  collection: string;
+  document: ObsDocument;
+}
+
+const KINDS: readonly RecordKind[] = ['logs', 'metrics', 'predictions', 'measurements'];
+
+/** The record kind of a subject `<p>.<rt>.obs.<kind>`, or undefined for any other subject. */
+export function kindOfSubject(subject: string): RecordKind | undefined {
+  const kind = subject.slice(subject.lastIndexOf('.') + 1);
+  return (KINDS as readonly string[]).includes(kind) ? (kind as RecordKind) : undefined;
+}
+
+/**
+ * `<kind>_YYYY_MM_DD` (UTC): one collection per kind and day, so a query reads only the days it
+ * asks for and retention drops whole collections (FerretDB has no TTL index).
+ */
+export function dayCollection(kind: RecordKind, time: Date): string {
+  const day = time.toISOString().slice(0, 10).replaceAll('-', '_');
+  return `${kind}_${day}`;
+}
+
+/** Proto3 JSON enum values without their type prefix (`LOG_LEVEL_INFO` → `INFO`). */
+const ENUM_PREFIXES: Record<string, string> = {
+  level: 'LOG_LEVEL_',
+  source: 'LOG_SOURCE_',
+  error: 'PREDICTION_ERROR_',
+};
+/** Timestamps stored as dates (range queries); int64 counts stored as numbers (arithmetic). */
+const TIMES = ['time', 'start', 'end'];
+const COUNTS = ['count', 'errors'];
+
+/**
+ * A decoded record (`decodeRecord`'s proto3 JSON) as a document of the day its own time falls on
+ * (`end` for node metrics); `received` (the stream's timestamp) stands in for an unreadable time.
+ */
+export function toObsWrite(
+  kind: RecordKind,
+  sequence: number,
+  record: Record<string, JsonValue>,
+  received: Date,
+): ObsWrite {
+  const document: ObsDocument = { _id: sequence };
+  for (const [key, value] of Object.entries(record)) {
+    if (TIMES.includes(key) && typeof value === 'string') document[key] = dateOr(value, received);
+    else if (COUNTS.includes(key) && typeof value === 'string') document[key] = Number(value);
+    else if (key === 'bucketCounts' && Array.isArray(value)) document[key] = value.map(Number);
+    else if (key in ENUM_PREFIXES && typeof value === 'string')
+      document[key] = value.replace(ENUM_PREFIXES[key] ?? '', '');
+    else document[key] = value;
+  }
+  const time = (kind === 'metrics' ? document.end : document.time) as Date | undefined;
+  return { collection: dayCollection(kind, time ?? received), document };
+}
+
+function dateOr(text: string, fallback: Date): Date {
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? fallback : date;
+}

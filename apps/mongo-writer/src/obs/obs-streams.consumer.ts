@@ -1,0 +1,319 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { NATS_CONNECTION, decodeRecord } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { type ObsWrite, kindOfSubject, toObsWrite } from './obs-documents.js';
+import { ObsRecordsRepository } from './obs-records.repository.js';
+
+/** Tuning of the ingestion (defaults in `DEFAULT_OBS_INGESTION`). */
+export interface ObsIngestionOptions {
+  /** A batch is written when it has this many records… */
+  readonly batchSize: number;
+  /** …or when this long has passed since the pull began (NATS: at least 1,000 ms). */
+  readonly batchWaitMs: number;
+  /** How often the streams are listed (new runtimes picked up, removed ones dropped). */
+  readonly discoveryMs: number;
+  /** Longest pause between two attempts at a failed write or a lost consumer. */
+  readonly retryMaxMs: number;
+  /** The consumers' ack wait: a batch unacked this long (a crashed writer) is redelivered. */
+  readonly ackWaitMs: number;
+}
+
+export const OBS_INGESTION_OPTIONS = Symbol('OBS_INGESTION_OPTIONS');
+
+export const DEFAULT_OBS_INGESTION: ObsIngestionOptions = {
+  batchSize: 500,
+  batchWaitMs: 1_000,
+  discoveryMs: 5_000,
+  retryMaxMs: 5_000,
+  ackWaitMs: 30_000,
+};
+
+const RUNTIME_ID = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** One runtime's stream being ingested. */
+interface StreamIngestion {
+  readonly runtimeId: string;
+  readonly stream: string;
+  stopped: boolean;
+  pull?: ConsumerMessages;
+  /** Why the last write failed, until one succeeds. */
+  failing?: string;
+  done?: Promise<void>;
+}
+
+/**
+ * Reads every runtime's observability stream `<P>_<rt>_OBS` through a durable pull consumer
+ * (`names.obsConsumer()`) and writes the records in batches into the runtime's database. A batch
+ * is acked only once written; while the database fails nothing is acked (the records wait in the
+ * stream) and `health()` reports the ingestion degraded. An undecodable message is terminated
+ * and logged once, never retried.
+ */
+@Injectable()
+export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ObsStreamsConsumer.name);
+  private readonly streams = new Map<string, StreamIngestion>();
+  private readonly sleepers = new Set<() => void>();
+  private jsm?: JetStreamManager;
+  private js?: JetStreamClient;
+  private stopping = false;
+  private discovery?: Promise<void>;
+  private discoveryFailure?: string;
+  private invalidRecords = 0;
+
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    private readonly names: Names,
+    private readonly records: ObsRecordsRepository,
+    @Inject(OBS_INGESTION_OPTIONS) private readonly options: ObsIngestionOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.stopping = false;
+    this.discovery = this.discover();
+  }
+
+  /**
+   * Resolves while records flow.
+   * @throws Error naming the streams whose writes fail, or the failing discovery.
+   */
+  health(): Promise<void> {
+    const failing = [...this.streams.values()].filter((s) => s.failing);
+    if (failing.length)
+      return Promise.reject(
+        new Error(
+          `writes failing for ${failing.map((s) => `${s.runtimeId} (${s.failing})`).join(', ')}`,
+        ),
+      );
+    if (this.discoveryFailure)
+      return Promise.reject(new Error(`cannot list the streams: ${this.discoveryFailure}`));
+    return Promise.resolve();
+  }
+
+  /** Counts for `/health` (no runtime names: the probe is public). */
+  details(): Record<string, string> {
+    return { streams: String(this.streams.size), invalidRecords: String(this.invalidRecords) };
+  }
+
+  /** Stops pulling; a batch being written is finished and acked (or handed back). */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.wakeAll();
+    await this.discovery;
+    await Promise.all([...this.streams.values()].map((s) => this.stop(s)));
+    this.streams.clear();
+  }
+
+  private async discover(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.refresh();
+        if (this.discoveryFailure) this.logger.log('listing the observability streams again');
+        this.discoveryFailure = undefined;
+      } catch (error) {
+        const text = errorText(error);
+        if (this.discoveryFailure !== text)
+          this.logger.warn(`cannot list the observability streams: ${text}`);
+        this.discoveryFailure = text;
+      }
+      await this.sleep(this.options.discoveryMs);
+    }
+  }
+
+  /** Starts ingesting the streams that appeared, stops those that went away. */
+  private async refresh(): Promise<void> {
+    this.jsm ??= await jetstreamManager(this.nc, { checkAPI: false });
+    this.js ??= jetstream(this.nc, { checkAPI: false });
+    const found = new Map<string, string>();
+    for await (const stream of this.jsm.streams.names(`${this.names.obsPrefix('*')}.>`)) {
+      const runtimeId = this.runtimeOf(stream);
+      if (runtimeId) found.set(stream, runtimeId);
+    }
+    if (this.stopping) return;
+    for (const [stream, runtimeId] of found) {
+      if (this.streams.has(stream)) continue;
+      const ingestion: StreamIngestion = { runtimeId, stream, stopped: false };
+      this.streams.set(stream, ingestion);
+      ingestion.done = this.ingest(ingestion);
+      this.logger.log(`ingesting ${stream} into ${this.names.runtimeDb(runtimeId)}`);
+    }
+    for (const ingestion of [...this.streams.values()]) {
+      if (found.has(ingestion.stream)) continue;
+      this.streams.delete(ingestion.stream);
+      await this.stop(ingestion);
+      this.logger.log(`stream ${ingestion.stream} is gone: no longer ingested`);
+    }
+  }
+
+  /** The runtime of `<P>_<rt>_OBS`, or undefined for any other stream. */
+  private runtimeOf(stream: string): string | undefined {
+    const [head = '', tail = ''] = this.names.obsStream('\u0000').split('\u0000');
+    if (!stream.startsWith(head) || !stream.endsWith(tail)) return undefined;
+    const runtimeId = stream.slice(head.length, stream.length - tail.length);
+    return RUNTIME_ID.test(runtimeId) && this.names.obsStream(runtimeId) === stream
+      ? runtimeId
+      : undefined;
+  }
+
+  private async stop(ingestion: StreamIngestion): Promise<void> {
+    ingestion.stopped = true;
+    ingestion.pull?.stop();
+    this.wakeAll();
+    await ingestion.done;
+  }
+
+  private async ingest(s: StreamIngestion): Promise<void> {
+    let consumer: Consumer | undefined;
+    let lost: string | undefined;
+    let attempt = 0;
+    while (!s.stopped) {
+      try {
+        consumer ??= await this.bind(s);
+        const batch = await this.pull(s, consumer);
+        if (lost) this.logger.log(`consuming ${s.stream} again`);
+        lost = undefined;
+        attempt = 0;
+        if (batch.length) await this.store(s, batch);
+      } catch (error) {
+        // The consumer or the stream went away, or NATS is reconnecting: bind again.
+        consumer = undefined;
+        const text = errorText(error);
+        if (!s.stopped && lost !== text) this.logger.warn(`consumer on ${s.stream}: ${text}`);
+        lost = text;
+        await this.sleep(this.backoff(attempt++));
+      }
+    }
+  }
+
+  /** The durable consumer, created on first use (identical configs: replicas may race). */
+  private async bind(s: StreamIngestion): Promise<Consumer> {
+    const js = this.js ?? jetstream(this.nc, { checkAPI: false });
+    const name = this.names.obsConsumer();
+    try {
+      return await js.consumers.get(s.stream, name);
+    } catch {
+      const jsm = this.jsm ?? (await jetstreamManager(this.nc, { checkAPI: false }));
+      await jsm.consumers.add(s.stream, {
+        durable_name: name,
+        // The filter is what the permissions allow (`<p>.*.obs.>`): all of this runtime's records.
+        filter_subject: `${this.names.obsPrefix(s.runtimeId)}.>`,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(this.options.ackWaitMs),
+        max_ack_pending: this.options.batchSize * 2,
+      });
+      return js.consumers.get(s.stream, name);
+    }
+  }
+
+  /** Up to `batchSize` messages, whatever arrived within `batchWaitMs`. */
+  private async pull(s: StreamIngestion, consumer: Consumer): Promise<JsMsg[]> {
+    const pull = await consumer.fetch({
+      max_messages: this.options.batchSize,
+      expires: Math.max(1_000, this.options.batchWaitMs),
+    });
+    s.pull = pull;
+    const batch: JsMsg[] = [];
+    try {
+      for await (const m of pull) batch.push(m);
+    } finally {
+      s.pull = undefined;
+    }
+    return batch;
+  }
+
+  /** Decodes, writes until the write succeeds, then acks. Terminates what cannot be decoded. */
+  private async store(s: StreamIngestion, batch: JsMsg[]): Promise<void> {
+    const writes: ObsWrite[] = [];
+    const valid: JsMsg[] = [];
+    const seen = new Set<number>();
+    for (const m of batch) {
+      valid.push(m);
+      if (seen.has(m.seq)) continue; // delivered twice within one pull
+      seen.add(m.seq);
+      try {
+        writes.push(this.decode(s, m));
+      } catch (error) {
+        valid.pop();
+        this.invalidRecords += 1;
+        const reason = errorText(error).slice(0, 500);
+        this.logger.warn(`${s.stream} message ${m.seq} dropped (${m.subject}): ${reason}`);
+        m.term(reason.slice(0, 200));
+      }
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (writes.length) await this.records.insertBatch(s.runtimeId, writes);
+        if (s.failing) this.logger.log(`writing ${s.runtimeId}'s records again`);
+        s.failing = undefined;
+        for (const m of valid) m.ack();
+        return;
+      } catch (error) {
+        const text = errorText(error);
+        if (s.failing !== text)
+          this.logger.warn(`cannot write ${s.runtimeId}'s records (kept in ${s.stream}): ${text}`);
+        s.failing = text;
+        if (s.stopped) {
+          // Handed back at once to whichever writer runs next.
+          for (const m of valid) m.nak();
+          return;
+        }
+        // Not acked: kept, and not redelivered to another replica while this one retries.
+        for (const m of valid) m.working();
+        await this.sleep(this.backoff(attempt));
+      }
+    }
+  }
+
+  private decode(s: StreamIngestion, m: JsMsg): ObsWrite {
+    const kind = kindOfSubject(m.subject);
+    if (!kind) throw new Error('not a record subject');
+    const record = decodeRecord(kind, m.data);
+    const origin = record.origin as { runtimeId?: unknown } | undefined;
+    if (origin?.runtimeId !== s.runtimeId)
+      throw new Error(`origin.runtimeId is not the stream's runtime "${s.runtimeId}"`);
+    return toObsWrite(kind, m.seq, record, m.time);
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.options.retryMaxMs, 200 * 2 ** attempt);
+  }
+
+  /** A pause that shutdown and stream removal cut short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.sleepers]) wake();
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

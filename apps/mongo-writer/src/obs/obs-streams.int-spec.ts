@@ -1,0 +1,247 @@
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  type RecordInputs,
+  type RecordKind,
+  connectNats,
+  encodeRecord,
+  provisionObservabilityStream,
+} from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { mongooseOptions } from '@libs/persistence';
+import { engineCredentials, testEnv } from '@libs/testing';
+import mongoose, { type Connection } from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ObsRecordsRepository } from './obs-records.repository.js';
+import { type ObsIngestionOptions, ObsStreamsConsumer } from './obs-streams.consumer.js';
+
+const OPTIONS: ObsIngestionOptions = {
+  batchSize: 50,
+  batchWaitMs: 1_000,
+  discoveryMs: 300,
+  retryMaxMs: 500,
+  // Short, so what a dropped connection left unacked comes back within the test.
+  ackWaitMs: 2_000,
+};
+
+describe(ObsStreamsConsumer.name, () => {
+  const env = testEnv();
+  const names = new Names(env.KRE_PREFIX);
+  const runtimes = ['rta', 'rtb', 'rtc'];
+  let admin: NatsConnection;
+  let jsm: JetStreamManager;
+  let js: JetStreamClient;
+  let connection: Connection;
+  let credentials: string;
+  let writer: NatsConnection;
+  let sut: ObsStreamsConsumer;
+
+  /** mongo-writer as in production: its own NATS identity and inbox prefix. */
+  const start = async () => {
+    writer = await connectNats({
+      url: env.NATS_URL,
+      credentials,
+      name: 'mongo-writer',
+      inboxPrefix: names.engineInboxPrefix('mongo-writer'),
+    });
+    sut = new ObsStreamsConsumer(
+      writer,
+      names,
+      new ObsRecordsRepository(connection, names),
+      OPTIONS,
+    );
+    sut.onApplicationBootstrap();
+  };
+  const stop = async () => {
+    await sut.beforeApplicationShutdown();
+    if (!writer.isClosed()) await writer.drain();
+  };
+
+  const origin = (rt: string) => ({
+    runtimeId: rt,
+    version: 'v1',
+    workflow: 'wf',
+    node: 'n1',
+    replica: 'r1',
+  });
+  const publish = async <K extends RecordKind>(rt: string, kind: K, record: RecordInputs[K]) =>
+    js.publish(names.obsSubject(rt, kind), encodeRecord(kind, record));
+  const log = (rt: string, message: string, time = new Date()) =>
+    publish(rt, 'logs', { time, origin: origin(rt), level: 'INFO', message, source: 'LOGGER' });
+
+  const db = (rt: string) => connection.getClient().db(names.runtimeDb(rt));
+  const collections = async (rt: string) =>
+    (await db(rt).listCollections().toArray()).map((c) => c.name).sort();
+  const messages = async (rt: string) => {
+    const out: string[] = [];
+    for (const name of await collections(rt))
+      if (name.startsWith('logs_'))
+        for (const doc of await db(rt).collection(name).find().toArray())
+          out.push(String(doc.message));
+    return out;
+  };
+
+  beforeAll(async () => {
+    admin = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'int-obs' });
+    jsm = await jetstreamManager(admin);
+    js = jetstream(admin);
+    connection = await mongoose
+      .createConnection(env.MONGO_URL, mongooseOptions(names.platformDb()))
+      .asPromise();
+    credentials = await engineCredentials(env, 'mongo-writer');
+    for (const rt of ['rta', 'rtb'])
+      await provisionObservabilityStream(jsm, names, rt, { storage: 'memory' });
+  });
+  afterAll(async () => {
+    await stop();
+    for (const rt of runtimes) {
+      await jsm.streams.delete(names.obsStream(rt)).catch(() => undefined);
+      await db(rt).dropDatabase();
+    }
+    await connection.close();
+    await admin.drain();
+  });
+
+  it("stores each runtime's records in its own database, one collection per kind and UTC day", async () => {
+    await log('rta', 'late', new Date('2026-12-05T23:59:59.500Z'));
+    await log('rta', 'early', new Date('2026-12-06T00:00:01Z'));
+    await publish('rta', 'predictions', {
+      time: new Date('2026-12-06T10:00:00Z'),
+      origin: origin('rta'),
+      predictedValue: 'cat',
+      trueValue: 'dog',
+    });
+    await publish('rta', 'measurements', {
+      time: new Date('2026-12-06T10:00:00Z'),
+      origin: origin('rta'),
+      name: 'latency',
+      fields: { ms: 12 },
+    });
+    await publish('rta', 'metrics', {
+      start: new Date('2026-12-06T09:59:55Z'),
+      end: new Date('2026-12-06T10:00:00Z'),
+      origin: origin('rta'),
+      fromNode: 'entrypoint',
+      count: 3,
+      errors: 1,
+      elapsedMsSum: 30,
+      elapsedMsMax: 20,
+      bucketBoundsMs: [10],
+      bucketCounts: [2, 1],
+    });
+    await log('rtb', 'from b', new Date('2026-12-06T12:00:00Z'));
+    await start();
+
+    await expect
+      .poll(() => collections('rta'), { timeout: 15_000 })
+      .toEqual([
+        'logs_2026_12_05',
+        'logs_2026_12_06',
+        'measurements_2026_12_06',
+        'metrics_2026_12_06',
+        'predictions_2026_12_06',
+      ]);
+    await expect.poll(() => messages('rtb'), { timeout: 15_000 }).toEqual(['from b']);
+    expect(await collections('rtb')).toEqual(['logs_2026_12_06']);
+    expect((await messages('rta')).sort()).toEqual(['early', 'late']);
+    const late = await db('rta').collection('logs_2026_12_05').findOne({});
+    expect(late).toMatchObject({
+      _id: 1,
+      level: 'INFO',
+      source: 'LOGGER',
+      time: new Date('2026-12-05T23:59:59.500Z'),
+      origin: { runtimeId: 'rta', version: 'v1', node: 'n1' },
+    });
+    const metric = await db('rta').collection('metrics_2026_12_06').findOne({});
+    expect(metric).toMatchObject({ _id: 5, count: 3, errors: 1, bucketCounts: [2, 1] });
+    const prediction = await db('rta').collection('predictions_2026_12_06').findOne({});
+    expect(prediction).toMatchObject({ _id: 3, predictedValue: 'cat', trueValue: 'dog' });
+    await expect(sut.health()).resolves.toBeUndefined();
+  });
+
+  it('terminates what it cannot decode (or what names another runtime) and goes on', async () => {
+    const subject = names.obsSubject('rta', 'logs');
+    await js.publish(subject, new Uint8Array([0xff, 0xff, 0x01]));
+    await log('rta', 'forged', new Date('2026-12-06T13:00:00Z')).then(() => undefined);
+    await js.publish(
+      names.obsSubject('rtb', 'logs'),
+      encodeRecord('logs', {
+        time: new Date('2026-12-06T13:00:00Z'),
+        origin: origin('rta'), // claims another runtime
+        level: 'INFO',
+        message: 'not mine',
+        source: 'LOGGER',
+      }),
+    );
+    await log('rta', 'after garbage', new Date('2026-12-06T13:00:01Z'));
+    await expect
+      .poll(async () => (await messages('rta')).includes('after garbage'), { timeout: 15_000 })
+      .toBe(true);
+    await expect.poll(() => sut.details().invalidRecords, { timeout: 15_000 }).toBe('2');
+    expect(await messages('rtb')).toEqual(['from b']);
+    for (const rt of ['rta', 'rtb']) {
+      await expect
+        .poll(
+          async () => {
+            const info = await jsm.consumers.info(names.obsStream(rt), names.obsConsumer());
+            return [info.num_pending, info.num_ack_pending];
+          },
+          { timeout: 15_000 },
+        )
+        .toEqual([0, 0]);
+    }
+  });
+
+  it('count in = count out, without duplicates, when its connection drops mid-stream and it restarts', async () => {
+    const before = (await messages('rta')).length;
+    const total = 1_500;
+    const sent = Array.from({ length: total }, (_, i) => `line ${i}`);
+    for (let i = 0; i < total; i += 250)
+      await Promise.all(sent.slice(i, i + 250).map((text) => log('rta', text)));
+    await expect
+      .poll(async () => (await messages('rta')).length - before, { timeout: 15_000 })
+      .toBeGreaterThan(0);
+    // A crash, as far as NATS can tell: pulls and acks in flight are lost.
+    await writer.close();
+    await stop();
+    const stored = (await messages('rta')).length - before;
+    expect(stored).toBeLessThan(total);
+
+    await start();
+    await expect
+      .poll(async () => (await messages('rta')).length - before, { timeout: 30_000 })
+      .toBe(total);
+    const lines = (await messages('rta')).filter((m) => m.startsWith('line '));
+    expect(new Set(lines).size).toBe(total);
+    expect(lines.sort()).toEqual([...sent].sort());
+  });
+
+  it('picks up a runtime created after it started, and drops a removed one', async () => {
+    await provisionObservabilityStream(jsm, names, 'rtc', { storage: 'memory' });
+    await log('rtc', 'new runtime', new Date('2026-12-06T14:00:00Z'));
+    await expect.poll(() => messages('rtc'), { timeout: 15_000 }).toEqual(['new runtime']);
+    expect(sut.details().streams).toBe('3');
+    await jsm.streams.delete(names.obsStream('rtc'));
+    await expect.poll(() => sut.details().streams, { timeout: 15_000 }).toBe('2');
+    await expect(sut.health()).resolves.toBeUndefined();
+  });
+
+  it('writes a redelivered batch once: ids already stored are skipped', async () => {
+    const repository = new ObsRecordsRepository(connection, names);
+    const writes = [1, 2, 3].map((n) => ({
+      collection: 'logs_2026_01_01',
+      document: { _id: 1_000_000 + n, message: `again ${n}` },
+    }));
+    expect(await repository.insertBatch('rtc', writes.slice(0, 2))).toEqual({
+      inserted: 2,
+      duplicates: 0,
+    });
+    expect(await repository.insertBatch('rtc', writes)).toEqual({ inserted: 1, duplicates: 2 });
+    expect(await db('rtc').collection('logs_2026_01_01').countDocuments()).toBe(3);
+  });
+});
