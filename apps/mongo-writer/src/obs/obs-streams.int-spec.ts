@@ -1,4 +1,5 @@
 import {
+  AckPolicy,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
@@ -229,6 +230,47 @@ describe(ObsStreamsConsumer.name, () => {
     await jsm.streams.delete(names.obsStream('rtc'));
     await expect.poll(() => sut.details().streams, { timeout: 15_000 }).toBe('2');
     await expect(sut.health()).resolves.toBeUndefined();
+  });
+
+  it('its identity reads observability records only: its own consumer, filtered on obs subjects', async () => {
+    const workflowStream = `${names.obsStream('rta')}_WF`;
+    await jsm.streams.add({ name: workflowStream, subjects: [names.versionSubjects('rta', 'v1')] });
+    const mine = await jetstreamManager(writer, { checkAPI: false });
+    const consumer = (name: string, filter?: string) => ({
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      ...(filter ? { filter_subject: filter } : {}),
+    });
+    try {
+      // Its own consumer on a workflow stream can only be filtered on obs subjects, which a
+      // workflow stream never holds: it delivers nothing.
+      await js.publish(names.entrypointSubject('rta', 'v1', 'wf'), new Uint8Array([1]));
+      const created = await mine.consumers.add(
+        workflowStream,
+        consumer(names.obsConsumer(), `${names.obsPrefix('rta')}.>`),
+      );
+      expect(created.num_pending).toBe(0);
+      await jsm.consumers.delete(workflowStream, names.obsConsumer());
+      // The filter in the request must be the one in the (permitted) API subject.
+      const smuggled = await writer.request(
+        `$JS.API.CONSUMER.CREATE.${workflowStream}.${names.obsConsumer()}.${names.obsPrefix('rta')}.>`,
+        JSON.stringify({
+          stream_name: workflowStream,
+          config: consumer(names.obsConsumer(), names.versionSubjects('rta', 'v1')),
+        }),
+      );
+      expect(smuggled.json<{ error?: { err_code: number } }>().error).toBeDefined();
+      // Any other filter, no filter, or another name: its permissions refuse them.
+      for (const config of [
+        consumer(names.obsConsumer(), names.versionSubjects('rta', 'v1')),
+        consumer(names.obsConsumer()),
+        consumer('other', `${names.obsPrefix('rta')}.>`),
+      ])
+        await expect(mine.consumers.add(workflowStream, config)).rejects.toThrow(/permission/i);
+      expect(await jsm.consumers.list(workflowStream).next()).toEqual([]);
+    } finally {
+      await jsm.streams.delete(workflowStream);
+    }
   });
 
   it('writes a redelivered batch once: ids already stored are skipped', async () => {

@@ -144,10 +144,11 @@ export function enginePermissions(names: Names, app: EngineApp): NatsPermissions
       // be narrowed to `<P>_*_OBS` here; the consumer name and the filter subject confine it
       // instead: mongo-writer creates, reads and acks only its own durable (`obsConsumer()`),
       // created with a filter on `<p>.*.obs.>` (the server refuses a create whose API subject
-      // and filter differ, and a filter outside the stream's subjects), so it reads
-      // observability records and nothing else. Listing stream names is account-wide (names
-      // only; the request's subject filter is not enforceable): it finds new runtimes' streams.
-      // No stream management, no `$JS.API.INFO`. Replies only under its own inbox prefix.
+      // and filter differ; on a stream without obs subjects such a consumer delivers nothing),
+      // so it reads observability records and nothing else. Listing stream names is
+      // account-wide (names only; the request's subject filter is not enforceable): it finds
+      // new runtimes' streams. No stream management, no `$JS.API.INFO`. Replies only under its
+      // own inbox prefix.
       const consumer = names.obsConsumer();
       return {
         pub: [
