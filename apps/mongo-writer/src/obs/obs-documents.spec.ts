@@ -51,6 +51,19 @@ describe(toObsWrite.name, () => {
     expect(sut.document).toMatchObject({ count: 3, errors: 1, bucketCounts: [2, 1] });
   });
 
+  it("keeps free-form keys the database refuses ('.' anywhere, a leading '$') as full-width", () => {
+    const sut = toObsWrite(
+      'logs',
+      1,
+      { time: '2026-12-06T00:00:00Z', origin, fields: { 'http.status': 200, $x: { 'a.b': [1] } } },
+      received,
+    );
+    expect(sut.document.fields).toEqual({
+      'http\uff0estatus': 200,
+      '\uff04x': { 'a\uff0eb': [1] },
+    });
+  });
+
   it("falls back to the stream's timestamp for an unreadable time", () => {
     expect(toObsWrite('measurements', 1, { time: 'soon', origin }, received).collection).toBe(
       'measurements_2026_12_06',

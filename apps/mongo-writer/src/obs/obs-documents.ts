@@ -56,7 +56,7 @@ export function toObsWrite(
     else if (key === 'bucketCounts' && Array.isArray(value)) document[key] = value.map(Number);
     else if (key in ENUM_PREFIXES && typeof value === 'string')
       document[key] = value.replace(ENUM_PREFIXES[key] ?? '', '');
-    else document[key] = value;
+    else document[key] = safeKeys(value);
   }
   const time = (kind === 'metrics' ? document.end : document.time) as Date | undefined;
   return { collection: dayCollection(kind, time ?? received), document };
@@ -65,4 +65,18 @@ export function toObsWrite(
 function dateOr(text: string, fallback: Date): Date {
   const date = new Date(text);
   return Number.isNaN(date.getTime()) ? fallback : date;
+}
+
+/**
+ * Free-form maps (log `fields`, prediction `extra`, measurement `fields` and `tags`) with keys
+ * the database refuses (FerretDB: a `.` anywhere or a leading `$`) get those characters as their
+ * full-width forms (`．`, `＄`), so such a record is stored rather than refused.
+ */
+function safeKeys(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(safeKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, JsonValue> = {};
+  for (const [key, item] of Object.entries(value))
+    out[key.replaceAll('.', '\uff0e').replace(/^\$/, '\uff04')] = safeKeys(item);
+  return out;
 }

@@ -5,10 +5,14 @@ import { MongoBulkWriteError } from 'mongodb';
 import type { Connection } from 'mongoose';
 import type { ObsDocument, ObsWrite } from './obs-documents.js';
 
-/** What one batch did: documents inserted, and those already there (a redelivered batch). */
+/**
+ * What one batch did: documents inserted, those already there (a redelivered batch), and those
+ * the database refused (by `_id`, with its reason), which a retry would refuse again.
+ */
 export interface ObsBatchResult {
   inserted: number;
   duplicates: number;
+  refused: { id: number; reason: string }[];
 }
 
 /**
@@ -35,7 +39,7 @@ export class ObsRecordsRepository {
       byCollection.set(collection, documents);
     }
     const db = this.connection.getClient().db(this.names.runtimeDb(runtimeId));
-    const result: ObsBatchResult = { inserted: 0, duplicates: 0 };
+    const result: ObsBatchResult = { inserted: 0, duplicates: 0, refused: [] };
     for (const [collection, documents] of byCollection) {
       try {
         const { insertedCount } = await db
@@ -43,22 +47,35 @@ export class ObsRecordsRepository {
           .insertMany(documents, { ordered: false });
         result.inserted += insertedCount;
       } catch (error) {
-        const duplicates = duplicateKeyErrors(error);
-        if (duplicates === undefined) throw error;
-        result.duplicates += duplicates;
-        result.inserted += error instanceof MongoBulkWriteError ? error.insertedCount : 0;
+        const errors = documentErrors(error);
+        if (!errors) throw error;
+        result.inserted += (error as MongoBulkWriteError).insertedCount;
+        for (const { index, code, errmsg } of errors) {
+          if (code === 11000) result.duplicates += 1;
+          else result.refused.push({ id: documents[index]?._id ?? -1, reason: errmsg });
+        }
       }
     }
     return result;
   }
 }
 
-/** How many writes failed with a duplicate `_id`, or undefined when anything else failed. */
-function duplicateKeyErrors(error: unknown): number | undefined {
+interface DocumentError {
+  index: number;
+  code: number;
+  errmsg: string;
+}
+
+/**
+ * The per-document errors of an unordered insert the server answered, or undefined when the
+ * write as a whole failed (database down, write concern): then it is retried.
+ */
+function documentErrors(error: unknown): DocumentError[] | undefined {
   if (!(error instanceof MongoBulkWriteError) || error.result.getWriteConcernError())
     return undefined;
-  const errors: unknown[] = [error.writeErrors].flat();
-  if (errors.length === 0 || errors.some((e) => (e as { code?: unknown }).code !== 11000))
-    return undefined;
-  return errors.length;
+  const errors = ([error.writeErrors].flat() as unknown[]).map((e) => {
+    const { index, code, errmsg } = e as Partial<DocumentError>;
+    return { index: index ?? -1, code: code ?? 0, errmsg: errmsg ?? 'refused' };
+  });
+  return errors.length > 0 && errors.every((e) => e.index >= 0) ? errors : undefined;
 }

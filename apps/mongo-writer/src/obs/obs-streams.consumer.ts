@@ -260,10 +260,24 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        if (writes.length) await this.records.insertBatch(s.runtimeId, writes);
+        const refused = writes.length
+          ? (await this.records.insertBatch(s.runtimeId, writes)).refused
+          : [];
         if (s.failing) this.logger.log(`writing ${s.runtimeId}'s records again`);
         s.failing = undefined;
-        for (const m of valid) m.ack();
+        // A document the database refuses would be refused again: dropped, never retried.
+        const dropped = new Map(refused.map(({ id, reason }) => [id, reason]));
+        for (const m of valid) {
+          const reason = dropped.get(m.seq);
+          if (reason === undefined) {
+            m.ack();
+            continue;
+          }
+          dropped.delete(m.seq);
+          this.invalidRecords += 1;
+          this.logger.warn(`${s.stream} message ${m.seq} refused by the database: ${reason}`);
+          m.term(reason.slice(0, 200));
+        }
         return;
       } catch (error) {
         const text = errorText(error);

@@ -179,11 +179,23 @@ describe(ObsStreamsConsumer.name, () => {
         source: 'LOGGER',
       }),
     );
+    await publish('rta', 'logs', {
+      time: new Date('2026-12-06T13:00:01Z'),
+      origin: origin('rta'),
+      level: 'WARN',
+      message: 'dotted fields',
+      source: 'LOGGER',
+      fields: { 'http.status': 503 },
+    });
     await log('rta', 'after garbage', new Date('2026-12-06T13:00:01Z'));
     await expect
       .poll(async () => (await messages('rta')).includes('after garbage'), { timeout: 15_000 })
       .toBe(true);
     await expect.poll(() => sut.details().invalidRecords, { timeout: 15_000 }).toBe('2');
+    const dotted = await db('rta')
+      .collection('logs_2026_12_06')
+      .findOne({ message: 'dotted fields' });
+    expect(dotted?.fields).toEqual({ 'http\uff0estatus': 503 });
     expect(await messages('rtb')).toEqual(['from b']);
     for (const rt of ['rta', 'rtb']) {
       await expect
@@ -282,8 +294,16 @@ describe(ObsStreamsConsumer.name, () => {
     expect(await repository.insertBatch('rtc', writes.slice(0, 2))).toEqual({
       inserted: 2,
       duplicates: 0,
+      refused: [],
     });
-    expect(await repository.insertBatch('rtc', writes)).toEqual({ inserted: 1, duplicates: 2 });
+    // What the database refuses is named, never retried; the rest of the batch is written.
+    const refusedKey = {
+      collection: 'logs_2026_01_01',
+      document: { _id: 2_000_000, fields: { 'a.b': 1, $c: 2 } },
+    };
+    const result = await repository.insertBatch('rtc', [...writes, refusedKey]);
+    expect(result).toMatchObject({ inserted: 1, duplicates: 2 });
+    expect(result.refused.map((r) => r.id)).toEqual([2_000_000]);
     expect(await db('rtc').collection('logs_2026_01_01').countDocuments()).toBe(3);
   });
 });
