@@ -56,6 +56,8 @@ interface StreamIngestion {
   pull?: ConsumerMessages;
   /** Why the last write failed, until one succeeds. */
   failing?: string;
+  /** Records in the stream not yet delivered, as of the last pull. */
+  lag: number;
   done?: Promise<void>;
 }
 
@@ -109,7 +111,13 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
 
   /** Counts for `/health` (no runtime names: the probe is public). */
   details(): Record<string, string> {
-    return { streams: String(this.streams.size), invalidRecords: String(this.invalidRecords) };
+    let lag = 0;
+    for (const s of this.streams.values()) lag += s.lag;
+    return {
+      streams: String(this.streams.size),
+      lag: String(lag),
+      invalidRecords: String(this.invalidRecords),
+    };
   }
 
   /** Stops pulling; a batch being written is finished and acked (or handed back). */
@@ -149,7 +157,7 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     if (this.stopping) return;
     for (const [stream, runtimeId] of found) {
       if (this.streams.has(stream)) continue;
-      const ingestion: StreamIngestion = { runtimeId, stream, stopped: false };
+      const ingestion: StreamIngestion = { runtimeId, stream, stopped: false, lag: 0 };
       this.streams.set(stream, ingestion);
       ingestion.done = this.ingest(ingestion);
       this.logger.log(`ingesting ${stream} into ${this.names.runtimeDb(runtimeId)}`);
@@ -236,6 +244,7 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     } finally {
       s.pull = undefined;
     }
+    s.lag = batch.at(-1)?.info.pending ?? 0;
     return batch;
   }
 
