@@ -52,7 +52,9 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
         timeout: 10_000,
       });
     } catch (error) {
-      if (error instanceof AuthorizationError || Date.now() > deadline) throw error;
+      // Refused credentials fail at once; a server that timed the handshake out (load) is asked again.
+      const refused = error instanceof AuthorizationError && !/timeout/i.test(error.message);
+      if (refused || Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }

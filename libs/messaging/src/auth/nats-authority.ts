@@ -233,6 +233,9 @@ export async function natsAuthConfig(
     // A version's user JWT lists each of its streams and buckets: it travels in CONNECT, whose
     // line would otherwise be capped at 4 KiB.
     'max_control_line: 65536',
+    // A client signs the server's nonce before it may speak: under load (a deployer starting a
+    // version's replicas at once) that takes longer than the default two seconds.
+    'authorization { timeout: 10 }',
     `operator: ${quote(await operatorJwt(authority))}`,
     `system_account: ${quote(keys.systemAccount)}`,
     `resolver { type: full, dir: ${quote(options.resolverDir)}, allow_delete: false, interval: "2m", timeout: "5s" }`,
