@@ -86,8 +86,17 @@ def main() -> None:
 
     from .app import serve
 
+    # uvloop's event loop where it is installed (Linux): a fifth less CPU per message than
+    # asyncio's own (bench:dataplane); the KRT's folders come after site-packages on sys.path,
+    # so a tenant's `uvloop.py` cannot stand in for it.
     try:
-        code = asyncio.run(serve(env, module))
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    try:
+        code = run(serve(env, module))
     except KeyboardInterrupt:
         code = 0
     sys.stdout.flush()
