@@ -108,3 +108,15 @@ def test_large_payloads_are_compressed_and_oversize_ones_refused(small_nats_serv
             await plane.close()
 
     asyncio.run(go())
+
+
+def test_stream_sequence_from_either_ack_subject_format():
+    from types import SimpleNamespace
+
+    from kre_runner.runner import stream_sequence
+
+    v1 = SimpleNamespace(reply="$JS.ACK.S.c.1.42.7.1700000000000000000.0")
+    v2 = SimpleNamespace(reply="$JS.ACK._.ABCHASH.S.c.1.43.7.1700000000000000000.0.xyz")
+    assert stream_sequence(v1) == 42
+    assert stream_sequence(v2) == 43
+    assert stream_sequence(SimpleNamespace(reply=None, metadata=None)) == 0
