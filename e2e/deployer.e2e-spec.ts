@@ -66,6 +66,25 @@ describe('deployer with the local driver', () => {
     return version && { status: version.status, message: version.statusMessage };
   };
 
+  /** Starts a seeded version, waits for STARTED, and asks its entrypoint (by its route) to greet Ada. */
+  const startAndGreet = async (name: string): Promise<unknown> => {
+    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect(await settled(name, VersionStatus.STARTING)).toEqual({
+      status: VersionStatus.STARTED,
+      message: undefined,
+    });
+    const route = await (
+      await new Kvm(nc).open(names.gatewayBucket())
+    ).get(versionRouteKey(rt, name));
+    const { http } = route!.json<{ http: string }>();
+    const response = await fetch(`http://${http}/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Ada' }),
+    });
+    return response.json();
+  };
   const seedVersion = (name: string, customize?: (dir: string) => Promise<void>) =>
     seedGreeter({ work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, name, customize);
 
@@ -235,22 +254,7 @@ describe('deployer with the local driver', () => {
           'export async function handler(ctx, data) { return { text: `${word}, ${data.name}!` }; }\n',
       );
     });
-    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
-    expect(await settled(name, VersionStatus.STARTING)).toEqual({
-      status: VersionStatus.STARTED,
-      message: undefined,
-    });
-    const route = await (
-      await new Kvm(nc).open(names.gatewayBucket())
-    ).get(versionRouteKey(rt, name));
-    const { http } = route!.json<{ http: string }>();
-    const response = await fetch(`http://${http}/Greet`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Ada' }),
-    });
-    expect(await response.json()).toEqual({ greeting: 'Ahoy, Ada!' });
+    expect(await startAndGreet(name)).toEqual({ greeting: 'Ahoy, Ada!' });
 
     await plane.versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
     await plane.versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
@@ -289,22 +293,7 @@ describe('deployer with the local driver', () => {
         ].join('\n'),
       );
     });
-    await plane.versions.transition(rt, name, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
-    expect(await settled(name, VersionStatus.STARTING)).toEqual({
-      status: VersionStatus.STARTED,
-      message: undefined,
-    });
-    const route = await (
-      await new Kvm(nc).open(names.gatewayBucket())
-    ).get(versionRouteKey(rt, name));
-    const { http } = route!.json<{ http: string }>();
-    const response = await fetch(`http://${http}/Greet`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Ada' }),
-    });
-    expect(await response.json()).toEqual({
+    expect(await startAndGreet(name)).toEqual({
       greeting: 'Hello, Ada! (protobuf 3.20.1, six 1.16.0)',
     });
 
