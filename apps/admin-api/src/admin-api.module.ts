@@ -30,6 +30,7 @@ import { ErrorFilter } from './common/error.filter.js';
 import { InputValidationPipe } from './common/validation.js';
 import { GraphqlWsServer } from './graphql/graphql-ws.server.js';
 import { graphqlOptions } from './graphql/graphql.options.js';
+import { ObservabilityModule } from './observability/observability.module.js';
 import { RuntimesModule } from './runtimes/runtimes.module.js';
 import { SettingsModule } from './settings/settings.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -80,6 +81,7 @@ export class AdminApiModule {
         CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
         RuntimesModule,
         VersionsModule,
+        ObservabilityModule,
         HealthModule.forRoot({
           inject: [
             getConnectionToken(),

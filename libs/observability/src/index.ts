@@ -2,3 +2,19 @@ export { startHttpApp, type AppBootstrapEnv } from './bootstrap.js';
 export { closeWithin, listenOn } from './server-lifecycle.js';
 export { HealthModule, type DependencyCheck } from './health.module.js';
 export { createLogger } from './logger.js';
+export {
+  OBS_KINDS,
+  dayCollection,
+  dayCollectionsBetween,
+  isExpiredDay,
+  parseDayCollection,
+  startOfDay,
+  type ObsKind,
+} from './obs-days.js';
+export {
+  OBS_RETENTION_DEFAULT_DAYS,
+  OBS_RETENTION_MAX_DAYS,
+  OBS_RETENTION_MIN_DAYS,
+  ObsRetentionStore,
+  type ObsRetentionDoc,
+} from './obs-retention.js';

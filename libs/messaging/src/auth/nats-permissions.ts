@@ -124,7 +124,9 @@ export function enginePermissions(names: Names, app: EngineApp): NatsPermissions
           ...kvBucketAccess(names.invocationKeysBucket(), 'write'),
           js.create(`KV_${names.invocationKeysBucket()}`),
         ],
-        sub: [svc, '_INBOX.>'],
+        // watchNodeLogs: every runtime's log lines, live (read only; members are checked in
+        // the API, per subscription).
+        sub: [svc, '_INBOX.>', names.obsSubject('*', 'logs')],
         allowResponses: true,
       };
     case 'gateway':

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { LogTailService } from './log-tail.service.js';
+import { LogsResolver } from './logs.resolver.js';
+import { LogsService } from './logs.service.js';
+import { ObsRecordsRepository } from './obs-records.repository.js';
+
+/**
+ * A runtime's logs, metrics, predictions and measurements as mongo-writer stored them (queries),
+ * its logs live from NATS (subscription), and its retention (docs/observability.md).
+ */
+@Module({
+  providers: [ObsRecordsRepository, LogsService, LogTailService, LogsResolver],
+})
+export class ObservabilityModule {}
