@@ -5,6 +5,7 @@ import {
   natsEnv,
   ports,
   redisEnv,
+  runtimeQuotaEnv,
   smtpEnv,
   urlEnv,
 } from '@libs/config';
@@ -72,6 +73,8 @@ export const adminApiEnvSchema = z
       }),
     /** AES-256-GCM key of version config values at rest (shared with the deployer). */
     ...configKeyEnv,
+    /** The quota new runtimes get (and runtimes from before quotas have); shared with the deployer. */
+    ...runtimeQuotaEnv,
     /** Largest KRT upload (bytes); the upload is streamed to disk, never held in memory. */
     KRT_MAX_UPLOAD_BYTES: z.coerce
       .number()

@@ -25,3 +25,4 @@ export {
 } from './workload.env.js';
 export { KrtPathError, resolveInsideKrt } from './workload.paths.js';
 export { ConfigMasker, MASK, MIN_MASKED_LENGTH } from './config-masker.js';
+export { defaultRuntimeQuota, runtimeQuotaEnv, workflowStreamEnv } from './quota.env.js';

@@ -30,5 +30,6 @@ export const UserActivityType = {
   CREATE_INVOCATION_KEY: 'CREATE_INVOCATION_KEY',
   REVOKE_INVOCATION_KEY: 'REVOKE_INVOCATION_KEY',
   UPDATE_RUNTIME: 'UPDATE_RUNTIME',
+  SET_RUNTIME_QUOTA: 'SET_RUNTIME_QUOTA',
 } as const;
 export type UserActivityType = (typeof UserActivityType)[keyof typeof UserActivityType];

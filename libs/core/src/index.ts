@@ -25,3 +25,19 @@ export {
   type VersionJobName,
   type VersionTransition,
 } from './versions.js';
+export {
+  NO_USAGE,
+  QUOTA_FIELDS,
+  addUsage,
+  describeExcess,
+  formatCpu,
+  formatMemory,
+  parseCpu,
+  parseMemory,
+  quotaExcesses,
+  type QuantityResult,
+  type QuotaExcess,
+  type QuotaUsage,
+  type ReplicaResources,
+  type RuntimeQuota,
+} from './quota.js';

@@ -14,6 +14,12 @@ export interface KrtObjectStore {
   scope: 'workflow' | 'project';
 }
 
+/** A node's per-replica limits (`memoryBytes`: bytes; `cpuMillis`: thousandths of a CPU). */
+export interface KrtNodeResources {
+  memoryBytes?: number;
+  cpuMillis?: number;
+}
+
 /** One node of one workflow (v1 nodes are instantiated once per workflow that uses them). */
 export interface KrtNode {
   /** Slug used in every derived name: the v2 name, or the slug of the v1 display name. */
@@ -25,6 +31,11 @@ export interface KrtNode {
   src: string;
   gpu: boolean;
   replicas: number;
+  /**
+   * Each replica's limits as the manifest sets them (`resources: {memory: 512Mi, cpu: 0.5}`);
+   * what is absent is the installation's default. Within the runtime's quota.
+   */
+  resources?: KrtNodeResources;
   subscriptions: KrtSubscription[];
   objectStore?: KrtObjectStore;
 }

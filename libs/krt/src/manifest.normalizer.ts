@@ -2,7 +2,14 @@ import { slugify } from '@libs/naming';
 import { checkRelativePath } from './entry-path.rules.js';
 import type { KrtLimits } from './krt.limits.js';
 import { quoteList } from './krt.errors.js';
-import type { KrtNode, KrtObjectStore, KrtSubscription, KrtWorkflow } from './krt.model.js';
+import { parseCpu, parseMemory } from '@libs/core';
+import type {
+  KrtNode,
+  KrtNodeResources,
+  KrtObjectStore,
+  KrtSubscription,
+  KrtWorkflow,
+} from './krt.model.js';
 import { type FieldReader, isResourceName, type Fields } from './manifest.fields.js';
 import { childPath } from './manifest.loader.js';
 import { imageRepository, nodeRuntime } from './runner.images.js';
@@ -47,11 +54,14 @@ interface V1Nodes {
 }
 
 const TOP_KEYS = ['krtVersion', 'version', 'description', 'entrypoint', 'config', 'workflows'];
-const V1_NODE_KEYS = ['name', 'image', 'src', 'gpu', 'replicas'];
+const V1_NODE_KEYS = ['name', 'image', 'src', 'gpu', 'replicas', 'resources'];
 const V2_NODE_KEYS = [...V1_NODE_KEYS, 'subscriptions', 'objectStore'];
 const ENV_KEY = /^[A-Z0-9]([_A-Z0-9]*[A-Z0-9])?$/;
 const RPC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RUNNABLE = /\.(m?js|cjs|py)$/;
+/** Below these a runner does not start (Node alone takes ~40 MiB); the cgroup's quota floor is 1m. */
+const MIN_MEMORY_BYTES = 64 * 2 ** 20;
+const MIN_CPU_MILLIS = 10;
 
 /** The workload's own environment, which config keys may not override. */
 const SHADOWED: { test: (key: string) => boolean; what: string }[] = [
@@ -545,17 +555,54 @@ class Normalizer {
   private nodeBody(
     fields: Fields,
     path: string,
-  ): Pick<KrtNode, 'image' | 'src' | 'gpu' | 'replicas'> {
+  ): Pick<KrtNode, 'image' | 'src' | 'gpu' | 'replicas' | 'resources'> {
     const image =
       this.reader.string(fields, 'image', path, 'name the image that runs the node') ?? '';
     const src = this.src(fields, path);
     if (image && src) this.runnable(image, src, fields.name, path);
+    const resources = this.resources(fields, path);
     return {
       image,
       src,
       gpu: this.reader.boolean(fields, 'gpu', path, false),
       replicas: this.replicas(fields, path),
+      ...(resources ? { resources } : {}),
     };
+  }
+
+  /**
+   * `resources: {memory: 512Mi, cpu: 0.5}`: one replica's limits (either may be left out: the
+   * installation's default applies), in Kubernetes's units.
+   */
+  private resources(fields: Fields, path: string): KrtNodeResources | undefined {
+    const value = fields.resources;
+    if (value === undefined || value === null) return undefined;
+    const at = `${path}.resources`;
+    const map = this.reader.object(value, at, '"resources"');
+    if (!map) return undefined;
+    this.reader.unknownKeys(map, at, ['memory', 'cpu']);
+    const out: KrtNodeResources = {};
+    if (map.memory !== undefined && map.memory !== null) {
+      const memory = parseMemory(map.memory);
+      if (!memory.ok) this.issues.error(`${at}.memory`, `"memory" of one replica ${memory.reason}`);
+      else if (memory.value < MIN_MEMORY_BYTES)
+        this.issues.error(
+          `${at}.memory`,
+          `"memory" is ${JSON.stringify(map.memory)}; a replica needs at least 64Mi: raise it`,
+        );
+      else out.memoryBytes = memory.value;
+    }
+    if (map.cpu !== undefined && map.cpu !== null) {
+      const cpu = parseCpu(map.cpu);
+      if (!cpu.ok) this.issues.error(`${at}.cpu`, `"cpu" of one replica ${cpu.reason}`);
+      else if (cpu.value < MIN_CPU_MILLIS)
+        this.issues.error(
+          `${at}.cpu`,
+          `"cpu" is ${JSON.stringify(map.cpu)}; a replica needs at least 10m (0.01 CPU): raise it`,
+        );
+      else out.cpuMillis = cpu.value;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
   }
 
   /**

@@ -32,6 +32,8 @@ export interface StreamSettings {
   duplicateWindowMs: number;
   storage: 'file' | 'memory';
   replicas: number;
+  /** The stream's `max_bytes` (-1: none); the runtime's storage quota counts it (issue #13). */
+  maxBytes: number;
 }
 
 export const DEFAULT_STREAM_SETTINGS: Readonly<StreamSettings> = Object.freeze({
@@ -42,6 +44,7 @@ export const DEFAULT_STREAM_SETTINGS: Readonly<StreamSettings> = Object.freeze({
   duplicateWindowMs: 2 * 60_000,
   storage: 'file',
   replicas: 1,
+  maxBytes: -1,
 });
 
 /** A node's input as KRT manifests declare it: `entrypoint`, `<node>` or `<node>.<channel>`. */
@@ -172,6 +175,7 @@ export function planWorkflowStreams(
       duplicate_window: nanos(s.duplicateWindowMs),
       discard: DiscardPolicy.Old,
       max_msg_size: -1,
+      max_bytes: s.maxBytes,
       allow_direct: true,
     },
     consumers,

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import type { ReplicaResources, RuntimeQuota } from '@libs/core';
 import {
   ConfigMasker,
   entrypointWorkloadEnv,
   plannedWorkloadEnv,
   runnerWorkloadEnv,
 } from '@libs/config';
-import { type Krt, nodeRuntime, requirementsFileOf } from '@libs/krt';
+import { type Krt, type KrtNode, nodeRuntime, requirementsFileOf } from '@libs/krt';
 import {
   planVersionResources,
   type StreamSettings,
@@ -30,6 +31,12 @@ export interface WorkloadSpec {
   readonly image: string;
   readonly replicas: number;
   readonly gpu: boolean;
+  /**
+   * Each replica's limits: the node's `resources` in the KRT, else the installation's default
+   * (`PlanInput.replicaDefaults`). The local driver's cgroups and Kubernetes' container limits.
+   * `plan()` always sets it; absent (a hand-made spec): the driver's own default.
+   */
+  readonly resources?: ReplicaResources;
   readonly ports: readonly PortName[];
   /**
    * The workload env of docs/architecture.md, except what the driver decides: the ports,
@@ -73,6 +80,11 @@ export interface DeploymentPlan {
    * attached before `apply`; secret, and outside every spec hash (a new digest is not a new spec).
    */
   readonly pins?: VersionPins;
+  /**
+   * The runtime's quota when the deployer checked this plan against it (attached before
+   * `apply`, outside every spec hash): Kubernetes renders the namespace's ResourceQuota from it.
+   */
+  readonly quota?: RuntimeQuota;
 }
 
 /** Resolved config values of a version (decrypted; never logged). */
@@ -91,6 +103,28 @@ export interface PlanInput {
   readonly requestTimeoutSeconds: number;
   /** Overrides of the workflow streams' settings. */
   readonly streamSettings?: Partial<StreamSettings>;
+  /**
+   * A replica's limits where the KRT sets none (the deployer: WORKLOAD_MEMORY_MB, WORKLOAD_CPUS);
+   * default DEFAULT_REPLICA_RESOURCES.
+   */
+  readonly replicaDefaults?: ReplicaResources;
+}
+
+/** The installation's default limits of one replica (WORKLOAD_MEMORY_MB and WORKLOAD_CPUS's). */
+export const DEFAULT_REPLICA_RESOURCES: ReplicaResources = Object.freeze({
+  memoryBytes: 1_024 * 2 ** 20,
+  cpuMillis: 1_000,
+});
+
+/** One replica's limits: what the node's `resources` set, the installation's default for the rest. */
+export function replicaResources(
+  node: Pick<KrtNode, 'resources'> | undefined,
+  defaults: ReplicaResources,
+): ReplicaResources {
+  return {
+    memoryBytes: node?.resources?.memoryBytes ?? defaults.memoryBytes,
+    cpuMillis: node?.resources?.cpuMillis ?? defaults.cpuMillis,
+  };
 }
 
 /**
@@ -154,6 +188,7 @@ export function plan(input: PlanInput): DeploymentPlan {
   const ver = krt.version;
   const names = new Names(prefix);
   const configEnv = configEnvOf(config);
+  const replicaDefaults = input.replicaDefaults ?? DEFAULT_REPLICA_RESOURCES;
   const common = {
     // Scopes the entrypoint's reply subject to the installation.
     KRE_PREFIX: prefix,
@@ -208,6 +243,7 @@ export function plan(input: PlanInput): DeploymentPlan {
           image: node.image,
           replicas: node.replicas,
           gpu: node.gpu,
+          resources: replicaResources(node, replicaDefaults),
           ports: ['health'],
           env: plannedWorkloadEnv(runnerWorkloadEnv, {
             ...configEnv,
@@ -244,6 +280,7 @@ export function plan(input: PlanInput): DeploymentPlan {
     image: krt.entrypoint.image,
     replicas: 1,
     gpu: false,
+    resources: replicaResources(undefined, replicaDefaults),
     ports: ['grpc', 'http', 'health'],
     env: plannedWorkloadEnv(entrypointWorkloadEnv, {
       ...configEnv,

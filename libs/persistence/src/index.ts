@@ -13,6 +13,7 @@ export {
   type InvocationKeyDoc,
 } from './catalog/invocation-keys.repository.js';
 export {
+  quotaOf,
   requiresInvocationKey,
   unsetConfigKeys,
   type ConfigValueDoc,

@@ -1,6 +1,17 @@
 import { RuntimeRole } from '@libs/core';
-import { Field, ID, InputType } from '@nestjs/graphql';
-import { IsBoolean, IsEmail, IsEnum, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { Field, ID, InputType, Int } from '@nestjs/graphql';
+import {
+  IsBoolean,
+  IsEmail,
+  IsEnum,
+  IsInt,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const NO_DOUBLE_DASH = /^(?!.*--)/;
@@ -75,4 +86,38 @@ export class UpdateRuntimeMemberRoleInput {
 export class RemoveRuntimeMemberInput {
   @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
   @Field(() => ID) @IsString() @MaxLength(64) userId!: string;
+}
+
+@InputType({
+  description:
+    'A runtime’s quota, every field at once. Sizes and CPUs in Kubernetes’s units (`32Gi`, `512Mi`; `8`, `0.5`, `500m`).',
+})
+export class SetRuntimeQuotaInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field(() => Int, { description: 'Workload replicas (each version’s entrypoint counts one).' })
+  @IsInt({ message: 'must be a whole number' })
+  @Min(0, { message: 'must be 0 or more' })
+  @Max(100_000, { message: 'must be at most 100000' })
+  replicas!: number;
+  @Field({ description: 'The sum of the replicas’ memory limits, e.g. `32Gi`.' })
+  @IsString()
+  @MaxLength(20)
+  memory!: string;
+  @Field({ description: 'The sum of the replicas’ CPU limits, e.g. `8`.' })
+  @IsString()
+  @MaxLength(20)
+  cpu!: string;
+  @Field(() => Int, { description: 'GPUs (one per replica of a `gpu: true` node).' })
+  @IsInt({ message: 'must be a whole number' })
+  @Min(0, { message: 'must be 0 or more' })
+  @Max(100_000, { message: 'must be at most 100000' })
+  gpus!: number;
+  @Field({ description: 'JetStream storage of the versions’ workflow streams, e.g. `16Gi`.' })
+  @IsString()
+  @MaxLength(20)
+  storage!: string;
+  @Field({ description: 'Why: recorded in the audit log.' })
+  @IsString()
+  @MaxLength(500)
+  comment!: string;
 }

@@ -1,5 +1,5 @@
-import { RuntimeRole } from '@libs/core';
-import { Field, ID, ObjectType } from '@nestjs/graphql';
+import { RuntimeRole, formatCpu, formatMemory, type RuntimeQuota as Quota } from '@libs/core';
+import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
 import type { AdminApiEnv } from '../admin-api.env.js';
 
 @ObjectType({ description: 'Where clients call a runtime or a version.' })
@@ -30,6 +30,34 @@ export function entrypointAddress(
 }
 
 @ObjectType({
+  description:
+    'What a runtime’s started versions may hold at once; a start over it is refused before anything is made. Sizes and CPUs in Kubernetes’s units.',
+})
+export class RuntimeQuota {
+  @Field(() => Int, { description: 'Workload replicas (each version’s entrypoint counts one).' })
+  replicas!: number;
+  @Field({ description: 'The sum of the replicas’ memory limits, e.g. `32Gi`.' })
+  memory!: string;
+  @Field({ description: 'The sum of the replicas’ CPU limits, e.g. `8` or `500m`.' })
+  cpu!: string;
+  @Field(() => Int, { description: 'GPUs: one per replica of a `gpu: true` node.' })
+  gpus!: number;
+  @Field({ description: 'JetStream storage of the versions’ workflow streams, e.g. `16Gi`.' })
+  storage!: string;
+}
+
+/** The quota as GraphQL shows it. */
+export function runtimeQuotaOf(quota: Quota): RuntimeQuota {
+  return {
+    replicas: quota.replicas,
+    memory: formatMemory(quota.memoryBytes),
+    cpu: formatCpu(quota.cpuMillis),
+    gpus: quota.gpus,
+    storage: formatMemory(quota.storageBytes),
+  };
+}
+
+@ObjectType({
   description: 'A tenant: its own subjects and streams, databases and, on Kubernetes, namespace.',
 })
 export class Runtime {
@@ -51,6 +79,11 @@ export class Runtime {
       'Whether the gateway refuses calls that carry none of the runtime’s invocation keys (true for new runtimes; false for runtimes created before keys existed).',
   })
   requireInvocationKey!: boolean;
+  @Field(() => RuntimeQuota, {
+    description:
+      'What the runtime’s started versions may hold: its own, or the installation’s default. Platform admins set it (`setRuntimeQuota`).',
+  })
+  quota!: RuntimeQuota;
 }
 
 @ObjectType()

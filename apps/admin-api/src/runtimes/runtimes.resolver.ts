@@ -1,5 +1,5 @@
 import { RuntimeRole } from '@libs/core';
-import { type RuntimeDoc, requiresInvocationKey } from '@libs/persistence';
+import { type RuntimeDoc, quotaOf, requiresInvocationKey } from '@libs/persistence';
 import { Inject } from '@nestjs/common';
 import { Args, ID, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
@@ -16,10 +16,11 @@ import {
   CreateRuntimeInput,
   DeleteRuntimeInput,
   RemoveRuntimeMemberInput,
+  SetRuntimeQuotaInput,
   UpdateRuntimeInput,
   UpdateRuntimeMemberRoleInput,
 } from './runtimes.inputs.js';
-import { Runtime, RuntimeMember, entrypointAddress } from './runtimes.model.js';
+import { Runtime, RuntimeMember, entrypointAddress, runtimeQuotaOf } from './runtimes.model.js';
 import { RuntimesService } from './runtimes.service.js';
 
 @Resolver(() => Runtime)
@@ -41,6 +42,7 @@ export class RuntimesResolver {
       creationAuthor: doc.createdBy,
       entrypointAddress: entrypointAddress(this.env, doc._id),
       requireInvocationKey: requiresInvocationKey(doc),
+      quota: runtimeQuotaOf(quotaOf(doc, this.runtimesService.defaultQuota)),
     };
   }
 
@@ -78,6 +80,20 @@ export class RuntimesResolver {
   ): Promise<Runtime> {
     return this.toRuntime(
       await this.invocationKeys.setRequired(me, input.id, input.requireInvocationKey),
+    );
+  }
+
+  @Mutation(() => Runtime, {
+    description:
+      'Sets what the runtime’s started versions may hold (platform admins). Running versions keep running; the next start is checked against it.',
+  })
+  @RequirePlatformAdmin()
+  async setRuntimeQuota(
+    @Args('input') input: SetRuntimeQuotaInput,
+    @CurrentUser() me: Principal,
+  ): Promise<Runtime> {
+    return this.toRuntime(
+      await this.runtimesService.setQuota(me, input.runtimeId, input, input.comment),
     );
   }
 

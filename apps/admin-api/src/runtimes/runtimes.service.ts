@@ -8,8 +8,15 @@ import {
   RuntimeRole,
   UserActivityType,
   VersionStatus,
+  formatCpu,
+  formatMemory,
+  parseCpu,
+  parseMemory,
   type Clock,
+  type FieldError,
+  type RuntimeQuota,
 } from '@libs/core';
+import { defaultRuntimeQuota } from '@libs/config';
 import { RuntimeJobsProducer } from '@libs/jobs';
 import {
   RuntimesRepository,
@@ -20,6 +27,7 @@ import {
   normalizeEmail,
 } from '@libs/persistence';
 import { Inject, Injectable } from '@nestjs/common';
+import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { AuditService } from '../audit/audit.service.js';
 import { LiveConnections } from '../auth/live-connections.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -57,7 +65,56 @@ export class RuntimesService {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly live: LiveConnections,
     private readonly invocationKeys: InvocationKeysService,
+    @Inject(ADMIN_API_ENV) private readonly env: AdminApiEnv,
   ) {}
+
+  /** The quota of a runtime that has none of its own (RUNTIME_QUOTA_*). */
+  get defaultQuota(): RuntimeQuota {
+    return defaultRuntimeQuota(this.env);
+  }
+
+  /**
+   * Sets the runtime's quota (platform admins). Versions already running keep running; the next
+   * start is checked against it (and, on Kubernetes, the namespace's ResourceQuota follows).
+   * @throws BadUserInputError naming each field that is not a quantity
+   */
+  async setQuota(
+    me: Principal,
+    runtimeId: string,
+    input: { replicas: number; memory: string; cpu: string; gpus: number; storage: string },
+    comment: string,
+  ): Promise<RuntimeDoc> {
+    const errors: FieldError[] = [];
+    const read = (field: 'memory' | 'cpu' | 'storage') => {
+      const parsed = (field === 'cpu' ? parseCpu : parseMemory)(input[field]);
+      if (parsed.ok) return parsed.value;
+      errors.push({ field: `input.${field}`, message: parsed.reason });
+      return 0;
+    };
+    const quota: RuntimeQuota = {
+      replicas: input.replicas,
+      memoryBytes: read('memory'),
+      cpuMillis: read('cpu'),
+      gpus: input.gpus,
+      storageBytes: read('storage'),
+    };
+    if (errors.length > 0) throw new BadUserInputError(errors);
+    const runtime = await this.runtimes.setQuota(runtimeId, quota);
+    await this.audit.record({
+      type: UserActivityType.SET_RUNTIME_QUOTA,
+      user: me,
+      runtimeId,
+      vars: {
+        replicas: String(quota.replicas),
+        memory: formatMemory(quota.memoryBytes),
+        cpu: formatCpu(quota.cpuMillis),
+        gpus: String(quota.gpus),
+        storage: formatMemory(quota.storageBytes),
+        comment,
+      },
+    });
+    return runtime;
+  }
 
   /**
    * Records the runtime (calls through the gateway need an invocation key), makes the creator
@@ -72,6 +129,7 @@ export class RuntimesService {
       name: input.name,
       description: input.description,
       createdBy: me.id,
+      quota: this.defaultQuota,
     });
     try {
       await this.memberships.put(input.id, me.id, RuntimeRole.ADMIN, this.clock.now());

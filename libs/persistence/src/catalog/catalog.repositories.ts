@@ -12,6 +12,7 @@ import {
   VersionStatus,
   systemClock,
   type Clock,
+  type RuntimeQuota,
 } from '@libs/core';
 import { keys } from '@libs/naming';
 import { mongo, type Model } from 'mongoose';
@@ -98,6 +99,16 @@ export class RuntimesRepository {
           : { $set: { status }, $unset: { statusMessage: 1 } },
       )
       .exec();
+  }
+
+  /** @throws RuntimeNotFoundError */
+  async setQuota(id: string, quota: RuntimeQuota): Promise<RuntimeDoc> {
+    const doc = await this.model
+      .findOneAndUpdate({ _id: id }, { $set: { quota: { ...quota } } }, { returnDocument: 'after' })
+      .lean<RuntimeDoc>()
+      .exec();
+    if (!doc) throw new RuntimeNotFoundError(id);
+    return doc;
   }
 
   /** @throws RuntimeNotFoundError */

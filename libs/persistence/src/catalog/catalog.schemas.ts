@@ -1,6 +1,6 @@
 import { Schema } from 'mongoose';
 import type { Krt } from '@libs/krt';
-import type { VersionStatus } from '@libs/core';
+import type { RuntimeQuota, VersionStatus } from '@libs/core';
 
 /** `runtimes` in the platform database; `_id` is the runtime id. */
 export interface RuntimeDoc {
@@ -22,6 +22,17 @@ export interface RuntimeDoc {
    * entry carries the generation it was built from, so an older state never overwrites a newer.
    */
   invocationKeysGeneration?: number;
+  /**
+   * What the runtime's started versions may hold at once (issue #13), set by platform admins.
+   * New runtimes get the installation's default; absent (a runtime from before quotas): the
+   * installation's default applies, as `quotaOf` reads it.
+   */
+  quota?: RuntimeQuota;
+}
+
+/** The runtime's quota: its own, else the installation's default. */
+export function quotaOf(runtime: Pick<RuntimeDoc, 'quota'>, defaults: RuntimeQuota): RuntimeQuota {
+  return runtime.quota ?? defaults;
 }
 
 /** The one reading of `requireInvocationKey` (absent: a runtime from before keys, open). */
@@ -40,6 +51,19 @@ export const runtimeSchema = new Schema<RuntimeDoc>(
     createdBy: { type: String, required: true },
     requireInvocationKey: Boolean,
     invocationKeysGeneration: Number,
+    quota: {
+      type: new Schema(
+        {
+          replicas: Number,
+          memoryBytes: Number,
+          cpuMillis: Number,
+          gpus: Number,
+          storageBytes: Number,
+        },
+        { _id: false },
+      ),
+      required: false,
+    },
   },
   { versionKey: false, collection: 'runtimes' },
 );

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Harness } from './harness.js';
+
+const QUOTA = 'quota { replicas memory cpu gpus storage }';
+const SET_QUOTA = `mutation($input: SetRuntimeQuotaInput!) { setRuntimeQuota(input: $input) { id ${QUOTA} } }`;
+
+interface Quota {
+  replicas: number;
+  memory: string;
+  cpu: string;
+  gpus: number;
+  storage: string;
+}
+
+describe('runtime quota (admin-api)', () => {
+  let h: Harness;
+  let admin: string;
+  let member: { id: string; email: string; session: string };
+  let outsider: { id: string; email: string; session: string };
+
+  const gql = <T>(query: string, variables: Record<string, unknown> = {}, session = admin) =>
+    h.gql<T>(query, variables, { session });
+  const quotaOf = async (id: string, session = admin) =>
+    (
+      await gql<{ runtime: { quota: Quota } }>(
+        `query($id: ID!) { runtime(id: $id) { ${QUOTA} } }`,
+        { id, name: id },
+        session,
+      )
+    ).data?.runtime.quota;
+
+  beforeAll(async () => {
+    // A small default, so the test sees the installation's values rather than the code's.
+    h = await Harness.start({
+      RUNTIME_QUOTA_REPLICAS: '6',
+      RUNTIME_QUOTA_MEMORY: '3Gi',
+      RUNTIME_QUOTA_CPU: '2.5',
+      RUNTIME_QUOTA_GPUS: '0',
+      RUNTIME_QUOTA_STORAGE: '1Gi',
+    });
+    admin = await h.signIn(h.adminEmail);
+    member = await h.user('quota-admin', 'USER', admin);
+    outsider = await h.user('quota-outsider', 'USER', admin);
+    for (const id of ['rt-quota', 'rt-other']) {
+      const created = await gql(
+        'mutation($id: ID!, $name: String!) { createRuntime(input: {id: $id, name: $name}) { id } }',
+        { id, name: id },
+      );
+      expect(created.errors).toBeUndefined();
+    }
+    // The member is the runtime's ADMIN, but not a platform admin.
+    const added = await gql(
+      'mutation($input: AddRuntimeMemberInput!) { addRuntimeMember(input: $input) { userId } }',
+      { input: { runtimeId: 'rt-quota', email: member.email, role: 'ADMIN' } },
+    );
+    expect(added.errors).toBeUndefined();
+  });
+  afterAll(() => h.close());
+
+  it("gives a new runtime the installation's default, shown to its members", async () => {
+    const expected = { replicas: 6, memory: '3Gi', cpu: '2500m', gpus: 0, storage: '1Gi' };
+    expect(await quotaOf('rt-quota')).toEqual(expected);
+    expect(await quotaOf('rt-quota', member.session)).toEqual(expected);
+    // Not a member: the runtime (and its quota) does not exist for them.
+    expect(await quotaOf('rt-quota', outsider.session)).toBeUndefined();
+  });
+
+  it('lets a platform admin set it, audited, and stores it on that runtime only', async () => {
+    const result = await gql<{ setRuntimeQuota: { quota: Quota } }>(SET_QUOTA, {
+      input: {
+        runtimeId: 'rt-quota',
+        replicas: 10,
+        memory: '8Gi',
+        cpu: '4',
+        gpus: 2,
+        storage: '1536Mi',
+        comment: 'bigger model',
+      },
+    });
+    expect(result.errors).toBeUndefined();
+    const expected = { replicas: 10, memory: '8Gi', cpu: '4', gpus: 2, storage: '1536Mi' };
+    expect(result.data?.setRuntimeQuota.quota).toEqual(expected);
+    expect(await quotaOf('rt-quota', member.session)).toEqual(expected);
+    expect((await quotaOf('rt-other'))?.memory).toBe('3Gi');
+    const audit = await gql<{
+      userActivityList: { items: { type: string; vars: { key: string; value: string }[] }[] };
+    }>(
+      'query($r: String) { userActivityList(filters: {runtimeId: $r}) { items { type vars { key value } } } }',
+      { r: 'rt-quota' },
+    );
+    const entry = audit.data?.userActivityList.items.find((i) => i.type === 'SET_RUNTIME_QUOTA');
+    expect(Object.fromEntries(entry?.vars.map((v) => [v.key, v.value]) ?? [])).toEqual({
+      replicas: '10',
+      memory: '8Gi',
+      cpu: '4',
+      gpus: '2',
+      storage: '1536Mi',
+      comment: 'bigger model',
+    });
+  });
+
+  it("refuses the runtime's own ADMIN (quotas are the platform's)", async () => {
+    const result = await gql(
+      SET_QUOTA,
+      {
+        input: {
+          runtimeId: 'rt-quota',
+          replicas: 99,
+          memory: '99Gi',
+          cpu: '99',
+          gpus: 9,
+          storage: '9Gi',
+          comment: '',
+        },
+      },
+      member.session,
+    );
+    expect(result.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect((await quotaOf('rt-quota'))?.replicas).toBe(10);
+  });
+
+  it('names every field that is not a quantity, and changes nothing', async () => {
+    const result = await gql(SET_QUOTA, {
+      input: {
+        runtimeId: 'rt-quota',
+        replicas: -1,
+        memory: '8GB',
+        cpu: 'lots',
+        gpus: 0,
+        storage: '0',
+        comment: '',
+      },
+    });
+    expect(result.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    const fields = (result.errors?.[0].extensions?.errors as { field: string }[]).map(
+      (e) => e.field,
+    );
+    // class-validator answers first (the number); the quantities are read once it passes.
+    expect(fields).toEqual(['input.replicas']);
+    const quantities = await gql(SET_QUOTA, {
+      input: {
+        runtimeId: 'rt-quota',
+        replicas: 1,
+        memory: '8GB',
+        cpu: 'lots',
+        gpus: 0,
+        storage: '0',
+        comment: '',
+      },
+    });
+    expect(quantities.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [
+        { field: 'input.memory', message: expect.stringContaining('"512Mi"') as string },
+        { field: 'input.cpu', message: expect.stringContaining('"250m"') as string },
+        { field: 'input.storage', message: 'must be more than zero, not "0"' },
+      ],
+    });
+    expect((await quotaOf('rt-quota'))?.memory).toBe('8Gi');
+  });
+
+  it('answers NOT_FOUND for a runtime that does not exist', async () => {
+    const result = await gql(SET_QUOTA, {
+      input: {
+        runtimeId: 'rt-none',
+        replicas: 1,
+        memory: '1Gi',
+        cpu: '1',
+        gpus: 0,
+        storage: '1Gi',
+        comment: '',
+      },
+    });
+    expect(result.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+  });
+});

@@ -1,0 +1,65 @@
+import { parseCpu, parseMemory, type RuntimeQuota } from '@libs/core';
+import { z } from 'zod';
+
+/** A size in Kubernetes's units (`16Gi`, `512Mi`), as bytes. */
+const size = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parsed = parseMemory(text);
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({ code: 'custom', message: parsed.reason });
+      return z.NEVER;
+    });
+
+const cpus = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parsed = parseCpu(text);
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({ code: 'custom', message: parsed.reason });
+      return z.NEVER;
+    });
+
+/**
+ * The quota a runtime gets when it is created, and the one a runtime from before quotas has
+ * (issue #13): read by admin-api (stores and shows it) and the deployer (enforces it). Platform
+ * admins change a runtime's own with `setRuntimeQuota`.
+ */
+export const runtimeQuotaEnv = {
+  /** Workload replicas of all the runtime's started versions (each version's entrypoint is one). */
+  RUNTIME_QUOTA_REPLICAS: z.coerce.number().int().min(0).max(100_000).default(32),
+  /** The sum of those replicas' memory limits. */
+  RUNTIME_QUOTA_MEMORY: size('32Gi'),
+  /** The sum of their CPU limits (`8`, `0.5`, `500m`). */
+  RUNTIME_QUOTA_CPU: cpus('32'),
+  /** GPUs (one per replica of a `gpu: true` node). */
+  RUNTIME_QUOTA_GPUS: z.coerce.number().int().min(0).max(100_000).default(0),
+  /** JetStream storage of the started versions' workflow streams (their max_bytes summed). */
+  RUNTIME_QUOTA_STORAGE: size('16Gi'),
+};
+
+/** The installation's default quota from the parsed env. */
+export function defaultRuntimeQuota(env: {
+  RUNTIME_QUOTA_REPLICAS: number;
+  RUNTIME_QUOTA_MEMORY: number;
+  RUNTIME_QUOTA_CPU: number;
+  RUNTIME_QUOTA_GPUS: number;
+  RUNTIME_QUOTA_STORAGE: number;
+}): RuntimeQuota {
+  return {
+    replicas: env.RUNTIME_QUOTA_REPLICAS,
+    memoryBytes: env.RUNTIME_QUOTA_MEMORY,
+    cpuMillis: env.RUNTIME_QUOTA_CPU,
+    gpus: env.RUNTIME_QUOTA_GPUS,
+    storageBytes: env.RUNTIME_QUOTA_STORAGE,
+  };
+}
+
+/** The deployer's: each workflow stream's `max_bytes`, which the storage quota counts. */
+export const workflowStreamEnv = {
+  WORKFLOW_STREAM_MAX_SIZE: size('256Mi'),
+};
