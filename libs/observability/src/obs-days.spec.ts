@@ -44,3 +44,11 @@ describe(isExpiredDay.name, () => {
     expect(isExpiredDay(day, 30, new Date('2027-01-01T00:00:00Z'))).toBe(true);
   });
 });
+
+describe(dayCollection.name, () => {
+  it('names one collection per kind and UTC day', () => {
+    expect(dayCollection('predictions', new Date('2026-01-02T03:04:05+05:00'))).toBe(
+      'predictions_2026_01_01',
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dayCollection, kindOfSubject, toObsWrite } from './obs-documents.js';
+import { kindOfSubject, toObsWrite } from './obs-documents.js';
 
 describe(toObsWrite.name, () => {
   const received = new Date('2026-12-06T08:00:00Z');
@@ -67,14 +67,6 @@ describe(toObsWrite.name, () => {
   it("falls back to the stream's timestamp for an unreadable time", () => {
     expect(toObsWrite('measurements', 1, { time: 'soon', origin }, received).collection).toBe(
       'measurements_2026_12_06',
-    );
-  });
-});
-
-describe(dayCollection.name, () => {
-  it('names one collection per kind and UTC day', () => {
-    expect(dayCollection('predictions', new Date('2026-01-02T03:04:05+05:00'))).toBe(
-      'predictions_2026_01_01',
     );
   });
 });

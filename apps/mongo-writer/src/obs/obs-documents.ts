@@ -1,4 +1,5 @@
 import type { JsonValue, RecordKind } from '@libs/messaging';
+import { dayCollection } from '@libs/observability';
 
 /** One record as stored: `_id` is its sequence in the runtime's observability stream. */
 export interface ObsDocument {
@@ -18,15 +19,6 @@ const KINDS: readonly RecordKind[] = ['logs', 'metrics', 'predictions', 'measure
 export function kindOfSubject(subject: string): RecordKind | undefined {
   const kind = subject.slice(subject.lastIndexOf('.') + 1);
   return (KINDS as readonly string[]).includes(kind) ? (kind as RecordKind) : undefined;
-}
-
-/**
- * `<kind>_YYYY_MM_DD` (UTC): one collection per kind and day, so a query reads only the days it
- * asks for and retention drops whole collections (FerretDB has no TTL index).
- */
-export function dayCollection(kind: RecordKind, time: Date): string {
-  const day = time.toISOString().slice(0, 10).replaceAll('-', '_');
-  return `${kind}_${day}`;
 }
 
 /** Proto3 JSON enum values without their type prefix (`LOG_LEVEL_INFO` → `INFO`). */
