@@ -166,6 +166,16 @@ export const deployerEnvSchema = z
     WORKLOAD_CPUS: z.coerce.number().positive().max(1_024).default(1),
     WORKLOAD_PIDS: z.coerce.number().int().min(16).max(1_000_000).default(512),
     /**
+     * `isolated` (when the deployer is root): each workload replica in a network namespace of its
+     * own from which only NATS (on this machine's loopback) is reachable, at an address of
+     * WORKLOAD_SUBNET (a /30 per replica); `shared`: workloads use the machine's network.
+     */
+    WORKLOAD_NETWORK: z.enum(['isolated', 'shared']).default('isolated'),
+    WORKLOAD_SUBNET: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, 'must be an IPv4 CIDR such as 10.213.0.0/16')
+      .default('10.213.0.0/16'),
+    /**
      * Where workloads cannot each have a uid of their own (the deployer is not root), runtimes
      * share one: the deployer then refuses a second runtime unless this says the installation
      * has one tenant.

@@ -13,7 +13,9 @@ import {
   KubernetesDriver,
   LocalDriver,
   PythonEnvs,
+  WorkloadNetworks,
   defaultImageMap,
+  loopbackNatsPort,
   type DeploymentPlan,
   type KubernetesDriverOptions,
   type OrchestratorDriver,
@@ -152,6 +154,7 @@ export async function orchestratorDriverFactory(
       programFiles: programFiles(programsDir),
       hostPath: env.PATH,
     },
+    network: workloadNetworks(env),
     limits: {
       cgroups: await Cgroups.detect('/sys/fs/cgroup', env.KRE_PREFIX),
       defaults: {
@@ -161,6 +164,22 @@ export async function orchestratorDriverFactory(
       },
     },
   });
+}
+
+/**
+ * Each replica's network namespace, when the deployer is root and WORKLOAD_NETWORK is `isolated`
+ * (the default): NATS must then be on this machine's loopback, as workloads reach it through it.
+ * @throws when NATS is elsewhere (isolation is not silently dropped)
+ */
+function workloadNetworks(env: DeployerEnv): WorkloadNetworks | undefined {
+  if (env.WORKLOAD_NETWORK === 'shared' || process.getuid?.() !== 0) return undefined;
+  const natsUrl = env.WORKLOAD_NATS_URL ?? env.NATS_URL;
+  const natsPort = loopbackNatsPort(natsUrl);
+  if (natsPort === undefined)
+    throw new Error(
+      `WORKLOAD_NETWORK=isolated needs NATS on this machine's loopback (workloads reach it from their network namespace), not ${natsUrl}: set WORKLOAD_NETWORK=shared to run workloads on the machine's network`,
+    );
+  return new WorkloadNetworks({ subnet: env.WORKLOAD_SUBNET, natsPort, hostPath: env.PATH });
 }
 
 /**

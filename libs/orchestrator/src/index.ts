@@ -24,6 +24,12 @@ export { KrtDigestMismatchError, fetchKrt, type FetchKrtOptions } from './fetch-
 export { killWithGroup, processesWithEnv } from './local/proc.js';
 export { freePort } from './local/free-port.js';
 export { Cgroups, type LimitsMode, type WorkloadLimits } from './local/cgroups.js';
+export {
+  WorkloadNetworks,
+  loopbackNatsPort,
+  type ReplicaNetwork,
+  type WorkloadNetworkOptions,
+} from './local/workload-network.js';
 export { KubernetesDriver } from './kubernetes/kubernetes.driver.js';
 export {
   KUBERNETES_DEFAULTS,

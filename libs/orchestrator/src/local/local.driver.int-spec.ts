@@ -1,7 +1,8 @@
 import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { type AddressInfo, type Server, connect, createServer } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Krt } from '@libs/krt';
 import { planVersionResources } from '@libs/messaging';
@@ -11,6 +12,7 @@ import { plan, type DeploymentPlan, type WorkloadSpec } from '../deployment-plan
 import { LocalDriver, OWNER_ENV } from './local.driver.js';
 import { descendants, isSameProcess, processStartTime } from './proc.js';
 import { runtimeIds } from './sandbox.js';
+import { WorkloadNetworks } from './workload-network.js';
 
 /**
  * A stand-in workload program (run in the sandbox, so it reports on stdout, which the driver
@@ -23,6 +25,7 @@ import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as connect_ } from 'node:net';
 const base = process.env.KRT_BASE_PATH;
 if (existsSync(join(base, 'crash-' + process.env.KRT_NODE_ID))) { console.error('boom: handler failed to load'); process.exit(3); }
 const dir = process.env.KRT_CONFIG_FILES_DIR;
@@ -53,9 +56,30 @@ if (existsSync(join(base, 'hostile'))) {
     writeHome: probe(() => writeFileSync(join(process.env.HOME, '.rc'), 'x')),
   };
   console.log('REPORT ' + JSON.stringify(report));
+  // The network: NATS (its own URL) is reachable; the machine's other services, its loopback,
+  // another runtime's workload and the internet are not; what it listens on is its own.
+  const connect = (host, port) => new Promise((resolve) => {
+    const socket = connect_(port, host);
+    socket.setTimeout(1500, () => { socket.destroy(); resolve({ error: 'TIMEOUT' }); });
+    socket.once('data', (data) => { socket.destroy(); resolve({ ok: String(data).trim() }); });
+    socket.once('error', (e) => resolve({ error: e.code }));
+  });
+  const nats = new URL(process.env.KRT_NATS_SERVER);
+  const { SERVICE_PORT, VICTIM_ADDRESS, LISTEN_PORT } = process.env;
+  const [victimHost, victimPort] = VICTIM_ADDRESS.split(':');
+  createServer((req, res) => res.end('reached')).listen(Number(LISTEN_PORT), '0.0.0.0', async () => {
+    const network = {
+      nats: await connect(nats.hostname, Number(nats.port)),
+      serviceOnLoopback: await connect('127.0.0.1', Number(SERVICE_PORT)),
+      serviceThroughHost: await connect(nats.hostname, Number(SERVICE_PORT)),
+      victim: await connect(victimHost, Number(victimPort)),
+      internet: await connect('1.1.1.1', 80),
+    };
+    console.log('NETWORK ' + JSON.stringify(network));
+  });
 }
 createServer((req, res) => { res.statusCode = req.url === '/readyz' ? 200 : 404; res.end('ok'); })
-  .listen(Number(process.env.KRT_HEALTH_PORT), '127.0.0.1');
+  .listen(Number(process.env.KRT_HEALTH_PORT), process.env.KRT_LISTEN_HOST ?? '127.0.0.1');
 process.on('SIGTERM', () => { console.log('DRAINED ' + process.pid); process.exit(0); });
 `;
 
@@ -95,11 +119,24 @@ function planOf(
 
 /** The range every test driver gives its runtimes' uids from. */
 const SANDBOX = { uid: 64_000, gid: 64_000, range: 1_000 };
+/** Root: each replica in a network namespace of its own (workload-network.ts). */
+const asRoot = process.getuid?.() === 0;
+
+/** A TCP service on the machine's loopback that greets whoever connects with `greeting`. */
+async function loopbackService(greeting: string): Promise<Server> {
+  const server = createServer((socket) => socket.end(`${greeting}\n`));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+const portOf = (server: Server) => (server.address() as AddressInfo).port;
 
 describe(LocalDriver.name, () => {
   let root: string;
   let stateDir: string;
   let program: string;
+  /** Stands for NATS (what workloads may reach) and for Redis (what they may not). */
+  let nats: Server;
+  let service: Server;
   const drivers: LocalDriver[] = [];
   const makeDriver = () => {
     const driver = new LocalDriver({
@@ -118,6 +155,9 @@ describe(LocalDriver.name, () => {
       tickMs: 100,
       baseEnv: { PATH: process.env.PATH ?? '' },
       sandbox: { ...SANDBOX, programFiles: [], hostPath: process.env.PATH },
+      network: asRoot
+        ? new WorkloadNetworks({ subnet: '10.213.0.0/16', natsPort: portOf(nats) })
+        : undefined,
     });
     drivers.push(driver);
     return driver;
@@ -149,6 +189,8 @@ describe(LocalDriver.name, () => {
     stateDir = join(root, 'state');
     program = join(root, 'fake-workload.mjs');
     await writeFile(program, FAKE_PROGRAM);
+    nats = await loopbackService('INFO nats');
+    service = await loopbackService('redis');
   });
   afterAll(async () => {
     for (const driver of drivers) await driver.close();
@@ -157,6 +199,8 @@ describe(LocalDriver.name, () => {
       await drivers.at(-1)!.stop('demo', ver);
     await drivers.at(-1)!.stop('other', 'v1');
     await rm(root, { recursive: true, force: true });
+    nats.close();
+    service.close();
   });
 
   it('starts every replica with the workload env, its own ports and config files, and reports ready', async () => {
@@ -182,8 +226,8 @@ describe(LocalDriver.name, () => {
 
     const endpoints = await sut.endpoints('demo', 'v1');
     expect(endpoints).toEqual({
-      http: `127.0.0.1:${entry.env.KRT_HTTP_PORT}`,
-      grpc: `127.0.0.1:${entry.env.KRT_GRPC_PORT}`,
+      http: `${entry.env.KRT_LISTEN_HOST ?? '127.0.0.1'}:${entry.env.KRT_HTTP_PORT}`,
+      grpc: `${entry.env.KRT_LISTEN_HOST ?? '127.0.0.1'}:${entry.env.KRT_GRPC_PORT}`,
     });
     expect((await sut.status('demo', 'v1')).map((s) => s.state)).toEqual([
       'RUNNING',
@@ -347,6 +391,10 @@ describe(LocalDriver.name, () => {
             OTHER_CONFIG: join(stateDir, 'versions/other/v1/config'),
             STATE_DIR: stateDir,
             ENGINE_FILE: join(root, 'engine-secret.txt'),
+            KRT_NATS_SERVER: `nats://127.0.0.1:${portOf(nats)}`,
+            SERVICE_PORT: String(portOf(service)),
+            VICTIM_ADDRESS: (await sut.endpoints('other', 'v1'))!.http,
+            LISTEN_PORT: '18734',
           },
         }),
       ]),
@@ -392,15 +440,60 @@ describe(LocalDriver.name, () => {
       const [evilPid] = await descendants((await sut.status('demo', 'evil'))[0].pid!, 2);
       const status = await readFile(`/proc/${evilPid}/status`, 'utf8');
       expect(status).toMatch(new RegExp(`^Uid:\\s+${evil.uid}\\s`, 'm'));
+
+      // Its network: NATS only; what it listens on is reached at its own address alone.
+      const network = await eventually(async () => (await logged('evil', 'NETWORK'))[0]);
+      expect(network).toEqual({
+        nats: { ok: 'INFO nats' },
+        serviceOnLoopback: { error: 'ECONNREFUSED' },
+        serviceThroughHost: { error: 'TIMEOUT' },
+        victim: { error: 'ENETUNREACH' },
+        internet: { error: 'ENETUNREACH' },
+      });
+      expect(evil.env.KRT_NATS_SERVER).not.toContain('127.0.0.1');
+      const address = evil.env.KRT_LISTEN_HOST;
+      expect(address).toMatch(/^10\.213\./);
+      expect(await reach('127.0.0.1', 18734)).toEqual({ error: 'ECONNREFUSED' });
+      expect(await reach(address, 18734)).toEqual({ ok: true });
     }
+    const [{ env: evilEnv }] = await starts('evil');
     for (const [rt, ver] of [
       ['demo', 'v2'],
       ['demo', 'evil'],
       ['other', 'v1'],
     ] as const)
       await sut.stop(rt, ver);
+    if (asRoot) {
+      // Stopped, its namespace and the host's end of its veth pair are gone.
+      const hostEnd = new URL(evilEnv.KRT_NATS_SERVER).hostname;
+      expect(execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' })).not.toContain(
+        ` ${hostEnd}/30 `,
+      );
+    }
   });
 });
+
+/** Polls `read` until it gives something (the workload reports asynchronously). */
+async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('no value in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Whether a TCP connection to `host:port` opens (from the machine, outside any sandbox). */
+function reach(host: string, port: number): Promise<{ ok: true } | { error: string }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host, () => {
+      socket.destroy();
+      resolve({ ok: true });
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? '?' }));
+  });
+}
 
 /** A version with one workflow of one node (`etl`), as `openKrt` would describe it. */
 function oneNodeKrt(version: string): Krt {

@@ -29,6 +29,7 @@ import {
 } from '../driver.js';
 import { type Cgroups, joinArgs, type WorkloadLimits } from './cgroups.js';
 import { freePort } from './free-port.js';
+import { type ReplicaNetwork, type WorkloadNetworks } from './workload-network.js';
 import { type PythonEnvs, SANDBOX_VENV } from './python-env.js';
 import {
   descendants,
@@ -101,6 +102,11 @@ export interface LocalDriverOptions {
    * v2 or v1, as the machine has them). Unset, or a machine without writable cgroups: none.
    */
   limits?: { cgroups: Cgroups; defaults: WorkloadLimits };
+  /**
+   * Each sandboxed replica in a network namespace of its own, from which only NATS is reachable
+   * (workload-network.ts; root only). Unset: workloads share the machine's network.
+   */
+  network?: WorkloadNetworks;
 }
 
 export interface LocalSandboxOptions extends SandboxIdRange {
@@ -135,6 +141,11 @@ interface ReplicaRecord {
   sandbox?: string;
   /** Its control group's name (removed once it is gone). */
   cgroup?: string;
+  /**
+   * Its network namespace's index (workload-network.ts): kept across restarts and replacements,
+   * so its address (the route to an entrypoint) stays; released when the replica is dropped.
+   */
+  network?: number;
 }
 
 interface VersionRecord {
@@ -175,6 +186,7 @@ export class LocalDriver implements OrchestratorDriver {
   async adopt(): Promise<void> {
     await mkdir(this.options.stateDir, { recursive: true });
     this.sandboxTools(); // a deployer that cannot sandbox says so at start, not at each spawn
+    await this.network()?.start();
     const known = new Set<number>();
     for (const { key, record } of await this.readAllRegistries()) {
       this.versions.set(key, record);
@@ -200,12 +212,20 @@ export class LocalDriver implements OrchestratorDriver {
         signalProcess(pid, 'SIGKILL');
       }
     }
+    const network = this.network();
+    if (network) {
+      const inUse = new Set<number>();
+      for (const record of this.versions.values())
+        for (const r of record.replicas) if (r.network !== undefined) inUse.add(r.network);
+      const pruned = await network.prune(inUse);
+      if (pruned > 0) this.logger.warn(`deleted ${pruned} leftover workload network namespaces`);
+    }
     this.startTicking();
     await this.tick();
   }
 
   get isolatesRuntimes(): boolean {
-    return Boolean(this.options.sandbox) && this.asRoot;
+    return Boolean(this.options.sandbox) && this.asRoot && Boolean(this.network());
   }
 
   isolation(): Record<string, string> {
@@ -216,6 +236,7 @@ export class LocalDriver implements OrchestratorDriver {
         : this.asRoot
           ? 'bubblewrap, a uid per runtime'
           : 'bubblewrap in a user namespace, one uid for every runtime',
+      network: this.network()?.describe() ?? "the machine's, shared",
       limits:
         limits && limits.cgroups.mode !== 'none'
           ? `${limits.cgroups.mode}: ${Math.round(limits.defaults.memoryBytes / 2 ** 20)} MiB, ${limits.defaults.cpus} CPU, ${limits.defaults.pids} processes per replica`
@@ -252,8 +273,9 @@ export class LocalDriver implements OrchestratorDriver {
           workloadId: workload.id,
           replica,
           specHash: workload.specHash,
-          // A replaced replica keeps its ports, so routes that point at it stay valid.
+          // A replaced replica keeps its ports and address, so routes to it stay valid.
           ports: old?.ports ?? (await this.allocatePorts(workload.ports)),
+          network: old?.network,
           python: pythonEnvs.get(workload.id),
           restarts: 0,
           notBefore: 0,
@@ -265,6 +287,7 @@ export class LocalDriver implements OrchestratorDriver {
       if (!replicas.includes(old)) {
         if (old.pid) await this.terminate(old);
         Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
+        await this.releaseNetwork(old);
       }
     }
     const record: VersionRecord = { desired: 'running', plan, replicas };
@@ -332,6 +355,7 @@ export class LocalDriver implements OrchestratorDriver {
       record.replicas.forEach((r) =>
         Object.values(r.ports).forEach((p) => this.reservedPorts.delete(p)),
       );
+      for (const r of record.replicas) await this.releaseNetwork(r);
     }
     this.versions.delete(key);
     await rm(this.versionDir(runtimeId, versionName), { recursive: true, force: true });
@@ -362,9 +386,10 @@ export class LocalDriver implements OrchestratorDriver {
       .get(versionKey(runtimeId, versionName))
       ?.replicas.find((r) => r.workloadId === 'entrypoint');
     if (!entry?.ports.http || !entry.ports.grpc) return Promise.resolve(null);
+    const host = this.addressOf(entry);
     return Promise.resolve({
-      http: `127.0.0.1:${entry.ports.http}`,
-      grpc: `127.0.0.1:${entry.ports.grpc}`,
+      http: `${host}:${entry.ports.http}`,
+      grpc: `${host}:${entry.ports.grpc}`,
     });
   }
 
@@ -456,8 +481,10 @@ export class LocalDriver implements OrchestratorDriver {
       ? `${this.owner} ${randomBytes(8).toString('hex')}`
       : undefined;
     let launch: Launch;
+    let network: ReplicaNetwork | undefined;
     try {
       launch = this.launchOf(workload, replica);
+      network = sandbox ? await this.networkOf(replica) : undefined;
     } catch (error) {
       // Counted as a crash, so the start fails within seconds with the reason.
       await log.close();
@@ -466,8 +493,17 @@ export class LocalDriver implements OrchestratorDriver {
       replica.notBefore = Date.now() + BACKOFF_BASE_MS * 2 ** (replica.restarts - 1);
       return;
     }
-    const confined = sandbox
-      ? await this.sandboxed(plan, launch, env, sandbox)
+    if (network) {
+      // It reaches NATS, and is reached, at the addresses of its own namespace.
+      env.KRT_NATS_SERVER = this.options.network!.natsUrl(network);
+      env.KRT_LISTEN_HOST = network.workloadAddress;
+    }
+    const sandboxed = sandbox ? await this.sandboxed(plan, launch, env, sandbox) : undefined;
+    const confined = sandboxed
+      ? {
+          ...sandboxed,
+          ...(network ? this.options.network!.enter(network, sandboxed.file, sandboxed.args) : {}),
+        }
       : { file: launch.host, args: launch.args, env, cwd: join(dir, 'krt') };
     const command = { ...confined, ...(await this.limited(plan, replica, confined)) };
     try {
@@ -570,6 +606,41 @@ export class LocalDriver implements OrchestratorDriver {
   }
 
   // ─── Sandbox ─────────────────────────────────────────────────────────────
+
+  /** The workload networks, where workloads are sandboxed as root (else none applies). */
+  private network(): WorkloadNetworks | undefined {
+    return this.options.sandbox && this.asRoot ? this.options.network : undefined;
+  }
+
+  /**
+   * The replica's network namespace, made (or made again) before it starts.
+   * @throws when none can be made (counted as a failed start by the caller)
+   */
+  private async networkOf(replica: ReplicaRecord): Promise<ReplicaNetwork | undefined> {
+    const networks = this.network();
+    if (!networks) return undefined;
+    const network =
+      replica.network === undefined
+        ? await networks.claim()
+        : await networks.ensure(replica.network);
+    replica.network = network.index;
+    return network;
+  }
+
+  private async releaseNetwork(replica: ReplicaRecord): Promise<void> {
+    const networks = this.network();
+    if (!networks || replica.network === undefined) return;
+    await networks.release(networks.network(replica.network));
+    delete replica.network;
+  }
+
+  /** Where the deployer and the gateway reach what the replica listens on. */
+  private addressOf(replica: ReplicaRecord): string {
+    const networks = this.network();
+    return networks && replica.network !== undefined
+      ? networks.network(replica.network).workloadAddress
+      : '127.0.0.1';
+  }
 
   private sandboxTools(): SandboxTools | undefined {
     if (!this.options.sandbox) return undefined;
@@ -703,9 +774,12 @@ export class LocalDriver implements OrchestratorDriver {
   private async isReady(replica: ReplicaRecord): Promise<boolean> {
     if (!replica.pid || !replica.ports.health) return false;
     try {
-      const response = await fetch(`http://127.0.0.1:${replica.ports.health}/readyz`, {
-        signal: AbortSignal.timeout(1_000),
-      });
+      const response = await fetch(
+        `http://${this.addressOf(replica)}:${replica.ports.health}/readyz`,
+        {
+          signal: AbortSignal.timeout(1_000),
+        },
+      );
       return response.ok;
     } catch {
       return false;

@@ -58,7 +58,8 @@ export interface SandboxTools {
   setpriv: string;
 }
 
-function findOnPath(name: string, path: string): string | undefined {
+/** The first executable `name` in the folders of `path`. */
+export function findOnPath(name: string, path: string): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);
