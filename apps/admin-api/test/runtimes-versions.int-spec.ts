@@ -455,7 +455,7 @@ describe('when the job queue is down', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-queue-down-'));
     redis = await startRedis(work);
-    h = await Harness.start({ REDIS_URL: `redis://127.0.0.1:${redis.port}` });
+    h = await Harness.start({ REDIS_URL: redis.url });
   });
   afterAll(async () => {
     // Redis comes back where it was, so the app can close its queue connections.

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -157,12 +158,26 @@ async function launch(
 }
 
 /** A private Redis; pass `port` to bring one back where a stopped one was. */
-export async function startRedis(dir: string, port?: number): Promise<RunningService> {
+/**
+ * Redis demanding a password, as the dev stack's does: `url` carries it. The password is kept in
+ * `dir` (a restart on the same folder and port keeps it), in a config file no command line shows.
+ */
+export async function startRedis(
+  dir: string,
+  port?: number,
+): Promise<RunningService & { url: string }> {
   port ??= await freePort();
-  return launch(
+  const passwordFile = join(dir, 'redis.password');
+  if (!existsSync(passwordFile))
+    writeFileSync(passwordFile, randomBytes(18).toString('hex'), { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8');
+  const config = join(dir, 'redis.conf');
+  writeFileSync(config, `requirepass ${password}\n`, { mode: 0o600 });
+  const server = await launch(
     'redis',
     redisBinary(),
     [
+      config,
       '--bind',
       '127.0.0.1',
       '--port',
@@ -181,6 +196,7 @@ export async function startRedis(dir: string, port?: number): Promise<RunningSer
     port,
     dir,
   );
+  return { ...server, url: `redis://:${password}@127.0.0.1:${port}` };
 }
 
 /** A NATS server with JetStream in operator mode: no anonymous connection is accepted. */
@@ -281,10 +297,11 @@ export async function startServices(): Promise<{ urls: ServiceUrls; stop(): Prom
   const [redis, nats, ferret, mail] = results.map(
     (r) => (r as PromiseFulfilledResult<RunningService>).value,
   );
+  const redisUrl = (redis as RunningService & { url: string }).url;
   const natsAuth = nats as RunningService & { credentials: string; authorityFile: string };
   return {
     urls: {
-      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      REDIS_URL: redisUrl,
       NATS_URL: `nats://127.0.0.1:${nats.port}`,
       NATS_CREDS: natsAuth.credentials,
       NATS_AUTHORITY_FILE: natsAuth.authorityFile,
