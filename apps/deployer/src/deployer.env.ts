@@ -1,4 +1,14 @@
-import { baseEnv, configKeyEnv, mongoEnv, natsEnv, ports, redisEnv, urlEnv } from '@libs/config';
+import {
+  baseEnv,
+  configKeyEnv,
+  mongoEnv,
+  natsEnv,
+  ports,
+  redisEnv,
+  runtimeQuotaEnv,
+  urlEnv,
+  workflowStreamEnv,
+} from '@libs/config';
 import { KUBERNETES_DEFAULTS } from '@libs/orchestrator';
 import { z } from 'zod';
 
@@ -112,6 +122,9 @@ export const deployerEnvSchema = z
       .string({ error: 'is required (the path of the NATS authority file)' })
       .min(1, { error: 'is required (the path of the NATS authority file)' }),
     ...configKeyEnv,
+    /** The quota of runtimes that have none of their own (shared with admin-api), and stream sizes. */
+    ...runtimeQuotaEnv,
+    ...workflowStreamEnv,
     DEPLOYER_HOST: z.string().default('127.0.0.1'),
     /** `/health` and `/livez` only: the deployer serves no API. */
     DEPLOYER_HEALTH_PORT: ports.port(8081),

@@ -2,7 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RuntimeRef } from '@libs/jobs';
 import { NatsProvisioner } from '@libs/messaging';
 import type { OrchestratorDriver } from '@libs/orchestrator';
-import { RuntimeDatabases, RuntimesRepository, VersionsRepository } from '@libs/persistence';
+import { defaultRuntimeQuota } from '@libs/config';
+import {
+  RuntimeDatabases,
+  RuntimesRepository,
+  VersionsRepository,
+  quotaOf,
+} from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
@@ -29,7 +35,11 @@ export class RuntimeProvisioningService {
     if (!runtime) throw new UnrecoverableError(`runtime "${ref.runtimeId}" does not exist`);
     await this.refuseSharedTenancy(ref.runtimeId);
     await progress('orchestrator');
-    await this.driver.prepareRuntime(ref.runtimeId);
+    // Kubernetes: the namespace's ResourceQuota from the runtime's quota (each start renews it).
+    await this.driver.prepareRuntime(
+      ref.runtimeId,
+      quotaOf(runtime, defaultRuntimeQuota(this.env)),
+    );
     await progress('observability-stream');
     await this.provisioner.provisionRuntime(ref.runtimeId);
     await progress('databases');

@@ -1,18 +1,47 @@
 import { Injectable } from '@nestjs/common';
-import { RUNNING_STATUSES, VersionStatus, statusAfter } from '@libs/core';
+import {
+  RUNNING_STATUSES,
+  VersionStatus,
+  addUsage,
+  statusAfter,
+  type RuntimeQuota,
+} from '@libs/core';
+import { defaultRuntimeQuota } from '@libs/config';
 import type { VersionRef } from '@libs/jobs';
 import { NatsProvisioner } from '@libs/messaging';
-import { UnsupportedImageError, WorkloadsNotReadyError } from '@libs/orchestrator';
+import {
+  QuotaExceededError,
+  UnsupportedImageError,
+  WorkloadsNotReadyError,
+  checkQuota,
+  krtUsage,
+  type DeploymentPlan,
+} from '@libs/orchestrator';
 import {
   ConfigValueUnreadableError,
   LegacyConfigValueError,
+  RuntimesRepository,
   VersionsRepository,
+  quotaOf,
   type VersionDoc,
 } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
+import { Inject } from '@nestjs/common';
+import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { KrtCopyService } from './krt-copy.service.js';
 import { VersionPlanner } from './version-planner.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
+
+/**
+ * Versions that hold (or are about to hold) workloads and streams: what a start is counted
+ * beside. STARTING ones too, so two starts queued together cannot both fit.
+ */
+const HOLDING: readonly VersionStatus[] = [
+  VersionStatus.STARTING,
+  VersionStatus.STARTED,
+  VersionStatus.PUBLISHED,
+  VersionStatus.STOPPING,
+];
 
 /** Reports a step of a job (BullMQ progress → the admin API's subscriptions). */
 export type Progress = (step: string) => Promise<void>;
@@ -29,6 +58,8 @@ export class VersionDeploymentService {
     private readonly provisioner: NatsProvisioner,
     private readonly krtCopies: KrtCopyService,
     private readonly workloads: VersionWorkloads,
+    private readonly runtimes: RuntimesRepository,
+    @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
   ) {}
 
   async start(ref: VersionRef, progress: Progress): Promise<void> {
@@ -42,6 +73,7 @@ export class VersionDeploymentService {
     } catch (error) {
       // Neither an unknown image nor a config value that does not open changes on a retry.
       if (
+        error instanceof QuotaExceededError ||
         error instanceof UnsupportedImageError ||
         error instanceof LegacyConfigValueError ||
         error instanceof ConfigValueUnreadableError
@@ -93,7 +125,8 @@ export class VersionDeploymentService {
     let version = await this.versions.get(ref.runtimeId, ref.versionName);
     for (let round = 1; RUNNING_STATUSES.includes(version.status); round++) {
       const step = round === 1 ? 'apply' : `apply-${round}`;
-      await this.workloads.roll(this.planner.plan(version), progress, step);
+      const quota = await this.quotaOf(ref.runtimeId);
+      await this.workloads.roll({ ...this.planner.plan(version), quota }, progress, step);
       const applied = version;
       version = await this.versions.get(ref.runtimeId, ref.versionName);
       // Sealed values change with every save (a fresh IV), so equal means "not saved since".
@@ -117,12 +150,35 @@ export class VersionDeploymentService {
   }
 
   private async deploy(version: VersionDoc, progress: Progress): Promise<void> {
-    // First, so a config that does not open fails the start before anything is made.
-    const deployment = this.planner.plan(version);
+    // First, so a config that does not open, or a start over the runtime's quota, fails the
+    // start before anything is made.
+    const deployment = await this.checkedPlan(version);
     await progress('provision-nats');
     await this.provisioner.provisionVersion(deployment.resources);
     const krtSha256 = await this.krtCopies.copy(version, deployment.resources, progress);
     await this.workloads.run(deployment, progress, krtSha256);
+  }
+
+  /** The runtime's quota: its own, else the installation's (RUNTIME_QUOTA_*). */
+  private async quotaOf(runtimeId: string): Promise<RuntimeQuota> {
+    return quotaOf(await this.runtimes.get(runtimeId), defaultRuntimeQuota(this.env));
+  }
+
+  /**
+   * The version's plan, refused when it does not fit the runtime's quota beside what its other
+   * versions hold (their usage from their KRTs: their config need not open); carries the quota
+   * for the driver (Kubernetes: the namespace's ResourceQuota).
+   * @throws QuotaExceededError
+   */
+  private async checkedPlan(version: VersionDoc): Promise<DeploymentPlan> {
+    const deployment = this.planner.plan(version);
+    const quota = await this.quotaOf(version.runtimeId);
+    const others = (await this.versions.list(version.runtimeId)).filter(
+      (v) => v.name !== version.name && HOLDING.includes(v.status),
+    );
+    const defaults = this.planner.usageDefaults;
+    checkQuota(deployment, quota, addUsage(...others.map((v) => krtUsage(v.krt, defaults))));
+    return { ...deployment, quota };
   }
 }
 

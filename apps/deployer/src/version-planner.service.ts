@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { plan, type DeploymentPlan } from '@libs/orchestrator';
+import { plan, type DeploymentPlan, type UsageDefaults } from '@libs/orchestrator';
 import { ConfigCipher, unsetConfigKeys, type VersionDoc } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
@@ -21,8 +21,23 @@ export class VersionPlanner {
 
   /** The workflow streams' settings of this installation. */
   private get streamSettings(): Partial<StreamSettings> {
-    // The entrypoint's timeout bounds a request: a message older than that has no one waiting.
-    return { maxAgeMs: Math.max(this.env.REQUEST_TIMEOUT_SECONDS * 1_000 * 10, 60_000) };
+    return {
+      // The entrypoint's timeout bounds a request: a message older than that has no one waiting.
+      maxAgeMs: Math.max(this.env.REQUEST_TIMEOUT_SECONDS * 1_000 * 10, 60_000),
+      // Counted by the runtime's storage quota (issue #13).
+      maxBytes: this.env.WORKFLOW_STREAM_MAX_SIZE,
+    };
+  }
+
+  /** What a version holds beside its KRT: a replica's default limits, each stream's size. */
+  get usageDefaults(): UsageDefaults {
+    return {
+      replica: {
+        memoryBytes: this.env.WORKLOAD_MEMORY_MB * 2 ** 20,
+        cpuMillis: Math.round(this.env.WORKLOAD_CPUS * 1_000),
+      },
+      streamMaxBytes: this.env.WORKFLOW_STREAM_MAX_SIZE,
+    };
   }
 
   /** @throws UnrecoverableError when a config value is unset; the cipher's errors */
@@ -48,6 +63,7 @@ export class VersionPlanner {
       config: { variables, files },
       requestTimeoutSeconds: this.env.REQUEST_TIMEOUT_SECONDS,
       streamSettings: this.streamSettings,
+      replicaDefaults: this.usageDefaults.replica,
     });
   }
 

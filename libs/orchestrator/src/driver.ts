@@ -1,3 +1,4 @@
+import type { RuntimeQuota } from '@libs/core';
 import type { DeploymentPlan } from './deployment-plan.js';
 
 /** How one replica of a workload is doing. */
@@ -32,8 +33,11 @@ export interface OrchestratorDriver {
    * KRT is copied to workloads (`local`), or by each workload's fetch step (`kubernetes`).
    */
   readonly installsDependencies: 'deployer' | 'workload';
-  /** What a runtime needs before its first version (Kubernetes: its namespace). Idempotent. */
-  prepareRuntime(runtimeId: string): Promise<void>;
+  /**
+   * What a runtime needs before its first version (Kubernetes: its namespace, and a
+   * ResourceQuota from the runtime's `quota`). Idempotent.
+   */
+  prepareRuntime(runtimeId: string, quota?: RuntimeQuota): Promise<void>;
   /** Removes what prepareRuntime made and waits until it is gone. Idempotent. */
   removeRuntime(runtimeId: string): Promise<void>;
   /** Converges the version's workloads to `plan` (idempotent: matching workloads are kept). */

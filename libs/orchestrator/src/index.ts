@@ -6,7 +6,16 @@ export {
   type PlanInput,
   type PortName,
   type WorkloadSpec,
+  DEFAULT_REPLICA_RESOURCES,
+  replicaResources,
 } from './deployment-plan.js';
+export {
+  QuotaExceededError,
+  checkQuota,
+  krtUsage,
+  planUsage,
+  type UsageDefaults,
+} from './deployment-plan.quota.js';
 export {
   WorkloadsNotReadyError,
   type OrchestratorDriver,

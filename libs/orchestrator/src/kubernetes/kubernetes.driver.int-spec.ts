@@ -332,3 +332,85 @@ it("names the object and the API server's reason when it refuses one", async () 
     /^the API server refused Deployment kre-rt-bad\/v-greeter-v1-[0-9a-f]{6}: .*quantities must match the regular expression.*\(HTTP \d{3}\)$/s,
   );
 });
+
+describe("the runtime's quota", () => {
+  it("becomes the namespace's ResourceQuota, and each node's resources its containers' limits, as the API server stores them", async () => {
+    const rt = 'rt-quota';
+    const MI = 2 ** 20;
+    const sized: Krt = {
+      ...greeter,
+      workflows: greeter.workflows.map((wf) => ({
+        ...wf,
+        nodes: wf.nodes.map((n, i) =>
+          i === 0
+            ? { ...n, replicas: 2, gpu: true, resources: { memoryBytes: 512 * MI, cpuMillis: 250 } }
+            : n,
+        ),
+      })),
+    };
+    const quota = {
+      replicas: 8,
+      memoryBytes: 4096 * MI,
+      cpuMillis: 4_500,
+      gpus: 2,
+      storageBytes: 0,
+    };
+    await driver.prepareRuntime(rt, quota);
+    const p = plan({
+      prefix: 'kre',
+      runtimeId: rt,
+      krt: sized,
+      natsUrl: 'nats://127.0.0.1:4222',
+      config: { variables: { GREETING: 'hi' }, files: {} },
+      requestTimeoutSeconds: 30,
+      replicaDefaults: { memoryBytes: 256 * MI, cpuMillis: 100 },
+    });
+    await driver.apply({ ...p, quota });
+
+    const stored = await core.readNamespacedResourceQuota({
+      name: 'kre-quota',
+      namespace: `kre-${rt}`,
+    });
+    expect(stored.spec?.hard).toEqual({
+      ...options.resourceQuota,
+      pods: '8',
+      'limits.memory': '4Gi',
+      'limits.cpu': '4500m',
+      'requests.nvidia.com/gpu': '2',
+    });
+
+    const list = await apps.listNamespacedDeployment({
+      namespace: `kre-${rt}`,
+      labelSelector: selector(rt, p.versionName),
+    });
+    const pods = new Map(
+      list.items.map((d) => [d.metadata?.annotations?.['kre.io/workload'], d.spec!]),
+    );
+    const sizedId = `${sized.workflows[0].name}.${sized.workflows[0].nodes[0].name}`;
+    const node = pods.get(sizedId)!;
+    expect(node.replicas).toBe(2);
+    // The API server keeps quantities as given ("512Mi", "250m") and the GPU limit.
+    expect(node.template.spec!.containers[0].resources).toEqual({
+      requests: { cpu: '50m', memory: '128Mi' },
+      limits: { cpu: '250m', memory: '512Mi', 'nvidia.com/gpu': '1' },
+    });
+    expect(node.template.spec!.initContainers![0].resources?.limits).toEqual({
+      cpu: '250m',
+      memory: '512Mi',
+    });
+    const entrypoint = pods.get('entrypoint')!;
+    expect(entrypoint.template.spec!.containers[0].resources).toEqual({
+      requests: { cpu: '50m', memory: '128Mi' },
+      limits: { cpu: '100m', memory: '256Mi' },
+    });
+
+    // A lowered quota reaches the namespace with the next apply.
+    await driver.apply({ ...p, quota: { ...quota, replicas: 5, gpus: 0 } });
+    const lowered = await core.readNamespacedResourceQuota({
+      name: 'kre-quota',
+      namespace: `kre-${rt}`,
+    });
+    expect(lowered.spec?.hard).toMatchObject({ pods: '5', 'requests.nvidia.com/gpu': '0' });
+    await driver.stop(rt, p.versionName);
+  });
+});

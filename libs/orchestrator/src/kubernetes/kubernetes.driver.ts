@@ -7,6 +7,7 @@ import type {
   V1Deployment,
   V1Pod,
 } from '@kubernetes/client-node';
+import type { RuntimeQuota } from '@libs/core';
 import { Names } from '@libs/naming';
 import type { DeploymentPlan } from '../deployment-plan.js';
 import {
@@ -138,9 +139,12 @@ export class KubernetesDriver implements OrchestratorDriver {
     return new KubernetesDriver(await import('@kubernetes/client-node'), kubeConfig, options);
   }
 
-  /** Creates or updates the runtime's namespace, account, network policies, quota and limits. */
-  async prepareRuntime(runtimeId: string): Promise<void> {
-    for (const object of runtimeManifests(this.options, runtimeId))
+  /**
+   * Creates or updates the runtime's namespace, account, network policies, quota (the
+   * runtime's `quota` over KUBE_RESOURCE_QUOTA) and limits.
+   */
+  async prepareRuntime(runtimeId: string, quota?: RuntimeQuota): Promise<void> {
+    for (const object of runtimeManifests(this.options, runtimeId, quota))
       await this.serverSideApply(object);
   }
 
@@ -166,7 +170,7 @@ export class KubernetesDriver implements OrchestratorDriver {
   async apply(plan: DeploymentPlan): Promise<void> {
     // Rendering refuses unsupported images before anything is written.
     const manifests = versionManifests(this.options, plan);
-    await this.prepareRuntime(plan.runtimeId);
+    await this.prepareRuntime(plan.runtimeId, plan.quota);
     for (const object of manifests) await this.serverSideApply(object);
     // Workloads of an earlier plan of this version that this one no longer has.
     const wanted = new Set(manifests.map((m) => `${m.kind}/${m.metadata?.name}`));

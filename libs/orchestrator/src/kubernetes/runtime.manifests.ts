@@ -7,6 +7,7 @@ import type {
   V1RoleBinding,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
+import { formatCpu, formatMemory, type RuntimeQuota } from '@libs/core';
 import { Names } from '@libs/naming';
 import { POD_PORTS, type KubernetesDriverOptions } from './kubernetes.options.js';
 
@@ -45,6 +46,7 @@ const nsSelector = (namespace: string) => ({
 export function runtimeManifests(
   options: KubernetesDriverOptions,
   runtimeId: string,
+  quota?: RuntimeQuota,
 ): KubernetesObject[] {
   const namespace = new Names(options.prefix).namespace(runtimeId);
   const labels = { ...MANAGED_BY, 'kre.io/runtime': runtimeId };
@@ -167,14 +169,17 @@ export function runtimeManifests(
     });
   }
   const objects: KubernetesObject[] = [ns, roleBinding, serviceAccount, ...policies];
-  if (Object.keys(options.resourceQuota).length > 0) {
-    const quota: V1ResourceQuota = {
+  // The runtime's quota over the installation's (KUBE_RESOURCE_QUOTA): the deployer refuses a
+  // start over it first; this makes the API server refuse pods over it too.
+  const hard = { ...options.resourceQuota, ...(quota ? resourceQuotaHard(quota) : {}) };
+  if (Object.keys(hard).length > 0) {
+    const resourceQuota: V1ResourceQuota = {
       apiVersion: 'v1',
       kind: 'ResourceQuota',
       metadata: meta('kre-quota'),
-      spec: { hard: options.resourceQuota },
+      spec: { hard },
     };
-    objects.push(quota);
+    objects.push(resourceQuota);
   }
   const { default: limits, defaultRequest } = options.limitRange;
   if (Object.keys(limits).length + Object.keys(defaultRequest).length > 0) {
@@ -195,4 +200,14 @@ export function runtimeManifests(
     objects.push(limitRange);
   }
   return objects;
+}
+
+/** The ResourceQuota `hard` of a runtime's quota (JetStream storage is NATS's, not here). */
+export function resourceQuotaHard(quota: RuntimeQuota): Record<string, string> {
+  return {
+    pods: String(quota.replicas),
+    'limits.memory': formatMemory(quota.memoryBytes),
+    'limits.cpu': formatCpu(quota.cpuMillis),
+    'requests.nvidia.com/gpu': String(quota.gpus),
+  };
 }

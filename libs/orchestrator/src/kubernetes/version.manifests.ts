@@ -10,10 +10,16 @@ import type {
   V1Volume,
 } from '@kubernetes/client-node';
 import { driverWorkloadEnv } from '@libs/config';
+import { formatCpu, formatMemory, parseCpu, parseMemory } from '@libs/core';
 import { Names } from '@libs/naming';
 import type { DeploymentPlan, WorkloadSpec } from '../deployment-plan.js';
 import { resolveImage } from './images.js';
-import { POD_PATHS, POD_PORTS, type KubernetesDriverOptions } from './kubernetes.options.js';
+import {
+  POD_PATHS,
+  POD_PORTS,
+  type ContainerResources,
+  type KubernetesDriverOptions,
+} from './kubernetes.options.js';
 import { WORKLOAD_SERVICE_ACCOUNT } from './runtime.manifests.js';
 
 /** The stable Service (and Ingress) of a runtime's published version. */
@@ -167,7 +173,7 @@ function installRequirements(
       { name: 'tmp', mountPath: POD_PATHS.tmp },
     ],
     securityContext: RESTRICTED,
-    resources: options.workloadResources,
+    resources: containerResources(options, workload),
   };
 }
 
@@ -216,19 +222,15 @@ function deployment(
       { name: 'nats', mountPath: POD_PATHS.nats, readOnly: true },
     ],
     securityContext: RESTRICTED,
-    resources: options.workloadResources,
+    resources: containerResources(options, workload),
   };
   const requirements =
     workload.program === 'runner-python' && workload.requirements
       ? installRequirements(options, { ...workload, requirements: workload.requirements }, image)
       : undefined;
   const gpu = workload.gpu;
-  const resources = gpu
-    ? {
-        ...options.workloadResources,
-        limits: { ...options.workloadResources.limits, 'nvidia.com/gpu': '1' },
-      }
-    : options.workloadResources;
+  const base = containerResources(options, workload);
+  const resources = gpu ? { ...base, limits: { ...base.limits, 'nvidia.com/gpu': '1' } } : base;
   const probe = (path: string) => ({
     httpGet: { path, port: 'health' },
     periodSeconds: 5,
@@ -457,4 +459,31 @@ export function serviceAddresses(
   const names = new Names(prefix);
   const host = `${names.k8sObject(versionName)}.${names.namespace(runtimeId)}.svc`;
   return { http: `${host}:${POD_PORTS.http}`, grpc: `${host}:${POD_PORTS.grpc}` };
+}
+
+/**
+ * Every container of a workload's pod (init steps too: a namespace whose ResourceQuota counts
+ * `limits.cpu` admits no pod with a container lacking one): the replica's limits from the plan
+ * (the node's `resources`, else the installation's default) over KUBE_WORKLOAD_RESOURCES, whose
+ * requests stay, lowered to the limit where they exceed it (the API server refuses more).
+ */
+export function containerResources(
+  options: KubernetesDriverOptions,
+  workload: Pick<WorkloadSpec, 'resources'>,
+): ContainerResources {
+  const r = workload.resources;
+  if (!r) return options.workloadResources;
+  const requests = { ...options.workloadResources.requests };
+  const memory = requests.memory === undefined ? undefined : parseMemory(requests.memory);
+  if (memory?.ok && memory.value > r.memoryBytes) requests.memory = formatMemory(r.memoryBytes);
+  const cpu = requests.cpu === undefined ? undefined : parseCpu(requests.cpu);
+  if (cpu?.ok && cpu.value > r.cpuMillis) requests.cpu = formatCpu(r.cpuMillis);
+  return {
+    ...(Object.keys(requests).length > 0 ? { requests } : {}),
+    limits: {
+      ...options.workloadResources.limits,
+      memory: formatMemory(r.memoryBytes),
+      cpu: formatCpu(r.cpuMillis),
+    },
+  };
 }

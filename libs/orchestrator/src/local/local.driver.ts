@@ -586,7 +586,15 @@ export class LocalDriver implements OrchestratorDriver {
     const limits = this.options.limits;
     if (!limits || limits.cgroups.mode === 'none') return command;
     replica.cgroup = cgroupName(this.options.prefix, plan, replica);
-    const procs = await limits.cgroups.create(replica.cgroup, limits.defaults);
+    // The replica's limits from the plan (the node's `resources`, within the runtime's quota),
+    // else the installation's.
+    const own = plan.workloads.find((w) => w.id === replica.workloadId)?.resources;
+    const procs = await limits.cgroups.create(
+      replica.cgroup,
+      own
+        ? { ...limits.defaults, memoryBytes: own.memoryBytes, cpus: own.cpuMillis / 1_000 }
+        : limits.defaults,
+    );
     return joinArgs(procs, command.file, command.args);
   }
 
