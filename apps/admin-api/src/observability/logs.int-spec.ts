@@ -91,7 +91,8 @@ describe('logs and watchNodeLogs', () => {
 
   const seed = async (rt: string, docs: ReturnType<typeof stored>[]) => {
     const db = h.connection().getClient().db(names.runtimeDb(rt));
-    for (const doc of docs) await db.collection(dayCollection('logs', doc.time)).insertOne(doc);
+    for (const doc of docs)
+      await db.collection<{ _id: number }>(dayCollection('logs', doc.time)).insertOne(doc);
   };
   const logs = (variables: Record<string, unknown>, session = viewer.session) =>
     h.gql<{ logs: Page }>(LOGS, variables, { session });

@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
+import { ClassificationMetricsService } from './classification-metrics.service.js';
 import { LogTailService } from './log-tail.service.js';
 import { LogsResolver } from './logs.resolver.js';
 import { LogsService } from './logs.service.js';
+import { MeasurementsService } from './measurements.service.js';
+import { MetricsResolver } from './metrics.resolver.js';
+import { NodeMetricsService } from './node-metrics.service.js';
 import { ObsRecordsRepository } from './obs-records.repository.js';
 
 /**
@@ -9,6 +13,15 @@ import { ObsRecordsRepository } from './obs-records.repository.js';
  * its logs live from NATS (subscription), and its retention (docs/observability.md).
  */
 @Module({
-  providers: [ObsRecordsRepository, LogsService, LogTailService, LogsResolver],
+  providers: [
+    ObsRecordsRepository,
+    LogsService,
+    LogTailService,
+    LogsResolver,
+    ClassificationMetricsService,
+    NodeMetricsService,
+    MeasurementsService,
+    MetricsResolver,
+  ],
 })
 export class ObservabilityModule {}
