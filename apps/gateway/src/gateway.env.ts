@@ -11,6 +11,15 @@ export const gatewayEnvSchema = z.object({
   GATEWAY_HTTP_PORT: ports.port(9080),
   /** Clients' gRPC calls, routed by the `kre-runtime` metadata. */
   GATEWAY_GRPC_PORT: ports.port(9000),
+  /**
+   * Calls to `<runtimeId>.<domain>` (HTTP Host, gRPC :authority) go to that runtime with the
+   * entrypoint's own paths (`POST /<rpc>`): how a runtime's Ingress on Kubernetes leads here.
+   * The same domain as the deployer's KUBE_INGRESS_DOMAIN. Unset: routing by path and metadata only.
+   */
+  GATEWAY_RUNTIME_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS domain such as kre.example.com')
+    .optional(),
   /** `/health` and `/livez` on a port of their own, so no runtime id is shadowed. */
   GATEWAY_HEALTH_PORT: ports.port(9081),
   // Limits per runtime and per invocation key (0 turns one off): beyond them calls get 429 with

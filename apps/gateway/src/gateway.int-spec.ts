@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import {
+  type IncomingHttpHeaders,
+  type Server,
+  createServer,
+  request as httpRequest,
+} from 'node:http';
 import {
   type Http2Server,
   type IncomingHttpHeaders as Http2Headers,
@@ -146,7 +151,7 @@ describe('gateway: invocation keys and limits', () => {
       grpc: `127.0.0.1:${(upstreamH2.address() as { port: number }).port}`,
     };
     const routes = await GatewayRoutes.open(nc, names);
-    for (const rt of ['shop', 'blog', 'open', 'noisy', 'quiet', 'unlisted']) {
+    for (const rt of ['shop', 'blog', 'open', 'noisy', 'quiet', 'unlisted', 'named']) {
       await routes.addVersion(rt, 'v1', route);
       await routes.publish(rt, 'v1', route);
     }
@@ -158,6 +163,7 @@ describe('gateway: invocation keys and limits', () => {
     ]);
     await put('blog', true, [['k-blog', key('c')]]);
     await put('open', false, []);
+    await put('named', true, [['k-named', key('n')]]);
 
     const [httpPort, grpc] = [await freePort(), await freePort()];
     grpcPort = grpc;
@@ -172,6 +178,7 @@ describe('gateway: invocation keys and limits', () => {
       GATEWAY_KEY_RATE: '10',
       GATEWAY_KEY_BURST: '15',
       GATEWAY_KEY_CONCURRENCY: '5',
+      GATEWAY_RUNTIME_DOMAIN: 'kre.test',
     });
     const moduleRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(env)] })
       .overrideProvider(CLOCK)
@@ -381,5 +388,48 @@ describe('gateway: invocation keys and limits', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(15); // the key's burst
     expect(statuses.at(-1)).toBe(429);
     expect((await call('/blog/Greet', { 'x-api-key': key('e') })).status).toBe(200);
+  });
+
+  it("routes a call to a runtime's own address (Host, :authority) with the entrypoint's paths, keys still checked", async () => {
+    const byName = (path: string, host: string, headers: Record<string, string> = {}) =>
+      new Promise<Answer>((resolve, reject) => {
+        const req = httpRequest(
+          `${http}${path}`,
+          { method: 'POST', headers: { host, 'content-type': 'application/json', ...headers } },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: JSON.parse(body) as Answer['body'],
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end('{}');
+      });
+    const published = await byName('/Greet', 'named.kre.test:443', { 'x-api-key': key('n') });
+    expect(published.status).toBe(200);
+    expect(published.headers['kre-version']).toBe('v1');
+    expect(
+      (await byName('/versions/v1/Greet', 'named.kre.test', { 'x-api-key': key('n') })).status,
+    ).toBe(200);
+    expect((await byName('/Greet', 'named.kre.test')).status).toBe(401);
+    // Another runtime's key is no key for this one; the paths are the entrypoint's only.
+    expect((await byName('/Greet', 'named.kre.test', { 'x-api-key': key('a') })).status).toBe(401);
+    expect((await byName('/named/Greet', 'named.kre.test')).body.code).toBe('NOT_FOUND');
+    expect((await byName('/Greet', 'nowhere.kre.test')).body.code).toBe('NOT_FOUND');
+    // Other hosts keep routing by path.
+    expect((await byName('/open/Greet', 'other.example.com')).status).toBe(200);
+
+    expect((await grpcCall({ ':authority': 'open.kre.test' })).status).toBe('0');
+    expect((await grpcCall({ ':authority': 'named.kre.test' })).status).toBe('16');
+    expect((await grpcCall({ ':authority': 'named.kre.test', 'x-api-key': key('n') })).status).toBe(
+      '0',
+    );
+    expect((await grpcCall({ ':authority': '127.0.0.1' })).status).toBe('3'); // INVALID_ARGUMENT
   });
 });

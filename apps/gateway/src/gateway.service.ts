@@ -58,8 +58,8 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
       KeyUsageReporter.overNats(nc, names.invocationKeyUsedSubject()),
       clock,
     );
-    this.http = new GatewayHttpProxy(admission);
-    this.grpc = new GatewayGrpcProxy(admission);
+    this.http = new GatewayHttpProxy(admission, env.GATEWAY_RUNTIME_DOMAIN);
+    this.grpc = new GatewayGrpcProxy(admission, env.GATEWAY_RUNTIME_DOMAIN);
   }
 
   readiness(): { ready: boolean; reason: string } {

@@ -12,6 +12,7 @@ import {
 import { Logger } from '@nestjs/common';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
+import { runtimeOfHost } from './runtime-host.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -23,8 +24,8 @@ const grpcMessage = (text: string) =>
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
- * gRPC face of the gateway: an HTTP/2 (h2c) proxy routed by the required metadata
- * `kre-runtime` (and optional `kre-version`), forwarding frames, headers and trailers to the
+ * gRPC face of the gateway: an HTTP/2 (h2c) proxy routed by the metadata `kre-runtime` (and
+ * optional `kre-version`), or by a runtime's own `:authority` (runtime-host.ts), forwarding frames, headers and trailers to the
  * version's entrypoint unchanged. It never decodes messages, so two runtimes may both serve
  * `<package>.Entrypoint` with different protos.
  */
@@ -33,7 +34,10 @@ export class GatewayGrpcProxy {
   private readonly server: Http2Server;
   private readonly sessions = new Map<string, ClientHttp2Session>();
 
-  constructor(private readonly admission: GatewayAdmission) {
+  constructor(
+    private readonly admission: GatewayAdmission,
+    private readonly runtimeDomain?: string,
+  ) {
     this.server = createServer();
     this.server.on('stream', (stream, headers) => this.handle(stream, headers));
     this.server.on('sessionError', (error) =>
@@ -72,7 +76,10 @@ export class GatewayGrpcProxy {
 
   private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on('error', () => undefined);
-    const runtimeId = first(headers['kre-runtime']);
+    // The metadata names the runtime; else the runtime's own address (runtime-host.ts) does.
+    const runtimeId =
+      first(headers['kre-runtime']) ??
+      runtimeOfHost(first(headers[':authority']), this.runtimeDomain);
     const version = first(headers['kre-version']);
     if (!runtimeId) {
       stream.resume();
@@ -80,7 +87,7 @@ export class GatewayGrpcProxy {
         stream,
         new RpcError(
           'INVALID_ARGUMENT',
-          'set the metadata "kre-runtime" to the runtime id (and optionally "kre-version")',
+          'set the metadata "kre-runtime" to the runtime id (and optionally "kre-version"), or call the runtime at its own address',
         ),
       );
     }

@@ -10,6 +10,7 @@ import {
 } from 'node:http';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
+import { runtimeOfHost } from './runtime-host.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -28,14 +29,19 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
 /**
  * HTTP face of the gateway: `POST /<runtimeId>/<rpc>` to the published version and
  * `POST /<runtimeId>/versions/<version>/<rpc>` to a started one, proxied (streamed, keep-alive)
- * to that version's entrypoint, once `GatewayAdmission` lets the call through. No route: 404
+ * to that version's entrypoint, once `GatewayAdmission` lets the call through; with a runtime
+ * domain, `Host: <runtimeId>.<domain>` and `POST /<rpc>` or `POST /versions/<version>/<rpc>`
+ * (runtime-host.ts). No route: 404
  * with `{code: 'NOT_FOUND', message}`; no valid key: 401; over a limit: 429 with Retry-After.
  */
 export class GatewayHttpProxy {
   private readonly server: Server;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
-  constructor(private readonly admission: GatewayAdmission) {
+  constructor(
+    private readonly admission: GatewayAdmission,
+    private readonly runtimeDomain?: string,
+  ) {
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
   }
@@ -62,7 +68,21 @@ export class GatewayHttpProxy {
     let runtimeId: string;
     let version: string | undefined;
     let rpc: string;
-    if (parts.length === 2) [runtimeId, rpc] = parts;
+    const named = runtimeOfHost(req.headers.host, this.runtimeDomain);
+    if (named !== undefined) {
+      // The runtime's own address: the entrypoint's paths.
+      runtimeId = named;
+      if (parts.length === 1) [rpc] = parts;
+      else if (parts.length === 3 && parts[0] === 'versions') [, version, rpc] = parts;
+      else {
+        req.resume();
+        this.fail(
+          res,
+          new RpcError('NOT_FOUND', 'use POST /<rpc> or POST /versions/<version>/<rpc>'),
+        );
+        return;
+      }
+    } else if (parts.length === 2) [runtimeId, rpc] = parts;
     else if (parts.length === 4 && parts[1] === 'versions') [runtimeId, , version, rpc] = parts;
     else {
       req.resume();
