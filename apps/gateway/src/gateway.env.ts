@@ -1,5 +1,6 @@
 import { baseEnv, natsEnv, ports } from '@libs/config';
 import { z } from 'zod';
+import { runtimeHostPatterns } from './runtime-host.js';
 
 const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
@@ -12,14 +13,21 @@ export const gatewayEnvSchema = z.object({
   /** Clients' gRPC calls, routed by the `kre-runtime` metadata. */
   GATEWAY_GRPC_PORT: ports.port(9000),
   /**
-   * Calls to `<runtimeId>.<domain>` (HTTP Host, gRPC :authority) go to that runtime with the
-   * entrypoint's own paths (`POST /<rpc>`): how a runtime's Ingress on Kubernetes leads here.
-   * The same domain as the deployer's KUBE_INGRESS_DOMAIN. Unset: routing by path and metadata only.
+   * Host patterns, comma-separated, each with one `*` for the runtime id (`*.kre.example.com`,
+   * `entrypoint.kre-*.svc`): a call whose Host (gRPC :authority) matches goes to that runtime with
+   * the entrypoint's own paths (`POST /<rpc>`). How a runtime's Ingress and stable Service on
+   * Kubernetes lead here (the Helm chart sets them). Unset: routing by path and metadata only.
    */
-  GATEWAY_RUNTIME_DOMAIN: z
+  GATEWAY_RUNTIME_HOSTS: z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS domain such as kre.example.com')
-    .optional(),
+    .optional()
+    .superRefine((value, ctx) => {
+      try {
+        runtimeHostPatterns(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
   /** `/health` and `/livez` on a port of their own, so no runtime id is shadowed. */
   GATEWAY_HEALTH_PORT: ports.port(9081),
   // Limits per runtime and per invocation key (0 turns one off): beyond them calls get 429 with

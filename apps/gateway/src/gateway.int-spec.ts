@@ -178,7 +178,7 @@ describe('gateway: invocation keys and limits', () => {
       GATEWAY_KEY_RATE: '10',
       GATEWAY_KEY_BURST: '15',
       GATEWAY_KEY_CONCURRENCY: '5',
-      GATEWAY_RUNTIME_DOMAIN: 'kre.test',
+      GATEWAY_RUNTIME_HOSTS: '*.kre.test,entrypoint.kre-*.svc',
     });
     const moduleRef = await Test.createTestingModule({ imports: [GatewayModule.forRoot(env)] })
       .overrideProvider(CLOCK)
@@ -422,6 +422,9 @@ describe('gateway: invocation keys and limits', () => {
     expect((await byName('/Greet', 'named.kre.test', { 'x-api-key': key('a') })).status).toBe(401);
     expect((await byName('/named/Greet', 'named.kre.test')).body.code).toBe('NOT_FOUND');
     expect((await byName('/Greet', 'nowhere.kre.test')).body.code).toBe('NOT_FOUND');
+    expect(
+      (await byName('/Greet', 'entrypoint.kre-named.svc:9080', { 'x-api-key': key('n') })).status,
+    ).toBe(200);
     // Other hosts keep routing by path.
     expect((await byName('/open/Greet', 'other.example.com')).status).toBe(200);
 

@@ -13,6 +13,7 @@ import { GatewayAdmission, KeyUsageReporter } from './admission.js';
 import { CallLimits } from './call-limits.js';
 import type { GatewayEnv } from './gateway.env.js';
 import { GatewayGrpcProxy } from './grpc-proxy.js';
+import { runtimeHostPatterns } from './runtime-host.js';
 import { GatewayHttpProxy } from './http-proxy.js';
 import { InvocationKeysTable } from './invocation-keys.table.js';
 import { RouteTable } from './route-table.js';
@@ -58,8 +59,9 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
       KeyUsageReporter.overNats(nc, names.invocationKeyUsedSubject()),
       clock,
     );
-    this.http = new GatewayHttpProxy(admission, env.GATEWAY_RUNTIME_DOMAIN);
-    this.grpc = new GatewayGrpcProxy(admission, env.GATEWAY_RUNTIME_DOMAIN);
+    const runtimeHosts = runtimeHostPatterns(env.GATEWAY_RUNTIME_HOSTS);
+    this.http = new GatewayHttpProxy(admission, runtimeHosts);
+    this.grpc = new GatewayGrpcProxy(admission, runtimeHosts);
   }
 
   readiness(): { ready: boolean; reason: string } {

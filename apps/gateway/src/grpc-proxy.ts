@@ -12,7 +12,7 @@ import {
 import { Logger } from '@nestjs/common';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
-import { runtimeOfHost } from './runtime-host.js';
+import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -36,7 +36,7 @@ export class GatewayGrpcProxy {
 
   constructor(
     private readonly admission: GatewayAdmission,
-    private readonly runtimeDomain?: string,
+    private readonly runtimeHosts: RuntimeHostPatterns = [],
   ) {
     this.server = createServer();
     this.server.on('stream', (stream, headers) => this.handle(stream, headers));
@@ -79,7 +79,7 @@ export class GatewayGrpcProxy {
     // The metadata names the runtime; else the runtime's own address (runtime-host.ts) does.
     const runtimeId =
       first(headers['kre-runtime']) ??
-      runtimeOfHost(first(headers[':authority']), this.runtimeDomain);
+      runtimeOfHost(first(headers[':authority']), this.runtimeHosts);
     const version = first(headers['kre-version']);
     if (!runtimeId) {
       stream.resume();

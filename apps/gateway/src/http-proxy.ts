@@ -10,7 +10,7 @@ import {
 } from 'node:http';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
-import { runtimeOfHost } from './runtime-host.js';
+import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -29,9 +29,8 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
 /**
  * HTTP face of the gateway: `POST /<runtimeId>/<rpc>` to the published version and
  * `POST /<runtimeId>/versions/<version>/<rpc>` to a started one, proxied (streamed, keep-alive)
- * to that version's entrypoint, once `GatewayAdmission` lets the call through; with a runtime
- * domain, `Host: <runtimeId>.<domain>` and `POST /<rpc>` or `POST /versions/<version>/<rpc>`
- * (runtime-host.ts). No route: 404
+ * to that version's entrypoint, once `GatewayAdmission` lets the call through; at a runtime's
+ * own address (runtime-host.ts), `POST /<rpc>` or `POST /versions/<version>/<rpc>`. No route: 404
  * with `{code: 'NOT_FOUND', message}`; no valid key: 401; over a limit: 429 with Retry-After.
  */
 export class GatewayHttpProxy {
@@ -40,7 +39,7 @@ export class GatewayHttpProxy {
 
   constructor(
     private readonly admission: GatewayAdmission,
-    private readonly runtimeDomain?: string,
+    private readonly runtimeHosts: RuntimeHostPatterns = [],
   ) {
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
@@ -68,7 +67,7 @@ export class GatewayHttpProxy {
     let runtimeId: string;
     let version: string | undefined;
     let rpc: string;
-    const named = runtimeOfHost(req.headers.host, this.runtimeDomain);
+    const named = runtimeOfHost(req.headers.host, this.runtimeHosts);
     if (named !== undefined) {
       // The runtime's own address: the entrypoint's paths.
       runtimeId = named;
