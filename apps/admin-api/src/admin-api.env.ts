@@ -9,6 +9,11 @@ import {
   smtpEnv,
   urlEnv,
 } from '@libs/config';
+import {
+  OBS_RETENTION_DEFAULT_DAYS,
+  OBS_RETENTION_MAX_DAYS,
+  OBS_RETENTION_MIN_DAYS,
+} from '@libs/observability';
 import { z } from 'zod';
 
 const UNITS = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
@@ -123,6 +128,16 @@ export const adminApiEnvSchema = z
     GRAPHQL_MAX_DEPTH: int(10, 2, 50),
     GRAPHQL_MAX_COST: int(1_000, 10, 100_000),
     GRAPHQL_MAX_ALIASES: int(15, 0, 1_000),
+    /**
+     * Days of a runtime's logs, metrics, predictions and measurements kept when its ADMIN has not
+     * set its own (`setObservabilityRetention`); mongo-writer drops older day collections. The
+     * same value as mongo-writer's.
+     */
+    OBS_RETENTION_DAYS: int(
+      OBS_RETENTION_DEFAULT_DAYS,
+      OBS_RETENTION_MIN_DAYS,
+      OBS_RETENTION_MAX_DAYS,
+    ),
     /** How often open GraphQL WebSockets re-check their session or token (revocation also closes them at once). */
     WS_AUTH_RECHECK_SECONDS: int(30, 1, 3_600),
   })

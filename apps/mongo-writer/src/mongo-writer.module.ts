@@ -10,6 +10,7 @@ import { DataRequestsConsumer } from './data/data-requests.consumer.js';
 import { RuntimeDataRepository } from './data/runtime-data.repository.js';
 import type { MongoWriterEnv } from './mongo-writer.env.js';
 import { ObsIngestionModule } from './obs/obs-ingestion.module.js';
+import { OBS_RETENTION_OPTIONS, ObsRetentionService } from './obs/obs-retention.service.js';
 import {
   DEFAULT_OBS_INGESTION,
   type ObsIngestionOptions,
@@ -19,7 +20,8 @@ import {
 /**
  * Answers runners' data requests (`db.save` / `db.find`) on the runtimes' data databases; writes
  * their logs, metrics, predictions and measurements from the runtimes' observability streams
- * into the runtimes' databases (docs/data.md).
+ * into the runtimes' databases and drops their day collections past retention
+ * (docs/observability.md).
  */
 @Module({})
 export class MongoWriterModule {
@@ -55,7 +57,19 @@ export class MongoWriterModule {
           ],
         }),
       ],
-      providers: [{ provide: Names, useValue: names }, RuntimeDataRepository, DataRequestsConsumer],
+      providers: [
+        { provide: Names, useValue: names },
+        RuntimeDataRepository,
+        DataRequestsConsumer,
+        {
+          provide: OBS_RETENTION_OPTIONS,
+          useValue: {
+            defaultDays: env.OBS_RETENTION_DAYS,
+            checkMs: env.OBS_RETENTION_CHECK_MINUTES * 60_000,
+          },
+        },
+        ObsRetentionService,
+      ],
     };
   }
 }

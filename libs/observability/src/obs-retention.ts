@@ -41,6 +41,11 @@ export class ObsRetentionStore {
     return doc;
   }
 
+  /** Back to the installation default. */
+  async clear(runtimeId: string): Promise<void> {
+    await this.collection.deleteOne({ _id: runtimeId });
+  }
+
   /** Every runtime's own setting, by runtime id. */
   async all(): Promise<Map<string, number>> {
     const docs = await this.collection.find({}).toArray();

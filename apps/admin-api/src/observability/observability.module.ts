@@ -6,6 +6,8 @@ import { LogsService } from './logs.service.js';
 import { MeasurementsService } from './measurements.service.js';
 import { MetricsResolver } from './metrics.resolver.js';
 import { NodeMetricsService } from './node-metrics.service.js';
+import { RetentionResolver } from './retention.resolver.js';
+import { RetentionService } from './retention.service.js';
 import { ObsRecordsRepository } from './obs-records.repository.js';
 
 /**
@@ -22,6 +24,8 @@ import { ObsRecordsRepository } from './obs-records.repository.js';
     NodeMetricsService,
     MeasurementsService,
     MetricsResolver,
+    RetentionService,
+    RetentionResolver,
   ],
 })
 export class ObservabilityModule {}
