@@ -400,6 +400,55 @@ describe('authorization', () => {
         message: 'runtime "rt-nowhere" not found',
       });
     },
+    // Observability (#15): a runtime's records and retention, scoped by its id.
+    logs: () =>
+      sameAsMissing(
+        'query($r: ID!) { logs(runtimeId: $r, filters: {startDate: "2026-01-01T00:00:00Z"}) { items { message } } }',
+        (r) => ({ r }),
+      ),
+    metrics: () =>
+      sameAsMissing(
+        'query($r: ID!) { metrics(runtimeId: $r, versionName: "v1", startDate: "2026-01-01T00:00:00Z") { values { missing } } }',
+        (r) => ({ r }),
+      ),
+    nodeMetrics: () =>
+      sameAsMissing(
+        'query($r: ID!) { nodeMetrics(runtimeId: $r, versionName: "v1", from: "2026-01-01T00:00:00Z", bucket: DAY) { nodeName } }',
+        (r) => ({ r }),
+      ),
+    measurements: () =>
+      sameAsMissing(
+        'query($r: ID!) { measurements(runtimeId: $r, versionName: "v1", name: "m", from: "2026-01-01T00:00:00Z", bucket: DAY) { count } }',
+        (r) => ({ r }),
+      ),
+    observabilityRetention: () =>
+      sameAsMissing('query($r: ID!) { observabilityRetention(runtimeId: $r) { days } }', (r) => ({
+        r,
+      })),
+    setObservabilityRetention: async () => {
+      await sameAsMissing(
+        'mutation($r: ID!) { setObservabilityRetention(input: {runtimeId: $r, days: 1}) { days } }',
+        (r) => ({ r }),
+      );
+      const own = await h.gql(
+        '{ observabilityRetention(runtimeId: "rt-b") { isDefault } }',
+        {},
+        { session: b.session },
+      );
+      expect(own.data).toEqual({ observabilityRetention: { isDefault: true } });
+    },
+    watchNodeLogs: async () => {
+      const query =
+        'subscription($r: ID!) { watchNodeLogs(runtimeId: $r, versionName: "v1") { message } }';
+      expect(await subscriptionError(a.session, 'rt-b', query)).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-b" not found',
+      });
+      expect(await subscriptionError(a.session, 'rt-nowhere', query)).toEqual({
+        code: 'NOT_FOUND',
+        message: 'runtime "rt-nowhere" not found',
+      });
+    },
   };
 
   it('I1: every operation, called with another tenant’s ids, answers not-found or empty', async () => {
