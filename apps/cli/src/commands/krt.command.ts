@@ -9,6 +9,7 @@ import {
   type KrtArchive,
 } from '@libs/krt';
 import type { Command } from 'commander';
+import { EXIT as CLI_EXIT } from '../cli/exit-codes.js';
 import {
   countIssues,
   formatGraph,
@@ -17,8 +18,12 @@ import {
   summaryJson,
 } from './krt/krt.output.js';
 
-/** Exit codes of the `kre krt` commands. */
-export const EXIT = { ok: 0, invalid: 1, failed: 2 } as const;
+/** Exit codes of the `kre krt` commands: the CLI's own (docs/cli.md), 3 for an invalid KRT. */
+export const EXIT = {
+  ok: CLI_EXIT.ok,
+  invalid: CLI_EXIT.invalid,
+  failed: CLI_EXIT.failed,
+} as const;
 
 /** Where a command writes (the terminal by default; tests collect lines). */
 export interface Output {
@@ -60,7 +65,7 @@ export function registerKrtCommands(program: Command): void {
     });
 }
 
-/** `kre krt validate`: 0 valid, 1 invalid (every error listed), 2 the target cannot be read. */
+/** `kre krt validate`: 0 valid, 3 invalid (every error listed), 1 the target cannot be read. */
 export async function validateCommand(
   target: string,
   options: { json?: boolean } = {},

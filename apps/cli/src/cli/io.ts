@@ -1,0 +1,80 @@
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { CliError, EXIT } from './exit-codes.js';
+
+/** Where a command reads and writes: the terminal in `kre`, collected lines in unit tests. */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** Both stdin and stderr are terminals: prompting is allowed. */
+  readonly interactive: boolean;
+  /** Asks on the terminal (input hidden when `hidden`); refused when not interactive. */
+  prompt(question: string, options?: { hidden?: boolean }): Promise<string>;
+  /** All of stdin (for `kre login --token < file`). */
+  readStdin(): Promise<string>;
+  /** stdin is a terminal (nothing piped in). */
+  readonly stdinIsTty: boolean;
+  /** Colour and progress lines are for terminals only (and never with NO_COLOR). */
+  readonly colour: boolean;
+}
+
+/** The process's terminal. */
+export function terminalIo(noColor: boolean): Io {
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  return {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+    interactive,
+    stdinIsTty: Boolean(process.stdin.isTTY),
+    colour: Boolean(process.stderr.isTTY) && !noColor,
+    async prompt(question, options = {}) {
+      if (!interactive) {
+        throw new CliError(
+          `${question.trim()} needs a terminal; pass it as an option instead`,
+          EXIT.usage,
+        );
+      }
+      let muted = false;
+      // The prompt goes to stderr, so `kre ... > file` keeps only the result on stdout.
+      const output = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          if (!muted) process.stderr.write(chunk);
+          done();
+        },
+      });
+      const rl = createInterface({ input: process.stdin, output, terminal: true });
+      try {
+        return await new Promise<string>((resolve) => {
+          rl.question(question, (answer) => resolve(answer.trim()));
+          muted = Boolean(options.hidden);
+        });
+      } finally {
+        rl.close();
+        if (options.hidden) process.stderr.write('\n');
+      }
+    },
+    async readStdin() {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+}
+
+/** Rows as aligned columns (the header first); `-` for empty cells. */
+export function table(
+  header: string[],
+  rows: (string | number | boolean | null | undefined)[][],
+): string[] {
+  const cells = [
+    header,
+    ...rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c)))),
+  ];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
+}

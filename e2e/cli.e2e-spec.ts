@@ -1,0 +1,505 @@
+import { spawn } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
+import {
+  engineCredentials,
+  freePort,
+  runApp,
+  testEnv,
+  waitForHttp,
+  waitForMail,
+  type AppProcess,
+} from '@libs/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The `kre` CLI against a stack of our own (admin-api, deployer, gateway as processes on random
+ * ports, the suite's Redis, NATS, FerretDB and Mailpit): sign-in by mailed link and by token,
+ * contexts, runtimes, an upload (valid and invalid), config, start/publish with --wait, a version
+ * that ends in ERROR under --wait, invocation keys, calls over HTTP and gRPC, tokens; every
+ * command's --json output and its exit code, failures included.
+ */
+describe('the kre CLI', () => {
+  const env = testEnv();
+  const admin = `admin@${env.KRE_PREFIX}.test`;
+  const apps: AppProcess[] = [];
+  let work: string;
+  let configDir: string;
+  let api: string;
+  let gatewayHttp: string;
+  let gatewayGrpc: string;
+
+  /** Runs the built CLI with only the environment given (plus PATH and HOME), stdin closed. */
+  const kre = (args: string[], extra: Record<string, string> = {}, input = ''): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['dist/apps/cli/src/main.js', ...args], {
+        cwd: process.cwd(),
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: work,
+          KRE_CONFIG_DIR: configDir,
+          KRE_API: api,
+          ...extra,
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input);
+    });
+  /** Runs it and parses stdout as JSON (the command must succeed). */
+  const kreJson = async <T>(args: string[], extra: Record<string, string> = {}): Promise<T> => {
+    const run = await kre([...args, '--json'], extra);
+    if (run.code !== 0) throw new Error(`kre ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+    return JSON.parse(run.stdout) as T;
+  };
+  /** The `--json` error on stderr. */
+  const jsonError = (run: Run) =>
+    (
+      JSON.parse(run.stderr.trim().split('\n').at(-1)!) as {
+        error: { code: string; message: string; exitCode: number; errors?: { path: string }[] };
+      }
+    ).error;
+
+  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kre-cli-e2e-'));
+    configDir = join(work, 'config', 'kre');
+    const [apiPort, deployerPort, httpPort, grpcPort, gatewayHealth] = await Promise.all(
+      Array.from({ length: 5 }, () => freePort()),
+    );
+    api = `http://127.0.0.1:${apiPort}`;
+    gatewayHttp = `http://127.0.0.1:${httpPort}`;
+    gatewayGrpc = `127.0.0.1:${grpcPort}`;
+    const common = { ...env, ADMIN_EMAIL: admin };
+    const start = (app: string, extra: Record<string, string>) => {
+      const process = runApp(app, { ...common, ...extra });
+      apps.push(process);
+      return process;
+    };
+    const adminApi = start('admin-api', {
+      NATS_CREDS: await engineCredentials(env, 'admin-api'),
+      ADMIN_API_PORT: String(apiPort),
+      FRONTEND_URL: api,
+      GATEWAY_PUBLIC_HTTP_URL: gatewayHttp,
+      GATEWAY_PUBLIC_GRPC_ADDRESS: gatewayGrpc,
+    });
+    const deployer = start('deployer', {
+      NATS_CREDS: await engineCredentials(env, 'deployer'),
+      DEPLOYER_HEALTH_PORT: String(deployerPort),
+      KRE_STATE_DIR: join(work, 'state'),
+      // No Python here: a version with a Python node ends in ERROR at start (the --wait case).
+      KRE_PYTHON: join(work, 'no-python3'),
+    });
+    const gateway = start('gateway', {
+      NATS_CREDS: await engineCredentials(env, 'gateway'),
+      GATEWAY_HTTP_PORT: String(httpPort),
+      GATEWAY_GRPC_PORT: String(grpcPort),
+      GATEWAY_HEALTH_PORT: String(gatewayHealth),
+    });
+    await waitForHttp(`${api}/health`, adminApi);
+    await waitForHttp(`http://127.0.0.1:${deployerPort}/health`, deployer);
+    await waitForHttp(`http://127.0.0.1:${gatewayHealth}/health`, gateway);
+  });
+
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    for (const pid of await owned()) await killWithGroup(pid);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  let token = '';
+
+  it('refuses commands before sign-in (exit 4), bad usage (exit 2), and prints help with examples', async () => {
+    const whoami = await kre(['whoami']);
+    expect(whoami.code).toBe(4);
+    expect(whoami.stderr).toMatch(/not signed in .*kre login/);
+    expect(whoami.stdout).toBe('');
+    expect(jsonError(await kre(['whoami', '--json']))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      exitCode: 4,
+    });
+
+    expect((await kre(['runtime', 'frobnicate'])).code).toBe(2);
+    expect((await kre(['login'])).code).toBe(2);
+    const noRuntime = await kre(['version', 'list']);
+    expect(noRuntime.code).toBe(2);
+
+    const help = await kre(['version', 'upload', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Examples:');
+    expect(help.stdout).toContain('--json');
+
+    const down = await kre(['whoami'], { KRE_API: 'http://127.0.0.1:9', KRE_TOKEN: 'kre_x' });
+    expect(down.code).toBe(10);
+    expect(down.stderr).toContain('cannot reach the KRE API at http://127.0.0.1:9');
+  });
+
+  it('signs in with a mailed link off a terminal, keeps the session 0600, and whoami shows it', async () => {
+    const sent = await kre(['login', '--email', admin, '--json']);
+    expect(sent.code).toBe(0);
+    expect(JSON.parse(sent.stdout)).toMatchObject({ sent: true, email: admin, context: 'default' });
+    const mail = await waitForMail(env.MAILPIT_URL, admin);
+    const link = /http\S*\/signin#[A-Za-z0-9_-]{43}/.exec(mail.Text)?.[0];
+    expect(link).toBeDefined();
+
+    const bad = await kre(['login', '--link', `${api}/signin#${'x'.repeat(43)}`]);
+    expect(bad.code).toBe(4);
+
+    expect(await kreJson(['login', '--link', link!])).toEqual({
+      context: 'default',
+      api,
+      email: admin,
+      auth: 'session',
+    });
+    const file = join(configDir, 'config.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(configDir)).mode & 0o777).toBe(0o700);
+    const saved = JSON.parse(await readFile(file, 'utf8')) as {
+      currentContext: string;
+      contexts: Record<string, { credentials: { type: string } }>;
+    };
+    expect(saved.currentContext).toBe('default');
+    expect(saved.contexts.default?.credentials.type).toBe('session');
+
+    // The context remembers the API: KRE_API is no longer needed.
+    expect(await kreJson(['whoami'], { KRE_API: '' })).toMatchObject({
+      email: admin,
+      platformRole: 'ADMIN',
+      api,
+      context: 'default',
+      auth: 'session',
+    });
+  });
+
+  it('mints an API token with the session; a token context cannot mint one (exit 5); a wrong token exits 4', async () => {
+    const created = await kreJson<{ token: string; apiToken: { id: string; name: string } }>([
+      'token',
+      'create',
+      'cli-e2e',
+      '--expires-in-days',
+      '1',
+    ]);
+    token = created.token;
+    expect(token).toMatch(/^kre_/);
+    const quiet = await kre(['token', 'create', 'quiet-one', '-q']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout.trim()).toMatch(/^kre_\S+$/);
+
+    const tokens = await kreJson<{ id: string; name: string }[]>(['token', 'list']);
+    expect(tokens.map((t) => t.name).sort()).toEqual(['cli-e2e', 'quiet-one']);
+    const quietId = tokens.find((t) => t.name === 'quiet-one')!.id;
+    expect(await kreJson(['token', 'revoke', quietId])).toMatchObject({ name: 'quiet-one' });
+    const revoked = await kre(['whoami'], { KRE_TOKEN: quiet.stdout.trim() });
+    expect(revoked.code).toBe(4);
+    expect(revoked.stderr).toContain('kre login');
+
+    // A second context signed in with the token (from KRE_TOKEN), then another from stdin.
+    expect(
+      await kreJson(['login', '--token', '--context', 'ci'], { KRE_TOKEN: token }),
+    ).toMatchObject({ context: 'ci', auth: 'token', email: admin });
+    const fromStdin = await kre(
+      ['login', '--token', '--context', 'piped', '--json'],
+      {},
+      `${token}\n`,
+    );
+    expect(fromStdin.code).toBe(0);
+    const contexts = await kreJson<{ name: string; current: boolean; auth: string }[]>([
+      'context',
+      'list',
+    ]);
+    expect(contexts).toEqual([
+      expect.objectContaining({ name: 'default', current: false, auth: 'session' }),
+      expect.objectContaining({ name: 'ci', current: false, auth: 'token' }),
+      expect.objectContaining({ name: 'piped', current: true, auth: 'token' }),
+    ]);
+
+    const mint = await kre(['token', 'create', 'nope', '--json']);
+    expect(mint.code).toBe(5);
+    expect(jsonError(mint)).toMatchObject({ code: 'FORBIDDEN', reason: 'SESSION_REQUIRED' });
+    expect((await kre(['token', 'create', 'nope'])).stderr).toMatch(
+      /needs a signed-in session.*kre login --email/,
+    );
+
+    const wrong = await kre(['runtime', 'list'], { KRE_TOKEN: `kre_${'x'.repeat(40)}` });
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/kre login/);
+
+    expect((await kre(['context', 'use', 'nowhere'])).code).toBe(6);
+    expect(await kreJson(['context', 'use', 'ci'])).toEqual({ currentContext: 'ci' });
+    expect(await kreJson(['logout', '--context', 'piped'])).toEqual({
+      context: 'piped',
+      signedOut: true,
+    });
+    expect((await kre(['whoami', '--context', 'piped'])).code).toBe(4);
+  });
+
+  it('creates a runtime (--wait), lists it, and says "not found" (exit 6) for an unknown one', async () => {
+    expect(await kreJson(['runtime', 'create', 'demo', '--name', 'Demo', '--wait'])).toMatchObject({
+      id: 'demo',
+      name: 'Demo',
+      status: 'CREATED',
+      requireInvocationKey: true,
+      entrypointAddress: { http: `${gatewayHttp}/demo`, grpc: gatewayGrpc },
+    });
+    const runtimes = await kreJson<{ id: string }[]>(['runtime', 'list']);
+    expect(runtimes.map((r) => r.id)).toEqual(['demo']);
+    const table = await kre(['runtime', 'list']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS/);
+
+    const unknown = await kre(['runtime', 'get', 'nope', '--json']);
+    expect(unknown.code).toBe(6);
+    expect(jsonError(unknown)).toMatchObject({ code: 'NOT_FOUND', exitCode: 6 });
+    expect((await kre(['version', 'status', 'greeter-v1', '-r', 'nope'])).code).toBe(6);
+    expect((await kre(['runtime', 'create', 'demo'])).code).toBe(7);
+  });
+
+  it('lists every error of an invalid KRT with its path (exit 3) and uploads nothing', async () => {
+    const broken = join(work, 'broken');
+    await cp('examples/greeter', broken, { recursive: true });
+    const manifest = join(broken, 'kre.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8'))
+        .replace('src: src/clean-name/handler.mjs', 'src: src/missing.mjs')
+        .replace('version: greeter-v1', 'version: Not_Valid'),
+    );
+    const human = await kre(['version', 'upload', broken, '-r', 'demo']);
+    expect(human.code).toBe(3);
+    expect(human.stderr).toMatch(/invalid KRT/);
+    expect(human.stderr).toMatch(/error\s+version/);
+    expect(human.stderr).toMatch(
+      /error\s+nodes\[0\]\.src \(line \d+, column \d+\): .*is not a file/,
+    );
+    const json = await kre(['version', 'upload', broken, '-r', 'demo', '--json']);
+    expect(json.code).toBe(3);
+    const error = jsonError(json);
+    expect(error.code).toBe('KRT_INVALID');
+    expect(error.errors?.map((e) => e.path)).toEqual(
+      expect.arrayContaining(['version', 'nodes[0].src']),
+    );
+
+    // A file the server refuses: its errors come back the same way.
+    const junk = join(work, 'junk.krt');
+    await writeFile(junk, 'not a tarball');
+    const refused = await kre(['version', 'upload', junk, '-r', 'demo', '--json']);
+    expect(refused.code).toBe(3);
+    expect(jsonError(refused).code).toBe('KRT_INVALID');
+    expect(await kreJson(['version', 'list', '-r', 'demo'])).toEqual([]);
+  });
+
+  it('uploads a folder, sets its config, starts and publishes it with --wait, and calls it over HTTP and gRPC', async () => {
+    expect(
+      await kreJson(['version', 'upload', 'examples/greeter', '-r', 'demo', '--wait']),
+    ).toMatchObject({ name: 'greeter-v1', status: 'CREATED' });
+
+    const config = await kreJson<{ completed: boolean; vars: { key: string; isSet: boolean }[] }>([
+      'config',
+      'get',
+      'greeter-v1',
+      '-r',
+      'demo',
+    ]);
+    expect(config).toEqual({
+      completed: false,
+      vars: [{ key: 'GREETING', type: 'VARIABLE', isSet: false }],
+    });
+    const early = await kre(['version', 'start', 'greeter-v1', '-r', 'demo']);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toContain('GREETING');
+
+    expect((await kre(['config', 'set', 'greeter-v1', 'NOPE=1', '-r', 'demo'])).code).toBe(3);
+    expect((await kre(['config', 'set', 'greeter-v1', 'GREETING', '-r', 'demo'])).code).toBe(2);
+    await writeFile(join(work, 'greeting.txt'), 'Howdy');
+    expect(
+      await kreJson([
+        'config',
+        'set',
+        'greeter-v1',
+        'GREETING=@' + join(work, 'greeting.txt'),
+        '-r',
+        'demo',
+      ]),
+    ).toMatchObject({ keys: ['GREETING'], completed: true });
+    const value = await kre([
+      'config',
+      'get',
+      'greeter-v1',
+      'GREETING',
+      '--show-values',
+      '-r',
+      'demo',
+    ]);
+    expect(value.stdout).toBe('Howdy\n');
+    const hidden = await kre(['config', 'get', 'greeter-v1', '-r', 'demo']);
+    expect(hidden.stdout).not.toContain('Howdy');
+
+    const started = await kre([
+      'version',
+      'start',
+      'greeter-v1',
+      '-r',
+      'demo',
+      '-m',
+      'go',
+      '--wait',
+      '--json',
+    ]);
+    expect(started.code).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ name: 'greeter-v1', status: 'STARTED' });
+    const again = await kre(['version', 'start', 'greeter-v1', '-r', 'demo']);
+    expect(again.code).toBe(7);
+
+    // Human output follows the job's steps on stderr.
+    const published = await kre(['version', 'publish', 'greeter-v1', '-r', 'demo', '--wait']);
+    expect(published.code).toBe(0);
+    expect(published.stdout).toContain('greeter-v1 of runtime demo: PUBLISHED');
+
+    const status = await kreJson<{ status: string; entrypointAddress: { http: string } }>([
+      'version',
+      'status',
+      'greeter-v1',
+      '-r',
+      'demo',
+    ]);
+    expect(status).toMatchObject({
+      status: 'PUBLISHED',
+      entrypointAddress: { http: `${gatewayHttp}/demo/versions/greeter-v1` },
+    });
+
+    const key = (await kre(['key', 'create', 'cli', '-r', 'demo', '-q'])).stdout.trim();
+    expect(key).toMatch(/^kre_ik_/);
+    // The address comes from the API (the runtime's entrypointAddress).
+    const call = await kre([
+      'call',
+      'demo',
+      'Greet',
+      '-d',
+      '{"name": "Ada"}',
+      '--key',
+      key,
+      '--wait',
+    ]);
+    expect(call.code).toBe(0);
+    expect(JSON.parse(call.stdout)).toEqual({ greeting: 'Howdy, Ada!' });
+    const byEnv = await kre(['call', 'demo', 'Greet', '-d', '{"name": "Bo"}', '--json'], {
+      KRE_INVOCATION_KEY: key,
+      KRE_GATEWAY: gatewayHttp,
+    });
+    expect(JSON.parse(byEnv.stdout)).toEqual({ greeting: 'Howdy, Bo!' });
+    const grpc = await kre([
+      'call',
+      'demo',
+      'Greet',
+      '--grpc',
+      '-I',
+      'examples/greeter',
+      '--proto',
+      'public_input.proto',
+      '-d',
+      '{"name": "Grace"}',
+      '--key',
+      key,
+    ]);
+    expect(grpc.stderr).toBe('');
+    expect(JSON.parse(grpc.stdout)).toEqual({ greeting: 'Howdy, Grace!' });
+
+    const keyless = await kre(['call', 'demo', 'Greet', '-d', '{}', '--json']);
+    expect(keyless.code).toBe(4);
+    expect(jsonError(keyless).message).toMatch(/401.*--key or KRE_INVOCATION_KEY/);
+    const grpcKeyless = await kre([
+      'call',
+      'demo',
+      'Greet',
+      '--grpc',
+      '-I',
+      'examples/greeter',
+      '--proto',
+      'public_input.proto',
+    ]);
+    expect(grpcKeyless.code).toBe(4);
+    expect((await kre(['call', 'demo', 'Greet', '-d', '{nope'])).code).toBe(2);
+    expect((await kre(['call', 'ghost', 'Greet', '--key', key])).code).toBe(6);
+
+    const keys = await kreJson<{ id: string; name: string; revokedAt: string | null }[]>([
+      'key',
+      'list',
+      '-r',
+      'demo',
+    ]);
+    expect(keys).toEqual([expect.objectContaining({ name: 'cli', revokedAt: null })]);
+    expect(await kreJson(['key', 'revoke', keys[0].id, '-r', 'demo'])).toMatchObject({
+      name: 'cli',
+      revokedAt: expect.any(String) as unknown,
+    });
+  });
+
+  it('--wait follows a start that ends in ERROR: exit 8 with the reason', async () => {
+    const dir = join(work, 'greeter-py');
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = join(dir, 'kre.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8'))
+        .replace('version: greeter-v1', 'version: greeter-py')
+        .replace(
+          /- name: Make Greeting\n {4}image: kre\/runner-node:latest\n {4}src: src\/make-greeting\/handler.mjs/,
+          '- name: Make Greeting\n    image: konstellation/kre-py:v2.1.5\n    src: src/make-greeting/main.py',
+        ),
+    );
+    await writeFile(
+      join(dir, 'src/make-greeting/main.py'),
+      'async def handler(ctx, data):\n    return data\n',
+    );
+    expect(await kreJson(['version', 'upload', dir, '-r', 'demo', '--wait'])).toMatchObject({
+      status: 'CREATED',
+    });
+    await kreJson(['config', 'set', 'greeter-py', 'GREETING=Hi', '-r', 'demo']);
+    const failed = await kre(['version', 'start', 'greeter-py', '-r', 'demo', '--wait', '--json']);
+    expect(failed.code).toBe(8);
+    const error = jsonError(failed);
+    expect(error.code).toBe('VERSION_ERROR');
+    expect(error.message).toMatch(/greeter-py is in ERROR: .*Python/);
+  });
+
+  it('unpublishes, stops and deletes with --wait; then the runtime goes too', async () => {
+    expect(
+      await kreJson(['version', 'unpublish', 'greeter-v1', '-r', 'demo', '--wait']),
+    ).toMatchObject({
+      status: 'STARTED',
+    });
+    expect(await kreJson(['version', 'stop', 'greeter-v1', '-r', 'demo', '--wait'])).toMatchObject({
+      status: 'STOPPED',
+    });
+    expect(await owned()).toEqual([]);
+    expect(await kreJson(['version', 'delete', 'greeter-v1', '-r', 'demo', '--wait'])).toEqual({
+      runtimeId: 'demo',
+      name: 'greeter-v1',
+      status: 'DELETED',
+    });
+    const versions = await kreJson<{ name: string }[]>(['version', 'list', '-r', 'demo']);
+    expect(versions.map((v) => v.name)).not.toContain('greeter-v1');
+    expect((await kre(['version', 'status', 'greeter-v1', '-r', 'demo'])).code).toBe(6);
+
+    // Refused while a version is not deleted? The ERROR one goes first, then the runtime.
+    await kreJson(['version', 'delete', 'greeter-py', '-r', 'demo', '--wait']);
+    expect(await kreJson(['runtime', 'delete', 'demo', '--wait'])).toEqual({
+      id: 'demo',
+      status: 'DELETED',
+    });
+    expect(await kreJson(['runtime', 'list'])).toEqual([]);
+  });
+});
