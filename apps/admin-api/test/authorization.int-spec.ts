@@ -312,6 +312,26 @@ describe('authorization', () => {
       );
       expect(still.data).toEqual({ runtime: { requireInvocationKey: true } });
     },
+    // The quota is the platform's: a runtime's own ADMIN may not set it, on theirs or another's.
+    setRuntimeQuota: async () => {
+      for (const r of ['rt-a', 'rt-b']) {
+        const result = await h.gql(
+          'mutation($r: ID!) { setRuntimeQuota(input: {runtimeId: $r, replicas: 999, memory: "1Ti", cpu: "999", gpus: 9, storage: "1Ti", comment: "x"}) { id } }',
+          { r },
+          { session: a.session },
+        );
+        expect(errorOf(result)?.code).toBe('FORBIDDEN');
+      }
+      const still = await h.gql(
+        '{ runtime(id: "rt-b") { quota { replicas } } }',
+        {},
+        {
+          session: b.session,
+        },
+      );
+      expect(still.data).not.toEqual({ runtime: { quota: { replicas: 999 } } });
+      expect(still.errors).toBeUndefined();
+    },
     // Invocation keys: runtime ADMINs of that runtime only; a key id of B's is not found in A's.
     invocationKeys: async () => {
       await sameAsMissing('query($r: ID!) { invocationKeys(runtimeId: $r) { id } }', (r) => ({
