@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import { Names } from '@libs/naming';
-import { MongoBulkWriteError } from 'mongodb';
+import { parseDayCollection } from '@libs/observability';
+import { type Db, MongoBulkWriteError } from 'mongodb';
 import type { Connection } from 'mongoose';
 import type { ObsDocument, ObsWrite } from './obs-documents.js';
 
@@ -22,6 +23,10 @@ export interface ObsBatchResult {
  */
 @Injectable()
 export class ObsRecordsRepository {
+  private readonly logger = new Logger(ObsRecordsRepository.name);
+  /** `<db>.<collection>` whose read index exists (made once per process, then known). */
+  private readonly indexed = new Set<string>();
+
   constructor(
     @InjectConnection() private readonly connection: Connection,
     private readonly names: Names,
@@ -55,8 +60,29 @@ export class ObsRecordsRepository {
           else result.refused.push({ id: documents[index]?._id ?? -1, reason: errmsg });
         }
       }
+      await this.ensureReadIndex(db, collection);
     }
     return result;
+  }
+
+  /**
+   * The index admin-api's newest-first reads use (`time` desc then `_id`; `end` for node
+   * metrics), made the first time this process writes a day collection. On MongoDB 7 it makes a
+   * page of logs an index walk; FerretDB v1 accepts it but scans anyway. Best effort: a failure
+   * is logged and tried again with the next batch, never holding records back.
+   */
+  private async ensureReadIndex(db: Db, collection: string): Promise<void> {
+    const key = `${db.databaseName}.${collection}`;
+    const kind = parseDayCollection(collection)?.kind;
+    if (!kind || this.indexed.has(key)) return;
+    try {
+      await db
+        .collection(collection)
+        .createIndex(kind === 'metrics' ? { end: -1, _id: -1 } : { time: -1, _id: -1 });
+      this.indexed.add(key);
+    } catch (error) {
+      this.logger.warn(`cannot index ${key} (tried again with the next batch): ${String(error)}`);
+    }
   }
 }
 
