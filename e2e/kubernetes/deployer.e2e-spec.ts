@@ -143,8 +143,11 @@ describe('deployer with the kubernetes driver', () => {
     await expect
       .poll(() => routes.published(rt), { timeout: 30_000 })
       .toMatchObject({ version: 'greeter-v1' });
+    // The runtime's stable address leads to the installation's gateway, not to its pods.
     const service = await core.readNamespacedService({ name: 'entrypoint', namespace });
-    expect(service.spec?.selector?.['kre.io/version']).toBe('greeter-v1');
+    expect(service.metadata?.annotations?.['kre.io/published-version']).toBe('greeter-v1');
+    expect(service.spec?.type).toBe('ExternalName');
+    expect(service.spec?.externalName).toMatch(/^kre-gateway\./);
   });
 
   it('fails a version whose nodes need a runner this installation lacks, naming the image, and writes nothing', async () => {

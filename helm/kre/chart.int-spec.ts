@@ -592,6 +592,22 @@ describe('helm/kre chart', () => {
       false,
     ]);
     expect(allowed(nats, 8222, deployer, runtimePod, stranger)).toEqual([false, false, false]);
+    // A runtime's entrypoint: from this installation's gateway only; the ingress controller and
+    // everyone else reach the runtime through the gateway (its stable Service and Ingress).
+    const withRuntime = [
+      ...policies,
+      ...runtimeManifests(
+        testOptions({ prefix: 'kre', installationNamespace: 'kre-system' }),
+        'rt',
+      ).filter((o): o is V1NetworkPolicy => o.kind === 'NetworkPolicy'),
+    ];
+    for (const port of [8080, 9000]) {
+      expect(
+        [gateway, ingressController, stranger, neighbour].map((peer) =>
+          admits(withRuntime, peer, runtimePod, port),
+        ),
+      ).toEqual([true, false, false, false]);
+    }
     // Redis and MongoDB: only the apps that use them.
     expect(allowed(redis, 6379, adminApi, deployer)).toEqual([true, true]);
     expect(allowed(redis, 6379, mongoWriter, gateway, runtimePod, stranger)).toEqual([
@@ -1294,9 +1310,15 @@ describe('helm/kre chart', () => {
         metadata: { name: 'exposed', namespace: runtimeNamespace },
         spec: { type: 'NodePort', ports: [{ port: 80 }] },
       } as V1Service;
-      expect(await outcome(() => ssaAsDeployer(nodePort))).toMatch(
-        byPolicy(/Services are ClusterIP, without external IPs/),
-      );
+      const servicesRule =
+        /Services are ClusterIP without external IPs, or an ExternalName onto this installation's gateway/;
+      expect(await outcome(() => ssaAsDeployer(nodePort))).toMatch(byPolicy(servicesRule));
+      // An ExternalName leads only to this installation's gateway (never elsewhere in or out).
+      const elsewhere = {
+        ...nodePort,
+        spec: { type: 'ExternalName', externalName: 'evil.example.com', ports: [{ port: 80 }] },
+      } as V1Service;
+      expect(await outcome(() => ssaAsDeployer(elsewhere))).toMatch(byPolicy(servicesRule));
       // Secrets: only in its runtime namespaces (RBAC; reads never reach admission).
       const core = deployerConfig.makeApiClient(CoreV1Api);
       expect(await outcome(() => core.listNamespacedSecret({ namespace: 'default' }))).toMatch(

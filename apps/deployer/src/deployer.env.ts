@@ -37,6 +37,14 @@ const kubernetesEnv = {
   KUBE_NAMESPACE: z.string().default('kre'),
   /** NATS as workloads in runtime namespaces reach it (default: NATS_URL). */
   WORKLOAD_NATS_URL: urlEnv(['nats', 'tls']).optional(),
+  /**
+   * The installation's gateway Service in KUBE_NAMESPACE and its ports: runtimes' stable Services
+   * (ExternalName) and Ingresses lead to it. KUBE_CLUSTER_DOMAIN: the cluster's DNS domain.
+   */
+  KUBE_GATEWAY_SERVICE: z.string().default('kre-gateway'),
+  KUBE_GATEWAY_HTTP_PORT: ports.port(9080),
+  KUBE_GATEWAY_GRPC_PORT: ports.port(9000),
+  KUBE_CLUSTER_DOMAIN: z.string().default('cluster.local'),
   KUBE_INGRESS_CONTROLLER_NAMESPACE: z.string().default('ingress-nginx'),
   KUBE_INGRESS_CLASS: optionalText,
   /** Published versions answer at `<runtime>.<domain>`; unset: no Ingress. */

@@ -215,6 +215,11 @@ export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
       },
       allowed: env.KUBE_ALLOWED_IMAGES,
     },
+    gateway: {
+      host: `${env.KUBE_GATEWAY_SERVICE}.${env.KUBE_NAMESPACE}.svc.${env.KUBE_CLUSTER_DOMAIN}`,
+      httpPort: env.KUBE_GATEWAY_HTTP_PORT,
+      grpcPort: env.KUBE_GATEWAY_GRPC_PORT,
+    },
     ingress: {
       controllerNamespace: env.KUBE_INGRESS_CONTROLLER_NAMESPACE,
       className: env.KUBE_INGRESS_CLASS,

@@ -312,3 +312,14 @@ jetstream {
 # beside this file (include paths are relative to this file's folder).
 include ./auth.conf
 {{- end -}}
+
+{{/*
+GATEWAY_RUNTIME_HOSTS: the names under which a runtime reaches the gateway: its Ingress host
+(`*.<kubernetes.ingress.domain>`) and its stable Service (`entrypoint.<prefix>-*.svc[.<clusterDomain>]`,
+an ExternalName onto the gateway).
+*/}}
+{{- define "kre.runtimeHosts" -}}
+{{- $hosts := list (printf "entrypoint.%s-*.svc" .Values.kre.prefix) (printf "entrypoint.%s-*.svc.%s" .Values.kre.prefix .Values.clusterDomain) -}}
+{{- with .Values.kubernetes.ingress.domain }}{{- $hosts = prepend $hosts (printf "*.%s" .) -}}{{- end -}}
+{{- join "," $hosts -}}
+{{- end -}}

@@ -214,11 +214,23 @@ describe.each([
       name: 'entrypoint',
       namespace: `kre-${rt}`,
     });
-    expect(service.spec?.selector?.['kre.io/version']).toBe(p.versionName);
+    // An ExternalName onto the installation's gateway, as the API server keeps it.
+    expect(service.metadata?.annotations?.['kre.io/published-version']).toBe(p.versionName);
+    expect(service.spec).toMatchObject({
+      type: 'ExternalName',
+      externalName: options.gateway.host,
+    });
+    expect(service.spec?.selector).toBeUndefined();
+    expect(service.spec?.ports?.map((port) => port.port).sort()).toEqual(
+      [options.gateway.grpcPort, options.gateway.httpPort].sort(),
+    );
     const ingress = await kc
       .makeApiClient(NetworkingV1Api)
       .readNamespacedIngress({ name: 'entrypoint', namespace: `kre-${rt}` });
     expect(ingress.spec?.rules?.[0].host).toBe(`${rt}.kre.test`);
+    expect(ingress.spec?.rules?.[0].http?.paths[0].backend.service?.port?.number).toBe(
+      options.gateway.httpPort,
+    );
     await driver.unpublish(rt, 'some-other-version'); // not the published one: kept
     await core.readNamespacedService({ name: 'entrypoint', namespace: `kre-${rt}` });
     await driver.unpublish(rt, p.versionName);

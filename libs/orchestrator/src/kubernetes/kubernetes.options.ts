@@ -44,8 +44,14 @@ export interface KubernetesDriverOptions {
      */
     allowed?: readonly string[];
   };
+  /**
+   * The installation's gateway: a runtime's stable Service (an ExternalName onto it) and Ingress
+   * lead there, never straight to an entrypoint, so keys, limits and the wake-up apply. `host`
+   * is its Service's in-cluster DNS name; the ports are that Service's.
+   */
+  gateway: { host: string; httpPort: number; grpcPort: number };
   ingress: {
-    /** Namespace of the ingress controller, allowed to reach entrypoints. */
+    /** Namespace of the ingress controller (it reaches the gateway, no longer entrypoints). */
     controllerNamespace: string;
     className?: string;
     /** Published versions get an Ingress for `<runtime>.<domain>`; no domain, no Ingress. */

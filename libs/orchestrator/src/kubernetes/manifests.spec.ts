@@ -348,13 +348,22 @@ describe('version manifests', () => {
 });
 
 describe('published manifests', () => {
-  it('is the stable entrypoint Service alone without an ingress domain', () => {
+  it("is the stable entrypoint Service alone without an ingress domain: an ExternalName onto the installation's gateway", () => {
     const [service, ...rest] = publishedManifests(testOptions(), 'demo', 'greeter-v1') as [
       V1Service,
     ];
     expect(rest).toEqual([]);
     expect(service.metadata?.name).toBe('entrypoint');
-    expect(service.spec?.selector).toMatchObject({ 'kre.io/version': 'greeter-v1' });
+    expect(service.metadata?.annotations).toEqual({ 'kre.io/published-version': 'greeter-v1' });
+    // Never the entrypoint's pods: the gateway (keys, limits, wake-up) is the way in.
+    expect(service.spec).toEqual({
+      type: 'ExternalName',
+      externalName: 'kre-gateway.kre.svc.cluster.local',
+      ports: [
+        { name: 'grpc', port: 9000, appProtocol: 'grpc' },
+        { name: 'http', port: 9080, appProtocol: 'http' },
+      ],
+    });
   });
 
   it('adds an Ingress for <runtime>.<domain> with the class, annotations and TLS of the installation', () => {
@@ -372,6 +381,10 @@ describe('published manifests', () => {
       ingressClassName: 'nginx',
       tls: [{ hosts: ['demo.kre.example.com'], secretName: 'wildcard-tls' }],
       rules: [{ host: 'demo.kre.example.com' }],
+    });
+    expect(ingress.spec?.rules?.[0].http?.paths[0].backend.service).toEqual({
+      name: 'entrypoint',
+      port: { number: 9080 },
     });
     expect(ingress.metadata?.annotations).toMatchObject({
       'cert-manager.io/cluster-issuer': 'letsencrypt',

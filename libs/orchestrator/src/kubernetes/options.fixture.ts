@@ -21,6 +21,7 @@ export function testOptions(
       runnerPython,
       map: defaultImageMap(runner, entrypoint, runnerPython),
     },
+    gateway: { host: 'kre-gateway.kre.svc.cluster.local', httpPort: 9080, grpcPort: 9000 },
     ingress: { controllerNamespace: 'ingress-nginx', annotations: {} },
     resourceQuota: { 'requests.cpu': '4', 'requests.memory': '8Gi', pods: '50' },
     limitRange: { default: { memory: '512Mi' }, defaultRequest: { cpu: '50m', memory: '64Mi' } },

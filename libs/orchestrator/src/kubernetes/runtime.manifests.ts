@@ -142,9 +142,13 @@ export function runtimeManifests(
         policyTypes: ['Ingress'],
         ingress: [
           {
+            // The gateway alone (the way in: keys, limits, wake-up); the ingress controller
+            // reaches the gateway, not entrypoints.
             _from: [
-              { ...nsSelector(options.ingress.controllerNamespace) },
-              { ...nsSelector(options.installationNamespace) },
+              {
+                ...nsSelector(options.installationNamespace),
+                podSelector: { matchLabels: { 'app.kubernetes.io/component': 'gateway' } },
+              },
             ],
             ports: [
               { protocol: 'TCP', port: POD_PORTS.http },

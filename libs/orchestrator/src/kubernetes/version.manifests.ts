@@ -382,8 +382,12 @@ export function versionManifests(
 }
 
 /**
- * The stable address of a runtime: Service `entrypoint` onto the published version's pods and,
- * when the installation has an ingress domain, an Ingress for `<runtime>.<domain>`.
+ * The stable address of a runtime: Service `entrypoint`, an ExternalName onto the installation's
+ * gateway (with the gateway's ports), and, when the installation has an ingress domain, an Ingress
+ * for `<runtime>.<domain>` onto it. The gateway knows the runtime by that host (its
+ * GATEWAY_RUNTIME_HOSTS) and routes to the published version: so callers from outside and inside
+ * the cluster meet invocation keys, limits and the wake-up, and entrypoints take calls from the
+ * gateway alone.
  */
 export function publishedManifests(
   options: KubernetesDriverOptions,
@@ -404,20 +408,17 @@ export function publishedManifests(
     labels,
     annotations: { [PUBLISHED_VERSION_ANNOTATION]: versionName },
   };
+  const { gateway } = options;
   const service: V1Service = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata,
     spec: {
-      type: 'ClusterIP',
-      selector: {
-        'kre.io/runtime': runtimeId,
-        'kre.io/version': versionName,
-        [INSTANCE_LABEL]: names.k8sObject(versionName),
-      },
+      type: 'ExternalName',
+      externalName: gateway.host,
       ports: [
-        { name: 'grpc', port: POD_PORTS.grpc, targetPort: 'grpc', appProtocol: 'grpc' },
-        { name: 'http', port: POD_PORTS.http, targetPort: 'http', appProtocol: 'http' },
+        { name: 'grpc', port: gateway.grpcPort, appProtocol: 'grpc' },
+        { name: 'http', port: gateway.httpPort, appProtocol: 'http' },
       ],
     },
   };
@@ -439,7 +440,9 @@ export function publishedManifests(
               {
                 path: '/',
                 pathType: 'Prefix',
-                backend: { service: { name: PUBLISHED_SERVICE, port: { name: 'http' } } },
+                backend: {
+                  service: { name: PUBLISHED_SERVICE, port: { number: gateway.httpPort } },
+                },
               },
             ],
           },
