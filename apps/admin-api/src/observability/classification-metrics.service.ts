@@ -35,6 +35,7 @@ export class ClassificationMetricsService {
       days,
       { 'origin.version': versionName, time: { $gte: range.from, $lte: range.to } },
       { time: 1, predictedValue: 1, trueValue: 1, error: 1 },
+      'startDate',
     );
     // In the order they were saved (the stream sequence), as KRE read them.
     docs.sort((a, b) => a._id - b._id);

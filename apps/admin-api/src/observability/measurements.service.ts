@@ -61,10 +61,16 @@ export class MeasurementsService {
       time: { $gte: range.from, $lte: range.to },
     };
     for (const { key, value } of tags) filter[`tags.${storedKey(key)}`] = value;
-    const docs = await this.records.all<MeasurementDoc>(runtimeId, days, filter, {
-      time: 1,
-      fields: 1,
-    });
+    const docs = await this.records.all<MeasurementDoc>(
+      runtimeId,
+      days,
+      filter,
+      {
+        time: 1,
+        fields: 1,
+      },
+      'from',
+    );
     const buckets = new Map<number, { count: number; fields: Map<string, FieldStats> }>();
     for (const doc of docs) {
       const start = bucketStart(doc.time, bucket);

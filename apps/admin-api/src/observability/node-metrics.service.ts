@@ -62,6 +62,7 @@ export class NodeMetricsService {
         bucketBoundsMs: 1,
         bucketCounts: 1,
       },
+      'from',
     );
     const nodes = new Map<
       string,

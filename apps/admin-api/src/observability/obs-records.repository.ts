@@ -68,13 +68,15 @@ export class ObsRecordsRepository {
   /**
    * Every record of the day collections `days` matching `filter`, with only `projection`'s
    * fields, for an aggregate computed in code (FerretDB lacks most aggregation operators).
-   * @throws BadUserInputError when more than OBS_SCAN_MAX match: the range is to be narrowed.
+   * @throws BadUserInputError when more than OBS_SCAN_MAX match: the range (its start is the
+   * argument `rangeField`) is to be narrowed.
    */
   async all<T extends ObsRecordDoc>(
     runtimeId: string,
     days: readonly string[],
     filter: Filter<Document>,
     projection: Record<string, 1>,
+    rangeField: string,
   ): Promise<T[]> {
     const db = this.db(runtimeId);
     const found: T[] = [];
@@ -88,7 +90,7 @@ export class ObsRecordsRepository {
       if (found.length > OBS_SCAN_MAX)
         throw new BadUserInputError([
           {
-            field: 'startDate',
+            field: rangeField,
             message: `the range holds more than ${OBS_SCAN_MAX} records: choose a shorter one`,
           },
         ]);
