@@ -71,6 +71,12 @@ export class LogTailService {
         if (line && logMatches(own, line)) queue.push(toNodeLog(null, line));
       },
     });
+    // The connection draining (shutdown) or a permission error ends the tail, never leaves it
+    // waiting for lines that cannot come.
+    void sub.closed.then((reason) => {
+      if (reason instanceof Error) this.logger.warn(`${subject}: ${reason.message}`);
+      queue.end();
+    });
     return queue;
   }
 }
