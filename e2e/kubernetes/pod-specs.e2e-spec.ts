@@ -19,6 +19,7 @@ import {
   CoreV1Api,
   KubeConfig,
   type V1Container,
+  NetworkingV1Api,
   type V1Deployment,
   type V1Secret,
 } from '@kubernetes/client-node';
@@ -56,7 +57,9 @@ import { testOptions } from '../../libs/orchestrator/src/kubernetes/options.fixt
  * Then examples/greeter must answer through the entrypoint, and so must a variant whose middle
  * node is a Python node (kre-py) with a requirements.txt that its install-requirements init
  * container installs from PyPI: the image's venv (/opt/kre/venv) is one built here from
- * runners/python.
+ * runners/python. The specs as stored keep the isolation (non-root, no token, read-only root, no
+ * host paths, default-deny), and the NATS credentials they carry are refused everything but the
+ * version's own work (a hostile client with them tries the attacks).
  */
 describe('kubernetes pod specs of examples/greeter, run as processes', () => {
   const env = testEnv();
@@ -71,6 +74,8 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
   let work: string;
   let p: DeploymentPlan;
   let entrypointHttp: number;
+  /** The greeter's Deployments and credentials Secret as the API server keeps them. */
+  let stored: { deployments: V1Deployment[]; secret: V1Secret };
   /** The pod being started's root directory, and every pod's. */
   let rootDir: string;
   const roots: string[] = [];
@@ -311,6 +316,7 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     ).items;
     const isEntrypoint = (d: V1Deployment) =>
       d.metadata?.annotations?.['kre.io/workload'] === 'entrypoint';
+    stored = { deployments: deployments.items, secret };
     for (const d of deployments.items.filter((d) => !isEntrypoint(d))) await runPod(d, secret);
     const ports = await runPod(deployments.items.find(isEntrypoint)!, secret);
     entrypointHttp = ports.get(8080)!;
@@ -339,6 +345,93 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ greeting: 'Hola, Ada Lovelace!' });
+  });
+
+  it('its pods, as the API server keeps them: non-root, no service-account token, read-only root, no host paths, default-deny network', async () => {
+    expect(stored.deployments.length).toBe(4); // the entrypoint and three nodes
+    for (const deployment of stored.deployments) {
+      const pod = deployment.spec!.template.spec!;
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.securityContext?.runAsNonRoot).toBe(true);
+      expect(pod.hostNetwork ?? false).toBe(false);
+      expect(pod.hostPID ?? false).toBe(false);
+      expect((pod.volumes ?? []).filter((v) => v.hostPath)).toEqual([]);
+      for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+        expect(container.securityContext).toMatchObject({
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container.securityContext?.privileged ?? false).toBe(false);
+      }
+    }
+    const policies = await kc
+      .makeApiClient(NetworkingV1Api)
+      .listNamespacedNetworkPolicy({ namespace: names.namespace(rt) });
+    const deny = policies.items.find((policy) => policy.metadata?.name === 'default-deny');
+    expect(deny?.spec).toMatchObject({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    expect(deny?.spec?.ingress ?? []).toEqual([]);
+    expect(deny?.spec?.egress ?? []).toEqual([]);
+  });
+
+  it('its NATS credentials (the Secret as the API server keeps it) reach its own work only: the attacks are refused', async () => {
+    const credentials = join(work, 'pod.creds');
+    await writeFile(
+      credentials,
+      Buffer.from(stored.secret.data!['nats.creds'], 'base64').toString('utf8'),
+      { mode: 0o600 },
+    );
+    // As its pods connect: their inbox prefix (the only replies its identity may receive).
+    const inboxPrefix = stored.deployments[0].spec!.template.spec!.containers[0].env!.find(
+      (variable) => variable.name === 'KRT_NATS_INBOX_PREFIX',
+    )!.value!;
+    const tenant = await connectNats({
+      url: env.NATS_URL,
+      credentials,
+      inboxPrefix,
+      name: 'podrun-hostile',
+    });
+    try {
+      const refused = async (work: () => Promise<unknown>) => {
+        try {
+          await work();
+          return 'done';
+        } catch (error) {
+          return /permission|authorization|violation/i.test(String(error))
+            ? 'refused'
+            : String(error);
+        }
+      };
+      /** The server's asynchronous permission error about `subject`. */
+      const violation = async (subject: string) => {
+        for await (const status of tenant.status())
+          if (status.type === 'error' && String(status.error).includes(subject)) return 'refused';
+        return 'closed';
+      };
+      for (const subject of ['>', `${names.prefix}.svc.>`, `${names.prefix}.other.>`]) {
+        const answer = violation(subject);
+        tenant.subscribe(subject);
+        expect(await answer).toBe('refused');
+      }
+      for (const subject of [
+        `$KV.${names.gatewayBucket()}.${rt}`,
+        `${names.prefix}.svc.admin-api.x`,
+      ]) {
+        const answer = violation(subject);
+        tenant.publish(subject, 'evil');
+        expect(await answer).toBe('refused');
+      }
+      const jsm = await jetstreamManager(tenant, { checkAPI: false });
+      const stream = p.resources.workflows[0].stream;
+      expect(await refused(() => jsm.streams.delete(stream))).toBe('refused');
+      expect(await refused(() => jsm.streams.add({ name: 'EVIL', subjects: ['evil.>'] }))).toBe(
+        'refused',
+      );
+      // Its own stream it may read (its consumers do): the same identity, not a locked-out one.
+      expect(await refused(() => jsm.streams.info(stream))).toBe('done');
+    } finally {
+      await tenant.close();
+    }
   });
 
   it('answers through a Python node whose requirements its init step installed', async () => {
