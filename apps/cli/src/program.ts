@@ -63,6 +63,7 @@ export function createProgram(io?: Io, env = readCliEnv()): Command {
       ),
     )
     .option('--json', 'machine-readable output on stdout (errors as JSON on stderr)')
+    .option('--no-input', 'never prompt, even on a terminal (off a terminal kre never does)')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     .exitOverride()

@@ -16,6 +16,8 @@ export interface GlobalOptions {
   api?: string;
   context?: string;
   json?: boolean;
+  /** false with --no-input: never prompt. */
+  input?: boolean;
 }
 
 /** One run of `kre`: the environment, the terminal and the config file. */
@@ -65,6 +67,11 @@ export class Cli {
       );
     }
     return new ApiClient(api, credentials);
+  }
+
+  /** Prompting is allowed: on a terminal, and not --no-input. */
+  canPrompt(options: GlobalOptions): boolean {
+    return this.io.interactive && options.input !== false;
   }
 
   /** JSON on stdout with --json, else the human lines. */

@@ -49,7 +49,8 @@ current one.
 
 Examples:
   kre login --api https://kre.example.com --email ada@example.com   # mails a link, asks for it
-  kre login --email ada@example.com && kre login --link '<link>'     # without a terminal
+  kre login --email ada@example.com --no-input    # just mail the link; then:
+  kre login --link '<the link from the mail>'
   kre login --token < token.txt
   KRE_TOKEN=kre_… kre login --token --context ci`,
     )
@@ -70,14 +71,14 @@ Examples:
         let credentials: Credentials;
         let email: string;
         if (options.token) {
-          const token = await readToken(cli);
+          const token = await readToken(cli, options);
           credentials = { type: 'token', token };
           email = (await new ApiClient(api, credentials).graphql<{ me: Me }>(ME)).me.email;
         } else {
           let link = options.link;
           if (!link) {
             await new ApiClient(api).requestSignInLink(options.email!);
-            if (!cli.io.interactive) {
+            if (!cli.canPrompt(options)) {
               cli.print(options, { sent: true, email: options.email, api, context: name }, () => [
                 `a sign-in link is on its way to ${options.email} (if that address may sign in).`,
                 `finish with: kre login --link '<the link from the mail>'${options.context ? ` --context ${name}` : ''}`,
@@ -212,10 +213,11 @@ Examples:
 }
 
 /** The token for `kre login --token`: KRE_TOKEN, else piped stdin, else a hidden prompt. */
-async function readToken(cli: Cli): Promise<string> {
+async function readToken(cli: Cli, options: GlobalOptions): Promise<string> {
   let token = cli.env.token;
   if (!token && !cli.io.stdinIsTty) token = (await cli.io.readStdin()).trim();
-  if (!token && cli.io.interactive) token = await cli.io.prompt('API token: ', { hidden: true });
+  if (!token && cli.canPrompt(options))
+    token = await cli.io.prompt('API token: ', { hidden: true });
   if (!token) {
     throw new CliError(
       'no API token: set KRE_TOKEN, pipe it on stdin, or run kre login --token on a terminal',
