@@ -332,6 +332,89 @@ describe('deployer with the local driver', () => {
     expect(settledStatus?.message).not.toContain(work);
   });
 
+  it('confines a hostile handler: every attack fails while its own work succeeds', async () => {
+    const port = (url: string) => Number(new URL(url).port);
+    const targets = {
+      redis: port(env.REDIS_URL),
+      mongo: port(env.MONGO_URL),
+      stateDir: join(work, 'state'),
+      repoEnv: join(process.cwd(), '.env.example'),
+      runtime: rt,
+    };
+    const name = await seedVersion('greeter-hostile', async (dir) => {
+      await writeFile(
+        join(dir, 'src/make-greeting/handler.mjs'),
+        `import { connect } from 'node:net';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+const T = ${JSON.stringify(targets)};
+const probe = (f) => { try { return { ok: f() ?? true }; } catch (e) { return { error: e.code ?? String(e) }; } };
+// A TCP conversation: what the server first says after \`send\`, or why there was none.
+const talk = (host, port, send) => new Promise((resolve) => {
+  const s = connect(port, host);
+  let data = '';
+  s.setTimeout(2000, () => { s.destroy(); resolve({ error: 'TIMEOUT' }); });
+  s.on('connect', () => send && s.write(send));
+  s.on('data', (d) => {
+    data += d;
+    const lines = data.split('\\r\\n').filter((l) => l && !l.startsWith('INFO'));
+    if (lines.length) { s.destroy(); resolve({ said: lines[0] }); }
+  });
+  s.on('error', (e) => resolve({ error: e.code }));
+});
+export async function handler(ctx, data) {
+  const nats = new URL(process.env.KRT_NATS_SERVER);
+  const environs = readdirSync('/proc').filter((n) => /^\\d+$/.test(n))
+    .map((pid) => probe(() => readFileSync('/proc/' + pid + '/environ', 'latin1')))
+    .filter((r) => r.ok && /MONGO_URL|REDIS_URL|CONFIG_ENCRYPTION_KEY/.test(r.ok)).length;
+  const report = {
+    legit: (ctx.config.get('GREETING') || 'Hello') + ', ' + data.name + '!',
+    anonymousNats: await talk(nats.hostname, Number(nats.port), 'CONNECT {"verbose":false}\\r\\nPING\\r\\n'),
+    redisOnLoopback: await talk('127.0.0.1', T.redis, 'PING\\r\\n'),
+    redisThroughHost: await talk(nats.hostname, T.redis, 'PING\\r\\n'),
+    mongoOnLoopback: await talk('127.0.0.1', T.mongo, ''),
+    engineEnvirons: environs,
+    processes: readdirSync('/proc').filter((n) => /^\\d+$/.test(n)).length,
+    runtimes: probe(() => readdirSync(T.stateDir + '/versions')),
+    versions: probe(() => readdirSync(T.stateDir + '/versions/' + T.runtime)),
+    registry: probe(() => readFileSync(new URL('../../../registry.json', import.meta.url), 'utf8')),
+    repoFile: probe(() => readFileSync(T.repoEnv, 'utf8').length),
+    writeOwnCode: probe(() => writeFileSync(new URL(import.meta.url), 'evil')),
+  };
+  return { text: JSON.stringify(report) };
+}
+`,
+      );
+    });
+    const answer = (await startAndGreet(name)) as { greeting: string };
+    const report = JSON.parse(answer.greeting) as Record<string, unknown>;
+    // Its own work succeeds.
+    expect(report.legit).toBe('Hello, Ada!');
+    // NATS without the version's credentials: refused by the server.
+    expect(report.anonymousNats).toEqual({ said: "-ERR 'Authorization Violation'" });
+    // No engine secret, engine process, state folder or repository file in sight; its code read-only.
+    expect(report.engineEnvirons).toBe(0);
+    expect(report.processes).toBeLessThanOrEqual(3);
+    // Of the state folder only the way to its own KRT: no registry, no other runtime or version.
+    expect(report.runtimes).toEqual({ ok: [rt] });
+    expect(report.versions).toEqual({ ok: [name] });
+    expect(report.registry).toMatchObject({ error: 'ENOENT' });
+    expect(report.repoFile).toMatchObject({ error: 'ENOENT' });
+    expect(report.writeOwnCode).toMatchObject({ error: 'EROFS' });
+    if (process.getuid?.() === 0) {
+      // Its network namespace: nothing but NATS is there (no Redis, no database).
+      expect(report.redisOnLoopback).toEqual({ error: 'ECONNREFUSED' });
+      expect(report.redisThroughHost).toEqual({ error: 'TIMEOUT' });
+      expect(report.mongoOnLoopback).toEqual({ error: 'ECONNREFUSED' });
+    } else {
+      // One network: Redis still demands its password.
+      expect(String((report.redisOnLoopback as { said?: string }).said)).toMatch(/NOAUTH/);
+    }
+
+    await plane.versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
+    await plane.versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });
+    expect((await settled(name, VersionStatus.STOPPING))?.status).toBe(VersionStatus.STOPPED);
+  });
+
   it('deletes the runtime: databases, streams and the record', async () => {
     await plane.runtimes.setStatus(rt, 'DELETING');
     await plane.runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
