@@ -105,6 +105,7 @@ describe("a runtime's quota, enforced by the deployer", () => {
       WORKLOAD_MEMORY_MB: '256',
       WORKLOAD_CPUS: '0.25',
       WORKFLOW_STREAM_MAX_SIZE: '64Mi',
+      KV_BUCKET_MAX_SIZE: '8Mi',
       WORKLOAD_READY_TIMEOUT_SECONDS: '60',
     });
     await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
@@ -167,6 +168,10 @@ describe("a runtime's quota, enforced by the deployer", () => {
       await jetstreamManager(nc)
     ).streams.info(names.workflowStream(rt, name, 'greet'));
     expect(stream.config.max_bytes).toBe(64 * MI);
+    const bucket = await (
+      await jetstreamManager(nc)
+    ).streams.info(`KV_${names.projectBucket(rt, name)}`);
+    expect(bucket.config.max_bytes).toBe(8 * MI);
   });
 
   it('refuses a start over the quota, naming what exceeds and by how much, and makes nothing of it', async () => {

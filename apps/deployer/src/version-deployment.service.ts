@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   RUNNING_STATUSES,
+  NO_USAGE,
   VersionStatus,
   addUsage,
   statusAfter,
@@ -14,6 +15,7 @@ import {
   UnsupportedImageError,
   WorkloadsNotReadyError,
   checkQuota,
+  krtStoresUsage,
   krtUsage,
   type DeploymentPlan,
 } from '@libs/orchestrator';
@@ -166,18 +168,25 @@ export class VersionDeploymentService {
 
   /**
    * The version's plan, refused when it does not fit the runtime's quota beside what its other
-   * versions hold (their usage from their KRTs: their config need not open); carries the quota
+   * versions hold (running ones everything, stopped ones their stores; from their KRTs: their
+   * config need not open); carries the quota
    * for the driver (Kubernetes: the namespace's ResourceQuota).
    * @throws QuotaExceededError
    */
   private async checkedPlan(version: VersionDoc): Promise<DeploymentPlan> {
     const deployment = this.planner.plan(version);
     const quota = await this.quotaOf(version.runtimeId);
-    const others = (await this.versions.list(version.runtimeId)).filter(
-      (v) => v.name !== version.name && HOLDING.includes(v.status),
-    );
     const defaults = this.planner.usageDefaults;
-    checkQuota(deployment, quota, addUsage(...others.map((v) => krtUsage(v.krt, defaults))));
+    const others = (await this.versions.list(version.runtimeId))
+      .filter((v) => v.name !== version.name)
+      .map((v) => {
+        if (HOLDING.includes(v.status)) return krtUsage(v.krt, defaults);
+        // Stopped (or failed after a start): its KV buckets and object stores stay until deleted.
+        if (v.status === VersionStatus.STOPPED || (v.status === VersionStatus.ERROR && v.startedAt))
+          return krtStoresUsage(v.krt, defaults);
+        return NO_USAGE;
+      });
+    checkQuota(deployment, quota, addUsage(...others));
     return { ...deployment, quota };
   }
 }

@@ -37,6 +37,10 @@ export class VersionPlanner {
         cpuMillis: Math.round(this.env.WORKLOAD_CPUS * 1_000),
       },
       streamMaxBytes: this.env.WORKFLOW_STREAM_MAX_SIZE,
+      storeMaxBytes: {
+        keyValue: this.env.KV_BUCKET_MAX_SIZE,
+        objectStore: this.env.OBJECT_STORE_MAX_SIZE,
+      },
     };
   }
 
@@ -64,6 +68,7 @@ export class VersionPlanner {
       requestTimeoutSeconds: this.env.REQUEST_TIMEOUT_SECONDS,
       streamSettings: this.streamSettings,
       replicaDefaults: this.usageDefaults.replica,
+      storeMaxBytes: this.usageDefaults.storeMaxBytes,
     });
   }
 

@@ -38,7 +38,7 @@ export const runtimeQuotaEnv = {
   RUNTIME_QUOTA_CPU: cpus('32'),
   /** GPUs (one per replica of a `gpu: true` node). */
   RUNTIME_QUOTA_GPUS: z.coerce.number().int().min(0).max(100_000).default(0),
-  /** JetStream storage of the started versions' workflow streams (their max_bytes summed). */
+  /** JetStream storage: the max_bytes of the versions' workflow streams, KV buckets and object stores. */
   RUNTIME_QUOTA_STORAGE: size('16Gi'),
 };
 
@@ -59,7 +59,12 @@ export function defaultRuntimeQuota(env: {
   };
 }
 
-/** The deployer's: each workflow stream's `max_bytes`, which the storage quota counts. */
+/**
+ * The deployer's: `max_bytes` of each workflow stream, KV bucket and object store of a version,
+ * which the runtime's storage quota counts.
+ */
 export const workflowStreamEnv = {
   WORKFLOW_STREAM_MAX_SIZE: size('256Mi'),
+  KV_BUCKET_MAX_SIZE: size('16Mi'),
+  OBJECT_STORE_MAX_SIZE: size('1Gi'),
 };

@@ -14,7 +14,7 @@ export interface RuntimeQuota {
   readonly cpuMillis: number;
   /** GPUs (one per replica of a `gpu: true` node). */
   readonly gpus: number;
-  /** JetStream storage of the versions' workflow streams (their `max_bytes`), in bytes. */
+  /** JetStream storage (`max_bytes`) of the versions' workflow streams, KV buckets and object stores, in bytes. */
   readonly storageBytes: number;
 }
 

@@ -116,6 +116,7 @@ export {
   type NodeStores,
   type ResourcesWorkflowSpec,
   type RuntimeNatsResources,
+  type StoreMaxBytes,
   type VersionResources,
 } from './version-resources.js';
 export { NatsProvisioner } from './nats-provisioner.service.js';

@@ -49,6 +49,17 @@ export interface VersionResources {
   readonly nodeStores: Readonly<Record<string, NodeStores>>;
   /** Where the version's KRT copy lives (object store of the runtime, key = version). */
   readonly krt: { readonly bucket: string; readonly key: string };
+  /**
+   * `max_bytes` of each KV bucket and object store (the runtime's storage quota counts them, issue
+   * #13); absent: unbounded.
+   */
+  readonly storeMaxBytes?: StoreMaxBytes;
+}
+
+/** `max_bytes` of a version's KV buckets and of its object stores. */
+export interface StoreMaxBytes {
+  readonly keyValue: number;
+  readonly objectStore: number;
 }
 
 /** Everything NATS holds for one runtime, beside its versions'. */
@@ -69,6 +80,7 @@ export function planVersionResources(
   version: string,
   workflows: readonly ResourcesWorkflowSpec[],
   settings: Partial<StreamSettings> = {},
+  storeMaxBytes?: StoreMaxBytes,
 ): VersionResources {
   const project = names.projectBucket(runtimeId, version);
   const workflowBuckets: string[] = [];
@@ -100,6 +112,7 @@ export function planVersionResources(
     objectStores: [...objectStores],
     nodeStores,
     krt: { bucket: names.krtBucket(runtimeId), key: version },
+    ...(storeMaxBytes ? { storeMaxBytes } : {}),
   };
 }
 
@@ -135,8 +148,29 @@ export async function provisionVersionResources(
   const kvm = new Kvm(js);
   const objm = new Objm(js);
   const storage = options.storage ?? 'file';
-  for (const bucket of resources.keyValueStores) await kvm.create(bucket, { storage, history: 1 });
-  for (const store of resources.objectStores) await objm.create(store, { storage });
+  const limit = resources.storeMaxBytes;
+  for (const bucket of resources.keyValueStores) {
+    const max = limit ? { max_bytes: limit.keyValue } : {};
+    await kvm.create(bucket, { storage, history: 1, ...max });
+    // An existing bucket keeps its config through create: its size is set here.
+    if (limit) await setMaxBytes(jsm, `KV_${bucket}`, limit.keyValue);
+  }
+  for (const store of resources.objectStores) {
+    await objm.create(store, { storage, ...(limit ? { max_bytes: limit.objectStore } : {}) });
+    if (limit) await setMaxBytes(jsm, `OBJ_${store}`, limit.objectStore);
+  }
+}
+
+/** The stream's `max_bytes`, changed only when it differs. */
+async function setMaxBytes(
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  stream: string,
+  maxBytes: number,
+): Promise<void> {
+  const { config } = await jsm.streams.info(stream);
+  if (config.max_bytes === maxBytes) return;
+  const { name, ...update } = config;
+  await jsm.streams.update(name, { ...update, max_bytes: maxBytes });
 }
 
 /** Deletes a version's workflow streams (their consumers go with them); absent is fine. */

@@ -2,7 +2,13 @@ import type { RuntimeQuota } from '@libs/core';
 import type { Krt, KrtNode } from '@libs/krt';
 import { describe, expect, it } from 'vitest';
 import { plan } from './deployment-plan.js';
-import { QuotaExceededError, checkQuota, krtUsage, planUsage } from './deployment-plan.quota.js';
+import {
+  QuotaExceededError,
+  checkQuota,
+  krtStoresUsage,
+  krtUsage,
+  planUsage,
+} from './deployment-plan.quota.js';
 
 const MI = 2 ** 20;
 const GI = 2 ** 30;
@@ -44,12 +50,22 @@ const krt: Krt = {
       displayName: 'train',
       entrypoint: 'Train',
       exitpoint: 'trainer',
-      nodes: [node('trainer', 'entrypoint', { gpu: true, resources: { cpuMillis: 500 } })],
+      nodes: [
+        node('trainer', 'entrypoint', {
+          gpu: true,
+          resources: { cpuMillis: 500 },
+          objectStore: { name: 'models', scope: 'project' },
+        }),
+      ],
     },
   ],
 };
 
-const defaults = { replica: { memoryBytes: 512 * MI, cpuMillis: 1_000 }, streamMaxBytes: 64 * MI };
+const defaults = {
+  replica: { memoryBytes: 512 * MI, cpuMillis: 1_000 },
+  streamMaxBytes: 64 * MI,
+  storeMaxBytes: { keyValue: 4 * MI, objectStore: 100 * MI },
+};
 const sut = plan({
   prefix: 'kre',
   runtimeId: 'demo',
@@ -59,6 +75,7 @@ const sut = plan({
   requestTimeoutSeconds: 30,
   replicaDefaults: defaults.replica,
   streamSettings: { maxBytes: defaults.streamMaxBytes },
+  storeMaxBytes: defaults.storeMaxBytes,
 });
 
 describe(planUsage.name, () => {
@@ -81,10 +98,21 @@ describe(planUsage.name, () => {
       memoryBytes: 512 * MI + 3 * 256 * MI + 2 * GI + 512 * MI,
       cpuMillis: 1_000 + 3 * 1_000 + 2 * 2_000 + 500,
       gpus: 1,
-      storageBytes: 2 * 64 * MI,
+      // 2 workflow streams; KV: the project's, 2 workflows', 3 nodes'; 1 object store.
+      storageBytes: 2 * 64 * MI + 6 * 4 * MI + 100 * MI,
     };
     expect(planUsage(sut)).toEqual(usage);
     expect(krtUsage(krt, defaults)).toEqual(usage);
+  });
+
+  it('counts a stopped version by its KV buckets and object stores alone (they stay until deleted)', () => {
+    expect(krtStoresUsage(krt, defaults)).toEqual({
+      replicas: 0,
+      memoryBytes: 0,
+      cpuMillis: 0,
+      gpus: 0,
+      storageBytes: 6 * 4 * MI + 100 * MI,
+    });
   });
 });
 
@@ -94,7 +122,7 @@ describe(checkQuota.name, () => {
     memoryBytes: 4 * GI,
     cpuMillis: 10_000,
     gpus: 1,
-    storageBytes: GI,
+    storageBytes: 2 * GI,
   };
   const none = { replicas: 0, memoryBytes: 0, cpuMillis: 0, gpus: 0, storageBytes: 0 };
 
@@ -121,6 +149,13 @@ describe(checkQuota.name, () => {
         "CPU: this version needs 8500m, the runtime's other versions hold 8500m, the quota is 10 (7 over); " +
         "GPUs: this version needs 1, the runtime's other versions hold 1, the quota is 1 (1 over). " +
         "Stop another version, lower the KRT's replicas or resources, or ask a platform admin to raise the quota",
+    );
+  });
+
+  it('counts storage, a stopped version included, and names it when it does not fit', () => {
+    const small = { ...quota, storageBytes: 300 * MI };
+    expect(() => checkQuota(sut, small, krtStoresUsage(krt, defaults))).toThrow(
+      "storage: this version needs 252Mi, the runtime's other versions hold 124Mi, the quota is 300Mi (76Mi over)",
     );
   });
 });

@@ -1,4 +1,5 @@
 import {
+  NO_USAGE,
   addUsage,
   describeExcess,
   quotaExcesses,
@@ -8,6 +9,8 @@ import {
   type RuntimeQuota,
 } from '@libs/core';
 import type { Krt } from '@libs/krt';
+import { planVersionResources, type StoreMaxBytes, type VersionResources } from '@libs/messaging';
+import { Names } from '@libs/naming';
 import {
   DEFAULT_REPLICA_RESOURCES,
   type DeploymentPlan,
@@ -20,11 +23,27 @@ export interface UsageDefaults {
   readonly replica: ReplicaResources;
   /** `max_bytes` of each workflow stream. */
   readonly streamMaxBytes: number;
+  /** `max_bytes` of each KV bucket and object store (absent: unbounded, not counted). */
+  readonly storeMaxBytes?: StoreMaxBytes;
+}
+
+/**
+ * The JetStream storage a version's resources may take: its workflow streams', KV buckets' and
+ * object stores' `max_bytes` (unbounded ones, -1, count nothing).
+ */
+export function storageOf(resources: VersionResources): number {
+  const limit = resources.storeMaxBytes;
+  return (
+    sumPositive(resources.workflows.map((w) => w.streamConfig.max_bytes ?? 0)) +
+    (limit
+      ? resources.keyValueStores.length * Math.max(0, limit.keyValue) +
+        resources.objectStores.length * Math.max(0, limit.objectStore)
+      : 0)
+  );
 }
 
 /** What a plan holds in the quota's terms: its workloads' replicas and limits, its streams. */
 export function planUsage(plan: DeploymentPlan): QuotaUsage {
-  const streams = plan.resources.workflows.map((w) => w.streamConfig.max_bytes ?? 0);
   return addUsage(
     ...plan.workloads.map((w) => {
       const r = w.resources ?? DEFAULT_REPLICA_RESOURCES;
@@ -36,7 +55,7 @@ export function planUsage(plan: DeploymentPlan): QuotaUsage {
         storageBytes: 0,
       };
     }),
-    { replicas: 0, memoryBytes: 0, cpuMillis: 0, gpus: 0, storageBytes: sumPositive(streams) },
+    { replicas: 0, memoryBytes: 0, cpuMillis: 0, gpus: 0, storageBytes: storageOf(plan.resources) },
   );
 }
 
@@ -46,11 +65,9 @@ export function planUsage(plan: DeploymentPlan): QuotaUsage {
  */
 export function krtUsage(krt: Krt, defaults: UsageDefaults): QuotaUsage {
   const entrypoint = replicaResources(undefined, defaults.replica);
+  const resources = versionResources(krt, defaults);
   return addUsage(
-    {
-      ...entrypointOnly(entrypoint),
-      storageBytes: krt.workflows.length * Math.max(0, defaults.streamMaxBytes),
-    },
+    { ...entrypointOnly(entrypoint), storageBytes: storageOf(resources) },
     ...krt.workflows.flatMap((wf) =>
       wf.nodes.map((node) => {
         const r = replicaResources(node, defaults.replica);
@@ -63,6 +80,27 @@ export function krtUsage(krt: Krt, defaults: UsageDefaults): QuotaUsage {
         };
       }),
     ),
+  );
+}
+
+/**
+ * What a stopped version still holds: its KV buckets and object stores, which stay until it is
+ * deleted (stop removes its workloads and workflow streams).
+ */
+export function krtStoresUsage(krt: Krt, defaults: UsageDefaults): QuotaUsage {
+  const resources = versionResources(krt, defaults);
+  return { ...NO_USAGE, storageBytes: storageOf({ ...resources, workflows: [] }) };
+}
+
+function versionResources(krt: Krt, defaults: UsageDefaults): VersionResources {
+  // Names do not change how many resources there are: any prefix and runtime count the same.
+  return planVersionResources(
+    new Names('kre'),
+    'rt',
+    krt.version,
+    krt.workflows,
+    { maxBytes: defaults.streamMaxBytes },
+    defaults.storeMaxBytes,
   );
 }
 

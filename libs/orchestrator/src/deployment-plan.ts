@@ -9,6 +9,7 @@ import {
 import { type Krt, type KrtNode, nodeRuntime, requirementsFileOf } from '@libs/krt';
 import {
   planVersionResources,
+  type StoreMaxBytes,
   type StreamSettings,
   type VersionPins,
   type VersionResources,
@@ -108,6 +109,8 @@ export interface PlanInput {
    * default DEFAULT_REPLICA_RESOURCES.
    */
   readonly replicaDefaults?: ReplicaResources;
+  /** `max_bytes` of the version's KV buckets and object stores (absent: unbounded). */
+  readonly storeMaxBytes?: StoreMaxBytes;
 }
 
 /** The installation's default limits of one replica (WORKLOAD_MEMORY_MB and WORKLOAD_CPUS's). */
@@ -217,7 +220,14 @@ export function plan(input: PlanInput): DeploymentPlan {
   const routes: EntrypointRoutes = {};
   const nodeWorkloads: WorkloadSpec[] = [];
   // What the deployer provisions: one source of every stream, subject, consumer and bucket.
-  const resources = planVersionResources(names, rt, ver, krt.workflows, input.streamSettings);
+  const resources = planVersionResources(
+    names,
+    rt,
+    ver,
+    krt.workflows,
+    input.streamSettings,
+    input.storeMaxBytes,
+  );
 
   for (const [index, wf] of krt.workflows.entries()) {
     const streams = resources.workflows[index];

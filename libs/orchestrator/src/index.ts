@@ -12,8 +12,10 @@ export {
 export {
   QuotaExceededError,
   checkQuota,
+  krtStoresUsage,
   krtUsage,
   planUsage,
+  storageOf,
   type UsageDefaults,
 } from './deployment-plan.quota.js';
 export {

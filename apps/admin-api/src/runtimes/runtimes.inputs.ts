@@ -112,7 +112,10 @@ export class SetRuntimeQuotaInput {
   @Min(0, { message: 'must be 0 or more' })
   @Max(100_000, { message: 'must be at most 100000' })
   gpus!: number;
-  @Field({ description: 'JetStream storage of the versions’ workflow streams, e.g. `16Gi`.' })
+  @Field({
+    description:
+      'JetStream storage of the versions’ streams, KV buckets and object stores, e.g. `16Gi`.',
+  })
   @IsString()
   @MaxLength(20)
   storage!: string;

@@ -42,7 +42,10 @@ export class RuntimeQuota {
   cpu!: string;
   @Field(() => Int, { description: 'GPUs: one per replica of a `gpu: true` node.' })
   gpus!: number;
-  @Field({ description: 'JetStream storage of the versions’ workflow streams, e.g. `16Gi`.' })
+  @Field({
+    description:
+      'JetStream storage of the versions’ streams, KV buckets and object stores, e.g. `16Gi`.',
+  })
   storage!: string;
 }
 
