@@ -167,6 +167,11 @@ export const deployerEnvSchema = z
     /** The Python (3.11+) whose virtualenvs run Python nodes on this machine (a name on PATH, or a path). */
     KRE_PYTHON: z.string().min(1).default('python3'),
     /**
+     * A cached Python environment (a virtualenv per requirements set, under the state folder) that
+     * no running replica uses is deleted once unused this many days; a later start rebuilds it.
+     */
+    PYTHON_ENV_KEEP_UNUSED_DAYS: z.coerce.number().positive().max(3_650).default(14),
+    /**
      * The uid and gid tenant input runs as in the one-machine sandbox when the deployer is root
      * (an id that owns none of the engine's files; no passwd entry is needed).
      */

@@ -124,6 +124,7 @@ export function pythonEnvsFactory(env: DeployerEnv, programsDir: string): Python
     hostPath: env.PATH,
     sandboxUser: { uid: env.SANDBOX_UID, gid: env.SANDBOX_GID },
     timeoutMs: env.KRT_PREPARE_TIMEOUT_SECONDS * 1_000,
+    keepUnusedMs: env.PYTHON_ENV_KEEP_UNUSED_DAYS * 86_400_000,
   });
 }
 

@@ -212,6 +212,7 @@ export class LocalDriver implements OrchestratorDriver {
         signalProcess(pid, 'SIGKILL');
       }
     }
+    await this.pruneEnvironments();
     const network = this.network();
     if (network) {
       const inUse = new Set<number>();
@@ -356,6 +357,7 @@ export class LocalDriver implements OrchestratorDriver {
         Object.values(r.ports).forEach((p) => this.reservedPorts.delete(p)),
       );
       for (const r of record.replicas) await this.releaseNetwork(r);
+      await this.pruneEnvironments();
     }
     this.versions.delete(key);
     await rm(this.versionDir(runtimeId, versionName), { recursive: true, force: true });
@@ -614,6 +616,21 @@ export class LocalDriver implements OrchestratorDriver {
   }
 
   // ─── Sandbox ─────────────────────────────────────────────────────────────
+
+  /** Python environments no replica uses and unused for a while (python-env.ts `prune`). */
+  private async pruneEnvironments(): Promise<void> {
+    const envs = this.options.pythonEnvs;
+    if (!envs) return;
+    const inUse = new Set<string>();
+    for (const record of this.versions.values())
+      for (const r of record.replicas) if (r.python) inUse.add(r.python.venv);
+    const pruned = await envs.prune(inUse).catch((error: Error) => {
+      this.logger.warn(`pruning Python environments failed: ${error.message}`);
+      return [];
+    });
+    if (pruned.length > 0)
+      this.logger.log(`deleted ${pruned.length} Python environments unused for a while`);
+  }
 
   /** The workload networks, where workloads are sandboxed as root (else none applies). */
   private network(): WorkloadNetworks | undefined {

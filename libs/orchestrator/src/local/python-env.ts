@@ -11,6 +11,7 @@ import {
   rename,
   rm,
   stat,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -49,6 +50,11 @@ export interface PythonEnvOptions {
   sandboxUser: { uid: number; gid: number };
   /** How long building one environment may take. */
   timeoutMs: number;
+  /**
+   * A cached environment no replica uses is deleted once it was last used this long ago
+   * (`prune`; each start that uses one marks it used). Unset: kept forever.
+   */
+  keepUnusedMs?: number;
 }
 
 /** The host's Python installation, which every environment's `bin/python` links to. */
@@ -174,7 +180,10 @@ export class PythonEnvs {
     });
     const key = await this.keyOf(requirements);
     const dir = join(this.options.cacheDir, key);
-    if (existsSync(dir)) return { key, dir, python, from: 'cache' };
+    if (existsSync(dir)) {
+      await markUsed(dir);
+      return { key, dir, python, from: 'cache' };
+    }
     let pending = this.building.get(key);
     if (!pending) {
       pending = this.build(key, requirements, label, python).finally(() =>
@@ -183,6 +192,28 @@ export class PythonEnvs {
       this.building.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * Deletes the cached environments that no replica uses (`inUse`: their dirs) and that were last
+   * used more than `keepUnusedMs` before `now`, so the cache does not grow with every
+   * requirements set a machine ever ran. A version started again later builds its own anew.
+   * @returns the deleted environments' keys
+   */
+  async prune(inUse: ReadonlySet<string>, now = Date.now()): Promise<string[]> {
+    const keep = this.options.keepUnusedMs;
+    if (keep === undefined) return [];
+    const pruned: string[] = [];
+    for (const name of await readdir(this.options.cacheDir).catch(() => [] as string[])) {
+      const dir = join(this.options.cacheDir, name);
+      if (!CACHE_KEY.test(name) || inUse.has(dir) || this.building.has(name)) continue;
+      const info = await stat(dir).catch(() => null);
+      if (!info?.isDirectory() || now - info.mtimeMs <= keep) continue;
+      await writableTree(dir).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      pruned.push(name);
+    }
+    return pruned;
   }
 
   private async probe(): Promise<PythonInstallation> {
@@ -312,6 +343,7 @@ export class PythonEnvs {
       const dir = join(this.options.cacheDir, key);
       try {
         await rename(venv, dir);
+        await markUsed(dir);
       } catch (error) {
         // Another builder (another deployer process) got there first: theirs is as good.
         if (!existsSync(dir)) throw error;
@@ -323,6 +355,15 @@ export class PythonEnvs {
       await rm(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/** A cache entry's name: `keyOf`'s 32 hex digits (scratch folders start with `.build-`). */
+const CACHE_KEY = /^[0-9a-f]{32}$/;
+
+/** Marks a cached environment used now (its folder's mtime), for `prune`. */
+async function markUsed(dir: string): Promise<void> {
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
 }
 
 function lines(list: readonly string[]): string {
