@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   RUNNING_STATUSES,
   NO_USAGE,
@@ -28,7 +28,6 @@ import {
   type VersionDoc,
 } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
-import { Inject } from '@nestjs/common';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { KrtCopyService } from './krt-copy.service.js';
 import { VersionPlanner } from './version-planner.service.js';
@@ -169,8 +168,8 @@ export class VersionDeploymentService {
   /**
    * The version's plan, refused when it does not fit the runtime's quota beside what its other
    * versions hold (running ones everything, stopped ones their stores; from their KRTs: their
-   * config need not open); carries the quota
-   * for the driver (Kubernetes: the namespace's ResourceQuota).
+   * config need not open); carries the quota for the driver (Kubernetes: the namespace's
+   * ResourceQuota).
    * @throws QuotaExceededError
    */
   private async checkedPlan(version: VersionDoc): Promise<DeploymentPlan> {
