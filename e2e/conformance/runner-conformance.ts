@@ -12,7 +12,10 @@ import {
   type KreMessage,
   MessageType,
   PayloadCodec,
+  RECORD_ID,
+  type RecordKind,
   decodeEnvelope,
+  decodeRecord,
   decompressIfNeeded,
   encodeEnvelope,
   loadProtoRoot,
@@ -100,6 +103,8 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
     let xRunner: { stop(): Promise<unknown>; kill(): void };
     const started: { stop(): Promise<unknown>; kill(): void }[] = [];
     const seen: Seen[] = [];
+    /** The observability records the runners published (decoded). */
+    const records: Record<string, unknown>[] = [];
     const subs: Subscription[] = [];
     const subject = (node: string) => dp.names.nodeSubject('conf', 'v1', 'wf', node);
     // An entrypoint replica's reply subject: a version's workloads may publish to no other.
@@ -132,6 +137,14 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
             },
           }),
         );
+      subs.push(
+        dp.nc.subscribe(`${dp.names.obsPrefix('conf')}.>`, {
+          callback: (error, msg) => {
+            const kind = msg.subject.slice(msg.subject.lastIndexOf('.') + 1) as RecordKind;
+            if (!error) records.push(decodeRecord(kind, msg.data));
+          },
+        }),
+      );
       await dp.nc.flush();
       await start('n');
       xRunner = await start('x');
@@ -273,6 +286,16 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       await sleep(1_500);
       expect(of(id, subject('n'))).toEqual([]);
       expect(of(id, replyTo)).toHaveLength(1); // not redelivered
+    });
+
+    it('every observability record carries its own producer-made id (mongo-writer keys by it)', async () => {
+      const id = await send('entrypoint', typed({ mode: 'throw', text: 'with an id' }));
+      await expect
+        .poll(() => records.filter((r) => r.requestId === id).length, { timeout: 10_000 })
+        .toBeGreaterThan(0);
+      const ids = records.map((r) => r.id);
+      expect(ids.every((i) => typeof i === 'string' && RECORD_ID.test(i))).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
     });
 
     it('ERROR when the handler runs past its timeout', async () => {

@@ -10,6 +10,7 @@ import {
   type PredictionInput,
   type RecordKind,
   encodeRecord,
+  newRecordId,
   payloadLimit,
 } from '@libs/messaging';
 
@@ -31,7 +32,8 @@ interface MetricWindow {
  * Publishes this replica's observability records on `<p>.<rt>.obs.*` (KRT_NATS_OBS_PREFIX):
  * logs and metrics as core NATS messages (fire and forget: the stream stores them; a handler
  * never waits for its logs), predictions and measurements through JetStream (the handler's
- * `save` resolves once stored).
+ * `save` resolves once stored). Every record carries a fresh producer-made id (`newRecordId`), the
+ * key mongo-writer stores it under, so a redelivered record is stored once.
  */
 export class ObsPublisher {
   private readonly logger = new Logger(ObsPublisher.name);
@@ -68,6 +70,7 @@ export class ObsPublisher {
       full.length > MAX_LOG_MESSAGE ? `${full.slice(0, MAX_LOG_MESSAGE)}… (truncated)` : full;
     try {
       const bytes = encodeRecord('logs', {
+        id: newRecordId(),
         time: new Date(),
         origin: this.origin,
         level,
@@ -90,14 +93,17 @@ export class ObsPublisher {
 
   /** Stores a prediction; resolves once the observability stream has it. */
   async prediction(input: Omit<PredictionInput, 'origin'>): Promise<void> {
-    await this.store('predictions', encodeRecord('predictions', { ...input, origin: this.origin }));
+    await this.store(
+      'predictions',
+      encodeRecord('predictions', { ...input, id: newRecordId(), origin: this.origin }),
+    );
   }
 
   /** Stores a measurement; resolves once the observability stream has it. */
   async measurement(input: Omit<MeasurementInput, 'origin'>): Promise<void> {
     await this.store(
       'measurements',
-      encodeRecord('measurements', { ...input, origin: this.origin }),
+      encodeRecord('measurements', { ...input, id: newRecordId(), origin: this.origin }),
     );
   }
 
@@ -144,6 +150,7 @@ export class ObsPublisher {
     for (const [fromNode, w] of windows) {
       try {
         const bytes = encodeRecord('metrics', {
+          id: newRecordId(),
           start,
           end,
           origin: this.origin,

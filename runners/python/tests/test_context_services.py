@@ -5,6 +5,7 @@ boundary), configuration (KV, node -> workflow -> project), object store, config
 import asyncio
 import json
 import pathlib
+import re
 import tempfile
 
 import pytest
@@ -15,6 +16,7 @@ from plane import Node, Plane, RunnerProcess, records, value
 from conformance_pb2 import Req
 
 KRT = pathlib.Path(__file__).parent / "krt"
+RECORD_ID = r"[0-9A-HJKMNP-TV-Z]{26}"  # libs/messaging RECORD_ID
 NODES = [Node("n", ["entrypoint"]), Node("sink", ["n"])]
 
 
@@ -92,6 +94,9 @@ def test_logger_and_prints_become_log_records(dp, aio):
         assert codec.struct_to_dict(logged.fields) == {"k": 1}
         o = logged.origin
         assert (o.runtime_id, o.version, o.workflow, o.node) == ("rt", "v1", "wf", "n") and o.replica
+        # every record has its own producer-made id (mongo-writer's _id), in emission order
+        ids = [r.id for r in records(dp, "logs")]
+        assert all(re.fullmatch(RECORD_ID, i) for i in ids) and len(set(ids)) == len(ids)
         # init's print, before any message
         assert any(r.message == "init printed this" and not r.request_id for r in records(dp, "logs"))
         # ctx.logger is echoed as a JSON line on stdout
@@ -132,6 +137,7 @@ def test_predictions_with_kre_checks(dp, aio):
         assert (first.predicted_value, first.true_value) == ("cat", "dog")
         assert codec.struct_to_dict(first.extra) == {"score": 0.5}
         assert protos.enum_name("kre.records.PredictionError", second.error) == "PREDICTION_ERROR_MISSING_VALUES"
+        assert all(re.fullmatch(RECORD_ID, p.id) for p in preds) and first.id < second.id
         # stored in the observability stream (JetStream), not only published
         info = await dp.js.stream_info(f"{dp.prefix.upper()}_rt_OBS")
         assert info.state.messages >= 2
@@ -147,6 +153,7 @@ def test_measurements_awaited_or_not(dp, aio):
         assert codec.struct_to_dict(by["latency"].fields) == {"ms": 1.5, "ok": True, "who": "me"}
         assert dict(by["latency"].tags) == {"host": "h1"}
         assert codec.struct_to_dict(by["count"].fields) == {"n": 3}
+        assert all(re.fullmatch(RECORD_ID, m.id) for m in ms) and by["latency"].id != by["count"].id
 
     aio(go())
 

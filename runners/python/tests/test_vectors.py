@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import any_pb2, struct_pb2
 
 from kre_runner import codec, protos
-from kre_runner.obs import set_time
+from kre_runner.obs import RecordIds, format_record_id, set_time
 
 from conformance_pb2 import Req
 
@@ -67,6 +67,7 @@ def test_node_records_and_data_requests_decode():
     rec = {k: bytes.fromhex(v) for k, v in NODE["records"].items()}
     log = protos.LogRecord.FromString(rec["logs"])
     assert (log.message, log.request_id, log.origin.replica) == ("hello", "req-1", "host-1")
+    assert log.id == format_record_id(1767323045678, 1, 2)
     assert protos.enum_name("kre.records.LogLevel", log.level) == "LOG_LEVEL_WARN"
     assert codec.struct_to_dict(log.fields) == {"k": 1}
     m = protos.NodeMetric.FromString(rec["metrics"])
@@ -85,6 +86,21 @@ def test_node_records_and_data_requests_decode():
     assert reply.id == "abc" and codec.struct_to_dict(reply.documents[0]) == {"_id": "abc", "name": "ana"}
 
 
+def test_record_ids_are_the_node_sides():
+    assert NODE["recordIds"], "vectors/node.json predates record ids: regenerate it"
+    for ms, random, counter, text in NODE["recordIds"]:
+        assert format_record_id(ms, random, counter) == text
+
+
+def test_record_ids_are_unique_sorted_and_differ_between_processes():
+    clock = iter([5, 5, 4, 7])  # the clock steps back once
+    ids = RecordIds(process_random=9, now_ms=lambda: next(clock))
+    made = [ids.next() for _ in range(4)]
+    assert made == sorted(made) and len(set(made)) == 4
+    assert made[2].startswith(format_record_id(5, 0, 0)[:10])  # never backwards
+    assert len({RecordIds().next()[10:18] for _ in range(20)}) > 1  # drawn per process
+
+
 def python_vectors() -> dict:
     import datetime
 
@@ -93,7 +109,7 @@ def python_vectors() -> dict:
     def origin(r):
         r.origin.runtime_id, r.origin.version, r.origin.workflow, r.origin.node, r.origin.replica = "rt", "v1", "wf", "n", "py-1"
 
-    log = protos.LogRecord(message="from python", request_id="req-9")
+    log = protos.LogRecord(message="from python", request_id="req-9", id=RecordIds(process_random=3, now_ms=lambda: 1767323045678).next())
     log.level = protos.enum_value("kre.records.LogLevel", "LOG_LEVEL_ERROR")
     log.source = protos.enum_value("kre.records.LogSource", "LOG_SOURCE_STDERR")
     set_time(log.time, when)
@@ -154,6 +170,7 @@ def test_the_node_side_decodes_what_python_writes():
     assert e["gzip"]["value"] == {"blob": "y" * 5000}
     r = got["records"]
     assert r["logs"]["level"] == "LOG_LEVEL_ERROR" and r["logs"]["time"] == "2026-01-02T03:04:05.678Z"
+    assert r["logs"]["id"] == format_record_id(1767323045678, 3, 0)
     assert r["metrics"]["count"] == "2" and r["metrics"]["bucketCounts"] == ["0", "2", "0"]
     assert r["predictions"]["error"] == "PREDICTION_ERROR_NEW_LABELS"
     assert r["measurements"]["tags"] == {"t": "v"} and r["measurements"]["fields"] == {"x": 1}

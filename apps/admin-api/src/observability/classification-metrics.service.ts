@@ -3,7 +3,11 @@ import { CLOCK, type Clock } from '@libs/core';
 import { type PredictionRow, classificationMetrics } from './classification-metrics.js';
 import type { Metrics } from './metrics.model.js';
 import { checkedRange } from './obs-range.js';
-import { type ObsRecordDoc, ObsRecordsRepository } from './obs-records.repository.js';
+import {
+  type ObsRecordDoc,
+  ObsRecordsRepository,
+  compareObsIds,
+} from './obs-records.repository.js';
 
 type PredictionDoc = ObsRecordDoc & PredictionRow;
 
@@ -37,8 +41,9 @@ export class ClassificationMetricsService {
       { time: 1, predictedValue: 1, trueValue: 1, error: 1 },
       'startDate',
     );
-    // In the order they were saved (the stream sequence), as KRE read them.
-    docs.sort((a, b) => a._id - b._id);
+    // In the order they were saved, as KRE read them: by record id (time, then each producer's
+    // emission order), after the stream order of records stored without one.
+    docs.sort((a, b) => compareObsIds(a._id, b._id));
     return classificationMetrics(docs, range.to.getTime() - range.from.getTime());
   }
 }

@@ -62,13 +62,16 @@ export class LogTailService {
           this.logger.warn(`${subject}: ${error.message}`);
           return queue.end();
         }
-        let line: LogLine | undefined;
+        let record: Record<string, unknown>;
         try {
-          line = logLineOf(runtimeId, decodeRecord('logs', msg.data));
+          record = decodeRecord('logs', msg.data);
         } catch {
           return; // mongo-writer counts and logs invalid records; the tail just skips them
         }
-        if (line && logMatches(own, line)) queue.push(toNodeLog(null, line));
+        const line = logLineOf(runtimeId, record);
+        // The producer-made id is the stored line's id too (none from runners predating it).
+        const id = typeof record.id === 'string' ? record.id : null;
+        if (line && logMatches(own, line)) queue.push(toNodeLog(id, line));
       },
     });
     // The connection draining (shutdown) or a permission error ends the tail, never leaves it

@@ -1,10 +1,15 @@
 import { BadUserInputError } from '@libs/core';
 
-/** Where a page ended: the last line's time and its stream sequence (unique in the runtime). */
+/**
+ * Where a page ended: the last line's time and its `_id` (unique in the runtime's day collection:
+ * the producer-made record id, or the stream sequence of a record without one).
+ */
 export interface LogPosition {
   time: Date;
-  id: number;
+  id: number | string;
 }
+
+const RECORD_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** An opaque cursor: the position, base64url JSON. */
 export function encodeLogCursor(position: LogPosition): string {
@@ -18,18 +23,27 @@ export function decodeLogCursor(cursor: string): LogPosition {
     if (
       Array.isArray(value) &&
       value.length === 2 &&
-      value.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+      Number.isSafeInteger(value[0]) &&
+      (value[0] as number) >= 0 &&
+      ((Number.isSafeInteger(value[1]) && (value[1] as number) >= 0) ||
+        (typeof value[1] === 'string' && RECORD_ID.test(value[1])))
     )
-      return { time: new Date(value[0] as number), id: value[1] as number };
+      return { time: new Date(value[0] as number), id: value[1] as number | string };
   } catch {
     // reported below
   }
   throw new BadUserInputError([{ field: 'cursor', message: 'is not a cursor this query gave' }]);
 }
 
-/** The database filter of the lines after `position` in newest-first order (time, then id). */
+/**
+ * The database filter of the lines after `position` in newest-first order (time, then `_id`).
+ * Both databases order a string `_id` after every number one (BSON type order) and compare only
+ * within a type, so after a string id come the smaller strings and then every numeric id of the
+ * same time (older records stored before their runners made ids).
+ */
 export function olderThan(position: LogPosition): Record<string, unknown> {
-  return {
-    $or: [{ time: { $lt: position.time } }, { time: position.time, _id: { $lt: position.id } }],
-  };
+  const sameTime: Record<string, unknown>[] = [{ time: position.time, _id: { $lt: position.id } }];
+  if (typeof position.id === 'string')
+    sameTime.push({ time: position.time, _id: { $type: 'number' } });
+  return { $or: [{ time: { $lt: position.time } }, ...sameTime] };
 }

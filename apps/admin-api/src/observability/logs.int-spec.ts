@@ -1,4 +1,10 @@
-import { type LogRecordInput, connectNats, encodeRecord } from '@libs/messaging';
+import {
+  type LogRecordInput,
+  RecordIds,
+  connectNats,
+  encodeRecord,
+  formatRecordId,
+} from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { dayCollection } from '@libs/observability';
 import { MembershipsRepository } from '@libs/persistence';
@@ -36,7 +42,7 @@ const WATCH = `subscription($r: ID!, $v: String!, $f: LogTailFilters) {
 
 /** A stored line as mongo-writer writes it (docs/data.md). */
 const stored = (
-  id: number,
+  id: number | string,
   time: string,
   message: string,
   more: {
@@ -81,7 +87,7 @@ describe('logs and watchNodeLogs', () => {
     admin = await h.signIn(h.adminEmail);
     viewer = await h.user('viewer', 'USER', admin);
     const members = h.get(MembershipsRepository);
-    for (const rt of ['rt-page', 'rt-filter', 'rt-tail'])
+    for (const rt of ['rt-page', 'rt-mixed', 'rt-filter', 'rt-tail'])
       await members.put(rt, viewer.id, 'VIEWER', h.clock.now());
   });
   afterAll(async () => {
@@ -92,7 +98,7 @@ describe('logs and watchNodeLogs', () => {
   const seed = async (rt: string, docs: ReturnType<typeof stored>[]) => {
     const db = h.connection().getClient().db(names.runtimeDb(rt));
     for (const doc of docs)
-      await db.collection<{ _id: number }>(dayCollection('logs', doc.time)).insertOne(doc);
+      await db.collection<{ _id: number | string }>(dayCollection('logs', doc.time)).insertOne(doc);
   };
   const logs = (variables: Record<string, unknown>, session = viewer.session) =>
     h.gql<{ logs: Page }>(LOGS, variables, { session });
@@ -135,6 +141,45 @@ describe('logs and watchNodeLogs', () => {
       nodeName: 'n1',
       requestId: null,
     });
+  });
+
+  it('pages through producer-made ids and older stream sequences of the same instant without a gap or a repeat', async () => {
+    const at = '2026-12-05T10:00:00.000Z';
+    const ms = Date.parse(at);
+    const [x, y, z] = [
+      formatRecordId(ms, 7, 0),
+      formatRecordId(ms, 7, 1),
+      formatRecordId(ms, 9, 0),
+    ];
+    await seed('rt-mixed', [
+      stored(11, at, 'seq 11'),
+      stored(12, at, 'seq 12'),
+      stored(x, at, 'id x'),
+      stored(z, at, 'id z'),
+      stored(y, at, 'id y'),
+      stored(formatRecordId(ms + 1, 1, 0), '2026-12-05T10:00:00.001Z', 'newer'),
+      stored(10, '2026-12-05T09:59:59.999Z', 'older'),
+    ]);
+    const filters = { startDate: '2026-12-05T00:00:00Z', endDate: '2026-12-06T00:00:00Z' };
+    const seen: Line[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await logs({ r: 'rt-mixed', f: filters, c: cursor, l: 2 });
+      expect(page.errors).toBeUndefined();
+      seen.push(...page.data!.logs.items);
+      cursor = page.data!.logs.cursor;
+    } while (cursor);
+    // Within one instant: ids newest first (strings sort after every number), then sequences.
+    expect(seen.map((l) => l.message)).toEqual([
+      'newer',
+      'id z',
+      'id y',
+      'id x',
+      'seq 12',
+      'seq 11',
+      'older',
+    ]);
+    expect(seen.slice(1, 4).map((l) => l.id)).toEqual([z, y, x]);
   });
 
   it('filters on levels, versions, workflows, nodes, request id and a literal case-insensitive search', async () => {
@@ -287,7 +332,8 @@ describe('logs and watchNodeLogs', () => {
       publish('rt-other', 'a needle of another runtime', {
         origin: origin({ runtimeId: 'rt-other' }),
       });
-      publish('rt-tail', 'the Needle, matching', { requestId: 'req-9' });
+      const id = new RecordIds().next();
+      publish('rt-tail', 'the Needle, matching', { requestId: 'req-9', id });
       publish('rt-tail', 'needle end');
       // One publisher, one subscriber: NATS keeps the order, so the others came before the end.
       await arrived('needle end');
@@ -295,8 +341,11 @@ describe('logs and watchNodeLogs', () => {
         'the Needle, matching',
         'needle end',
       ]);
+      // A live line carries the id its producer made, the one it is stored under; a record
+      // without one (an older runner) has none live.
+      expect(received.find((l) => l.message === 'needle end')?.id).toBeNull();
       expect(received.find((l) => l.message === 'the Needle, matching')).toEqual({
-        id: null,
+        id,
         level: 'ERROR',
         message: 'the Needle, matching',
         versionName: 'v1',

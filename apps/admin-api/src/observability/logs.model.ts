@@ -13,7 +13,7 @@ export class NodeLog {
   @Field(() => ID, {
     nullable: true,
     description:
-      "The record's sequence in the runtime's observability stream; null on a live line (watchNodeLogs), which gets it only when stored.",
+      "The record's id, made by its producer: the same on a live line (watchNodeLogs) and once stored. A record without one (an older runner) has its sequence in the runtime's observability stream once stored, and null live.",
   })
   id!: string | null;
   @Field() date!: Date;
@@ -25,7 +25,11 @@ export class NodeLog {
   @Field({ description: 'The node id, or `entrypoint`.' }) nodeName!: string;
   @Field({ description: 'The process that logged it.' }) replica!: string;
   @Field(() => String, { nullable: true }) requestId!: string | null;
-  @Field({ description: 'LOGGER, STDOUT, STDERR or RUNNER.' }) source!: string;
+  @Field({
+    description:
+      "LOGGER, STDOUT, STDERR, RUNNER (the runner itself), DEPLOYER (a version's steps, a replica's crash and restart) or ENTRYPOINT (a request the entrypoint failed).",
+  })
+  source!: string;
   @Field(() => String, {
     nullable: true,
     description: 'Structured fields of the line as a JSON object text.',

@@ -10,7 +10,7 @@ import { type ObsRecordDoc, ObsRecordsRepository } from './obs-records.repositor
 type LogDoc = ObsRecordDoc & LogLine;
 
 /** A stored or live log line as the API shows it. */
-export function toNodeLog(id: number | null, line: LogLine): NodeLog {
+export function toNodeLog(id: string | number | null, line: LogLine): NodeLog {
   return {
     id: id === null ? null : String(id),
     date: line.time,

@@ -6,9 +6,23 @@ import { type ObsKind, dayCollectionsBetween, parseDayCollection } from '@libs/o
 import type { Db, Document, Filter } from 'mongodb';
 import type { Connection } from 'mongoose';
 
-/** A stored record: `_id` is its sequence in the runtime's observability stream. */
+/**
+ * A stored record: `_id` is the id its producer made (a string), or its sequence in the
+ * runtime's observability stream for a record without one (a number).
+ */
 export interface ObsRecordDoc extends Document {
-  _id: number;
+  _id: string | number;
+}
+
+/**
+ * The database's order of `_id`s (BSON: every number before every string): stream sequences of
+ * records without an id, then producer-made ids, which sort by time, then emission order.
+ */
+export function compareObsIds(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The most records one aggregate (metrics, node metrics, measurements) reads. */

@@ -31,6 +31,23 @@ describe(toObsWrite.name, () => {
     });
   });
 
+  it('keys a record by the id its producer made, which is not stored twice', () => {
+    const id = '01KDZ0ABCDEFGHJKMNPQRSTVWX';
+    const sut = toObsWrite(
+      'predictions',
+      7,
+      { id, time: '2026-12-06T10:00:00Z', origin, predictedValue: 'a', trueValue: 'b' },
+      received,
+    );
+    expect(sut.document).toEqual({
+      _id: id,
+      time: new Date('2026-12-06T10:00:00Z'),
+      origin,
+      predictedValue: 'a',
+      trueValue: 'b',
+    });
+  });
+
   it("files node metrics by their window's end, with counts as numbers", () => {
     const sut = toObsWrite(
       'metrics',

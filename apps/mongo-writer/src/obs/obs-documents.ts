@@ -1,9 +1,13 @@
 import type { JsonValue, RecordKind } from '@libs/messaging';
 import { dayCollection } from '@libs/observability';
 
-/** One record as stored: `_id` is its sequence in the runtime's observability stream. */
+/**
+ * One record as stored: `_id` is the id its producer gave it (a string, proto/kre/records.proto),
+ * or, for a record without one (a runner that predates it), its sequence in the runtime's
+ * observability stream (a number).
+ */
 export interface ObsDocument {
-  _id: number;
+  _id: string | number;
   [field: string]: unknown;
 }
 
@@ -32,7 +36,7 @@ const TIMES = ['time', 'start', 'end'];
 const COUNTS = ['count', 'errors'];
 
 /**
- * A decoded record (`decodeRecord`'s proto3 JSON) as a document of the day its own time falls on
+ * A decoded record (`decodeRecord`'s proto3 JSON) as a document keyed by its id (else `sequence`) of the day its own time falls on
  * (`end` for node metrics); `received` (the stream's timestamp) stands in for an unreadable time.
  */
 export function toObsWrite(
@@ -41,8 +45,11 @@ export function toObsWrite(
   record: Record<string, JsonValue>,
   received: Date,
 ): ObsWrite {
-  const document: ObsDocument = { _id: sequence };
+  const document: ObsDocument = {
+    _id: typeof record.id === 'string' && record.id ? record.id : sequence,
+  };
   for (const [key, value] of Object.entries(record)) {
+    if (key === 'id') continue; // it is the _id
     if (TIMES.includes(key) && typeof value === 'string') document[key] = dateOr(value, received);
     else if (COUNTS.includes(key) && typeof value === 'string') document[key] = Number(value);
     else if (key === 'bucketCounts' && Array.isArray(value)) document[key] = value.map(Number);

@@ -13,13 +13,14 @@ import type { ObsDocument, ObsWrite } from './obs-documents.js';
 export interface ObsBatchResult {
   inserted: number;
   duplicates: number;
-  refused: { id: number; reason: string }[];
+  refused: { id: string | number; reason: string }[];
 }
 
 /**
  * Runners' observability records in the runtime's database `<p>_<rt>`, one collection per kind
- * and day (`obs-documents.ts`). Idempotent: `_id` is the record's stream sequence, so writing a
- * batch again (redelivered after a crash between the write and the acks) adds nothing.
+ * and day (`obs-documents.ts`). Idempotent: `_id` is the record's producer-made id (its stream
+ * sequence for records without one), so writing a batch again (redelivered after a crash between
+ * the write and the acks, or published twice by a producer that retried) adds nothing.
  */
 @Injectable()
 export class ObsRecordsRepository {

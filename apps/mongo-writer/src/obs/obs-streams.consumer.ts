@@ -252,13 +252,16 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   private async store(s: StreamIngestion, batch: JsMsg[]): Promise<void> {
     const writes: ObsWrite[] = [];
     const valid: JsMsg[] = [];
-    const seen = new Set<number>();
+    /** Stream sequence → the document's `_id` (the record's own id, else that sequence). */
+    const keys = new Map<number, string | number>();
     for (const m of batch) {
       valid.push(m);
-      if (seen.has(m.seq)) continue; // delivered twice within one pull
-      seen.add(m.seq);
+      if (keys.has(m.seq)) continue; // delivered twice within one pull
+      keys.set(m.seq, m.seq);
       try {
-        writes.push(this.decode(s, m));
+        const write = this.decode(s, m);
+        keys.set(m.seq, write.document._id);
+        writes.push(write);
       } catch (error) {
         valid.pop();
         this.invalidRecords += 1;
@@ -277,12 +280,13 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
         // A document the database refuses would be refused again: dropped, never retried.
         const dropped = new Map(refused.map(({ id, reason }) => [id, reason]));
         for (const m of valid) {
-          const reason = dropped.get(m.seq);
+          const key = keys.get(m.seq) ?? m.seq;
+          const reason = dropped.get(key);
           if (reason === undefined) {
             m.ack();
             continue;
           }
-          dropped.delete(m.seq);
+          dropped.delete(key);
           this.invalidRecords += 1;
           this.logger.warn(`${s.stream} message ${m.seq} refused by the database: ${reason}`);
           m.term(reason.slice(0, 200));

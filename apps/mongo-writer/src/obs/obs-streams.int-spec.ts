@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   type RecordInputs,
   type RecordKind,
+  RecordIds,
   connectNats,
   encodeRecord,
   provisionObservabilityStream,
@@ -232,6 +233,46 @@ describe(ObsStreamsConsumer.name, () => {
     const lines = (await messages('rta')).filter((m) => m.startsWith('line '));
     expect(new Set(lines).size).toBe(total);
     expect(lines.sort()).toEqual([...sent].sort());
+  });
+
+  it('stores a record published or delivered again once, under the id its producer made', async () => {
+    const ids = new RecordIds();
+    const time = new Date('2026-12-07T08:00:00Z');
+    const made = Array.from({ length: 20 }, () => ids.next());
+    const records = made.map((id, i) =>
+      encodeRecord('logs', {
+        id,
+        time,
+        origin: origin('rta'),
+        level: 'INFO',
+        message: `twice ${i}`,
+        source: 'LOGGER',
+      }),
+    );
+    const subject = names.obsSubject('rta', 'logs');
+    for (const bytes of records) await js.publish(subject, bytes);
+    const twice = () =>
+      db('rta')
+        .collection('logs_2026_12_07')
+        .find({ message: /^twice / })
+        .toArray();
+    await expect.poll(async () => (await twice()).length, { timeout: 15_000 }).toBe(20);
+    // The same records again (a producer's retry, a batch redelivered after a crash): new
+    // stream sequences, the same ids.
+    for (const bytes of records) await js.publish(subject, bytes);
+    await log('rta', 'after the repeats', time);
+    await expect
+      .poll(async () => (await messages('rta')).includes('after the repeats'), { timeout: 15_000 })
+      .toBe(true);
+    const stored = await twice();
+    expect(stored).toHaveLength(20);
+    expect(stored.map((d) => d._id as unknown as string).sort()).toEqual([...made].sort());
+    expect(stored.every((d) => !('id' in d))).toBe(true);
+    // A record without an id (an older runner) is keyed by its stream sequence.
+    const legacy = await db('rta')
+      .collection('logs_2026_12_07')
+      .findOne({ message: 'after the repeats' });
+    expect(typeof legacy?._id).toBe('number');
   });
 
   it('picks up a runtime created after it started, and drops a removed one', async () => {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRecordError, decodeRecord, encodeRecord, type Origin } from './records.js';
+import {
+  InvalidRecordError,
+  RECORD_ID,
+  RecordIds,
+  decodeRecord,
+  encodeRecord,
+  formatRecordId,
+  newRecordId,
+  type Origin,
+} from './records.js';
 import {
   DataRequestError,
   decodeFindRequest,
@@ -126,6 +135,40 @@ describe('observability records', () => {
   ] as const)('refuses an invalid %s record', (kind, record, problem) => {
     expect(() => encodeRecord(kind, record as never)).toThrow(InvalidRecordError);
     expect(() => encodeRecord(kind, record as never)).toThrow(problem);
+  });
+
+  it('carries the producer-made id, and refuses one not in its format', () => {
+    const id = newRecordId();
+    expect(id).toMatch(RECORD_ID);
+    const log = { time, origin, level: 'INFO', message: 'm', source: 'DEPLOYER' } as const;
+    expect(decodeRecord('logs', encodeRecord('logs', { ...log, id }))).toMatchObject({
+      id,
+      source: 'LOG_SOURCE_DEPLOYER',
+    });
+    expect(decodeRecord('logs', encodeRecord('logs', log))).not.toHaveProperty('id');
+    expect(() => encodeRecord('logs', { ...log, id: 'not-an-id' })).toThrow(/id: must be 26/);
+  });
+
+  it('makes ids unique within a process, in emission order, never going back in time', () => {
+    const clock = [5, 5, 4, 7];
+    const sut = new RecordIds(9, () => clock.shift() ?? 0);
+    const made = [sut.next(), sut.next(), sut.next(), sut.next()];
+    expect(made).toEqual([
+      formatRecordId(5, 9, 0),
+      formatRecordId(5, 9, 1),
+      formatRecordId(5, 9, 2), // the clock stepped back: the id keeps the last time
+      formatRecordId(7, 9, 3),
+    ]);
+    expect([...made].sort()).toEqual(made);
+    // Crockford base32, 10 + 8 + 8 characters; the largest values still fit.
+    expect(formatRecordId(2 ** 48 - 1, 2 ** 40 - 1, 2 ** 40 - 1)).toBe(
+      '7ZZZZZZZZZZZZZZZZZZZZZZZZZ',
+    );
+    expect(formatRecordId(1767323045678, 0x0123456789, 42)).toMatch(RECORD_ID);
+    // Two processes (a restarted replica keeps its name) draw different random parts.
+    expect(
+      new Set(Array.from({ length: 20 }, () => new RecordIds().next().slice(10, 18))).size,
+    ).toBeGreaterThan(1);
   });
 
   it('refuses bytes that are not a record', () => {

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type protobuf from 'protobufjs';
 import { z } from 'zod';
 import { type JsonValue, ProtoJsonError, decodeToJson, encodeFromJson } from './proto-json.js';
@@ -26,9 +27,57 @@ export interface Origin {
 }
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-export type LogSource = 'LOGGER' | 'STDOUT' | 'STDERR' | 'RUNNER';
+export type LogSource = 'LOGGER' | 'STDOUT' | 'STDERR' | 'RUNNER' | 'DEPLOYER' | 'ENTRYPOINT';
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** A producer-made record id (proto/kre/records.proto): 26 Crockford base32 characters. */
+export const RECORD_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const FORTY_BITS = 2 ** 40;
+
+function base32(value: number, chars: number): string {
+  let out = '';
+  for (let i = 0; i < chars; i++) {
+    out = CROCKFORD[value % 32] + out;
+    value = Math.floor(value / 32);
+  }
+  return out;
+}
+
+/** The id of (milliseconds, process random, counter): 10 + 8 + 8 Crockford base32 characters. */
+export function formatRecordId(ms: number, processRandom: number, counter: number): string {
+  return base32(ms, 10) + base32(processRandom % FORTY_BITS, 8) + base32(counter % FORTY_BITS, 8);
+}
+
+/**
+ * Makes record ids for one process (`id` in proto/kre/records.proto): unique because the counter
+ * never repeats within the process and the random part tells processes apart (a restarted replica
+ * keeps its replica name, so the name alone would not); sorted by time, then emission order.
+ */
+export class RecordIds {
+  private counter = 0;
+  private lastMs = 0;
+
+  constructor(
+    private readonly processRandom: number = randomInt(0, FORTY_BITS),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  next(): string {
+    // Never backwards (a clock step back would break the order within the process).
+    this.lastMs = Math.max(this.lastMs, this.now());
+    return formatRecordId(this.lastMs, this.processRandom, this.counter++);
+  }
+}
+
+const processIds = new RecordIds();
+/** A fresh record id from this process's generator. */
+export function newRecordId(): string {
+  return processIds.next();
+}
 
 export interface LogRecordInput {
+  /** The producer-made id (`newRecordId()`); omitted only by producers that predate it. */
+  id?: string;
   time: Date;
   origin: Origin;
   level: LogLevel;
@@ -39,6 +88,7 @@ export interface LogRecordInput {
 }
 
 export interface NodeMetricInput {
+  id?: string;
   start: Date;
   end: Date;
   origin: Origin;
@@ -52,6 +102,7 @@ export interface NodeMetricInput {
 }
 
 export interface PredictionInput {
+  id?: string;
   time: Date;
   origin: Origin;
   requestId?: string;
@@ -62,6 +113,7 @@ export interface PredictionInput {
 }
 
 export interface MeasurementInput {
+  id?: string;
   time: Date;
   origin: Origin;
   requestId?: string;
@@ -105,10 +157,12 @@ function toJson<K extends RecordKind>(kind: K, record: RecordInputs[K]): JsonVal
     origin: { ...(r.origin as Origin) },
   };
   if (typeof r.requestId === 'string' && r.requestId) base.requestId = r.requestId;
+  const id: { id?: string } = typeof r.id === 'string' && r.id ? { id: r.id } : {};
   switch (kind) {
     case 'logs': {
       const l = record as LogRecordInput;
       return {
+        ...id,
         ...base,
         time: l.time.toISOString(),
         level: `LOG_LEVEL_${l.level}`,
@@ -120,6 +174,7 @@ function toJson<K extends RecordKind>(kind: K, record: RecordInputs[K]): JsonVal
     case 'metrics': {
       const m = record as NodeMetricInput;
       return {
+        ...id,
         origin: base.origin,
         start: m.start.toISOString(),
         end: m.end.toISOString(),
@@ -135,6 +190,7 @@ function toJson<K extends RecordKind>(kind: K, record: RecordInputs[K]): JsonVal
     case 'predictions': {
       const p = record as PredictionInput;
       return {
+        ...id,
         ...base,
         time: p.time.toISOString(),
         predictedValue: p.predictedValue ?? '',
@@ -146,6 +202,7 @@ function toJson<K extends RecordKind>(kind: K, record: RecordInputs[K]): JsonVal
     case 'measurements': {
       const m = record as MeasurementInput;
       return {
+        ...id,
         ...base,
         time: m.time.toISOString(),
         name: m.name,
@@ -183,10 +240,13 @@ const origin = z.object({
   replica: z.string().min(1),
 });
 const time = z.string().min(1);
+/** Absent in records of producers that predate it (mongo-writer then keys by stream sequence). */
+const id = z.string().regex(RECORD_ID, 'must be 26 Crockford base32 characters').optional();
 const count = z.coerce.number().int().min(0);
 
 const schemas: Record<RecordKind, z.ZodType> = {
   logs: z.object({
+    id,
     time,
     origin,
     level: z.enum(['LOG_LEVEL_DEBUG', 'LOG_LEVEL_INFO', 'LOG_LEVEL_WARN', 'LOG_LEVEL_ERROR']),
@@ -197,11 +257,14 @@ const schemas: Record<RecordKind, z.ZodType> = {
       'LOG_SOURCE_STDOUT',
       'LOG_SOURCE_STDERR',
       'LOG_SOURCE_RUNNER',
+      'LOG_SOURCE_DEPLOYER',
+      'LOG_SOURCE_ENTRYPOINT',
     ]),
     fields: z.record(z.string(), z.unknown()).optional(),
   }),
   metrics: z
     .object({
+      id,
       start: time,
       end: time,
       origin,
@@ -225,6 +288,7 @@ const schemas: Record<RecordKind, z.ZodType> = {
     }),
   predictions: z
     .object({
+      id,
       time,
       origin,
       requestId: z.string().optional(),
@@ -248,6 +312,7 @@ const schemas: Record<RecordKind, z.ZodType> = {
       },
     ),
   measurements: z.object({
+    id,
     time,
     origin,
     requestId: z.string().optional(),

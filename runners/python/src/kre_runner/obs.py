@@ -5,7 +5,9 @@ JetStream (their `save` returns once the stream has them). Schemas: proto/kre/re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import secrets
 import time
 from datetime import datetime, timezone
 from typing import Optional
@@ -18,6 +20,40 @@ LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 SOURCES = ("LOGGER", "STDOUT", "STDERR", "RUNNER")
 
 log = logging.getLogger("kre_runner")
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_FORTY_BITS = 1 << 40
+
+
+def _base32(value: int, chars: int) -> str:
+    out = []
+    for _ in range(chars):
+        value, digit = divmod(value, 32)
+        out.append(_CROCKFORD[digit])
+    return "".join(reversed(out))
+
+
+def format_record_id(ms: int, process_random: int, counter: int) -> str:
+    """The record id of (milliseconds, process random, counter); libs/messaging formatRecordId."""
+    return _base32(ms, 10) + _base32(process_random % _FORTY_BITS, 8) + _base32(counter % _FORTY_BITS, 8)
+
+
+class RecordIds:
+    """Record ids for one process (`id` in proto/kre/records.proto), as the Node runner makes them:
+    unique because the counter never repeats within the process and the random part tells processes
+    apart (a restarted replica keeps its name); sorted by time, then emission order. Thread safe:
+    `next(itertools.count)` is atomic, and a stale `_last_ms` only costs order, never uniqueness."""
+
+    def __init__(self, process_random: Optional[int] = None, now_ms=None):
+        self._random = secrets.randbelow(_FORTY_BITS) if process_random is None else process_random
+        self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
+        self._counter = itertools.count()
+        self._last_ms = 0
+
+    def next(self) -> str:
+        counter = next(self._counter)
+        self._last_ms = max(self._last_ms, self._now_ms())  # never backwards within the process
+        return format_record_id(self._last_ms, self._random, counter)
 
 
 def set_time(ts, when: datetime | int | None) -> None:
@@ -54,6 +90,7 @@ class ObsPublisher:
         self.interval = metrics_interval
         # Masks the version's config values in log records (masking.ConfigMasker); none by default.
         self.masker = None
+        self.ids = RecordIds()
         self.loop = asyncio.get_running_loop()
         self._windows: dict[str, _Window] = {}
         self._window_start = time.time_ns()
@@ -63,7 +100,9 @@ class ObsPublisher:
     def subject(self, kind: str) -> str:
         return f"{self.prefix}.{kind}"
 
-    def _origin(self, msg) -> None:
+    def _stamp(self, msg) -> None:
+        """A fresh record id and this replica's origin on a record about to be published."""
+        msg.id = self.ids.next()
         o = self.origin
         msg.origin.runtime_id = o["runtime_id"]
         msg.origin.version = o["version"]
@@ -110,7 +149,7 @@ class ObsPublisher:
         try:
             r = protos.LogRecord(message=text)
             set_time(r.time, None)
-            self._origin(r)
+            self._stamp(r)
             r.level = protos.enum_value("kre.records.LogLevel", f"LOG_LEVEL_{level}")
             r.source = protos.enum_value("kre.records.LogSource", f"LOG_SOURCE_{source}")
             if request_id:
@@ -130,11 +169,11 @@ class ObsPublisher:
             log.warning("log record dropped: %s", error)
 
     async def prediction(self, record) -> None:
-        self._origin(record)
+        self._stamp(record)
         await self._store("predictions", record.SerializeToString())
 
     async def measurement(self, record) -> None:
-        self._origin(record)
+        self._stamp(record)
         await self._store("measurements", record.SerializeToString())
 
     async def _store(self, kind: str, data: bytes) -> None:
@@ -184,7 +223,7 @@ class ObsPublisher:
                 )
                 set_time(m.start, start)
                 set_time(m.end, end)
-                self._origin(m)
+                self._stamp(m)
                 m.bucket_bounds_ms.extend(float(b) for b in METRIC_BUCKETS_MS)
                 m.bucket_counts.extend(w.buckets)
                 self._publish_soon(self.subject("metrics"), m.SerializeToString())

@@ -82,7 +82,9 @@ for _i, _n in enumerate(["runtime_id", "version", "workflow", "node", "replica"]
     _field(_m, _n, _i, "string")
 _enum(_rec, "LogLevel", [f"LOG_LEVEL_{x}" for x in ["UNSPECIFIED", "DEBUG", "INFO", "WARN", "ERROR"]])
 _enum(
-    _rec, "LogSource", [f"LOG_SOURCE_{x}" for x in ["UNSPECIFIED", "LOGGER", "STDOUT", "STDERR", "RUNNER"]]
+    _rec,
+    "LogSource",
+    [f"LOG_SOURCE_{x}" for x in ["UNSPECIFIED", "LOGGER", "STDOUT", "STDERR", "RUNNER", "DEPLOYER", "ENTRYPOINT"]],
 )
 _m = _rec.message_type.add(name="LogRecord")
 _field(_m, "time", 1, _ts)
@@ -92,6 +94,7 @@ _field(_m, "message", 4, "string")
 _field(_m, "request_id", 5, "string")
 _field(_m, "source", 6, "enum:.kre.records.LogSource")
 _field(_m, "fields", 7, _st)
+_field(_m, "id", 8, "string")
 _m = _rec.message_type.add(name="NodeMetric")
 _field(_m, "start", 1, _ts)
 _field(_m, "end", 2, _ts)
@@ -103,6 +106,7 @@ _field(_m, "elapsed_ms_sum", 7, "double")
 _field(_m, "elapsed_ms_max", 8, "double")
 _field(_m, "bucket_bounds_ms", 9, "double", repeated=True)
 _field(_m, "bucket_counts", 10, "uint64", repeated=True)
+_field(_m, "id", 11, "string")
 _enum(
     _rec,
     "PredictionError",
@@ -116,6 +120,7 @@ _field(_m, "predicted_value", 4, "string")
 _field(_m, "true_value", 5, "string")
 _field(_m, "error", 6, "enum:.kre.records.PredictionError")
 _field(_m, "extra", 7, _st)
+_field(_m, "id", 8, "string")
 _m = _rec.message_type.add(name="Measurement")
 _field(_m, "time", 1, _ts)
 _field(_m, "origin", 2, ".kre.records.Origin")
@@ -123,6 +128,7 @@ _field(_m, "request_id", 3, "string")
 _field(_m, "name", 4, "string")
 _field(_m, "fields", 5, _st)
 _field(_m, "tags", 6, ".kre.records.Measurement.TagsEntry", repeated=True)
+_field(_m, "id", 7, "string")
 _entry = _m.nested_type.add(name="TagsEntry")
 _field(_entry, "key", 1, "string")
 _field(_entry, "value", 2, "string")

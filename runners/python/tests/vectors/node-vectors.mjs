@@ -10,7 +10,7 @@ const dist = resolve('dist/libs/messaging/src/data-plane');
 const load = (f) => import(join(dist, f));
 const { encodeEnvelope, decodeEnvelope, MessageType } = await load('envelope.js');
 const { PayloadCodec } = await load('payload.js');
-const { encodeRecord, decodeRecord } = await load('records.js');
+const { encodeRecord, decodeRecord, formatRecordId } = await load('records.js');
 const dr = await load('data-requests.js');
 const { compressToFit, decompressIfNeeded } = await load('compression.js');
 const { loadProtoRoot } = await load('proto-root.js');
@@ -38,8 +38,13 @@ function write() {
       gzip: hex(compressToFit(encodeEnvelope({ requestId: 'req-1', fromNode: 'etl', messageType: MessageType.OK, payload: codec.pack({ blob: 'z'.repeat(5000) }) }), 1024)),
     },
     object,
+    recordIds: [
+      [0, 0, 0],
+      [1767323045678, 0x0123456789, 42],
+      [2 ** 48 - 1, 2 ** 40 - 1, 2 ** 40 - 1],
+    ].map(([ms, random, counter]) => [ms, random, counter, formatRecordId(ms, random, counter)]),
     records: {
-      logs: hex(encodeRecord('logs', { time, origin, level: 'WARN', message: 'hello', source: 'LOGGER', requestId: 'req-1', fields: { k: 1 } })),
+      logs: hex(encodeRecord('logs', { id: formatRecordId(time.getTime(), 1, 2), time, origin, level: 'WARN', message: 'hello', source: 'LOGGER', requestId: 'req-1', fields: { k: 1 } })),
       metrics: hex(encodeRecord('metrics', { start: time, end: time, origin, fromNode: 'entrypoint', count: 3, errors: 1, elapsedMsSum: 12.5, elapsedMsMax: 7, bucketBoundsMs: [1, 10], bucketCounts: [1, 2, 0] })),
       predictions: hex(encodeRecord('predictions', { time, origin, requestId: 'req-1', predictedValue: 'cat', trueValue: 'dog', extra: { score: 0.5 } })),
       measurements: hex(encodeRecord('measurements', { time, origin, name: 'latency', fields: { ms: 1.5, ok: true, who: 'me' }, tags: { host: 'h1' } })),
