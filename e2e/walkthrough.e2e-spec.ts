@@ -23,20 +23,21 @@ import WebSocket from 'ws';
 
 const run = promisify(execFile);
 
-/** The fenced block between the walkthrough markers of README.md. */
-async function readmeWalkthrough(): Promise<string> {
+/** The fenced block between the `<!-- <marker>:start -->` and `:end` markers of README.md. */
+async function readmeBlock(marker: string): Promise<string> {
   const readme = await readFile('README.md', 'utf8');
-  const block = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(
-    readme,
-  );
-  if (!block?.[1]) throw new Error('README.md has no walkthrough block');
+  const block = new RegExp(
+    `<!-- ${marker}:start -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${marker}:end -->`,
+  ).exec(readme);
+  if (!block?.[1]) throw new Error(`README.md has no ${marker} block`);
   return block[1];
 }
 
 /**
  * The README walkthrough, run as written against a stack of our own (admin-api, deployer,
- * gateway as processes on random ports): sign in through the mail, an API token, a runtime,
- * the greeter KRT uploaded, configured, started, published, called over HTTP and gRPC. On the
+ * gateway as processes on random ports): with the kre CLI, sign in through the mail, an API
+ * token, a runtime, the greeter KRT uploaded, configured, started, published, called over HTTP
+ * and gRPC; at the end the same over the API with curl and GraphQL (the README's second block). On the
  * running version: a config change rolls the workloads, and watchNodeStatus shows a member
  * the real workloads (a killed one restarting). Then stop and delete over GraphQL with the
  * token: processes, streams and routes are gone.
@@ -203,8 +204,9 @@ describe('the README walkthrough', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('runs as written and answers over HTTP and gRPC', async () => {
-    const script = `set -euo pipefail\n${await readmeWalkthrough()}\necho "KRE_TOKEN=$KRE_TOKEN"\necho "KRE_KEY=$KRE_KEY"\n`;
+  /** Runs a README block with bash, strict, on this stack; the CLI keeps its config in `work`. */
+  const runBlock = async (marker: string, runtime: string, tail: string) => {
+    const script = `set -euo pipefail\n${await readmeBlock(marker)}\n${tail}`;
     const result = await run('bash', ['-c', script], {
       cwd: process.cwd(),
       timeout: 150_000,
@@ -212,28 +214,42 @@ describe('the README walkthrough', () => {
       env: {
         ...process.env,
         PATH: `${dirname(toolBinary('grpcurl'))}:${join(process.cwd(), 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+        KRE_CONFIG_DIR: join(work, 'kre-config'),
+        KRE_TOKEN: '',
+        KRE_CONTEXT: '',
+        KRE_INVOCATION_KEY: '',
         KRE_API: api,
         KRE_GATEWAY: gatewayHttp,
         KRE_GRPC: gatewayGrpc,
         KRE_MAILPIT: env.MAILPIT_URL,
         ADMIN_EMAIL: `admin@${env.KRE_PREFIX}.test`,
-        KRE_RUNTIME: 'demo',
+        KRE_RUNTIME: runtime,
       },
     }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
       throw new Error(
-        `the walkthrough failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`,
+        `the ${marker} block failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`,
       );
     });
-    output = result.stdout;
+    return result.stdout;
+  };
+
+  it('runs as written with the kre CLI and answers over HTTP and gRPC', async () => {
+    output = await runBlock(
+      'walkthrough',
+      'demo',
+      'echo "KRE_TOKEN=$KRE_TOKEN"\necho "KRE_KEY=$KRE_KEY"\n',
+    );
     token = /KRE_TOKEN=(\S+)/.exec(output)?.[1] ?? '';
     expect(token).toMatch(/^kre_/);
     invocationKey = /KRE_KEY=(\S+)/.exec(output)?.[1] ?? '';
     expect(invocationKey).toMatch(/^kre_ik_/);
-    expect(output).toContain('without a key: 401');
+    expect(output).toContain(`admin@${env.KRE_PREFIX}.test (platform admin) on ${api}`);
+    expect(output).toContain('without a key: exit 4');
     expect(output).toContain('{"greeting":"Howdy, Ada Lovelace!"}');
-    expect(output).toMatch(/"greeting": "Howdy, Grace!"/);
-    expect(output).toMatch(/"status":"PUBLISHED"/);
-    expect(output).toContain(`"http":"${gatewayHttp}/demo/versions/greeter-v1"`);
+    expect(output).toContain('{"greeting":"Howdy, Lin!"}');
+    expect(output).toContain('{"greeting":"Howdy, Grace!"}');
+    expect(output).toMatch(/"status": "PUBLISHED"/);
+    expect(output).toContain(`"http": "${gatewayHttp}/demo/versions/greeter-v1"`);
   });
 
   it('invocation keys at the gateway: missing, wrong, another runtime’s and revoked keys are refused; requireInvocationKey false opens the runtime; last use is recorded', async () => {
@@ -480,5 +496,20 @@ describe('the README walkthrough', () => {
         { timeout: 30_000 },
       )
       .toEqual([]);
+  });
+
+  it("runs the README's API block (curl, GraphQL, grpcurl) as written, on a second runtime", async () => {
+    const out = await runBlock('walkthrough-api', 'demo-api', '');
+    expect(out).toContain('without a key: 401');
+    expect(out).toContain('{"greeting":"Howdy, Ada Lovelace!"}');
+    expect(out).toMatch(/"greeting": "Howdy, Grace!"/);
+    expect(out).toMatch(/"status":"PUBLISHED"/);
+    expect(out).toContain(`"http":"${gatewayHttp}/demo-api/versions/greeter-v1"`);
+    await gql(
+      'mutation { unpublishVersion(input: {runtimeId: "demo-api", versionName: "greeter-v1", comment: ""}) { status } }',
+    );
+    await gql(
+      'mutation { stopVersion(input: {runtimeId: "demo-api", versionName: "greeter-v1", comment: ""}) { status } }',
+    );
   });
 });
