@@ -465,6 +465,45 @@ describe('helm/kre chart', () => {
     expect(missing.resources?.[0]?.msg).toContain('could not find schema for Service');
   });
 
+  it("gives admin-api and the deployer the installation's runtime quota, and admin-api and mongo-writer the retention", async () => {
+    const envOf = (objects: KubernetesObject[], name: string) =>
+      resolveEnv(podSpecOf(find(objects, 'Deployment', name)).containers[0], objects, 'kre-system');
+    const quotaOf = (env: Record<string, string>) =>
+      Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('RUNTIME_QUOTA_')));
+    const defaults = documents(await render('kre-system'));
+    const expected = {
+      RUNTIME_QUOTA_REPLICAS: '32',
+      RUNTIME_QUOTA_MEMORY: '32Gi',
+      RUNTIME_QUOTA_CPU: '32',
+      RUNTIME_QUOTA_GPUS: '0',
+      RUNTIME_QUOTA_STORAGE: '16Gi',
+    };
+    expect(quotaOf(envOf(defaults, 'kre-admin-api'))).toEqual(expected);
+    expect(quotaOf(envOf(defaults, 'kre-deployer'))).toEqual(expected);
+    const set = documents(
+      await render(
+        'kre-system',
+        '--set',
+        'runtimeQuota.gpus=2',
+        '--set',
+        'runtimeQuota.memory=8Gi',
+        '--set',
+        'observability.retentionDays=7',
+      ),
+    );
+    for (const app of ['kre-admin-api', 'kre-deployer'])
+      expect(quotaOf(envOf(set, app))).toMatchObject({
+        RUNTIME_QUOTA_GPUS: '2',
+        RUNTIME_QUOTA_MEMORY: '8Gi',
+      });
+    for (const app of ['kre-admin-api', 'kre-mongo-writer'])
+      expect(envOf(set, app).OBS_RETENTION_DAYS).toBe('7');
+    // The schema refuses what the apps would refuse at start.
+    const refused = await template('kre-system', '--set', 'runtimeQuota.memory=lots');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/runtimeQuota/);
+  });
+
   it('serves the admin API Ingress over TLS unless TLS is turned off explicitly', async () => {
     const tlsOf = async (...args: string[]) => {
       const objects = documents(

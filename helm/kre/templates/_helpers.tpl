@@ -323,3 +323,23 @@ an ExternalName onto the gateway).
 {{- with .Values.kubernetes.ingress.domain }}{{- $hosts = prepend $hosts (printf "*.%s" .) -}}{{- end -}}
 {{- join "," $hosts -}}
 {{- end -}}
+
+{{/* RUNTIME_QUOTA_*: the quota of new runtimes (admin-api stores it, the deployer enforces it). */}}
+{{- define "kre.quotaEnv" -}}
+- name: RUNTIME_QUOTA_REPLICAS
+  value: {{ .Values.runtimeQuota.replicas | quote }}
+- name: RUNTIME_QUOTA_MEMORY
+  value: {{ .Values.runtimeQuota.memory | quote }}
+- name: RUNTIME_QUOTA_CPU
+  value: {{ .Values.runtimeQuota.cpu | quote }}
+- name: RUNTIME_QUOTA_GPUS
+  value: {{ .Values.runtimeQuota.gpus | quote }}
+- name: RUNTIME_QUOTA_STORAGE
+  value: {{ .Values.runtimeQuota.storage | quote }}
+{{- end -}}
+
+{{/* OBS_RETENTION_DAYS: the default retention of observability records (admin-api, mongo-writer). */}}
+{{- define "kre.retentionEnv" -}}
+- name: OBS_RETENTION_DAYS
+  value: {{ .Values.observability.retentionDays | quote }}
+{{- end -}}
