@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VersionStatus } from '@libs/core';
-import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
+import { GatewayRoutes, connectNats, decodeRecord, versionRouteKey } from '@libs/messaging';
 import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-harness.js';
 import { Names } from '@libs/naming';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
@@ -16,7 +16,7 @@ import {
   waitForHttp,
   type AppProcess,
 } from '@libs/testing';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,26 @@ describe('deployer with the local driver', () => {
     expect(http).toMatch(host);
     expect(grpc).toMatch(host);
     expect(http.split(':')[0]).toBe(grpc.split(':')[0]);
+
+    // The start's steps are in the version's logs (#15): records of source DEPLOYER in the
+    // runtime's observability stream.
+    const steps: string[] = [];
+    const reader = await jetstream(nc).consumers.get(names.obsStream(rt));
+    for await (const m of await reader.consume()) {
+      const line = m.subject.endsWith('.logs') ? decodeRecord('logs', m.data) : undefined;
+      const origin = line?.origin as { version?: string } | undefined;
+      if (line?.source === 'LOG_SOURCE_DEPLOYER' && origin?.version === versionName)
+        steps.push(line.message as string);
+      if (m.info.pending === 0) break;
+    }
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        'start: begun (attempt 1)',
+        'start: apply',
+        'start: wait-ready',
+        'start: mark-started', // 'start: done' may follow the STARTED status
+      ]),
+    );
   });
 
   it('keeps the workloads through a deployer SIGKILL, and the next deployer adopts them without duplicates', async () => {

@@ -3,6 +3,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { JobsModule, VERSIONS_QUEUE, redisCheck } from '@libs/jobs';
 import {
+  EngineLogPublisher,
   GatewayRoutes,
   NATS_CONNECTION,
   NatsModule,
@@ -30,6 +31,8 @@ import {
   pythonEnvsFactory,
 } from './orchestrator.provider.js';
 import { ReconcilerService } from './reconciler.service.js';
+import { REPLICA_WATCH_PERIOD_MS, ReplicaWatchService } from './replica-watch.service.js';
+import { VersionLogService } from './version-log.service.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
 import { KrtCopyService } from './krt-copy.service.js';
 import { VersionDeploymentService } from './version-deployment.service.js';
@@ -108,6 +111,10 @@ export class DeployerModule {
         VersionDeploymentService,
         RuntimeProvisioningService,
         ReconcilerService,
+        EngineLogPublisher,
+        VersionLogService,
+        { provide: REPLICA_WATCH_PERIOD_MS, useValue: 2_000 },
+        ReplicaWatchService,
         RuntimesProcessor,
         VersionsProcessor,
       ],

@@ -13,6 +13,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
 import { type Progress, VersionDeploymentService } from './version-deployment.service.js';
+import { VersionLogService } from './version-log.service.js';
 
 function progressOf(job: Job): Progress {
   return (step) => job.updateProgress({ step, at: new Date().toISOString() });
@@ -62,6 +63,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
   constructor(
     deployments: VersionDeploymentService,
     private readonly versions: VersionsRepository,
+    private readonly versionLog: VersionLogService,
     @Inject(DEPLOYER_ENV) env: DeployerEnv,
   ) {
     super(env.JOB_CONCURRENCY);
@@ -80,7 +82,16 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
       ((ref: VersionRef, progress: Progress) => Promise<void>) | undefined;
     if (!handler) throw new UnrecoverableError(`no handler for version job "${job.name}"`);
     this.logger.log(`version job ${job.name}`, { ...fieldsOf(job), attempt: job.attemptsMade + 1 });
-    await handler(job.data, progressOf(job));
+    // Each step also goes to the version's logs, where its team looks (docs/observability.md).
+    const jobId = String(job.id);
+    const step = (text: string) => this.versionLog.log(job.data, 'INFO', text, { jobId });
+    step(`${job.name}: begun (attempt ${job.attemptsMade + 1})`);
+    const progress = progressOf(job);
+    await handler(job.data, (name) => {
+      step(`${job.name}: ${name}`);
+      return progress(name);
+    });
+    step(`${job.name}: done`);
   }
 
   /** A job that will not be retried leaves the version in ERROR with the reason, never in STARTING. */
@@ -88,7 +99,14 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
   async onFailed(job: Job<VersionRef> | undefined, error: Error): Promise<void> {
     if (!job) return;
     this.logger.warn(`version job ${job.name} failed: ${error.message}`, fieldsOf(job));
-    if (!isFinalFailure(job, error)) return;
+    const final = isFinalFailure(job, error);
+    this.versionLog.log(
+      job.data,
+      final ? 'ERROR' : 'WARN',
+      `${job.name} failed: ${error.message}${final ? '' : ' (tried again)'}`,
+      { jobId: String(job.id) },
+    );
+    if (!final) return;
     await this.versions
       .setStatus(
         job.data.runtimeId,

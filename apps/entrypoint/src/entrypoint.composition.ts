@@ -9,6 +9,7 @@ import { GrpcHealthService } from './grpc-health.service.js';
 import { GrpcReflectionService } from './grpc-reflection.service.js';
 import { EntrypointGrpcServer } from './grpc.server.js';
 import { EntrypointHttpServer } from './http.server.js';
+import { RequestErrorsService } from './request-errors.service.js';
 import { RpcCalls } from './rpc-calls.service.js';
 import { loadVersionProto } from './version-proto.loader.js';
 import { WorkflowClient } from './workflow.client.js';
@@ -41,6 +42,10 @@ export function composeEntrypoint(env: EntrypointEnv, { nc }: EntrypointDeps): E
     client,
     new PayloadCodec(proto.root),
     env.KRT_REQUEST_TIMEOUT * 1000,
+    new RequestErrorsService(nc, `${env.KRT_NATS_OBS_PREFIX}.logs`, {
+      runtimeId: env.KRT_RUNTIME_ID,
+      version: env.KRT_VERSION,
+    }),
   );
   const health = new GrpcHealthService(proto.serviceName);
   const reflection = new GrpcReflectionService([proto.packageDefinition, health.packageDefinition]);

@@ -9,6 +9,7 @@ import {
   typeUrlOf,
 } from '@libs/messaging';
 import { RpcError } from '@libs/messaging';
+import type { RequestErrorsService } from './request-errors.service.js';
 import type { RpcInfo, VersionProto } from './version-proto.loader.js';
 import type { WorkflowAnswer, WorkflowClient } from './workflow.client.js';
 
@@ -33,6 +34,8 @@ export class RpcCalls {
     private readonly client: WorkflowClient,
     private readonly codec: PayloadCodec,
     private readonly timeoutMs: number,
+    /** Where a failed call is recorded for the version's team (the version's logs). */
+    private readonly errors?: RequestErrorsService,
   ) {}
 
   /** @throws RpcError NOT_FOUND for an unknown rpc, UNIMPLEMENTED for a streaming one. */
@@ -52,10 +55,33 @@ export class RpcCalls {
   }
 
   /** A gRPC call: the request's bytes in, the response's bytes out. */
-  async callBinary(
+  callBinary(name: string, request: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    return this.recorded(name, options, () => this.binary(name, request, options));
+  }
+
+  /** An HTTP call: proto3 JSON in and out. */
+  callJson(name: string, body: unknown, options: CallOptions = {}): Promise<JsonValue> {
+    return this.recorded(name, options, () => this.json(name, body, options));
+  }
+
+  /** Runs a call; a failure is recorded in the version's logs, then thrown on. */
+  private async recorded<T>(
+    name: string,
+    options: CallOptions,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      this.errors?.failed(name, error, options.requestId);
+      throw error;
+    }
+  }
+
+  private async binary(
     name: string,
     request: Uint8Array,
-    options: CallOptions = {},
+    options: CallOptions,
   ): Promise<Uint8Array> {
     const rpc = this.rpc(name);
     try {
@@ -74,8 +100,7 @@ export class RpcCalls {
     return this.responseBytes(rpc, answer);
   }
 
-  /** An HTTP call: proto3 JSON in and out. */
-  async callJson(name: string, body: unknown, options: CallOptions = {}): Promise<JsonValue> {
+  private async json(name: string, body: unknown, options: CallOptions): Promise<JsonValue> {
     const rpc = this.rpc(name);
     let request: Uint8Array;
     try {

@@ -108,6 +108,7 @@ export {
   type RecordInputs,
   type RecordKind,
 } from './data-plane/records.js';
+export { EngineLogPublisher } from './data-plane/records.publisher.js';
 export {
   planRuntimeNatsResources,
   planVersionResources,

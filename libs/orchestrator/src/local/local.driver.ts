@@ -131,6 +131,8 @@ interface ReplicaRecord {
   notBefore: number;
   startedAt?: number;
   message?: string;
+  /** How its process ended (`exited with code 1`, `killed by SIGKILL`), when this deployer started it. */
+  exit?: string;
   /** A Python node's environment: the venv on the host and the Python installation it uses. */
   python?: { venv: string; prefix: string };
   /**
@@ -516,6 +518,12 @@ export class LocalDriver implements OrchestratorDriver {
         stdio: ['ignore', log.fd, log.fd],
       });
       child.unref();
+      delete replica.exit;
+      // Known only for a process this deployer started (an adopted one is not its child).
+      child.on('exit', (code, signal) => {
+        if (replica.pid === child.pid)
+          replica.exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      });
       child.on('error', (error) =>
         this.logger.error(`spawn ${replica.workloadId} failed: ${error.message}`),
       );
@@ -815,9 +823,9 @@ export class LocalDriver implements OrchestratorDriver {
     try {
       // Masked whole, then cut: a value across the cut is masked too.
       const log = configMaskerOf(plan).mask(await readFile(this.logFile(plan, replica), 'utf8'));
-      return `exited; last output: ${log.slice(-1_500).trim()}`;
+      return `${replica.exit ?? 'exited'}; last output: ${log.slice(-1_500).trim()}`;
     } catch {
-      return 'exited';
+      return replica.exit ?? 'exited';
     }
   }
 
