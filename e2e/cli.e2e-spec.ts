@@ -267,6 +267,47 @@ describe('the kre CLI', () => {
     expect((await kre(['runtime', 'create', 'demo'])).code).toBe(7);
   });
 
+  it('adds, lists, re-roles and removes runtime members by email', async () => {
+    const bo = `bo@${env.KRE_PREFIX}.test`;
+    const created = await fetch(`${api}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: `mutation { createUser(input: {email: "${bo}", platformRole: USER}) { id } }`,
+      }),
+    });
+    expect(created.ok).toBe(true);
+    expect(
+      await kreJson(['runtime', 'members', 'add', 'demo', bo, '--role', 'manager']),
+    ).toMatchObject({
+      email: bo,
+      role: 'MANAGER',
+    });
+    expect(
+      (await kre(['runtime', 'members', 'add', 'demo', `nobody@${env.KRE_PREFIX}.test`])).code,
+    ).toBe(3);
+    expect((await kre(['runtime', 'members', 'add', 'demo', bo, '--role', 'boss'])).code).toBe(2);
+    expect(await kreJson(['runtime', 'members', 'role', 'demo', bo, 'viewer'])).toMatchObject({
+      role: 'VIEWER',
+    });
+    const members = await kreJson<{ email: string; role: string }[]>([
+      'runtime',
+      'members',
+      'list',
+      'demo',
+    ]);
+    expect(members.map((m) => [m.email, m.role]).sort()).toEqual(
+      [
+        [admin, 'ADMIN'],
+        [bo, 'VIEWER'],
+      ].sort(),
+    );
+    expect(await kreJson(['runtime', 'members', 'remove', 'demo', bo])).toMatchObject({
+      email: bo,
+    });
+    expect((await kre(['runtime', 'members', 'remove', 'demo', bo])).code).toBe(6);
+  });
+
   it('lists every error of an invalid KRT with its path (exit 3) and uploads nothing', async () => {
     const broken = join(work, 'broken');
     await cp('examples/greeter', broken, { recursive: true });

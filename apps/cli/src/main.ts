@@ -9,6 +9,10 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else {
-    throw error;
+    // A bug: one line saying so, never a bare stack trace.
+    process.stderr.write(
+      `kre: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exitCode = EXIT.failed;
   }
 }

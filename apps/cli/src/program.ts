@@ -7,6 +7,7 @@ import { readCliEnv } from './cli/cli.env.js';
 import { terminalIo, type Io } from './cli/io.js';
 import { registerAuthCommands } from './commands/auth.command.js';
 import { registerCallCommand } from './commands/call.command.js';
+import { registerCompletionCommand } from './commands/completion.command.js';
 import { registerConfigCommands } from './commands/config.command.js';
 import { registerKrtCommands } from './commands/krt.command.js';
 import { registerRuntimeCommands } from './commands/runtime.command.js';
@@ -80,5 +81,6 @@ export function createProgram(io?: Io, env = readCliEnv()): Command {
   registerTokenCommands(program, cli);
   registerCallCommand(program, cli);
   registerKrtCommands(program);
+  registerCompletionCommand(program, cli);
   return program;
 }

@@ -2,7 +2,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { createProgram } from '../program.js';
+import { bashCompletion, commandTree } from '../commands/completion.command.js';
 import { linkToken } from '../commands/auth.command.js';
 import { parseAssignments, parseEnvFile } from '../commands/config.command.js';
 import { readCliEnv, userConfigDir } from './cli.env.js';
@@ -245,5 +247,42 @@ describe('the program', () => {
     expect(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'))).toMatchObject({
       currentContext: 'b',
     });
+  });
+});
+
+describe('shell completion', () => {
+  it('knows every command, its subcommands and options, and is valid bash', () => {
+    const program = createProgram(undefined, readCliEnv({ KRE_CONFIG_DIR: tmpdir() }));
+    const tree = new Map(commandTree(program).map((n) => [n.path, n]));
+    expect(tree.get('')?.subcommands).toEqual(
+      expect.arrayContaining([
+        'login',
+        'runtime',
+        'version',
+        'config',
+        'key',
+        'token',
+        'call',
+        'krt',
+      ]),
+    );
+    expect(tree.get('/runtime/members')?.subcommands).toEqual(['list', 'add', 'remove', 'role']);
+    expect(tree.get('/version/start')?.options).toEqual(
+      expect.arrayContaining(['--runtime', '--wait', '--timeout', '--json', '--context']),
+    );
+    const script = bashCompletion(program);
+    const complete = (...words: string[]) =>
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _kre; echo "\${COMPREPLY[*]}"`,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
+    expect(complete('kre', 'version', 'st')).toBe('status start stop');
+    expect(complete('kre', 'version', 'start', 'greeter-v1', '--wa')).toBe('--wait');
   });
 });

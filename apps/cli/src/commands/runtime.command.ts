@@ -143,4 +143,121 @@ export function registerRuntimeCommands(program: Command, cli: Cli): void {
         ]);
       }),
     );
+
+  registerMemberCommands(runtime, cli);
+}
+
+interface Member {
+  userId: string;
+  email: string;
+  role: string;
+  creationDate: string;
+}
+const MEMBER_FIELDS = 'userId email role creationDate';
+const ROLES = ['VIEWER', 'MANAGER', 'ADMIN'];
+
+function roleOf(value: string): string {
+  const role = value.toUpperCase();
+  if (!ROLES.includes(role)) {
+    throw new CliError(`"${value}" is not a role: use viewer, manager or admin`, EXIT.usage);
+  }
+  return role;
+}
+
+/** `kre runtime members list|add|remove|role`: who may do what on one runtime. */
+function registerMemberCommands(runtime: Command, cli: Cli): void {
+  const members = runtime
+    .command('members')
+    .description("a runtime's members and their roles (VIEWER < MANAGER < ADMIN)");
+  const list = async (options: GlobalOptions, runtimeId: string) =>
+    (
+      await (
+        await cli.client(options)
+      ).graphql<{ runtimeMembers: Member[] }>(
+        `query($r: ID!) { runtimeMembers(runtimeId: $r) { ${MEMBER_FIELDS} } }`,
+        { r: runtimeId },
+      )
+    ).runtimeMembers;
+  /** A member by email or user id. */
+  const find = async (options: GlobalOptions, runtimeId: string, who: string) => {
+    const found = (await list(options, runtimeId)).find((m) => m.email === who || m.userId === who);
+    if (!found) {
+      throw new CliError(`${who} is not a member of runtime ${runtimeId}`, EXIT.notFound);
+    }
+    return found;
+  };
+
+  members
+    .command('list <runtime>')
+    .description('the members of a runtime')
+    .action(
+      cli.action<[string], GlobalOptions>(async (options, runtimeId) => {
+        const rows = await list(options, runtimeId);
+        cli.print(options, rows, () =>
+          table(
+            ['EMAIL', 'ROLE', 'USER ID', 'SINCE'],
+            rows.map((m) => [m.email, m.role, m.userId, m.creationDate]),
+          ),
+        );
+      }),
+    );
+  members
+    .command('add <runtime> <email>')
+    .description('make an existing user a member (default role: viewer)')
+    .option('--role <role>', 'viewer, manager or admin', 'viewer')
+    .addHelpText(
+      'after',
+      '\nExample:\n  kre runtime members add demo bo@example.com --role manager',
+    )
+    .action(
+      cli.action<[string, string], GlobalOptions & { role: string }>(
+        async (options, runtimeId, email) => {
+          const { addRuntimeMember } = await (
+            await cli.client(options)
+          ).graphql<{ addRuntimeMember: Member }>(
+            `mutation($input: AddRuntimeMemberInput!) { addRuntimeMember(input: $input) { ${MEMBER_FIELDS} } }`,
+            { input: { runtimeId, email, role: roleOf(options.role) } },
+          );
+          cli.print(options, addRuntimeMember, () => [
+            `${email} is now ${addRuntimeMember.role} of runtime ${runtimeId}`,
+          ]);
+        },
+      ),
+    );
+  members
+    .command('remove <runtime> <member>')
+    .description('remove a member (by email or user id)')
+    .action(
+      cli.action<[string, string], GlobalOptions>(async (options, runtimeId, who) => {
+        const member = await find(options, runtimeId, who);
+        const { removeRuntimeMember } = await (
+          await cli.client(options)
+        ).graphql<{ removeRuntimeMember: Member }>(
+          `mutation($input: RemoveRuntimeMemberInput!) { removeRuntimeMember(input: $input) { ${MEMBER_FIELDS} } }`,
+          { input: { runtimeId, userId: member.userId } },
+        );
+        cli.print(options, removeRuntimeMember, () => [
+          `${member.email} is no longer a member of runtime ${runtimeId}`,
+        ]);
+      }),
+    );
+  members
+    .command('role <runtime> <member> <role>')
+    .description("change a member's role (by email or user id)")
+    .addHelpText('after', '\nExample:\n  kre runtime members role demo bo@example.com admin')
+    .action(
+      cli.action<[string, string, string], GlobalOptions>(async (options, runtimeId, who, role) => {
+        const wanted = roleOf(role);
+        const member = await find(options, runtimeId, who);
+        const { updateRuntimeMemberRole } = await (
+          await cli.client(options)
+        ).graphql<{ updateRuntimeMemberRole: Member }>(
+          `mutation($input: UpdateRuntimeMemberRoleInput!) { updateRuntimeMemberRole(input: $input) { ${MEMBER_FIELDS} } }`,
+          { input: { runtimeId, userId: member.userId, role: wanted } },
+        );
+        cli.print(options, updateRuntimeMemberRole, () => [
+          `${member.email} is now ${updateRuntimeMemberRole.role} of runtime ${runtimeId}`,
+        ]);
+      }),
+    );
 }
