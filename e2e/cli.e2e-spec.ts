@@ -78,9 +78,8 @@ describe('the kre CLI', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-cli-e2e-'));
     configDir = join(work, 'config', 'kre');
-    const [apiPort, deployerPort, httpPort, grpcPort, gatewayHealth] = await Promise.all(
-      Array.from({ length: 5 }, () => freePort()),
-    );
+    const [apiPort, deployerPort, httpPort, grpcPort, gatewayHealth, writerPort] =
+      await Promise.all(Array.from({ length: 6 }, () => freePort()));
     api = `http://127.0.0.1:${apiPort}`;
     gatewayHttp = `http://127.0.0.1:${httpPort}`;
     gatewayGrpc = `127.0.0.1:${grpcPort}`;
@@ -104,6 +103,10 @@ describe('the kre CLI', () => {
       // No Python here: a version with a Python node ends in ERROR at start (the --wait case).
       KRE_PYTHON: join(work, 'no-python3'),
     });
+    const writer = start('mongo-writer', {
+      NATS_CREDS: await engineCredentials(env, 'mongo-writer'),
+      MONGO_WRITER_HEALTH_PORT: String(writerPort),
+    });
     const gateway = start('gateway', {
       NATS_CREDS: await engineCredentials(env, 'gateway'),
       GATEWAY_HTTP_PORT: String(httpPort),
@@ -113,6 +116,7 @@ describe('the kre CLI', () => {
     await waitForHttp(`${api}/health`, adminApi);
     await waitForHttp(`http://127.0.0.1:${deployerPort}/health`, deployer);
     await waitForHttp(`http://127.0.0.1:${gatewayHealth}/health`, gateway);
+    await waitForHttp(`http://127.0.0.1:${writerPort}/health`, writer);
   });
 
   afterAll(async () => {
@@ -474,6 +478,65 @@ describe('the kre CLI', () => {
     expect(grpcKeyless.code).toBe(4);
     expect((await kre(['call', 'demo', 'Greet', '-d', '{nope'])).code).toBe(2);
     expect((await kre(['call', 'ghost', 'Greet', '--key', key])).code).toBe(6);
+
+    // The version's log lines, as mongo-writer stored them (the deployer's steps at least).
+    await expect
+      .poll(
+        async () =>
+          (
+            await kreJson<{ versionName: string; source: string }[]>([
+              'logs',
+              '-r',
+              'demo',
+              '--version-name',
+              'greeter-v1',
+              '--since',
+              '10m',
+            ])
+          ).length,
+        { timeout: 20_000 },
+      )
+      .toBeGreaterThan(0);
+    const human = await kre(['logs', '-r', 'demo', '--since', '10m', '--limit', '3']);
+    expect(human.code).toBe(0);
+    expect(human.stdout.trim().split('\n')).toHaveLength(3);
+    expect(human.stdout).toMatch(/^\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO |WARN |ERROR) greeter-v1\//m);
+    expect((await kre(['logs', '-r', 'demo', '--level', 'LOUD'])).code).toBe(2);
+    expect((await kre(['logs', '-r', 'demo', '--follow'])).code).toBe(2);
+
+    // --follow: a live line per record of the version, as JSON lines, until interrupted.
+    const follow = spawn(
+      process.execPath,
+      [
+        'dist/apps/cli/src/main.js',
+        'logs',
+        '-r',
+        'demo',
+        '--version-name',
+        'greeter-v1',
+        '--follow',
+        '--json',
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: work, KRE_CONFIG_DIR: configDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let live = '';
+    follow.stdout.on('data', (c: Buffer) => (live += c.toString()));
+    const followed = new Promise<number | null>((resolve) => follow.on('close', resolve));
+    await expect
+      .poll(
+        async () => {
+          await kre(['call', 'demo', 'Greet', '-d', '{"name": "Live"}', '--key', key]);
+          return live;
+        },
+        { timeout: 20_000, interval: 1_000 },
+      )
+      .toMatch(/"versionName":"greeter-v1"/);
+    follow.kill('SIGINT');
+    expect(await followed).toBe(0);
+    expect(JSON.parse(live.split('\n')[0])).toMatchObject({ versionName: 'greeter-v1' });
 
     const keys = await kreJson<{ id: string; name: string; revokedAt: string | null }[]>([
       'key',

@@ -10,6 +10,7 @@ import { registerCallCommand } from './commands/call.command.js';
 import { registerCompletionCommand } from './commands/completion.command.js';
 import { registerConfigCommands } from './commands/config.command.js';
 import { registerKrtCommands } from './commands/krt.command.js';
+import { registerLogsCommand } from './commands/logs.command.js';
 import { registerRuntimeCommands } from './commands/runtime.command.js';
 import { registerTokenCommands } from './commands/token.command.js';
 import { registerVersionCommands } from './commands/version.command.js';
@@ -80,6 +81,7 @@ export function createProgram(io?: Io, env = readCliEnv()): Command {
   registerConfigCommands(program, cli);
   registerTokenCommands(program, cli);
   registerCallCommand(program, cli);
+  registerLogsCommand(program, cli);
   registerKrtCommands(program);
   registerCompletionCommand(program, cli);
   return program;
