@@ -1,5 +1,5 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { VersionStatus, type VersionJobName } from '@libs/core';
 import {
   RUNTIMES_QUEUE,
@@ -10,6 +10,7 @@ import {
 } from '@libs/jobs';
 import { RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import { type Job, UnrecoverableError } from 'bullmq';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
 import { type Progress, VersionDeploymentService } from './version-deployment.service.js';
@@ -41,9 +42,61 @@ function isFinalFailure(job: Job, error: Error): boolean {
  */
 const WORKER_OPTIONS = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
 
+/** The deployer's job series (docs/observability.md, "Prometheus"), one set per registry. */
+const jobMetrics = new WeakMap<
+  Registry,
+  { jobs: Counter<'queue' | 'job' | 'outcome'>; seconds: Histogram<'queue' | 'job'> }
+>();
+function jobMetricsOf(registry: Registry) {
+  let metrics = jobMetrics.get(registry);
+  if (!metrics) {
+    metrics = {
+      jobs: new Counter({
+        name: 'kre_jobs_total',
+        help: 'Jobs run by the deployer: completed, failed (final) or retried',
+        labelNames: ['queue', 'job', 'outcome'],
+        registers: [registry],
+      }),
+      seconds: new Histogram({
+        name: 'kre_job_duration_seconds',
+        help: "One attempt's duration (queue, job name)",
+        labelNames: ['queue', 'job'],
+        buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+        registers: [registry],
+      }),
+    };
+    jobMetrics.set(registry, metrics);
+  }
+  return metrics;
+}
+
 abstract class ConcurrentWorkerHost extends WorkerHost implements OnApplicationBootstrap {
-  constructor(private readonly concurrency: number) {
+  protected readonly jobMetrics: ReturnType<typeof jobMetricsOf>;
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly queueName: string,
+    registry: Registry = new Registry(),
+  ) {
     super();
+    this.jobMetrics = jobMetricsOf(registry);
+  }
+
+  /** Counts the attempt and times it. */
+  protected async measured<T>(job: Job, run: () => Promise<T>): Promise<T> {
+    const labels = { queue: this.queueName, job: job.name };
+    const done = this.jobMetrics.seconds.startTimer(labels);
+    try {
+      const result = await run();
+      this.jobMetrics.jobs.inc({ ...labels, outcome: 'completed' });
+      return result;
+    } catch (error) {
+      const final = error instanceof Error ? isFinalFailure(job, error) : true;
+      this.jobMetrics.jobs.inc({ ...labels, outcome: final ? 'failed' : 'retried' });
+      throw error;
+    } finally {
+      done();
+    }
   }
   /** Concurrency comes from the environment, which decorators must not read. */
   onApplicationBootstrap(): void {
@@ -65,8 +118,9 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
     private readonly versions: VersionsRepository,
     private readonly versionLog: VersionLogService,
     @Inject(DEPLOYER_ENV) env: DeployerEnv,
+    @Optional() registry?: Registry,
   ) {
-    super(env.JOB_CONCURRENCY);
+    super(env.JOB_CONCURRENCY, VERSIONS_QUEUE, registry);
     this.handlers = {
       start: (r, p) => deployments.start(r, p),
       stop: (r, p) => deployments.stop(r, p),
@@ -87,10 +141,12 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
     const step = (text: string) => this.versionLog.log(job.data, 'INFO', text, { jobId });
     step(`${job.name}: begun (attempt ${job.attemptsMade + 1})`);
     const progress = progressOf(job);
-    await handler(job.data, (name) => {
-      step(`${job.name}: ${name}`);
-      return progress(name);
-    });
+    await this.measured(job, () =>
+      handler(job.data, (name) => {
+        step(`${job.name}: ${name}`);
+        return progress(name);
+      }),
+    );
     step(`${job.name}: done`);
   }
 
@@ -129,15 +185,18 @@ export class RuntimesProcessor extends ConcurrentWorkerHost {
     private readonly provisioning: RuntimeProvisioningService,
     private readonly runtimes: RuntimesRepository,
     @Inject(DEPLOYER_ENV) env: DeployerEnv,
+    @Optional() registry?: Registry,
   ) {
-    super(env.JOB_CONCURRENCY);
+    super(env.JOB_CONCURRENCY, RUNTIMES_QUEUE, registry);
   }
 
   async process(job: Job<RuntimeRef>): Promise<string[] | void> {
     const name = job.name as RuntimeJobName;
     this.logger.log(`runtime job ${name}`, fieldsOf(job));
-    if (name === 'create') return this.provisioning.create(job.data, progressOf(job));
-    if (name === 'delete') return this.provisioning.delete(job.data, progressOf(job));
+    if (name === 'create')
+      return this.measured(job, () => this.provisioning.create(job.data, progressOf(job)));
+    if (name === 'delete')
+      return this.measured(job, () => this.provisioning.delete(job.data, progressOf(job)));
     throw new UnrecoverableError(`no handler for runtime job "${job.name}"`);
   }
 

@@ -25,6 +25,7 @@ import {
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { freePort, testEnv } from '@libs/testing';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayEnvSchema } from './gateway.env.js';
 import { GatewayModule } from './gateway.module.js';
@@ -434,5 +435,28 @@ describe('gateway: invocation keys and limits', () => {
       '0',
     );
     expect((await grpcCall({ ':authority': '127.0.0.1' })).status).toBe('3'); // INVALID_ARGUMENT
+  });
+  it('counts calls by protocol, runtime, version and code for Prometheus, naming only runtimes it knows', async () => {
+    const registry = app.get(Registry);
+    const count = async (labels: Record<string, string>) =>
+      (await registry.getSingleMetric('kre_gateway_requests_total')?.get())?.values
+        .filter((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))
+        .reduce((sum, v) => sum + v.value, 0) ?? 0;
+    const ok = { protocol: 'http', runtime: 'open', version: 'v1', code: '200' };
+    const [okBefore, unknownBefore] = [await count(ok), await count({ runtime: '', code: '404' })];
+    for (let i = 0; i < 3; i++) expect((await call('/open/Greet')).status).toBe(200);
+    expect((await call('/made-up-runtime/Greet')).status).toBe(404);
+    expect((await grpcCall({ 'kre-runtime': 'shop' })).status).toBe('16');
+    await expect.poll(() => count(ok)).toBe(okBefore + 3);
+    await expect.poll(() => count({ runtime: '', code: '404' })).toBe(unknownBefore + 1);
+    await expect
+      .poll(() => count({ protocol: 'grpc', runtime: 'shop', version: '', code: '16' }))
+      .toBeGreaterThanOrEqual(1);
+    const text = await registry.metrics();
+    expect(text).not.toContain('made-up-runtime');
+    expect(text).toMatch(
+      /kre_gateway_request_duration_seconds_count\{protocol="http",runtime="open",version="v1",code="200"\} \d+/,
+    );
+    expect(text).toContain('process_cpu_seconds_total'); // the process's own series too
   });
 });

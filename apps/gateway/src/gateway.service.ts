@@ -4,14 +4,17 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
 import { CLOCK, type Clock } from '@libs/core';
 import { NATS_CONNECTION, bindInvocationKeys, openGatewayRoutes } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { GatewayAdmission, KeyUsageReporter } from './admission.js';
 import { CallLimits } from './call-limits.js';
 import type { GatewayEnv } from './gateway.env.js';
+import { GatewayMetrics } from './gateway-metrics.js';
 import { GatewayGrpcProxy } from './grpc-proxy.js';
 import { runtimeHostPatterns } from './runtime-host.js';
 import { GatewayHttpProxy } from './http-proxy.js';
@@ -51,6 +54,7 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     private readonly names: Names,
     @Inject(CLOCK) clock: Clock,
+    @Optional() registry?: Registry,
   ) {
     const admission = new GatewayAdmission(
       this.routes,
@@ -60,8 +64,9 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
       clock,
     );
     const runtimeHosts = runtimeHostPatterns(env.GATEWAY_RUNTIME_HOSTS);
-    this.http = new GatewayHttpProxy(admission, runtimeHosts);
-    this.grpc = new GatewayGrpcProxy(admission, runtimeHosts);
+    const metrics = new GatewayMetrics(registry);
+    this.http = new GatewayHttpProxy(admission, runtimeHosts, metrics);
+    this.grpc = new GatewayGrpcProxy(admission, runtimeHosts, metrics);
   }
 
   readiness(): { ready: boolean; reason: string } {

@@ -12,6 +12,7 @@ import {
 import { Logger } from '@nestjs/common';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
+import { type CallMeter, GatewayMetrics } from './gateway-metrics.js';
 import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
@@ -33,13 +34,21 @@ export class GatewayGrpcProxy {
   private readonly logger = new Logger(GatewayGrpcProxy.name);
   private readonly server: Http2Server;
   private readonly sessions = new Map<string, ClientHttp2Session>();
+  /** Each call's meter; its code is the gRPC status the call ends with (a number). */
+  private readonly meters = new WeakMap<ServerHttp2Stream, CallMeter>();
 
   constructor(
     private readonly admission: GatewayAdmission,
     private readonly runtimeHosts: RuntimeHostPatterns = [],
+    private readonly metrics: GatewayMetrics = new GatewayMetrics(),
   ) {
     this.server = createServer();
-    this.server.on('stream', (stream, headers) => this.handle(stream, headers));
+    this.server.on('stream', (stream, headers) => {
+      const meter = this.metrics.start('grpc');
+      this.meters.set(stream, meter);
+      stream.on('close', () => meter.end());
+      this.handle(stream, headers, meter);
+    });
     this.server.on('sessionError', (error) =>
       this.logger.debug(`client session: ${error.message}`),
     );
@@ -48,6 +57,8 @@ export class GatewayGrpcProxy {
   /** A trailers-only gRPC answer with the data plane's error (`RpcError`) or the gateway's. */
   private reject(stream: ServerHttp2Stream, error: RpcError | GatewayRefusal): void {
     if (stream.destroyed || stream.headersSent) return;
+    const meter = this.meters.get(stream);
+    if (meter) meter.code = String(error.grpcStatus);
     stream.respond(
       {
         ...(error instanceof GatewayRefusal ? error.headers : {}),
@@ -74,7 +85,7 @@ export class GatewayGrpcProxy {
     return session;
   }
 
-  private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, meter: CallMeter): void {
     stream.on('error', () => undefined);
     // The metadata names the runtime; else the runtime's own address (runtime-host.ts) does.
     const runtimeId =
@@ -108,10 +119,14 @@ export class GatewayGrpcProxy {
       );
     } catch (error) {
       stream.resume();
+      // Refused past the route or key lookup: a runtime this gateway knows.
+      if (error instanceof GatewayRefusal && error.code !== 'NOT_FOUND') meter.runtime = runtimeId;
       if (error instanceof GatewayRefusal) return this.reject(stream, error);
       throw error;
     }
     const { target, permit } = admitted;
+    meter.runtime = runtimeId;
+    meter.version = target.version;
     stream.on('close', () => permit.release());
     const forward: OutgoingHttpHeaders = {};
     for (const [key, value] of Object.entries(headers))
@@ -140,6 +155,7 @@ export class GatewayGrpcProxy {
         if (!key.startsWith(':') || key === ':status') out[key] = value;
       out['kre-version'] = target.version;
       const endStream = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      if (endStream) meter.code = String(first(responseHeaders['grpc-status']) ?? '');
       if (stream.destroyed) return;
       stream.respond(out, endStream ? { endStream: true } : { waitForTrailers: true });
       if (!endStream) upstream.pipe(stream);
@@ -156,6 +172,7 @@ export class GatewayGrpcProxy {
         out['grpc-status'] = String(ended.grpcStatus);
         out['grpc-message'] = grpcMessage(ended.message);
       }
+      meter.code = String(first(out['grpc-status'] as string | string[] | undefined) ?? '');
       stream.sendTrailers(out);
     });
     upstream.on('error', (error: Error) => {

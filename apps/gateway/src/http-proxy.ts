@@ -10,6 +10,7 @@ import {
 } from 'node:http';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
+import { type CallMeter, GatewayMetrics } from './gateway-metrics.js';
 import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
 
 const HOP_BY_HOP = new Set([
@@ -40,8 +41,16 @@ export class GatewayHttpProxy {
   constructor(
     private readonly admission: GatewayAdmission,
     private readonly runtimeHosts: RuntimeHostPatterns = [],
+    private readonly metrics: GatewayMetrics = new GatewayMetrics(),
   ) {
-    this.server = createServer((req, res) => this.handle(req, res));
+    this.server = createServer((req, res) => {
+      const meter = this.metrics.start('http');
+      res.on('close', () => {
+        meter.code = String(res.statusCode);
+        meter.end();
+      });
+      this.handle(req, res, meter);
+    });
     this.server.keepAliveTimeout = 65_000;
   }
 
@@ -56,7 +65,7 @@ export class GatewayHttpProxy {
     res.end(body);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse, meter: CallMeter): void {
     const [path, query] = (req.url ?? '/').split('?', 2);
     let parts: string[];
     try {
@@ -113,11 +122,15 @@ export class GatewayHttpProxy {
       );
     } catch (error) {
       req.resume();
+      // Refused past the route or key lookup: a runtime this gateway knows.
+      if (error instanceof GatewayRefusal && error.code !== 'NOT_FOUND') meter.runtime = runtimeId;
       if (error instanceof GatewayRefusal) this.fail(res, error);
       else throw error;
       return;
     }
     const { target, permit } = admitted;
+    meter.runtime = runtimeId;
+    meter.version = target.version;
     res.on('close', () => permit.release());
     const [host, port] = splitHostPort(target.http);
     const headers: OutgoingHttpHeaders = {};

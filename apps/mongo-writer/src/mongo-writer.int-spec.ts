@@ -149,5 +149,9 @@ describe(MongoWriterModule.name, () => {
     await expect
       .poll(async () => (await health()).ingestion?.status, { timeout: 10_000 })
       .toBe('up');
+    // The failed writes and the stored records are on /metrics (Prometheus).
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain('kre_obs_records_stored_total{runtime="shop"} 2');
+    expect(metrics).toMatch(/^kre_obs_write_failures_total\{runtime="shop"\} [1-9]\d*$/m);
   });
 });

@@ -14,6 +14,8 @@ import {
   HealthIndicatorService,
   TerminusModule,
 } from '@nestjs/terminus';
+import { Registry } from 'prom-client';
+import { MetricsController, createMetricsRegistry } from './metrics.js';
 
 /** One dependency of an app: `check` resolves when it is reachable. */
 export interface DependencyCheck {
@@ -87,7 +89,10 @@ class HealthController {
   }
 }
 
-/** `GET /health` (dependencies) and `GET /livez` for an HTTP app. */
+/**
+ * `GET /health` (dependencies), `GET /livez` and `GET /metrics` (Prometheus) for an HTTP app.
+ * Global: the app's services inject its metrics `Registry` to add their series.
+ */
 @Module({})
 export class HealthModule {
   /** `checks` makes the app's `DependencyCheck[]` from injected (global) connections. */
@@ -97,9 +102,14 @@ export class HealthModule {
   }): DynamicModule {
     return {
       module: HealthModule,
+      global: true,
       imports: [TerminusModule],
-      controllers: [HealthController],
-      providers: [{ ...checks, provide: DEPENDENCY_CHECKS }],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { ...checks, provide: DEPENDENCY_CHECKS },
+        { provide: Registry, useFactory: createMetricsRegistry },
+      ],
+      exports: [Registry],
     };
   }
 }

@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import {
   AckPolicy,
@@ -17,6 +18,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { NATS_CONNECTION, decodeRecord } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { type ObsWrite, kindOfSubject, toObsWrite } from './obs-documents.js';
@@ -58,6 +60,8 @@ interface StreamIngestion {
   failing?: string;
   /** Records in the stream not yet delivered, as of the last pull. */
   lag: number;
+  /** The last first-time delivery it got: its consumer and stream sequences. */
+  last?: { delivery: number; seq: number };
   done?: Promise<void>;
 }
 
@@ -79,13 +83,17 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   private discovery?: Promise<void>;
   private discoveryFailure?: string;
   private invalidRecords = 0;
+  private readonly metrics: ObsIngestionMetrics;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     private readonly names: Names,
     private readonly records: ObsRecordsRepository,
     @Inject(OBS_INGESTION_OPTIONS) private readonly options: ObsIngestionOptions,
-  ) {}
+    @Optional() registry: Registry = new Registry(),
+  ) {
+    this.metrics = obsIngestionMetrics(registry);
+  }
 
   onApplicationBootstrap(): void {
     this.stopping = false;
@@ -166,6 +174,7 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       if (found.has(ingestion.stream)) continue;
       this.streams.delete(ingestion.stream);
       await this.stop(ingestion);
+      this.metrics.lag.remove({ runtime: ingestion.runtimeId });
       this.logger.log(`stream ${ingestion.stream} is gone: no longer ingested`);
     }
   }
@@ -245,6 +254,21 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       s.pull = undefined;
     }
     s.lag = batch.at(-1)?.info.pending ?? 0;
+    this.metrics.lag.set({ runtime: s.runtimeId }, s.lag);
+    for (const m of batch) {
+      if (m.info.redelivered) continue;
+      // The stream holds only this runtime's records and the consumer delivers them in order:
+      // two consecutive deliveries whose stream sequences are not consecutive mean the stream
+      // dropped what lay between (its maximum age or size) before anyone read it. Only
+      // deliveries this replica got back to back are compared (a lower bound with replicas).
+      const { last } = s;
+      if (last && m.info.deliverySequence === last.delivery + 1 && m.seq > last.seq + 1)
+        this.metrics.dropped.inc(
+          { runtime: s.runtimeId, reason: 'stream_limit' },
+          m.seq - last.seq - 1,
+        );
+      s.last = { delivery: m.info.deliverySequence, seq: m.seq };
+    }
     return batch;
   }
 
@@ -265,16 +289,24 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       } catch (error) {
         valid.pop();
         this.invalidRecords += 1;
+        this.metrics.dropped.inc({ runtime: s.runtimeId, reason: 'invalid' });
         const reason = errorText(error).slice(0, 500);
         this.logger.warn(`${s.stream} message ${m.seq} dropped (${m.subject}): ${reason}`);
         m.term(reason.slice(0, 200));
       }
     }
+    const runtime = { runtime: s.runtimeId };
     for (let attempt = 0; ; attempt++) {
       try {
-        const refused = writes.length
-          ? (await this.records.insertBatch(s.runtimeId, writes)).refused
-          : [];
+        let refused: { id: string | number; reason: string }[] = [];
+        if (writes.length) {
+          const done = this.metrics.batchSeconds.startTimer(runtime);
+          const result = await this.records.insertBatch(s.runtimeId, writes);
+          done();
+          refused = result.refused;
+          this.metrics.stored.inc(runtime, result.inserted);
+          this.metrics.duplicates.inc(runtime, result.duplicates);
+        }
         if (s.failing) this.logger.log(`writing ${s.runtimeId}'s records again`);
         s.failing = undefined;
         // A document the database refuses would be refused again: dropped, never retried.
@@ -288,11 +320,13 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
           }
           dropped.delete(key);
           this.invalidRecords += 1;
+          this.metrics.dropped.inc({ ...runtime, reason: 'refused' });
           this.logger.warn(`${s.stream} message ${m.seq} refused by the database: ${reason}`);
           m.term(reason.slice(0, 200));
         }
         return;
       } catch (error) {
+        this.metrics.failures.inc(runtime);
         const text = errorText(error);
         if (s.failing !== text)
           this.logger.warn(`cannot write ${s.runtimeId}'s records (kept in ${s.stream}): ${text}`);
@@ -339,6 +373,59 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   private wakeAll(): void {
     for (const wake of [...this.sleepers]) wake();
   }
+}
+
+/** mongo-writer's series (docs/observability.md, "Prometheus"); label `runtime` only. */
+interface ObsIngestionMetrics {
+  lag: Gauge<'runtime'>;
+  stored: Counter<'runtime'>;
+  duplicates: Counter<'runtime'>;
+  dropped: Counter<'runtime' | 'reason'>;
+  failures: Counter<'runtime'>;
+  batchSeconds: Histogram<'runtime'>;
+}
+
+function obsIngestionMetrics(registry: Registry): ObsIngestionMetrics {
+  const registers = [registry];
+  return {
+    lag: new Gauge({
+      name: 'kre_obs_ingestion_lag_records',
+      help: "Records in the runtime's observability stream not yet delivered to mongo-writer (as of its last pull)",
+      labelNames: ['runtime'],
+      registers,
+    }),
+    stored: new Counter({
+      name: 'kre_obs_records_stored_total',
+      help: "Records written into the runtime's database",
+      labelNames: ['runtime'],
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'kre_obs_records_duplicate_total',
+      help: 'Records already stored (a redelivered batch, a record published twice): skipped',
+      labelNames: ['runtime'],
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'kre_obs_records_dropped_total',
+      help: 'Records never stored: invalid (undecodable, another runtime), refused (by the database), stream_limit (dropped by the stream before delivery: its maximum age or size)',
+      labelNames: ['runtime', 'reason'],
+      registers,
+    }),
+    failures: new Counter({
+      name: 'kre_obs_write_failures_total',
+      help: 'Batch writes that failed (the database down or slow); the batch is retried',
+      labelNames: ['runtime'],
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'kre_obs_write_batch_seconds',
+      help: "Duration of one batch's write into the runtime's database",
+      labelNames: ['runtime'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+  };
 }
 
 function errorText(error: unknown): string {

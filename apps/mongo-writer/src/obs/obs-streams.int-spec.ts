@@ -18,6 +18,7 @@ import { Names } from '@libs/naming';
 import { mongooseOptions } from '@libs/persistence';
 import { engineCredentials, testEnv } from '@libs/testing';
 import mongoose, { type Connection } from 'mongoose';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObsRecordsRepository } from './obs-records.repository.js';
 import { type ObsIngestionOptions, ObsStreamsConsumer } from './obs-streams.consumer.js';
@@ -34,7 +35,7 @@ const OPTIONS: ObsIngestionOptions = {
 describe(ObsStreamsConsumer.name, () => {
   const env = testEnv();
   const names = new Names(env.KRE_PREFIX);
-  const runtimes = ['rta', 'rtb', 'rtc'];
+  const runtimes = ['rta', 'rtb', 'rtc', 'rtd'];
   let admin: NatsConnection;
   let jsm: JetStreamManager;
   let js: JetStreamClient;
@@ -42,6 +43,14 @@ describe(ObsStreamsConsumer.name, () => {
   let credentials: string;
   let writer: NatsConnection;
   let sut: ObsStreamsConsumer;
+  let metrics: Registry;
+  /** A series' value for `runtime` (and `reason`), 0 when absent. */
+  const metric = async (name: string, labels: Record<string, string>) => {
+    const found = (await metrics.getSingleMetric(name)?.get())?.values.find((v) =>
+      Object.entries(labels).every(([k, value]) => v.labels[k] === value),
+    );
+    return found?.value ?? 0;
+  };
 
   /** mongo-writer as in production: its own NATS identity and inbox prefix. */
   const start = async () => {
@@ -51,11 +60,13 @@ describe(ObsStreamsConsumer.name, () => {
       name: 'mongo-writer',
       inboxPrefix: names.engineInboxPrefix('mongo-writer'),
     });
+    metrics = new Registry();
     sut = new ObsStreamsConsumer(
       writer,
       names,
       new ObsRecordsRepository(connection, names),
       OPTIONS,
+      metrics,
     );
     sut.onApplicationBootstrap();
   };
@@ -268,6 +279,9 @@ describe(ObsStreamsConsumer.name, () => {
     expect(stored).toHaveLength(20);
     expect(stored.map((d) => d._id as unknown as string).sort()).toEqual([...made].sort());
     expect(stored.every((d) => !('id' in d))).toBe(true);
+    expect(
+      await metric('kre_obs_records_duplicate_total', { runtime: 'rta' }),
+    ).toBeGreaterThanOrEqual(20);
     // A record without an id (an older runner) is keyed by its stream sequence.
     const legacy = await db('rta')
       .collection('logs_2026_12_07')
@@ -283,6 +297,30 @@ describe(ObsStreamsConsumer.name, () => {
     await jsm.streams.delete(names.obsStream('rtc'));
     await expect.poll(() => sut.details().streams, { timeout: 15_000 }).toBe('2');
     await expect(sut.health()).resolves.toBeUndefined();
+  });
+
+  it('counts what it stored, what it skipped, and what the stream dropped before it read it (Prometheus)', async () => {
+    const stream = names.obsStream('rtd');
+    await provisionObservabilityStream(jsm, names, 'rtd', { storage: 'memory' });
+    const { config } = await jsm.streams.info(stream);
+    await jsm.streams.update(stream, { ...config, max_msgs: 3 }); // keeps the newest 3
+    await log('rtd', 'first');
+    await expect.poll(() => messages('rtd'), { timeout: 15_000 }).toEqual(['first']);
+    // While nobody reads, 10 more arrive and the stream keeps the last 3: 7 are lost.
+    await jsm.consumers.pause(stream, names.obsConsumer(), new Date(Date.now() + 3_600_000));
+    for (let i = 0; i < 10; i++) await log('rtd', `burst ${i}`);
+    await jsm.consumers.resume(stream, names.obsConsumer());
+    await expect.poll(async () => (await messages('rtd')).length, { timeout: 15_000 }).toBe(4);
+    expect((await messages('rtd')).sort()).toEqual(['burst 7', 'burst 8', 'burst 9', 'first']);
+
+    expect(
+      await metric('kre_obs_records_dropped_total', { runtime: 'rtd', reason: 'stream_limit' }),
+    ).toBe(7);
+    expect(await metric('kre_obs_records_stored_total', { runtime: 'rtd' })).toBe(4);
+    expect(await metric('kre_obs_ingestion_lag_records', { runtime: 'rtd' })).toBe(0);
+    expect(await metric('kre_obs_records_dropped_total', { runtime: 'rtb' })).toBe(0);
+    const text = await metrics.metrics();
+    expect(text).toContain('kre_obs_write_batch_seconds_count{runtime="rtd"}');
   });
 
   it('its identity reads observability records only: its own consumer, filtered on obs subjects', async () => {
