@@ -1,4 +1,6 @@
-import { openAsBlob } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -181,10 +183,14 @@ export class ApiClient {
     await this.rest('/api/v1/auth/logout', undefined, { method: 'POST' });
   }
 
-  /** Uploads a .krt as a new version of the runtime. */
+  /**
+   * Uploads a .krt as a new version of the runtime: streamed as multipart/form-data (field
+   * `file`), calling `onProgress` as its bytes go out.
+   */
   async uploadKrt(
     runtimeId: string,
     file: string,
+    onProgress?: (sent: number, total: number) => void,
   ): Promise<{
     runtimeId: string;
     name: string;
@@ -192,8 +198,22 @@ export class ApiClient {
     krtVersion: string;
     workflows: string[];
   }> {
-    const form = new FormData();
-    form.set('file', await openAsBlob(file), basename(file));
+    const total = (await stat(file)).size;
+    const boundary = `----kre-${randomBytes(12).toString('hex')}`;
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${basename(file).replace(/["\r\n]/g, '_')}"\r\nContent-Type: application/gzip\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    async function* parts(): AsyncGenerator<Uint8Array> {
+      yield head;
+      let sent = 0;
+      for await (const chunk of createReadStream(file)) {
+        sent += (chunk as Buffer).length;
+        onProgress?.(sent, total);
+        yield chunk as Buffer;
+      }
+      yield tail;
+    }
     const { body } = await this.rest<{
       runtimeId: string;
       name: string;
@@ -202,7 +222,9 @@ export class ApiClient {
       workflows: string[];
     }>(`/api/v1/runtimes/${encodeURIComponent(runtimeId)}/versions`, undefined, {
       method: 'POST',
-      body: form,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: ReadableStream.from(parts()),
+      duplex: 'half', // a streamed request body (Node's fetch requires saying so)
     });
     return body;
   }

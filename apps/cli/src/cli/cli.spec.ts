@@ -10,7 +10,7 @@ import { parseAssignments, parseEnvFile } from '../commands/config.command.js';
 import { readCliEnv, userConfigDir } from './cli.env.js';
 import { ConfigStore, checkContextName } from './config-store.js';
 import { CliError, EXIT, exitCodeOf } from './exit-codes.js';
-import type { Io } from './io.js';
+import { progressBar, table, type Io } from './io.js';
 import { parseDuration, poll } from './wait.js';
 
 describe(ConfigStore.name, () => {
@@ -284,5 +284,27 @@ describe('shell completion', () => {
       ).trim();
     expect(complete('kre', 'version', 'st')).toBe('status start stop');
     expect(complete('kre', 'version', 'start', 'greeter-v1', '--wa')).toBe('--wait');
+  });
+});
+
+describe('terminal output', () => {
+  it('draws a progress bar', () => {
+    expect(progressBar(0, 2 * 1024 * 1024, 10)).toBe('[----------]   0%  0.0 MiB / 2.0 MiB');
+    expect(progressBar(1024 * 1024, 2 * 1024 * 1024, 10)).toBe(
+      '[#####-----]  50%  1.0 MiB / 2.0 MiB',
+    );
+    expect(progressBar(5, 0, 4)).toBe('[####] 100%  0.0 MiB / 0.0 MiB');
+  });
+
+  it('aligns table columns, with - for empty cells', () => {
+    expect(
+      table(
+        ['ID', 'NAME'],
+        [
+          ['demo', null],
+          ['a-longer-id', 'x'],
+        ],
+      ),
+    ).toEqual(['ID           NAME', 'demo         -', 'a-longer-id  x']);
   });
 });

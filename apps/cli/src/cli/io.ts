@@ -16,6 +16,8 @@ export interface Io {
   readonly stdinIsTty: boolean;
   /** Colour and progress lines are for terminals only (and never with NO_COLOR). */
   readonly colour: boolean;
+  /** Rewrites one status line on stderr (a progress bar); absent off a terminal. */
+  status?: (text: string) => void;
 }
 
 /** The process's terminal. */
@@ -27,6 +29,9 @@ export function terminalIo(noColor: boolean): Io {
     interactive,
     stdinIsTty: Boolean(process.stdin.isTTY),
     colour: Boolean(process.stderr.isTTY) && !noColor,
+    ...(process.stderr.isTTY
+      ? { status: (text: string) => void process.stderr.write(`\r\x1b[K${text}`) }
+      : {}),
     async prompt(question, options = {}) {
       if (!interactive) {
         throw new CliError(
@@ -77,4 +82,12 @@ export function table(
       .join('  ')
       .trimEnd(),
   );
+}
+
+/** `[#########-----------]  45%  1.2 MiB / 2.6 MiB` */
+export function progressBar(done: number, total: number, width = 24): string {
+  const ratio = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(ratio * width);
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%  ${mib(done)} / ${mib(total)}`;
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { ApiClient } from '../cli/api-client.js';
 import { runtimeOf, type Cli, type GlobalOptions } from '../cli/cli.js';
 import { CliError, EXIT } from '../cli/exit-codes.js';
-import { table } from '../cli/io.js';
+import { progressBar, table } from '../cli/io.js';
 import { parseDuration, poll } from '../cli/wait.js';
 
 export interface VersionView {
@@ -194,17 +194,29 @@ Examples:
             options,
             `uploading ${formatBytes((await stat(file)).size)} to runtime ${runtimeId} ...`,
           );
-          const uploaded = await client.uploadKrt(runtimeId, file).catch((error: unknown) => {
-            if (error instanceof CliError && error.code === 'KRT_INVALID') {
-              throw new CliError(
-                `the server refused the KRT: ${error.message}`,
-                EXIT.invalid,
-                'KRT_INVALID',
-                error.details,
-              );
-            }
-            throw error;
-          });
+          const showProgress = !options.json && cli.io.status;
+          const uploaded = await client
+            .uploadKrt(
+              runtimeId,
+              file,
+              showProgress
+                ? (sent, total) => cli.io.status?.(`uploading ${progressBar(sent, total)}`)
+                : undefined,
+            )
+            .finally(() => {
+              if (showProgress) cli.io.status?.('');
+            })
+            .catch((error: unknown) => {
+              if (error instanceof CliError && error.code === 'KRT_INVALID') {
+                throw new CliError(
+                  `the server refused the KRT: ${error.message}`,
+                  EXIT.invalid,
+                  'KRT_INVALID',
+                  error.details,
+                );
+              }
+              throw error;
+            });
           let result: unknown = uploaded;
           let status = uploaded.status;
           if (options.wait && status !== 'CREATED') {
