@@ -229,6 +229,27 @@ describe('the program', () => {
     expect(errors[0]).toContain('set KRE_TOKEN, pipe it on stdin');
   });
 
+  it('says an expired session needs a new sign-in, without calling the API', async () => {
+    await new ConfigStore(dir).save({
+      currentContext: 'old',
+      contexts: {
+        old: {
+          api: 'http://127.0.0.1:9',
+          email: 'ada@example.com',
+          credentials: {
+            type: 'session',
+            cookie: 'kre_session=x',
+            expiresAt: '2020-01-01T00:00:00.000Z',
+          },
+        },
+      },
+    });
+    expect(await run(['whoami'])).toBe(EXIT.unauthenticated);
+    expect(errors[0]).toContain(
+      'expired at 2020-01-01T00:00:00.000Z: kre login --email ada@example.com',
+    );
+  });
+
   it('switches and lists contexts from the config file', async () => {
     await new ConfigStore(dir).save({
       currentContext: 'a',

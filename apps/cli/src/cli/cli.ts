@@ -66,6 +66,16 @@ export class Cli {
         EXIT.unauthenticated,
       );
     }
+    if (
+      credentials.type === 'session' &&
+      credentials.expiresAt &&
+      Date.parse(credentials.expiresAt) <= Date.now()
+    ) {
+      throw new CliError(
+        `the session of context "${name}" expired at ${credentials.expiresAt}: kre login --email ${context?.email ?? '<address>'}`,
+        EXIT.unauthenticated,
+      );
+    }
     return new ApiClient(api, credentials);
   }
 
