@@ -1,0 +1,184 @@
+/**
+ * bench/obs-ingestion (issue 15): observability ingestion, end to end, against its floor in the
+ * same run and the same database.
+ * - end to end: log records published as the runners publish them (core NATS on
+ *   `<p>.<rt>.obs.logs`, each with a producer-made id) → the runtime's stream → the mongo-writer
+ *   process (from dist/) → FerretDB; timed from the first publish until mongo-writer's
+ *   `kre_obs_records_stored_total` for the runtime reaches the count (its /metrics, polled every
+ *   20 ms).
+ * - floor: a bare `insertMany` loop (unordered batches of 500, one at a time, as mongo-writer
+ *   writes) of the same documents (mongo-writer's own `toObsWrite` of the same records) into
+ *   another collection of the same database.
+ * Prints both in records/s and their ratio (target ≥ 0.7). The floor runs before and after the
+ * end-to-end run; their mean is the baseline (the machine is shared).
+ *
+ * Run: npm run build && npm run bench:obs -- [--records 20000]
+ */
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
+
+const { values: args } = parseArgs({
+  options: { records: { type: 'string', default: '20000' } },
+});
+const RECORDS = Number(args.records);
+const BATCH = 500;
+const RUNTIME = 'bench-obs';
+
+const dist = new URL('../dist/', import.meta.url);
+const messaging = (await import(new URL('libs/messaging/src/index.js', dist).href)) as {
+  connectNats: (o: { url: string; credentials?: string; name: string }) => Promise<{
+    publish(subject: string, data: Uint8Array): void;
+    flush(): Promise<void>;
+    drain(): Promise<void>;
+  }>;
+  encodeRecord: (kind: 'logs', record: Record<string, unknown>) => Uint8Array;
+  decodeRecord: (kind: 'logs', bytes: Uint8Array) => Record<string, unknown>;
+  newRecordId: () => string;
+  provisionObservabilityStream: (
+    jsm: unknown,
+    names: unknown,
+    runtimeId: string,
+    options?: { storage?: 'file' | 'memory' },
+  ) => Promise<string>;
+};
+const { Names } = (await import(new URL('libs/naming/src/index.js', dist).href)) as {
+  Names: new (prefix: string) => {
+    obsSubject(rt: string, kind: 'logs'): string;
+    runtimeDb(rt: string): string;
+  };
+};
+const { toObsWrite } = (await import(
+  new URL('apps/mongo-writer/src/obs/obs-documents.js', dist).href
+)) as {
+  toObsWrite: (
+    kind: 'logs',
+    sequence: number,
+    record: Record<string, unknown>,
+    received: Date,
+  ) => { collection: string; document: Record<string, unknown> };
+};
+const { jetstreamManager } = await import('@nats-io/jetstream');
+const { benchAppEnv } = (await import(
+  new URL('./harness.ts', import.meta.url).href
+)) as typeof import('./harness.js');
+const { startServices, freePort } = (await import(
+  new URL('../libs/testing/src/services.ts', import.meta.url).href
+)) as typeof import('../libs/testing/src/services.js');
+
+const services = await startServices();
+const env = benchAppEnv(services.urls as unknown as Record<string, string>);
+const names = new Names(env.KRE_PREFIX);
+const port = await freePort();
+const writer = spawn(process.execPath, [new URL('apps/mongo-writer/src/main.js', dist).pathname], {
+  env: { ...env, MONGO_WRITER_HEALTH_PORT: String(port) },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+const mongo = await MongoClient.connect(env.MONGO_URL);
+const nc = await messaging.connectNats({
+  url: env.NATS_URL,
+  credentials: env.NATS_CREDS,
+  name: 'bench-obs',
+});
+
+try {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 300) throw new Error('mongo-writer did not become healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await messaging.provisionObservabilityStream(
+    await jetstreamManager(nc as never),
+    names,
+    RUNTIME,
+    {
+      storage: 'file',
+    },
+  );
+
+  const origin = { runtimeId: RUNTIME, version: 'v1', workflow: 'wf', node: 'n1', replica: 'r1' };
+  const record = (i: number, time: Date) =>
+    messaging.encodeRecord('logs', {
+      id: messaging.newRecordId(),
+      time,
+      origin,
+      level: i % 10 === 0 ? 'WARN' : 'INFO',
+      message: `request ${i} handled: label=cat score=0.93 took=12ms`,
+      source: 'LOGGER',
+      requestId: `req-${i % 997}`,
+      fields: { i, ok: true },
+    });
+  const db = mongo.db(names.runtimeDb(RUNTIME));
+
+  // The floor: the documents mongo-writer would write for the same records, inserted bare.
+  const floor = async (run: number): Promise<number> => {
+    const now = new Date();
+    const documents = Array.from({ length: RECORDS }, (_, i) => {
+      const bytes = record(i, now);
+      return toObsWrite('logs', i + 1, messaging.decodeRecord('logs', bytes), now).document;
+    });
+    const collection = db.collection(`floor_${run}`);
+    const started = performance.now();
+    for (let i = 0; i < documents.length; i += BATCH)
+      await collection.insertMany(documents.slice(i, i + BATCH), { ordered: false });
+    const seconds = (performance.now() - started) / 1000;
+    await collection.drop();
+    return RECORDS / seconds;
+  };
+
+  const stored = async (): Promise<number> => {
+    const text = await (await fetch(metricsUrl)).text();
+    const line = new RegExp(`^kre_obs_records_stored_total\\{runtime="${RUNTIME}"\\} (\\d+)`, 'm');
+    return Number(line.exec(text)?.[1] ?? 0);
+  };
+
+  const endToEnd = async (): Promise<number> => {
+    const subject = names.obsSubject(RUNTIME, 'logs');
+    const before = await stored();
+    const started = performance.now();
+    const now = new Date();
+    for (let i = 0; i < RECORDS; i++) {
+      nc.publish(subject, record(i, now));
+      if (i % 1_000 === 999) await nc.flush();
+    }
+    await nc.flush();
+    const published = performance.now();
+    while ((await stored()) < before + RECORDS) {
+      if (performance.now() - started > 600_000) throw new Error('not all records were stored');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `  published in ${((published - started) / 1000).toFixed(2)} s, all stored after ${seconds.toFixed(2)} s`,
+    );
+    return RECORDS / seconds;
+  };
+
+  console.log(`observability ingestion, ${RECORDS} log records, FerretDB, batches of ${BATCH}`);
+  const floorBefore = await floor(1);
+  const e2e = await endToEnd();
+  const floorAfter = await floor(2);
+  const baseline = (floorBefore + floorAfter) / 2;
+  let stats = 0;
+  for (const { name } of await db.listCollections().toArray())
+    if (name.startsWith('logs_')) stats += await db.collection(name).countDocuments();
+  console.log(
+    `  floor (bare insertMany): ${floorBefore.toFixed(0)} and ${floorAfter.toFixed(0)} records/s, mean ${baseline.toFixed(0)}`,
+  );
+  console.log(
+    `  end to end (NATS → stream → mongo-writer → FerretDB): ${e2e.toFixed(0)} records/s`,
+  );
+  console.log(`  ratio end to end / floor: ${(e2e / baseline).toFixed(2)} (target ≥ 0.7)`);
+  console.log(`  (documents stored: ${stats}, one per record)`);
+} finally {
+  await nc.drain();
+  await mongo.close();
+  writer.kill('SIGTERM');
+  await new Promise((r) => writer.once('exit', r));
+  await services.stop();
+}
