@@ -200,16 +200,24 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     let consumer: Consumer | undefined;
     let lost: string | undefined;
     let attempt = 0;
+    /** The next batch, pulled while the current one is written (a full batch: more wait). */
+    let next: Promise<JsMsg[]> | undefined;
     while (!s.stopped) {
       try {
         consumer ??= await this.bind(s);
-        const batch = await this.pull(s, consumer);
+        const batch = await (next ?? this.pull(s, consumer));
+        next = undefined;
         if (lost) this.logger.log(`consuming ${s.stream} again`);
         lost = undefined;
         attempt = 0;
+        if (batch.length === this.options.batchSize) {
+          next = this.pull(s, consumer);
+          next.catch(() => undefined); // awaited (and its error handled) on the next turn
+        }
         if (batch.length) await this.store(s, batch);
       } catch (error) {
         // The consumer or the stream went away, or NATS is reconnecting: bind again.
+        next = undefined;
         consumer = undefined;
         const text = errorText(error);
         if (!s.stopped && lost !== text) this.logger.warn(`consumer on ${s.stream}: ${text}`);
@@ -217,6 +225,8 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
         await this.sleep(this.backoff(attempt++));
       }
     }
+    // Stopped with a batch pulled ahead: handed back at once to whichever writer runs next.
+    for (const m of next ? await next.catch(() => []) : []) m.nak();
   }
 
   /** The durable consumer, created on first use (identical configs: replicas may race). */
