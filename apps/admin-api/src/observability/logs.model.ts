@@ -27,7 +27,7 @@ export class NodeLog {
   @Field(() => String, { nullable: true }) requestId!: string | null;
   @Field({
     description:
-      "LOGGER, STDOUT, STDERR, RUNNER (the runner itself), DEPLOYER (a version's steps, a replica's crash and restart) or ENTRYPOINT (a request the entrypoint failed).",
+      "LOGGER, STDOUT, STDERR, RUNNER (the runner itself), DEPLOYER (a version's steps, a replica's crash and restart) ENTRYPOINT (a request the entrypoint failed) or INGESTION (records the stream dropped before they were stored).",
   })
   source!: string;
   @Field(() => String, {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -19,7 +20,8 @@ import {
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/transport-node';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { NATS_CONNECTION, decodeRecord } from '@libs/messaging';
+import { NATS_CONNECTION, decodeRecord, newRecordId } from '@libs/messaging';
+import { dayCollection } from '@libs/observability';
 import { Names } from '@libs/naming';
 import { type ObsWrite, kindOfSubject, toObsWrite } from './obs-documents.js';
 import { ObsRecordsRepository } from './obs-records.repository.js';
@@ -62,6 +64,8 @@ interface StreamIngestion {
   lag: number;
   /** The last first-time delivery it got: its consumer and stream sequences. */
   last?: { delivery: number; seq: number };
+  /** Records the stream dropped before delivery that no log line has reported yet. */
+  unreported: number;
   done?: Promise<void>;
 }
 
@@ -165,7 +169,13 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     if (this.stopping) return;
     for (const [stream, runtimeId] of found) {
       if (this.streams.has(stream)) continue;
-      const ingestion: StreamIngestion = { runtimeId, stream, stopped: false, lag: 0 };
+      const ingestion: StreamIngestion = {
+        runtimeId,
+        stream,
+        stopped: false,
+        lag: 0,
+        unreported: 0,
+      };
       this.streams.set(stream, ingestion);
       ingestion.done = this.ingest(ingestion);
       this.logger.log(`ingesting ${stream} into ${this.names.runtimeDb(runtimeId)}`);
@@ -272,11 +282,13 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       // dropped what lay between (its maximum age or size) before anyone read it. Only
       // deliveries this replica got back to back are compared (a lower bound with replicas).
       const { last } = s;
-      if (last && m.info.deliverySequence === last.delivery + 1 && m.seq > last.seq + 1)
+      if (last && m.info.deliverySequence === last.delivery + 1 && m.seq > last.seq + 1) {
         this.metrics.dropped.inc(
           { runtime: s.runtimeId, reason: 'stream_limit' },
           m.seq - last.seq - 1,
         );
+        s.unreported += m.seq - last.seq - 1;
+      }
       s.last = { delivery: m.info.deliverySequence, seq: m.seq };
     }
     return batch;
@@ -306,6 +318,9 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       }
     }
     const runtime = { runtime: s.runtimeId };
+    // What the stream dropped is said once, in the runtime's own logs, with this batch.
+    const reported = s.unreported;
+    if (reported > 0) writes.push(droppedNotice(s.runtimeId, reported));
     for (let attempt = 0; ; attempt++) {
       try {
         let refused: { id: string | number; reason: string }[] = [];
@@ -317,6 +332,7 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
           this.metrics.stored.inc(runtime, result.inserted);
           this.metrics.duplicates.inc(runtime, result.duplicates);
         }
+        s.unreported -= reported;
         if (s.failing) this.logger.log(`writing ${s.runtimeId}'s records again`);
         s.failing = undefined;
         // A document the database refuses would be refused again: dropped, never retried.
@@ -385,6 +401,28 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 }
 
+const REPLICA = `${hostname()}-${process.pid}`;
+
+/**
+ * The log line (source INGESTION, node `mongo-writer`) telling a runtime's team how many of its
+ * records its observability stream dropped, past its maximum age or size, before they were stored.
+ */
+function droppedNotice(runtimeId: string, count: number): ObsWrite {
+  const time = new Date();
+  return {
+    collection: dayCollection('logs', time),
+    document: {
+      _id: newRecordId(),
+      time,
+      origin: { runtimeId, version: '', workflow: '', node: 'mongo-writer', replica: REPLICA },
+      level: 'WARN',
+      message: `${count} record${count === 1 ? ' was' : 's were'} dropped by the runtime's observability stream before they could be stored (its maximum age or size was reached while they waited)`,
+      source: 'INGESTION',
+      fields: { dropped: count },
+    },
+  };
+}
+
 /** mongo-writer's series (docs/observability.md, "Prometheus"); label `runtime` only. */
 interface ObsIngestionMetrics {
   lag: Gauge<'runtime'>;
@@ -406,7 +444,7 @@ function obsIngestionMetrics(registry: Registry): ObsIngestionMetrics {
     }),
     stored: new Counter({
       name: 'kre_obs_records_stored_total',
-      help: "Records written into the runtime's database",
+      help: "Documents written into the runtime's database (its records, and mongo-writer's notices of records the stream dropped)",
       labelNames: ['runtime'],
       registers,
     }),

@@ -310,13 +310,31 @@ describe(ObsStreamsConsumer.name, () => {
     await jsm.consumers.pause(stream, names.obsConsumer(), new Date(Date.now() + 3_600_000));
     for (let i = 0; i < 10; i++) await log('rtd', `burst ${i}`);
     await jsm.consumers.resume(stream, names.obsConsumer());
-    await expect.poll(async () => (await messages('rtd')).length, { timeout: 15_000 }).toBe(4);
-    expect((await messages('rtd')).sort()).toEqual(['burst 7', 'burst 8', 'burst 9', 'first']);
+    await expect.poll(async () => (await messages('rtd')).length, { timeout: 15_000 }).toBe(5);
+    const lines = (await messages('rtd')).sort();
+    expect(lines.filter((m) => !m.startsWith('7 records'))).toEqual([
+      'burst 7',
+      'burst 8',
+      'burst 9',
+      'first',
+    ]);
+    // One line in the runtime's own logs says how many the stream dropped.
+    const [day] = (await collections('rtd')).filter((c) => c.startsWith('logs_')).slice(-1);
+    const notice = await db('rtd').collection(day).findOne({ source: 'INGESTION' });
+    expect(notice).toMatchObject({
+      level: 'WARN',
+      origin: { runtimeId: 'rtd', node: 'mongo-writer' },
+      fields: { dropped: 7 },
+    });
+    expect(String(notice?.message)).toMatch(
+      /^7 records were dropped by the runtime's observability stream/,
+    );
 
     expect(
       await metric('kre_obs_records_dropped_total', { runtime: 'rtd', reason: 'stream_limit' }),
     ).toBe(7);
-    expect(await metric('kre_obs_records_stored_total', { runtime: 'rtd' })).toBe(4);
+    // The 4 records, and the notice.
+    expect(await metric('kre_obs_records_stored_total', { runtime: 'rtd' })).toBe(5);
     expect(await metric('kre_obs_ingestion_lag_records', { runtime: 'rtd' })).toBe(0);
     expect(await metric('kre_obs_records_dropped_total', { runtime: 'rtb' })).toBe(0);
     const text = await metrics.metrics();

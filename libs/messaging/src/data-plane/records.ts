@@ -27,7 +27,8 @@ export interface Origin {
 }
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-export type LogSource = 'LOGGER' | 'STDOUT' | 'STDERR' | 'RUNNER' | 'DEPLOYER' | 'ENTRYPOINT';
+export type LogSource =
+  'LOGGER' | 'STDOUT' | 'STDERR' | 'RUNNER' | 'DEPLOYER' | 'ENTRYPOINT' | 'INGESTION';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 /** A producer-made record id (proto/kre/records.proto): 26 Crockford base32 characters. */
@@ -259,6 +260,7 @@ const schemas: Record<RecordKind, z.ZodType> = {
       'LOG_SOURCE_RUNNER',
       'LOG_SOURCE_DEPLOYER',
       'LOG_SOURCE_ENTRYPOINT',
+      'LOG_SOURCE_INGESTION',
     ]),
     fields: z.record(z.string(), z.unknown()).optional(),
   }),

@@ -84,7 +84,7 @@ _enum(_rec, "LogLevel", [f"LOG_LEVEL_{x}" for x in ["UNSPECIFIED", "DEBUG", "INF
 _enum(
     _rec,
     "LogSource",
-    [f"LOG_SOURCE_{x}" for x in ["UNSPECIFIED", "LOGGER", "STDOUT", "STDERR", "RUNNER", "DEPLOYER", "ENTRYPOINT"]],
+    [f"LOG_SOURCE_{x}" for x in ["UNSPECIFIED", "LOGGER", "STDOUT", "STDERR", "RUNNER", "DEPLOYER", "ENTRYPOINT", "INGESTION"]],
 )
 _m = _rec.message_type.add(name="LogRecord")
 _field(_m, "time", 1, _ts)
