@@ -3,6 +3,7 @@ headers, early reply / exit, errors, timeout, deadlines, in-progress acks, handl
 
 import asyncio
 import time
+import urllib.request
 
 import pytest
 
@@ -236,6 +237,14 @@ def test_health_endpoints(dp):
     status, body = n.get("/readyz")
     assert status == 200 and body["status"] == "ok" and body["info"]["consumers"] == {"status": "up"}
     assert n.get("/nope")[0] == 404
+    # Prometheus text, under the Node runner's (prom-client's) names
+    with urllib.request.urlopen(n.health + "/metrics", timeout=2) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    values = dict(line.split(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert float(values["process_cpu_seconds_total"]) > 0
+    assert int(values["process_resident_memory_bytes"]) > 1_000_000
+    assert 0 < time.time() - float(values["process_start_time_seconds"]) < 3_600
 
 
 def test_code_that_blocks_past_the_timeout_still_ends_with_one_outcome_and_an_ack(dp, aio):
