@@ -113,7 +113,7 @@ export class DeployerModule {
         ReconcilerService,
         EngineLogPublisher,
         VersionLogService,
-        { provide: REPLICA_WATCH_PERIOD_MS, useValue: 2_000 },
+        { provide: REPLICA_WATCH_PERIOD_MS, useValue: 5_000 },
         ReplicaWatchService,
         RuntimesProcessor,
         VersionsProcessor,
