@@ -161,19 +161,22 @@ describe(ObsStreamsConsumer.name, () => {
       ]);
     await expect.poll(() => messages('rtb'), { timeout: 15_000 }).toEqual(['from b']);
     expect(await collections('rtb')).toEqual(['logs_2026_12_06']);
-    expect((await messages('rta')).sort()).toEqual(['early', 'late']);
-    const late = await db('rta').collection('logs_2026_12_05').findOne({});
-    expect(late).toMatchObject({
+    // A collection can be listed a moment before its first insert is readable (FerretDB).
+    await expect.poll(async () => (await messages('rta')).sort()).toEqual(['early', 'late']);
+    const first = (collection: string) => () => db('rta').collection(collection).findOne({});
+    await expect.poll(first('logs_2026_12_05')).toMatchObject({
       _id: 1,
       level: 'INFO',
       source: 'LOGGER',
       time: new Date('2026-12-05T23:59:59.500Z'),
       origin: { runtimeId: 'rta', version: 'v1', node: 'n1' },
     });
-    const metric = await db('rta').collection('metrics_2026_12_06').findOne({});
-    expect(metric).toMatchObject({ _id: 5, count: 3, errors: 1, bucketCounts: [2, 1] });
-    const prediction = await db('rta').collection('predictions_2026_12_06').findOne({});
-    expect(prediction).toMatchObject({ _id: 3, predictedValue: 'cat', trueValue: 'dog' });
+    await expect
+      .poll(first('metrics_2026_12_06'))
+      .toMatchObject({ _id: 5, count: 3, errors: 1, bucketCounts: [2, 1] });
+    await expect
+      .poll(first('predictions_2026_12_06'))
+      .toMatchObject({ _id: 3, predictedValue: 'cat', trueValue: 'dog' });
     await expect(sut.health()).resolves.toBeUndefined();
   });
 
