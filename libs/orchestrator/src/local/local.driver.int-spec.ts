@@ -275,6 +275,25 @@ describe(LocalDriver.name, () => {
   it('replaces only the workloads whose spec changed', async () => {
     const sut = drivers.at(-1)!;
     const before = await sut.status('demo', 'v1');
+    const addressOf = async (replica: string) =>
+      (await starts('v1'))
+        .filter((st) => st.id === 'etl' && st.env.KRE_WORKLOAD_REPLICA === replica)
+        .map((st) => `${st.env.KRT_LISTEN_HOST ?? '127.0.0.1'}:${st.env.KRT_HEALTH_PORT}`);
+    const [addressBefore] = await addressOf('0');
+    /** The host's end of the replica's veth pair (`<ifindex>: <name>`): made again, it changes. */
+    const hostEnd = async () => {
+      const [first] = (await starts('v1')).filter(
+        (st) => st.id === 'etl' && st.env.KRE_WORKLOAD_REPLICA === '0',
+      );
+      const host = new URL(first.env.KRT_NATS_SERVER ?? 'nats://127.0.0.1').hostname;
+      return execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' })
+        .split('\n')
+        .find((line) => line.includes(` ${host}/30 `))
+        ?.split(/\s+/)
+        .slice(0, 2)
+        .join(' ');
+    };
+    const linkBefore = asRoot ? await hostEnd() : undefined;
     await sut.apply(
       planOf('v1', [
         workload('entrypoint'),
@@ -291,6 +310,18 @@ describe(LocalDriver.name, () => {
     const logs = join(stateDir, 'versions/demo/v1/logs');
     for (const replica of [0, 1]) {
       expect(await readFile(join(logs, `wf.etl-${replica}.log`), 'utf8')).toMatch(/^DRAINED \d+$/m);
+    }
+    // The replaced replica's successor has its address and ports (routes to it stay valid), and
+    // that address still leads to it: its network was carried over, not released.
+    const addresses = await addressOf('0');
+    expect(addresses.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(addresses)).toEqual(new Set([addressBefore]));
+    const [host, port] = addressBefore.split(':');
+    const answer = await fetch(`http://${host}:${port}/readyz`);
+    expect(answer.status).toBe(200);
+    if (asRoot) {
+      expect(linkBefore).toMatch(/^\d+: krn\d+$/);
+      expect(await hostEnd()).toBe(linkBefore); // the same link, never deleted in between
     }
   });
 

@@ -285,13 +285,14 @@ export class LocalDriver implements OrchestratorDriver {
         });
       }
     }
-    // Replicas the new plan no longer has (fewer replicas, removed nodes).
+    // Replicas the new plan no longer has (fewer replicas, removed nodes). A replaced one is not
+    // among them: its successor carries its ports and network, which stay reserved.
+    const kept = new Set(replicas.map((r) => `${r.workloadId}#${r.replica}`));
     for (const old of previous?.replicas ?? []) {
-      if (!replicas.includes(old)) {
-        if (old.pid) await this.terminate(old);
-        Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
-        await this.releaseNetwork(old);
-      }
+      if (replicas.includes(old) || kept.has(`${old.workloadId}#${old.replica}`)) continue;
+      if (old.pid) await this.terminate(old);
+      Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
+      await this.releaseNetwork(old);
     }
     const record: VersionRecord = { desired: 'running', plan, replicas };
     this.versions.set(key, record);
