@@ -1,22 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { VersionStatus } from '@libs/core';
-import { GatewayRoutes, connectNats, versionRouteKey } from '@libs/messaging';
-import { openControlPlane, seedGreeter, type ControlPlane } from '../deployer-harness.js';
+import { GatewayRoutes, versionRouteKey } from '@libs/messaging';
+import { seedGreeter, type ControlPlane } from '../deployer-harness.js';
+import { startKubeDeployer, type KubeDeployerStack } from './kube-deployer-harness.js';
 import { Names } from '@libs/naming';
-import {
-  freePort,
-  markDeploymentsAvailable,
-  runApp,
-  startKubernetes,
-  testEnv,
-  waitForHttp,
-  type AppProcess,
-  type KubeCluster,
-} from '@libs/testing';
+import { testEnv } from '@libs/testing';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,13 +23,12 @@ describe('deployer with the kubernetes driver', () => {
   const names = new Names(env.KRE_PREFIX);
   const rt = 'kube-rt';
   const namespace = names.namespace(rt);
-  let cluster: KubeCluster;
+  let stack: KubeDeployerStack;
   let apps: AppsV1Api;
   let core: CoreV1Api;
   let work: string;
   let nc: NatsConnection;
   let plane: ControlPlane;
-  let deployer: AppProcess | undefined;
 
   /** Seeds examples/greeter as version `name`, every node's image replaced by `image`. */
   const seedVersion = (name: string, image?: string) =>
@@ -52,60 +42,24 @@ describe('deployer with the kubernetes driver', () => {
       );
     });
 
-  const markAvailable = () => markDeploymentsAvailable(apps, namespace);
-
-  /** Waits until the version leaves `transitional` (marking Deployments available meanwhile). */
-  const settled = async (name: string, transitional: VersionStatus) => {
-    await expect
-      .poll(
-        async () => {
-          await markAvailable();
-          return (await plane.versions.find(rt, name))?.status;
-        },
-        { timeout: 90_000, interval: 250 },
-      )
-      .not.toBe(transitional);
-    const version = await plane.versions.find(rt, name);
-    return version && { status: version.status, message: version.statusMessage };
-  };
+  const settled = (name: string, transitional: VersionStatus) => stack.settled(name, transitional);
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'kre-kube-deployer-e2e-'));
-    cluster = await startKubernetes();
-    const kc = new KubeConfig();
-    kc.loadFromString(cluster.kubeconfig);
-    apps = kc.makeApiClient(AppsV1Api);
-    core = kc.makeApiClient(CoreV1Api);
-    plane = await openControlPlane(env);
-    nc = await connectNats({
-      url: env.NATS_URL,
-      credentials: env.NATS_CREDS,
+    stack = await startKubeDeployer({
+      env,
+      runtime: { _id: rt, name: 'Kube', description: '', createdBy: 'e2e' },
+      namespace,
       name: 'kube-deployer-e2e',
+      deployerEnv: {
+        KUBE_INGRESS_DOMAIN: 'kre.test',
+        // An image the installation says it cannot run (as KRE's Go runner is by default).
+        KUBE_IMAGE_MAP: JSON.stringify({ 'acme/unrunnable': null }),
+      },
     });
-    await plane.runtimes.create({ _id: rt, name: 'Kube', description: '', createdBy: 'e2e' });
-
-    const port = await freePort();
-    deployer = runApp('deployer', {
-      ...env,
-      DEPLOYER_HEALTH_PORT: String(port),
-      ORCHESTRATOR: 'kubernetes',
-      KUBECONFIG: cluster.kubeconfigPath,
-      KUBE_NAMESPACE: 'kre-system',
-      KUBE_INGRESS_DOMAIN: 'kre.test',
-      // An image the installation says it cannot run (as KRE's Go runner is by default).
-      KUBE_IMAGE_MAP: JSON.stringify({ 'acme/unrunnable': null }),
-      WORKLOAD_READY_TIMEOUT_SECONDS: '60',
-    });
-    await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
+    ({ apps, core, nc, plane, work } = stack);
   }, 180_000);
 
-  afterAll(async () => {
-    await deployer?.stop();
-    await nc?.drain();
-    await plane?.close();
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stack?.close());
 
   it('creates the runtime with its own restricted namespace', async () => {
     await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });

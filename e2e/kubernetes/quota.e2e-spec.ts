@@ -1,27 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { VersionStatus } from '@libs/core';
-import { connectNats, versionRouteKey } from '@libs/messaging';
+import { versionRouteKey } from '@libs/messaging';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Names } from '@libs/naming';
-import {
-  freePort,
-  markDeploymentsAvailable,
-  runApp,
-  startKubernetes,
-  testEnv,
-  waitForHttp,
-  type AppProcess,
-  type KubeCluster,
-} from '@libs/testing';
+import { testEnv } from '@libs/testing';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openControlPlane, seedGreeter, type ControlPlane } from '../deployer-harness.js';
+import { seedGreeter, type ControlPlane } from '../deployer-harness.js';
+import { startKubeDeployer, type KubeDeployerStack } from './kube-deployer-harness.js';
 
 const MI = 2 ** 20;
 
@@ -44,28 +35,14 @@ describe("a runtime's quota, enforced by the deployer", () => {
     gpus: 0,
     storageBytes: 1_024 * MI,
   };
-  let cluster: KubeCluster;
+  let stack: KubeDeployerStack;
   let apps: AppsV1Api;
   let core: CoreV1Api;
   let work: string;
   let nc: NatsConnection;
   let plane: ControlPlane;
-  let deployer: AppProcess | undefined;
 
-  /** Waits until the version leaves `transitional` (marking Deployments available meanwhile). */
-  const settled = async (name: string, transitional: VersionStatus) => {
-    await expect
-      .poll(
-        async () => {
-          await markDeploymentsAvailable(apps, namespace);
-          return (await plane.versions.find(rt, name))?.status;
-        },
-        { timeout: 90_000, interval: 250 },
-      )
-      .not.toBe(transitional);
-    const version = await plane.versions.find(rt, name);
-    return version && { status: version.status, message: version.statusMessage };
-  };
+  const settled = (name: string, transitional: VersionStatus) => stack.settled(name, transitional);
   const start = async (name: string, from: VersionStatus) => {
     await plane.versions.transition(rt, name, [from], VersionStatus.STARTING);
     await plane.versionJobs.add('start', { runtimeId: rt, versionName: name, by: 'e2e' });
@@ -78,46 +55,24 @@ describe("a runtime's quota, enforced by the deployer", () => {
     (await core.readNamespacedResourceQuota({ name: 'kre-quota', namespace })).spec?.hard;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'kre-quota-e2e-'));
-    cluster = await startKubernetes();
-    const kc = new KubeConfig();
-    kc.loadFromString(cluster.kubeconfig);
-    apps = kc.makeApiClient(AppsV1Api);
-    core = kc.makeApiClient(CoreV1Api);
-    plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'quota-e2e' });
-    await plane.runtimes.create({
-      _id: rt,
-      name: 'Quota',
-      description: '',
-      createdBy: 'e2e',
-      quota,
+    stack = await startKubeDeployer({
+      env,
+      runtime: { _id: rt, name: 'Quota', description: '', createdBy: 'e2e', quota },
+      namespace,
+      name: 'quota-e2e',
+      deployerEnv: {
+        KUBE_RESOURCE_QUOTA: '{}',
+        // Each replica without resources of its own: 256Mi and a quarter of a CPU.
+        WORKLOAD_MEMORY_MB: '256',
+        WORKLOAD_CPUS: '0.25',
+        WORKFLOW_STREAM_MAX_SIZE: '64Mi',
+        KV_BUCKET_MAX_SIZE: '8Mi',
+      },
     });
-    const port = await freePort();
-    deployer = runApp('deployer', {
-      ...env,
-      DEPLOYER_HEALTH_PORT: String(port),
-      ORCHESTRATOR: 'kubernetes',
-      KUBECONFIG: cluster.kubeconfigPath,
-      KUBE_NAMESPACE: 'kre-system',
-      KUBE_RESOURCE_QUOTA: '{}',
-      // Each replica without resources of its own: 256Mi and a quarter of a CPU.
-      WORKLOAD_MEMORY_MB: '256',
-      WORKLOAD_CPUS: '0.25',
-      WORKFLOW_STREAM_MAX_SIZE: '64Mi',
-      KV_BUCKET_MAX_SIZE: '8Mi',
-      WORKLOAD_READY_TIMEOUT_SECONDS: '60',
-    });
-    await waitForHttp(`http://127.0.0.1:${port}/health`, deployer);
+    ({ apps, core, nc, plane, work } = stack);
   }, 180_000);
 
-  afterAll(async () => {
-    await deployer?.stop();
-    await nc?.drain();
-    await plane?.close();
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => stack?.close());
 
   it("gives the runtime's namespace a ResourceQuota from its quota", async () => {
     await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
