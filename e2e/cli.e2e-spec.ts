@@ -3,16 +3,9 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
-import {
-  engineCredentials,
-  freePort,
-  runApp,
-  testEnv,
-  waitForHttp,
-  waitForMail,
-  type AppProcess,
-} from '@libs/testing';
+import { testEnv, waitForMail, type AppProcess } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEngine } from './engine-harness.js';
 
 interface Run {
   code: number | null;
@@ -78,45 +71,15 @@ describe('the kre CLI', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-cli-e2e-'));
     configDir = join(work, 'config', 'kre');
-    const [apiPort, deployerPort, httpPort, grpcPort, gatewayHealth, writerPort] =
-      await Promise.all(Array.from({ length: 6 }, () => freePort()));
-    api = `http://127.0.0.1:${apiPort}`;
-    gatewayHttp = `http://127.0.0.1:${httpPort}`;
-    gatewayGrpc = `127.0.0.1:${grpcPort}`;
-    const common = { ...env, ADMIN_EMAIL: admin };
-    const start = (app: string, extra: Record<string, string>) => {
-      const process = runApp(app, { ...common, ...extra });
-      apps.push(process);
-      return process;
-    };
-    const adminApi = start('admin-api', {
-      NATS_CREDS: await engineCredentials(env, 'admin-api'),
-      ADMIN_API_PORT: String(apiPort),
-      FRONTEND_URL: api,
-      GATEWAY_PUBLIC_HTTP_URL: gatewayHttp,
-      GATEWAY_PUBLIC_GRPC_ADDRESS: gatewayGrpc,
-    });
-    const deployer = start('deployer', {
-      NATS_CREDS: await engineCredentials(env, 'deployer'),
-      DEPLOYER_HEALTH_PORT: String(deployerPort),
-      KRE_STATE_DIR: join(work, 'state'),
+    const engine = await startEngine({
+      env,
+      work,
+      adminEmail: admin,
       // No Python here: a version with a Python node ends in ERROR at start (the --wait case).
-      KRE_PYTHON: join(work, 'no-python3'),
+      extra: { deployer: { KRE_PYTHON: join(work, 'no-python3') } },
     });
-    const writer = start('mongo-writer', {
-      NATS_CREDS: await engineCredentials(env, 'mongo-writer'),
-      MONGO_WRITER_HEALTH_PORT: String(writerPort),
-    });
-    const gateway = start('gateway', {
-      NATS_CREDS: await engineCredentials(env, 'gateway'),
-      GATEWAY_HTTP_PORT: String(httpPort),
-      GATEWAY_GRPC_PORT: String(grpcPort),
-      GATEWAY_HEALTH_PORT: String(gatewayHealth),
-    });
-    await waitForHttp(`${api}/health`, adminApi);
-    await waitForHttp(`http://127.0.0.1:${deployerPort}/health`, deployer);
-    await waitForHttp(`http://127.0.0.1:${gatewayHealth}/health`, gateway);
-    await waitForHttp(`http://127.0.0.1:${writerPort}/health`, writer);
+    apps.push(...engine.apps);
+    ({ api, gatewayHttp, gatewayGrpc } = engine);
   });
 
   afterAll(async () => {

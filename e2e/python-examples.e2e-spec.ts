@@ -5,16 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packKrt } from '@libs/krt';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
-import {
-  engineCredentials,
-  freePort,
-  runApp,
-  testEnv,
-  waitForHttp,
-  waitForMail,
-  type AppProcess,
-} from '@libs/testing';
+import { testEnv, waitForMail, type AppProcess } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEngine } from './engine-harness.js';
 import { DataPlane, grpcClient, postJson } from './data-plane/harness.js';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -205,47 +198,17 @@ describe('the Python examples, uploaded and started through the real apps', () =
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-python-examples-'));
-    const [apiPort, deployerPort, writerPort, httpPort, grpcPort, gatewayHealth] =
-      await Promise.all(Array.from({ length: 6 }, () => freePort()));
-    api = `http://127.0.0.1:${apiPort}`;
-    gatewayHttp = `http://127.0.0.1:${httpPort}`;
-    gatewayGrpc = `127.0.0.1:${grpcPort}`;
-    const common = { ...env, ADMIN_EMAIL: `admin@${env.KRE_PREFIX}.test` };
-    const start = (app: string, extra: Record<string, string>) => {
-      const process = runApp(app, { ...common, ...extra });
-      apps.push(process);
-      return process;
-    };
-    const admin = start('admin-api', {
-      NATS_CREDS: await engineCredentials(env, 'admin-api'),
-      ADMIN_API_PORT: String(apiPort),
-      FRONTEND_URL: api,
-      GATEWAY_PUBLIC_HTTP_URL: gatewayHttp,
-      GATEWAY_PUBLIC_GRPC_ADDRESS: gatewayGrpc,
-    });
-    const deployer = start('deployer', {
-      NATS_CREDS: await engineCredentials(env, 'deployer'),
-      DEPLOYER_HEALTH_PORT: String(deployerPort),
-      KRE_STATE_DIR: join(work, 'state'),
-      WORKLOAD_READY_TIMEOUT_SECONDS: '90',
-    });
-    const writer = start('mongo-writer', {
-      NATS_CREDS: await engineCredentials(env, 'mongo-writer'),
-      MONGO_WRITER_HEALTH_PORT: String(writerPort),
-    });
-    const gateway = start('gateway', {
-      NATS_CREDS: await engineCredentials(env, 'gateway'),
-      GATEWAY_HTTP_PORT: String(httpPort),
-      GATEWAY_GRPC_PORT: String(grpcPort),
-      GATEWAY_HEALTH_PORT: String(gatewayHealth),
-    });
-    await Promise.all([
-      waitForHttp(`${api}/health`, admin),
-      waitForHttp(`http://127.0.0.1:${deployerPort}/health`, deployer),
-      waitForHttp(`http://127.0.0.1:${writerPort}/health`, writer),
-      waitForHttp(`http://127.0.0.1:${gatewayHealth}/health`, gateway),
+    const [engine] = await Promise.all([
+      startEngine({
+        env,
+        work,
+        adminEmail: `admin@${env.KRE_PREFIX}.test`,
+        extra: { deployer: { WORKLOAD_READY_TIMEOUT_SECONDS: '90' } },
+      }),
       dp.connect(),
     ]);
+    apps.push(...engine.apps);
+    ({ api, gatewayHttp, gatewayGrpc } = engine);
     token = await apiToken();
     for (const example of all) {
       await gql(
@@ -516,11 +479,19 @@ describe('the Python examples, uploaded and started through the real apps', () =
             },
         )
         .filter((r) => ['LOG_LEVEL_WARN', 'LOG_LEVEL_ERROR'].includes(r.level))
+        // The bad request's failure, as the etl node logged it and as the entrypoint logged the
+        // call it failed.
         .filter(
           (r) =>
             !(
-              r.source === 'LOG_SOURCE_RUNNER' &&
-              r.message.startsWith('node "etl" failed on a message from "entrypoint": ValueError')
+              (r.source === 'LOG_SOURCE_RUNNER' &&
+                r.message.startsWith(
+                  'node "etl" failed on a message from "entrypoint": ValueError',
+                )) ||
+              (r.source === 'LOG_SOURCE_ENTRYPOINT' &&
+                r.message.includes(
+                  '(INTERNAL): node "etl" failed on a message from "entrypoint": ValueError',
+                ))
             ),
         )
         .map((r) => `${r.origin.node} ${r.level} ${r.source}: ${r.message}`);

@@ -7,18 +7,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
-import {
-  freePort,
-  engineCredentials,
-  runApp,
-  testEnv,
-  toolBinary,
-  waitForHttp,
-  waitForMail,
-  type AppProcess,
-} from '@libs/testing';
+import { testEnv, toolBinary, waitForMail, type AppProcess } from '@libs/testing';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEngine } from './engine-harness.js';
 import WebSocket from 'ws';
 
 const run = promisify(execFile);
@@ -161,40 +153,14 @@ describe('the README walkthrough', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-walkthrough-'));
-    const [apiPort, deployerPort, httpPort, grpcPort, gatewayHealth] = await Promise.all(
-      Array.from({ length: 5 }, () => freePort()),
-    );
-    api = `http://127.0.0.1:${apiPort}`;
-    gatewayHttp = `http://127.0.0.1:${httpPort}`;
-    gatewayGrpc = `127.0.0.1:${grpcPort}`;
-    const common = { ...env, ADMIN_EMAIL: `admin@${env.KRE_PREFIX}.test` };
-    const start = (app: string, extra: Record<string, string>) => {
-      const process = runApp(app, { ...common, ...extra });
-      apps.push(process);
-      return process;
-    };
-    // Each app with its own NATS identity and the permissions it has in production.
-    const admin = start('admin-api', {
-      NATS_CREDS: await engineCredentials(env, 'admin-api'),
-      ADMIN_API_PORT: String(apiPort),
-      FRONTEND_URL: api,
-      GATEWAY_PUBLIC_HTTP_URL: gatewayHttp,
-      GATEWAY_PUBLIC_GRPC_ADDRESS: gatewayGrpc,
+    const engine = await startEngine({
+      env,
+      work,
+      adminEmail: `admin@${env.KRE_PREFIX}.test`,
+      apps: ['admin-api', 'deployer', 'gateway'],
     });
-    const deployer = start('deployer', {
-      NATS_CREDS: await engineCredentials(env, 'deployer'),
-      DEPLOYER_HEALTH_PORT: String(deployerPort),
-      KRE_STATE_DIR: join(work, 'state'),
-    });
-    const gateway = start('gateway', {
-      NATS_CREDS: await engineCredentials(env, 'gateway'),
-      GATEWAY_HTTP_PORT: String(httpPort),
-      GATEWAY_GRPC_PORT: String(grpcPort),
-      GATEWAY_HEALTH_PORT: String(gatewayHealth),
-    });
-    await waitForHttp(`${api}/health`, admin);
-    await waitForHttp(`http://127.0.0.1:${deployerPort}/health`, deployer);
-    await waitForHttp(`http://127.0.0.1:${gatewayHealth}/health`, gateway);
+    apps.push(...engine.apps);
+    ({ api, gatewayHttp, gatewayGrpc } = engine);
   });
 
   afterAll(async () => {
