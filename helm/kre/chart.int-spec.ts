@@ -15,6 +15,7 @@ import {
   PatchStrategy,
   type V1ClusterRole,
   type V1Container,
+  type V1Deployment,
   type V1ContainerPort,
   type V1Ingress,
   type V1LabelSelector,
@@ -502,6 +503,28 @@ describe('helm/kre chart', () => {
     const refused = await template('kre-system', '--set', 'runtimeQuota.memory=lots');
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/runtimeQuota/);
+  });
+
+  it("points a Prometheus at each app's /metrics by pod annotations, beside the app's own", async () => {
+    const annotationsOf = (objects: KubernetesObject[], name: string) =>
+      (find(objects, 'Deployment', name) as V1Deployment).spec?.template.metadata?.annotations;
+    const objects = documents(
+      await render('kre-system', '--set', 'gateway.podAnnotations.team=data'),
+    );
+    for (const [app, port] of [
+      ['kre-admin-api', '8080'],
+      ['kre-deployer', '8081'],
+      ['kre-mongo-writer', '8082'],
+      ['kre-gateway', '9081'],
+    ])
+      expect(annotationsOf(objects, app), app).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': port,
+        'prometheus.io/path': '/metrics',
+      });
+    expect(annotationsOf(objects, 'kre-gateway')).toMatchObject({ team: 'data' });
+    const off = documents(await render('kre-system', '--set', 'metrics.scrapeAnnotations=false'));
+    expect(annotationsOf(off, 'kre-deployer')).toBeUndefined();
   });
 
   it('serves the admin API Ingress over TLS unless TLS is turned off explicitly', async () => {

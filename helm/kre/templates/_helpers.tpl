@@ -343,3 +343,18 @@ an ExternalName onto the gateway).
 - name: OBS_RETENTION_DAYS
   value: {{ .Values.observability.retentionDays | quote }}
 {{- end -}}
+
+{{/*
+A pod's annotations: the component's podAnnotations and, with metrics.scrapeAnnotations, the
+prometheus.io/* ones that point a Prometheus at its /metrics on `port`:
+(dict "root" $ "values" $v "port" 8081).
+*/}}
+{{- define "kre.podAnnotations" -}}
+{{- $annotations := deepCopy (.values.podAnnotations | default dict) -}}
+{{- if .root.Values.metrics.scrapeAnnotations -}}
+{{- $_ := set $annotations "prometheus.io/scrape" "true" -}}
+{{- $_ := set $annotations "prometheus.io/port" (toString .port) -}}
+{{- $_ := set $annotations "prometheus.io/path" "/metrics" -}}
+{{- end -}}
+{{- with $annotations }}{{ toYaml . }}{{ end -}}
+{{- end -}}
