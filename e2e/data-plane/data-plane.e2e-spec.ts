@@ -416,6 +416,15 @@ describe('the data plane: gateway → entrypoint → runners, as processes', () 
       c.close();
       expect(error?.code).toBe(grpc.status.INTERNAL);
       expect(error?.details).toContain('boom: via grpc');
+      // A config value in the exception's text leaves the workload masked, as in its records.
+      const leaked = await postJson(`http://${main.http}/Flow`, {
+        mode: 'throw',
+        text: 'token tok-s3cr3t-4242 refused',
+      });
+      expect(leaked.body).toMatchObject({
+        code: 'INTERNAL',
+        message: 'node "first" failed on a message from "entrypoint": boom: token *** refused',
+      });
       await new Promise((r) => setTimeout(r, 1_000));
       expect(await called(res.headers.get('kre-request-id')!)).toBeUndefined();
     });

@@ -34,6 +34,11 @@ export interface ScopeDeps {
    * published when no node reads it.
    */
   hasInterest(subject: string): boolean;
+  /**
+   * The version's config values masked (ConfigMasker): an error's text reaches the caller and the
+   * entrypoint's logs, which VIEWERs read, so it leaves the workload masked like its records.
+   */
+  mask(text: string): string;
 }
 
 const CHANNEL = /^[A-Za-z0-9_-]+$/;
@@ -156,8 +161,10 @@ export class MessageScope implements MessageSink {
   /** Answers the client with an ERROR; nothing is published downstream. */
   fail(text: string): void {
     this.outputs = [];
+    // Masked whole, then cut: a value across the cut is masked too.
+    const masked = this.deps.mask(text);
     const error =
-      text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}… (truncated)` : text;
+      masked.length > MAX_ERROR_TEXT ? `${masked.slice(0, MAX_ERROR_TEXT)}… (truncated)` : masked;
     this.reply(this.encode(MessageType.ERROR, undefined, undefined, error));
   }
 

@@ -78,6 +78,7 @@ export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps)
     isExitpoint: env.KRT_IS_EXITPOINT,
     payloadLimit: payloadLimit(nc.info?.max_payload ?? 1024 * 1024),
     hasInterest: (subject) => interest.has(subject),
+    mask: (text) => masker.mask(text),
   };
   return new NodeRunner({
     env,

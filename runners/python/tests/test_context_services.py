@@ -123,6 +123,17 @@ def test_config_values_are_masked_in_records_and_output(dp, aio):
     aio(go())
 
 
+def test_config_values_are_masked_in_the_error_a_failure_answers(dp, aio):
+    async def go():
+        rid = await dp.send("entrypoint", Req(mode="leak-raise"))
+        [err] = await dp.wait_for(rid, dp.reply_to)
+        assert err.envelope.message_type == codec.ERROR
+        assert "tok-s3cr3t-4242" not in err.envelope.error
+        assert err.envelope.error.endswith("the service refused ***")
+
+    aio(go())
+
+
 def test_predictions_with_kre_checks(dp, aio):
     async def go():
         rid, out = await output(dp, mode="predict")

@@ -156,6 +156,7 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         is_exitpoint=env.is_exitpoint,
         payload_limit=codec.payload_limit(nc.max_payload),
         has_interest=interest.has,
+        mask=masker.mask,
     )
     runner = NodeRunner(env, nc, js, jsm, mod, obs, deps, scope, interest)
     code = 0

@@ -38,6 +38,9 @@ class ScopeDeps:
     is_exitpoint: bool
     payload_limit: int
     has_interest: Callable[[str], bool]
+    # The version's config values masked: an error's text reaches the caller and the entrypoint's
+    # logs (which VIEWERs read), so it leaves the workload masked like its records.
+    mask: Callable[[str], str] = lambda text: text
 
 
 @dataclass
@@ -152,6 +155,8 @@ class MessageScope:
     async def fail(self, text: str) -> None:
         """Answers the client with an ERROR; nothing is published downstream."""
         self._outputs = []
+        # Masked whole, then cut: a value across the cut is masked too.
+        text = self.deps.mask(text)
         error = text if len(text) <= MAX_ERROR_TEXT else f"{text[:MAX_ERROR_TEXT]}… (truncated)"
         self._reply(self._encode(codec.ERROR, error=error))
         await self._settle_replies()

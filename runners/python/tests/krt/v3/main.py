@@ -49,6 +49,9 @@ async def default_handler(ctx, data):
         await ctx.send_output({"step": "after-exit"})
     elif mode == "throw":
         raise Exception(f"conformance failure {f.get('text')}")
+    elif mode == "leak-raise":
+        # A config value in an exception's text: it reaches the caller and the entrypoint's logs.
+        raise ValueError(f"the service refused {os.environ.get('API_TOKEN', '')}")
     elif mode == "sleep":
         await asyncio.sleep(int(f.get("ms") or 0) / 1000)
         await ctx.send_output({"step": "slept", "text": f.get("text")})
