@@ -539,8 +539,10 @@ describe('authorization', () => {
           const kind = Reflect.getMetadata(RESOLVER_TYPE_METADATA, method) as string | undefined;
           const isOperation = kind === 'Query' || kind === 'Mutation' || kind === 'Subscription';
           const isRoute = isController && Reflect.getMetadata(PATH_METADATA, method) !== undefined;
-          // /health, /readyz, /livez come from @libs/observability: public probes by design.
-          if (isRoute && metatype.name === 'HealthController') continue;
+          // /health, /readyz, /livez and /metrics come from @libs/observability: public probes
+          // and process series by design (docs/observability.md).
+          if (isRoute && ['HealthController', 'MetricsController'].includes(metatype.name))
+            continue;
           if (!isOperation && !isRoute) continue;
           if (isOperation) resolvers++;
           else routes++;

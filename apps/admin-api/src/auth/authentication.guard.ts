@@ -38,7 +38,7 @@ export class AuthenticationGuard implements CanActivate {
     ]);
     const isGraphql = context.getType<GqlContextType>() === 'graphql';
     if (!access) {
-      // Routes of library modules (/health, /livez, /readyz) are public probes. Every
+      // Routes of library modules (/health, /livez, /readyz, /metrics) are public. Every
       // resolver declares its access (a test walks them); one that does not is refused.
       if (!isGraphql) return true;
       this.logger.error(
