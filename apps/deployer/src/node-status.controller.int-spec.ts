@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplicationContext, INestMicroservice } from '@nestjs/common';
@@ -16,35 +16,18 @@ import {
   type DeployerStatus,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { LocalDriver, type DeploymentPlan, type WorkloadSpec } from '@libs/orchestrator';
+import type { DeploymentPlan, LocalDriver, WorkloadSpec } from '@libs/orchestrator';
 import { testEnv } from '@libs/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeWorkload, fakeWorkloadDriver } from './fixtures/fake-workloads.js';
 import { deployerStatusController } from './deployer-status.controller.js';
 import { nodeStatusController } from './node-status.controller.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 
 /** A stand-in workload program: serves /readyz until it is killed. */
-const PROGRAM = `
-import { createServer } from 'node:http';
-createServer((_req, res) => res.end('ok')).listen(Number(process.env.KRT_HEALTH_PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
-`;
 
-const workload = (id: string): WorkloadSpec => ({
-  id,
-  role: id === 'entrypoint' ? 'entrypoint' : 'node',
-  program: id === 'entrypoint' ? 'entrypoint' : 'runner',
-  image: 'x',
-  replicas: 1,
-  gpu: false,
-  ports: ['health'],
-  env: {},
-  configFiles: {},
-  labels: {},
-  k8sName: `v-${id}`,
-  specHash: `${id}-1`,
-});
+const workload = (id: string): WorkloadSpec => fakeWorkload(id);
 
 /**
  * The deployer's request/reply patterns on the real test NATS, wired as the apps wire them
@@ -80,19 +63,7 @@ describe('nodeStatusController', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'kre-node-status-'));
-    const program = join(root, 'workload.mjs');
-    await writeFile(program, PROGRAM);
-    driver = new LocalDriver({
-      stateDir: join(root, 'state'),
-      prefix: env.KRE_PREFIX,
-      nodeBinary: process.execPath,
-      programs: { entrypoint: program, runner: program },
-      fetchKrt: (_plan, dest) => mkdir(dest, { recursive: true }).then(() => undefined),
-      stopGraceMs: 2_000,
-      tickMs: 100,
-      baseEnv: { PATH: process.env.PATH ?? '' },
-    });
-    await driver.adopt();
+    driver = await fakeWorkloadDriver(root, env.KRE_PREFIX);
     for (const version of ['v1', 'crash']) {
       await driver.apply(plan(version));
       await driver.waitReady('demo', version, 10_000);

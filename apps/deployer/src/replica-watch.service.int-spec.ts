@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -18,12 +18,13 @@ import {
   planVersionResources,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { LocalDriver, type DeploymentPlan, type WorkloadSpec } from '@libs/orchestrator';
+import type { DeploymentPlan, LocalDriver, WorkloadSpec } from '@libs/orchestrator';
 import { CatalogModule, VersionsRepository, mongooseOptions } from '@libs/persistence';
 import { testEnv } from '@libs/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeWorkload, fakeWorkloadDriver } from './fixtures/fake-workloads.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 import { REPLICA_WATCH_PERIOD_MS, ReplicaWatchService } from './replica-watch.service.js';
 import { VersionLogService } from './version-log.service.js';
@@ -31,27 +32,9 @@ import { VersionLogService } from './version-log.service.js';
 const SECRET = 'tok-s3cr3t-4242';
 
 /** A stand-in workload: prints its config value (to be masked), serves /readyz until killed. */
-const PROGRAM = `
-import { createServer } from 'node:http';
-console.log('starting with ' + process.env.TOKEN);
-createServer((_req, res) => res.end('ok')).listen(Number(process.env.KRT_HEALTH_PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
-`;
 
-const workload = (id: string): WorkloadSpec => ({
-  id,
-  role: id === 'entrypoint' ? 'entrypoint' : 'node',
-  program: id === 'entrypoint' ? 'entrypoint' : 'runner',
-  image: 'x',
-  replicas: 1,
-  gpu: false,
-  ports: ['health'],
-  env: { KRT_CONFIG_KEYS: 'TOKEN', TOKEN: SECRET },
-  configFiles: {},
-  labels: {},
-  k8sName: `v-${id}`,
-  specHash: `${id}-1`,
-});
+const workload = (id: string): WorkloadSpec =>
+  fakeWorkload(id, { KRT_CONFIG_KEYS: 'TOKEN', TOKEN: SECRET });
 
 /**
  * The deployer's replica watch against a real LocalDriver running stand-in processes, the real
@@ -98,19 +81,7 @@ describe(ReplicaWatchService.name, () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'kre-replica-watch-'));
-    const program = join(root, 'workload.mjs');
-    await writeFile(program, PROGRAM);
-    driver = new LocalDriver({
-      stateDir: join(root, 'state'),
-      prefix: env.KRE_PREFIX,
-      nodeBinary: process.execPath,
-      programs: { entrypoint: program, runner: program },
-      fetchKrt: (_plan, dest) => mkdir(dest, { recursive: true }).then(() => undefined),
-      stopGraceMs: 2_000,
-      tickMs: 100,
-      baseEnv: { PATH: process.env.PATH ?? '' },
-    });
-    await driver.adopt();
+    driver = await fakeWorkloadDriver(root, env.KRE_PREFIX);
     await driver.apply(plan);
     await driver.waitReady(rt, 'v1', 10_000);
 
