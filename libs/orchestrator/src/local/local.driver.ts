@@ -220,7 +220,7 @@ export class LocalDriver implements OrchestratorDriver {
       const inUse = new Set<number>();
       for (const record of this.versions.values())
         for (const r of record.replicas) if (r.network !== undefined) inUse.add(r.network);
-      const pruned = await network.prune(inUse);
+      const pruned = await network.prune(inUse, this.owner);
       if (pruned > 0) this.logger.warn(`deleted ${pruned} leftover workload network namespaces`);
     }
     this.startTicking();
@@ -655,8 +655,8 @@ export class LocalDriver implements OrchestratorDriver {
     if (!networks) return undefined;
     const network =
       replica.network === undefined
-        ? await networks.claim()
-        : await networks.ensure(replica.network);
+        ? await networks.claim(this.owner)
+        : await networks.ensure(replica.network, this.owner);
     replica.network = network.index;
     return network;
   }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import { findOnPath } from './sandbox.js';
@@ -47,8 +48,13 @@ const NAMESPACE_PREFIX = 'kre-n';
 const TABLE = 'kre_sandbox';
 /** Where `ip netns` keeps named namespaces. */
 const NETNS_DIR = '/run/netns';
-/** A namespace no process entered for this long, in no registry, is a leftover. */
-const LEFTOVER_AFTER_MS = 120_000;
+/** Who claimed each namespace: `<index>` holds the claiming driver's owner id. */
+const OWNERS_DIR = '/run/kre-netns';
+/**
+ * Another installation's namespace (or one with no owner mark) that no process uses is a
+ * leftover once this old: that installation's own deployer prunes its leftovers at once.
+ */
+const FOREIGN_LEFTOVER_AFTER_MS = 3_600_000;
 
 /** The shared table: made once per machine boot, by whichever deployer comes first. */
 function firewall(): string {
@@ -84,6 +90,11 @@ function parseSubnet(subnet: string): { base: number; slots: number } {
   const size = 2 ** (32 - bits);
   if (base % size !== 0) throw new Error(`workload subnet "${subnet}" is not aligned to /${bits}`);
   return { base, slots: size / 4 };
+}
+
+/** The owner id that claimed namespace `index`; undefined without a mark. */
+async function ownerOf(index: number): Promise<string | undefined> {
+  return readFile(join(OWNERS_DIR, String(index)), 'utf8').catch(() => undefined);
 }
 
 function address(value: number): string {
@@ -168,7 +179,7 @@ export class WorkloadNetworks {
    * A network for a new replica: the first free index whose namespace this call creates.
    * @throws when the pool is exhausted
    */
-  async claim(): Promise<ReplicaNetwork> {
+  async claim(owner: string): Promise<ReplicaNetwork> {
     await this.start();
     const offset = Math.floor(Math.random() * this.pool.slots);
     for (let i = 0; i < this.pool.slots; i++) {
@@ -180,7 +191,7 @@ export class WorkloadNetworks {
       } catch {
         continue; // another deployer took it first
       }
-      await this.wire(network);
+      await this.wire(network, owner);
       return network;
     }
     throw new Error(`no free workload network in ${this.options.subnet}`);
@@ -190,19 +201,21 @@ export class WorkloadNetworks {
    * The replica's network, made again where it is gone (a reboot): before each (re)start.
    * @returns the network to use (another index when its own was taken meanwhile)
    */
-  async ensure(index: number): Promise<ReplicaNetwork> {
+  async ensure(index: number, owner: string): Promise<ReplicaNetwork> {
     await this.start();
     const network = this.network(index);
     if (existsSync(`${NETNS_DIR}/${network.namespace}`)) {
+      // Never another installation's: its was pruned and the index taken meanwhile.
+      if ((await ownerOf(index)) !== owner) return this.claim(owner);
       if (existsSync(`/sys/class/net/${network.hostInterface}`)) return network;
       await this.release(network);
     }
     try {
       await run('ip', ['netns', 'add', network.namespace], { env: this.env });
     } catch {
-      return this.claim();
+      return this.claim(owner);
     }
-    await this.wire(network);
+    await this.wire(network, owner);
     return network;
   }
 
@@ -226,13 +239,15 @@ export class WorkloadNetworks {
     await run('ip', ['netns', 'delete', network.namespace], { env: this.env }).catch(
       () => undefined,
     );
+    await rm(join(OWNERS_DIR, String(network.index)), { force: true });
   }
 
   /**
-   * Deletes namespaces of the pool that no process uses, that are in no registry (`inUse`), and
-   * that were made a while ago (so another deployer's just-claimed one stays).
+   * Deletes namespaces of the pool that no process uses and no replica of `owner`'s registries
+   * holds (`inUse`): `owner`'s own at once (call it before any start), another installation's
+   * (or one without a mark) only when made an hour ago, as its own deployer prunes its leftovers.
    */
-  async prune(inUse: ReadonlySet<number>): Promise<number> {
+  async prune(inUse: ReadonlySet<number>, owner: string): Promise<number> {
     await this.start();
     const { stdout } = await run('ip', ['netns', 'list'], { env: this.env });
     let pruned = 0;
@@ -242,7 +257,9 @@ export class WorkloadNetworks {
       const index = Number(name.slice(NAMESPACE_PREFIX.length));
       if (!Number.isInteger(index) || index >= this.pool.slots || inUse.has(index)) continue;
       const made = await stat(`${NETNS_DIR}/${name}`).catch(() => undefined);
-      if (!made || Date.now() - made.mtimeMs < LEFTOVER_AFTER_MS) continue;
+      if (!made) continue;
+      const mine = (await ownerOf(index)) === owner;
+      if (!mine && Date.now() - made.mtimeMs < FOREIGN_LEFTOVER_AFTER_MS) continue;
       const pids = await run('ip', ['netns', 'pids', name], { env: this.env }).catch(() => null);
       if (!pids || pids.stdout.trim() !== '') continue;
       await this.release(this.network(index));
@@ -258,13 +275,13 @@ export class WorkloadNetworks {
     args: readonly string[],
   ): { file: string; args: string[] } {
     return {
-      file: 'nsenter',
+      file: this.nsenter,
       args: [`--net=${NETNS_DIR}/${network.namespace}`, '--', file, ...args],
     };
   }
 
   /** The veth pair, the addresses, loopback up, no IPv6, and NATS let in. */
-  private async wire(network: ReplicaNetwork): Promise<void> {
+  private async wire(network: ReplicaNetwork, owner: string): Promise<void> {
     const { namespace: ns, hostInterface: host } = network;
     try {
       await this.exec('ip', [
@@ -309,6 +326,8 @@ export class WorkloadNetworks {
         'nats',
         `{ ${host} . ${this.options.natsPort} }`,
       ]);
+      await mkdir(OWNERS_DIR, { recursive: true, mode: 0o700 });
+      await writeFile(join(OWNERS_DIR, String(network.index)), owner, { mode: 0o600 });
     } catch (error) {
       await this.release(network);
       throw error;
