@@ -18,6 +18,9 @@ const url = (protocols: readonly string[]) =>
       { error: `must be a URL with scheme ${protocols.map((p) => `${p}://`).join(' or ')}` },
     );
 
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
 /** Env shared by every app. */
@@ -37,7 +40,25 @@ export const baseEnv = {
     })
     .refine((v) => !v.includes('--'), { error: 'must not contain "--"' })
     .default('kre'),
+  ...tracingEnvFragment(),
 };
+
+/**
+ * OpenTelemetry traces (libs/observability `initTracing`): exported over OTLP/HTTP when an
+ * endpoint is set, otherwise no tracer provider is registered at all. The standard names.
+ */
+function tracingEnvFragment() {
+  return {
+    /** Base URL of an OTLP/HTTP receiver; traces go to `<it>/v1/traces`. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(['http', 'https'])),
+    /** The traces URL itself, over the base one. */
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(url(['http', 'https'])),
+    /** `service.name` of the spans (default: the app's name, e.g. `gateway`). */
+    OTEL_SERVICE_NAME: optional(z.string().min(1)),
+    /** Milliseconds between two exports of the finished spans. */
+    OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(1).max(600_000).default(5_000),
+  };
+}
 
 export const mongoEnv = { MONGO_URL: url(['mongodb', 'mongodb+srv']) };
 export const redisEnv = { REDIS_URL: url(['redis', 'rediss']) };

@@ -19,3 +19,17 @@ export {
   ObsRetentionStore,
   type ObsRetentionDoc,
 } from './obs-retention.js';
+export {
+  NOOP_SPAN,
+  initTracing,
+  tracesUrl,
+  tracing,
+  type StartSpanOptions,
+  type TraceHeaders,
+  type TraceSpanKind,
+  type TracedSpan,
+  type Tracing,
+  type TracingEnv,
+  OtlpJsonReceiver,
+  type ReceivedSpan,
+} from './tracing/index.js';

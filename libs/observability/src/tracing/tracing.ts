@@ -1,0 +1,212 @@
+import {
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  type Tracer,
+  context as otelContext,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  trace,
+} from '@opentelemetry/api';
+
+/** W3C trace context as it travels in HTTP, gRPC metadata and NATS headers. */
+export interface TraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** The env `initTracing` reads (libs/config `baseEnv`: every app has it). */
+export interface TracingEnv {
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  OTEL_SERVICE_NAME?: string;
+  OTEL_BSP_SCHEDULE_DELAY?: number;
+}
+
+export type TraceSpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
+
+export interface StartSpanOptions {
+  /**
+   * The remote parent (a request's incoming headers): the span continues that trace, or starts a
+   * new one when it carries none. Without it, the span is a child of the active one, if any.
+   */
+  from?: TraceHeaders;
+  kind?: TraceSpanKind;
+  attributes?: Attributes;
+}
+
+/** One span of work; a no-op object (shared, allocation-free) when tracing is off. */
+export interface TracedSpan {
+  /**
+   * This span's context, to send downstream as the parent of the next process's spans;
+   * `undefined` when tracing is off (callers then pass the incoming headers on unchanged).
+   */
+  readonly headers: TraceHeaders | undefined;
+  setAttribute(key: string, value: AttributeValue): void;
+  event(name: string, attributes?: Attributes): void;
+  /** Marks the span failed with the error's message (and records it as an exception event). */
+  fail(error: unknown): void;
+  end(): void;
+  /** Runs `fn` with this span active: spans started inside it (without `from`) are its children. */
+  run<T>(fn: () => T): T;
+}
+
+const KINDS: Record<TraceSpanKind, SpanKind> = {
+  server: SpanKind.SERVER,
+  client: SpanKind.CLIENT,
+  producer: SpanKind.PRODUCER,
+  consumer: SpanKind.CONSUMER,
+  internal: SpanKind.INTERNAL,
+};
+
+export const NOOP_SPAN: TracedSpan = Object.freeze({
+  headers: undefined,
+  setAttribute: () => undefined,
+  event: () => undefined,
+  fail: () => undefined,
+  end: () => undefined,
+  run: <T>(fn: () => T): T => fn(),
+});
+
+class RecordingSpan implements TracedSpan {
+  readonly headers: TraceHeaders;
+  private readonly context: Context;
+
+  constructor(
+    private readonly span: Span,
+    parent: Context,
+    propagator: TextMapPropagator,
+  ) {
+    this.context = trace.setSpan(parent, span);
+    const carrier: TraceHeaders = {};
+    propagator.inject(this.context, carrier, defaultTextMapSetter);
+    this.headers = carrier;
+  }
+
+  setAttribute(key: string, value: AttributeValue): void {
+    this.span.setAttribute(key, value);
+  }
+
+  event(name: string, attributes?: Attributes): void {
+    this.span.addEvent(name, attributes);
+  }
+
+  fail(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof Error) this.span.recordException(error);
+    this.span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+
+  end(): void {
+    this.span.end();
+  }
+
+  run<T>(fn: () => T): T {
+    return otelContext.with(this.context, fn);
+  }
+}
+
+/** What an app starts spans with: `tracing()` returns the process's one. */
+export interface Tracing {
+  /** Whether spans are recorded and exported (an OTLP endpoint is set). */
+  readonly enabled: boolean;
+  /** Starts a span; when tracing is off, returns {@link NOOP_SPAN} and does nothing else. */
+  start(name: string, options?: StartSpanOptions): TracedSpan;
+  /** Exports what is left and stops (at the app's shutdown). */
+  shutdown(): Promise<void>;
+}
+
+const DISABLED: Tracing = Object.freeze({
+  enabled: false,
+  start: () => NOOP_SPAN,
+  shutdown: () => Promise.resolve(),
+});
+
+class EnabledTracing implements Tracing {
+  readonly enabled = true;
+
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly propagator: TextMapPropagator,
+    private readonly stop: () => Promise<void>,
+  ) {}
+
+  start(name: string, options: StartSpanOptions = {}): TracedSpan {
+    const parent = options.from
+      ? this.propagator.extract(ROOT_CONTEXT, options.from, defaultTextMapGetter)
+      : otelContext.active();
+    const span = this.tracer.startSpan(
+      name,
+      { kind: KINDS[options.kind ?? 'internal'], attributes: options.attributes },
+      parent,
+    );
+    return new RecordingSpan(span, parent, this.propagator);
+  }
+
+  shutdown(): Promise<void> {
+    return this.stop();
+  }
+}
+
+let current: Tracing = DISABLED;
+
+/** The process's tracing: disabled (no-op spans) until `initTracing` found an endpoint. */
+export function tracing(): Tracing {
+  return current;
+}
+
+/** The OTLP/HTTP traces URL the env names, if any. */
+export function tracesUrl(env: TracingEnv): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+}
+
+/**
+ * Sets up the process's tracing, once, at the start of an app's main.ts. Without an OTLP endpoint
+ * it loads nothing (the SDK is imported only when needed), registers no provider, and every
+ * `tracing().start()` returns the shared no-op span. With one: a tracer provider with a batch
+ * processor exporting JSON over HTTP, the W3C propagator, and an AsyncLocalStorage context (so
+ * spans started inside `span.run()` are its children).
+ */
+export async function initTracing(
+  service: string,
+  env: TracingEnv,
+  attributes: Attributes = {},
+): Promise<Tracing> {
+  const url = tracesUrl(env);
+  if (!url) return (current = DISABLED);
+  const [sdk, exporterModule, resources, core, hooks] = await Promise.all([
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/context-async-hooks'),
+  ]);
+  const provider = new sdk.TracerProvider({
+    resource: resources.resourceFromAttributes({
+      'service.name': env.OTEL_SERVICE_NAME ?? service,
+      'service.namespace': 'kre',
+      ...attributes,
+    }),
+    spanProcessors: [
+      new sdk.BatchSpanProcessor({
+        exporter: new exporterModule.OTLPTraceExporter({ url }),
+        scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000,
+      }),
+    ],
+  });
+  const propagator = new core.W3CTraceContextPropagator();
+  otelContext.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+  current = new EnabledTracing(provider.getTracer(service), propagator, async () => {
+    current = DISABLED;
+    await provider.shutdown();
+  });
+  return current;
+}
