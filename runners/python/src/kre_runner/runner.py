@@ -135,6 +135,55 @@ class Slots:
                 waiter.set_result(False)
 
 
+class PullCredit:
+    """How many messages a replica may ask a consumer for: with `held` delivered and unfinished
+    and `pending` still owed by its open pull requests, a new request for the rest goes out once
+    a quarter of `bound` is free (or at once when none is open), so the next message is already
+    on its way while earlier ones run, as the Node client's `consume()` does. A request's end
+    (a 408 or 409 status on its own reply subject) says how many it left unfilled
+    (Nats-Pending-Messages); without that figure the count is an estimate until the last open
+    request ends. A reconnect loses every open request (`lost`)."""
+
+    def __init__(self, bound: int):
+        self.bound = bound
+        self.threshold = max(1, bound // 4)
+        self.pending = 0
+        self.open: set[str] = set()
+        self._n = 0
+
+    def want(self, held: int) -> int:
+        free = self.bound - held - self.pending
+        return free if free >= self.threshold or (free > 0 and not self.open) else 0
+
+    def issue(self, batch: int) -> str:
+        self._n += 1
+        token = str(self._n)
+        self.open.add(token)
+        self.pending += batch
+        return token
+
+    def delivered(self) -> None:
+        if self.pending > 0:
+            self.pending -= 1
+
+    def ended(self, token: str, unfilled: Optional[int]) -> bool:
+        """A request's end status; False when the token is not an open request's."""
+        if token not in self.open:
+            return False
+        self.open.discard(token)
+        if not self.open:
+            self.pending = 0
+        elif unfilled is None:
+            self.pending = max(0, self.pending - self.threshold)
+        else:
+            self.pending = max(0, self.pending - unfilled)
+        return True
+
+    def lost(self) -> None:
+        self.open.clear()
+        self.pending = 0
+
+
 class NodeRunner:
     def __init__(
         self,
@@ -171,6 +220,7 @@ class NodeRunner:
             except Exception as error:
                 log.warning("cannot read %s for the dict-era handler's payloads: %s", env.entrypoint_proto, error)
         self._wake: set[asyncio.Event] = set()
+        self._lost: dict[asyncio.Event, Any] = {}
         self._binders: list[asyncio.Task] = []
         self._subs: set = set()
 
@@ -236,35 +286,42 @@ class NodeRunner:
         """Pull requests do not survive a reconnect: ask again at once (not after the heartbeat
         watchdog)."""
         for event in list(self._wake):
+            self._lost.get(event, lambda: None)()
             event.set()
 
     async def _consume(self, spec: _Bound) -> None:
-        """Pull requests for up to KRT_MAX_IN_FLIGHT messages held from this consumer (as the
-        Node runner's `consume({max_messages})`); a delivered message gets in-progress acks at
-        once and waits for one of the replica's KRT_MAX_IN_FLIGHT slots. One request outstanding
-        at a time, matched by its reply token (a late status of an old request is ignored)."""
+        """Pull requests that keep up to KRT_MAX_IN_FLIGHT messages held from this consumer (as
+        the Node runner's `consume({max_messages})`): a new request goes out as soon as a quarter
+        of the bound is free, while earlier ones are still open, so a replica never waits a round
+        trip for its next message. A delivered message gets in-progress acks at once and waits
+        for one of the replica's KRT_MAX_IN_FLIGHT slots. `pending` counts what the open requests
+        may still deliver; a request's end (408 timeout, 409) says how many it left unfilled
+        (Nats-Pending-Messages). Statuses come on the request's own reply subject, so one of an
+        unknown request is ignored."""
         inbox = self.nc.new_inbox()
         api = f"$JS.API.CONSUMER.MSG.NEXT.{self.env.stream}.{spec.consumer}"
-        state = {"token": "", "outstanding": 0, "activity": time.monotonic(), "gone": False}
-        done = asyncio.Event()
-        self._wake.add(done)
+        credit = PullCredit(self.env.max_in_flight)
+        state = {"activity": time.monotonic(), "gone": False}
+        wake = asyncio.Event()
+        self._wake.add(wake)
 
         async def on_message(msg) -> None:
             state["activity"] = time.monotonic()
             status = msg.headers.get("Status") if msg.headers else None
             if status is not None and not msg.data and not (msg.reply or "").startswith("$JS.ACK"):
-                # Statuses come on the request's own reply subject (JetStream delivers messages
-                # under their stream subject instead), so a late one of an old request is ignored.
+                # JetStream delivers messages under their stream subject instead.
                 if status == "100":  # idle heartbeat
                     return
-                if msg.subject.rsplit(".", 1)[-1] == state["token"]:
-                    if status == "409" and "Deleted" in (msg.headers.get("Description") or ""):
-                        state["gone"] = True
-                    done.set()
+                if status == "409" and "Deleted" in (msg.headers.get("Description") or ""):
+                    state["gone"] = True
+                try:
+                    unfilled: Optional[int] = int(msg.headers.get("Nats-Pending-Messages") or "")
+                except ValueError:
+                    unfilled = None
+                if credit.ended(msg.subject.rsplit(".", 1)[-1], unfilled):
+                    wake.set()
                 return
-            state["outstanding"] -= 1
-            if state["outstanding"] <= 0:
-                done.set()
+            credit.delivered()
             if self.stopping:
                 await _quietly(msg.nak())
                 return
@@ -275,39 +332,36 @@ class NodeRunner:
 
         sub = await self.nc.subscribe(f"{inbox}.*", cb=on_message)
         self._subs.add(sub)
+        self._lost[wake] = credit.lost
         spec.bound = True
-        n = 0
+        spec.freed = wake
         try:
             while not self.stopping and not state["gone"]:
-                while spec.held >= self.env.max_in_flight and not self.stopping:
-                    spec.freed.clear()
-                    await spec.freed.wait()
-                if self.stopping:
-                    break
-                n += 1
-                state["token"] = str(n)
-                state["outstanding"] = want = self.env.max_in_flight - spec.held
-                state["activity"] = time.monotonic()
-                done.clear()
-                request = {
-                    "batch": want,
-                    "expires": int(PULL_EXPIRES * 1e9),
-                    "idle_heartbeat": int(HEARTBEAT * 1e9),
-                }
-                await self.nc.publish(api, json.dumps(request).encode(), reply=f"{inbox}.{n}")
-                while not done.is_set() and not self.stopping:
-                    try:
-                        await asyncio.wait_for(done.wait(), timeout=HEARTBEAT)
-                    except asyncio.TimeoutError:
-                        pass
-                    if not done.is_set() and time.monotonic() - state["activity"] > 2 * HEARTBEAT + 1:
-                        # Neither messages nor heartbeats: the request is lost (reconnect, or the
-                        # consumer went away); check the consumer, then ask again.
-                        await self.jsm.consumer_info(self.env.stream, spec.consumer)
-                        break
+                want = credit.want(spec.held)
+                if want:
+                    token = credit.issue(want)
+                    state["activity"] = time.monotonic()
+                    request = {
+                        "batch": want,
+                        "expires": int(PULL_EXPIRES * 1e9),
+                        "idle_heartbeat": int(HEARTBEAT * 1e9),
+                    }
+                    await self.nc.publish(api, json.dumps(request).encode(), reply=f"{inbox}.{token}")
+                    continue
+                wake.clear()
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=HEARTBEAT)
+                except asyncio.TimeoutError:
+                    pass
+                if credit.open and time.monotonic() - state["activity"] > 2 * HEARTBEAT + 1:
+                    # Neither messages nor heartbeats: the requests are lost (reconnect, or the
+                    # consumer went away); check the consumer, then ask again.
+                    await self.jsm.consumer_info(self.env.stream, spec.consumer)
+                    credit.lost()
         finally:
             spec.bound = False
-            self._wake.discard(done)
+            self._wake.discard(wake)
+            self._lost.pop(wake, None)
             self._subs.discard(sub)
             await _quietly(sub.unsubscribe())
 
