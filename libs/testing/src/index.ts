@@ -6,7 +6,14 @@ export {
   type StartKubernetesOptions,
 } from './kube.js';
 export { waitForMail, type CaughtMail } from './mailpit.js';
-export { freePort, startRedis, startServices, toolBinary, type ServiceUrls } from './services.js';
+export {
+  freePort,
+  startFerretDb,
+  startRedis,
+  startServices,
+  toolBinary,
+  type ServiceUrls,
+} from './services.js';
 export { testEnv, testPrefix } from './test-env.js';
 export { TestNpmRegistry, addNpmConfigAttack, addRegistryDependency } from './npm-registry.js';
 export { credentialsFile, engineCredentials, workloadCredentials } from './nats-identities.js';

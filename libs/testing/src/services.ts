@@ -229,8 +229,9 @@ export async function startNats(
   return { ...server, credentials, authorityFile };
 }
 
-export async function startFerretDb(dir: string): Promise<RunningService> {
-  const port = await freePort();
+/** FerretDB (SQLite in `dir`); pass `port` to bring one back where a stopped one was, with its data. */
+export async function startFerretDb(dir: string, port?: number): Promise<RunningService> {
+  port ??= await freePort();
   return launch(
     'ferretdb',
     toolBinary('ferretdb'),
