@@ -239,8 +239,21 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     for (const m of next ? await next.catch(() => []) : []) m.nak();
   }
 
-  /** The durable consumer, created on first use (identical configs: replicas may race). */
+  /**
+   * The durable consumer, created on first use (identical configs: replicas may race). The gap
+   * check goes on from the consumer's last delivery, whoever got it (this process before it lost
+   * the consumer, a killed predecessor, another replica): a stream that dropped records while no
+   * mongo-writer read it is noticed at the first delivery after. A new consumer starts at the
+   * stream's first record, so what the stream dropped before it existed is not counted.
+   */
   private async bind(s: StreamIngestion): Promise<Consumer> {
+    const consumer = await this.consumerOf(s);
+    const { delivered } = await consumer.info(true);
+    s.last = { delivery: delivered.consumer_seq, seq: delivered.stream_seq };
+    return consumer;
+  }
+
+  private async consumerOf(s: StreamIngestion): Promise<Consumer> {
     const js = this.js ?? jetstream(this.nc, { checkAPI: false });
     const name = this.names.obsConsumer();
     try {
@@ -280,7 +293,8 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       // The stream holds only this runtime's records and the consumer delivers them in order:
       // two consecutive deliveries whose stream sequences are not consecutive mean the stream
       // dropped what lay between (its maximum age or size) before anyone read it. Only
-      // deliveries this replica got back to back are compared (a lower bound with replicas).
+      // deliveries that follow each other are compared (a lower bound with replicas, or when a
+      // redelivery comes between).
       const { last } = s;
       if (last && m.info.deliverySequence === last.delivery + 1 && m.seq > last.seq + 1) {
         this.metrics.dropped.inc(
