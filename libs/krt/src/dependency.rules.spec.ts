@@ -220,6 +220,7 @@ describe('KRT dependency rules: Python requirements.txt', () => {
     ['mylib-1.0-py3-none-any.whl', 'a local path or archive'],
     ['requests==${VERSION}', 'environment variables'],
     ['requests==2.0 --global-option=build_ext', 'the option "--global-option" is not allowed'],
+    ['nats-py==2.2.0', 'the runner itself needs nats-py>=2.9,<3'],
   ])('refuses "%s" at upload, naming the file and line', async (line, why) => {
     const issues = await refused({
       ...v1Files(),

@@ -1,6 +1,7 @@
 import type { KrtLayout } from './krt.contents.js';
 import { entryIssuePath } from './entry-path.rules.js';
 import type { IssueCollector } from './krt.errors.js';
+import { runnerPinProblem } from './runner-pins.rules.js';
 
 /**
  * What a KRT may declare for the engine to install. Dependency preparation runs a package
@@ -389,6 +390,11 @@ export function flattenRequirements(
       }
       if (!REQUIREMENT.test(spec.trim()) || ARCHIVE.test(spec.trim())) {
         issues.error(where, `${at}: ${requirementProblem(spec.trim())}`);
+        continue;
+      }
+      const pin = runnerPinProblem(spec.trim());
+      if (pin) {
+        issues.error(where, `${at}: ${pin}`);
         continue;
       }
       out[into].push(spec.trim());
