@@ -249,8 +249,8 @@ export class DataPlane {
     };
   }
 
-  /** Starts a gateway of this installation. */
-  async startGateway(): Promise<Endpoint> {
+  /** Starts a gateway of this installation (`extra`: more env, e.g. OTEL_*). */
+  async startGateway(extra: Record<string, string> = {}): Promise<Endpoint> {
     // admin-api creates the invocation keys bucket; a gateway only reads it (and is not ready
     // until it exists).
     await InvocationKeysBucket.open(this.nc, this.names);
@@ -261,6 +261,7 @@ export class DataPlane {
         GATEWAY_HEALTH_PORT: String(health),
         GATEWAY_HTTP_PORT: String(httpPort),
         GATEWAY_GRPC_PORT: String(grpcPort),
+        ...extra,
       }),
     );
     await waitForHttp(`http://127.0.0.1:${health}/readyz`, process, 60_000);

@@ -8,6 +8,7 @@ import {
   type RuntimeRef,
   type VersionRef,
 } from '@libs/jobs';
+import { type TracedSpan, tracing } from '@libs/observability';
 import { RuntimesRepository, VersionsRepository } from '@libs/persistence';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { Counter, Histogram, Registry } from 'prom-client';
@@ -82,19 +83,32 @@ abstract class ConcurrentWorkerHost extends WorkerHost implements OnApplicationB
     this.jobMetrics = jobMetricsOf(registry);
   }
 
-  /** Counts the attempt and times it. */
-  protected async measured<T>(job: Job, run: () => Promise<T>): Promise<T> {
+  /** Counts the attempt, times it, and traces it (one span per attempt, its steps as events). */
+  protected async measured<T>(
+    job: Job<{ runtimeId: string; versionName?: string }>,
+    run: (span: TracedSpan) => Promise<T>,
+  ): Promise<T> {
     const labels = { queue: this.queueName, job: job.name };
     const done = this.jobMetrics.seconds.startTimer(labels);
+    const span = tracing().start(`job ${this.queueName}.${job.name}`, {
+      attributes: {
+        'kre.runtime': job.data.runtimeId,
+        'kre.version': job.data.versionName ?? '',
+        'kre.job_id': String(job.id),
+        'kre.job_attempt': job.attemptsMade + 1,
+      },
+    });
     try {
-      const result = await run();
+      const result = await span.run(() => run(span));
       this.jobMetrics.jobs.inc({ ...labels, outcome: 'completed' });
       return result;
     } catch (error) {
+      span.fail(error);
       const final = error instanceof Error ? isFinalFailure(job, error) : true;
       this.jobMetrics.jobs.inc({ ...labels, outcome: final ? 'failed' : 'retried' });
       throw error;
     } finally {
+      span.end();
       done();
     }
   }
@@ -141,8 +155,9 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
     const step = (text: string) => this.versionLog.log(job.data, 'INFO', text, { jobId });
     step(`${job.name}: begun (attempt ${job.attemptsMade + 1})`);
     const progress = progressOf(job);
-    await this.measured(job, () =>
+    await this.measured(job, (span) =>
       handler(job.data, (name) => {
+        span.event(name);
         step(`${job.name}: ${name}`);
         return progress(name);
       }),

@@ -1,11 +1,15 @@
 import 'reflect-metadata';
 import { flushCompileCache } from 'node:module';
 import { loadEnvOrExit } from '@libs/config';
-import { startHttpApp } from '@libs/observability';
+import { initTracing, startHttpApp } from '@libs/observability';
 import { EntrypointModule } from './entrypoint.module.js';
 import { entrypointEnvSchema } from './entrypoint.env.js';
 
 const env = loadEnvOrExit('entrypoint', entrypointEnvSchema);
+await initTracing('entrypoint', env, {
+  'kre.runtime': env.KRT_RUNTIME_ID,
+  'kre.version': env.KRT_VERSION,
+});
 try {
   await startHttpApp('entrypoint', EntrypointModule.forRoot(env), env, {
     host: env.KRT_LISTEN_HOST,

@@ -9,6 +9,7 @@ import {
   typeUrlOf,
 } from '@libs/messaging';
 import { RpcError } from '@libs/messaging';
+import { tracing } from '@libs/observability';
 import type { RequestErrorsService } from './request-errors.service.js';
 import type { RpcInfo, VersionProto } from './version-proto.loader.js';
 import type { WorkflowAnswer, WorkflowClient } from './workflow.client.js';
@@ -56,25 +57,36 @@ export class RpcCalls {
 
   /** A gRPC call: the request's bytes in, the response's bytes out. */
   callBinary(name: string, request: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    return this.recorded(name, options, () => this.binary(name, request, options));
+    return this.recorded(name, options, (traced) => this.binary(name, request, traced));
   }
 
   /** An HTTP call: proto3 JSON in and out. */
   callJson(name: string, body: unknown, options: CallOptions = {}): Promise<JsonValue> {
-    return this.recorded(name, options, () => this.json(name, body, options));
+    return this.recorded(name, options, (traced) => this.json(name, body, traced));
   }
 
-  /** Runs a call; a failure is recorded in the version's logs, then thrown on. */
+  /**
+   * Runs a call in its span (a child of the caller's trace context; the workflow's first node
+   * continues from it); a failure is recorded in the version's logs, then thrown on.
+   */
   private async recorded<T>(
     name: string,
     options: CallOptions,
-    call: () => Promise<T>,
+    call: (options: CallOptions) => Promise<T>,
   ): Promise<T> {
+    const span = tracing().start(`entrypoint ${name}`, {
+      kind: 'server',
+      from: options,
+      attributes: { 'rpc.method': name, 'kre.request_id': options.requestId ?? '' },
+    });
     try {
-      return await call();
+      return await call(span.headers ? { ...options, ...span.headers } : options);
     } catch (error) {
+      span.fail(error);
       this.errors?.failed(name, error, options.requestId);
       throw error;
+    } finally {
+      span.end();
     }
   }
 

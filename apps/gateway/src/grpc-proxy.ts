@@ -13,6 +13,7 @@ import { Logger } from '@nestjs/common';
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
 import { type CallMeter, GatewayMetrics } from './gateway-metrics.js';
+import { endCallSpan, startCallSpan } from './call-span.js';
 import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
@@ -134,6 +135,15 @@ export class GatewayGrpcProxy {
         forward[key] = value;
     forward[':authority'] = target.grpc;
     forward[':scheme'] = 'http';
+    const span = startCallSpan(
+      'grpc',
+      headers,
+      runtimeId,
+      target.version,
+      first(headers[':path']) ?? '',
+    );
+    if (span.headers) Object.assign(forward, span.headers);
+    stream.on('close', () => endCallSpan(span, 'grpc', meter.code));
 
     let upstream;
     try {

@@ -11,6 +11,7 @@ import {
 import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
 import { type CallMeter, GatewayMetrics } from './gateway-metrics.js';
+import { endCallSpan, startCallSpan } from './call-span.js';
 import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
 
 const HOP_BY_HOP = new Set([
@@ -138,6 +139,9 @@ export class GatewayHttpProxy {
       if (!HOP_BY_HOP.has(key) && !carriesKey(key, value)) headers[key] = value;
     headers.host = target.http;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    const span = startCallSpan('http', req.headers, runtimeId, target.version, rpc);
+    if (span.headers) Object.assign(headers, span.headers);
+    res.on('close', () => endCallSpan(span, 'http', String(res.statusCode)));
     const upstream = request(
       {
         host,

@@ -10,6 +10,7 @@ import {
   decodeEnvelope,
   decompressIfNeeded,
 } from '@libs/messaging';
+import { NOOP_SPAN, type TracedSpan, tracing } from '@libs/observability';
 import { type ContextDeps, createContext } from './handler-context.factory.js';
 import type { HandlerModule } from './handler.model.js';
 import { MessageScope, type ScopeDeps, TransientPublishError } from './message.scope.js';
@@ -185,14 +186,40 @@ export class NodeRunner {
     }
   }
 
-  private outgoingHeaders(incoming: MsgHdrs | undefined, requestId: string): MsgHdrs {
+  private outgoingHeaders(
+    incoming: MsgHdrs | undefined,
+    requestId: string,
+    span: TracedSpan,
+  ): MsgHdrs {
     const out = headers();
     for (const key of PROPAGATED_HEADERS) {
       const value = incoming?.get(key);
       if (value) out.set(key, value);
     }
     if (!out.get(KreHeader.requestId)) out.set(KreHeader.requestId, requestId);
+    // Traced: the next node's span (and the reply) is a child of this node's.
+    if (span.headers?.traceparent) out.set(KreHeader.traceparent, span.headers.traceparent);
+    if (span.headers?.tracestate) out.set(KreHeader.tracestate, span.headers.tracestate);
     return out;
+  }
+
+  /** This message's span, a child of the sender's (the entrypoint's or the previous node's). */
+  private span(incoming: MsgHdrs | undefined, fromNode: string, requestId: string): TracedSpan {
+    const t = tracing();
+    if (!t.enabled) return NOOP_SPAN;
+    return t.start(`node ${this.env.KRT_NODE_ID}`, {
+      kind: 'consumer',
+      from: {
+        traceparent: incoming?.get(KreHeader.traceparent) || undefined,
+        tracestate: incoming?.get(KreHeader.tracestate) || undefined,
+      },
+      attributes: {
+        'kre.node': this.env.KRT_NODE_ID,
+        'kre.workflow': this.env.KRT_WORKFLOW_NAME,
+        'kre.from_node': fromNode,
+        'kre.request_id': requestId,
+      },
+    });
   }
 
   /** One message, from decoding to ack. Never throws for the message's own faults. */
@@ -211,7 +238,8 @@ export class NodeRunner {
       const reason = `node "${nodeId}" received an invalid message on ${m.subject}: ${errorText(error)}`;
       this.logger.warn(reason);
       this.obs.log('ERROR', reason, { source: 'RUNNER', requestId: headerRequestId });
-      if (headerRequestId) this.newScope(headerRequestId, replyTo, incoming, input, m).fail(reason);
+      if (headerRequestId)
+        this.newScope(headerRequestId, replyTo, incoming, input, m, NOOP_SPAN).fail(reason);
       m.term(reason.slice(0, 200));
       return;
     }
@@ -230,7 +258,8 @@ export class NodeRunner {
       return;
     }
 
-    const scope = this.newScope(requestId, replyTo, incoming, input, m);
+    const span = this.span(incoming, fromNode, requestId);
+    const scope = this.newScope(requestId, replyTo, incoming, input, m, span);
     const abort = new AbortController();
     const working = setInterval(() => m.working(), Math.max(50, input.ackWaitMs / 3));
     let failed = false;
@@ -258,6 +287,7 @@ export class NodeRunner {
       m.ack();
     } catch (error) {
       scope.close();
+      span.fail(error);
       if (error instanceof TransientPublishError) {
         this.logger.warn(`${error.message}; message ${m.seq} will be redelivered`);
         m.nak(1_000);
@@ -282,6 +312,7 @@ export class NodeRunner {
     } finally {
       clearInterval(working);
       scope.close();
+      span.end();
       this.obs.metric(fromNode, performance.now() - started, failed);
     }
   }
@@ -292,12 +323,13 @@ export class NodeRunner {
     incoming: MsgHdrs | undefined,
     input: Input,
     m: JsMsg,
+    span: TracedSpan,
   ): MessageScope {
     return new MessageScope(
       this.scopeDeps,
       requestId,
       replyTo,
-      this.outgoingHeaders(incoming, requestId),
+      this.outgoingHeaders(incoming, requestId, span),
       `${this.env.KRT_NATS_STREAM}:${input.consumer}:${m.seq}`,
       (message) => this.obs.log('WARN', message, { source: 'RUNNER', requestId }),
     );
@@ -338,5 +370,6 @@ export class NodeRunner {
     this.obs.close();
     this.scopeDeps.publisher.close();
     detachCaptureSink();
+    await tracing().shutdown();
   }
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { flushCompileCache } from 'node:module';
 import { Logger } from '@nestjs/common';
 import { loadEnvOrExit } from '@libs/config';
-import { startHttpApp } from '@libs/observability';
+import { initTracing, startHttpApp } from '@libs/observability';
 import { HandlerLoadError, loadHandlerModule } from './handler-module.loader.js';
 import { RunnerModule } from './runner.module.js';
 import { runnerEnvSchema } from './runner.env.js';
@@ -11,6 +11,12 @@ import { installStdioCapture } from './stdio.capture.js';
 /** `runner`: loads the node's handler, then serves it until stopped (exits 1 if it cannot). */
 export async function runnerCommand(): Promise<void> {
   const env = loadEnvOrExit('runner', runnerEnvSchema);
+  await initTracing('runner', env, {
+    'kre.runtime': env.KRT_RUNTIME_ID,
+    'kre.version': env.KRT_VERSION,
+    'kre.workflow': env.KRT_WORKFLOW_NAME,
+    'kre.node': env.KRT_NODE_ID,
+  });
   // Before any user code runs: what handlers print becomes log records.
   installStdioCapture();
   // User code may forget to await a send; log it rather than crash the replica.

@@ -63,7 +63,7 @@ def main() -> None:
     import nats  # noqa: F401
     import nats.js.kv  # noqa: F401
     import nats.js.object_store  # noqa: F401
-    from . import codec, context, health, obs, protofile, protos, runner, scope, services  # noqa: F401
+    from . import codec, context, health, obs, protofile, protos, runner, scope, services, tracing  # noqa: F401
 
     try:
         module = loader.load_handler_module(env.base_path, env.handler_path)

@@ -21,6 +21,7 @@ from .loader import HandlerModule
 from .obs import ObsPublisher
 from .runner import NodeRunner, StreamInterest
 from .scope import ScopeDeps
+from . import tracing
 from .services import Configuration, DataClient, ObjectStore
 
 log = logging.getLogger("kre_runner")
@@ -86,6 +87,13 @@ async def connect(env: RunnerEnv, on_reconnected=None, stop: asyncio.Event | Non
 
 async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
     who = f'node "{env.node_name}"'
+    try:
+        tracer = tracing.from_env(
+            {"kre.runtime": env.runtime_id, "kre.version": env.version, "kre.workflow": env.workflow, "kre.node": env.node_id}
+        )
+    except tracing.InvalidTracingEnvError as error:
+        log.error("runner: invalid environment: %s", error)
+        return 78
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -159,6 +167,7 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         mask=masker.mask,
     )
     runner = NodeRunner(env, nc, js, jsm, mod, obs, deps, scope, interest)
+    runner.tracer = tracer
     code = 0
     try:
         await runner.start()
@@ -166,6 +175,8 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         await stop.wait()
         log.info("stopping: finishing the messages in flight")
         await runner.stop()
+        if tracer is not None:
+            await tracer.close()
     except RuntimeError as error:
         log.error("runner: %s cannot start: %s", who, error)
         code = 1

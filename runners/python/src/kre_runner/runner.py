@@ -26,6 +26,7 @@ from .env import Input, RunnerEnv
 from .loader import HandlerModule
 from .obs import ObsPublisher
 from .scope import MessageScope, ScopeDeps, TransientPublishError
+from .tracing import Span, Tracer
 
 log = logging.getLogger("kre_runner")
 REPLY_SUBJECT = re.compile(r"^[^\s*>]+$")
@@ -185,6 +186,9 @@ class PullCredit:
 
 
 class NodeRunner:
+    #: Set by app.serve when OTEL_EXPORTER_OTLP_ENDPOINT is: one span per message.
+    tracer: Optional[Tracer] = None
+
     def __init__(
         self,
         env: RunnerEnv,
@@ -389,17 +393,27 @@ class NodeRunner:
 
     # -- one message, from decoding to ack
 
-    def _headers(self, incoming: dict, request_id: str) -> dict[str, str]:
+    def _headers(self, incoming: dict, request_id: str, span: Optional[Span] = None) -> dict[str, str]:
         out = {k: incoming[k] for k in codec.PROPAGATED_HEADERS if incoming.get(k)}
         out.setdefault(codec.H_REQUEST_ID, request_id)
+        if span is not None:
+            # Traced: the next node's span (and the reply) is a child of this node's.
+            out.update(span.headers())
         return out
 
-    def _scope(self, request_id, reply_to, incoming, spec: _Bound, seq) -> MessageScope:
+    def _span(self, incoming: dict, from_node: str, request_id: str) -> Optional[Span]:
+        """This message's span, a child of the sender's (the entrypoint's or the previous node's)."""
+        if self.tracer is None:
+            return None
+        attributes = {"kre.node": self.env.node_id, "kre.workflow": self.env.workflow, "kre.from_node": from_node, "kre.request_id": request_id}
+        return self.tracer.start(f"node {self.env.node_id}", incoming, "consumer", attributes)
+
+    def _scope(self, request_id, reply_to, incoming, spec: _Bound, seq, span: Optional[Span] = None) -> MessageScope:
         return MessageScope(
             self.scope_deps,
             request_id,
             reply_to,
-            self._headers(incoming, request_id),
+            self._headers(incoming, request_id, span),
             f"{self.env.stream}:{spec.consumer}:{seq}",
             lambda text: self.obs.log("WARN", text, "RUNNER", request_id),
         )
@@ -433,7 +447,8 @@ class NodeRunner:
             await _quietly(msg.ack())
             return
 
-        scope = self._scope(request_id, reply_to, incoming, spec, seq)
+        span = self._span(incoming, from_node, request_id)
+        scope = self._scope(request_id, reply_to, incoming, spec, seq, span)
         user = stdio.UserScope(request_id)
         failed = False
         try:
@@ -472,6 +487,8 @@ class NodeRunner:
         except TransientPublishError as error:
             scope.close()
             failed = True
+            if span is not None:
+                span.fail(str(error))
             log.warning("%s; message %s will be redelivered", error, seq)
             await _quietly(msg.nak(delay=1))
         except Exception as error:
@@ -482,11 +499,15 @@ class NodeRunner:
             if not isinstance(error, HandlerTimeoutError):
                 detail = f"{text}\n{''.join(traceback.format_exception(error)).rstrip()}"
             self.obs.log("ERROR", detail, "RUNNER", request_id)
+            if span is not None:
+                span.fail(text)
             await scope.fail(text)
             await _quietly(msg.ack())
         finally:
             scope.close()
             stdio.end_scope(user)
+            if span is not None:
+                span.end()
             self.obs.metric(from_node, (time.perf_counter() - started) * 1000, failed)
 
     def _as_dict(self, payload) -> Any:
