@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
 import { ClassificationMetricsService } from './classification-metrics.service.js';
 import { LogTailService } from './log-tail.service.js';
 import { LogsResolver } from './logs.resolver.js';
@@ -15,6 +16,7 @@ import { ObsRecordsRepository } from './obs-records.repository.js';
  * its logs live from NATS (subscription), and its retention (docs/observability.md).
  */
 @Module({
+  imports: [AuditModule],
   providers: [
     ObsRecordsRepository,
     LogsService,

@@ -53,6 +53,20 @@ describe('observabilityRetention and setObservabilityRetention', () => {
     const reset = await h.gql(SET, { input: { runtimeId: 'rt-r', days: null } }, rtAdmin);
     expect(reset.data).toMatchObject({ setObservabilityRetention: { days: 14, isDefault: true } });
     expect(await store().all()).toEqual(new Map());
+    // Both changes are in the runtime's audit log, with the values before and after.
+    const audit = await h.gql(
+      `query { userActivityList(filters: { runtimeId: "rt-r", types: [UPDATE_RUNTIME] }) {
+        items { userEmail vars { key value } } } }`,
+      {},
+      rtAdmin,
+    );
+    const vars = (
+      audit.data as { userActivityList: { items: { vars: { key: string; value: string }[] }[] } }
+    ).userActivityList.items.map((i) => Object.fromEntries(i.vars.map((v) => [v.key, v.value])));
+    expect(vars).toEqual([
+      { FIELD: 'observabilityRetentionDays', OLD_VALUE: '7', NEW_VALUE: '14 (default)' },
+      { FIELD: 'observabilityRetentionDays', OLD_VALUE: '14 (default)', NEW_VALUE: '7' },
+    ]);
   });
 
   it('refuses a VIEWER, a member of another runtime and days out of bounds', async () => {

@@ -28,6 +28,6 @@ export class RetentionResolver {
     @Args('input') input: SetObservabilityRetentionInput,
     @CurrentUser() me: Principal,
   ): Promise<ObservabilityRetention> {
-    return this.retention.set(input.runtimeId, input.days ?? null, me.id);
+    return this.retention.set(input.runtimeId, input.days ?? null, me);
   }
 }
