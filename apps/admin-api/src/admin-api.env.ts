@@ -50,7 +50,7 @@ export const adminApiEnvSchema = z
     ...smtpEnv,
     ADMIN_API_HOST: z.string().default('127.0.0.1'),
     ADMIN_API_PORT: ports.port(8080),
-    /** Where sign-in links point (the portal, or admin-api's own /signin page). */
+    /** Where sign-in links point: the admin portal (admin-api serves it, /signin included). */
     FRONTEND_URL: urlEnv(['http', 'https']).default('http://127.0.0.1:8080'),
     /**
      * Browser origins allowed to call the API with credentials (CORS) and to open the GraphQL
@@ -138,6 +138,11 @@ export const adminApiEnvSchema = z
       OBS_RETENTION_MIN_DAYS,
       OBS_RETENTION_MAX_DAYS,
     ),
+    /**
+     * The built admin portal (index.html and assets/) that admin-api serves at / and /signin.
+     * Default: dist/admin-ui beside the compiled app (`npm run build` puts it there).
+     */
+    PORTAL_DIR: z.string().min(1).optional(),
     /** How often open GraphQL WebSockets re-check their session or token (revocation also closes them at once). */
     WS_AUTH_RECHECK_SECONDS: int(30, 1, 3_600),
   })

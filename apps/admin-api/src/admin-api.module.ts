@@ -31,6 +31,7 @@ import { InputValidationPipe } from './common/validation.js';
 import { GraphqlWsServer } from './graphql/graphql-ws.server.js';
 import { graphqlOptions } from './graphql/graphql.options.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { PortalModule } from './portal/portal.module.js';
 import { RuntimesModule } from './runtimes/runtimes.module.js';
 import { SettingsModule } from './settings/settings.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -82,6 +83,7 @@ export class AdminApiModule {
         RuntimesModule,
         VersionsModule,
         ObservabilityModule,
+        PortalModule,
         HealthModule.forRoot({
           inject: [
             getConnectionToken(),
