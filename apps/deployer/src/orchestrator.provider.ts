@@ -36,6 +36,21 @@ function compileCache(env: DeployerEnv): { NODE_COMPILE_CACHE: string } {
   return { NODE_COMPILE_CACHE: join(env.stateDir, 'node-compile-cache') };
 }
 
+/**
+ * The deployer's OTLP settings, passed on to the workloads (their spans join the request's trace),
+ * when they share the machine's network: from an isolated namespace only NATS is reachable.
+ */
+function tracingEnv(env: DeployerEnv, isolated: boolean): Record<string, string> {
+  if (isolated) return {};
+  const out: Record<string, string> = {};
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    out.OTEL_EXPORTER_OTLP_ENDPOINT = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+    out.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (Object.keys(out).length) out.OTEL_BSP_SCHEDULE_DELAY = String(env.OTEL_BSP_SCHEDULE_DELAY);
+  return out;
+}
+
 /** Runs `runner fetch-krt` (the one fetch implementation) and fails with its output. */
 function runFetchKrt(
   env: DeployerEnv,
@@ -137,6 +152,7 @@ export async function orchestratorDriverFactory(
     // Loads the Kubernetes client only here: a local-driver deployer boots without it.
     return KubernetesDriver.fromEnvironment(kubernetesOptions(env));
   }
+  const network = workloadNetworks(env);
   return new LocalDriver({
     stateDir: env.stateDir,
     prefix: env.KRE_PREFIX,
@@ -147,7 +163,13 @@ export async function orchestratorDriverFactory(
     },
     fetchKrt: (plan, dest) => runFetchKrt(env, programsDir, plan, dest),
     pythonEnvs: pythonEnvs ?? pythonEnvsFactory(env, programsDir),
-    baseEnv: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: env.NODE_ENV, ...compileCache(env) },
+    baseEnv: {
+      PATH: env.PATH,
+      HOME: env.HOME,
+      NODE_ENV: env.NODE_ENV,
+      ...compileCache(env),
+      ...tracingEnv(env, network !== undefined),
+    },
     sandbox: {
       uid: env.SANDBOX_UID,
       gid: env.SANDBOX_GID,
@@ -155,7 +177,7 @@ export async function orchestratorDriverFactory(
       programFiles: programFiles(programsDir),
       hostPath: env.PATH,
     },
-    network: workloadNetworks(env),
+    network,
     limits: {
       cgroups: await Cgroups.detect('/sys/fs/cgroup', env.KRE_PREFIX),
       defaults: {
