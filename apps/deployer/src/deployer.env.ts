@@ -138,6 +138,12 @@ export const deployerEnvSchema = z
     DEPLOYER_HEALTH_PORT: ports.port(8081),
     ORCHESTRATOR: z.enum(['local', 'kubernetes']).default('local'),
     JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /**
+     * Scale to zero: a running version with no call for this many seconds releases its
+     * workloads until the next call wakes it (docs/lifecycle.md, "Sleep and wake"); a version's
+     * own `scale.idleSeconds` (updateVersionScale) overrides it. 0: versions never sleep.
+     */
+    VERSION_IDLE_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(0),
     /** How long a start waits for every workload's /readyz. */
     WORKLOAD_READY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(120),
     /** The entrypoint's wait for a workflow's reply (`KRT_REQUEST_TIMEOUT`). */

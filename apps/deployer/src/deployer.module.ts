@@ -38,6 +38,8 @@ import { KrtCopyService } from './krt-copy.service.js';
 import { VersionDeploymentService } from './version-deployment.service.js';
 import { VersionPlanner } from './version-planner.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
+import { IDLE_SWEEP_MS, VersionScaleService } from './version-scale.service.js';
+import { GatewayScaleConsumer } from './gateway-scale.consumer.js';
 
 @Module({})
 export class DeployerModule {
@@ -115,6 +117,9 @@ export class DeployerModule {
         VersionLogService,
         { provide: REPLICA_WATCH_PERIOD_MS, useValue: 5_000 },
         ReplicaWatchService,
+        { provide: IDLE_SWEEP_MS, useValue: 1_000 },
+        VersionScaleService,
+        GatewayScaleConsumer,
         RuntimesProcessor,
         VersionsProcessor,
       ],

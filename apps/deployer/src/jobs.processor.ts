@@ -1,11 +1,13 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { VersionStatus, type VersionJobName } from '@libs/core';
+import { VersionStatus } from '@libs/core';
 import {
   RUNTIMES_QUEUE,
   VERSIONS_QUEUE,
   type RuntimeJobName,
   type RuntimeRef,
+  type ScaleJobName,
+  type VersionQueueJobName,
   type VersionRef,
 } from '@libs/jobs';
 import { type TracedSpan, tracing } from '@libs/observability';
@@ -16,6 +18,10 @@ import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
 import { type Progress, VersionDeploymentService } from './version-deployment.service.js';
 import { VersionLogService } from './version-log.service.js';
+import { VersionScaleService } from './version-scale.service.js';
+
+/** Jobs that never change the version's status (scale to zero). */
+const SCALE_JOBS: readonly string[] = ['sleep', 'wake'] satisfies ScaleJobName[];
 
 function progressOf(job: Job): Progress {
   return (step) => job.updateProgress({ step, at: new Date().toISOString() });
@@ -118,12 +124,12 @@ abstract class ConcurrentWorkerHost extends WorkerHost implements OnApplicationB
   }
 }
 
-/** The `versions` queue: start, stop, publish, unpublish, update-config, delete. */
+/** The `versions` queue: start, stop, publish, unpublish, update-config, delete; sleep, wake. */
 @Processor(VERSIONS_QUEUE, WORKER_OPTIONS)
 export class VersionsProcessor extends ConcurrentWorkerHost {
   private readonly logger = new Logger(VersionsProcessor.name);
   private readonly handlers: Record<
-    VersionJobName,
+    VersionQueueJobName,
     (ref: VersionRef, progress: Progress) => Promise<void>
   >;
 
@@ -131,11 +137,14 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
     deployments: VersionDeploymentService,
     private readonly versions: VersionsRepository,
     private readonly versionLog: VersionLogService,
+    scale: VersionScaleService,
     @Inject(DEPLOYER_ENV) env: DeployerEnv,
     @Optional() registry?: Registry,
   ) {
     super(env.JOB_CONCURRENCY, VERSIONS_QUEUE, registry);
     this.handlers = {
+      sleep: (r, p) => scale.sleep(r, p),
+      wake: (r, p) => scale.wake(r, p),
       start: (r, p) => deployments.start(r, p),
       stop: (r, p) => deployments.stop(r, p),
       publish: (r, p) => deployments.publish(r, p),
@@ -146,7 +155,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
   }
 
   async process(job: Job<VersionRef>): Promise<void> {
-    const handler = this.handlers[job.name as VersionJobName] as
+    const handler = this.handlers[job.name as VersionQueueJobName] as
       ((ref: VersionRef, progress: Progress) => Promise<void>) | undefined;
     if (!handler) throw new UnrecoverableError(`no handler for version job "${job.name}"`);
     this.logger.log(`version job ${job.name}`, { ...fieldsOf(job), attempt: job.attemptsMade + 1 });
@@ -177,7 +186,9 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
       `${job.name} failed: ${error.message}${final ? '' : ' (tried again)'}`,
       { jobId: String(job.id) },
     );
-    if (!final) return;
+    // A failed sleep or wake leaves the status alone: the version still runs (or sleeps), and
+    // the next call asks for a wake again.
+    if (!final || SCALE_JOBS.includes(job.name)) return;
     await this.versions
       .setStatus(
         job.data.runtimeId,

@@ -1,4 +1,4 @@
-import { Controller, Inject, Logger, type Type } from '@nestjs/common';
+import { Controller, Inject, Logger, Optional, type Type } from '@nestjs/common';
 import { MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import {
   RpcRequestPipe,
@@ -10,6 +10,7 @@ import {
 } from '@libs/messaging';
 import type { OrchestratorDriver } from '@libs/orchestrator';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+import { VersionScaleService } from './version-scale.service.js';
 
 /**
  * Request/reply over the Nest NATS transport: the admin API (watchNodeStatus) asks how the
@@ -21,15 +22,20 @@ export function nodeStatusController(subject: string): Type {
   class NodeStatusController {
     private readonly logger = new Logger('NodeStatusController');
 
-    constructor(@Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver) {}
+    constructor(
+      @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
+      @Optional() private readonly scale?: VersionScaleService,
+    ) {}
 
     @MessagePattern(subject)
     async nodeStatus(
       @Payload(new RpcRequestPipe(deployerRpc.nodeStatus)) request: NodeStatusRequest,
     ): Promise<NodeStatusReply> {
       let replicas;
+      let scale;
       try {
         replicas = await this.driver.status(request.runtimeId, request.versionName);
+        scale = await this.scale?.stateOf(request.runtimeId, request.versionName);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         this.logger.warn(
@@ -49,6 +55,10 @@ export function nodeStatusController(subject: string): Type {
           restarts: r.restarts,
           message: r.message ?? null,
         })),
+        // Scale to zero: whether it is awake, and the replicas that run (or start) now.
+        scale: scale
+          ? { state: scale.state, replicas: replicas.filter((r) => r.state !== 'STOPPED').length }
+          : null,
       });
     }
   }

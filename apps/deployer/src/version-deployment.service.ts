@@ -31,6 +31,7 @@ import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { KrtCopyService } from './krt-copy.service.js';
 import { VersionPlanner } from './version-planner.service.js';
+import { VersionScaleService } from './version-scale.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
 
 /**
@@ -60,6 +61,7 @@ export class VersionDeploymentService {
     private readonly krtCopies: KrtCopyService,
     private readonly workloads: VersionWorkloads,
     private readonly runtimes: RuntimesRepository,
+    private readonly scale: VersionScaleService,
     @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
   ) {}
 
@@ -97,6 +99,8 @@ export class VersionDeploymentService {
         startedAt: new Date(),
       },
     );
+    // Awake, whatever a run before a stop left (scale to zero).
+    await this.scale.markAwake(ref, await this.workloads.replicas(ref));
   }
 
   async stop(ref: VersionRef, progress: Progress): Promise<void> {
@@ -128,6 +132,9 @@ export class VersionDeploymentService {
       const step = round === 1 ? 'apply' : `apply-${round}`;
       const quota = await this.quotaOf(ref.runtimeId);
       await this.workloads.roll({ ...this.planner.plan(version), quota }, progress, step);
+      // Applying runs the workloads, a sleeping version's too (scale to zero).
+      if (version.scale?.state !== undefined && version.scale.state !== 'AWAKE')
+        await this.scale.markAwake(ref, await this.workloads.replicas(ref));
       const applied = version;
       version = await this.versions.get(ref.runtimeId, ref.versionName);
       // Sealed values change with every save (a fresh IV), so equal means "not saved since".

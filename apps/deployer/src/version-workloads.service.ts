@@ -51,6 +51,11 @@ export class VersionWorkloads {
     await this.routes.addVersion(plan.runtimeId, plan.versionName, endpoints);
   }
 
+  /** How many replicas of the version the driver has (scale to zero's `replicas`). */
+  async replicas(ref: Pick<VersionRef, 'runtimeId' | 'versionName'>): Promise<number> {
+    return (await this.driver.status(ref.runtimeId, ref.versionName)).length;
+  }
+
   /** Takes the version's routes away, then stops its workloads (idempotent). */
   async stop(ref: VersionRef, progress?: Progress): Promise<void> {
     await progress?.('remove-routes');

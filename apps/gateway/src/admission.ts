@@ -6,11 +6,13 @@ import { type CallLimits, type CallPermit, isRefusal } from './call-limits.js';
 import { type InvocationKeysTable, presentedKey } from './invocation-keys.table.js';
 import { NoRouteError, type RouteTable, type Target } from './route-table.js';
 
-type RefusalCode = 'NOT_FOUND' | 'UNAUTHENTICATED' | 'RESOURCE_EXHAUSTED';
+type RefusalCode = 'NOT_FOUND' | 'UNAUTHENTICATED' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE';
 const STATUS: Record<RefusalCode, { http: number; grpc: GrpcStatus }> = {
   NOT_FOUND: { http: 404, grpc: GrpcStatus.NOT_FOUND },
   UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   RESOURCE_EXHAUSTED: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  // A sleeping version not awake within the call's deadline (wake-gate.ts).
+  UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
 };
 
 /** The gateway's own refusal of a call, the same `{code, message}` body as the data plane's. */
@@ -106,6 +108,19 @@ export class GatewayAdmission {
     private readonly usage: KeyUsageReporter,
     private readonly clock: Clock,
   ) {}
+
+  /**
+   * Where a call admitted earlier goes now (after it was held for a sleeping version).
+   * @throws GatewayRefusal NOT_FOUND when its route went away meanwhile
+   */
+  reroute(runtimeId: string, version: string | undefined): Target {
+    try {
+      return this.routes.resolve(runtimeId, version);
+    } catch (error) {
+      if (error instanceof NoRouteError) throw new GatewayRefusal('NOT_FOUND', error.message);
+      throw error;
+    }
+  }
 
   /** @throws GatewayRefusal */
   admit(

@@ -44,6 +44,12 @@ export const gatewayEnvSchema = z.object({
   GATEWAY_KEY_BURST: limit(1000),
   /** Calls in flight at once with one invocation key. */
   GATEWAY_KEY_CONCURRENCY: limit(128),
+  // Scale to zero (docs/lifecycle.md, "Sleep and wake"): calls of a sleeping version are held
+  // while the deployer wakes it.
+  /** The longest a call is held (a gRPC call's own deadline may be shorter); then 503/UNAVAILABLE. */
+  GATEWAY_WAKE_HOLD_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  /** Calls held at once per sleeping version; more get 429/RESOURCE_EXHAUSTED. */
+  GATEWAY_WAKE_MAX_HELD: z.coerce.number().int().min(1).max(100_000).default(1_000),
 });
 
 export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;

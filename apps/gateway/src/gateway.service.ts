@@ -9,8 +9,16 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { CLOCK, type Clock } from '@libs/core';
-import { NATS_CONNECTION, bindInvocationKeys, openGatewayRoutes } from '@libs/messaging';
+import {
+  NATS_CONNECTION,
+  bindInvocationKeys,
+  openGatewayRoutes,
+  wakeReplySchema,
+  type WakeReply,
+  type WakeRequest,
+} from '@libs/messaging';
 import { Names } from '@libs/naming';
+import { ACTIVITY_REPORT_GAP_MS, ActivityReporter } from './activity-reporter.js';
 import { GatewayAdmission, KeyUsageReporter } from './admission.js';
 import { CallLimits } from './call-limits.js';
 import type { GatewayEnv } from './gateway.env.js';
@@ -20,8 +28,12 @@ import { runtimeHostPatterns } from './runtime-host.js';
 import { GatewayHttpProxy } from './http-proxy.js';
 import { InvocationKeysTable } from './invocation-keys.table.js';
 import { RouteTable } from './route-table.js';
+import { type ScaleToZero, WAKE_GATE_DEFAULTS, WakeGate } from './wake-gate.js';
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
+
+/** How long a wake request waits for a deployer's answer (it answers once the job is queued). */
+const WAKE_REQUEST_TIMEOUT_MS = 5_000;
 
 /** The per-runtime and per-key limits the environment sets. */
 export function callLimitsOf(env: GatewayEnv): CallLimits {
@@ -48,6 +60,8 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
   private readonly http: GatewayHttpProxy;
   private readonly grpc: GatewayGrpcProxy;
   private stopping = false;
+  private readonly scaleToZero: ScaleToZero;
+  private activityTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -65,8 +79,34 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
     );
     const runtimeHosts = runtimeHostPatterns(env.GATEWAY_RUNTIME_HOSTS);
     const metrics = new GatewayMetrics(registry);
-    this.http = new GatewayHttpProxy(admission, runtimeHosts, metrics);
-    this.grpc = new GatewayGrpcProxy(admission, runtimeHosts, metrics);
+    const scaleToZero: ScaleToZero = {
+      gate: new WakeGate(
+        (runtimeId, versionName) => this.requestWake(runtimeId, versionName),
+        {
+          ...WAKE_GATE_DEFAULTS,
+          holdMs: env.GATEWAY_WAKE_HOLD_SECONDS * 1_000,
+          maxHeld: env.GATEWAY_WAKE_MAX_HELD,
+        },
+        clock,
+      ),
+      activity: ActivityReporter.overNats(nc, names.versionActivitySubject()),
+      clock,
+    };
+    this.scaleToZero = scaleToZero;
+    this.routes.onVersionChange((runtimeId, version, scale) =>
+      scaleToZero.gate.routeChanged(runtimeId, version, scale),
+    );
+    this.http = new GatewayHttpProxy(admission, runtimeHosts, metrics, scaleToZero);
+    this.grpc = new GatewayGrpcProxy(admission, runtimeHosts, metrics, scaleToZero);
+  }
+
+  /** Asks a deployer to wake a sleeping version (`<p>.svc.gateway.wake`, request/reply). */
+  private async requestWake(runtimeId: string, versionName: string): Promise<WakeReply> {
+    const request: WakeRequest = { runtimeId, versionName };
+    const reply = await this.nc.request(this.names.wakeRequestSubject(), JSON.stringify(request), {
+      timeout: WAKE_REQUEST_TIMEOUT_MS,
+    });
+    return wakeReplySchema.parse(reply.json());
   }
 
   readiness(): { ready: boolean; reason: string } {
@@ -86,6 +126,12 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
       this.logger.warn(
         `serving with every runtime closed until admin-api creates ${this.names.invocationKeysBucket()}`,
       );
+    const { activity, clock } = this.scaleToZero;
+    this.activityTimer = setInterval(
+      () => activity.flush(clock.now().getTime()),
+      ACTIVITY_REPORT_GAP_MS,
+    );
+    this.activityTimer.unref();
     const { GATEWAY_HOST: host } = this.env;
     const httpPort = await this.http.listen(host, this.env.GATEWAY_HTTP_PORT);
     const grpcPort = await this.grpc.listen(host, this.env.GATEWAY_GRPC_PORT);
@@ -97,6 +143,8 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await Promise.all([this.http.stop(5_000), this.grpc.stop(5_000)]);
+    clearInterval(this.activityTimer);
+    if (!this.nc.isClosed()) this.scaleToZero.activity.flush(Number.MAX_SAFE_INTEGER);
     this.routes.stop();
     this.keys.stop();
   }

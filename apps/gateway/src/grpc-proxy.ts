@@ -14,7 +14,9 @@ import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
 import { type CallMeter, GatewayMetrics } from './gateway-metrics.js';
 import { endCallSpan, startCallSpan } from './call-span.js';
+import type { Target } from './route-table.js';
 import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
+import { type ScaleToZero, grpcTimeoutMs, isAsleep } from './wake-gate.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 const SEGMENT = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -42,6 +44,7 @@ export class GatewayGrpcProxy {
     private readonly admission: GatewayAdmission,
     private readonly runtimeHosts: RuntimeHostPatterns = [],
     private readonly metrics: GatewayMetrics = new GatewayMetrics(),
+    private readonly scaleToZero?: ScaleToZero,
   ) {
     this.server = createServer();
     this.server.on('stream', (stream, headers) => {
@@ -129,6 +132,55 @@ export class GatewayGrpcProxy {
     meter.runtime = runtimeId;
     meter.version = target.version;
     stream.on('close', () => permit.release());
+    const scale = this.scaleToZero;
+    if (scale) {
+      const now = scale.clock.now().getTime();
+      stream.on('close', scale.activity.begin(runtimeId, target.version, now));
+      if (isAsleep(target.scale)) {
+        // Held until the version is awake, or answered UNAVAILABLE before the call's deadline.
+        const timeoutMs = grpcTimeoutMs(first(headers['grpc-timeout']));
+        const gone = new AbortController();
+        stream.on('close', () => gone.abort());
+        scale.gate
+          .hold(
+            runtimeId,
+            target.version,
+            timeoutMs === undefined ? undefined : now + timeoutMs,
+            gone.signal,
+          )
+          .then(
+            () => {
+              if (gone.signal.aborted) return;
+              let awake: Target;
+              try {
+                awake = this.admission.reroute(runtimeId, version);
+              } catch (error) {
+                stream.resume();
+                if (error instanceof GatewayRefusal) return this.reject(stream, error);
+                throw error;
+              }
+              this.forward(stream, headers, awake, meter);
+            },
+            (error: unknown) => {
+              stream.resume();
+              if (error instanceof GatewayRefusal) this.reject(stream, error);
+              else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+            },
+          );
+        return;
+      }
+    }
+    this.forward(stream, headers, target, meter);
+  }
+
+  /** Streams the call to the version's entrypoint, frames, headers and trailers unchanged. */
+  private forward(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    target: Target,
+    meter: CallMeter,
+  ): void {
+    const { runtimeId } = target;
     const forward: OutgoingHttpHeaders = {};
     for (const [key, value] of Object.entries(headers))
       if ((!key.startsWith(':') || key === ':method' || key === ':path') && !carriesKey(key, value))

@@ -12,7 +12,9 @@ import { RpcError } from '@libs/messaging';
 import { type Admitted, type GatewayAdmission, GatewayRefusal, carriesKey } from './admission.js';
 import { type CallMeter, GatewayMetrics } from './gateway-metrics.js';
 import { endCallSpan, startCallSpan } from './call-span.js';
+import type { Target } from './route-table.js';
 import { type RuntimeHostPatterns, runtimeOfHost } from './runtime-host.js';
+import { type ScaleToZero, isAsleep } from './wake-gate.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -43,6 +45,7 @@ export class GatewayHttpProxy {
     private readonly admission: GatewayAdmission,
     private readonly runtimeHosts: RuntimeHostPatterns = [],
     private readonly metrics: GatewayMetrics = new GatewayMetrics(),
+    private readonly scaleToZero?: ScaleToZero,
   ) {
     this.server = createServer((req, res) => {
       const meter = this.metrics.start('http');
@@ -133,6 +136,45 @@ export class GatewayHttpProxy {
     meter.runtime = runtimeId;
     meter.version = target.version;
     res.on('close', () => permit.release());
+    const scale = this.scaleToZero;
+    if (scale) {
+      res.on('close', scale.activity.begin(runtimeId, target.version, scale.clock.now().getTime()));
+      if (isAsleep(target.scale)) {
+        // Held until the version is awake (or the hold times out: 503 with Retry-After).
+        const gone = new AbortController();
+        res.on('close', () => gone.abort());
+        scale.gate.hold(runtimeId, target.version, undefined, gone.signal).then(
+          () => {
+            if (gone.signal.aborted) return;
+            try {
+              this.forward(req, res, this.admission.reroute(runtimeId, version), rpc, query);
+            } catch (error) {
+              req.resume();
+              if (error instanceof GatewayRefusal) this.fail(res, error);
+              else throw error;
+            }
+          },
+          (error: unknown) => {
+            req.resume();
+            if (error instanceof GatewayRefusal) this.fail(res, error);
+            else res.destroy(error as Error);
+          },
+        );
+        return;
+      }
+    }
+    this.forward(req, res, target, rpc, query);
+  }
+
+  /** Streams the call to the version's entrypoint and its answer back. */
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    rpc: string,
+    query: string | undefined,
+  ): void {
+    const { runtimeId } = target;
     const [host, port] = splitHostPort(target.http);
     const headers: OutgoingHttpHeaders = {};
     for (const [key, value] of Object.entries(req.headers))

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { KV } from '@nats-io/kv';
 import {
   type PublishedRoute,
+  type ScaleState,
   type VersionRoute,
   publishedRouteSchema,
   versionRouteSchema,
@@ -13,6 +14,13 @@ export interface Target extends VersionRoute {
   runtimeId: string;
   version: string;
 }
+
+/** A started version's route changed: its scale state now, or `gone` (stopped). */
+export type RouteListener = (
+  runtimeId: string,
+  version: string,
+  scale: ScaleState | 'gone',
+) => void;
 
 /** Why a request has nowhere to go (gRPC NOT_FOUND / HTTP 404). */
 export class NoRouteError extends Error {
@@ -33,6 +41,17 @@ export class RouteTable {
   private readonly versions = new Map<string, VersionRoute>();
   private initialized = false;
   private stopWatch?: () => void;
+  private readonly listeners = new Set<RouteListener>();
+
+  /** Called on every change of a started version's route (scale to zero's wake gate). */
+  onVersionChange(listener: RouteListener): void {
+    this.listeners.add(listener);
+  }
+
+  private notify(key: string, scale: ScaleState | 'gone'): void {
+    const dot = key.indexOf('.');
+    for (const listener of this.listeners) listener(key.slice(0, dot), key.slice(dot + 1), scale);
+  }
 
   get ready(): boolean {
     return this.initialized;
@@ -57,8 +76,10 @@ export class RouteTable {
     const dot = key.indexOf('.');
     const isVersion = dot > 0;
     if (operation !== 'PUT') {
-      if (isVersion) this.versions.delete(key);
-      else this.published.delete(key);
+      if (isVersion) {
+        this.versions.delete(key);
+        this.notify(key, 'gone');
+      } else this.published.delete(key);
       return;
     }
     let json: unknown;
@@ -75,8 +96,15 @@ export class RouteTable {
       );
       return;
     }
-    if (isVersion) this.versions.set(key, parsed.data);
-    else this.published.set(key, parsed.data as PublishedRoute);
+    if (isVersion) {
+      this.versions.set(key, parsed.data);
+      this.notify(key, parsed.data.scale ?? 'AWAKE');
+    } else this.published.set(key, parsed.data as PublishedRoute);
+  }
+
+  /** Whether a started version's workloads run (absent state: AWAKE; no route: AWAKE too). */
+  scaleOf(runtimeId: string, version: string): ScaleState {
+    return this.versions.get(`${runtimeId}.${version}`)?.scale ?? 'AWAKE';
   }
 
   /**
@@ -91,7 +119,8 @@ export class RouteTable {
       return { runtimeId, version, ...route };
     }
     const route = this.published.get(runtimeId);
-    if (route) return { runtimeId, ...route };
+    // The published record names the version; whether it is awake is in the version's own.
+    if (route) return { ...route, runtimeId, scale: this.scaleOf(runtimeId, route.version) };
     const known = [...this.versions.keys()].some((key) => key.startsWith(`${runtimeId}.`));
     throw new NoRouteError(
       known

@@ -6,6 +6,8 @@ export {
   type RuntimeJobName,
   type RuntimeJobs,
   type RuntimeRef,
+  type ScaleJobName,
+  type VersionQueueJobName,
   type VersionJobs,
   type VersionRef,
 } from './job-contracts.js';

@@ -7,7 +7,17 @@ export interface VersionRef {
   by: string;
 }
 
-export type VersionJobs = Record<VersionJobName, VersionRef>;
+/**
+ * Scale jobs of the `versions` queue (docs/lifecycle.md, "Sleep and wake"): they never change
+ * the status; `sleep` releases an idle version's workloads, `wake` brings them back. Queued with
+ * the same deduplication as the lifecycle jobs, so a burst of wake requests makes one job.
+ */
+export type ScaleJobName = 'sleep' | 'wake';
+
+/** Every job name of the `versions` queue. */
+export type VersionQueueJobName = VersionJobName | ScaleJobName;
+
+export type VersionJobs = Record<VersionQueueJobName, VersionRef>;
 
 export interface RuntimeRef {
   runtimeId: string;
@@ -29,7 +39,7 @@ export interface JobProgress {
  * `update-config` re-reads the config after rolling and rolls again if it changed meanwhile).
  */
 export function versionJobDedupId(
-  name: VersionJobName,
+  name: VersionQueueJobName,
   ref: Pick<VersionRef, 'runtimeId' | 'versionName'>,
 ): string {
   return `${name}_${ref.runtimeId}_${ref.versionName}`;

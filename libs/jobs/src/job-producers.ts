@@ -1,12 +1,12 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import type { VersionJobName } from '@libs/core';
 import type { Job, Queue } from 'bullmq';
 import {
   JOB_OPTIONS,
   type RuntimeJobName,
   type RuntimeJobs,
   type VersionJobs,
+  type VersionQueueJobName,
   runtimeJobDedupId,
   versionJobDedupId,
 } from './job-contracts.js';
@@ -17,7 +17,7 @@ import { RUNTIMES_QUEUE, VERSIONS_QUEUE } from './queues.js';
 export class VersionJobsProducer {
   constructor(@InjectQueue(VERSIONS_QUEUE) private readonly queue: Queue) {}
 
-  add<N extends VersionJobName>(name: N, data: VersionJobs[N]): Promise<Job> {
+  add<N extends VersionQueueJobName>(name: N, data: VersionJobs[N]): Promise<Job> {
     return this.queue.add(name, data, {
       ...JOB_OPTIONS,
       deduplication: { id: versionJobDedupId(name, data) },

@@ -1,6 +1,7 @@
 import type { Names } from '@libs/naming';
 import { z } from 'zod';
 import { RpcContract } from './rpc-contract.js';
+import { scaleStateSchema } from './version-scale.js';
 
 /** The deployer's request/reply subjects (`<p>.svc.deployer.<pattern>`), for both sides. */
 export interface DeployerSubjects {
@@ -56,7 +57,11 @@ export const workloadReplicaStatusSchema = z.object({
 export type WorkloadReplicaStatus = z.infer<typeof workloadReplicaStatusSchema>;
 
 /** `node-status` reply: every replica the orchestrator has for the version (none when it is not running). */
-export const nodeStatusReplySchema = z.object({ replicas: z.array(workloadReplicaStatusSchema) });
+export const nodeStatusReplySchema = z.object({
+  replicas: z.array(workloadReplicaStatusSchema),
+  /** Scale to zero: whether the running version is awake, and its replicas (null: not running). */
+  scale: z.object({ state: scaleStateSchema, replicas: z.number().int().nonnegative() }).nullish(),
+});
 export type NodeStatusReply = z.infer<typeof nodeStatusReplySchema>;
 
 /** The deployer's request/reply patterns (Nest NATS transport), one contract each. */

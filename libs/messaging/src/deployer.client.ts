@@ -5,6 +5,7 @@ import {
   deployerRpc,
   type DeployerStatus,
   type DeployerSubjects,
+  type NodeStatusReply,
   type WorkloadReplicaStatus,
 } from './deployer-rpc.schema.js';
 import type { RpcContract } from './rpc-contract.js';
@@ -50,13 +51,24 @@ export class DeployerClient implements OnApplicationShutdown {
     versionName: string,
     timeoutMs = 2_000,
   ): Promise<WorkloadReplicaStatus[]> {
-    const reply = await this.call(
+    return (await this.versionStatus(runtimeId, versionName, timeoutMs)).replicas;
+  }
+
+  /**
+   * The replicas, and whether the version is awake (scale to zero).
+   * @throws as {@link DeployerClient.nodeStatus}.
+   */
+  versionStatus(
+    runtimeId: string,
+    versionName: string,
+    timeoutMs = 2_000,
+  ): Promise<NodeStatusReply> {
+    return this.call(
       deployerRpc.nodeStatus,
       this.subjects.nodeStatus,
       { runtimeId, versionName },
       timeoutMs,
     );
-    return reply.replicas;
   }
 
   async onApplicationShutdown(): Promise<void> {

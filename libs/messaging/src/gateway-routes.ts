@@ -2,15 +2,24 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Names } from '@libs/naming';
 import { z } from 'zod';
+import { type ScaleState, scaleStateSchema } from './version-scale.js';
 
 /**
  * The gateway's routing table: KV bucket `<p>_gateway` (docs/architecture.md). The deployer
  * writes it, gateways watch it, so a gateway restart loses nothing.
  *   key `<rt>`        → the published version: `{version, http, grpc}`
- *   key `<rt>.<ver>`  → a started version: `{http, grpc}`        (`host:port` each)
+ *   key `<rt>.<ver>`  → a started version: `{http, grpc, scale?}` (`host:port` each)
  */
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
-export const versionRouteSchema = z.object({ http: hostPort, grpc: hostPort });
+export const versionRouteSchema = z.object({
+  http: hostPort,
+  grpc: hostPort,
+  /**
+   * Scale to zero: absent or AWAKE, the entrypoint runs; SLEEPING or WAKING, gateways hold the
+   * version's calls and ask the deployer to wake it (docs/lifecycle.md, "Sleep and wake").
+   */
+  scale: scaleStateSchema.optional(),
+});
 export const publishedRouteSchema = versionRouteSchema.extend({ version: z.string().min(1) });
 export type VersionRoute = z.infer<typeof versionRouteSchema>;
 export type PublishedRoute = z.infer<typeof publishedRouteSchema>;
@@ -39,9 +48,23 @@ export class GatewayRoutes {
     );
   }
 
+  /**
+   * Says whether the version's workloads run (scale to zero); the addresses stay. Nothing when
+   * the version has no route (stopped meanwhile).
+   */
+  async setScale(runtimeId: string, versionName: string, scale: ScaleState): Promise<void> {
+    const key = versionRouteKey(runtimeId, versionName);
+    const entry = await this.kv.get(key);
+    if (!entry || entry.operation !== 'PUT') return;
+    const parsed = versionRouteSchema.safeParse(entry.json());
+    if (!parsed.success) return;
+    await this.kv.put(key, JSON.stringify({ ...parsed.data, scale }));
+  }
+
   /** Points the runtime's stable address at this version (one KV put: requests never see a gap). */
   async publish(runtimeId: string, versionName: string, route: VersionRoute): Promise<void> {
-    const record: PublishedRoute = { version: versionName, ...versionRouteSchema.parse(route) };
+    const { http, grpc } = versionRouteSchema.parse(route);
+    const record: PublishedRoute = { version: versionName, http, grpc };
     await this.kv.put(runtimeId, JSON.stringify(record));
   }
 

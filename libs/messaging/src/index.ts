@@ -149,6 +149,18 @@ export {
   type PublishedRoute,
   type VersionRoute,
 } from './gateway-routes.js';
+export {
+  SCALE_STATES,
+  describeIssues,
+  scaleStateSchema,
+  versionActivitySchema,
+  wakeReplySchema,
+  wakeRequestSchema,
+  type ScaleState,
+  type VersionActivity,
+  type WakeReply,
+  type WakeRequest,
+} from './version-scale.js';
 export { JetStreamPublisher, PublishError, type PubAck } from './data-plane/jetstream-publisher.js';
 export { RpcError, type RpcErrorCode } from './data-plane/rpc.errors.js';
 export {

@@ -21,6 +21,8 @@ describe(Names.name, () => {
     expect(sut.gatewayBucket()).toBe('kre_gateway');
     expect(sut.invocationKeysBucket()).toBe('kre_invocation_keys');
     expect(sut.invocationKeyUsedSubject()).toBe('kre.svc.gateway.key-used');
+    expect(sut.versionActivitySubject()).toBe('kre.svc.gateway.activity');
+    expect(sut.wakeRequestSubject()).toBe('kre.svc.gateway.wake');
     expect(sut.platformDb()).toBe('kre');
     expect(sut.runtimeDb('demo')).toBe('kre_demo');
     expect(sut.runtimeDataDb('demo')).toBe('kre_demo_data');

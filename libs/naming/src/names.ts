@@ -65,6 +65,17 @@ export class Names {
     return this.serviceSubject('gateway', 'key-used');
   }
   /**
+   * Where gateways report that a version got calls (at most once every few seconds per version
+   * and gateway): the deployer's idle clock (docs/lifecycle.md, "Sleep and wake").
+   */
+  versionActivitySubject(): string {
+    return this.serviceSubject('gateway', 'activity');
+  }
+  /** Where a gateway asks the deployer to wake a sleeping version (request/reply). */
+  wakeRequestSubject(): string {
+    return this.serviceSubject('gateway', 'wake');
+  }
+  /**
    * Inbox prefix of an engine app whose identity receives replies only under its own prefix (not
    * `_INBOX.>`, where it could read other apps' replies).
    */

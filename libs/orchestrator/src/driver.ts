@@ -44,6 +44,19 @@ export interface OrchestratorDriver {
   apply(plan: DeploymentPlan): Promise<void>;
   /** Resolves when every replica answers `/readyz`. @throws WorkloadsNotReadyError */
   waitReady(runtimeId: string, versionName: string, timeoutMs: number): Promise<void>;
+  /**
+   * Scale to zero: stops every workload of the version and resolves once they are gone, keeping
+   * what brings them back quickly (local: ports, networks, the extracted KRT and config;
+   * Kubernetes: the Deployments at 0 replicas, Services and Secrets). Idempotent. Returns how
+   * many replicas it released.
+   */
+  release(runtimeId: string, versionName: string): Promise<number>;
+  /**
+   * Starts what `release` stopped, as last applied (idempotent: a running version stays as it
+   * is); `waitReady` tells when it serves. Returns how many replicas it starts.
+   * @throws WorkloadsNotReadyError when the version was never applied here
+   */
+  resume(runtimeId: string, versionName: string): Promise<number>;
   /** Stops every workload of the version and resolves once they are gone (idempotent). */
   stop(runtimeId: string, versionName: string): Promise<void>;
   /**

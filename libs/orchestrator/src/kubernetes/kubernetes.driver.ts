@@ -44,6 +44,11 @@ const isNotFound = (error: unknown) => apiError(error)?.code === 404;
 /** Content type of server-side apply (`PatchStrategy.ServerSideApply`). */
 const SERVER_SIDE_APPLY = 'application/apply-patch+yaml' satisfies K8s.PatchStrategy;
 
+/** Content type of a JSON merge patch (`PatchStrategy.MergePatch`). */
+const MERGE_PATCH = 'application/merge-patch+json' satisfies K8s.PatchStrategy;
+/** On a released (scaled to zero) Deployment: the replicas it had, which `resume` restores. */
+export const AWAKE_REPLICAS_ANNOTATION = 'kre.io/awake-replicas';
+
 /** The kinds a version owns, deleted by label on stop. */
 const VERSION_KINDS = [
   { apiVersion: 'apps/v1', kind: 'Deployment' },
@@ -221,6 +226,51 @@ export class KubernetesDriver implements OrchestratorDriver {
     );
   }
 
+  /**
+   * Scale to zero: each of the version's Deployments to 0 replicas, the count it had kept in the
+   * annotation `kre.io/awake-replicas` for `resume`; Services, Secrets and the published Service
+   * stay. Resolves once no pod of the version is left.
+   */
+  async release(runtimeId: string, versionName: string): Promise<number> {
+    let released = 0;
+    for (const deployment of await this.deployments(runtimeId, versionName)) {
+      const current = deployment.spec?.replicas ?? 1;
+      const kept = Number(deployment.metadata?.annotations?.[AWAKE_REPLICAS_ANNOTATION]);
+      const awake = current > 0 ? current : Number.isInteger(kept) && kept > 0 ? kept : 1;
+      released += awake;
+      if (current === 0) continue;
+      await this.mergePatch(deployment, {
+        metadata: { annotations: { [AWAKE_REPLICAS_ANNOTATION]: String(awake) } },
+        spec: { replicas: 0 },
+      });
+    }
+    await this.waitGone(`the pods of ${runtimeId}/${versionName}`, async () => {
+      const pods = await this.core.listNamespacedPod({
+        namespace: this.names.namespace(runtimeId),
+        labelSelector: this.versionSelector(runtimeId, versionName),
+      });
+      return pods.items.length === 0;
+    });
+    return released;
+  }
+
+  /** Each Deployment back to the replicas `release` kept; `waitReady` tells when they serve. */
+  async resume(runtimeId: string, versionName: string): Promise<number> {
+    const deployments = await this.deployments(runtimeId, versionName);
+    if (deployments.length === 0)
+      throw new WorkloadsNotReadyError(`${runtimeId}/${versionName} has no workloads to resume`);
+    let resumed = 0;
+    for (const deployment of deployments) {
+      const current = deployment.spec?.replicas ?? 1;
+      const kept = Number(deployment.metadata?.annotations?.[AWAKE_REPLICAS_ANNOTATION]);
+      const awake = current > 0 ? current : Number.isInteger(kept) && kept > 0 ? kept : 1;
+      resumed += awake;
+      if (current === awake) continue;
+      await this.mergePatch(deployment, { spec: { replicas: awake } });
+    }
+    return resumed;
+  }
+
   async stop(runtimeId: string, versionName: string): Promise<void> {
     await this.unpublish(runtimeId, versionName);
     const objects = await this.versionObjects(runtimeId, versionName);
@@ -328,6 +378,48 @@ export class KubernetesDriver implements OrchestratorDriver {
       }
     }
     return found;
+  }
+
+  private async deployments(runtimeId: string, versionName: string): Promise<V1Deployment[]> {
+    const list = await this.objects.list<V1Deployment>(
+      'apps/v1',
+      'Deployment',
+      this.names.namespace(runtimeId),
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      this.versionSelector(runtimeId, versionName),
+    );
+    return list.items;
+  }
+
+  /** A JSON merge patch of one object (scale to zero changes replicas, nothing else). */
+  private async mergePatch(object: V1Deployment, patch: object): Promise<void> {
+    const header = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: object.metadata?.name, namespace: object.metadata?.namespace },
+    };
+    try {
+      await this.objects.patch(
+        {
+          ...header,
+          ...patch,
+          metadata: { ...header.metadata, ...(patch as { metadata?: object }).metadata },
+        },
+        undefined,
+        undefined,
+        this.options.fieldManager,
+        undefined,
+        MERGE_PATCH,
+      );
+    } catch (error) {
+      throw new Error(
+        `the API server refused to scale Deployment ${header.metadata.namespace}/${header.metadata.name}: ${apiReason(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   private async serverSideApply(object: KubernetesObject): Promise<void> {

@@ -325,6 +325,39 @@ describe(LocalDriver.name, () => {
     }
   });
 
+  it('releases every process of a version (scale to zero) and resumes it at the same addresses, also after a restart', async () => {
+    const sut = drivers.at(-1)!;
+    const before = await sut.status('demo', 'v1');
+    const endpoints = await sut.endpoints('demo', 'v1');
+    expect(await sut.release('demo', 'v1')).toBe(3);
+    for (const replica of before) expect(await alive(replica.pid!)).toBe(false);
+    expect((await sut.status('demo', 'v1')).map((s) => s.state)).toEqual([
+      'STOPPED',
+      'STOPPED',
+      'STOPPED',
+    ]);
+    expect(await sut.endpoints('demo', 'v1')).toEqual(endpoints); // routes to it stay valid
+    expect(await sut.release('demo', 'v1')).toBe(3); // idempotent
+    // Supervision leaves a released version alone, and a new deployer does not start it.
+    await sut.close();
+    const next = makeDriver();
+    await next.adopt();
+    expect((await next.status('demo', 'v1')).every((s) => s.state === 'STOPPED')).toBe(true);
+    const started = (await starts('v1')).length;
+    expect(await next.resume('demo', 'v1')).toBe(3);
+    await next.waitReady('demo', 'v1', 10_000);
+    const after = await next.status('demo', 'v1');
+    expect(after.map((s) => s.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+    expect(after.map((s) => s.restarts)).toEqual([0, 0, 0]);
+    expect((await starts('v1')).length).toBe(started + 3);
+    expect(await next.endpoints('demo', 'v1')).toEqual(endpoints);
+    await next.resume('demo', 'v1'); // idempotent: nothing more starts
+    expect((await next.status('demo', 'v1')).map((s) => s.pid)).toEqual(after.map((s) => s.pid));
+    await expect(next.resume('demo', 'nothing')).rejects.toThrow(
+      'version "nothing" of runtime "demo" has no workloads here to resume',
+    );
+  });
+
   it('stops every process of a version and forgets it', async () => {
     const sut = drivers.at(-1)!;
     const pids = (await sut.status('demo', 'v1')).map((s) => s.pid!);

@@ -151,7 +151,8 @@ interface ReplicaRecord {
 }
 
 interface VersionRecord {
-  desired: 'running' | 'stopped';
+  /** `released`: asleep (scale to zero), its replicas keep their ports and networks. */
+  desired: 'running' | 'stopped' | 'released';
   plan: DeploymentPlan;
   replicas: ReplicaRecord[];
 }
@@ -345,6 +346,44 @@ export class LocalDriver implements OrchestratorDriver {
 
   unpublish(): Promise<void> {
     return Promise.resolve();
+  }
+
+  async release(runtimeId: string, versionName: string): Promise<number> {
+    const key = versionKey(runtimeId, versionName);
+    const record = this.versions.get(key);
+    if (!record || record.desired === 'stopped') return 0;
+    // Persist the intent first: a deployer that dies meanwhile leaves it released when it adopts.
+    record.desired = 'released';
+    await this.saveRegistry(record);
+    await Promise.all(record.replicas.map((r) => this.terminate(r)));
+    // A tick that was spawning one of them when the intent changed ends it itself (terminating);
+    // wait for it, then make sure nothing of the version runs.
+    while (this.ticking) await sleep(10);
+    await Promise.all(record.replicas.filter((r) => r.pid).map((r) => this.terminate(r)));
+    for (const r of record.replicas) {
+      this.terminating.delete(r); // resume may start it again
+      r.restarts = 0;
+      r.notBefore = 0;
+      delete r.message;
+    }
+    await this.saveRegistry(record);
+    return record.replicas.length;
+  }
+
+  async resume(runtimeId: string, versionName: string): Promise<number> {
+    const record = this.versions.get(versionKey(runtimeId, versionName));
+    if (!record || record.desired === 'stopped') {
+      throw new WorkloadsNotReadyError(
+        `version "${versionName}" of runtime "${runtimeId}" has no workloads here to resume`,
+      );
+    }
+    if (record.desired === 'released') {
+      record.desired = 'running';
+      await this.saveRegistry(record);
+      this.startTicking();
+      await this.tick();
+    }
+    return record.replicas.length;
   }
 
   async stop(runtimeId: string, versionName: string): Promise<void> {

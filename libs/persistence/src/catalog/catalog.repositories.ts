@@ -19,7 +19,12 @@ import { mongo, type Model } from 'mongoose';
 
 const { Binary } = mongo;
 import { isDuplicateKey, withLease } from '../atomic.js';
-import { type KrtChunkDoc, type RuntimeDoc, type VersionDoc } from './catalog.schemas.js';
+import {
+  type KrtChunkDoc,
+  type RuntimeDoc,
+  type VersionDoc,
+  type VersionScaleDoc,
+} from './catalog.schemas.js';
 
 export const RUNTIME_MODEL = 'Runtime';
 export const VERSION_MODEL = 'Version';
@@ -291,6 +296,55 @@ export class VersionsRepository {
 
   async remove(runtimeId: string, name: string): Promise<void> {
     await this.model.deleteOne({ _id: keys.version(runtimeId, name) }).exec();
+  }
+
+  /**
+   * The version's own idle time (scale to zero); null: the installation's default again.
+   * @throws VersionNotFoundError
+   */
+  async setIdleSeconds(
+    runtimeId: string,
+    name: string,
+    idleSeconds: number | null,
+  ): Promise<VersionDoc> {
+    const id = keys.version(runtimeId, name);
+    return leased(this.model as never, `version:${id}`, async () => {
+      await this.get(runtimeId, name);
+      const now = this.clock.now();
+      await this.model
+        .updateOne(
+          { _id: id },
+          idleSeconds === null
+            ? { $set: { updatedAt: now }, $unset: { 'scale.idleSeconds': 1 } }
+            : { $set: { 'scale.idleSeconds': idleSeconds, updatedAt: now } },
+        )
+        .exec();
+      return this.get(runtimeId, name);
+    });
+  }
+
+  /** Whether the running version is awake, as the deployer last made it (scale to zero). */
+  async setScaleState(
+    runtimeId: string,
+    name: string,
+    state: NonNullable<VersionScaleDoc['state']>,
+    replicas: number,
+  ): Promise<void> {
+    const id = keys.version(runtimeId, name);
+    await leased(this.model as never, `version:${id}`, async () => {
+      await this.model
+        .updateOne(
+          { _id: id },
+          {
+            $set: {
+              'scale.state': state,
+              'scale.replicas': replicas,
+              'scale.since': this.clock.now(),
+            },
+          },
+        )
+        .exec();
+    });
   }
 }
 

@@ -103,6 +103,22 @@ export interface VersionDoc {
   publishedBy?: string;
   startedAt?: Date;
   updatedAt: Date;
+  /** Scale to zero (docs/lifecycle.md, "Sleep and wake"). */
+  scale?: VersionScaleDoc;
+}
+
+/**
+ * A version's scale to zero: its own idle time (set by a MANAGER; absent: the installation's
+ * default) and, while it runs, whether it is awake (written by the deployer).
+ */
+export interface VersionScaleDoc {
+  /** Seconds without a call before its workloads are released; 0: never. */
+  idleSeconds?: number;
+  state?: 'AWAKE' | 'SLEEPING' | 'WAKING';
+  /** Replicas running (or being started) in that state. */
+  replicas?: number;
+  /** When `state` was set. */
+  since?: Date;
 }
 
 export const versionSchema = new Schema<VersionDoc>(
@@ -124,6 +140,7 @@ export const versionSchema = new Schema<VersionDoc>(
     publishedBy: String,
     startedAt: Date,
     updatedAt: { type: Date, required: true },
+    scale: { type: Schema.Types.Mixed },
   },
   { versionKey: false, collection: 'versions', minimize: false },
 );
