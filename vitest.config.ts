@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
@@ -36,6 +37,17 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'scripts/**/*.spec.ts'],
+          exclude: ['apps/admin-ui/**', '**/node_modules/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // The admin portal's components (React) in a simulated DOM.
+        plugins: [react()],
+        test: {
+          name: 'ui',
+          include: ['apps/admin-ui/**/*.spec.{ts,tsx}'],
+          environment: 'happy-dom',
           testTimeout: 20_000,
         },
       },
