@@ -210,21 +210,24 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     let consumer: Consumer | undefined;
     let lost: string | undefined;
     let attempt = 0;
-    /** The next batch, pulled while the current one is written (a full batch: more wait). */
-    let next: Promise<JsMsg[]> | undefined;
+    /**
+     * The next batch, pulled and decoded while the current one is written (a full batch: more
+     * wait), so the database never waits for mongo-writer between two writes.
+     */
+    let next: Promise<Prepared> | undefined;
     while (!s.stopped) {
       try {
         consumer ??= await this.bind(s);
-        const batch = await (next ?? this.pull(s, consumer));
+        const batch = await (next ?? this.pullPrepared(s, consumer));
         next = undefined;
         if (lost) this.logger.log(`consuming ${s.stream} again`);
         lost = undefined;
         attempt = 0;
-        if (batch.length === this.options.batchSize) {
-          next = this.pull(s, consumer);
+        if (batch.pulled === this.options.batchSize) {
+          next = this.pullPrepared(s, consumer);
           next.catch(() => undefined); // awaited (and its error handled) on the next turn
         }
-        if (batch.length) await this.store(s, batch);
+        if (batch.pulled) await this.store(s, batch);
       } catch (error) {
         // The consumer or the stream went away, or NATS is reconnecting: bind again.
         next = undefined;
@@ -236,7 +239,7 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
       }
     }
     // Stopped with a batch pulled ahead: handed back at once to whichever writer runs next.
-    for (const m of next ? await next.catch(() => []) : []) m.nak();
+    for (const m of (next && (await next.catch(() => undefined))?.valid) || []) m.nak();
   }
 
   /**
@@ -308,8 +311,12 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     return batch;
   }
 
-  /** Decodes, writes until the write succeeds, then acks. Terminates what cannot be decoded. */
-  private async store(s: StreamIngestion, batch: JsMsg[]): Promise<void> {
+  private async pullPrepared(s: StreamIngestion, consumer: Consumer): Promise<Prepared> {
+    return this.prepare(s, await this.pull(s, consumer));
+  }
+
+  /** Decodes a batch; terminates what cannot be decoded. */
+  private prepare(s: StreamIngestion, batch: JsMsg[]): Prepared {
     const writes: ObsWrite[] = [];
     const valid: JsMsg[] = [];
     /** Stream sequence → the document's `_id` (the record's own id, else that sequence). */
@@ -331,6 +338,12 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
         m.term(reason.slice(0, 200));
       }
     }
+    return { pulled: batch.length, writes, valid, keys };
+  }
+
+  /** Writes a decoded batch until the write succeeds, then acks it. */
+  private async store(s: StreamIngestion, batch: Prepared): Promise<void> {
+    const { writes, valid, keys } = batch;
     const runtime = { runtime: s.runtimeId };
     // What the stream dropped is said once, in the runtime's own logs, with this batch.
     const reported = s.unreported;
@@ -413,6 +426,17 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   private wakeAll(): void {
     for (const wake of [...this.sleepers]) wake();
   }
+}
+
+/** A pulled batch, decoded: what to write, and what to ack once written. */
+interface Prepared {
+  /** Messages pulled (a full batch means more wait). */
+  pulled: number;
+  writes: ObsWrite[];
+  /** The messages that decoded (the rest were terminated). */
+  valid: JsMsg[];
+  /** Stream sequence → the document's `_id` (the record's own id, else that sequence). */
+  keys: Map<number, string | number>;
 }
 
 const REPLICA = `${hostname()}-${process.pid}`;
