@@ -66,6 +66,21 @@ export function jsonName(field: protobuf.Field): string {
   return out;
 }
 
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+
+/**
+ * `type.fullName`, which protobufjs builds again on every read (walking up to the root): read
+ * once per type here, as every record encoded or decoded asks it of each of its messages.
+ */
+function fullNameOf(type: protobuf.ReflectionObject): string {
+  let name = fullNames.get(type);
+  if (name === undefined) {
+    name = type.fullName;
+    fullNames.set(type, name);
+  }
+  return name;
+}
+
 /** A field by number, so well-known types work whatever case their definitions use. */
 function fieldById(type: protobuf.Type, id: number): protobuf.Field {
   const field = type.fieldsById[id];
@@ -148,9 +163,9 @@ class ToJson {
 
   private wellKnown(type: protobuf.Type, msg: Obj, path: string): JsonValue | undefined {
     const get = (id: number) => msg[fieldById(type, id).name];
-    const wrapper = WRAPPERS[type.fullName];
+    const wrapper = WRAPPERS[fullNameOf(type)];
     if (wrapper) return scalarToJson(wrapper, get(1) ?? defaultScalar(wrapper), path);
-    switch (type.fullName) {
+    switch (fullNameOf(type)) {
       case '.google.protobuf.Timestamp':
         return timestampToJson(toBigInt(get(1) ?? 0), Number(get(2) ?? 0), path);
       case '.google.protobuf.Duration':
@@ -254,7 +269,7 @@ function toBigInt(value: unknown): bigint {
 }
 
 function enumToJson(type: protobuf.Enum, value: number): JsonValue {
-  if (type.fullName === '.google.protobuf.NullValue') return null;
+  if (fullNameOf(type) === '.google.protobuf.NullValue') return null;
   return type.valuesById[value] ?? value;
 }
 
@@ -337,7 +352,7 @@ function camelToSnake(path: string): string {
 }
 
 function isWellKnown(type: protobuf.Type): boolean {
-  return type.fullName.startsWith('.google.protobuf.');
+  return fullNameOf(type).startsWith('.google.protobuf.');
 }
 
 /** The message type an Any's `type_url` names (`type.googleapis.com/pkg.Msg`). */
@@ -397,7 +412,10 @@ class FromJson {
       if (Object.prototype.hasOwnProperty.call(out, field.name))
         throw new ProtoJsonError(fieldPath, 'field given twice (by its proto and JSON names)');
       const isValueField =
-        field.resolvedType?.fullName === '.google.protobuf.Value' && !field.repeated && !field.map;
+        !!field.resolvedType &&
+        fullNameOf(field.resolvedType) === '.google.protobuf.Value' &&
+        !field.repeated &&
+        !field.map;
       if (value === null && !isValueField) continue; // null = the default
       if (field.partOf) {
         const other = oneofsSeen.get(field.partOf.name);
@@ -445,9 +463,9 @@ class FromJson {
 
   private wellKnown(type: protobuf.Type, json: unknown, path: string): Obj | undefined {
     const name = (id: number) => fieldById(type, id).name;
-    const wrapper = WRAPPERS[type.fullName];
+    const wrapper = WRAPPERS[fullNameOf(type)];
     if (wrapper) return { [name(1)]: scalarFromJson(wrapper, json, path) };
-    switch (type.fullName) {
+    switch (fullNameOf(type)) {
       case '.google.protobuf.Timestamp': {
         const { seconds, nanos } = timestampFromJson(json, path);
         return { [name(1)]: seconds, [name(2)]: nanos };
@@ -536,7 +554,7 @@ class FromJson {
 }
 
 function enumFromJson(type: protobuf.Enum, value: unknown, path: string): number {
-  if (type.fullName === '.google.protobuf.NullValue') {
+  if (fullNameOf(type) === '.google.protobuf.NullValue') {
     if (value === null || value === 'NULL_VALUE' || value === 0) return 0;
     throw new ProtoJsonError(path, 'must be null');
   }
