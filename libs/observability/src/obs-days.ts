@@ -10,9 +10,15 @@ export const OBS_KINDS: readonly ObsKind[] = ['logs', 'metrics', 'predictions', 
 const DAY_MS = 86_400_000;
 const DAY_COLLECTION = /^(logs|metrics|predictions|measurements)_(\d{4})_(\d{2})_(\d{2})$/;
 
+/** The last day named (mongo-writer names one per record, nearly all of the same day). */
+let lastDay = { day: Number.NaN, suffix: '' };
+
 /** The collection of `kind` for the UTC day `time` falls on (`logs_2026_12_06`). */
 export function dayCollection(kind: ObsKind, time: Date): string {
-  return `${kind}_${time.toISOString().slice(0, 10).replaceAll('-', '_')}`;
+  const day = Math.floor(time.getTime() / DAY_MS);
+  if (day !== lastDay.day)
+    lastDay = { day, suffix: time.toISOString().slice(0, 10).replaceAll('-', '_') };
+  return `${kind}_${lastDay.suffix}`;
 }
 
 /** The kind and UTC midnight of a day collection's name, or undefined for any other name. */
