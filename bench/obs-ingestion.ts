@@ -5,7 +5,7 @@
  *   `<p>.<rt>.obs.logs`, each with a producer-made id) → the runtime's stream → the mongo-writer
  *   process (from dist/) → FerretDB; timed from the first publish until mongo-writer's
  *   `kre_obs_records_stored_total` for the runtime reaches the count (its /metrics, polled every
- *   20 ms).
+ *   100 ms: each scrape costs mongo-writer its process series).
  * - floor: a bare `insertMany` loop (unordered batches of 500, one at a time, as mongo-writer
  *   writes) of the same documents (mongo-writer's own `toObsWrite` of the same records) into
  *   another collection of the same database.
@@ -14,12 +14,17 @@
  *
  * Run: npm run build && npm run bench:obs -- [--records 20000]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
 
 const { values: args } = parseArgs({
-  options: { records: { type: 'string', default: '20000' } },
+  options: {
+    records: { type: 'string', default: '20000' },
+    /** Writes a CPU profile of the mongo-writer process into bench/out/obs-ingestion/. */
+    profile: { type: 'boolean', default: false },
+  },
 });
 const RECORDS = Number(args.records);
 const BATCH = 500;
@@ -70,10 +75,16 @@ const services = await startServices();
 const env = benchAppEnv(services.urls as unknown as Record<string, string>);
 const names = new Names(env.KRE_PREFIX);
 const port = await freePort();
-const writer = spawn(process.execPath, [new URL('apps/mongo-writer/src/main.js', dist).pathname], {
-  env: { ...env, MONGO_WRITER_HEALTH_PORT: String(port) },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const profileDir = new URL('./out/obs-ingestion/', import.meta.url).pathname;
+const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+const writer = spawn(
+  process.execPath,
+  [...profile, new URL('apps/mongo-writer/src/main.js', dist).pathname],
+  {
+    env: { ...env, MONGO_WRITER_HEALTH_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
 const metricsUrl = `http://127.0.0.1:${port}/metrics`;
 const mongo = await MongoClient.connect(env.MONGO_URL);
 const nc = await messaging.connectNats({
@@ -137,6 +148,36 @@ try {
     return Number(line.exec(text)?.[1] ?? 0);
   };
 
+  /** CPU seconds used so far by this process (the publisher, the floor's client) and each child. */
+  const cpu = (): Map<string, number> => {
+    const own = process.cpuUsage();
+    const out = new Map([['bench (publisher, client)', (own.user + own.system) / 1e6]]);
+    const children = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], {
+      encoding: 'utf8',
+    });
+    for (const line of children.trim().split('\n')) {
+      const [pid = '', comm = ''] = line.trim().split(/\s+/);
+      try {
+        // utime and stime (fields 14 and 15, clock ticks of 10 ms), after the command's ")".
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const name = pid === String(writer.pid) ? 'mongo-writer' : comm;
+        out.set(name, (Number(fields[11]) + Number(fields[12])) / 100);
+      } catch {
+        // ended meanwhile
+      }
+    }
+    return out;
+  };
+  /** CPU seconds each process used between two `cpu()` readings, busiest first. */
+  const cpuSpent = (before: Map<string, number>, after: Map<string, number>) =>
+    [...after]
+      .map(([name, seconds]) => [name, seconds - (before.get(name) ?? 0)] as const)
+      .filter(([, seconds]) => seconds >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`)
+      .join(', ');
+
   const endToEnd = async (): Promise<number> => {
     const subject = names.obsSubject(RUNTIME, 'logs');
     const before = await stored();
@@ -150,7 +191,7 @@ try {
     const published = performance.now();
     while ((await stored()) < before + RECORDS) {
       if (performance.now() - started > 600_000) throw new Error('not all records were stored');
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
     }
     const seconds = (performance.now() - started) / 1000;
     console.log(
@@ -160,8 +201,11 @@ try {
   };
 
   console.log(`observability ingestion, ${RECORDS} log records, FerretDB, batches of ${BATCH}`);
+  const cpu0 = cpu();
   const floorBefore = await floor(1);
+  const cpu1 = cpu();
   const e2e = await endToEnd();
+  const cpu2 = cpu();
   const floorAfter = await floor(2);
   const baseline = (floorBefore + floorAfter) / 2;
   let stats = 0;
@@ -175,6 +219,18 @@ try {
   );
   console.log(`  ratio end to end / floor: ${(e2e / baseline).toFixed(2)} (target ≥ 0.7)`);
   console.log(`  (documents stored: ${stats}, one per record)`);
+  const metrics = await (await fetch(metricsUrl)).text();
+  const series = (name: string) =>
+    Number(new RegExp(`^${name}\\{runtime="${RUNTIME}"\\} (\\S+)`, 'm').exec(metrics)?.[1] ?? 0);
+  const writes = series('kre_obs_write_batch_seconds_count');
+  const writing = series('kre_obs_write_batch_seconds_sum');
+  console.log(
+    `  mongo-writer: ${writes} batch writes, ${(RECORDS / writes).toFixed(0)} records each on average, ${writing.toFixed(2)} s writing in all`,
+  );
+  console.log(`  CPU during the first floor: ${cpuSpent(cpu0, cpu1)}`);
+  console.log(`  CPU during end to end: ${cpuSpent(cpu1, cpu2)}`);
+  if (args.profile)
+    console.log(`  CPU profile of mongo-writer: ${profileDir} (written at its exit)`);
 } finally {
   await nc.drain();
   await mongo.close();
