@@ -397,6 +397,11 @@ describe('authorization', () => {
         'mutation($r: ID!) { updateVersionUserConfiguration(input: {runtimeId: $r, versionName: "v1", configurationVariables: [{key: "K", value: "v"}]}) { name } }',
         (r) => ({ r }),
       ),
+    updateVersionScale: () =>
+      sameAsMissing(
+        'mutation($r: ID!) { updateVersionScale(input: {runtimeId: $r, versionName: "v1", idleSeconds: 60}) { name } }',
+        (r) => ({ r }),
+      ),
     watchVersion: async () => {
       const query = 'subscription($r: ID!) { watchVersion(runtimeId: $r) { __typename } }';
       expect(await subscriptionError(a.session, 'rt-b', query)).toEqual({

@@ -322,6 +322,52 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
     ).toBe(403);
   });
 
+  it("sets a version's idle time (scale to zero) for a MANAGER, audited; refuses a VIEWER and a wrong value by field", async () => {
+    const SET =
+      'mutation($input: UpdateVersionScaleInput!) { updateVersionScale(input: $input) { scale { state replicas idleSeconds } } }';
+    const set = (idleSeconds: unknown, session = admin) =>
+      h.gql<{ updateVersionScale: { scale: Record<string, unknown> } }>(
+        SET,
+        {
+          input: { runtimeId: 'rt-one', versionName: 'greeter-v1', idleSeconds, comment: 'quiet' },
+        },
+        { session },
+      );
+    // Not running: no state, no replicas; the idle time is its own.
+    expect((await set(300)).data?.updateVersionScale.scale).toEqual({
+      state: null,
+      replicas: 0,
+      idleSeconds: 300,
+    });
+    const read = await h.gql<{ version: { scale: { idleSeconds: number | null } } }>(
+      '{ version(runtimeId: "rt-one", name: "greeter-v1") { scale { idleSeconds } } }',
+      {},
+      { session: viewer.session },
+    );
+    expect(read.data?.version.scale.idleSeconds).toBe(300);
+    expect((await set(null)).data?.updateVersionScale.scale.idleSeconds).toBeNull();
+    expect((await set(60, viewer.session)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const wrong = await set(-1);
+    expect(wrong.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [{ field: 'input.idleSeconds', message: 'must be 0 (never sleeps) or more' }],
+    });
+    const audit = await h.gql<{
+      userActivityList: { items: { type: string; vars: { key: string; value: string }[] }[] };
+    }>(
+      '{ userActivityList(filters: {runtimeId: "rt-one"}) { items { type vars { key value } } } }',
+      {},
+      { session: admin },
+    );
+    const entries = audit.data!.userActivityList.items.filter(
+      (i) => i.type === 'UPDATE_VERSION_SCALE',
+    );
+    expect(entries.map((e) => Object.fromEntries(e.vars.map((v) => [v.key, v.value])))).toEqual([
+      { versionName: 'greeter-v1', idleSeconds: 'default', comment: 'quiet' },
+      { versionName: 'greeter-v1', idleSeconds: '300', comment: 'quiet' },
+    ]);
+  });
+
   it('of two concurrent starts exactly one queues a job; the other gets INVALID_TRANSITION naming the status', async () => {
     const start = () =>
       h.gql<{ startVersion: { status: string } }>(

@@ -34,9 +34,25 @@ describe(nodeStatusEvents.name, () => {
         workflow,
         status: NodeStatus.STOPPED,
         replicas: [],
+        scale: null,
         date,
       })),
     );
+  });
+
+  it("carries the version's scale to zero on every node's event", () => {
+    const events = nodeStatusEvents(
+      'rt',
+      'v1',
+      workloads,
+      [{ workloadId: 'wf.a', replica: 0, state: 'STOPPED', restarts: 0 }],
+      date,
+      { state: 'SLEEPING', replicas: 0 },
+    );
+    expect(events.map((e) => e.scale)).toEqual(
+      Array(3).fill({ state: 'SLEEPING', replicas: 0, idleSeconds: null }),
+    );
+    expect(events.map((e) => e.status)).toEqual(Array(3).fill(NodeStatus.STOPPED));
   });
 
   it("gives each workload its replicas in order, and keeps what the KRT doesn't name", () => {

@@ -1,8 +1,14 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
-import { DeployerClient, type WorkloadReplicaStatus } from '@libs/messaging';
+import { DeployerClient, type NodeStatusReply, type WorkloadReplicaStatus } from '@libs/messaging';
 import type { VersionDoc } from '@libs/persistence';
 import { SubscriptionQueue } from '../common/subscription-queue.js';
-import { NodeStatus, type NodeStatusEvent, ReplicaState } from './versions.model.js';
+import {
+  NodeStatus,
+  type NodeStatusEvent,
+  ReplicaState,
+  type ScaleState,
+  type VersionScale,
+} from './versions.model.js';
 
 /** How often a watched version's status is asked of the deployer (the default pause). */
 export const NODE_STATUS_POLL_MS = 2_000;
@@ -48,7 +54,11 @@ export function nodeStatusEvents(
   workloads: readonly WorkloadRef[],
   replicas: readonly WorkloadReplicaStatus[],
   date: Date,
+  scale: NodeStatusReply['scale'] = null,
 ): NodeStatusEvent[] {
+  const versionScale: VersionScale | null = scale
+    ? { state: scale.state as ScaleState, replicas: scale.replicas, idleSeconds: null }
+    : null;
   const known = new Set(workloads.map((w) => w.nodeId));
   const extra = [...new Set(replicas.map((r) => r.workloadId))]
     .filter((id) => !known.has(id))
@@ -69,6 +79,7 @@ export function nodeStatusEvents(
       ...workload,
       status: nodeStatusOf(own),
       replicas: own,
+      scale: versionScale,
       date,
     };
   });
@@ -76,7 +87,7 @@ export function nodeStatusEvents(
 
 /** What makes two events of a node differ (everything but the date). */
 function fingerprint(event: NodeStatusEvent): string {
-  return JSON.stringify([event.status, event.replicas]);
+  return JSON.stringify([event.status, event.replicas, event.scale?.state ?? null]);
 }
 
 /**
@@ -113,7 +124,7 @@ class VersionPoller {
     readonly runtimeId: string,
     readonly versionName: string,
     private readonly workloads: WorkloadRef[],
-    private readonly ask: (poller: VersionPoller) => Promise<WorkloadReplicaStatus[] | null>,
+    private readonly ask: (poller: VersionPoller) => Promise<NodeStatusReply | null>,
     private readonly pause: NodeStatusPause,
   ) {}
 
@@ -121,9 +132,9 @@ class VersionPoller {
   async run(): Promise<void> {
     const { signal } = this.stopping;
     while (!signal.aborted) {
-      const replicas = await this.ask(this);
+      const reply = await this.ask(this);
       if (signal.aborted) return;
-      if (replicas) this.publish(replicas);
+      if (reply) this.publish(reply);
       await this.pause(signal);
     }
   }
@@ -133,13 +144,14 @@ class VersionPoller {
     for (const subscriber of [...this.subscribers]) subscriber.end();
   }
 
-  private publish(replicas: WorkloadReplicaStatus[]): void {
+  private publish({ replicas, scale }: NodeStatusReply): void {
     const events = nodeStatusEvents(
       this.runtimeId,
       this.versionName,
       this.workloads,
       replicas,
       new Date(),
+      scale,
     );
     // A workload the KRT does not name, once seen, stays listed: it goes STOPPED when it is gone.
     for (const { nodeId, name, workflow } of events.slice(this.workloads.length))
@@ -227,9 +239,9 @@ export class NodeStatusService implements OnModuleDestroy {
     poller.stop();
   }
 
-  private async ask(poller: VersionPoller): Promise<WorkloadReplicaStatus[] | null> {
+  private async ask(poller: VersionPoller): Promise<NodeStatusReply | null> {
     try {
-      const replicas = await this.deployer.nodeStatus(
+      const reply = await this.deployer.versionStatus(
         poller.runtimeId,
         poller.versionName,
         REQUEST_TIMEOUT_MS,
@@ -240,7 +252,7 @@ export class NodeStatusService implements OnModuleDestroy {
           `node status of ${poller.runtimeId}/${poller.versionName}: the deployer answers again`,
         );
       }
-      return replicas;
+      return reply;
     } catch (error) {
       if (!poller.failing) {
         poller.failing = true;

@@ -13,6 +13,7 @@ import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
 import { redisOptions } from '@libs/jobs';
 import { SubscriptionQueue } from '../common/subscription-queue.js';
 import type { VersionEvent } from './versions.model.js';
+import { versionScaleOf } from './version-scale.js';
 
 /**
  * Feeds `watchVersion`: job progress steps and final statuses of the `versions` queue, read
@@ -92,6 +93,7 @@ export class VersionEventsService implements OnModuleInit, OnModuleDestroy {
         status: version?.status ?? null,
         step: typeof step === 'string' ? step : null,
         message: version?.statusMessage ?? null,
+        scale: version ? versionScaleOf(version) : null,
         date: new Date(),
       };
       for (const queue of this.subscribers.get(ref.runtimeId) ?? []) queue.push(event);

@@ -1,6 +1,15 @@
-import { Field, ID, InputType } from '@nestjs/graphql';
+import { Field, ID, InputType, Int } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsString, MaxLength, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 
 /** KRE's lifecycle input: `startVersion(input: {runtimeId, versionName, comment})` and kin. */
 @InputType()
@@ -28,4 +37,24 @@ export class UpdateConfigurationInput {
   @ValidateNested({ each: true })
   @Type(() => ConfigurationVariablesInput)
   configurationVariables!: ConfigurationVariablesInput[];
+}
+
+/** The longest idle time a version may have: 30 days. */
+export const MAX_IDLE_SECONDS = 2_592_000;
+
+@InputType()
+export class UpdateVersionScaleInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsString() @MaxLength(63) versionName!: string;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "Seconds without a call before the version's workloads are released (0: never sleeps); null: the installation's default.",
+  })
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(0, { message: 'must be 0 (never sleeps) or more' })
+  @Max(MAX_IDLE_SECONDS, { message: `must be at most ${MAX_IDLE_SECONDS} (30 days)` })
+  idleSeconds?: number | null;
+  @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
 }

@@ -7,6 +7,37 @@ registerEnumType(VersionStatus, {
   description: 'Where a version is in its lifecycle (docs/lifecycle.md).',
 });
 
+/** Scale to zero (docs/lifecycle.md, "Sleep and wake"). */
+export enum ScaleState {
+  AWAKE = 'AWAKE',
+  SLEEPING = 'SLEEPING',
+  WAKING = 'WAKING',
+}
+registerEnumType(ScaleState, {
+  name: 'ScaleState',
+  description:
+    'A running version: AWAKE (its workloads run), SLEEPING (released after its idle time; the next call wakes it) or WAKING.',
+});
+
+@ObjectType({ description: 'Scale to zero of a version (docs/lifecycle.md, "Sleep and wake").' })
+export class VersionScale {
+  @Field(() => ScaleState, {
+    nullable: true,
+    description: 'While the version runs (STARTED or PUBLISHED); null otherwise.',
+  })
+  state?: ScaleState | null;
+  @Field(() => Int, {
+    description: 'Replicas that run or start now: 0 while it sleeps or does not run.',
+  })
+  replicas!: number;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "Seconds without a call before it sleeps, set for this version (0: never); null: the installation's default (VERSION_IDLE_SECONDS). Always null in watchNodeStatus.",
+  })
+  idleSeconds?: number | null;
+}
+
 @ObjectType({ description: 'A config variable or file of a version (values hidden from VIEWERs).' })
 export class ConfigurationVariable {
   @Field() key!: string;
@@ -77,6 +108,10 @@ export class Version {
     description: 'Where this version answers while it runs.',
   })
   entrypointAddress?: EntrypointAddress | null;
+  @Field(() => VersionScale, {
+    description: 'Whether it is awake (scale to zero), and its idle time.',
+  })
+  scale!: VersionScale;
 }
 
 @ObjectType({ description: 'A lifecycle event of a version (watchVersion).' })
@@ -90,6 +125,11 @@ export class VersionEvent {
   })
   step?: string | null;
   @Field(() => String, { nullable: true }) message?: string | null;
+  @Field(() => VersionScale, {
+    nullable: true,
+    description: 'Scale to zero, as the event left it (the sleep and wake jobs report steps too).',
+  })
+  scale?: VersionScale | null;
   @Field() date!: Date;
 }
 
@@ -147,5 +187,11 @@ export class NodeStatusEvent {
   @Field(() => NodeStatus) status!: NodeStatus;
   @Field(() => [ReplicaStatus], { description: 'Empty while the version does not run.' })
   replicas!: ReplicaStatus[];
+  @Field(() => VersionScale, {
+    nullable: true,
+    description:
+      "The version's scale to zero (every replica STOPPED while it sleeps); null when the deployer did not say.",
+  })
+  scale?: VersionScale | null;
   @Field({ description: 'When this state was first seen.' }) date!: Date;
 }

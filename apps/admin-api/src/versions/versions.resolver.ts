@@ -17,7 +17,12 @@ import type { Principal } from '../auth/principal.js';
 import { EffectiveRole } from '../auth/runtime-role.guard.js';
 import { Runtime, entrypointAddress } from '../runtimes/runtimes.model.js';
 import { NodeStatusService } from './node-status.service.js';
-import { UpdateConfigurationInput, VersionActionInput } from './versions.inputs.js';
+import {
+  UpdateConfigurationInput,
+  UpdateVersionScaleInput,
+  VersionActionInput,
+} from './versions.inputs.js';
+import { versionScaleOf } from './version-scale.js';
 import { NodeStatusEvent, Version, VersionEvent } from './versions.model.js';
 import { VersionEventsService } from './version-events.service.js';
 import { VersionsService } from './versions.service.js';
@@ -65,6 +70,7 @@ export class VersionsResolver {
       })),
       docs: doc.krt.docs,
       entrypointAddress: running ? entrypointAddress(this.env, doc.runtimeId, doc.name) : null,
+      scale: versionScaleOf(doc),
     };
   }
 
@@ -187,6 +193,28 @@ export class VersionsResolver {
         input.runtimeId,
         input.versionName,
         input.configurationVariables,
+      ),
+      role,
+    );
+  }
+
+  @Mutation(() => Version, {
+    description:
+      "A version's idle time (scale to zero): after that many seconds without a call its workloads are released until the next call wakes it. null: the installation's default; 0: never.",
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async updateVersionScale(
+    @Args('input') input: UpdateVersionScaleInput,
+    @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.updateScale(
+        me,
+        input.runtimeId,
+        input.versionName,
+        input.idleSeconds ?? null,
+        input.comment,
       ),
       role,
     );

@@ -233,6 +233,31 @@ export class VersionsService {
   }
 
   /**
+   * Sets the version's own idle time (scale to zero), or back to the installation's default
+   * (null); the deployer reads it at its next sweep, so a running version needs no job.
+   */
+  async updateScale(
+    me: Principal,
+    runtimeId: string,
+    name: string,
+    idleSeconds: number | null,
+    comment: string,
+  ): Promise<VersionDoc> {
+    const version = await this.versions.setIdleSeconds(runtimeId, name, idleSeconds);
+    await this.audit.record({
+      type: UserActivityType.UPDATE_VERSION_SCALE,
+      user: me,
+      runtimeId,
+      vars: {
+        versionName: name,
+        idleSeconds: idleSeconds === null ? 'default' : String(idleSeconds),
+        comment,
+      },
+    });
+    return version;
+  }
+
+  /**
    * Decrypted value (callers hide it from VIEWERs).
    * @throws LegacyConfigValueError (set the value again) | ConfigValueUnreadableError
    */
