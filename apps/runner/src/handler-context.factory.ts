@@ -9,7 +9,7 @@ import type {
   PredictionSaveInput,
 } from './handler.model.js';
 import type { ObsPublisher } from './obs.publisher.js';
-import { runAsRunner, writeRawStdout } from './stdio.capture.js';
+import { runAsRunner } from './stdio.capture.js';
 
 /** Everything contexts share within one runner process. */
 export interface ContextDeps {
@@ -67,14 +67,13 @@ function makeLogger(deps: ContextDeps, requestId: string | undefined): HandlerLo
       } catch (error) {
         json = { fieldsError: error instanceof Error ? error.message : String(error) };
       }
+      // Queued: the record and its stdout line go out after the handler's current turn.
       deps.obs.log(level.toUpperCase() as 'INFO', text, {
         source: 'LOGGER',
         requestId,
         fields: json,
+        echo: { node: deps.nodeId, level },
       });
-      writeRawStdout(
-        `${JSON.stringify({ level, node: deps.nodeId, requestId, message: text, ...(json ? { fields: json } : {}) })}\n`,
-      );
     });
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

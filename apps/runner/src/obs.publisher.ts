@@ -13,12 +13,33 @@ import {
   newRecordId,
   payloadLimit,
 } from '@libs/messaging';
+import { LogRecordEncoder } from './log-record.encoder.js';
+import { runAsRunner } from './stdio.capture.js';
 
 /** Upper bounds (ms) of the handler-time histogram in node metrics. */
 export const METRIC_BUCKETS_MS: readonly number[] = [
   1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000,
 ];
 const MAX_LOG_MESSAGE = 16 * 1024;
+/** Log calls held for the next flush at most; past it, lines are counted and dropped. */
+const MAX_PENDING_LOGS = 100_000;
+/** Log records published per turn of the event loop: a long flush lets timers and I/O in between. */
+const FLUSH_CHUNK = 256;
+
+interface LogOptions {
+  source: LogSource;
+  requestId?: string;
+  fields?: Record<string, JsonValue>;
+  /** Also a JSON line on the runner's stdout (`ctx.logger`'s echo), naming this node. */
+  echo?: { node: string; level: string };
+}
+
+interface PendingLog {
+  level: LogLevel;
+  message: string;
+  time: number;
+  options: LogOptions;
+}
 
 interface MetricWindow {
   count: number;
@@ -32,7 +53,10 @@ interface MetricWindow {
  * Publishes this replica's observability records on `<p>.<rt>.obs.*` (KRT_NATS_OBS_PREFIX):
  * logs and metrics as core NATS messages (fire and forget: the stream stores them; a handler
  * never waits for its logs), predictions and measurements through JetStream (the handler's
- * `save` resolves once stored). Every record carries a fresh producer-made id (`newRecordId`), the
+ * `save` resolves once stored). A log call only queues the line (its time taken then): the
+ * records are masked, encoded and published, and the stdout echoes written in one write, by one
+ * flush per turn of the event loop (`setImmediate`), so a handler that logs in a loop pays
+ * for none of that in the loop (bench:logging). Every record carries a fresh producer-made id (`newRecordId`), the
  * key mongo-writer stores it under, so a redelivered record is stored once.
  */
 export class ObsPublisher {
@@ -40,6 +64,10 @@ export class ObsPublisher {
   private windows = new Map<string, MetricWindow>();
   private windowStart = new Date();
   private readonly timer: NodeJS.Timeout;
+  private pendingLogs: PendingLog[] = [];
+  private flushScheduled = false;
+  private droppedLogs = 0;
+  private readonly logEncoder: LogRecordEncoder;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -49,7 +77,10 @@ export class ObsPublisher {
     metricsIntervalMs = 5_000,
     /** Masks the version's config values in log records (VIEWERs read logs, not config). */
     private readonly masker: { mask(text: string): string } = { mask: (text) => text },
+    /** Where `echo` lines go (the real stdout, bypassing the capture of user output). */
+    private readonly stdout: (text: string) => void = () => undefined,
   ) {
+    this.logEncoder = new LogRecordEncoder(origin);
     this.timer = setInterval(() => this.flushMetrics(), metricsIntervalMs);
     this.timer.unref();
   }
@@ -58,29 +89,81 @@ export class ObsPublisher {
     return `${this.prefix}.${kind}`;
   }
 
-  /** A log record; never throws (a broken log must not break a handler). */
-  log(
-    level: LogLevel,
-    message: string,
-    options: { source: LogSource; requestId?: string; fields?: Record<string, JsonValue> },
-  ): void {
+  /** A log record, queued for the next flush; never throws (a broken log must not break a handler). */
+  log(level: LogLevel, message: string, options: LogOptions): void {
+    if (this.nc.isClosed()) return;
+    if (this.pendingLogs.length >= MAX_PENDING_LOGS) {
+      this.droppedLogs++;
+      return;
+    }
+    this.pendingLogs.push({ level, message, time: Date.now(), options });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // Outside the handler's scope: what the flush writes is never taken for user output.
+      runAsRunner(() => setImmediate(this.flushLogs));
+    }
+  }
+
+  /**
+   * Publishes the queued log records and writes their stdout echoes at once, FLUSH_CHUNK records
+   * per turn of the event loop (`all`: every one now, at close).
+   */
+  readonly flushLogs = (all = false): void => {
+    this.flushScheduled = false;
+    let batch = this.pendingLogs;
+    this.pendingLogs = [];
+    if (!all && batch.length > FLUSH_CHUNK) {
+      this.pendingLogs = batch.slice(FLUSH_CHUNK).concat(this.pendingLogs);
+      batch = batch.slice(0, FLUSH_CHUNK);
+      this.flushScheduled = true;
+      runAsRunner(() => setImmediate(this.flushLogs));
+    }
+    let echo = '';
+    for (const { level, message, time, options } of batch) {
+      this.publishLog(level, message, new Date(time), options);
+      if (options.echo)
+        echo += `${JSON.stringify({ level: options.echo.level, node: options.echo.node, requestId: options.requestId, message, ...(options.fields ? { fields: options.fields } : {}) })}\n`;
+    }
+    if (echo) this.stdout(echo);
+    if (this.droppedLogs) {
+      const dropped = this.droppedLogs;
+      this.droppedLogs = 0;
+      this.publishLog(
+        'WARN',
+        `${dropped} log line(s) dropped: more than ${MAX_PENDING_LOGS} were logged within one turn of the event loop`,
+        new Date(),
+        { source: 'RUNNER' },
+      );
+    }
+  };
+
+  private publishLog(level: LogLevel, message: string, time: Date, options: LogOptions): void {
     if (this.nc.isClosed() || !message.trim()) return;
     const full = this.masker.mask(message);
     const text =
       full.length > MAX_LOG_MESSAGE ? `${full.slice(0, MAX_LOG_MESSAGE)}… (truncated)` : full;
     try {
-      const bytes = encodeRecord('logs', {
-        id: newRecordId(),
-        time: new Date(),
-        origin: this.origin,
-        level,
-        message: text,
-        source: options.source,
-        ...(options.requestId ? { requestId: options.requestId } : {}),
-        ...(options.fields ? { fields: maskJson(options.fields, this.masker) } : {}),
-      });
+      const bytes = options.fields
+        ? encodeRecord('logs', {
+            id: newRecordId(),
+            time,
+            origin: this.origin,
+            level,
+            message: text,
+            source: options.source,
+            ...(options.requestId ? { requestId: options.requestId } : {}),
+            fields: maskJson(options.fields, this.masker),
+          })
+        : this.logEncoder.encode({
+            id: newRecordId(),
+            time: time.getTime(),
+            level,
+            message: text,
+            source: options.source,
+            requestId: options.requestId,
+          });
       if (bytes.length > payloadLimit(this.nc.info?.max_payload ?? 1024 * 1024)) {
-        this.log(level, text.slice(0, 1024), { ...options, fields: undefined });
+        this.publishLog(level, text.slice(0, 1024), time, { ...options, fields: undefined });
         return;
       }
       this.nc.publish(this.subject('logs'), bytes);
@@ -171,9 +254,10 @@ export class ObsPublisher {
     }
   }
 
-  /** Last metrics out, then stop the timer. */
+  /** Last logs and metrics out, then stop the timer. */
   close(): void {
     clearInterval(this.timer);
+    this.flushLogs(true);
     this.flushMetrics();
   }
 }

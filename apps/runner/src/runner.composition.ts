@@ -12,7 +12,7 @@ import { NodeRunner } from './node-runner.service.js';
 import { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
 import { Semaphore } from './in-flight.semaphore.js';
-import { maskOutput } from './stdio.capture.js';
+import { maskOutput, writeRawStdout } from './stdio.capture.js';
 import { StreamInterestTracker } from './stream-interest.tracker.js';
 
 /** What the runner takes from its host: the NATS connection and the node's loaded code. */
@@ -50,6 +50,7 @@ export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps)
     },
     undefined,
     masker,
+    writeRawStdout,
   );
   const context: ContextDeps = {
     runtimeId: env.KRT_RUNTIME_ID,

@@ -7,7 +7,6 @@ send_early_exit(msg, channel="")`, `is_message_*()`, `get_request_id()`; both: `
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from datetime import datetime
@@ -65,17 +64,8 @@ class ObsLogHandler(logging.Handler):
             if fields is not None and not isinstance(fields, dict):
                 fields = {"fields": str(fields)}
             request_id = scope.request_id if scope else None
-            level = _level(record.levelno)
-            self.obs.log(level, text, "LOGGER", request_id, fields)
-            line = {"level": level.lower(), "node": self.node_id}
-            if request_id:
-                line["requestId"] = request_id
-            line["message"] = text
-            if fields:
-                line["fields"] = fields
-            out = stdio.raw_stdout()
-            out.write(json.dumps(line, default=str) + "\n")
-            out.flush()
+            # Queued: the record and its stdout line go out after the handler's current turn.
+            self.obs.log(_level(record.levelno), text, "LOGGER", request_id, fields, self.node_id)
         except Exception:
             self.handleError(record)
 

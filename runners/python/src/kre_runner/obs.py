@@ -5,17 +5,23 @@ JetStream (their `save` returns once the stream has them). Schemas: proto/kre/re
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
+import json
 import logging
 import secrets
 import time
 from datetime import datetime, timezone
 from typing import Optional
 
-from . import codec, protos
+from . import codec, protos, stdio
 
 METRIC_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000)
 MAX_LOG_MESSAGE = 16 * 1024
+#: Log calls held for the next flush at most; past it, lines are counted and dropped.
+MAX_PENDING_LOGS = 100_000
+#: Log records published per turn of the event loop: a long flush lets timers and I/O in between.
+FLUSH_CHUNK = 256
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 SOURCES = ("LOGGER", "STDOUT", "STDERR", "RUNNER")
 
@@ -31,6 +37,10 @@ def _base32(value: int, chars: int) -> str:
         value, digit = divmod(value, 32)
         out.append(_CROCKFORD[digit])
     return "".join(reversed(out))
+
+
+#: Two base32 characters for each 10-bit value: a counter's 8 characters in four lookups.
+_BASE32_PAIRS = [_CROCKFORD[i >> 5] + _CROCKFORD[i & 31] for i in range(1024)]
 
 
 def format_record_id(ms: int, process_random: int, counter: int) -> str:
@@ -49,11 +59,71 @@ class RecordIds:
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._counter = itertools.count()
         self._last_ms = 0
+        # The first 18 characters change once per millisecond at most: made once per millisecond.
+        self._prefix = (-1, "")
 
     def next(self) -> str:
         counter = next(self._counter)
-        self._last_ms = max(self._last_ms, self._now_ms())  # never backwards within the process
-        return format_record_id(self._last_ms, self._random, counter)
+        self._last_ms = ms = max(self._last_ms, self._now_ms())  # never backwards within the process
+        prefix_ms, prefix = self._prefix
+        if prefix_ms != ms:
+            prefix = _base32(ms, 10) + _base32(self._random % _FORTY_BITS, 8)
+            self._prefix = (ms, prefix)
+        c = counter % _FORTY_BITS
+        pairs = _BASE32_PAIRS
+        return prefix + pairs[c >> 30] + pairs[(c >> 20) & 1023] + pairs[(c >> 10) & 1023] + pairs[c & 1023]
+
+
+_SMALL_VARINTS = [bytes((i,)) for i in range(128)]
+
+
+def _varint(n: int) -> bytes:
+    if n < 128:
+        return _SMALL_VARINTS[n]
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _delimited(tag: int, data: bytes) -> bytes:
+    return bytes((tag,)) + _varint(len(data)) + data
+
+
+#: proto/kre/records.proto's enum numbers.
+_LEVELS = {"DEBUG": b"\x18\x01", "INFO": b"\x18\x02", "WARN": b"\x18\x03", "ERROR": b"\x18\x04"}
+_SOURCES = {"LOGGER": b"\x30\x01", "STDOUT": b"\x30\x02", "STDERR": b"\x30\x03", "RUNNER": b"\x30\x04"}
+
+
+class LogRecordEncoder:
+    """`kre.records.LogRecord` without `fields`, written byte by byte: the bytes protobuf's
+    SerializeToString writes for the same record (tests/test_obs_encoding.py), several times
+    cheaper than building the message (the origin is encoded once)."""
+
+    def __init__(self, origin: dict):
+        o = b"".join(
+            _delimited(tag, origin[key].encode())
+            for tag, key in ((0x0A, "runtime_id"), (0x12, "version"), (0x1A, "workflow"), (0x22, "node"), (0x2A, "replica"))
+            if origin.get(key)
+        )
+        self.origin = _delimited(0x12, o)
+
+    def encode(self, record_id: str, ns: int, level: str, message: str, source: str, request_id: Optional[str]) -> bytes:
+        seconds, nanos = divmod(ns, 1_000_000_000)
+        ts = (b"\x08" + _varint(seconds) if seconds else b"") + (b"\x10" + _varint(nanos) if nanos else b"")
+        return b"".join(
+            (
+                _delimited(0x0A, ts),
+                self.origin,
+                _LEVELS[level],
+                _delimited(0x22, message.encode()),
+                _delimited(0x2A, request_id.encode()) if request_id else b"",
+                _SOURCES[source],
+                _delimited(0x42, record_id.encode()),
+            )
+        )
 
 
 def set_time(ts, when: datetime | int | None) -> None:
@@ -96,6 +166,12 @@ class ObsPublisher:
         self._window_start = time.time_ns()
         self._tasks: set[asyncio.Task] = set()
         self._timer = self.loop.create_task(self._tick())
+        # Log calls waiting for the flush (a deque: handlers of the dict era log from threads).
+        self._pending: collections.deque = collections.deque()
+        self._encoder = LogRecordEncoder(origin)
+        self._echo_nodes: dict[str, str] = {}
+        self._flush_scheduled = False
+        self._dropped_logs = 0
 
     def subject(self, kind: str) -> str:
         return f"{self.prefix}.{kind}"
@@ -138,17 +214,112 @@ class ObsPublisher:
         source: str,
         request_id: Optional[str] = None,
         fields: Optional[dict] = None,
+        echo_node: Optional[str] = None,
     ) -> None:
-        """A log record; never raises (a broken log must not break a handler)."""
-        if self.nc.is_closed or not message or not message.strip():
+        """A log record, queued for the next flush (its time taken now); never raises (a broken
+        log must not break a handler). With `echo_node`, also a JSON line on the real stdout
+        naming that node (`ctx.logger`'s echo). The records are masked, encoded and published,
+        and the echoes written in one write, by one flush per turn of the event loop, so a
+        handler that logs in a loop pays for none of that in the loop (bench:logging)."""
+        if self.nc.is_closed or not message:
             return
+        if len(self._pending) >= MAX_PENDING_LOGS:
+            self._dropped_logs += 1
+            return
+        self._pending.append((level, message, source, request_id, fields, echo_node, time.time_ns()))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self.loop:
+                self.loop.call_soon(self.flush_logs)
+            elif not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(self.flush_logs)
+
+    def flush_logs(self, everything: bool = False) -> None:
+        """Publishes the queued log records (one task per batch) and writes their echoes,
+        FLUSH_CHUNK records per turn of the event loop (`everything`: all now, at close)."""
+        self._flush_scheduled = False
+        pending = self._pending
+        datas: list[bytes] = []
+        echoes: list[str] = []
+        n = 0
+        while pending and (everything or n < FLUSH_CHUNK):
+            n += 1
+            level, message, source, request_id, fields, echo_node, ns = pending.popleft()
+            data = self._log_record(level, message, source, request_id, fields, ns)
+            if data is not None:
+                datas.append(data)
+            if echo_node is not None:
+                echoes.append(self._echo_line(level, echo_node, request_id, message, fields))
+        if self._dropped_logs:
+            dropped, self._dropped_logs = self._dropped_logs, 0
+            text = f"{dropped} log line(s) dropped: more than {MAX_PENDING_LOGS} were logged within one turn of the event loop"
+            data = self._log_record("WARN", text, "RUNNER", None, None, time.time_ns())
+            if data is not None:
+                datas.append(data)
+        if echoes:
+            try:
+                out = stdio.raw_stdout()
+                out.write("\n".join(echoes) + "\n")
+                out.flush()
+            except Exception as error:
+                log.debug("stdout echo dropped: %s", error)
+        if datas:
+            self._publish_all(self.subject("logs"), datas)
+        if pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush_logs)
+
+    def _echo_line(self, level: str, node: str, request_id, message: str, fields) -> str:
+        """`{"level", "node", "requestId"?, "message", "fields"?}` as json.dumps writes it."""
+        head = self._echo_nodes.get(node)
+        if head is None:
+            head = self._echo_nodes[node] = ', "node": ' + json.dumps(node)
+        return "".join(
+            (
+                '{"level": "',
+                level.lower(),
+                '"',
+                head,
+                ', "requestId": ' + json.dumps(request_id) if request_id else "",
+                ', "message": ',
+                json.dumps(message),
+                ', "fields": ' + json.dumps(fields, default=str) if fields else "",
+                "}",
+            )
+        )
+
+    def _publish_all(self, subject: str, datas: list[bytes]) -> None:
+        async def send():
+            try:
+                for data in datas:
+                    await self.nc.publish(subject, data)
+            except Exception as error:  # a log must never break a handler
+                log.debug("records dropped: %s", error)
+
+        task = self.loop.create_task(send())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _log_record(self, level, message, source, request_id, fields, ns) -> Optional[bytes]:
+        """One log record's bytes, or None (blank, or it cannot be encoded)."""
+        if self.nc.is_closed or not message.strip():
+            return None
         if self.masker is not None:
             message = self.masker.mask(message)
             fields = self.masker.mask_json(fields) if fields else fields
         text = message if len(message) <= MAX_LOG_MESSAGE else f"{message[:MAX_LOG_MESSAGE]}… (truncated)"
         try:
+            if not fields and level in _LEVELS and source in _SOURCES:
+                data = self._encoder.encode(self.ids.next(), ns, level, text, source, request_id)
+                if len(data) > codec.payload_limit(self.nc.max_payload):
+                    return self._log_record(level, text[:1024], source, request_id, None, ns)
+                return data
             r = protos.LogRecord(message=text)
-            set_time(r.time, None)
+            set_time(r.time, ns)
             self._stamp(r)
             r.level = protos.enum_value("kre.records.LogLevel", f"LOG_LEVEL_{level}")
             r.source = protos.enum_value("kre.records.LogSource", f"LOG_SOURCE_{source}")
@@ -162,11 +333,11 @@ class ObsPublisher:
                     codec.fill_struct(r.fields, {"fieldsError": str(error)})
             data = r.SerializeToString()
             if len(data) > codec.payload_limit(self.nc.max_payload):
-                self.log(level, text[:1024], source, request_id)
-                return
-            self._publish_soon(self.subject("logs"), data)
+                return self._log_record(level, text[:1024], source, request_id, None, ns)
+            return data
         except Exception as error:
             log.warning("log record dropped: %s", error)
+            return None
 
     async def prediction(self, record) -> None:
         self._stamp(record)
@@ -231,8 +402,9 @@ class ObsPublisher:
                 log.warning("metric dropped: %s", error)
 
     async def close(self) -> None:
-        """Last metrics out, the timer stopped, pending records written."""
+        """Last logs and metrics out, the timer stopped, pending records written."""
         self._timer.cancel()
+        self.flush_logs(everything=True)
         self.flush_metrics()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2)
