@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
-import { testEnv, waitForMail, type AppProcess } from '@libs/testing';
+import { testEnv, waitForMail, type AppProcess, type CaughtMail } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEngine } from './engine-harness.js';
 
@@ -67,6 +67,77 @@ describe('the kre CLI', () => {
     ).error;
 
   const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+
+  /**
+   * Starts the CLI and lets the test read its stderr as it comes (`kre login --wait` prints its
+   * code there, then waits): `stderrMatch` resolves with the first match of `pattern`.
+   */
+  const kreLive = (args: string[]) => {
+    const child = spawn(process.execPath, ['dist/apps/cli/src/main.js', ...args], {
+      cwd: process.cwd(),
+      env: { PATH: process.env.PATH ?? '', HOME: work, KRE_CONFIG_DIR: configDir, KRE_API: api },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const waiters: (() => void)[] = [];
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      waiters.forEach((w) => w());
+    });
+    const done = new Promise<Run>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        resolve({ code, stdout, stderr });
+        waiters.forEach((w) => w());
+      });
+    });
+    const stderrMatch = (pattern: RegExp) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(stderr);
+          if (match) resolve(match);
+          else if (child.exitCode !== null)
+            reject(new Error(`kre ${args.join(' ')} exited ${child.exitCode}: ${stderr}`));
+        };
+        waiters.push(check);
+        check();
+      });
+    return { done, stderrMatch, stop: () => child.kill() };
+  };
+
+  /** The IDs of the mails to `to` so far (to tell the next one from them). */
+  const mailIds = async (to: string): Promise<Set<string>> => {
+    const search = await fetch(
+      `${env.MAILPIT_URL}/api/v1/search?query=${encodeURIComponent(`to:"${to}"`)}&limit=100`,
+    );
+    const { messages } = (await search.json()) as { messages: { ID: string }[] };
+    return new Set(messages.map((m) => m.ID));
+  };
+  /** The first mail to `to` that is not among `seen`, in full. */
+  const newMail = async (to: string, seen: Set<string>): Promise<CaughtMail> => {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      const fresh = [...(await mailIds(to))].find((id) => !seen.has(id));
+      if (fresh) {
+        seen.add(fresh);
+        return (await (
+          await fetch(`${env.MAILPIT_URL}/api/v1/message/${fresh}`)
+        ).json()) as CaughtMail;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no new mail to ${to} reached Mailpit within 10 s`);
+  };
+  const APPROVAL_LINK = /http\S*\/cli-login\?token=[A-Za-z0-9_-]{43}/;
+  const CODE = /enter this code: ([A-Z]{4}-[A-Z]{4})/;
+  /** The approval page's form, as a browser posts it. */
+  const submitApproval = (fields: Record<string, string>) =>
+    fetch(`${api}/cli-login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'kre-cli-e2e-'));
@@ -212,6 +283,133 @@ describe('the kre CLI', () => {
       signedOut: true,
     });
     expect((await kre(['whoami', '--context', 'piped'])).code).toBe(4);
+  });
+
+  it('signs in approved in a browser: the page names the account, a wrong code counts, the right one signs the CLI in once', async () => {
+    const seen = await mailIds(admin);
+    const login = kreLive(['login', '--email', admin, '--wait', '--context', 'browser', '--json']);
+    const code = (await login.stderrMatch(CODE))[1];
+    const link = APPROVAL_LINK.exec((await newMail(admin, seen)).Text)?.[0];
+    expect(link).toBeDefined();
+    const token = new URL(link!).searchParams.get('token')!;
+
+    const page = await fetch(link!);
+    expect(page.status).toBe(200);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('script-src');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await page.text();
+    expect(html).toContain(`<strong id="account">${admin}</strong>`);
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain(code); // the code comes from the terminal, never from the mail
+
+    const wrongCode = code === 'BCDF-GHJK' ? 'ZXWV-TSRQ' : 'BCDF-GHJK';
+    const wrong = await submitApproval({ token, code: wrongCode, action: 'approve' });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain('not the code the kre command shows (4 more tries)');
+
+    // Typed as people type it: lower case, a space for the dash.
+    const approved = await submitApproval({ token, code: code.toLowerCase().replace('-', ' ') });
+    expect(approved.status).toBe(200);
+    expect(await approved.text()).toMatch(/data-result="approved">Approved: .*signed in as/);
+
+    const done = await login.done;
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toEqual({
+      context: 'browser',
+      api,
+      email: admin,
+      auth: 'session',
+    });
+    expect(await kreJson(['whoami', '--context', 'browser'])).toMatchObject({
+      email: admin,
+      auth: 'session',
+    });
+
+    // Single use: the link and its page are spent, and the mailed link signs nobody in again.
+    expect((await submitApproval({ token, code })).status).toBe(410);
+    expect((await fetch(link!)).status).toBe(410);
+    const replay = await kre(['login', '--link', link!, '--context', 'replay']);
+    expect(replay.code).toBe(4);
+    expect(await kreJson(['context', 'use', 'ci'])).toEqual({ currentContext: 'ci' });
+  });
+
+  it('browser approval: an unapproved request ends with its --timeout (exit 9), a denied one exits 5, and only the account itself may approve', async () => {
+    const seen = await mailIds(admin);
+    const late = kreLive([
+      'login',
+      '--email',
+      admin,
+      '--wait',
+      '--timeout',
+      '3s',
+      '--context',
+      'late',
+    ]);
+    await late.stderrMatch(CODE);
+    const lateLink = APPROVAL_LINK.exec((await newMail(admin, seen)).Text)![0];
+    const timedOut = await late.done;
+    expect(timedOut.code).toBe(9);
+    expect(timedOut.stderr).toContain('nobody approved the sign-in within 3s (--timeout)');
+    // The request ended with the CLI's wait: its page says so, and approving it does nothing.
+    expect((await fetch(lateLink)).status).toBe(410);
+    const lateToken = new URL(lateLink).searchParams.get('token')!;
+    expect((await submitApproval({ token: lateToken, code: 'BCDF-GHJK' })).status).toBe(410);
+
+    const denied = kreLive(['login', '--email', admin, '--wait', '--context', 'denied']);
+    await denied.stderrMatch(CODE);
+    const deniedToken = new URL(
+      APPROVAL_LINK.exec((await newMail(admin, seen)).Text)![0],
+    ).searchParams.get('token')!;
+    const deny = await submitApproval({ token: deniedToken, action: 'deny' });
+    expect(deny.status).toBe(200);
+    expect(await deny.text()).toContain('data-result="denied"');
+    const refused = await denied.done;
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain('denied in the browser');
+
+    // The portal's way: a signed-in browser approves a code, but only for its own account.
+    const saved = JSON.parse(await readFile(join(configDir, 'config.json'), 'utf8')) as {
+      contexts: Record<string, { credentials: { cookie: string } }>;
+    };
+    const session = saved.contexts.default.credentials.cookie;
+    const approve = (userCode: string, auth: Record<string, string>) =>
+      fetch(`${api}/api/v1/cli-login/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ userCode }),
+      });
+    const someoneElse = kreLive([
+      'login',
+      '--email',
+      `someone-else@${env.KRE_PREFIX}.test`,
+      '--wait',
+      '--context',
+      'someone-else',
+    ]);
+    const theirCode = (await someoneElse.stderrMatch(CODE))[1];
+    const wrongApprover = await approve(theirCode, { cookie: session });
+    expect(wrongApprover.status).toBe(403);
+    expect(await wrongApprover.json()).toMatchObject({
+      code: 'FORBIDDEN',
+      reason: 'WRONG_APPROVER',
+    });
+    const byToken = await approve(theirCode, { authorization: `Bearer ${token}` });
+    expect(byToken.status).toBe(403);
+
+    const mine = kreLive(['login', '--email', admin, '--wait', '--context', 'portal', '--json']);
+    const myCode = (await mine.stderrMatch(CODE))[1];
+    const ok = await approve(myCode, { cookie: session });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ approved: true, email: admin });
+    expect((await mine.done).code).toBe(0);
+    expect((await approve(myCode, { cookie: session })).status).toBe(400); // used up
+    expect(await kreJson(['whoami', '--context', 'portal'])).toMatchObject({ email: admin });
+
+    someoneElse.stop(); // nobody may approve it: it would wait for its full --timeout
+    await someoneElse.done;
+    expect(await kreJson(['context', 'use', 'ci'])).toEqual({ currentContext: 'ci' });
   });
 
   it('creates a runtime (--wait), lists it, and says "not found" (exit 6) for an unknown one', async () => {

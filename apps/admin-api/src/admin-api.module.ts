@@ -25,6 +25,7 @@ import { type AdminApiEnv, authConfig } from './admin-api.env.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ThrottleStorage } from './auth/sign-in-throttle.js';
+import { CliLoginModule } from './cli-login/cli-login.module.js';
 import { coreProviders } from './common/core.providers.js';
 import { ErrorFilter } from './common/error.filter.js';
 import { InputValidationPipe } from './common/validation.js';
@@ -78,6 +79,7 @@ export class AdminApiModule {
         AuditModule,
         SettingsModule,
         AuthModule,
+        CliLoginModule,
         UsersModule,
         CatalogModule.forRoot({ configEncryptionKey: env.CONFIG_ENCRYPTION_KEY }),
         RuntimesModule,

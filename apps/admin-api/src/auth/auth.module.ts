@@ -55,6 +55,15 @@ import { TokenCache } from './token-cache.js';
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: RuntimeRoleGuard },
   ],
-  exports: [Authenticator, SessionsService, ApiTokensService, LiveConnections],
+  exports: [
+    Authenticator,
+    SessionsService,
+    ApiTokensService,
+    LiveConnections,
+    // For cli-login/ (kre login approved in a browser): links, their mail and their verification.
+    SignInService,
+    SignInLinksService,
+    MailService,
+  ],
 })
 export class AuthModule {}

@@ -41,6 +41,19 @@ function hint(code: string | undefined, reason: string | undefined): string {
   return '';
 }
 
+/** A started `kre login` grant (POST /api/v1/cli-login). */
+export interface CliLoginGrant {
+  deviceCode: string;
+  userCode: string;
+  expiresAt: string;
+  /** Seconds between polls. */
+  interval: number;
+}
+
+export type CliLoginPoll =
+  | { status: 'pending'; expiresAt: string }
+  | { status: 'approved'; cookie: string; expiresAt: string; user: { id: string; email: string } };
+
 /** The admin API over HTTP: GraphQL, the REST sign-in and the KRT upload. */
 export class ApiClient {
   readonly api: string;
@@ -151,6 +164,19 @@ export class ApiClient {
   /** Asks for a sign-in link by mail (the server answers the same for any address). */
   async requestSignInLink(email: string): Promise<void> {
     await this.rest('/api/v1/auth/signin', { email });
+  }
+
+  /**
+   * Starts a browser-approved sign-in: the address gets a link whose page asks for `userCode`;
+   * the grant lives `ttlSeconds` (the server caps it).
+   */
+  async startCliLogin(email: string, ttlSeconds: number): Promise<CliLoginGrant> {
+    return (await this.rest<CliLoginGrant>('/api/v1/cli-login', { email, ttlSeconds })).body;
+  }
+
+  /** One poll of a grant: pending, or approved with the session's cookie (given out once). */
+  async pollCliLogin(deviceCode: string): Promise<CliLoginPoll> {
+    return (await this.rest<CliLoginPoll>('/api/v1/cli-login/poll', { deviceCode })).body;
   }
 
   /** Exchanges a link's token for a session: the cookie to keep. */

@@ -8,8 +8,11 @@ export interface Io {
   err(line: string): void;
   /** Both stdin and stderr are terminals: prompting is allowed. */
   readonly interactive: boolean;
-  /** Asks on the terminal (input hidden when `hidden`); refused when not interactive. */
-  prompt(question: string, options?: { hidden?: boolean }): Promise<string>;
+  /**
+   * Asks on the terminal (input hidden when `hidden`); refused when not interactive. An aborted
+   * `signal` closes the question and rejects with the signal's reason.
+   */
+  prompt(question: string, options?: { hidden?: boolean; signal?: AbortSignal }): Promise<string>;
   /** All of stdin (for `kre login --token < file`). */
   readStdin(): Promise<string>;
   /** stdin is a terminal (nothing piped in). */
@@ -49,7 +52,10 @@ export function terminalIo(noColor: boolean): Io {
       });
       const rl = createInterface({ input: process.stdin, output, terminal: true });
       try {
-        return await new Promise<string>((resolve) => {
+        return await new Promise<string>((resolve, reject) => {
+          const { signal } = options;
+          if (signal?.aborted) return reject(signal.reason as Error);
+          signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
           rl.question(question, (answer) => resolve(answer.trim()));
           muted = Boolean(options.hidden);
         });

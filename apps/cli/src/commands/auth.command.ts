@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { ApiClient } from '../cli/api-client.js';
+import { ApiClient, type CliLoginGrant } from '../cli/api-client.js';
 import type { Cli, GlobalOptions } from '../cli/cli.js';
 import { checkContextName, type Credentials } from '../cli/config-store.js';
 import { CliError, EXIT } from '../cli/exit-codes.js';
 import { table } from '../cli/io.js';
+import { parseDuration } from '../cli/wait.js';
 
 /** Where `kre login` points when nothing else says: the dev stack of scripts/start. */
 export const DEFAULT_API = 'http://127.0.0.1:8080';
@@ -31,15 +32,32 @@ interface LoginOptions extends GlobalOptions {
   email?: string;
   link?: string;
   token?: boolean;
+  wait?: boolean;
+  timeout: string;
+}
+
+/** A signed-in session as the API handed it out (the sign-in link's verify, or a grant's poll). */
+interface Session {
+  cookie: string;
+  expiresAt?: string;
+  user: { id: string; email: string };
 }
 
 export function registerAuthCommands(program: Command, cli: Cli): void {
   program
     .command('login')
     .description('sign in to a KRE installation and keep the credentials in the current context')
-    .option('--email <address>', 'mail a sign-in link to this address, then paste it')
-    .option('--link <link>', 'finish a sign-in with the mailed link (…/signin#…)')
+    .option(
+      '--email <address>',
+      'mail a sign-in link to this address: approve this command in the browser, or paste the link',
+    )
+    .option(
+      '--link <link>',
+      'finish a sign-in with the mailed link (…/signin#… or …/cli-login?token=…)',
+    )
     .option('--token', 'use an API token: from KRE_TOKEN, else stdin, else a prompt')
+    .option('--wait', 'with --email off a terminal: wait for the approval in a browser')
+    .option('--timeout <duration>', 'how long the approval may take (the request then ends)', '10m')
     .addHelpText(
       'after',
       `
@@ -47,8 +65,14 @@ The API is --api, KRE_API, the context's, or ${DEFAULT_API}. Credentials are kep
 config dir (file mode 0600), under the context (--context, default "default"), which becomes the
 current one.
 
+With --email on a terminal, kre shows a code and waits: open the mailed link in a browser, check
+whose account it names, and type the code there (or paste the link at the prompt). Off a terminal
+it only mails a link for --link, unless --wait says to wait for the browser's approval (the code
+is then printed on stderr).
+
 Examples:
-  kre login --api https://kre.example.com --email ada@example.com   # mails a link, asks for it
+  kre login --api https://kre.example.com --email ada@example.com   # a code; approve in the browser
+  kre login --email ada@example.com --wait --timeout 5m   # the same in a script
   kre login --email ada@example.com --no-input    # just mail the link; then:
   kre login --link '<the link from the mail>'
   kre login --token < token.txt
@@ -75,22 +99,20 @@ Examples:
           credentials = { type: 'token', token };
           email = (await new ApiClient(api, credentials).graphql<{ me: Me }>(ME)).me.email;
         } else {
-          let link = options.link;
-          if (!link) {
+          let signedIn: Session;
+          const timeoutMs = parseDuration(options.timeout);
+          if (options.link) {
+            signedIn = await new ApiClient(api).verifySignInLink(linkToken(options.link));
+          } else if (cli.canPrompt(options) || options.wait) {
+            signedIn = await approvedInBrowser(cli, options, api, options.email!, timeoutMs);
+          } else {
             await new ApiClient(api).requestSignInLink(options.email!);
-            if (!cli.canPrompt(options)) {
-              cli.print(options, { sent: true, email: options.email, api, context: name }, () => [
-                `a sign-in link is on its way to ${options.email} (if that address may sign in).`,
-                `finish with: kre login --link '<the link from the mail>'${options.context ? ` --context ${name}` : ''}`,
-              ]);
-              return EXIT.ok;
-            }
-            cli.io.err(
+            cli.print(options, { sent: true, email: options.email, api, context: name }, () => [
               `a sign-in link is on its way to ${options.email} (if that address may sign in).`,
-            );
-            link = await cli.io.prompt('paste the link from the mail: ');
+              `finish with: kre login --link '<the link from the mail>'${options.context ? ` --context ${name}` : ''}`,
+            ]);
+            return EXIT.ok;
           }
-          const signedIn = await new ApiClient(api).verifySignInLink(linkToken(link));
           credentials = {
             type: 'session',
             cookie: signedIn.cookie,
@@ -210,6 +232,82 @@ Examples:
         cli.print(options, { deleted: name }, () => [`deleted context ${name}`]);
       }),
     );
+}
+
+/**
+ * `kre login --email` approved in a browser: starts a grant that lives as long as `timeoutMs`,
+ * shows its code, and polls until it is approved. On a terminal the mailed link may be pasted
+ * instead (whichever comes first wins; the grant then simply expires).
+ */
+async function approvedInBrowser(
+  cli: Cli,
+  options: LoginOptions,
+  api: string,
+  email: string,
+  timeoutMs: number,
+): Promise<Session> {
+  const client = new ApiClient(api);
+  const grant = await client.startCliLogin(email, Math.max(2, Math.ceil(timeoutMs / 1000)));
+  cli.io.err(`a sign-in link is on its way to ${email} (if that address may sign in).`);
+  cli.io.err(
+    `open it in a browser, check that it names your account, and enter this code: ${grant.userCode}`,
+  );
+  if (!cli.canPrompt(options)) {
+    cli.io.err(`waiting for the approval until ${grant.expiresAt} …`);
+    return await pollGrant(client, grant, timeoutMs);
+  }
+  const stop = new AbortController();
+  const pasted = cli.io
+    .prompt('(or paste the link from the mail here) ', { signal: stop.signal })
+    .then(async (link) => client.verifySignInLink(linkToken(link)));
+  const approved = pollGrant(client, grant, timeoutMs, stop.signal);
+  try {
+    return await Promise.race([pasted, approved]);
+  } finally {
+    stop.abort(new Error('finished'));
+    // The loser's rejection (aborted) is expected: keep it from surfacing as unhandled.
+    pasted.catch(() => undefined);
+    approved.catch(() => undefined);
+  }
+}
+
+/** Polls a grant at its interval (slower when told to) until approved, refused or out of time. */
+async function pollGrant(
+  client: ApiClient,
+  grant: CliLoginGrant,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Session> {
+  const deadline = Date.now() + timeoutMs;
+  let interval = grant.interval * 1000;
+  for (;;) {
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(interval, Math.max(0, deadline - Date.now()))),
+    );
+    if (signal?.aborted) throw signal.reason as Error;
+    try {
+      const answer = await client.pollCliLogin(grant.deviceCode);
+      if (answer.status === 'approved') {
+        return { cookie: answer.cookie, expiresAt: answer.expiresAt, user: answer.user };
+      }
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      // The grant lives as long as --timeout from the server's clock, so near the end "gone"
+      // means it ran out.
+      if (error.code === 'INVALID_OR_EXPIRED_LINK' && Date.now() >= deadline - interval - 1000)
+        throw timedOut(timeoutMs);
+      if (error.code !== 'SLOW_DOWN') throw error;
+      interval += 1000;
+    }
+    if (Date.now() >= deadline) throw timedOut(timeoutMs);
+  }
+}
+
+function timedOut(timeoutMs: number): CliError {
+  return new CliError(
+    `nobody approved the sign-in within ${Math.round(timeoutMs / 1000)}s (--timeout), and the request has ended: run kre login again`,
+    EXIT.timeout,
+  );
 }
 
 /** The token for `kre login --token`: KRE_TOKEN, else piped stdin, else a hidden prompt. */
