@@ -91,6 +91,12 @@ export const WATCH_VERSION = graphql(`
   }
 `);
 
+/**
+ * A version. Not its nodes' `subscriptions`: admin-api's cost limit (each list ×10, at most
+ * 1000) refuses any selection three lists deep (workflows → nodes → subscriptions costs over
+ * 1,100 on its own), so the graph draws each workflow's nodes in their declared order, which is
+ * their order of execution (KRT v1's `sequential`).
+ */
 export const VERSION = graphql(`
   query Version($runtimeId: ID!, $name: String!) {
     version(runtimeId: $runtimeId, name: $name) {
@@ -125,9 +131,6 @@ export const VERSION = graphql(`
           name
           displayName
           replicas
-          subscriptions {
-            node
-          }
         }
       }
     }

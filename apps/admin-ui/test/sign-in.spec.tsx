@@ -95,4 +95,19 @@ describe(SignInPage.name, () => {
     );
     expect(screen.getByLabelText('Email')).toBeTruthy();
   });
+  it('a link opened in the tab that asked for it (only the fragment changes) is checked too', async () => {
+    const calls = serveAuth({
+      signin: { status: 202, body: { message: 'on its way' } },
+      'signin/inspect': { status: 200, body: { email: 'ada@example.com' } },
+    });
+    render(<SignInPage onSignedIn={() => undefined} />);
+    await userEvent.type(screen.getByLabelText('Email'), 'ada@example.com');
+    await userEvent.click(screen.getByRole('button', { name: 'Email me a sign-in link' }));
+    await screen.findByRole('heading', { name: 'Check your mail' });
+    window.location.hash = '#tok-456';
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    expect(await screen.findByText(/Sign in to KRE as/)).toBeTruthy();
+    expect(calls.map((c) => c.path)).toEqual(['signin', 'signin/inspect']);
+    expect(calls[1]!.body).toEqual({ token: 'tok-456' });
+  });
 });

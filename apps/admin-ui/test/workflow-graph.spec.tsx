@@ -92,3 +92,27 @@ describe(WorkflowGraph.name, () => {
     expect(screen.getByRole('img', { name: /Graph of workflow greet/ })).toBeTruthy();
   });
 });
+
+describe(layoutWorkflow.name, () => {
+  it('without subscriptions, chains the nodes in their declared order (KRT v1 sequential)', () => {
+    const sequential: GraphWorkflow = {
+      name: 'greet',
+      displayName: 'Greet',
+      entrypoint: 'Greet',
+      exitpoint: 'format-reply',
+      nodes: ['clean-name', 'make-greeting', 'format-reply'].map((name) => ({
+        name,
+        displayName: name,
+        replicas: 1,
+      })),
+    };
+    const { placed, edges } = layoutWorkflow(sequential);
+    expect(edges.map(([a, b]) => `${a}->${b}`)).toEqual([
+      'entrypoint->clean-name',
+      'clean-name->make-greeting',
+      'make-greeting->format-reply',
+      'format-reply->$exit',
+    ]);
+    expect(placed.map((p) => p.column)).toEqual([0, 1, 2, 3, 4]);
+  });
+});

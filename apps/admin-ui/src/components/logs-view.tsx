@@ -1,6 +1,6 @@
 import { useQuery, useSubscription } from '@apollo/client/react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ResultOf } from '../graphql.ts';
 import { LOGS, WATCH_LOGS } from '../queries.ts';
 import { paths } from '../router.tsx';
@@ -34,6 +34,8 @@ export function LogsView({
   const [range, setRange] = useState<Range>('1h');
   const [tail, setTail] = useState(true);
   const [live, setLive] = useState<Line[]>([]);
+  const pending = useRef<Line[]>([]);
+  const flush = useRef<number | null>(null);
   // The range's start, fixed when the filters change (not on each render).
   const startDate = useMemo(
     () => new Date(Date.now() - RANGES[range] * 60_000).toISOString(),
@@ -47,7 +49,7 @@ export function LogsView({
   const { data, loading, error, fetchMore } = useQuery(LOGS, {
     variables: {
       runtimeId,
-      limit: 200,
+      limit: 100,
       filters: { ...tailFilters, startDate, versionNames: [versionName] },
     },
   });
@@ -56,9 +58,26 @@ export function LogsView({
     variables: { runtimeId, versionName, filters: tailFilters },
     onData: ({ data: event }) => {
       const line = event.data?.watchNodeLogs;
-      if (line) setLive((previous) => [line, ...previous].slice(0, MAX_LIVE));
+      if (!line) return;
+      // Lines are buffered and shown in one render per frame: a burst of thousands of lines
+      // costs a few renders, not one each.
+      pending.current.unshift(line);
+      if (flush.current === null) {
+        flush.current = window.setTimeout(() => {
+          flush.current = null;
+          const batch = pending.current;
+          pending.current = [];
+          setLive((previous) => [...batch, ...previous].slice(0, MAX_LIVE));
+        }, 100);
+      }
     },
   });
+  useEffect(
+    () => () => {
+      if (flush.current !== null) window.clearTimeout(flush.current);
+    },
+    [],
+  );
   const stored = data?.logs.items ?? [];
   const lines = useMemo(() => {
     const ids = new Set(live.map((l) => l.id).filter(Boolean));
@@ -73,7 +92,10 @@ export function LogsView({
     overscan: 20,
   });
 
-  const reset = () => setLive([]);
+  const reset = () => {
+    pending.current = [];
+    setLive([]);
+  };
   return (
     <section aria-label="Logs" className="logs">
       <form

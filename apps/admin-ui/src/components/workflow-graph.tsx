@@ -2,7 +2,8 @@ export interface GraphNode {
   name: string;
   displayName: string;
   replicas: number;
-  subscriptions: readonly { node: string }[];
+  /** What the node reads from; absent: the node before it in the list (the entrypoint for the first). */
+  subscriptions?: readonly { node: string }[];
 }
 
 export interface GraphWorkflow {
@@ -43,7 +44,14 @@ export function layoutWorkflow(workflow: GraphWorkflow): {
   placed: Placed[];
   edges: [string, string][];
 } {
-  const byName = new Map(workflow.nodes.map((n) => [n.name, n]));
+  // Without subscriptions (see GraphNode), each node reads from the one before it.
+  const nodes = workflow.nodes.map((n, i) => ({
+    ...n,
+    subscriptions: n.subscriptions ?? [
+      { node: i === 0 ? ENTRYPOINT : workflow.nodes[i - 1]!.name },
+    ],
+  }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
   const depth = new Map<string, number>([[ENTRYPOINT, 0]]);
   const visiting = new Set<string>();
   const depthOf = (name: string): number => {
@@ -58,14 +66,14 @@ export function layoutWorkflow(workflow: GraphWorkflow): {
     depth.set(name, d);
     return d;
   };
-  workflow.nodes.forEach((n) => depthOf(n.name));
+  nodes.forEach((n) => depthOf(n.name));
   const edges: [string, string][] = [];
-  for (const node of workflow.nodes) {
+  for (const node of nodes) {
     for (const s of node.subscriptions)
       edges.push([byName.has(s.node) ? s.node : ENTRYPOINT, node.name]);
     if (node.subscriptions.length === 0) edges.push([ENTRYPOINT, node.name]);
   }
-  const last = Math.max(0, ...workflow.nodes.map((n) => depth.get(n.name) ?? 1));
+  const last = Math.max(0, ...nodes.map((n) => depth.get(n.name) ?? 1));
   if (byName.has(workflow.exitpoint)) edges.push([workflow.exitpoint, EXIT]);
   const rows = new Map<number, number>();
   const place = (id: string, label: string, column: number, kind: Placed['kind']): Placed => {
@@ -75,7 +83,7 @@ export function layoutWorkflow(workflow: GraphWorkflow): {
   };
   const placed = [
     place(ENTRYPOINT, `Entrypoint (${workflow.entrypoint})`, 0, 'entrypoint'),
-    ...[...workflow.nodes]
+    ...[...nodes]
       .sort((a, b) => (depth.get(a.name) ?? 0) - (depth.get(b.name) ?? 0))
       .map((n) => place(n.name, n.displayName || n.name, depth.get(n.name) ?? 1, 'node')),
     place(EXIT, 'Exitpoint', last + 1, 'exit'),
@@ -173,7 +181,7 @@ export function WorkflowGraph({
         <thead>
           <tr>
             <th scope="col">Node</th>
-            <th scope="col">Subscribes to</th>
+            <th scope="col">Reads from</th>
             <th scope="col">Status</th>
             <th scope="col">Replicas</th>
           </tr>
@@ -191,7 +199,10 @@ export function WorkflowGraph({
                     {p.id === workflow.exitpoint && ' (exitpoint)'}
                   </th>
                   <td>
-                    {node ? node.subscriptions.map((s) => s.node).join(', ') || ENTRYPOINT : '—'}
+                    {edges
+                      .filter(([, to]) => to === p.id)
+                      .map(([from]) => from)
+                      .join(', ') || '—'}
                   </td>
                   <td>{state?.status ?? 'no status'}</td>
                   <td>

@@ -25,13 +25,24 @@ function takeToken(): string {
  * (login CSRF) cannot sign this browser into their account unseen.
  */
 export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
-  const [token] = useState(takeToken);
+  const [token, setToken] = useState(takeToken);
   const [state, setState] = useState<State>(token ? { step: 'checking' } : { step: 'form' });
   const [email, setEmail] = useState('');
   const [formError, setFormError] = useState('');
 
+  // A link opened in the tab that asked for it changes only the fragment: no new page load.
+  useEffect(() => {
+    const onHash = () => {
+      const next = takeToken();
+      if (next) setToken(next);
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
   useEffect(() => {
     if (!token) return;
+    setState({ step: 'checking' });
     let live = true;
     auth.inspect(token).then(
       (answer) => live && setState({ step: 'confirm', email: answer.email, token }),

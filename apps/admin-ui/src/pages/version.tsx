@@ -16,6 +16,7 @@ import {
   VERSION,
   VERSIONS,
   WATCH_NODE_STATUS,
+  WATCH_VERSION,
   RUNTIME,
 } from '../queries.ts';
 import { Link, VERSION_TABS, paths, useLocation, type VersionTab } from '../router.tsx';
@@ -49,6 +50,17 @@ export function VersionPage({
     onData: ({ data: event }) => {
       const e = event.data?.watchNodeStatus;
       if (e) setLive((previous) => new Map(previous).set(e.nodeId, e));
+    },
+  });
+  // Status changes of this version (the deployer's jobs end after the mutation answers).
+  useSubscription(WATCH_VERSION, {
+    variables: { runtimeId },
+    onData: ({ data: event }) => {
+      const e = event.data?.watchVersion;
+      if (e?.versionName === versionName && e.status) {
+        void refetch();
+        void runtime.refetch();
+      }
     },
   });
   const refetchQueries = [
