@@ -239,6 +239,42 @@ describe.each([
     ).rejects.toMatchObject({ code: 404 });
   });
 
+  it('sleeps (scale to zero): every Deployment at 0 replicas, the count kept, its Service and Secret stay; wakes back', async () => {
+    const replicas = async () =>
+      Object.fromEntries(
+        (
+          await apps.listNamespacedDeployment({
+            namespace: `kre-${rt}`,
+            labelSelector: selector(rt, p.versionName),
+          })
+        ).items.map((d) => [
+          d.metadata!.name!,
+          [d.spec?.replicas, d.metadata?.annotations?.['kre.io/awake-replicas']],
+        ]),
+      );
+    const planned = Object.fromEntries(p.workloads.map((w) => [w.k8sName, w.replicas]));
+    const total = p.workloads.reduce((n, w) => n + w.replicas, 0);
+    expect(await driver.release(rt, p.versionName)).toBe(total);
+    expect(await replicas()).toEqual(
+      Object.fromEntries(Object.entries(planned).map(([k, n]) => [k, [0, String(n)]])),
+    );
+    expect(await driver.release(rt, p.versionName)).toBe(total); // idempotent
+    const kept = await versionObjects(rt, p.versionName);
+    expect(
+      kept
+        .filter((o) => o.kind !== 'Deployment')
+        .map((o) => o.kind)
+        .sort(),
+    ).toEqual(['Secret', 'Service']);
+    expect(await driver.endpoints(rt, p.versionName)).not.toBeNull();
+    expect(await driver.resume(rt, p.versionName)).toBe(total);
+    expect(Object.fromEntries(Object.entries(await replicas()).map(([k, [n]]) => [k, n]))).toEqual(
+      planned,
+    );
+    expect(await driver.resume(rt, p.versionName)).toBe(total); // idempotent
+    await expect(driver.resume(rt, 'never-applied')).rejects.toThrow(WorkloadsNotReadyError);
+  });
+
   it('stops: nothing of the version is left, the runtime namespace stays', async () => {
     await driver.stop(rt, p.versionName);
     expect(await versionObjects(rt, p.versionName)).toEqual([]);
