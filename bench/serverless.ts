@@ -1,0 +1,288 @@
+/**
+ * bench/serverless (#16): cold start of a sleeping version through the gateway, beside the same
+ * call to the awake version in the same run. examples/greeter on the local driver (admin-api,
+ * deployer and gateway as processes, private services): the version is started, `--warm` calls
+ * to it awake give the baseline; then, `--wakes` times, it is left to fall asleep (idle time
+ * 1 s, updateVersionScale) and one call is timed from its sending to its answer (the gateway
+ * holds it, asks the deployer to wake the version, the deployer's wake job resumes the four
+ * workloads and waits for their /readyz, the gateway lets the call through). Targets (issue
+ * #16): cold start p50 ≤ 1 s, p99 ≤ 2 s.
+ * Prints, per wake, when the wake job's steps began (BullMQ progress events) in ms since the call
+ * was sent: `resume` (the job runs), `wait-ready` (the processes are spawned), `awake` (every
+ * /readyz answered).
+ *
+ * Run: npm run build && npm run bench:serverless   (starts private services; needs the build)
+ * Options: --wakes N (default 10), --warm N (default 50), --dist DIR (another build's apps).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, openAsBlob, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    wakes: { type: 'string', default: '10' },
+    warm: { type: 'string', default: '50' },
+    dist: { type: 'string' },
+  },
+});
+const wakes = Number(values.wakes);
+const warmCalls = Number(values.warm);
+const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
+
+const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
+  new URL('./harness.ts', import.meta.url).href
+)) as typeof import('./harness.js');
+const { startServices, freePort } = (await import(
+  new URL('../libs/testing/src/services.ts', import.meta.url).href
+)) as typeof import('../libs/testing/src/services.js');
+
+/** The p-th percentile (nearest rank) of `xs`. */
+const percentile = (xs: number[], p: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+};
+const round = (x: number) => Math.round(x);
+
+console.log('starting Redis, NATS, FerretDB and Mailpit…');
+const services = await startServices();
+const work = mkdtempSync(join(tmpdir(), 'kre-bench-serverless-'));
+const [apiPort, deployerPort, gwHttp, gwGrpc, gwHealth] = await Promise.all(
+  Array.from({ length: 5 }, () => freePort()),
+);
+const api = `http://127.0.0.1:${apiPort}`;
+const gateway = `http://127.0.0.1:${gwHttp}`;
+const env = {
+  ...benchAppEnv({ ...services.urls }),
+  ADMIN_API_PORT: String(apiPort),
+  FRONTEND_URL: api,
+  DEPLOYER_HEALTH_PORT: String(deployerPort),
+  KRE_STATE_DIR: join(work, 'state'),
+  GATEWAY_HTTP_PORT: String(gwHttp),
+  GATEWAY_GRPC_PORT: String(gwGrpc),
+  GATEWAY_HEALTH_PORT: String(gwHealth),
+  GATEWAY_WAKE_HOLD_SECONDS: '60',
+};
+const apps: ChildProcess[] = ['admin-api', 'deployer', 'gateway'].map((app) =>
+  spawn(process.execPath, [join(dist, 'apps', app, 'src/main.js')], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  }),
+);
+
+try {
+  for (const url of [
+    `${api}/livez`,
+    `http://127.0.0.1:${deployerPort}/livez`,
+    `http://127.0.0.1:${gwHealth}/livez`,
+  ]) {
+    for (
+      let i = 0;
+      !(await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    ) {
+      if (i > 300) throw new Error(`${url} did not answer`);
+      await sleep(100);
+    }
+  }
+  const auth = await benchApiToken(api, services.urls.MAILPIT_URL, BENCH_ADMIN);
+  const gql = async <T>(query: string): Promise<T> => {
+    const response = await fetch(`${api}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await response.json()) as { data?: T; errors?: unknown };
+    if (!body.data) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  const version = async () =>
+    (
+      await gql<{
+        version: { status: string; errors: string[]; scale: { state: string | null } };
+      }>('{ version(runtimeId: "bench", name: "greeter-v1") { status errors scale { state } } }')
+    ).version;
+
+  await gql(
+    'mutation { createRuntime(input: {id: "bench", name: "Bench", description: ""}) { id } }',
+  );
+  while (
+    (await gql<{ runtime: { status: string } }>('{ runtime(id: "bench") { status } }')).runtime
+      .status !== 'CREATED'
+  )
+    await sleep(100);
+  const dir = join(work, 'greeter');
+  cpSync(join(root, 'examples/greeter'), dir, { recursive: true });
+  const krt = join(work, 'greeter.krt');
+  execFileSync(process.execPath, [join(root, 'bin/kre.js'), 'krt', 'pack', dir, '-o', krt], {
+    stdio: 'ignore',
+  });
+  const form = new FormData();
+  form.append('file', await openAsBlob(krt), 'version.krt');
+  const uploaded = await fetch(`${api}/api/v1/runtimes/bench/versions`, {
+    method: 'POST',
+    headers: auth,
+    body: form,
+  });
+  if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status}`);
+  await gql(
+    'mutation { updateVersionUserConfiguration(input: {runtimeId: "bench", versionName: "greeter-v1", configurationVariables: [{key: "GREETING", value: "Hello"}]}) { name } }',
+  );
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(services.urls.REDIS_URL);
+  /** When each step of a version job began since `t0` (BullMQ progress events), ms. */
+  const stepsSince = async (t0: number): Promise<Record<string, number>> => {
+    const marks: Record<string, number> = {};
+    for (const [, fields] of await redis.xrange('bench:versions:events', String(t0), '+')) {
+      const event = Object.fromEntries(
+        fields.flatMap((_, j) => (j % 2 ? [] : [[fields[j], fields[j + 1]]])),
+      ) as { event?: string; data?: string };
+      if (event.event !== 'progress' || !event.data) continue;
+      const { step, at } = JSON.parse(event.data) as { step?: string; at?: string };
+      if (step && at) marks[step] ??= Date.parse(at) - t0;
+    }
+    return marks;
+  };
+  const startedAt = Date.now();
+  await gql(
+    'mutation { startVersion(input: {runtimeId: "bench", versionName: "greeter-v1", comment: ""}) { status } }',
+  );
+  for (;;) {
+    const v = await version();
+    if (v.status === 'STARTED') break;
+    if (v.status === 'ERROR') throw new Error(`start: ${v.errors.join('; ')}`);
+    await sleep(50);
+  }
+
+  // Runtimes take calls with an invocation key only (it reaches the gateway within seconds).
+  const { key } = (
+    await gql<{ createInvocationKey: { key: string } }>(
+      'mutation { createInvocationKey(runtimeId: "bench", input: {name: "bench"}) { key } }',
+    )
+  ).createInvocationKey;
+
+  /** One call through the gateway: ms from sending to the whole answer. */
+  const call = async (name: string): Promise<number> => {
+    const t0 = performance.now();
+    const response = await fetch(`${gateway}/bench/versions/greeter-v1/Greet`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ name }),
+    });
+    const body = (await response.json()) as { greeting?: string };
+    const ms = performance.now() - t0;
+    if (response.status !== 200 || body.greeting !== `Hello, ${name}!`)
+      throw new Error(`call: ${response.status} ${JSON.stringify(body)}`);
+    return ms;
+  };
+
+  // The same four processes booting in the start job: from spawned (wait-ready) to all ready.
+  const start = await stepsSince(startedAt);
+  const startBootMs = start.route - start['wait-ready'];
+
+  // Warm baseline: the awake version (after a few calls that warm its code paths).
+  for (let i = 0; ; i++) {
+    const ok = await call('key').then(
+      () => true,
+      (error: Error) => {
+        if (i > 100 || !error.message.startsWith('call: 401')) throw error;
+        return false;
+      },
+    );
+    if (ok) break;
+    await sleep(100);
+  }
+  for (let i = 0; i < 5; i++) await call(`warmup-${i}`);
+  const warm: number[] = [];
+  for (let i = 0; i < warmCalls; i++) warm.push(await call(`warm-${i}`));
+
+  await gql(
+    'mutation { updateVersionScale(input: {runtimeId: "bench", versionName: "greeter-v1", idleSeconds: 1}) { name } }',
+  );
+  const cold: number[] = [];
+  const steps: Record<string, number>[] = [];
+  for (let i = 0; i < wakes; i++) {
+    while ((await version()).scale.state !== 'SLEEPING') await sleep(50);
+    // The release ends after the state is written: wait until no workload process is left.
+    const registry = join(work, 'state', 'versions', 'bench', 'greeter-v1', 'registry.json');
+    while (
+      (
+        JSON.parse(readFileSync(registry, 'utf8')) as { replicas: { pid?: number }[] }
+      ).replicas.some((r) => r.pid)
+    )
+      await sleep(50);
+    await sleep(200);
+    const t0 = Date.now();
+    cold.push(await call(`cold-${i}`));
+    const marks = await stepsSince(t0);
+    // A replica that crashed while waking (it shows in the registry with why).
+    for (const r of (
+      JSON.parse(readFileSync(registry, 'utf8')) as {
+        replicas: { workloadId: string; restarts: number; message?: string }[];
+      }
+    ).replicas)
+      if (r.restarts > 0) console.log(`  ${r.workloadId} restarted ${r.restarts}: ${r.message}`);
+    steps.push(marks);
+    console.log(
+      `wake ${i + 1}: ${round(cold[i])} ms (${['resume', 'wait-ready', 'awake'].map((k) => `${k} at ${marks[k]}`).join(', ')})`,
+    );
+  }
+
+  const row = (xs: number[]) => ({
+    p50: round(percentile(xs, 50)),
+    p99: round(percentile(xs, 99)),
+    min: round(Math.min(...xs)),
+    max: round(Math.max(...xs)),
+    calls: xs.length,
+  });
+  console.log('\ncall through the gateway, ms from sending to the answer:');
+  console.table({ 'awake (baseline)': row(warm), 'asleep (cold start)': row(cold) });
+  const p50 = (key: string) =>
+    round(
+      percentile(
+        steps.map((s) => s[key] ?? NaN),
+        50,
+      ),
+    );
+  const boot = steps.map((s) => s.awake - s['wait-ready']);
+  const overhead = cold.map((ms, i) => ms - boot[i]);
+  console.log(
+    `wake job steps (p50, ms after the call was sent): resume ${p50('resume')}, wait-ready ${p50('wait-ready')}, awake ${p50('awake')}`,
+  );
+  console.log(
+    `of a cold start: the four processes booting (wait-ready → awake) p50 ${round(percentile(boot, 50))} ms; everything else (hold, wake request, job, spawn, route, the call itself) p50 ${round(percentile(overhead, 50))} ms`,
+  );
+  console.log(
+    `the same four processes booting in this run's start job (wait-ready → route): ${round(startBootMs)} ms`,
+  );
+  console.log(
+    `cold start p50 is ${(percentile(cold, 50) / percentile(warm, 50)).toFixed(1)} × the awake call's p50; target p50 ≤ 1000 ms, p99 ≤ 2000 ms: ${percentile(cold, 50) <= 1_000 && percentile(cold, 99) <= 2_000 ? 'met' : 'missed'}`,
+  );
+  await redis.quit();
+} finally {
+  for (const app of apps) app.kill('SIGTERM');
+  await Promise.all(
+    apps.map(
+      (app) => new Promise((done) => (app.exitCode !== null ? done(null) : app.once('exit', done))),
+    ),
+  );
+  // Workloads run in their own process groups: stop what the deployer left (by its marker).
+  const marker = `KRE_WORKLOAD_OWNER=bench@${join(work, 'state')}`;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker))
+        process.kill(-Number(pid), 'SIGKILL');
+    } catch {
+      // gone or not ours
+    }
+  }
+  await services.stop();
+  rmSync(work, { recursive: true, force: true });
+}
