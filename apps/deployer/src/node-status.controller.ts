@@ -55,16 +55,10 @@ export function nodeStatusController(subject: string): Type {
           restarts: r.restarts,
           message: r.message ?? null,
         })),
-        // Scale to zero: whether it is awake, and the replicas that run (or start) now; left
-        // out while the version does not run.
-        ...(scale
-          ? {
-              scale: {
-                state: scale.state,
-                replicas: replicas.filter((r) => r.state !== 'STOPPED').length,
-              },
-            }
-          : {}),
+        // Scale to zero: whether it is awake, and the replicas that run (or start) now.
+        scale: scale
+          ? { state: scale.state, replicas: replicas.filter((r) => r.state !== 'STOPPED').length }
+          : null,
       });
     }
   }
