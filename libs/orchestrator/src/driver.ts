@@ -12,6 +12,30 @@ export interface ReplicaStatus {
   readonly message?: string;
 }
 
+/** One replica's resource use, as the driver reads it now. */
+export interface ReplicaUsage {
+  readonly workloadId: string;
+  readonly replica: number;
+  readonly state: ReplicaStatus['state'];
+  readonly restarts: number;
+  /** CPU in cores (CPU seconds per second) since the driver's previous reading; absent on the first. */
+  readonly cpuCores?: number;
+  /** CPU seconds used since the replica (this run of it) started, where the driver knows it. */
+  readonly cpuSeconds?: number;
+  readonly memoryBytes?: number;
+}
+
+/** A version's replicas' resource use, or why the orchestrator cannot tell. */
+export interface VersionUsage {
+  /** False when this orchestrator has no way to read it (a cluster without a metrics API). */
+  readonly available: boolean;
+  /** Where the figures come from: `cgroup`, `proc` (local driver), `metrics-api` (Kubernetes). */
+  readonly source: string;
+  /** Why the figures are missing, when they are. */
+  readonly reason?: string;
+  readonly replicas: readonly ReplicaUsage[];
+}
+
 /** Where the version's entrypoint listens (`host:port` each). */
 export interface VersionEndpoints {
   readonly http: string;
@@ -68,6 +92,8 @@ export interface OrchestratorDriver {
   unpublish(runtimeId: string, versionName: string): Promise<void>;
   status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]>;
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null>;
+  /** CPU, memory and restarts of the version's replicas, now (docs/observability.md). */
+  usage?(runtimeId: string, versionName: string): Promise<VersionUsage>;
   /** Takes over what a previous deployer process left running; kills what nothing owns. */
   adopt(): Promise<void>;
   /** Stops supervising (workloads keep running). */

@@ -22,7 +22,9 @@ export {
   WorkloadsNotReadyError,
   type OrchestratorDriver,
   type ReplicaStatus,
+  type ReplicaUsage,
   type VersionEndpoints,
+  type VersionUsage,
 } from './driver.js';
 export { LocalDriver, OWNER_ENV, type LocalDriverOptions } from './local/local.driver.js';
 export {

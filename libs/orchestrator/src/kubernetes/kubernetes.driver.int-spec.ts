@@ -352,6 +352,16 @@ describe('node status', () => {
         message: 'exited with code 1 (Error)',
       },
     ]);
+    // This cluster serves no metrics API (no metrics-server): resource use says so, restarts stay.
+    expect(await driver.usage(rt, p.versionName)).toEqual({
+      available: false,
+      source: 'metrics-api',
+      reason: expect.stringContaining('no metrics API') as string,
+      replicas: [
+        { workloadId: 'greet.clean-name', replica: 0, state: 'RUNNING', restarts: 0 },
+        { workloadId: 'greet.clean-name', replica: 1, state: 'RESTARTING', restarts: 3 },
+      ],
+    });
     await driver.stop(rt, p.versionName);
   });
 });

@@ -15,8 +15,10 @@ import {
   type OrchestratorDriver,
   type ReplicaStatus,
   type VersionEndpoints,
+  type VersionUsage,
 } from '../driver.js';
 import type { KubernetesDriverOptions } from './kubernetes.options.js';
+import { type PodMetrics, replicaUsageOf } from './pod-metrics.js';
 import { runtimeManifests } from './runtime.manifests.js';
 import {
   PUBLISHED_SERVICE,
@@ -321,6 +323,49 @@ export class KubernetesDriver implements OrchestratorDriver {
         .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))
         .map((pod, replica) => podStatus(pod, replica)),
     );
+  }
+
+  /**
+   * Each replica's CPU and memory from the cluster's metrics API (`metrics.k8s.io`, served by
+   * metrics-server), restarts from its pod; `available: false`, saying so, when the cluster has
+   * no metrics API.
+   */
+  async usage(runtimeId: string, versionName: string): Promise<VersionUsage> {
+    const namespace = this.names.namespace(runtimeId);
+    const labelSelector = this.versionSelector(runtimeId, versionName);
+    const pods = await this.core.listNamespacedPod({ namespace, labelSelector });
+    const byWorkload = new Map<string, V1Pod[]>();
+    for (const pod of pods.items) {
+      const id = pod.metadata?.annotations?.['kre.io/workload'] ?? '?';
+      byWorkload.set(id, [...(byWorkload.get(id) ?? []), pod]);
+    }
+    const replicas = [...byWorkload.values()].flatMap((list) =>
+      list
+        .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))
+        .map((pod, replica) => ({ ...podStatus(pod, replica), pod: pod.metadata?.name ?? '' })),
+    );
+    const custom = this.kubeConfig.makeApiClient(this.k8s.CustomObjectsApi);
+    let metrics: PodMetrics[];
+    try {
+      const list = (await custom.listNamespacedCustomObject({
+        group: 'metrics.k8s.io',
+        version: 'v1beta1',
+        namespace,
+        plural: 'pods',
+        labelSelector,
+      })) as { items?: PodMetrics[] };
+      metrics = list.items ?? [];
+    } catch (error) {
+      if (!isNotFound(error) && apiError(error)?.code !== 503) throw error;
+      return {
+        available: false,
+        source: 'metrics-api',
+        reason:
+          'the cluster has no metrics API (metrics.k8s.io, e.g. metrics-server): restarts only',
+        replicas: replicaUsageOf(replicas, []),
+      };
+    }
+    return { available: true, source: 'metrics-api', replicas: replicaUsageOf(replicas, metrics) };
   }
 
   async endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {

@@ -24,10 +24,13 @@ import {
 import {
   type OrchestratorDriver,
   type ReplicaStatus,
+  type ReplicaUsage,
   type VersionEndpoints,
+  type VersionUsage,
   WorkloadsNotReadyError,
 } from '../driver.js';
 import { type Cgroups, joinArgs, type WorkloadLimits } from './cgroups.js';
+import { CpuRates, replicaUsage } from './replica-usage.js';
 import { freePort } from './free-port.js';
 import { type ReplicaNetwork, type WorkloadNetworks } from './workload-network.js';
 import { type PythonEnvs, SANDBOX_VENV } from './python-env.js';
@@ -405,6 +408,9 @@ export class LocalDriver implements OrchestratorDriver {
     await rm(this.versionDir(runtimeId, versionName), { recursive: true, force: true });
   }
 
+  /** Per version: the previous CPU reading of each replica process, for `usage`'s rates. */
+  private readonly cpuRates = new Map<string, CpuRates>();
+
   status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]> {
     const record = this.versions.get(versionKey(runtimeId, versionName));
     return Promise.resolve(
@@ -423,6 +429,52 @@ export class LocalDriver implements OrchestratorDriver {
         message: r.message,
       })),
     );
+  }
+
+  /**
+   * Each replica's CPU and memory: its control group's counters (everything it forked), else its
+   * process tree from /proc; CPU in cores since the previous call (the deployer samples).
+   */
+  async usage(runtimeId: string, versionName: string): Promise<VersionUsage> {
+    const cgroups = this.options.limits?.cgroups;
+    const now = Date.now();
+    const live = new Set<string>();
+    const vkey = versionKey(runtimeId, versionName);
+    const rates = this.cpuRates.get(vkey) ?? new CpuRates();
+    this.cpuRates.set(vkey, rates);
+    let source = cgroups && cgroups.mode !== 'none' ? 'cgroup' : 'proc';
+    const replicas: ReplicaUsage[] = [];
+    for (const status of await this.status(runtimeId, versionName)) {
+      const record = this.versions
+        .get(vkey)
+        ?.replicas.find((r) => r.workloadId === status.workloadId && r.replica === status.replica);
+      const { pid, startTime } = record ?? {};
+      const sample =
+        pid === undefined
+          ? undefined
+          : await replicaUsage(
+              pid,
+              record?.cgroup && cgroups ? { cgroups, name: record.cgroup } : undefined,
+            );
+      if (sample && sample.source !== 'cgroup') source = sample.source;
+      const key = `${pid}:${startTime}`;
+      if (sample) live.add(key);
+      replicas.push({
+        workloadId: status.workloadId,
+        replica: status.replica,
+        state: status.state,
+        restarts: status.restarts,
+        ...(sample
+          ? {
+              cpuSeconds: sample.cpuSeconds,
+              memoryBytes: sample.memoryBytes,
+              cpuCores: rates.rate(key, sample.cpuSeconds, now),
+            }
+          : {}),
+      });
+    }
+    rates.keep(live);
+    return { available: true, source, replicas };
   }
 
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {
