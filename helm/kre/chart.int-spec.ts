@@ -305,7 +305,7 @@ function schemaKeys(schema: z.ZodType): string[] {
 
 /** Leaf paths of values.yaml, with maps and lists that are values in their own right as leaves. */
 function valuePaths(values: Record<string, unknown>, prefix = ''): string[] {
-  const maps = new Set(['annotations', 'podAnnotations', 'nodeSelector', 'affinity', 'imageMap']);
+  const maps = new Set(['annotations', 'podAnnotations', 'nodeSelector', 'affinity', 'imageMap', 'scrapeNamespaceLabels']);
   const leaves = new Set([...maps, 'resources', 'resourceQuota', 'requests', 'limits']);
   return Object.entries(values).flatMap(([key, value]) => {
     const path = prefix ? `${prefix}.${key}` : key;
@@ -512,7 +512,7 @@ describe('helm/kre chart', () => {
       await render('kre-system', '--set', 'gateway.podAnnotations.team=data'),
     );
     for (const [app, port] of [
-      ['kre-admin-api', '8080'],
+      ['kre-admin-api', '9464'],
       ['kre-deployer', '8081'],
       ['kre-mongo-writer', '8082'],
       ['kre-gateway', '9081'],
@@ -525,6 +525,46 @@ describe('helm/kre chart', () => {
     expect(annotationsOf(objects, 'kre-gateway')).toMatchObject({ team: 'data' });
     const off = documents(await render('kre-system', '--set', 'metrics.scrapeAnnotations=false'));
     expect(annotationsOf(off, 'kre-deployer')).toBeUndefined();
+  });
+
+  it("keeps admin-api's /metrics off its public port, and lets only the named namespaces scrape", async () => {
+    const objects = documents(await render('kre-system'));
+    const adminApi = podSpecOf(find(objects, 'Deployment', 'kre-admin-api')).containers[0];
+    expect(resolveEnv(adminApi, objects, 'kre-system').ADMIN_API_METRICS_PORT).toBe('9464');
+    expect(adminApi.ports?.map((p) => [p.name, p.containerPort])).toEqual([
+      ['http', 8080],
+      ['metrics', 9464],
+    ]);
+    // The Service (which the Ingress routes to) has the API's port only.
+    const service = find(objects, 'Service', 'kre-admin-api') as V1Service;
+    expect(service.spec?.ports?.map((p) => p.targetPort)).toEqual(['http']);
+    const policyNames = (objs: KubernetesObject[]) =>
+      objs.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata?.name);
+    expect(policyNames(objects)).not.toContain('kre-metrics-scrape');
+    const scraped = documents(
+      await render(
+        'kre-system',
+        '--set',
+        'metrics.scrapeNamespaceLabels.kubernetes\\.io/metadata\\.name=monitoring',
+      ),
+    );
+    const policy = find(scraped, 'NetworkPolicy', 'kre-metrics-scrape') as V1NetworkPolicy;
+    expect(policy.spec?.ingress).toMatchObject([
+      {
+        _from: [
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+        ],
+        ports: [
+          { protocol: 'TCP', port: 'metrics' },
+          { protocol: 'TCP', port: 'health' },
+        ],
+      },
+    ]);
+    expect(policy.spec?.podSelector.matchExpressions).toContainEqual({
+      key: 'app.kubernetes.io/component',
+      operator: 'In',
+      values: ['admin-api', 'deployer', 'mongo-writer', 'gateway'],
+    });
   });
 
   it('serves the admin API Ingress over TLS unless TLS is turned off explicitly', async () => {

@@ -50,6 +50,11 @@ export const adminApiEnvSchema = z
     ...smtpEnv,
     ADMIN_API_HOST: z.string().default('127.0.0.1'),
     ADMIN_API_PORT: ports.port(8080),
+    /**
+     * Serve `/metrics` on this port of its own (on ADMIN_API_HOST) instead of the API's
+     * port, which is public behind an Ingress; the Helm chart sets it. Unset: on the API's port.
+     */
+    ADMIN_API_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
     /** Where sign-in links point: the admin portal (admin-api serves it, /signin included). */
     FRONTEND_URL: urlEnv(['http', 'https']).default('http://127.0.0.1:8080'),
     /**

@@ -86,26 +86,32 @@ export class AdminApiModule {
         VersionsModule,
         ObservabilityModule,
         PortalModule,
-        HealthModule.forRoot({
-          inject: [
-            getConnectionToken(),
-            getQueueToken(VERSIONS_QUEUE),
-            NATS_CONNECTION,
-            DeployerClient,
-          ],
-          useFactory: (
-            mongo: Connection,
-            queue: Queue,
-            nats: NatsConnection,
-            deployer: DeployerClient,
-          ) => [
-            mongoCheck(mongo),
-            redisCheck(queue),
-            natsCheck(nats),
-            // Jobs wait in Redis while no deployer runs: the API still serves.
-            { key: 'deployer', optional: true, check: () => deployer.status() },
-          ],
-        }),
+        HealthModule.forRoot(
+          {
+            inject: [
+              getConnectionToken(),
+              getQueueToken(VERSIONS_QUEUE),
+              NATS_CONNECTION,
+              DeployerClient,
+            ],
+            useFactory: (
+              mongo: Connection,
+              queue: Queue,
+              nats: NatsConnection,
+              deployer: DeployerClient,
+            ) => [
+              mongoCheck(mongo),
+              redisCheck(queue),
+              natsCheck(nats),
+              // Jobs wait in Redis while no deployer runs: the API still serves.
+              { key: 'deployer', optional: true, check: () => deployer.status() },
+            ],
+          },
+          // Off the API's port when set: that port is public (the Ingress), the series are not.
+          env.ADMIN_API_METRICS_PORT === undefined
+            ? undefined
+            : { host: env.ADMIN_API_HOST, port: env.ADMIN_API_METRICS_PORT },
+        ),
       ],
       providers: [
         GraphqlWsServer,

@@ -55,10 +55,16 @@ export function nodeStatusController(subject: string): Type {
           restarts: r.restarts,
           message: r.message ?? null,
         })),
-        // Scale to zero: whether it is awake, and the replicas that run (or start) now.
-        scale: scale
-          ? { state: scale.state, replicas: replicas.filter((r) => r.state !== 'STOPPED').length }
-          : null,
+        // Scale to zero: whether it is awake, and the replicas that run (or start) now; left
+        // out while the version does not run.
+        ...(scale
+          ? {
+              scale: {
+                state: scale.state,
+                replicas: replicas.filter((r) => r.state !== 'STOPPED').length,
+              },
+            }
+          : {}),
       });
     }
   }

@@ -120,7 +120,10 @@ export class RouteTable {
     }
     const route = this.published.get(runtimeId);
     // The published record names the version; whether it is awake is in the version's own.
-    if (route) return { ...route, runtimeId, scale: this.scaleOf(runtimeId, route.version) };
+    if (route) {
+      const scale = this.versions.get(`${runtimeId}.${route.version}`)?.scale;
+      return { ...route, runtimeId, ...(scale ? { scale } : {}) };
+    }
     const known = [...this.versions.keys()].some((key) => key.startsWith(`${runtimeId}.`));
     throw new NoRouteError(
       known

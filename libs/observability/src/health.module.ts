@@ -15,7 +15,12 @@ import {
   TerminusModule,
 } from '@nestjs/terminus';
 import { Registry } from 'prom-client';
-import { MetricsController, createMetricsRegistry } from './metrics.js';
+import {
+  MetricsController,
+  MetricsServer,
+  createMetricsRegistry,
+  type MetricsListen,
+} from './metrics.js';
 
 /** One dependency of an app: `check` resolves when it is reachable. */
 export interface DependencyCheck {
@@ -95,19 +100,34 @@ class HealthController {
  */
 @Module({})
 export class HealthModule {
-  /** `checks` makes the app's `DependencyCheck[]` from injected (global) connections. */
-  static forRoot(checks: {
-    inject: NonNullable<FactoryProvider['inject']>;
-    useFactory: (...deps: never[]) => DependencyCheck[];
-  }): DynamicModule {
+  /**
+   * `checks` makes the app's `DependencyCheck[]` from injected (global) connections.
+   * `metrics`: serve `/metrics` on a listener of its own instead of the app's port.
+   */
+  static forRoot(
+    checks: {
+      inject: NonNullable<FactoryProvider['inject']>;
+      useFactory: (...deps: never[]) => DependencyCheck[];
+    },
+    metrics?: MetricsListen,
+  ): DynamicModule {
     return {
       module: HealthModule,
       global: true,
       imports: [TerminusModule],
-      controllers: [HealthController, MetricsController],
+      controllers: metrics ? [HealthController] : [HealthController, MetricsController],
       providers: [
         { ...checks, provide: DEPENDENCY_CHECKS },
         { provide: Registry, useFactory: createMetricsRegistry },
+        ...(metrics
+          ? [
+              {
+                provide: MetricsServer,
+                inject: [Registry],
+                useFactory: (registry: Registry) => new MetricsServer(registry, metrics),
+              },
+            ]
+          : []),
       ],
       exports: [Registry],
     };

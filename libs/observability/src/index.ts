@@ -1,7 +1,12 @@
 export { startHttpApp, type AppBootstrapEnv } from './bootstrap.js';
 export { closeWithin, listenOn } from './server-lifecycle.js';
 export { HealthModule, type DependencyCheck } from './health.module.js';
-export { MetricsController, createMetricsRegistry } from './metrics.js';
+export {
+  MetricsController,
+  MetricsServer,
+  createMetricsRegistry,
+  type MetricsListen,
+} from './metrics.js';
 export { createLogger } from './logger.js';
 export {
   OBS_KINDS,

@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthModule } from './health.module.js';
-import { MetricsController } from './metrics.js';
+import { MetricsController, MetricsServer } from './metrics.js';
 
 /** A service of the app adding its own series to the app's registry. */
 @Injectable()
@@ -55,5 +55,35 @@ describe(MetricsController.name, () => {
     await other.init();
     expect(other.get(Registry)).not.toBe(app.get(Registry));
     await other.close();
+  });
+});
+
+@Module({
+  imports: [
+    HealthModule.forRoot({ inject: [], useFactory: () => [] }, { host: '127.0.0.1', port: 0 }),
+  ],
+  providers: [Counting],
+})
+class PublicPortAppModule {}
+
+describe(MetricsServer.name, () => {
+  it("serves /metrics on a port of its own and nowhere on the app's port", async () => {
+    const app = await NestFactory.create(PublicPortAppModule, { logger: false });
+    try {
+      await app.listen(0, '127.0.0.1');
+      const address = (app.getHttpServer() as Server).address() as AddressInfo;
+      app.get(Counting).calls.inc({ runtime: 'demo' });
+      const onApp = await fetch(`http://127.0.0.1:${address.port}/metrics`);
+      expect(onApp.status).toBe(404);
+      // /health stays where the probes look for it.
+      expect((await fetch(`http://127.0.0.1:${address.port}/livez`)).status).toBe(200);
+      const own = `http://127.0.0.1:${app.get(MetricsServer).port}`;
+      const metrics = await fetch(`${own}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('test_calls_total{runtime="demo"} 1');
+      expect((await fetch(`${own}/health`)).status).toBe(404);
+    } finally {
+      await app.close();
+    }
   });
 });
