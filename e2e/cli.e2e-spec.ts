@@ -552,6 +552,21 @@ describe('the kre CLI', () => {
     expect(value.stdout).toBe('Howdy\n');
     const hidden = await kre(['config', 'get', 'greeter-v1', '-r', 'demo']);
     expect(hidden.stdout).not.toContain('Howdy');
+    // unset removes the value (not set, as after the upload), then it is set again.
+    expect(await kreJson(['config', 'unset', 'greeter-v1', 'GREETING', '-r', 'demo'])).toEqual({
+      version: 'greeter-v1',
+      keys: ['GREETING'],
+      status: 'CREATED',
+      completed: false,
+    });
+    expect(await kreJson(['config', 'get', 'greeter-v1', '-r', 'demo', '--show-values'])).toEqual({
+      completed: false,
+      vars: [{ key: 'GREETING', type: 'VARIABLE', isSet: false, value: null }],
+    });
+    const unknownKey = await kre(['config', 'unset', 'greeter-v1', 'NOPE', '-r', 'demo', '--json']);
+    expect(unknownKey.code).toBe(3);
+    expect(jsonError(unknownKey).message).toContain('"NOPE" is not a config key of this version');
+    await kreJson(['config', 'set', 'greeter-v1', 'GREETING=Howdy', '-r', 'demo']);
 
     const started = await kre([
       'version',
@@ -568,6 +583,9 @@ describe('the kre CLI', () => {
     expect(JSON.parse(started.stdout)).toMatchObject({ name: 'greeter-v1', status: 'STARTED' });
     const again = await kre(['version', 'start', 'greeter-v1', '-r', 'demo']);
     expect(again.code).toBe(7);
+    const running = await kre(['config', 'unset', 'greeter-v1', 'GREETING', '-r', 'demo']);
+    expect(running.code).toBe(7);
+    expect(running.stderr).toContain('is STARTED: values can be unset only while it is CREATED');
 
     // Human output follows the job's steps on stderr.
     const published = await kre(['version', 'publish', 'greeter-v1', '-r', 'demo', '--wait']);

@@ -397,6 +397,11 @@ describe('authorization', () => {
         'mutation($r: ID!) { updateVersionUserConfiguration(input: {runtimeId: $r, versionName: "v1", configurationVariables: [{key: "K", value: "v"}]}) { name } }',
         (r) => ({ r }),
       ),
+    unsetVersionUserConfiguration: () =>
+      sameAsMissing(
+        'mutation($r: ID!) { unsetVersionUserConfiguration(input: {runtimeId: $r, versionName: "v1", keys: ["K"]}) { name } }',
+        (r) => ({ r }),
+      ),
     updateVersionScale: () =>
       sameAsMissing(
         'mutation($r: ID!) { updateVersionScale(input: {runtimeId: $r, versionName: "v1", idleSeconds: 60}) { name } }',

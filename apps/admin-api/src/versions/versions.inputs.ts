@@ -2,6 +2,7 @@ import { Field, ID, InputType, Int } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsInt,
   IsOptional,
   IsString,
@@ -26,6 +27,18 @@ export class ConfigurationVariablesInput {
   @IsString()
   @MaxLength(1_048_576, { message: 'must be at most 1 MiB' })
   value!: string;
+}
+
+@InputType()
+export class UnsetConfigurationInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsString() @MaxLength(63) versionName!: string;
+  @Field(() => [String], { description: 'The config keys whose values go (each then not set).' })
+  @ArrayMinSize(1)
+  @ArrayMaxSize(500)
+  @IsString({ each: true })
+  @MaxLength(128, { each: true })
+  keys!: string[];
 }
 
 @InputType()

@@ -18,6 +18,7 @@ import { EffectiveRole } from '../auth/runtime-role.guard.js';
 import { Runtime, entrypointAddress } from '../runtimes/runtimes.model.js';
 import { NodeStatusService } from './node-status.service.js';
 import {
+  UnsetConfigurationInput,
   UpdateConfigurationInput,
   UpdateVersionScaleInput,
   VersionActionInput,
@@ -216,6 +217,22 @@ export class VersionsResolver {
         input.idleSeconds ?? null,
         input.comment,
       ),
+      role,
+    );
+  }
+
+  @Mutation(() => Version, {
+    description:
+      'The keys lose their values (not set again, as after the upload); unknown keys are refused. Only while CREATED, STOPPED or ERROR.',
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async unsetVersionUserConfiguration(
+    @Args('input') input: UnsetConfigurationInput,
+    @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
+  ): Promise<Version> {
+    return this.toVersion(
+      await this.versionsService.unsetConfig(me, input.runtimeId, input.versionName, input.keys),
       role,
     );
   }

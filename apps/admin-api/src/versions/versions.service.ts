@@ -258,6 +258,49 @@ export class VersionsService {
   }
 
   /**
+   * Removes config values: each key is then not set, as after the upload (unknown keys are
+   * refused, each named). A version that runs or is on its way is refused: it runs only with a
+   * complete config.
+   */
+  async unsetConfig(
+    me: Principal,
+    runtimeId: string,
+    name: string,
+    keys: readonly string[],
+  ): Promise<VersionDoc> {
+    const version = await this.versions.get(runtimeId, name);
+    const known = new Set(version.config.map((c) => c.key));
+    const unknown = keys.map((key, i) => ({ key, i })).filter((k) => !known.has(k.key));
+    if (unknown.length > 0) {
+      throw new BadUserInputError(
+        unknown.map((k) => ({
+          field: `input.keys.${k.i}`,
+          message: `"${k.key}" is not a config key of this version (known: ${[...known].join(', ') || 'none'})`,
+        })),
+      );
+    }
+    // Only where a start could begin (the deployer checks the config again when one does).
+    if (!VERSION_TRANSITIONS.start.from.includes(version.status)) {
+      throw new ConflictError(
+        `version "${name}" is ${version.status}: values can be unset only while it is ${VERSION_TRANSITIONS.start.from.join(', ')} (stop it first, or set new values instead)`,
+        { status: version.status },
+      );
+    }
+    const gone = new Set(keys);
+    const config = version.config.map((entry) =>
+      gone.has(entry.key) ? { key: entry.key, type: entry.type } : entry,
+    );
+    await this.versions.updateConfig(runtimeId, name, config);
+    await this.audit.record({
+      type: UserActivityType.UPDATE_VERSION_CONFIGURATION,
+      user: me,
+      runtimeId,
+      vars: { versionName: name, keys: keys.join(','), unset: 'true' },
+    });
+    return { ...version, config };
+  }
+
+  /**
    * Decrypted value (callers hide it from VIEWERs).
    * @throws LegacyConfigValueError (set the value again) | ConfigValueUnreadableError
    */

@@ -151,15 +151,28 @@ export function registerConfigCommands(program: Command, cli: Cli): void {
 
   config
     .command('unset <version> <keys...>')
-    .description('empty config values (the API has no "not set": the value becomes "")')
+    .description(
+      'remove config values: the keys are not set again (the version must not be running)',
+    )
     .option('-r, --runtime <id>', 'the runtime')
+    .addHelpText(
+      'after',
+      '\nA version runs only with every value set: unset values of a CREATED, STOPPED or ERROR\nversion (exit 7 otherwise), then set new ones before it starts.\n\nExample:\n  kre config unset greeter-v1 GREETING -r demo',
+    )
     .action(
       cli.action<[string, string[]], RuntimeOption>(async (options, name, keys) => {
-        await update(
-          options,
-          name,
-          keys.map((key) => ({ key, value: '' })),
+        const { unsetVersionUserConfiguration: v } = await (
+          await cli.client(options)
+        ).graphql<{
+          unsetVersionUserConfiguration: { status: string; config: { completed: boolean } };
+        }>(
+          'mutation($input: UnsetConfigurationInput!) { unsetVersionUserConfiguration(input: $input) { status config { completed } } }',
+          { input: { runtimeId: runtimeOf(options), versionName: name, keys } },
         );
+        const result = { version: name, keys, status: v.status, completed: v.config.completed };
+        cli.print(options, result, () => [
+          `unset ${keys.join(', ')} on ${name}; config ${v.config.completed ? 'complete' : 'incomplete'}`,
+        ]);
       }),
     );
 
