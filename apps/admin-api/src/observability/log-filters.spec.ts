@@ -13,7 +13,7 @@ const line = (more: Partial<LogLine> = {}): LogLine => ({
 });
 
 describe(logsQuery.name, () => {
-  it('turns every filter into equality, $in or an escaped case-insensitive $regex', () => {
+  it('turns every filter into equality (one value), $in (several) or an escaped case-insensitive $regex', () => {
     expect(
       logsQuery({
         search: 'a.c (x',
@@ -25,12 +25,15 @@ describe(logsQuery.name, () => {
       }),
     ).toEqual({
       message: { $regex: 'a\\.c \\(x', $options: 'i' },
-      level: { $in: ['ERROR'] },
-      'origin.version': { $in: ['v1'] },
-      'origin.workflow': { $in: ['wf'] },
-      'origin.node': { $in: ['n1'] },
+      level: 'ERROR',
+      'origin.version': 'v1',
+      'origin.workflow': 'wf',
+      'origin.node': 'n1',
       requestId: 'r',
     });
+    expect(
+      logsQuery({ levels: [LogLevel.WARN, LogLevel.ERROR], nodeNames: ['n1', 'entrypoint'] }),
+    ).toEqual({ level: { $in: ['WARN', 'ERROR'] }, 'origin.node': { $in: ['n1', 'entrypoint'] } });
   });
 
   it('ignores empty lists', () => {

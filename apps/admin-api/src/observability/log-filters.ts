@@ -30,16 +30,24 @@ const present = <T>(list: readonly T[] | undefined): list is readonly T[] =>
   list !== undefined && list.length > 0;
 
 /**
+ * One value as equality, several as `$in`: FerretDB pushes an equality on a top-level field down
+ * to its backend (on PostgreSQL, `level: 'ERROR'` is answered there; `$in` never is), and MongoDB
+ * answers both from the same index.
+ */
+const oneOrIn = (values: readonly string[]) =>
+  values.length === 1 ? values[0] : { $in: [...values] };
+
+/**
  * The database filter of `match`: equality and `$in` only, and a case-insensitive `$regex` for
  * `search` (FerretDB has no `$text`), so MongoDB 7 and FerretDB answer the same.
  */
 export function logsQuery(match: LogMatch): Record<string, unknown> {
   const query: Record<string, unknown> = {};
   if (match.search) query.message = { $regex: escapeRegex(match.search), $options: 'i' };
-  if (present(match.levels)) query.level = { $in: [...match.levels] };
-  if (present(match.versionNames)) query['origin.version'] = { $in: [...match.versionNames] };
-  if (present(match.workflowNames)) query['origin.workflow'] = { $in: [...match.workflowNames] };
-  if (present(match.nodeNames)) query['origin.node'] = { $in: [...match.nodeNames] };
+  if (present(match.levels)) query.level = oneOrIn(match.levels);
+  if (present(match.versionNames)) query['origin.version'] = oneOrIn(match.versionNames);
+  if (present(match.workflowNames)) query['origin.workflow'] = oneOrIn(match.workflowNames);
+  if (present(match.nodeNames)) query['origin.node'] = oneOrIn(match.nodeNames);
   if (match.requestId) query.requestId = match.requestId;
   return query;
 }
