@@ -560,7 +560,7 @@ describe('helm/kre chart', () => {
         ],
       },
     ]);
-    expect(policy.spec?.podSelector.matchExpressions).toContainEqual({
+    expect(policy.spec?.podSelector?.matchExpressions).toContainEqual({
       key: 'app.kubernetes.io/component',
       operator: 'In',
       values: ['admin-api', 'deployer', 'mongo-writer', 'gateway'],
