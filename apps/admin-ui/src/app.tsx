@@ -23,7 +23,7 @@ export function App() {
   const { data, loading, error, refetch } = useQuery(ME);
 
   if (route.page === 'signin') return <SignInPage onSignedIn={() => void refetch()} />;
-  if (loading) return <Loading what="your session" />;
+  if (loading && !data) return <Loading what="your session" />;
   if (error && unauthenticated(error)) return <SignInPage onSignedIn={() => void refetch()} />;
   if (error || !data)
     return <ErrorState what="your session" error={error ?? new Error('no data')} />;

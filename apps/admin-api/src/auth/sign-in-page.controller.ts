@@ -17,7 +17,7 @@ export class SignInPageController {
 
   @Get()
   @Public()
-  page(@Res() res: Response): void {
-    this.portal.sendPage(res);
+  page(@Res() res: Response): Promise<void> {
+    return this.portal.sendPage(res);
   }
 }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdminApiEnv, AuthConfig } from '../admin-api.env.js';
@@ -50,17 +51,20 @@ export function portalHeaders(config: Pick<AuthConfig, 'frontendOrigins'>): Reco
   };
 }
 
-/** The portal's index.html, read once (null when the portal is not built). */
+/**
+ * The built portal's files. index.html is read on each request (a few hundred bytes): after a
+ * rebuild it names the new assets at once, with no restart.
+ */
 export class PortalFiles {
-  private index: string | null | undefined;
   constructor(readonly dir: string) {}
 
-  indexHtml(): string | null {
-    if (this.index === undefined) {
-      const file = join(this.dir, 'index.html');
-      this.index = existsSync(file) ? readFileSync(file, 'utf8') : null;
+  /** index.html, or null when the portal is not built. */
+  async indexHtml(): Promise<string | null> {
+    try {
+      return await readFile(join(this.dir, 'index.html'), 'utf8');
+    } catch {
+      return null;
     }
-    return this.index;
   }
 
   get assetsDir(): string {

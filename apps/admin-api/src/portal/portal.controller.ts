@@ -14,8 +14,8 @@ export class PortalController {
 
   @Get(['/', 'runtimes', 'runtimes/*path', 'tokens', 'admin'])
   @Public()
-  page(@Res() res: Response): void {
-    this.portal.sendPage(res);
+  page(@Res() res: Response): Promise<void> {
+    return this.portal.sendPage(res);
   }
 
   @Get('assets/:name')

@@ -20,8 +20,8 @@ export class PortalService {
   }
 
   /** index.html (the app routes itself), never cached: a new build's assets are found at once. */
-  sendPage(res: Response): void {
-    const html = this.files.indexHtml();
+  async sendPage(res: Response): Promise<void> {
+    const html = await this.files.indexHtml();
     res.set(this.headers);
     if (html === null) {
       res

@@ -170,7 +170,7 @@ export function LogsView({
         </a>
       </form>
       {tail && tailing.error && <ErrorState what="the live tail" error={tailing.error} />}
-      {loading && <Loading what="the logs" />}
+      {loading && !data && <Loading what="the logs" />}
       {error && <ErrorState what="the logs" error={error} />}
       {!loading && !error && lines.length === 0 && (
         <Empty>

@@ -56,7 +56,7 @@ export function MetricsView({
   const { data, loading, error } = useQuery(METRICS, {
     variables: { runtimeId, versionName, from },
   });
-  if (loading) return <Loading what="the metrics" />;
+  if (loading && !data) return <Loading what="the metrics" />;
   if (error || !data)
     return <ErrorState what="the metrics" error={error ?? new Error('no data')} />;
   const nodes = data.nodeMetrics.map((n) => {

@@ -130,7 +130,12 @@ export function WorkflowGraph({
         Workflow <strong>{workflow.displayName || workflow.name}</strong> (rpc {workflow.entrypoint}
         )
       </figcaption>
-      <div className="graph-scroll">
+      <div
+        className="graph-scroll"
+        tabIndex={0}
+        role="group"
+        aria-label={`Workflow ${workflow.name} (scrolls sideways)`}
+      >
         <svg
           width={width}
           height={height}

@@ -12,7 +12,7 @@ export function AdminPage() {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<'USER' | 'ADMIN'>('USER');
   const [domains, setDomains] = useState<string | null>(null);
-  if (loading) return <Loading what="the users" />;
+  if (loading && !data) return <Loading what="the users" />;
   if (error || !data) return <ErrorState what="the users" error={error ?? new Error('no data')} />;
   return (
     <section aria-labelledby="admin-title">

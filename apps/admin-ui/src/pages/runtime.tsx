@@ -52,7 +52,7 @@ export function useRuntimeRole(runtimeId: string) {
 
 export function RuntimePage({ runtimeId, tab }: { runtimeId: string; tab: RuntimeTab }) {
   const { data, loading, error, role } = useRuntimeRole(runtimeId);
-  if (loading) return <Loading what="the runtime" />;
+  if (loading && !data) return <Loading what="the runtime" />;
   if (error || !data)
     return <ErrorState what="the runtime" error={error ?? new Error('no data')} />;
   const runtime = data.runtime;
@@ -124,7 +124,7 @@ function VersionsList({ runtimeId, role }: { runtimeId: string; role: RuntimeRol
           </Link>
         </p>
       )}
-      {loading && <Loading what="the versions" />}
+      {loading && !data && <Loading what="the versions" />}
       {error && <ErrorState what="the versions" error={error} />}
       {data && versions.length === 0 && <Empty>No version yet.</Empty>}
       {versions.length > 0 && (
@@ -295,7 +295,7 @@ function InvocationKeys({ runtimeId, role }: { runtimeId: string; role: RuntimeR
   return (
     <section aria-label="Invocation keys">
       <p className="muted">Callers of the runtime send one of these keys to the gateway.</p>
-      {loading && <Loading what="the invocation keys" />}
+      {loading && !data && <Loading what="the invocation keys" />}
       {error && <ErrorState what="the invocation keys" error={error} />}
       {data && data.invocationKeys.length === 0 && <Empty>No invocation key yet.</Empty>}
       {data && data.invocationKeys.length > 0 && (
@@ -399,7 +399,7 @@ export function AuditLog({ runtimeId }: { runtimeId?: string }) {
         />
         <button type="submit">Filter</button>
       </form>
-      {loading && <Loading what="the audit log" />}
+      {loading && !data && <Loading what="the audit log" />}
       {error && <ErrorState what="the audit log" error={error} />}
       {page && page.items.length === 0 && <Empty>No entry.</Empty>}
       {page && page.items.length > 0 && (

@@ -12,7 +12,7 @@ export function RuntimesPage() {
   return (
     <section aria-labelledby="runtimes-title">
       <h1 id="runtimes-title">Runtimes</h1>
-      {loading && <Loading what="your runtimes" />}
+      {loading && !data && <Loading what="your runtimes" />}
       {error && <ErrorState what="your runtimes" error={error} />}
       {data && data.runtimes.length === 0 && (
         <Empty>

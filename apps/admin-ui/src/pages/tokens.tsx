@@ -17,7 +17,7 @@ export function TokensPage() {
       <p className="muted">
         Programs and the kre CLI send one as “Authorization: Bearer &lt;token&gt;”.
       </p>
-      {loading && <Loading what="your tokens" />}
+      {loading && !data && <Loading what="your tokens" />}
       {error && <ErrorState what="your tokens" error={error} />}
       {data && data.apiTokens.length === 0 && <Empty>No API token.</Empty>}
       {data && data.apiTokens.length > 0 && (

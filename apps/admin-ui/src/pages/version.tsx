@@ -74,7 +74,9 @@ export function VersionPage({
   const [remove] = useMutation(DELETE_VERSION, { refetchQueries });
   const [updateConfig] = useMutation(UPDATE_CONFIG);
 
-  if (loading || runtime.loading) return <Loading what="the version" />;
+  // Only before the first answer: a refetch keeps the page (and the editor's state) in place.
+  if ((loading && !data) || (runtime.loading && !runtime.data))
+    return <Loading what="the version" />;
   if (error || !data)
     return <ErrorState what="the version" error={error ?? new Error('no data')} />;
   const version = data.version;
