@@ -32,6 +32,7 @@ import {
 } from './orchestrator.provider.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { REPLICA_WATCH_PERIOD_MS, ReplicaWatchService } from './replica-watch.service.js';
+import { REPLICA_USAGE_PERIOD_MS, ReplicaUsageService } from './replica-usage.service.js';
 import { VersionLogService } from './version-log.service.js';
 import { RuntimeProvisioningService } from './runtime-provisioning.service.js';
 import { KrtCopyService } from './krt-copy.service.js';
@@ -117,6 +118,8 @@ export class DeployerModule {
         VersionLogService,
         { provide: REPLICA_WATCH_PERIOD_MS, useValue: 5_000 },
         ReplicaWatchService,
+        { provide: REPLICA_USAGE_PERIOD_MS, useValue: 15_000 },
+        ReplicaUsageService,
         { provide: IDLE_SWEEP_MS, useValue: 1_000 },
         VersionScaleService,
         GatewayScaleConsumer,

@@ -60,4 +60,33 @@ export class EngineLogPublisher {
       );
     }
   }
+
+  /**
+   * Publishes one measurement about a version (the deployer's samples of its replicas' resource
+   * use, `kre_replica_resources`); `origin.replica` names the replica measured. Never throws.
+   */
+  measurement(
+    origin: Origin,
+    name: string,
+    fields: Record<string, number | boolean | string>,
+    tags: Record<string, string>,
+    time = new Date(),
+  ): void {
+    if (this.nc.isClosed()) return;
+    try {
+      const bytes = encodeRecord('measurements', {
+        id: newRecordId(),
+        time,
+        origin,
+        name,
+        fields,
+        tags,
+      });
+      this.nc.publish(this.names.obsSubject(origin.runtimeId, 'measurements'), bytes);
+    } catch (error) {
+      this.logger.warn(
+        `measurement dropped: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
 }
