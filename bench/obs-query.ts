@@ -12,6 +12,8 @@
  * - FerretDB's `explain` of one day's find says what it pushes down to SQLite.
  *
  * Run: npm run build && npm run bench:obs-query -- [--lines 1000000] [--days 10] [--queries 20]
+ *   [--unfiltered] [--mongo-url mongodb://…] (another database, e.g. FerretDB on PostgreSQL or
+ *   MongoDB 7; its database `bench_bench-query` is dropped and written again)
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +26,10 @@ const { values: args } = parseArgs({
     lines: { type: 'string', default: '1000000' },
     days: { type: 'string', default: '10' },
     queries: { type: 'string', default: '20' },
+    /** Another Mongo-wire database instead of a FerretDB (SQLite) of its own. */
+    'mongo-url': { type: 'string' },
+    /** Times the newest page without a filter too (on FerretDB a sort of the whole newest day). */
+    unfiltered: { type: 'boolean', default: false },
   },
 });
 const LINES = Number(args.lines);
@@ -90,9 +96,9 @@ const level = (i: number) =>
   i % 100 === 0 ? 'ERROR' : i % 100 <= 5 ? 'WARN' : i % 100 <= 25 ? 'DEBUG' : 'INFO';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kre-bench-obs-query-'));
-const ferret = await startFerretDb(dataDir);
+const ferret = args['mongo-url'] ? undefined : await startFerretDb(dataDir);
 const connection = await mongoose
-  .createConnection(`mongodb://127.0.0.1:${ferret.port}/`, {
+  .createConnection(args['mongo-url'] ?? `mongodb://127.0.0.1:${ferret?.port}/`, {
     dbName: 'bench',
     retryWrites: false,
   })
@@ -132,9 +138,11 @@ try {
   let clock = start;
   const ids = new messaging.RecordIds(7, () => clock);
   const writer = new WriterRepository(connection, names);
+  const db = connection.getClient().db(names.runtimeDb(RUNTIME));
+  await db.dropDatabase(); // a database given with --mongo-url: an earlier run's lines
 
   console.log(
-    `observability query, ${LINES} log lines over ${DAYS} days (${(LINES / DAYS).toFixed(0)} a day), FerretDB`,
+    `observability query, ${LINES} log lines over ${DAYS} days (${(LINES / DAYS).toFixed(0)} a day), ${args['mongo-url'] ? args['mongo-url'] : 'FerretDB (SQLite)'}`,
   );
   const writeStarted = performance.now();
   for (let i = 0; i < LINES; i += WRITE_BATCH) {
@@ -157,7 +165,6 @@ try {
     }
     await writer.insertBatch(RUNTIME, writes);
   }
-  const db = connection.getClient().db(names.runtimeDb(RUNTIME));
   const collections = (await db.listCollections().toArray()).map((c) => c.name).sort();
   console.log(
     `  written in ${((performance.now() - writeStarted) / 1000).toFixed(0)} s into ${collections.length} day collections (${collections[0]} … ${collections.at(-1)})`,
@@ -170,7 +177,7 @@ try {
   const range = { startDate: new Date(start), endDate: new Date(end) };
   const cases: { name: string; filters: Record<string, unknown> }[] = [
     { name: 'levels [ERROR] (1%)', filters: { levels: ['ERROR'] } },
-    { name: 'no filter', filters: {} },
+    ...(args.unfiltered ? [{ name: 'no filter', filters: {} }] : []),
   ];
   const quantile = (sorted: number[], q: number) =>
     sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
@@ -195,7 +202,8 @@ try {
   const explain = (await db.command({
     explain: {
       find: newestDay,
-      filter: { level: { $in: ['ERROR'] }, time: { $gte: range.startDate, $lte: range.endDate } },
+      // As LogsService sends one level: an equality (logsQuery).
+      filter: { level: 'ERROR', time: { $gte: range.startDate, $lte: range.endDate } },
       sort: { time: -1, _id: -1 },
       limit: PAGE + 1,
     },
@@ -214,6 +222,6 @@ try {
   );
 } finally {
   await connection.close();
-  await ferret.stop();
+  await ferret?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
