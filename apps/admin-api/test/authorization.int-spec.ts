@@ -451,6 +451,11 @@ describe('authorization', () => {
         'query($r: ID!) { measurements(runtimeId: $r, versionName: "v1", name: "m", from: "2026-01-01T00:00:00Z", bucket: DAY) { count } }',
         (r) => ({ r }),
       ),
+    replicaResources: () =>
+      sameAsMissing(
+        'query($r: ID!) { replicaResources(runtimeId: $r, versionName: "v1") { workload cpuCores } }',
+        (r) => ({ r }),
+      ),
     observabilityRetention: () =>
       sameAsMissing('query($r: ID!) { observabilityRetention(runtimeId: $r) { days } }', (r) => ({
         r,

@@ -10,6 +10,8 @@ import { NodeMetricsService } from './node-metrics.service.js';
 import { RetentionResolver } from './retention.resolver.js';
 import { RetentionService } from './retention.service.js';
 import { ObsRecordsRepository } from './obs-records.repository.js';
+import { ReplicaResourcesResolver } from './replica-resources.resolver.js';
+import { ReplicaResourcesService } from './replica-resources.service.js';
 
 /**
  * A runtime's logs, metrics, predictions and measurements as mongo-writer stored them (queries),
@@ -26,6 +28,8 @@ import { ObsRecordsRepository } from './obs-records.repository.js';
     NodeMetricsService,
     MeasurementsService,
     MetricsResolver,
+    ReplicaResourcesService,
+    ReplicaResourcesResolver,
     RetentionService,
     RetentionResolver,
   ],
