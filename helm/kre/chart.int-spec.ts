@@ -305,7 +305,14 @@ function schemaKeys(schema: z.ZodType): string[] {
 
 /** Leaf paths of values.yaml, with maps and lists that are values in their own right as leaves. */
 function valuePaths(values: Record<string, unknown>, prefix = ''): string[] {
-  const maps = new Set(['annotations', 'podAnnotations', 'nodeSelector', 'affinity', 'imageMap', 'scrapeNamespaceLabels']);
+  const maps = new Set([
+    'annotations',
+    'podAnnotations',
+    'nodeSelector',
+    'affinity',
+    'imageMap',
+    'scrapeNamespaceLabels',
+  ]);
   const leaves = new Set([...maps, 'resources', 'resourceQuota', 'requests', 'limits']);
   return Object.entries(values).flatMap(([key, value]) => {
     const path = prefix ? `${prefix}.${key}` : key;
@@ -503,6 +510,21 @@ describe('helm/kre chart', () => {
     const refused = await template('kre-system', '--set', 'runtimeQuota.memory=lots');
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/runtimeQuota/);
+  });
+
+  it('gives every app the OTLP endpoint when one is set, and none by default (no tracing)', async () => {
+    const apps = ['kre-admin-api', 'kre-deployer', 'kre-gateway', 'kre-mongo-writer'];
+    const envOf = (objects: KubernetesObject[], name: string) =>
+      resolveEnv(podSpecOf(find(objects, 'Deployment', name)).containers[0], objects, 'kre-system');
+    const defaults = documents(await render('kre-system'));
+    for (const app of apps)
+      expect(envOf(defaults, app)).not.toHaveProperty('OTEL_EXPORTER_OTLP_ENDPOINT');
+    const endpoint = 'http://otel-collector.observability:4318';
+    const set = documents(await render('kre-system', '--set', `kre.otlpEndpoint=${endpoint}`));
+    for (const app of apps) expect(envOf(set, app).OTEL_EXPORTER_OTLP_ENDPOINT).toBe(endpoint);
+    const refused = await template('kre-system', '--set', 'kre.otlpEndpoint=otel:4318');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/otlpEndpoint/);
   });
 
   it("points a Prometheus at each app's /metrics by pod annotations, beside the app's own", async () => {

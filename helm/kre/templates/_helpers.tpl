@@ -221,6 +221,10 @@ The volume of an app's own NATS identity: only its `<app>.creds` from the Secret
   value: {{ .Values.kre.logFormat | quote }}
 - name: KRE_PREFIX
   value: {{ .Values.kre.prefix | quote }}
+{{- with .Values.kre.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{ include "kre.natsEnv" . }}
 {{- end -}}
 
