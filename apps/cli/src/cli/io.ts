@@ -55,7 +55,14 @@ export function terminalIo(noColor: boolean): Io {
         return await new Promise<string>((resolve, reject) => {
           const { signal } = options;
           if (signal?.aborted) return reject(signal.reason as Error);
-          signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+          signal?.addEventListener(
+            'abort',
+            () => {
+              process.stderr.write('\n'); // what follows starts on a line of its own
+              reject(signal.reason as Error);
+            },
+            { once: true },
+          );
           rl.question(question, (answer) => resolve(answer.trim()));
           muted = Boolean(options.hidden);
         });
