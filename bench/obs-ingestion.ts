@@ -6,8 +6,8 @@
  *   process (from dist/) → FerretDB; timed from the first publish until mongo-writer's
  *   `kre_obs_records_stored_total` for the runtime reaches the count (its /metrics, polled every
  *   100 ms: each scrape costs mongo-writer its process series).
- * - floor: a bare `insertMany` loop (unordered batches of 500, one at a time, as mongo-writer
- *   writes) of the same documents (mongo-writer's own `toObsWrite` of the same records) into
+ * - floor: a bare `insertMany` loop (unordered batches of mongo-writer's batch size, one at a
+ *   time, as mongo-writer writes) of the same documents (mongo-writer's own `toObsWrite` of the same records) into
  *   another collection of the same database.
  * Prints both in records/s and their ratio (target ≥ 0.7). The floor runs before and after the
  * end-to-end run; their mean is the baseline (the machine is shared).
@@ -27,7 +27,6 @@ const { values: args } = parseArgs({
   },
 });
 const RECORDS = Number(args.records);
-const BATCH = 500;
 const RUNTIME = 'bench-obs';
 
 const dist = new URL('../dist/', import.meta.url);
@@ -63,6 +62,12 @@ const { toObsWrite } = (await import(
     received: Date,
   ) => { collection: string; document: Record<string, unknown> };
 };
+/** mongo-writer's batch size, which the floor's batches match. */
+const BATCH = (
+  (await import(new URL('apps/mongo-writer/src/obs/obs-streams.consumer.js', dist).href)) as {
+    DEFAULT_OBS_INGESTION: { batchSize: number };
+  }
+).DEFAULT_OBS_INGESTION.batchSize;
 const { jetstreamManager } = await import('@nats-io/jetstream');
 const { benchAppEnv } = (await import(
   new URL('./harness.ts', import.meta.url).href
