@@ -49,8 +49,8 @@ describe('scale to zero with the local driver', () => {
     return entry?.operation === 'PUT' ? versionRouteSchema.parse(entry.json()) : null;
   };
   const asleep = async () => {
-    await expect.poll(scaleState, { timeout: 30_000, interval: 100 }).toBe('SLEEPING');
-    await expect.poll(async () => (await owned()).length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(scaleState, { timeout: 60_000, interval: 100 }).toBe('SLEEPING');
+    await expect.poll(async () => (await owned()).length, { timeout: 60_000 }).toBe(0);
   };
   const wakeJobs = async () =>
     (await queue.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed'])).filter(
@@ -76,7 +76,7 @@ describe('scale to zero with the local driver', () => {
       apps: ['deployer', 'gateway'],
       extra: {
         deployer: { WORKLOAD_READY_TIMEOUT_SECONDS: '60' },
-        gateway: { GATEWAY_WAKE_HOLD_SECONDS: '60' },
+        gateway: { GATEWAY_WAKE_HOLD_SECONDS: '120' },
       },
     });
     apps.push(...engine.apps);
@@ -117,7 +117,7 @@ describe('scale to zero with the local driver', () => {
     expect((await plane.versions.find(rt, ver))?.status).toBe('STARTED');
     expect(await route()).toMatchObject({ scale: 'SLEEPING' });
     expect((await route())?.http).toMatch(/:\d+$/);
-  });
+  }, 240_000);
 
   it('wakes on a call and answers it', async () => {
     const before = await wakeJobs();
@@ -128,7 +128,7 @@ describe('scale to zero with the local driver', () => {
     expect(await route()).toMatchObject({ scale: 'AWAKE' });
     expect(await owned()).toHaveLength(4);
     expect(await wakeJobs()).toBe(before + 1);
-  });
+  }, 240_000);
 
   it('wakes once for a burst of concurrent calls, HTTP and gRPC', async () => {
     await asleep();
@@ -143,7 +143,14 @@ describe('scale to zero with the local driver', () => {
     const calls = await Promise.all([
       ...Array.from({ length: 10 }, (_, i) => greet(`http-${i}`)),
       ...Array.from({ length: 10 }, (_, i) =>
-        grpc.call('Greet', { name: `grpc-${i}` }, { 'kre-runtime': rt, 'kre-version': ver }),
+        // A deadline far beyond a wake on a busy machine (a shorter one than the last wake took
+        // is refused at once: the last case).
+        grpc.call(
+          'Greet',
+          { name: `grpc-${i}` },
+          { 'kre-runtime': rt, 'kre-version': ver },
+          120_000,
+        ),
       ),
     ]);
     watch.unsubscribe();
@@ -158,7 +165,7 @@ describe('scale to zero with the local driver', () => {
     );
     expect(requests).toEqual([JSON.stringify({ runtimeId: rt, versionName: ver })]);
     expect(await wakeJobs()).toBe(before + 1);
-  });
+  }, 240_000);
 
   it('answers UNAVAILABLE when a call cannot be served within its deadline, then wakes', async () => {
     await asleep();
@@ -171,7 +178,7 @@ describe('scale to zero with the local driver', () => {
     expect(call.error?.code).toBe(GrpcStatus.UNAVAILABLE);
     expect(call.error?.details).toContain(`version "${ver}" of runtime "${rt}"`);
     // The wake it asked for goes on: the next call is served.
-    await expect.poll(scaleState, { timeout: 60_000, interval: 100 }).toBe('AWAKE');
+    await expect.poll(scaleState, { timeout: 120_000, interval: 100 }).toBe('AWAKE');
     expect((await greet('Later')).body).toEqual({ greeting: 'Hello, Later!' });
-  });
+  }, 240_000);
 });

@@ -89,6 +89,9 @@ export class VersionDeploymentService {
       }
       throw error;
     }
+    // Awake, whatever a run before a stop left (scale to zero); before STARTED, so a reader that
+    // sees it started sees it awake.
+    await this.scale.markAwake(ref, await this.workloads.replicas(ref));
     await progress('mark-started');
     await this.versions.transition(
       ref.runtimeId,
@@ -99,8 +102,6 @@ export class VersionDeploymentService {
         startedAt: new Date(),
       },
     );
-    // Awake, whatever a run before a stop left (scale to zero).
-    await this.scale.markAwake(ref, await this.workloads.replicas(ref));
   }
 
   async stop(ref: VersionRef, progress: Progress): Promise<void> {

@@ -159,7 +159,17 @@ export class GatewayGrpcProxy {
                 if (error instanceof GatewayRefusal) return this.reject(stream, error);
                 throw error;
               }
-              this.forward(stream, headers, awake, meter);
+              // The entrypoint gets what is left of the call's deadline, not all of it again.
+              const left =
+                timeoutMs === undefined
+                  ? undefined
+                  : Math.max(1, Math.floor(now + timeoutMs - scale.clock.now().getTime()));
+              this.forward(
+                stream,
+                left === undefined ? headers : { ...headers, 'grpc-timeout': `${left}m` },
+                awake,
+                meter,
+              );
             },
             (error: unknown) => {
               stream.resume();
