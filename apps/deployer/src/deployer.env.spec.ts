@@ -72,3 +72,17 @@ describe('the deployer env of the kubernetes driver', () => {
     ]);
   });
 });
+
+describe('the deployer env of scale to zero', () => {
+  it('defaults VERSION_IDLE_SECONDS to 0 (never sleep) and refuses what is not a count of seconds', () => {
+    expect(loadEnv('deployer', deployerEnvSchema, base).VERSION_IDLE_SECONDS).toBe(0);
+    expect(
+      loadEnv('deployer', deployerEnvSchema, { ...base, VERSION_IDLE_SECONDS: '300' })
+        .VERSION_IDLE_SECONDS,
+    ).toBe(300);
+    for (const wrong of ['-1', '1.5', 'soon', '2592001'])
+      expect(problemsOf({ VERSION_IDLE_SECONDS: wrong })).toEqual([
+        expect.stringMatching(/^VERSION_IDLE_SECONDS: /),
+      ]);
+  });
+});
