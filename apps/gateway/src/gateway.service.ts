@@ -109,6 +109,11 @@ export class GatewayService implements OnApplicationBootstrap, BeforeApplication
     return wakeReplySchema.parse(reply.json());
   }
 
+  /** Calls held now for sleeping versions (scale to zero). */
+  heldCalls(): number {
+    return this.scaleToZero.gate.held;
+  }
+
   readiness(): { ready: boolean; reason: string } {
     if (this.stopping) return { ready: false, reason: 'stopping' };
     if (!this.routes.ready) return { ready: false, reason: 'routes not loaded yet' };
