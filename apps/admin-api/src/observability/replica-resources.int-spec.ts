@@ -36,25 +36,25 @@ describe('replicaResources', () => {
     source = 'cgroup',
   ) => {
     const time = new Date(h.clock.now().getTime() - ago);
+    const doc = {
+      time,
+      origin: {
+        runtimeId: 'rt-r',
+        version,
+        workflow: 'wf',
+        node: 'n',
+        replica: `${workload}#${replica}`,
+      },
+      name: 'kre_replica_resources',
+      fields,
+      tags: { workload, replica: String(replica), source },
+    };
     await h
       .connection()
       .getClient()
       .db(names.runtimeDb('rt-r'))
       .collection<{ _id: number }>(dayCollection('measurements', time))
-      .insertOne({
-        _id: ++seq,
-        time,
-        origin: {
-          runtimeId: 'rt-r',
-          version,
-          workflow: 'wf',
-          node: 'n',
-          replica: `${workload}#${replica}`,
-        },
-        name: 'kre_replica_resources',
-        fields,
-        tags: { workload, replica: String(replica), source },
-      });
+      .insertOne({ _id: ++seq, ...doc });
   };
 
   it("gives each replica's newest sample of the last two minutes, sorted by workload and replica", async () => {
