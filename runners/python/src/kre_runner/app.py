@@ -14,7 +14,7 @@ import nats
 from .creds import credentials_callbacks
 from .masking import ConfigMasker
 from . import codec, stdio
-from .context import ContextDeps, ObsLogHandler
+from .context import ContextDeps, NodeLogger, ObsLogHandler
 from .env import RunnerEnv, config_values
 from .health import HealthServer
 from .loader import HandlerModule
@@ -151,6 +151,10 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         config,
     )
     handler = ObsLogHandler(obs, env.node_id, deps.logger.name)
+    if type(deps.logger) is logging.Logger:
+        deps.logger.__class__ = NodeLogger  # its plain calls skip the stdlib's record path
+    if isinstance(deps.logger, NodeLogger):
+        deps.logger.fast_handler = handler
     root = logging.getLogger()
     before = root.handlers[:]
     root.handlers[:] = [handler]
