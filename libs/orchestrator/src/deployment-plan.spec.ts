@@ -210,6 +210,19 @@ describe(plan.name, () => {
       sut.workloads.map((w) => w.specHash),
     );
   });
+
+  it('takes replica overrides per node (autoscaling) without changing any spec hash', () => {
+    const scaled = plan({ ...input, replicas: { 'classify.model': 3, 'health.etl': 2 } });
+    expect(scaled.workloads.map((w) => [w.id, w.replicas])).toEqual([
+      ['entrypoint', 1],
+      ['classify.etl', 2],
+      ['classify.model', 3],
+      ['classify.rules', 1],
+      ['classify.join', 1],
+      ['health.etl', 2],
+    ]);
+    expect(scaled.workloads.map((w) => w.specHash)).toEqual(sut.workloads.map((w) => w.specHash));
+  });
 });
 
 describe('plan: Python nodes', () => {

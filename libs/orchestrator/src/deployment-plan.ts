@@ -111,6 +111,12 @@ export interface PlanInput {
   readonly replicaDefaults?: ReplicaResources;
   /** `max_bytes` of the version's KV buckets and object stores (absent: unbounded). */
   readonly storeMaxBytes?: StoreMaxBytes;
+  /**
+   * Replicas of nodes other than the KRT's `replicas`, keyed by workload id (`<workflow>.<node>`):
+   * node autoscaling (docs/lifecycle.md, "Autoscaling"). The count is outside the spec hash, so a
+   * driver keeps the running replicas and adds or removes the difference.
+   */
+  readonly replicas?: Readonly<Record<string, number>>;
 }
 
 /** The installation's default limits of one replica (WORKLOAD_MEMORY_MB and WORKLOAD_CPUS's). */
@@ -177,8 +183,10 @@ function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
+/** The hash leaves the replica count out: scaling a node keeps its running replicas. */
 function withHash(spec: Omit<WorkloadSpec, 'specHash'>): WorkloadSpec {
-  return { ...spec, specHash: hashOf(spec) };
+  const { replicas: _count, ...hashed } = spec;
+  return { ...spec, specHash: hashOf(hashed) };
 }
 
 /**
@@ -251,7 +259,7 @@ export function plan(input: PlanInput): DeploymentPlan {
           program: python ? 'runner-python' : 'runner',
           ...(requirements ? { requirements } : {}),
           image: node.image,
-          replicas: node.replicas,
+          replicas: input.replicas?.[`${wf.name}.${node.name}`] ?? node.replicas,
           gpu: node.gpu,
           resources: replicaResources(node, replicaDefaults),
           ports: ['health'],
