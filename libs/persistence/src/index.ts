@@ -19,6 +19,7 @@ export {
   type ConfigValueDoc,
   type RuntimeDoc,
   type VersionDoc,
+  type NodeAutoscaleDoc,
   type VersionScaleDoc,
 } from './catalog/catalog.schemas.js';
 export {

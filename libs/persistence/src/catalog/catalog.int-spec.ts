@@ -104,6 +104,32 @@ describe('catalog repositories', () => {
     });
   });
 
+  it("keeps each node's autoscaling bounds beside the idle time, replaces them, and forgets them on null", async () => {
+    await newVersion('demo', 'scaled');
+    await versions.setIdleSeconds('demo', 'scaled', 300);
+    const model = { workflow: 'classify', node: 'model' };
+    await versions.setNodeAutoscale('demo', 'scaled', model, { min: 1, max: 3 });
+    await versions.setNodeAutoscale(
+      'demo',
+      'scaled',
+      { workflow: 'classify', node: 'etl' },
+      {
+        min: 2,
+        max: 2,
+      },
+    );
+    const replaced = await versions.setNodeAutoscale('demo', 'scaled', model, { min: 2, max: 5 });
+    expect(replaced.scale?.idleSeconds).toBe(300);
+    expect(replaced.scale?.autoscale).toEqual([
+      { workflow: 'classify', node: 'etl', min: 2, max: 2 },
+      { workflow: 'classify', node: 'model', min: 2, max: 5 },
+    ]);
+    const cleared = await versions.setNodeAutoscale('demo', 'scaled', model, null);
+    expect(cleared.scale?.autoscale).toEqual([
+      { workflow: 'classify', node: 'etl', min: 2, max: 2 },
+    ]);
+  });
+
   it('refuses a duplicate version name in a runtime, but not in another runtime', async () => {
     await expect(newVersion('demo', 'p1')).rejects.toMatchObject({ code: 'CONFLICT' });
     await expect(newVersion('other', 'p1')).resolves.toMatchObject({ _id: 'other:p1' });

@@ -323,6 +323,34 @@ export class VersionsRepository {
     });
   }
 
+  /**
+   * One node's autoscaling bounds (docs/lifecycle.md, "Autoscaling"); null: back to its KRT
+   * `replicas`. The caller checks the node exists and the bounds hold.
+   * @throws VersionNotFoundError
+   */
+  async setNodeAutoscale(
+    runtimeId: string,
+    name: string,
+    target: { workflow: string; node: string },
+    bounds: { min: number; max: number } | null,
+  ): Promise<VersionDoc> {
+    const id = keys.version(runtimeId, name);
+    return leased(this.model as never, `version:${id}`, async () => {
+      const version = await this.get(runtimeId, name);
+      const others = (version.scale?.autoscale ?? []).filter(
+        (a) => a.workflow !== target.workflow || a.node !== target.node,
+      );
+      const autoscale = bounds ? [...others, { ...target, ...bounds }] : others;
+      await this.model
+        .updateOne(
+          { _id: id },
+          { $set: { 'scale.autoscale': autoscale, updatedAt: this.clock.now() } },
+        )
+        .exec();
+      return this.get(runtimeId, name);
+    });
+  }
+
   /** Whether the running version is awake, as the deployer last made it (scale to zero). */
   async setScaleState(
     runtimeId: string,

@@ -119,6 +119,19 @@ export interface VersionScaleDoc {
   replicas?: number;
   /** When `state` was set. */
   since?: Date;
+  /**
+   * Node autoscaling bounds set by a MANAGER (docs/lifecycle.md, "Autoscaling"); a node not
+   * listed runs its KRT `replicas`.
+   */
+  autoscale?: NodeAutoscaleDoc[];
+}
+
+/** One node's replica bounds: `min` is also its starting count; `max == min`: not autoscaled. */
+export interface NodeAutoscaleDoc {
+  workflow: string;
+  node: string;
+  min: number;
+  max: number;
 }
 
 export const versionSchema = new Schema<VersionDoc>(
