@@ -147,7 +147,11 @@ describe('the kre CLI', () => {
       work,
       adminEmail: admin,
       // No Python here: a version with a Python node ends in ERROR at start (the --wait case).
-      extra: { deployer: { KRE_PYTHON: join(work, 'no-python3') } },
+      extra: {
+        deployer: { KRE_PYTHON: join(work, 'no-python3') },
+        // The sign-ins below mail the admin more links than the default 5 an hour.
+        'admin-api': { THROTTLE_SIGNIN_PER_EMAIL: '20/1h' },
+      },
     });
     apps.push(...engine.apps);
     ({ api, gatewayHttp, gatewayGrpc } = engine);
@@ -332,6 +336,39 @@ describe('the kre CLI', () => {
     expect((await fetch(link!)).status).toBe(410);
     const replay = await kre(['login', '--link', link!, '--context', 'replay']);
     expect(replay.code).toBe(4);
+    expect(await kreJson(['context', 'use', 'ci'])).toEqual({ currentContext: 'ci' });
+  });
+
+  it('on a terminal, kre login --email shows the code and takes the approval while its paste prompt waits', async () => {
+    // util-linux `script` gives the CLI a terminal (stdin and stderr are TTYs), as a person has.
+    const seen = await mailIds(admin);
+    const command = [process.execPath, 'dist/apps/cli/src/main.js', 'login', '--email', admin]
+      .concat(['--context', 'terminal'])
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: process.cwd(),
+      env: { PATH: process.env.PATH ?? '', HOME: work, KRE_CONFIG_DIR: configDir, KRE_API: api },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    const shown = new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        screen += c.toString();
+        const code = CODE.exec(screen)?.[1];
+        if (code && screen.includes('paste the link from the mail')) resolve(code);
+      });
+      child.on('close', () => reject(new Error(`kre login ended early: ${screen}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const code = await shown;
+    const token = new URL(
+      APPROVAL_LINK.exec((await newMail(admin, seen)).Text)![0],
+    ).searchParams.get('token')!;
+    expect((await submitApproval({ token, code })).status).toBe(200);
+    expect(await exited).toBe(0);
+    expect(screen).toContain(`signed in to ${api} as ${admin} (session; context "terminal")`);
+    child.stdin.end();
     expect(await kreJson(['context', 'use', 'ci'])).toEqual({ currentContext: 'ci' });
   });
 
