@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,18 @@ const SHOTS = join(process.cwd(), '.data', 'screenshots');
 /** The first page's JavaScript, gzipped, at most (issue #17). */
 const FIRST_PAGE_JS_BUDGET = 300 * 1024;
 const LOG_LINES = 10_000;
+/** Tenant Markdown that tries to run script, frame, restyle and phish: the portal drops it all. */
+const HOSTILE_DOCS = [
+  '# Greeter docs',
+  'Says *hello*. [KRE](https://example.com/kre)',
+  '<script>window.__pwned = "script"</script>',
+  '<img src="data:," alt="broken" onerror="window.__pwned = \'onerror\'">',
+  "[click me](javascript:window.__pwned='href')",
+  '<iframe src="https://example.com/frame"></iframe>',
+  '<a href="#" onclick="window.__pwned = \'onclick\'">a</a>',
+  '<div style="position:fixed;inset:0;background:red">overlay</div>',
+  '<form action="https://example.com/steal"><input name="password"></form>',
+].join('\n\n');
 
 /** The scripts (and their preloads) that index.html loads: what the first page costs. */
 async function firstPageJs(dir: string): Promise<{ files: string[]; gzipped: number }> {
@@ -158,6 +170,23 @@ describe('the admin portal in a browser', () => {
       '-o',
       join(work, 'greeter.krt'),
     ]);
+    // The greeter again as `greeter-docs`, its docs/README.md carrying what sanitising must drop.
+    const docs = join(work, 'greeter-docs');
+    await cp('examples/greeter', docs, { recursive: true });
+    const manifest = await readFile(join(docs, 'kre.yaml'), 'utf8');
+    await writeFile(
+      join(docs, 'kre.yaml'),
+      manifest.replace(/^version: .*$/m, 'version: greeter-docs'),
+    );
+    await writeFile(join(docs, 'docs', 'README.md'), HOSTILE_DOCS);
+    await run(process.execPath, [
+      'bin/kre.js',
+      'krt',
+      'pack',
+      docs,
+      '-o',
+      join(work, 'greeter-docs.krt'),
+    ]);
     browser = await playwrightChromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -236,6 +265,28 @@ describe('the admin portal in a browser', () => {
     // entrypoint → three sequential nodes → exitpoint.
     await expect.poll(() => page.locator('[data-node]').count()).toBe(5);
     await expect.poll(() => page.locator('[data-edge]').count()).toBe(4);
+  });
+
+  it('renders a version’s docs/ Markdown with nothing of it that could run, frame or restyle', async () => {
+    await page.goto(`${api}/runtimes/${rt}/versions/new`);
+    await page.getByLabel('KRT file (.krt)').setInputFiles(join(work, 'greeter-docs.krt'));
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL(`**/runtimes/${rt}/versions/greeter-docs`);
+    await page.getByRole('link', { name: 'Documentation' }).click();
+    const docs = page.locator('.markdown');
+    await docs.getByRole('heading', { name: 'Greeter docs' }).waitFor();
+    expect(await docs.locator('em').textContent()).toBe('hello');
+    expect(await docs.getByRole('link', { name: 'KRE' }).getAttribute('rel')).toBe(
+      'noopener noreferrer',
+    );
+    // Raw HTML shows as text; nothing in it became an element or an attribute.
+    expect(await docs.getByText(/<div style=.*overlay/).count()).toBe(1);
+    const hostile =
+      'script, iframe, form, input, img, [style], [onerror], [onclick], a[href^="javascript:"]';
+    expect(await docs.locator(hostile).count()).toBe(0);
+    // Whatever got through would have run by now (the image fails at once): nothing did.
+    expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
+    await check(page, 'docs');
   });
 
   it('a refused KRT lists its errors with their paths', async () => {

@@ -437,3 +437,9 @@ export const UPDATE_SETTINGS = graphql(`
     }
   }
 `);
+
+export const VERSION_DOCS = graphql(`
+  query VersionDocs($runtimeId: ID!, $name: String!, $path: String!) {
+    versionDocs(runtimeId: $runtimeId, name: $name, path: $path)
+  }
+`);

@@ -14,7 +14,7 @@ export type Route =
 
 export const RUNTIME_TABS = ['versions', 'members', 'keys', 'audit'] as const;
 export type RuntimeTab = (typeof RUNTIME_TABS)[number];
-export const VERSION_TABS = ['workflows', 'config', 'logs', 'metrics'] as const;
+export const VERSION_TABS = ['workflows', 'config', 'logs', 'metrics', 'docs'] as const;
 export type VersionTab = (typeof VERSION_TABS)[number];
 
 const oneOf = <T extends string>(list: readonly T[], value: string | undefined, fallback: T): T =>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useSubscription } from '@apollo/client/react';
-import { useState } from 'react';
+import { Suspense, lazy, useState } from 'react';
 import { ConfigEditor } from '../components/config-editor.tsx';
 import { LogsView } from '../components/logs-view.tsx';
 import { MetricsView } from '../components/metrics-view.tsx';
@@ -28,7 +28,11 @@ const TAB_LABELS: Record<VersionTab, string> = {
   config: 'Configuration',
   logs: 'Logs',
   metrics: 'Metrics',
+  docs: 'Documentation',
 };
+
+/** The Markdown renderer and sanitiser load with the documentation tab, not the first page. */
+const DocsView = lazy(() => import('../components/docs-view.tsx'));
 
 export function VersionPage({
   runtimeId,
@@ -169,6 +173,11 @@ export function VersionPage({
         />
       )}
       {tab === 'metrics' && <MetricsView runtimeId={runtimeId} versionName={versionName} />}
+      {tab === 'docs' && (
+        <Suspense fallback={<Loading what="the documentation" />}>
+          <DocsView runtimeId={runtimeId} versionName={versionName} files={version.docs} />
+        </Suspense>
+      )}
     </section>
   );
 }
