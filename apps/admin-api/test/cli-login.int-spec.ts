@@ -77,6 +77,24 @@ describe('cli-login grants', () => {
     expect(await second.json()).toMatchObject({ code: 'INVALID_OR_EXPIRED_LINK' });
   });
 
+  it("a link superseded by a newer one approves nothing, and the account's signed-in browser still can", async () => {
+    const { email } = await h.createUser('superseded', 'USER', admin);
+    const grant = await start(email);
+    const token = await linkOf(email);
+    const session = await h.signIn(email); // a newer link: the grant's stops working
+    expect((await submit({ token, code: grant.userCode })).status).toBe(410);
+    const approve = await h.post(
+      '/api/v1/cli-login/approve',
+      { userCode: grant.userCode.toLowerCase() },
+      { cookie: `${h.cookieName}=${session}` },
+    );
+    expect(approve.status).toBe(200);
+    expect(await (await poll(grant.deviceCode)).json()).toMatchObject({
+      status: 'approved',
+      user: { email },
+    });
+  });
+
   it('five wrong codes deny the grant: the poll says so once, and the right code no longer works', async () => {
     const { email } = await h.createUser('guessed', 'USER', admin);
     const grant = await start(email);

@@ -269,6 +269,8 @@ export class CliLoginService implements OnApplicationShutdown {
       // Consumes the link once, makes the user if its domain may join, audits the LOGIN.
       signedIn = await this.signIn.verify(linkToken, undefined);
     } catch (error) {
+      // The claim goes back (a superseded link can still be approved from a signed-in browser).
+      await this.redis.del(this.key('done', h));
       if (error instanceof InvalidOrExpiredLinkError) throw new CliLoginGoneError();
       throw error;
     }
@@ -286,14 +288,14 @@ export class CliLoginService implements OnApplicationShutdown {
    * @throws CliLoginGoneError (no such pending code) | ForbiddenError (another account; a token)
    */
   async approveWithSession(me: Principal, typedCode: string): Promise<{ email: string }> {
-    const code = normalizeUserCode(typedCode);
-    const h = code ? await this.redis.get(this.key('code', code)) : null;
-    const grant = await this.grantOf(h);
     if (me.via !== 'session') {
       throw new ForbiddenError(
         'approve a kre login from a signed-in browser, not with an API token',
       );
     }
+    const code = normalizeUserCode(typedCode);
+    const h = code ? await this.redis.get(this.key('code', code)) : null;
+    const grant = await this.grantOf(h);
     if (normalizeEmail(me.email) !== grant.email) {
       throw new ForbiddenError(
         `this code asks to sign in as another account than yours (${me.email}): only that account can approve it`,
