@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MongooseModule } from '@nestjs/mongoose';
+import { MongooseModule, getConnectionToken } from '@nestjs/mongoose';
 import { Test } from '@nestjs/testing';
 import { VersionStatus } from '@libs/core';
 import { JobsModule, RuntimeJobsProducer, VersionJobsProducer } from '@libs/jobs';
 import { openKrt, packKrt } from '@libs/krt';
 import { Names } from '@libs/naming';
+import { ObsRetentionStore } from '@libs/observability';
 import {
   CatalogModule,
   ConfigCipher,
@@ -15,6 +16,7 @@ import {
   VersionsRepository,
   mongooseOptions,
 } from '@libs/persistence';
+import type { Connection } from 'mongoose';
 
 /** What admin-api records and queues, for tests that drive the deployer process directly. */
 export interface ControlPlane {
@@ -24,6 +26,8 @@ export interface ControlPlane {
   runtimeJobs: RuntimeJobsProducer;
   archives: KrtArchiveStore;
   cipher: ConfigCipher;
+  /** Runtimes' observability retention settings (the platform database's `obsRetention`). */
+  retention: ObsRetentionStore;
   close(): Promise<void>;
 }
 
@@ -50,6 +54,9 @@ export async function openControlPlane(env: Record<string, string>): Promise<Con
     runtimeJobs: app.get(RuntimeJobsProducer),
     archives: app.get(KrtArchiveStore),
     cipher: app.get(ConfigCipher),
+    retention: new ObsRetentionStore(
+      app.get<Connection>(getConnectionToken()).getClient().db(names.platformDb()),
+    ),
     close: () => app.close(),
   };
 }

@@ -435,11 +435,13 @@ export async function handler(ctx, data) {
     expect((await settled(name, VersionStatus.STOPPING))?.status).toBe(VersionStatus.STOPPED);
   });
 
-  it('deletes the runtime: databases, streams and the record', async () => {
+  it('deletes the runtime: databases, streams, its retention setting and the record', async () => {
+    await plane.retention.set(rt, 3, 'e2e', new Date());
     await plane.runtimes.setStatus(rt, 'DELETING');
     await plane.runtimeJobs.add('delete', { runtimeId: rt, by: 'e2e' });
     await expect.poll(() => plane.runtimes.find(rt), { timeout: 30_000 }).toBeNull();
     const jsm = await jetstreamManager(nc);
     await expect(jsm.streams.info(names.obsStream(rt))).rejects.toThrow(/stream not found/i);
+    expect(await plane.retention.get(rt)).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import { Names } from '@libs/naming';
+import { ObsRetentionStore } from '@libs/observability';
 import type { Connection } from 'mongoose';
 
 /**
@@ -33,10 +34,16 @@ export class RuntimeDatabases {
     return dbs;
   }
 
-  /** Drops both; absent is fine. */
+  /**
+   * Drops both, and the runtime's retention setting (the platform database's `obsRetention`), so
+   * a runtime created again with this id starts from the installation's default; absent is fine.
+   */
   async drop(runtimeId: string): Promise<string[]> {
     const dbs = this.databasesOf(runtimeId);
     for (const db of dbs) await this.connection.useDb(db, { useCache: true }).dropDatabase();
+    await new ObsRetentionStore(this.connection.getClient().db(this.names.platformDb())).clear(
+      runtimeId,
+    );
     return dbs;
   }
 }
