@@ -67,7 +67,14 @@ export function RuntimePage({ runtimeId, tab }: { runtimeId: string; tab: Runtim
         <strong data-testid="role">{role}</strong>
       </p>
       <p className="muted">
-        Address: <code>{runtime.entrypointAddress.http}</code>
+        Address: <code>{runtime.entrypointAddress.http}</code> ·{' '}
+        {runtime.requireInvocationKey
+          ? 'calls need an invocation key'
+          : 'calls need no invocation key'}
+      </p>
+      <p className="muted" data-testid="quota">
+        Quota of its started versions: {runtime.quota.replicas} replicas, {runtime.quota.cpu} CPU,{' '}
+        {runtime.quota.memory} memory
       </p>
       <nav className="tabs" aria-label="Runtime sections">
         {RUNTIME_TABS.filter((t) => t !== 'audit' || atLeast(role, 'ADMIN')).map((t) => (
