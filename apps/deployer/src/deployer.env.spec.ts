@@ -86,3 +86,27 @@ describe('the deployer env of scale to zero', () => {
       ]);
   });
 });
+
+describe('the deployer env of node autoscaling', () => {
+  it('defaults to HPA-like figures and refuses, by name, what cannot be a backlog or a duration', () => {
+    const env = loadEnv('deployer', deployerEnvSchema, base);
+    expect([
+      env.AUTOSCALE_TARGET_BACKLOG,
+      env.AUTOSCALE_UP_AFTER_SECONDS,
+      env.AUTOSCALE_COOLDOWN_SECONDS,
+    ]).toEqual([32, 2, 60]);
+    expect(
+      loadEnv('deployer', deployerEnvSchema, { ...base, AUTOSCALE_COOLDOWN_SECONDS: '1.5' })
+        .AUTOSCALE_COOLDOWN_SECONDS,
+    ).toBe(1.5);
+    expect(problemsOf({ AUTOSCALE_TARGET_BACKLOG: '0' })).toEqual([
+      expect.stringMatching(/^AUTOSCALE_TARGET_BACKLOG: /),
+    ]);
+    expect(problemsOf({ AUTOSCALE_UP_AFTER_SECONDS: 'soon' })).toEqual([
+      expect.stringMatching(/^AUTOSCALE_UP_AFTER_SECONDS: /),
+    ]);
+    expect(problemsOf({ AUTOSCALE_COOLDOWN_SECONDS: '-1' })).toEqual([
+      expect.stringMatching(/^AUTOSCALE_COOLDOWN_SECONDS: /),
+    ]);
+  });
+});

@@ -144,6 +144,16 @@ export const deployerEnvSchema = z
      * own `scale.idleSeconds` (updateVersionScale) overrides it. 0: versions never sleep.
      */
     VERSION_IDLE_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(0),
+    /**
+     * Node autoscaling (docs/lifecycle.md, "Autoscaling"), for nodes a MANAGER gave bounds
+     * (updateNodeAutoscale): messages waiting or held per replica that one replica carries
+     * (`num_pending + num_ack_pending` of its consumer)...
+     */
+    AUTOSCALE_TARGET_BACKLOG: z.coerce.number().int().min(1).max(1_000_000).default(32),
+    /** ...how long that backlog must want more replicas before a scale-up... */
+    AUTOSCALE_UP_AFTER_SECONDS: z.coerce.number().min(0).max(3_600).default(2),
+    /** ...and how long every sample must want fewer before a scale-down (no flapping). */
+    AUTOSCALE_COOLDOWN_SECONDS: z.coerce.number().min(0).max(86_400).default(60),
     /** How long a start waits for every workload's /readyz. */
     WORKLOAD_READY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3_600).default(120),
     /** The entrypoint's wait for a workflow's reply (`KRT_REQUEST_TIMEOUT`). */

@@ -41,6 +41,7 @@ import { VersionPlanner } from './version-planner.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
 import { IDLE_SWEEP_MS, VersionScaleService } from './version-scale.service.js';
 import { GatewayScaleConsumer } from './gateway-scale.consumer.js';
+import { AUTOSCALE_SAMPLE_MS, NodeAutoscalingService } from './node-autoscaling.service.js';
 
 @Module({})
 export class DeployerModule {
@@ -123,6 +124,8 @@ export class DeployerModule {
         { provide: IDLE_SWEEP_MS, useValue: 1_000 },
         VersionScaleService,
         GatewayScaleConsumer,
+        { provide: AUTOSCALE_SAMPLE_MS, useValue: 1_000 },
+        NodeAutoscalingService,
         RuntimesProcessor,
         VersionsProcessor,
       ],

@@ -104,7 +104,12 @@ export class VersionDeploymentService {
     );
   }
 
-  async stop(ref: VersionRef, progress: Progress): Promise<void> {
+  /** Never beside the version's sleep, wake or autoscaling, which re-apply its workloads. */
+  stop(ref: VersionRef, progress: Progress): Promise<void> {
+    return this.scale.exclusive(ref, () => this.stopNow(ref, progress));
+  }
+
+  private async stopNow(ref: VersionRef, progress: Progress): Promise<void> {
     const version = await this.versions.get(ref.runtimeId, ref.versionName);
     if (version.status === VersionStatus.STOPPED) return;
     await this.workloads.stop(ref, progress);
@@ -127,7 +132,11 @@ export class VersionDeploymentService {
    * A change saved while this job runs is deduplicated into it by the queue, so the job rolls
    * again until the config it applied is the config that is stored.
    */
-  async updateConfig(ref: VersionRef, progress: Progress): Promise<void> {
+  updateConfig(ref: VersionRef, progress: Progress): Promise<void> {
+    return this.scale.exclusive(ref, () => this.rollConfig(ref, progress));
+  }
+
+  private async rollConfig(ref: VersionRef, progress: Progress): Promise<void> {
     let version = await this.versions.get(ref.runtimeId, ref.versionName);
     for (let round = 1; RUNNING_STATUSES.includes(version.status); round++) {
       const step = round === 1 ? 'apply' : `apply-${round}`;
@@ -146,7 +155,11 @@ export class VersionDeploymentService {
   }
 
   /** Removes everything of the version: workloads, streams, KV, object stores, KRT copies, record. */
-  async delete(ref: VersionRef, progress: Progress): Promise<void> {
+  delete(ref: VersionRef, progress: Progress): Promise<void> {
+    return this.scale.exclusive(ref, () => this.deleteNow(ref, progress));
+  }
+
+  private async deleteNow(ref: VersionRef, progress: Progress): Promise<void> {
     const version = await this.versions.find(ref.runtimeId, ref.versionName);
     if (!version) return;
     await progress('stop-workloads');

@@ -44,8 +44,21 @@ export class VersionPlanner {
     };
   }
 
-  /** @throws UnrecoverableError when a config value is unset; the cipher's errors */
-  plan(version: VersionDoc): DeploymentPlan {
+  /**
+   * The replicas node autoscaling keeps for a running version's bounded nodes (set by
+   * NodeAutoscalingService), so a config roll keeps them.
+   */
+  replicaCounts: (ref: {
+    runtimeId: string;
+    versionName: string;
+  }) => Readonly<Record<string, number>> | undefined = () => undefined;
+
+  /**
+   * Each node's replicas: `replicas` given, else what autoscaling keeps, else its bounds' min
+   * (`scale.autoscale`), else the KRT's.
+   * @throws UnrecoverableError when a config value is unset; the cipher's errors
+   */
+  plan(version: VersionDoc, replicas?: Readonly<Record<string, number>>): DeploymentPlan {
     const unset = unsetConfigKeys(version.config);
     if (unset.length > 0)
       throw new UnrecoverableError(`the config is not complete: ${unset.join(', ')} unset`);
@@ -69,6 +82,13 @@ export class VersionPlanner {
       streamSettings: this.streamSettings,
       replicaDefaults: this.usageDefaults.replica,
       storeMaxBytes: this.usageDefaults.storeMaxBytes,
+      replicas: {
+        ...Object.fromEntries(
+          (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a.min]),
+        ),
+        ...this.replicaCounts({ runtimeId: version.runtimeId, versionName: version.name }),
+        ...replicas,
+      },
     });
   }
 

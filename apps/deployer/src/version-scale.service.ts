@@ -202,6 +202,14 @@ export class VersionScaleService implements OnApplicationBootstrap, OnApplicatio
     return this.clock.now().getTime();
   }
 
+  /**
+   * Runs `work` alone among the version's sleep, wake, stop, config roll and autoscaling in this
+   * deployer (after those begun before it).
+   */
+  exclusive<T>(ref: VersionRef, work: () => Promise<T>): Promise<T> {
+    return this.locked(ref, work);
+  }
+
   /** Runs `work` after any sleep or wake of the same version in this deployer. */
   private locked<T>(ref: VersionRef, work: () => Promise<T>): Promise<T> {
     const key = `${ref.runtimeId}/${ref.versionName}`;

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Names } from '@libs/naming';
 import { NATS_CONNECTION } from './nats.module.js';
@@ -25,6 +26,21 @@ export class NatsProvisioner {
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     private readonly names: Names,
   ) {}
+
+  private jsm?: Promise<JetStreamManager>;
+
+  /**
+   * A node consumer's backlog (node autoscaling): messages not yet delivered (`num_pending`) and
+   * delivered but not acknowledged (`num_ack_pending`).
+   */
+  async consumerBacklog(
+    stream: string,
+    consumer: string,
+  ): Promise<{ pending: number; ackPending: number }> {
+    this.jsm ??= jetstreamManager(this.nc);
+    const info = await (await this.jsm).consumers.info(stream, consumer);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
 
   provisionVersion(resources: VersionResources): Promise<void> {
     return provisionVersionResources(this.nc, resources);

@@ -59,3 +59,12 @@ export {
   type PrepareKrtOptions,
   type PreparedKrt,
 } from './prepare-krt.js';
+export {
+  DEFAULT_AUTOSCALER_OPTIONS,
+  ReplicaAutoscaler,
+  checkBounds,
+  type AutoscalerOptions,
+  type BacklogSample,
+  type ScaleBounds,
+  type ScaleDecision,
+} from './scaling/replica-autoscaler.js';

@@ -351,6 +351,16 @@ export class VersionsRepository {
     });
   }
 
+  /** The replicas an awake version runs after autoscaling changed a node (its state stays). */
+  async setScaleReplicas(runtimeId: string, name: string, replicas: number): Promise<void> {
+    await this.model
+      .updateOne(
+        { _id: keys.version(runtimeId, name), 'scale.state': 'AWAKE' },
+        { $set: { 'scale.replicas': replicas } },
+      )
+      .exec();
+  }
+
   /** Whether the running version is awake, as the deployer last made it (scale to zero). */
   async setScaleState(
     runtimeId: string,

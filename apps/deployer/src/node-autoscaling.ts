@@ -1,0 +1,226 @@
+import {
+  type AutoscalerOptions,
+  ReplicaAutoscaler,
+  type ScaleBounds,
+  type ScaleDecision,
+} from '@libs/orchestrator';
+
+/** One input of a node: the workflow stream and the durable consumer that delivers it. */
+export interface NodeInputRef {
+  readonly stream: string;
+  readonly consumer: string;
+}
+
+/** A node of a running version with bounds set by a MANAGER (`scale.autoscale`). */
+export interface BoundedNode {
+  /** `<workflow>.<node>` (the plan's workload id). */
+  readonly workloadId: string;
+  readonly bounds: ScaleBounds;
+  /** Its consumers: their `num_pending + num_ack_pending` summed are the node's backlog. */
+  readonly inputs: readonly NodeInputRef[];
+}
+
+/** A running version as node autoscaling sees it. */
+export interface ScaledVersion {
+  readonly runtimeId: string;
+  readonly versionName: string;
+  /** AWAKE (or never slept): its workloads run. Asleep or waking: nothing to scale. */
+  readonly awake: boolean;
+  readonly nodes: readonly BoundedNode[];
+}
+
+/** One node's change, with the policy's reason (for the version's logs). */
+export interface NodeScaleChange {
+  readonly workloadId: string;
+  readonly from: number;
+  readonly to: number;
+  readonly reason: string;
+}
+
+/** What the controller needs from the deployer: the catalog, JetStream, the driver. */
+export interface NodeAutoscalingPorts {
+  /** The running versions that have at least one bounded node. */
+  running: () => Promise<ScaledVersion[]>;
+  /** A consumer's counts (JetStream `consumerInfo`). */
+  backlog: (input: NodeInputRef) => Promise<{ pending: number; ackPending: number }>;
+  /** How many replicas each workload of the version runs now (the driver's status). */
+  replicasOf: (ref: VersionKey) => Promise<Record<string, number>>;
+  /**
+   * Re-applies the version's plan with `counts` for its bounded nodes, serialized with its other
+   * jobs; may cap a scale-up to fit the runtime's quota. Resolves to the counts applied.
+   */
+  apply: (
+    ref: VersionKey,
+    counts: Readonly<Record<string, number>>,
+    changes: readonly NodeScaleChange[],
+  ) => Promise<Record<string, number>>;
+}
+
+export interface VersionKey {
+  readonly runtimeId: string;
+  readonly versionName: string;
+}
+
+interface VersionState {
+  readonly nodes: Map<string, { autoscaler: ReplicaAutoscaler; bounds: ScaleBounds }>;
+  applying: boolean;
+}
+
+const keyOf = (ref: VersionKey) => `${ref.runtimeId}/${ref.versionName}`;
+const sameBounds = (a: ScaleBounds, b: ScaleBounds) => a.min === b.min && a.max === b.max;
+
+/**
+ * Node autoscaling (docs/lifecycle.md, "Autoscaling"): one `ReplicaAutoscaler` per bounded node
+ * of each awake version, fed one sample of its consumers' backlog per `tick`; a decision
+ * re-applies the version's plan with the node's new count. A version that sleeps or stops drops
+ * its autoscalers; one that wakes starts again at `min`; one adopted after a deployer restart
+ * keeps the count it runs (within its bounds). While an apply runs, the version is not sampled
+ * (its samples would measure the old capacity). Time comes from the caller: tests drive it.
+ */
+export class NodeAutoscaling {
+  private readonly versions = new Map<string, VersionState>();
+  /** Versions seen asleep since they were last awake here: they wake at `min`. */
+  private readonly slept = new Set<string>();
+  private ticking = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly ports: NodeAutoscalingPorts,
+    private readonly options: AutoscalerOptions,
+    private readonly onError: (ref: VersionKey, error: unknown) => void = () => undefined,
+  ) {}
+
+  /** The counts this controller keeps for a version's bounded nodes (the planner's overrides). */
+  countsOf(ref: VersionKey): Record<string, number> | undefined {
+    const state = this.versions.get(keyOf(ref));
+    if (!state) return undefined;
+    return Object.fromEntries([...state.nodes].map(([id, n]) => [id, n.autoscaler.replicas]));
+  }
+
+  /** Resolves once the applies begun so far are done (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.inflight]);
+  }
+
+  /** One round: every awake version's bounded nodes sampled once. Resolves once decided. */
+  async tick(nowMs: number): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const running = await this.ports.running();
+      this.retain(running);
+      await Promise.all(
+        running
+          .filter((v) => v.awake && v.nodes.length > 0)
+          .map((v) => this.round(v, nowMs).catch((error: unknown) => this.onError(v, error))),
+      );
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Drops the versions that stopped or sleep; remembers the sleeping ones. */
+  private retain(running: readonly ScaledVersion[]): void {
+    const byKey = new Map(running.map((v) => [keyOf(v), v]));
+    for (const key of [...this.versions.keys()]) {
+      const version = byKey.get(key);
+      if (version?.awake) continue;
+      this.versions.delete(key);
+      if (version) this.slept.add(key);
+    }
+    for (const key of [...this.slept]) {
+      const version = byKey.get(key);
+      if (!version) this.slept.delete(key);
+    }
+  }
+
+  private async round(version: ScaledVersion, nowMs: number): Promise<void> {
+    const key = keyOf(version);
+    let state = this.versions.get(key);
+    const changes: NodeScaleChange[] = [];
+    if (!state) {
+      state = { nodes: new Map(), applying: false };
+      this.versions.set(key, state);
+    }
+    if (state.applying) return;
+    const missing = version.nodes.filter((n) => !state.nodes.has(n.workloadId));
+    if (missing.length > 0) {
+      const woken = this.slept.delete(key);
+      const actual = await this.ports.replicasOf(version);
+      for (const node of missing) {
+        const running = actual[node.workloadId] ?? node.bounds.min;
+        const start = woken ? node.bounds.min : running;
+        const autoscaler = new ReplicaAutoscaler(start, node.bounds, this.options);
+        state.nodes.set(node.workloadId, { autoscaler, bounds: node.bounds });
+        if (autoscaler.replicas !== running)
+          changes.push({
+            workloadId: node.workloadId,
+            from: running,
+            to: autoscaler.replicas,
+            reason: woken
+              ? `woken: back to min ${node.bounds.min}`
+              : `bounds ${node.bounds.min}..${node.bounds.max}`,
+          });
+      }
+    }
+    const listed = new Set(version.nodes.map((n) => n.workloadId));
+    for (const id of [...state.nodes.keys()]) if (!listed.has(id)) state.nodes.delete(id);
+
+    await Promise.all(
+      version.nodes.map(async (node) => {
+        const tracked = state.nodes.get(node.workloadId);
+        if (!tracked || changes.some((c) => c.workloadId === node.workloadId)) return;
+        const from = tracked.autoscaler.replicas;
+        let decision: ScaleDecision | undefined;
+        if (!sameBounds(tracked.bounds, node.bounds)) {
+          tracked.bounds = node.bounds;
+          decision = tracked.autoscaler.setBounds(node.bounds);
+        }
+        if (!decision && node.bounds.max > node.bounds.min) {
+          const counts = await Promise.all(node.inputs.map((input) => this.ports.backlog(input)));
+          decision = tracked.autoscaler.sample({
+            at: nowMs,
+            pending: counts.reduce((sum, c) => sum + c.pending, 0),
+            ackPending: counts.reduce((sum, c) => sum + c.ackPending, 0),
+          });
+        }
+        if (decision)
+          changes.push({
+            workloadId: node.workloadId,
+            from,
+            to: decision.replicas,
+            reason: decision.reason,
+          });
+      }),
+    );
+    if (changes.length === 0) return;
+
+    // In the background: one version's scale-out waiting for its replicas holds no other's.
+    state.applying = true;
+    const applying = this.applyChanges(version, state, changes)
+      .catch((error: unknown) => this.onError(version, error))
+      .finally(() => {
+        state.applying = false;
+        this.inflight.delete(applying);
+      });
+    this.inflight.add(applying);
+  }
+
+  private async applyChanges(
+    version: ScaledVersion,
+    state: VersionState,
+    changes: readonly NodeScaleChange[],
+  ): Promise<void> {
+    const counts = this.countsOf(version) ?? {};
+    try {
+      const applied = await this.ports.apply(version, counts, changes);
+      for (const [id, count] of Object.entries(applied))
+        state.nodes.get(id)?.autoscaler.observe(count);
+    } catch (error) {
+      // Not applied: the replicas are what they were.
+      for (const change of changes)
+        state.nodes.get(change.workloadId)?.autoscaler.observe(change.from);
+      throw error;
+    }
+  }
+}
