@@ -87,6 +87,8 @@ describe('deployer with the kubernetes driver', () => {
     expect(route?.json()).toEqual({
       http: `${service}.${namespace}.svc:8080`,
       grpc: `${service}.${namespace}.svc:9000`,
+      // A started version is awake (scale to zero: docs/lifecycle.md, "Sleep and wake").
+      scale: 'AWAKE',
     });
   });
 
