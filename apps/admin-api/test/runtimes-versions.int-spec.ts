@@ -368,6 +368,87 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
     ]);
   });
 
+  it("sets a node's autoscaling bounds for a MANAGER, audited; refuses a VIEWER, an unknown node and wrong bounds by field", async () => {
+    const nodes = await h.gql<{
+      version: { workflows: { name: string; nodes: { name: string; autoscale: unknown }[] }[] };
+    }>(
+      '{ version(runtimeId: "rt-one", name: "greeter-v1") { workflows { name nodes { name autoscale { min max } } } } }',
+      {},
+      { session: admin },
+    );
+    const workflow = nodes.data!.version.workflows[0];
+    const node = workflow.nodes[1];
+    expect(node.autoscale).toBeNull();
+    const SET =
+      'mutation($input: UpdateNodeAutoscaleInput!) { updateNodeAutoscale(input: $input) { workflows { name nodes { name autoscale { min max } } } } }';
+    const set = (bounds: Record<string, unknown>, session = admin) =>
+      h.gql<{
+        updateNodeAutoscale: {
+          workflows: { name: string; nodes: { name: string; autoscale: unknown }[] }[];
+        };
+      }>(
+        SET,
+        {
+          input: {
+            runtimeId: 'rt-one',
+            versionName: 'greeter-v1',
+            workflowName: workflow.name,
+            nodeName: node.name,
+            comment: 'busy',
+            ...bounds,
+          },
+        },
+        { session },
+      );
+    const boundsOf = (r: Awaited<ReturnType<typeof set>>) =>
+      r.data?.updateNodeAutoscale.workflows[0].nodes.map((n) => n.autoscale);
+    expect(boundsOf(await set({ min: 1, max: 3 }))).toEqual([null, { min: 1, max: 3 }, null]);
+    expect((await set({ min: 1, max: 2 }, viewer.session)).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
+    expect((await set({ min: 3, max: 2 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [{ field: 'input.max', message: 'must be at least input.min (3), not 2' }],
+    });
+    expect((await set({ min: 0, max: 2 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [
+        { field: 'input.min', message: expect.stringMatching(/^must be 1 or more/) as string },
+      ],
+    });
+    expect((await set({ min: 2 })).errors?.[0]?.extensions).toMatchObject({
+      errors: [
+        { field: 'input.max', message: expect.stringMatching(/^must be set with/) as string },
+      ],
+    });
+    expect((await set({ nodeName: 'nope', min: 1, max: 2 })).errors?.[0]?.extensions).toMatchObject(
+      {
+        errors: [
+          {
+            field: 'input.nodeName',
+            message: expect.stringMatching(/^"nope" is not a node/) as string,
+          },
+        ],
+      },
+    );
+    expect(boundsOf(await set({ min: null, max: null }))).toEqual([null, null, null]);
+    const audit = await h.gql<{
+      userActivityList: { items: { type: string; vars: { key: string; value: string }[] }[] };
+    }>(
+      '{ userActivityList(filters: {runtimeId: "rt-one"}) { items { type vars { key value } } } }',
+      {},
+      { session: admin },
+    );
+    const entries = audit.data!.userActivityList.items.filter(
+      (i) => i.type === 'UPDATE_NODE_AUTOSCALE',
+    );
+    const id = `${workflow.name}.${node.name}`;
+    expect(entries.map((e) => Object.fromEntries(e.vars.map((v) => [v.key, v.value])))).toEqual([
+      { versionName: 'greeter-v1', node: id, bounds: 'krt', comment: 'busy' },
+      { versionName: 'greeter-v1', node: id, bounds: '1..3', comment: 'busy' },
+    ]);
+  });
+
   it('of two concurrent starts exactly one queues a job; the other gets INVALID_TRANSITION naming the status', async () => {
     const start = () =>
       h.gql<{ startVersion: { status: string } }>(

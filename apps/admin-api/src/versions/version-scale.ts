@@ -24,3 +24,13 @@ export function versionScaleOf(doc: Pick<VersionDoc, 'status' | 'krt' | 'scale'>
   const replicas = state === ScaleState.AWAKE ? (doc.scale?.replicas ?? plannedReplicas(doc)) : 0;
   return { state, replicas, idleSeconds };
 }
+
+/** A node's autoscaling bounds on the version's document, null when it has none. */
+export function autoscaleOf(
+  doc: Pick<VersionDoc, 'scale'>,
+  workflow: string,
+  node: string,
+): { min: number; max: number } | null {
+  const entry = doc.scale?.autoscale?.find((a) => a.workflow === workflow && a.node === node);
+  return entry ? { min: entry.min, max: entry.max } : null;
+}

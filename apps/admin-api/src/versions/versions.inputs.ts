@@ -71,3 +71,40 @@ export class UpdateVersionScaleInput {
   idleSeconds?: number | null;
   @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
 }
+
+/** The most replicas autoscaling may give one node (the runtime's quota caps the total too). */
+export const MAX_NODE_REPLICAS = 100;
+
+@InputType()
+export class UpdateNodeAutoscaleInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsString() @MaxLength(63) versionName!: string;
+  @Field({ description: 'The workflow of the node (its name, as in Version.workflows).' })
+  @IsString()
+  @MaxLength(63)
+  workflowName!: string;
+  @Field({ description: "The node's name (the slug, as in Version.workflows.nodes)." })
+  @IsString()
+  @MaxLength(63)
+  nodeName!: string;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "The fewest replicas, also the node's starting count; null with max null: back to the KRT's replicas, no autoscaling.",
+  })
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of replicas' })
+  @Min(1, { message: 'must be 1 or more (a version sleeps as a whole: updateVersionScale)' })
+  @Max(MAX_NODE_REPLICAS, { message: `must be at most ${MAX_NODE_REPLICAS}` })
+  min?: number | null;
+  @Field(() => Int, {
+    nullable: true,
+    description: 'The most replicas (at least min; equal to min: a fixed count, no autoscaling).',
+  })
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of replicas' })
+  @Min(1, { message: 'must be 1 or more' })
+  @Max(MAX_NODE_REPLICAS, { message: `must be at most ${MAX_NODE_REPLICAS}` })
+  max?: number | null;
+  @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
+}

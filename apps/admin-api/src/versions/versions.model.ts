@@ -63,6 +63,14 @@ export class NodeSubscription {
   @Field(() => String, { nullable: true }) channel?: string | null;
 }
 
+@ObjectType({
+  description: 'A node\'s replica bounds, set by a MANAGER (docs/lifecycle.md, "Autoscaling").',
+})
+export class NodeAutoscale {
+  @Field(() => Int, { description: 'The fewest replicas, and the starting count.' }) min!: number;
+  @Field(() => Int, { description: 'The most (equal to min: a fixed count).' }) max!: number;
+}
+
 @ObjectType()
 export class WorkflowNode {
   @Field({ description: 'The slug used in names.' }) name!: string;
@@ -70,7 +78,14 @@ export class WorkflowNode {
   @Field() image!: string;
   @Field() src!: string;
   @Field() gpu!: boolean;
-  @Field(() => Int) replicas!: number;
+  @Field(() => Int, { description: "The KRT's replicas (the count without autoscale bounds)." })
+  replicas!: number;
+  @Field(() => NodeAutoscale, {
+    nullable: true,
+    description:
+      "Bounds the deployer scales the node within on its backlog (updateNodeAutoscale); null: the KRT's replicas.",
+  })
+  autoscale?: NodeAutoscale | null;
   @Field(() => [NodeSubscription]) subscriptions!: NodeSubscription[];
 }
 

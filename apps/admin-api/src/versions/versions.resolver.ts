@@ -20,10 +20,11 @@ import { NodeStatusService } from './node-status.service.js';
 import {
   UnsetConfigurationInput,
   UpdateConfigurationInput,
+  UpdateNodeAutoscaleInput,
   UpdateVersionScaleInput,
   VersionActionInput,
 } from './versions.inputs.js';
-import { versionScaleOf } from './version-scale.js';
+import { autoscaleOf, versionScaleOf } from './version-scale.js';
 import { NodeStatusEvent, Version, VersionEvent } from './versions.model.js';
 import { VersionEventsService } from './version-events.service.js';
 import { VersionsService } from './versions.service.js';
@@ -66,6 +67,7 @@ export class VersionsResolver {
         ...wf,
         nodes: wf.nodes.map((n) => ({
           ...n,
+          autoscale: autoscaleOf(doc, wf.name, n.name),
           subscriptions: n.subscriptions.map((s) => ({ node: s.node, channel: s.channel ?? null })),
         })),
       })),
@@ -219,6 +221,19 @@ export class VersionsResolver {
       ),
       role,
     );
+  }
+
+  @Mutation(() => Version, {
+    description:
+      "A node's replica bounds (docs/lifecycle.md, \"Autoscaling\"): the deployer scales it between min and max on its backlog, starting at min; the runtime's quota caps the total. min and max null: back to the KRT's replicas.",
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async updateNodeAutoscale(
+    @Args('input') input: UpdateNodeAutoscaleInput,
+    @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
+  ): Promise<Version> {
+    return this.toVersion(await this.versionsService.updateNodeAutoscale(me, input), role);
   }
 
   @Mutation(() => Version, {

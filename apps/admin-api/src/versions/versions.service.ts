@@ -258,6 +258,74 @@ export class VersionsService {
   }
 
   /**
+   * Sets a node's autoscaling bounds (docs/lifecycle.md, "Autoscaling"), or clears them (min and
+   * max null). A running version's deployer reads them at its next sample, so no job is needed;
+   * a stopped one starts at min.
+   */
+  async updateNodeAutoscale(
+    me: Principal,
+    input: {
+      runtimeId: string;
+      versionName: string;
+      workflowName: string;
+      nodeName: string;
+      min?: number | null;
+      max?: number | null;
+      comment: string;
+    },
+  ): Promise<VersionDoc> {
+    const { runtimeId, versionName, workflowName, nodeName } = input;
+    const version = await this.versions.get(runtimeId, versionName);
+    const workflow = version.krt.workflows.find((w) => w.name === workflowName);
+    if (!workflow)
+      throw new BadUserInputError([
+        {
+          field: 'input.workflowName',
+          message: `"${workflowName}" is not a workflow of this version (known: ${version.krt.workflows.map((w) => w.name).join(', ')})`,
+        },
+      ]);
+    if (!workflow.nodes.some((n) => n.name === nodeName))
+      throw new BadUserInputError([
+        {
+          field: 'input.nodeName',
+          message: `"${nodeName}" is not a node of workflow "${workflowName}" (known: ${workflow.nodes.map((n) => n.name).join(', ')})`,
+        },
+      ]);
+    const min = input.min ?? null;
+    const max = input.max ?? null;
+    if ((min === null) !== (max === null))
+      throw new BadUserInputError([
+        {
+          field: min === null ? 'input.min' : 'input.max',
+          message: "must be set with the other bound (both null: back to the KRT's replicas)",
+        },
+      ]);
+    if (min !== null && max !== null && max < min)
+      throw new BadUserInputError([
+        { field: 'input.max', message: `must be at least input.min (${min}), not ${max}` },
+      ]);
+    const bounds = min !== null && max !== null ? { min, max } : null;
+    const updated = await this.versions.setNodeAutoscale(
+      runtimeId,
+      versionName,
+      { workflow: workflowName, node: nodeName },
+      bounds,
+    );
+    await this.audit.record({
+      type: UserActivityType.UPDATE_NODE_AUTOSCALE,
+      user: me,
+      runtimeId,
+      vars: {
+        versionName,
+        node: `${workflowName}.${nodeName}`,
+        bounds: bounds ? `${bounds.min}..${bounds.max}` : 'krt',
+        comment: input.comment,
+      },
+    });
+    return updated;
+  }
+
+  /**
    * Removes config values: each key is then not set, as after the upload (unknown keys are
    * refused, each named). A version that runs or is on its way is refused: it runs only with a
    * complete config.
