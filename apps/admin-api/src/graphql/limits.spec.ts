@@ -383,4 +383,21 @@ describe('GraphQL limits: normal documents on the real schema', () => {
       fragment RuntimeStatus on Runtime { __typename id status statusMessage }`;
     expect(validate(real, parse(client), rulesOf)).toEqual([]);
   });
+
+  it("reads a version's whole workflow graph within the default cost (embedded lists)", () => {
+    const graph = parse(`query ($r: ID!, $v: String!) { version(runtimeId: $r, name: $v) {
+      id name status workflows { name entrypoint exitpoint
+        nodes { name displayName image replicas subscriptions { node channel } } } } }`);
+    expect(validate(real, graph, [...specifiedRules, ...commonRules(env)])).toEqual([]);
+    // subscriptions 1 + 3×2, a node 4 + 7, nodes 1 + 3×11, a workflow 3 + 34, workflows
+    // 1 + 3×37, the version 1 + 3 + 112 (2,545 with every list at LIST_FACTOR).
+    const cost = (document: DocumentNode, max: number) =>
+      operationCostError(real, document, getOperationAST(document)!, {}, max)?.message;
+    expect(cost(graph, 116)).toBeUndefined();
+    expect(cost(graph, 115)).toMatch(/costs (at least )?116;/);
+    // A list of documents each read on its own still multiplies by LIST_FACTOR: 1 + 10×1.
+    const versions = parse('query ($r: ID!) { versions(runtimeId: $r) { id } }');
+    expect(cost(versions, 11)).toBeUndefined();
+    expect(cost(versions, 10)).toMatch(/costs (at least )?11;/);
+  });
 });

@@ -49,6 +49,19 @@ import {
 
 /** What each list multiplies the cost of its items by, unless a `limit` argument says. */
 export const LIST_FACTOR = 10;
+/**
+ * Lists of these types are parts of the version document the parent already read (a KRT's
+ * workflows, their nodes and each node's subscriptions): no resolver runs per item, and the
+ * stored manifest (at most 1 MiB) bounds them. They multiply by this instead, so a client can
+ * read a version's whole graph (`workflows { nodes { subscriptions { node } } }` cost 1,111 at
+ * LIST_FACTOR, over the default limit on its own).
+ */
+export const EMBEDDED_LIST_FACTOR = 3;
+const EMBEDDED_LIST_ITEMS: ReadonlySet<string> = new Set([
+  'Workflow',
+  'WorkflowNode',
+  'NodeSubscription',
+]);
 /** Lexical tokens per document (a name, a brace, a `...` each count one; comments do not). */
 export const GRAPHQL_MAX_TOKENS = 5_000;
 /** Fragment definitions per document. */
@@ -404,7 +417,8 @@ export type Variables = Readonly<Record<string, unknown>>;
 
 /**
  * What a list field multiplies its items' cost by: its `limit` argument as the resolver will
- * see it (a literal, the variable's value or default, the argument's default), or LIST_FACTOR.
+ * see it (a literal, the variable's value or default, the argument's default), or LIST_FACTOR
+ * (EMBEDDED_LIST_FACTOR for parts of a document already read).
  * Without the request's variables (`variables` undefined), a variable counts LIST_FACTOR.
  */
 function listFactor(
@@ -430,7 +444,10 @@ function listFactor(
       limit = fallback?.kind === Kind.INT ? Number(fallback.value) : undefined;
     }
   }
-  return typeof limit === 'number' && Number.isFinite(limit) ? Math.max(1, limit) : LIST_FACTOR;
+  if (typeof limit === 'number' && Number.isFinite(limit)) return Math.max(1, limit);
+  return def && EMBEDDED_LIST_ITEMS.has(getNamedType(def.type).name)
+    ? EMBEDDED_LIST_FACTOR
+    : LIST_FACTOR;
 }
 
 const costWalker = (
