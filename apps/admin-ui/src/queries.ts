@@ -92,10 +92,8 @@ export const WATCH_VERSION = graphql(`
 `);
 
 /**
- * A version. Not its nodes' `subscriptions`: admin-api's cost limit (each list ×10, at most
- * 1000) refuses any selection three lists deep (workflows → nodes → subscriptions costs over
- * 1,100 on its own), so the graph draws each workflow's nodes in their declared order, which is
- * their order of execution (KRT v1's `sequential`).
+ * A version, with its workflow graph (each node's `subscriptions`: admin-api counts the lists of
+ * the version's own document ×3, not ×10, so the whole graph fits its cost limit).
  */
 export const VERSION = graphql(`
   query Version($runtimeId: ID!, $name: String!) {
@@ -131,6 +129,9 @@ export const VERSION = graphql(`
           name
           displayName
           replicas
+          subscriptions {
+            node
+          }
         }
       }
     }
