@@ -1,0 +1,115 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VersionStatus } from '@libs/core';
+import { connectNats } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
+import { testEnv, type AppProcess } from '@libs/testing';
+import { InvocationKeysBucket } from '@libs/messaging';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postJson } from './data-plane/harness.js';
+import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-harness.js';
+import { startEngine } from './engine-harness.js';
+
+/**
+ * Node autoscaling on one machine (issue #16), through the deployer and gateway processes and the
+ * local driver: a greeter whose middle node takes 800 ms a message, bounds 1..3, a burst of calls
+ * sustains a backlog on its consumer, the node scales out to 3 replica processes, and once the
+ * backlog drained and the cool-down passed it scales back to 1. The up window, cool-down and
+ * target backlog are short here (AUTOSCALE_* of the deployer).
+ */
+describe('node autoscaling with the local driver', () => {
+  const env = testEnv();
+  const rt = 'busy';
+  const ver = 'greeter-v1';
+  const apps: AppProcess[] = [];
+  let work: string;
+  let plane: ControlPlane;
+  let nc: NatsConnection;
+  let gatewayHttp: string;
+
+  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  const scaled = async () => (await plane.versions.find(rt, ver))?.scale?.replicas;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kre-autoscale-e2e-'));
+    plane = await openControlPlane(env);
+    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'autoscale' });
+    const keys = await InvocationKeysBucket.open(nc, new Names(env.KRE_PREFIX));
+    await keys.put(rt, { generation: 1, requireKey: false, keys: [] });
+    const engine = await startEngine({
+      env,
+      work,
+      adminEmail: `admin@${env.KRE_PREFIX}.test`,
+      apps: ['deployer', 'gateway'],
+      extra: {
+        deployer: {
+          WORKLOAD_READY_TIMEOUT_SECONDS: '60',
+          AUTOSCALE_TARGET_BACKLOG: '8',
+          AUTOSCALE_UP_AFTER_SECONDS: '1',
+          AUTOSCALE_COOLDOWN_SECONDS: '3',
+        },
+      },
+    });
+    apps.push(...engine.apps);
+    gatewayHttp = engine.gatewayHttp;
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    if (work) for (const pid of await owned()) await killWithGroup(pid);
+    await nc?.drain();
+    await plane?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('scales a node with a sustained backlog out to its max, and back to its min after the cool-down', async () => {
+    await plane.runtimes.create({ _id: rt, name: 'Busy', description: '', createdBy: 'e2e' });
+    await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
+    await expect
+      .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
+      .toBe('CREATED');
+    await seedGreeter({ work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, ver, (dir) =>
+      writeFile(
+        join(dir, 'src/make-greeting/handler.mjs'),
+        `export async function handler(ctx, data) {
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  return { text: \`\${ctx.config.get('GREETING') || 'Hello'}, \${data.name}!\` };
+}
+`,
+      ),
+    );
+    const { krt } = (await plane.versions.find(rt, ver))!;
+    const workflow = krt.workflows[0];
+    const slow = workflow.nodes.find((n) => n.src.includes('make-greeting'))!;
+    await plane.versions.setNodeAutoscale(
+      rt,
+      ver,
+      { workflow: workflow.name, node: slow.name },
+      { min: 1, max: 3 },
+    );
+    await plane.versions.transition(rt, ver, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: ver, by: 'e2e' });
+    await expect
+      .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
+      .toBe(VersionStatus.STARTED);
+    expect(await owned()).toHaveLength(4); // the entrypoint and three runners, one each
+
+    // 200 calls at 16 in flight per replica, 800 ms each: about 10 s of backlog for one replica
+    // (the gateway takes 256 calls at once).
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      postJson(`${gatewayHttp}/${rt}/versions/${ver}/Greet`, { name: `n${i}` }),
+    );
+    await expect.poll(scaled, { timeout: 30_000, interval: 200 }).toBe(6);
+    expect(await owned()).toHaveLength(6);
+    const answers = await Promise.all(calls);
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect(answers[7].body).toMatchObject({ greeting: 'Hello, n7!' });
+
+    // Drained: after the cool-down, one replica of the node again.
+    await expect.poll(scaled, { timeout: 30_000, interval: 200 }).toBe(4);
+    await expect.poll(async () => (await owned()).length, { timeout: 30_000 }).toBe(4);
+  }, 150_000);
+});
