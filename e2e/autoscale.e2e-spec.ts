@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VersionStatus } from '@libs/core';
-import { connectNats } from '@libs/messaging';
+import { connectNats, decodeRecord } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
 import { testEnv, type AppProcess } from '@libs/testing';
@@ -96,6 +96,14 @@ describe('node autoscaling with the local driver', () => {
       .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
       .toBe(VersionStatus.STARTED);
     expect(await owned()).toHaveLength(4); // the entrypoint and three runners, one each
+    // The version's logs, as the deployer writes them into the runtime's observability stream.
+    const lines: string[] = [];
+    const sub = nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
+      callback: (_error, msg) => {
+        const { message } = decodeRecord('logs', msg.data);
+        if (typeof message === 'string' && message.startsWith('autoscale')) lines.push(message);
+      },
+    });
 
     // 200 calls at 16 in flight per replica, 800 ms each: about 10 s of backlog for one replica
     // (the gateway takes 256 calls at once).
@@ -111,5 +119,12 @@ describe('node autoscaling with the local driver', () => {
     // Drained: after the cool-down, one replica of the node again.
     await expect.poll(scaled, { timeout: 30_000, interval: 200 }).toBe(4);
     await expect.poll(async () => (await owned()).length, { timeout: 30_000 }).toBe(4);
+    await expect
+      .poll(() => lines, { timeout: 10_000 })
+      .toEqual([
+        expect.stringMatching(/^autoscale up: 1 → 3 replica\(s\): backlog \d+ for 1 s wants 3/),
+        expect.stringMatching(/^autoscale down: 3 → 1 replica\(s\): .* for 3 s/),
+      ]);
+    sub.unsubscribe();
   }, 150_000);
 });
