@@ -16,6 +16,7 @@ import {
   describeExcess,
   quotaExcesses,
   systemClock,
+  type QuotaExcess,
   type QuotaUsage,
 } from '@libs/core';
 import { defaultRuntimeQuota } from '@libs/config';
@@ -258,8 +259,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     changes: readonly NodeScaleChange[],
   ): Promise<Map<string, string>> {
     const ups = changes.filter((c) => counts[c.workloadId] > c.from);
-    const capped = new Map<string, string>();
-    if (ups.length === 0) return capped;
+    if (ups.length === 0) return new Map();
     const quota = await this.quotaOf(version.runtimeId);
     const defaults = this.planner.usageDefaults;
     const others = addUsage(
@@ -281,21 +281,37 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
           return NO_USAGE;
         }),
     );
-    const over = () => quotaExcesses(quota, others, planUsage(this.planner.plan(version, counts)));
-    for (const up of ups) {
-      let excesses = over();
-      while (excesses.length > 0 && counts[up.workloadId] > up.from) {
-        counts[up.workloadId]--;
-        capped.set(up.workloadId, excesses.map(describeExcess).join('; '));
-        excesses = over();
-      }
-    }
-    return capped;
+    return capScaleUps(counts, ups, () =>
+      quotaExcesses(quota, others, planUsage(this.planner.plan(version, counts))),
+    );
   }
 
   private async quotaOf(runtimeId: string) {
     return quotaOf(await this.runtimes.get(runtimeId), defaultRuntimeQuota(this.env));
   }
+}
+
+/**
+ * Lowers each scale-up in `counts` (in place) one replica at a time, never below where it was,
+ * while `over()` names resources over the quota; returns why each lowered node was lowered.
+ */
+export function capScaleUps(
+  counts: Record<string, number>,
+  ups: readonly Pick<NodeScaleChange, 'workloadId' | 'from'>[],
+  over: () => readonly QuotaExcess[],
+): Map<string, string> {
+  const capped = new Map<string, string>();
+  for (const up of ups) {
+    let excesses = over();
+    while (excesses.length > 0 && counts[up.workloadId] > up.from) {
+      // Why: what the scale-up first asked for.
+      if (!capped.has(up.workloadId))
+        capped.set(up.workloadId, excesses.map(describeExcess).join('; '));
+      counts[up.workloadId]--;
+      excesses = over();
+    }
+  }
+  return capped;
 }
 
 function splitId(workloadId: string): [string, string] {
