@@ -5,30 +5,15 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { VersionStatus } from '@libs/core';
 import { EngineLogPublisher } from '@libs/messaging';
 import type { OrchestratorDriver } from '@libs/orchestrator';
 import { VersionsRepository } from '@libs/persistence';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+import { RUNNING_STATUSES, targetOf } from './running-workloads.js';
 
 /** The measurement the samples are stored as (admin-api's `replicaResources`, `measurements`). */
 export const REPLICA_RESOURCES_MEASUREMENT = 'kre_replica_resources';
 export const REPLICA_USAGE_PERIOD_MS = Symbol('REPLICA_USAGE_PERIOD_MS');
-
-/** Versions whose replicas are sampled. */
-const SAMPLED: readonly VersionStatus[] = [
-  VersionStatus.STARTING,
-  VersionStatus.STARTED,
-  VersionStatus.PUBLISHED,
-];
-
-/** `entrypoint` → the entrypoint; `<workflow>.<node>` → that node (deployment-plan.ts ids). */
-function targetOf(workloadId: string): { workflow: string; node: string } {
-  const dot = workloadId.indexOf('.');
-  return dot < 0
-    ? { workflow: '', node: workloadId }
-    : { workflow: workloadId.slice(0, dot), node: workloadId.slice(dot + 1) };
-}
 
 /**
  * Resource use per replica, over time: every period, the driver's reading of each running
@@ -67,7 +52,7 @@ export class ReplicaUsageService implements OnApplicationBootstrap, OnApplicatio
     this.sampling = true;
     let published = 0;
     try {
-      for (const version of await this.versions.listByStatus(SAMPLED)) {
+      for (const version of await this.versions.listByStatus(RUNNING_STATUSES)) {
         const usage = await this.driver.usage(version.runtimeId, version.name);
         const time = new Date();
         for (const r of usage.replicas) {

@@ -5,18 +5,11 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { VersionStatus } from '@libs/core';
 import type { OrchestratorDriver, ReplicaStatus } from '@libs/orchestrator';
 import { VersionsRepository } from '@libs/persistence';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
+import { RUNNING_STATUSES, targetOf } from './running-workloads.js';
 import { VersionLogService } from './version-log.service.js';
-
-/** Versions whose replicas are watched. */
-const WATCHED: readonly VersionStatus[] = [
-  VersionStatus.STARTING,
-  VersionStatus.STARTED,
-  VersionStatus.PUBLISHED,
-];
 
 export const REPLICA_WATCH_PERIOD_MS = Symbol('REPLICA_WATCH_PERIOD_MS');
 
@@ -24,14 +17,6 @@ interface Seen {
   restarts: number;
   state: ReplicaStatus['state'];
   message?: string;
-}
-
-/** `entrypoint` → the entrypoint; `<workflow>.<node>` → that node (deployment-plan.ts ids). */
-function targetOf(workloadId: string): { workflow: string; node: string } {
-  const dot = workloadId.indexOf('.');
-  return dot < 0
-    ? { workflow: '', node: workloadId }
-    : { workflow: workloadId.slice(0, dot), node: workloadId.slice(dot + 1) };
 }
 
 /**
@@ -72,7 +57,7 @@ export class ReplicaWatchService implements OnApplicationBootstrap, OnApplicatio
     this.sweeping = true;
     try {
       const live = new Set<string>();
-      for (const version of await this.versions.listByStatus(WATCHED)) {
+      for (const version of await this.versions.listByStatus(RUNNING_STATUSES)) {
         const ref = { runtimeId: version.runtimeId, versionName: version.name };
         for (const replica of await this.driver.status(ref.runtimeId, ref.versionName)) {
           const key = `${ref.runtimeId}/${ref.versionName}/${replica.workloadId}#${replica.replica}`;
