@@ -402,6 +402,11 @@ describe('authorization', () => {
         'mutation($r: ID!) { unsetVersionUserConfiguration(input: {runtimeId: $r, versionName: "v1", keys: ["K"]}) { name } }',
         (r) => ({ r }),
       ),
+    updateNodeAutoscale: () =>
+      sameAsMissing(
+        'mutation($r: ID!) { updateNodeAutoscale(input: {runtimeId: $r, versionName: "v1", workflowName: "w", nodeName: "n", min: 1, max: 3}) { name } }',
+        (r) => ({ r }),
+      ),
     updateVersionScale: () =>
       sameAsMissing(
         'mutation($r: ID!) { updateVersionScale(input: {runtimeId: $r, versionName: "v1", idleSeconds: 60}) { name } }',
