@@ -55,7 +55,14 @@ describe('cli-login grants', () => {
     const grant = await start(email);
     expect(grant.userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
     expect(grant.interval).toBe(2);
-    const token = await linkOf(email);
+    // The mail says what it approves (not the browser sign-in's wording) and that the code is needed.
+    const mail = await h.nextMail(email);
+    expect(mail.Subject).toBe('Approve the kre command-line sign-in');
+    expect(mail.Text).toContain(`kre login --email, from `);
+    expect(mail.Text).toContain(`asks to sign in to KRE as ${email}`);
+    expect(mail.Text).toContain("Nothing is approved without the terminal's code.");
+    const token = /\/cli-login\?token=([A-Za-z0-9_-]{43})/.exec(mail.Text)?.[1] ?? '';
+    expect(token).not.toBe('');
 
     const answers = await Promise.all([
       submit({ token, code: grant.userCode }),
