@@ -184,12 +184,7 @@ export class CliLoginService implements OnApplicationShutdown {
     const token = link.url.slice(link.url.indexOf('#') + 1);
     await this.redis.set(this.key('link', sha256Hex(token)), h, 'EX', ttl);
     const url = `${this.config.frontendUrl}/cli-login?token=${token}`;
-    await this.mail.sendCliLoginLink(
-      grant.email,
-      url,
-      Math.max(1, Math.round(ttl / 60)),
-      grant.ip,
-    );
+    await this.mail.sendCliLoginLink(grant.email, url, Math.max(1, Math.round(ttl / 60)), grant.ip);
     if (this.config.devLinksInLog)
       this.logger.log(`development: kre login approval link for ${grant.email}: ${url}`);
     await this.links.recordSent(link, 'kre login (browser approval)');
