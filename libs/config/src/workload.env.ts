@@ -114,6 +114,13 @@ export const runnerWorkloadEnv = {
   KRT_HANDLER_TIMEOUT: seconds(25, 3_600),
   /** Messages one replica handles at once. */
   KRT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(16),
+  /**
+   * Adaptive batching (the node's KRT `batch`): at most this many messages per call of the
+   * node's batch handler. Unset: one message per call, as KRE ran every node.
+   */
+  KRT_BATCH_MAX_SIZE: z.coerce.number().int().min(1).max(1_024).optional(),
+  /** With KRT_BATCH_MAX_SIZE: how long a batch waits for more after its first message. */
+  KRT_BATCH_MAX_LATENCY_MS: z.coerce.number().int().min(0).max(10_000).optional(),
   /** Names of the version's config variables (each is also an env var): `ctx.config`. */
   KRT_CONFIG_KEYS: nameList,
   KRT_CONFIG_FILES_DIR: z.string().min(1).optional(),

@@ -17,6 +17,7 @@ export type {
   Krt,
   KrtArchive,
   KrtNode,
+  KrtNodeBatch,
   KrtObjectStore,
   KrtSubscription,
   KrtWorkflow,

@@ -20,6 +20,15 @@ export interface KrtNodeResources {
   cpuMillis?: number;
 }
 
+/**
+ * Adaptive batching (`batch: {maxSize, maxLatencyMs}`): the runner hands the node's batch handler
+ * up to `maxSize` messages at once, or what it holds `maxLatencyMs` after the first arrived.
+ */
+export interface KrtNodeBatch {
+  maxSize: number;
+  maxLatencyMs: number;
+}
+
 /** One node of one workflow (v1 nodes are instantiated once per workflow that uses them). */
 export interface KrtNode {
   /** Slug used in every derived name: the v2 name, or the slug of the v1 display name. */
@@ -36,6 +45,8 @@ export interface KrtNode {
    * what is absent is the installation's default. Within the runtime's quota.
    */
   resources?: KrtNodeResources;
+  /** Optional adaptive batching (docs/krt.md, "Batching"); absent: one message per call. */
+  batch?: KrtNodeBatch;
   subscriptions: KrtSubscription[];
   objectStore?: KrtObjectStore;
 }

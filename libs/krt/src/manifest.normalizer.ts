@@ -5,6 +5,7 @@ import { quoteList } from './krt.errors.js';
 import { parseCpu, parseMemory } from '@libs/core';
 import type {
   KrtNode,
+  KrtNodeBatch,
   KrtNodeResources,
   KrtObjectStore,
   KrtSubscription,
@@ -54,11 +55,14 @@ interface V1Nodes {
 }
 
 const TOP_KEYS = ['krtVersion', 'version', 'description', 'entrypoint', 'config', 'workflows'];
-const V1_NODE_KEYS = ['name', 'image', 'src', 'gpu', 'replicas', 'resources'];
+const V1_NODE_KEYS = ['name', 'image', 'src', 'gpu', 'replicas', 'resources', 'batch'];
 const V2_NODE_KEYS = [...V1_NODE_KEYS, 'subscriptions', 'objectStore'];
 const ENV_KEY = /^[A-Z0-9]([_A-Z0-9]*[A-Z0-9])?$/;
 const RPC_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RUNNABLE = /\.(m?js|cjs|py)$/;
+/** `batch` bounds: a batch larger than this is one huge message; a wait longer, a slow answer. */
+export const BATCH_MAX_SIZE = 1_024;
+export const BATCH_MAX_LATENCY_MS = 10_000;
 /** Below these a runner does not start (Node alone takes ~40 MiB); the cgroup's quota floor is 1m. */
 const MIN_MEMORY_BYTES = 64 * 2 ** 20;
 const MIN_CPU_MILLIS = 10;
@@ -555,19 +559,59 @@ class Normalizer {
   private nodeBody(
     fields: Fields,
     path: string,
-  ): Pick<KrtNode, 'image' | 'src' | 'gpu' | 'replicas' | 'resources'> {
+  ): Pick<KrtNode, 'image' | 'src' | 'gpu' | 'replicas' | 'resources' | 'batch'> {
     const image =
       this.reader.string(fields, 'image', path, 'name the image that runs the node') ?? '';
     const src = this.src(fields, path);
     if (image && src) this.runnable(image, src, fields.name, path);
     const resources = this.resources(fields, path);
+    const batch = this.batch(fields, path);
     return {
       image,
       src,
       gpu: this.reader.boolean(fields, 'gpu', path, false),
       replicas: this.replicas(fields, path),
       ...(resources ? { resources } : {}),
+      ...(batch ? { batch } : {}),
     };
+  }
+
+  /**
+   * `batch: {maxSize: 32, maxLatencyMs: 5}`: adaptive batching, both fields required (a batch
+   * handler's cost depends on both, so neither has a silent default).
+   */
+  private batch(fields: Fields, path: string): KrtNodeBatch | undefined {
+    const value = fields.batch;
+    if (value === undefined || value === null) return undefined;
+    const at = `${path}.batch`;
+    const map = this.reader.object(value, at, '"batch"');
+    if (!map) return undefined;
+    this.reader.unknownKeys(map, at, ['maxSize', 'maxLatencyMs']);
+    const whole = (key: string, min: number, max: number, meaning: string): number | undefined => {
+      const raw = map[key];
+      if (raw === undefined || raw === null) {
+        this.issues.error(`${at}.${key}`, `"${key}" is required: ${meaning}`);
+        return undefined;
+      }
+      if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
+        this.issues.error(
+          `${at}.${key}`,
+          `"${key}" must be a whole number from ${min} to ${max} (${meaning}), not ${JSON.stringify(raw)}`,
+        );
+        return undefined;
+      }
+      return raw;
+    };
+    const maxSize = whole('maxSize', 1, BATCH_MAX_SIZE, 'the most messages in one handler call');
+    const maxLatencyMs = whole(
+      'maxLatencyMs',
+      0,
+      BATCH_MAX_LATENCY_MS,
+      'milliseconds a batch waits after its first message',
+    );
+    return maxSize === undefined || maxLatencyMs === undefined
+      ? undefined
+      : { maxSize, maxLatencyMs };
   }
 
   /**

@@ -225,6 +225,34 @@ describe(plan.name, () => {
   });
 });
 
+describe('plan: adaptive batching', () => {
+  it("gives a batched node's runners KRT_BATCH_MAX_SIZE and KRT_BATCH_MAX_LATENCY_MS, no other node", () => {
+    const batched: Krt = {
+      ...krt,
+      workflows: [
+        {
+          ...krt.workflows[0],
+          nodes: krt.workflows[0].nodes.map((n) =>
+            n.name === 'model' ? { ...n, batch: { maxSize: 32, maxLatencyMs: 5 } } : n,
+          ),
+        },
+      ],
+    };
+    const envs = Object.fromEntries(
+      plan({ ...input, krt: batched }).workloads.map((w) => [w.id, w.env]),
+    );
+    expect(envs['classify.model']).toMatchObject({
+      KRT_BATCH_MAX_SIZE: '32',
+      KRT_BATCH_MAX_LATENCY_MS: '5',
+    });
+    for (const id of ['entrypoint', 'classify.etl', 'classify.rules', 'classify.join'])
+      expect(
+        Object.keys(envs[id]).filter((k) => k.startsWith('KRT_BATCH_')),
+        id,
+      ).toEqual([]);
+  });
+});
+
 describe('plan: Python nodes', () => {
   const python = (image: string, src = 'src/etl/main.py') => ({
     ...input,

@@ -277,6 +277,12 @@ export function plan(input: PlanInput): DeploymentPlan {
             KRT_NATS_KEY_VALUE_STORE_WORKFLOW: stores.workflow,
             KRT_NATS_KEY_VALUE_STORE_NODE: stores.node,
             ...(stores.objectStore ? { KRT_NATS_OBJECT_STORE: stores.objectStore } : {}),
+            ...(node.batch
+              ? {
+                  KRT_BATCH_MAX_SIZE: String(node.batch.maxSize),
+                  KRT_BATCH_MAX_LATENCY_MS: String(node.batch.maxLatencyMs),
+                }
+              : {}),
           }),
           configFiles: config.files,
           labels: {
