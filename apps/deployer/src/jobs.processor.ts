@@ -134,7 +134,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
   >;
 
   constructor(
-    deployments: VersionDeploymentService,
+    private readonly deployments: VersionDeploymentService,
     private readonly versions: VersionsRepository,
     private readonly versionLog: VersionLogService,
     scale: VersionScaleService,
@@ -186,9 +186,19 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
       `${job.name} failed: ${error.message}${final ? '' : ' (tried again)'}`,
       { jobId: String(job.id) },
     );
-    // A failed sleep or wake leaves the status alone: the version still runs (or sleeps), and
-    // the next call asks for a wake again.
-    if (!final || SCALE_JOBS.includes(job.name)) return;
+    if (!final) return;
+    // A wake that failed for good: ERROR, its routes and workloads gone (no call waits for ever).
+    if (job.name === 'wake') {
+      await this.deployments
+        .failWake(job.data, error.message)
+        .catch((e: unknown) =>
+          this.logger.error(`could not mark the version ERROR: ${String(e)}`, fieldsOf(job)),
+        );
+      return;
+    }
+    // A failed sleep leaves the status alone: the version still runs (awake, or half released:
+    // the next call wakes it).
+    if (SCALE_JOBS.includes(job.name)) return;
     await this.versions
       .setStatus(
         job.data.runtimeId,
@@ -202,7 +212,7 @@ export class VersionsProcessor extends ConcurrentWorkerHost {
   }
 }
 
-/** The `runtimes` queue: create, delete. */
+/** The `runtimes` queue: create, delete, update-quota. */
 @Processor(RUNTIMES_QUEUE, WORKER_OPTIONS)
 export class RuntimesProcessor extends ConcurrentWorkerHost {
   private readonly logger = new Logger(RuntimesProcessor.name);
@@ -223,12 +233,19 @@ export class RuntimesProcessor extends ConcurrentWorkerHost {
       return this.measured(job, () => this.provisioning.create(job.data, progressOf(job)));
     if (name === 'delete')
       return this.measured(job, () => this.provisioning.delete(job.data, progressOf(job)));
+    if (name === 'update-quota')
+      return this.measured(job, () => this.provisioning.applyQuota(job.data));
     throw new UnrecoverableError(`no handler for runtime job "${job.name}"`);
   }
 
   @OnWorkerEvent('failed')
   async onFailed(job: Job<RuntimeRef> | undefined, error: Error): Promise<void> {
     if (!job || !isFinalFailure(job, error)) return;
+    // The runtime still works with its previous limits: logged, its status left alone.
+    if (job.name === 'update-quota') {
+      this.logger.error(`runtime quota not applied: ${error.message}`, fieldsOf(job));
+      return;
+    }
     await this.runtimes
       .setStatus(job.data.runtimeId, 'ERROR', `${job.name} failed: ${error.message}`)
       .catch((e: unknown) =>

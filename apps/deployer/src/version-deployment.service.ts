@@ -119,6 +119,26 @@ export class VersionDeploymentService {
     await this.versions.setStatus(ref.runtimeId, ref.versionName, statusAfter('stop'));
   }
 
+  /**
+   * A wake that failed for good (its retries spent): the version cannot serve, so rather than
+   * hold every call until its deadline for ever, it goes to ERROR with the reason, its routes
+   * removed (calls are refused at once as for any version that does not run) and whatever the
+   * wake started stopped. Started again by its users once the cause is fixed.
+   */
+  failWake(ref: VersionRef, reason: string): Promise<void> {
+    return this.scale.exclusive(ref, async () => {
+      const version = await this.versions.find(ref.runtimeId, ref.versionName);
+      if (!version || !RUNNING_STATUSES.includes(version.status)) return;
+      await this.workloads.stop(ref);
+      await this.versions.setStatus(
+        ref.runtimeId,
+        ref.versionName,
+        VersionStatus.ERROR,
+        `wake failed: ${reason}`,
+      );
+    });
+  }
+
   publish(ref: VersionRef, progress: Progress): Promise<void> {
     return this.workloads.publish(ref, progress);
   }
