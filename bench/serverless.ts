@@ -6,7 +6,9 @@
  * 1 s, updateVersionScale) and one call is timed from its sending to its answer (the gateway
  * holds it, asks the deployer to wake the version, the deployer's wake job resumes the four
  * workloads and waits for their /readyz, the gateway lets the call through). Targets (issue
- * #16): cold start p50 ≤ 1 s, p99 ≤ 2 s.
+ * #16): cold start p50 ≤ 1 s, p99 ≤ 2 s; the idle awake version ≤ 150 MB RSS. Prints the idle
+ * version's memory awake and asleep (its workloads' processes, RSS and PSS summed) and how many
+ * such versions this machine's available memory holds.
  * Prints, per wake, when the wake job's steps began (BullMQ progress events) in ms since the call
  * was sent: `resume` (the job runs), `wait-ready` (the processes are spawned), `awake` (every
  * /readyz answered).
@@ -39,6 +41,44 @@ const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
 const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
+
+/** The processes the deployer started for this bench (its marker in their environment). */
+const workloadPids = (): number[] =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1')
+          .split('\0')
+          .includes(`KRE_WORKLOAD_OWNER=bench@${join(work, 'state')}`);
+      } catch {
+        return false; // gone, or not ours
+      }
+    })
+    .map(Number);
+
+/** RSS and PSS (shared pages split between their sharers) of those processes, summed, bytes. */
+const workloadMemory = (): { processes: number; rss: number; pss: number } => {
+  let rss = 0;
+  let pss = 0;
+  let processes = 0;
+  for (const pid of workloadPids()) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const kb = (field: string) =>
+        Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+      rss += kb('Rss') * 1024;
+      pss += kb('Pss') * 1024;
+      processes += 1;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { processes, rss, pss };
+};
+
+const memAvailableBytes = () =>
+  Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
 
 /** The p-th percentile (nearest rank) of `xs`. */
 const percentile = (xs: number[], p: number) => {
@@ -203,9 +243,14 @@ try {
   const warm: number[] = [];
   for (let i = 0; i < warmCalls; i++) warm.push(await call(`warm-${i}`));
 
+  // Memory of the idle awake version: every process of its workloads (the sandbox's own included).
+  await sleep(2_000);
+  const awakeMemory = workloadMemory();
+
   await gql(
     'mutation { updateVersionScale(input: {runtimeId: "bench", versionName: "greeter-v1", idleSeconds: 1}) { name } }',
   );
+  let asleepMemory: ReturnType<typeof workloadMemory> | undefined;
   const cold: number[] = [];
   const steps: Record<string, number>[] = [];
   for (let i = 0; i < wakes; i++) {
@@ -219,6 +264,7 @@ try {
     )
       await sleep(50);
     await sleep(200);
+    asleepMemory ??= workloadMemory();
     const t0 = Date.now();
     cold.push(await call(`cold-${i}`));
     const marks = await stepsSince(t0);
@@ -265,6 +311,26 @@ try {
   console.log(
     `cold start p50 is ${(percentile(cold, 50) / percentile(warm, 50)).toFixed(1)} × the awake call's p50; target p50 ≤ 1000 ms, p99 ≤ 2000 ms: ${percentile(cold, 50) <= 1_000 && percentile(cold, 99) <= 2_000 ? 'met' : 'missed'}`,
   );
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const available = memAvailableBytes();
+  console.log('\nmemory of the idle greeter (entrypoint + three runners), its processes summed:');
+  console.table({
+    awake: {
+      processes: awakeMemory.processes,
+      'RSS MB': mb(awakeMemory.rss),
+      'PSS MB': mb(awakeMemory.pss),
+      'versions per machine (MemAvailable / PSS)': Math.floor(available / awakeMemory.pss),
+    },
+    asleep: {
+      processes: asleepMemory?.processes ?? NaN,
+      'RSS MB': mb(asleepMemory?.rss ?? NaN),
+      'PSS MB': mb(asleepMemory?.pss ?? NaN),
+      'versions per machine (MemAvailable / PSS)': 'not bound by workloads',
+    },
+  });
+  console.log(
+    `MemAvailable ${mb(available)} MB; target (issue #16) ≤ 150 MB RSS for the idle awake version: ${awakeMemory.rss <= 150 * 2 ** 20 ? 'met' : 'missed'}`,
+  );
   await redis.quit();
 } finally {
   for (const app of apps) app.kill('SIGTERM');
@@ -274,13 +340,11 @@ try {
     ),
   );
   // Workloads run in their own process groups: stop what the deployer left (by its marker).
-  const marker = `KRE_WORKLOAD_OWNER=bench@${join(work, 'state')}`;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  for (const pid of workloadPids()) {
     try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker))
-        process.kill(-Number(pid), 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
-      // gone or not ours
+      // gone
     }
   }
   await services.stop();
