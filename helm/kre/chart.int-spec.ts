@@ -485,6 +485,8 @@ describe('helm/kre chart', () => {
       RUNTIME_QUOTA_CPU: '32',
       RUNTIME_QUOTA_GPUS: '0',
       RUNTIME_QUOTA_STORAGE: '16Gi',
+      RUNTIME_QUOTA_OBS_BYTES: '1Gi',
+      RUNTIME_QUOTA_OBS_MAX_AGE: '7d',
     };
     expect(quotaOf(envOf(defaults, 'kre-admin-api'))).toEqual(expected);
     expect(quotaOf(envOf(defaults, 'kre-deployer'))).toEqual(expected);
@@ -496,6 +498,8 @@ describe('helm/kre chart', () => {
         '--set',
         'runtimeQuota.memory=8Gi',
         '--set',
+        'runtimeQuota.observabilityMaxAge=36h',
+        '--set',
         'observability.retentionDays=7',
       ),
     );
@@ -503,6 +507,7 @@ describe('helm/kre chart', () => {
       expect(quotaOf(envOf(set, app))).toMatchObject({
         RUNTIME_QUOTA_GPUS: '2',
         RUNTIME_QUOTA_MEMORY: '8Gi',
+        RUNTIME_QUOTA_OBS_MAX_AGE: '36h',
       });
     for (const app of ['kre-admin-api', 'kre-mongo-writer'])
       expect(envOf(set, app).OBS_RETENTION_DAYS).toBe('7');
@@ -510,6 +515,9 @@ describe('helm/kre chart', () => {
     const refused = await template('kre-system', '--set', 'runtimeQuota.memory=lots');
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/runtimeQuota/);
+    const age = await template('kre-system', '--set', 'runtimeQuota.observabilityMaxAge=7days');
+    expect(age.code).not.toBe(0);
+    expect(age.stderr).toMatch(/observabilityMaxAge/);
   });
 
   it('gives every app the OTLP endpoint when one is set, and none by default (no tracing)', async () => {

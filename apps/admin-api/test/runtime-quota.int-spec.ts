@@ -1,7 +1,11 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { RUNTIMES_QUEUE } from '@libs/jobs';
+import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness } from './harness.js';
 
-const QUOTA = 'quota { replicas memory cpu gpus storage }';
+const QUOTA =
+  'quota { replicas memory cpu gpus storage observabilityStorage observabilityMaxAge }';
 const SET_QUOTA = `mutation($input: SetRuntimeQuotaInput!) { setRuntimeQuota(input: $input) { id ${QUOTA} } }`;
 
 interface Quota {
@@ -10,6 +14,8 @@ interface Quota {
   cpu: string;
   gpus: number;
   storage: string;
+  observabilityStorage: string;
+  observabilityMaxAge: string;
 }
 
 describe('runtime quota (admin-api)', () => {
@@ -37,6 +43,8 @@ describe('runtime quota (admin-api)', () => {
       RUNTIME_QUOTA_CPU: '2.5',
       RUNTIME_QUOTA_GPUS: '0',
       RUNTIME_QUOTA_STORAGE: '1Gi',
+      RUNTIME_QUOTA_OBS_BYTES: '256Mi',
+      RUNTIME_QUOTA_OBS_MAX_AGE: '3d',
     });
     admin = await h.signIn(h.adminEmail);
     member = await h.user('quota-admin', 'USER', admin);
@@ -58,7 +66,15 @@ describe('runtime quota (admin-api)', () => {
   afterAll(() => h.close());
 
   it("gives a new runtime the installation's default, shown to its members", async () => {
-    const expected = { replicas: 6, memory: '3Gi', cpu: '2500m', gpus: 0, storage: '1Gi' };
+    const expected = {
+      replicas: 6,
+      memory: '3Gi',
+      cpu: '2500m',
+      gpus: 0,
+      storage: '1Gi',
+      observabilityStorage: '256Mi',
+      observabilityMaxAge: '3d',
+    };
     expect(await quotaOf('rt-quota')).toEqual(expected);
     expect(await quotaOf('rt-quota', member.session)).toEqual(expected);
     // Not a member: the runtime (and its quota) does not exist for them.
@@ -66,6 +82,10 @@ describe('runtime quota (admin-api)', () => {
   });
 
   it('lets a platform admin set it, audited, and stores it on that runtime only', async () => {
+    const jobs = h.get<Queue>(getQueueToken(RUNTIMES_QUEUE) as never);
+    const quotaJobs = async () =>
+      (await jobs.getJobs(['wait', 'delayed', 'active'])).filter((j) => j.name === 'update-quota');
+    expect(await quotaJobs()).toEqual([]);
     const result = await gql<{ setRuntimeQuota: { quota: Quota } }>(SET_QUOTA, {
       input: {
         runtimeId: 'rt-quota',
@@ -78,10 +98,20 @@ describe('runtime quota (admin-api)', () => {
       },
     });
     expect(result.errors).toBeUndefined();
-    const expected = { replicas: 10, memory: '8Gi', cpu: '4', gpus: 2, storage: '1536Mi' };
+    // The observability stream's fields were not given: unchanged, and no job to apply them.
+    const expected = {
+      replicas: 10,
+      memory: '8Gi',
+      cpu: '4',
+      gpus: 2,
+      storage: '1536Mi',
+      observabilityStorage: '256Mi',
+      observabilityMaxAge: '3d',
+    };
     expect(result.data?.setRuntimeQuota.quota).toEqual(expected);
     expect(await quotaOf('rt-quota', member.session)).toEqual(expected);
     expect((await quotaOf('rt-other'))?.memory).toBe('3Gi');
+    expect(await quotaJobs()).toEqual([]);
     const audit = await gql<{
       userActivityList: { items: { type: string; vars: { key: string; value: string }[] }[] };
     }>(
@@ -95,7 +125,58 @@ describe('runtime quota (admin-api)', () => {
       cpu: '4',
       gpus: '2',
       storage: '1536Mi',
+      observabilityStorage: '256Mi',
+      observabilityMaxAge: '3d',
+      oldReplicas: '6',
+      oldMemory: '3Gi',
+      oldCpu: '2500m',
+      oldGpus: '0',
+      oldStorage: '1Gi',
+      oldObservabilityStorage: '256Mi',
+      oldObservabilityMaxAge: '3d',
       comment: 'bigger model',
+    });
+
+    // The observability stream's storage and age: stored, audited with the old values, and a
+    // job queued for the deployer to apply them to the runtime's stream in place.
+    const obs = await gql<{ setRuntimeQuota: { quota: Quota } }>(SET_QUOTA, {
+      input: {
+        runtimeId: 'rt-quota',
+        replicas: 10,
+        memory: '8Gi',
+        cpu: '4',
+        gpus: 2,
+        storage: '1536Mi',
+        observabilityStorage: '2Gi',
+        observabilityMaxAge: '36h',
+        comment: 'chatty model',
+      },
+    });
+    expect(obs.errors).toBeUndefined();
+    expect(obs.data?.setRuntimeQuota.quota).toEqual({
+      ...expected,
+      observabilityStorage: '2Gi',
+      observabilityMaxAge: '36h',
+    });
+    expect((await quotaOf('rt-other'))?.observabilityStorage).toBe('256Mi');
+    expect((await quotaJobs()).map((j) => j.data as unknown)).toEqual([
+      { runtimeId: 'rt-quota', by: expect.any(String) as string },
+    ]);
+    const audited = await gql<{
+      userActivityList: { items: { type: string; vars: { key: string; value: string }[] }[] };
+    }>(
+      'query($r: String) { userActivityList(filters: {runtimeId: $r}) { items { type vars { key value } } } }',
+      { r: 'rt-quota' },
+    );
+    const vars = audited.data?.userActivityList.items
+      .filter((i) => i.type === 'SET_RUNTIME_QUOTA')
+      .map((i) => Object.fromEntries(i.vars.map((v) => [v.key, v.value])))
+      .find((v) => v.comment === 'chatty model');
+    expect(vars).toMatchObject({
+      observabilityStorage: '2Gi',
+      observabilityMaxAge: '36h',
+      oldObservabilityStorage: '256Mi',
+      oldObservabilityMaxAge: '3d',
     });
   });
 
@@ -145,6 +226,8 @@ describe('runtime quota (admin-api)', () => {
         cpu: 'lots',
         gpus: 0,
         storage: '0',
+        observabilityStorage: '512Ki',
+        observabilityMaxAge: '7 days',
         comment: '',
       },
     });
@@ -154,7 +237,27 @@ describe('runtime quota (admin-api)', () => {
         { field: 'input.memory', message: expect.stringContaining('"512Mi"') as string },
         { field: 'input.cpu', message: expect.stringContaining('"250m"') as string },
         { field: 'input.storage', message: 'must be more than zero, not "0"' },
+        { field: 'input.observabilityStorage', message: 'must be at least 1Mi, not "512Ki"' },
+        {
+          field: 'input.observabilityMaxAge',
+          message: expect.stringContaining('"36h"') as string,
+        },
       ],
+    });
+    const tooShort = await gql(SET_QUOTA, {
+      input: {
+        runtimeId: 'rt-quota',
+        replicas: 1,
+        memory: '1Gi',
+        cpu: '1',
+        gpus: 0,
+        storage: '1Gi',
+        observabilityMaxAge: '30s',
+        comment: '',
+      },
+    });
+    expect(tooShort.errors?.[0].extensions).toMatchObject({
+      errors: [{ field: 'input.observabilityMaxAge', message: 'must be at least 1m, not "30s"' }],
     });
     expect((await quotaOf('rt-quota'))?.memory).toBe('8Gi');
   });

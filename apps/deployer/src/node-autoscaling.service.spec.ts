@@ -10,6 +10,8 @@ describe(capScaleUps.name, () => {
     cpuMillis: 1e9,
     gpus: 0,
     storageBytes: 1e15,
+    obsBytes: 2 ** 30,
+    obsMaxAgeMs: 604_800_000,
   };
   /** Over the quota when the replicas counted (plus 2 held elsewhere) pass 6. */
   const overFor = (counts: Record<string, number>) => () =>

@@ -6,6 +6,7 @@ import { defaultRuntimeQuota } from '@libs/config';
 import {
   RuntimeDatabases,
   RuntimesRepository,
+  type RuntimeDoc,
   VersionsRepository,
   quotaOf,
 } from '@libs/persistence';
@@ -41,11 +42,47 @@ export class RuntimeProvisioningService {
       quotaOf(runtime, defaultRuntimeQuota(this.env)),
     );
     await progress('observability-stream');
-    await this.provisioner.provisionRuntime(ref.runtimeId);
+    // Read again: a quota set while the namespace was prepared applies (its own job found no stream).
+    await this.provisioner.provisionRuntime(
+      ref.runtimeId,
+      this.obsLimits(await this.runtimes.get(ref.runtimeId)),
+    );
     await progress('databases');
     // Indexes of the observability issue go here.
     await this.databases.create(ref.runtimeId);
     await this.runtimes.setStatus(ref.runtimeId, 'CREATED');
+  }
+
+  /**
+   * Applies the runtime's quota to its observability stream in place (`max_bytes`, `max_age`;
+   * shrinking drops the oldest records, which mongo-writer counts). Read again after applying:
+   * a quota set meanwhile (whose job BullMQ deduplicated into this one) is applied too.
+   */
+  async applyQuota(ref: RuntimeRef): Promise<void> {
+    let applied: string | undefined;
+    for (let round = 0; round < 5; round++) {
+      const runtime = await this.runtimes.find(ref.runtimeId);
+      if (!runtime) return; // deleted meanwhile: nothing left to limit
+      const limits = this.obsLimits(runtime);
+      const key = JSON.stringify(limits);
+      if (key === applied) return;
+      if (!(await this.provisioner.updateObservabilityLimits(ref.runtimeId, limits))) {
+        this.logger.log('no observability stream yet: its creation applies the quota', {
+          runtimeId: ref.runtimeId,
+        });
+        return;
+      }
+      this.logger.log(
+        `observability stream limits: ${limits.maxBytes} bytes, ${limits.maxAgeMs} ms`,
+        { runtimeId: ref.runtimeId },
+      );
+      applied = key;
+    }
+  }
+
+  private obsLimits(runtime: RuntimeDoc): { maxBytes: number; maxAgeMs: number } {
+    const quota = quotaOf(runtime, defaultRuntimeQuota(this.env));
+    return { maxBytes: quota.obsBytes, maxAgeMs: quota.obsMaxAgeMs };
   }
 
   /**

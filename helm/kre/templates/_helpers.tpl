@@ -340,6 +340,10 @@ an ExternalName onto the gateway).
   value: {{ .Values.runtimeQuota.gpus | quote }}
 - name: RUNTIME_QUOTA_STORAGE
   value: {{ .Values.runtimeQuota.storage | quote }}
+- name: RUNTIME_QUOTA_OBS_BYTES
+  value: {{ .Values.runtimeQuota.observabilityStorage | quote }}
+- name: RUNTIME_QUOTA_OBS_MAX_AGE
+  value: {{ .Values.runtimeQuota.observabilityMaxAge | quote }}
 {{- end -}}
 
 {{/* OBS_RETENTION_DAYS: the default retention of observability records (admin-api, mongo-writer). */}}

@@ -25,4 +25,10 @@ export {
 } from './workload.env.js';
 export { KrtPathError, resolveInsideKrt } from './workload.paths.js';
 export { ConfigMasker, MASK, MIN_MASKED_LENGTH } from './config-masker.js';
-export { defaultRuntimeQuota, runtimeQuotaEnv, workflowStreamEnv } from './quota.env.js';
+export {
+  MIN_OBS_BYTES,
+  MIN_OBS_MAX_AGE_MS,
+  defaultRuntimeQuota,
+  runtimeQuotaEnv,
+  workflowStreamEnv,
+} from './quota.env.js';

@@ -3,8 +3,10 @@ import {
   addUsage,
   describeExcess,
   formatCpu,
+  formatDuration,
   formatMemory,
   parseCpu,
+  parseDuration,
   parseMemory,
   quotaExcesses,
   type RuntimeQuota,
@@ -47,6 +49,34 @@ describe('quantities', () => {
   });
 });
 
+describe('durations', () => {
+  it('reads one whole number and unit, and writes it back in the largest unit', () => {
+    expect(parseDuration('7d')).toEqual({ ok: true, value: 7 * 86_400_000 });
+    expect(parseDuration(' 36h ')).toEqual({ ok: true, value: 36 * 3_600_000 });
+    expect(parseDuration('90m')).toEqual({ ok: true, value: 90 * 60_000 });
+    expect(parseDuration('30s')).toEqual({ ok: true, value: 30_000 });
+    for (const text of ['7d', '36h', '90m', '30s']) {
+      const parsed = parseDuration(text);
+      expect(parsed.ok && formatDuration(parsed.value)).toBe(text);
+    }
+    expect(formatDuration(168 * 3_600_000)).toBe('7d');
+    expect(formatDuration(1_500)).toBe('1500ms');
+  });
+
+  it('says what it expected, and the least it accepts', () => {
+    for (const text of ['7', '1.5h', '7 days', '-1d', '', 7])
+      expect(parseDuration(text)).toMatchObject({
+        ok: false,
+        reason: expect.stringContaining('"7d"') as string,
+      });
+    expect(parseDuration('30s', 60_000)).toEqual({
+      ok: false,
+      reason: 'must be at least 1m, not "30s"',
+    });
+    expect(parseDuration('0s')).toMatchObject({ ok: false });
+  });
+});
+
 describe(quotaExcesses.name, () => {
   const quota: RuntimeQuota = {
     replicas: 10,
@@ -54,6 +84,8 @@ describe(quotaExcesses.name, () => {
     cpuMillis: 4_000,
     gpus: 0,
     storageBytes: GI,
+    obsBytes: GI,
+    obsMaxAgeMs: 7 * 86_400_000,
   };
   const usage = (replicas: number, memoryBytes: number, cpuMillis: number, gpus = 0) => ({
     replicas,

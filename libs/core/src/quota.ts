@@ -16,10 +16,20 @@ export interface RuntimeQuota {
   readonly gpus: number;
   /** JetStream storage (`max_bytes`) of the versions' workflow streams, KV buckets and object stores, in bytes. */
   readonly storageBytes: number;
+  /**
+   * `max_bytes` of the runtime's observability stream `<P>_<rt>_OBS`: past it the oldest records
+   * not yet stored are dropped (and counted). Not a sum over versions: the stream is the runtime's.
+   */
+  readonly obsBytes: number;
+  /** `max_age` of that stream, in milliseconds: older records not yet stored are dropped. */
+  readonly obsMaxAgeMs: number;
 }
 
+/** The fields a start is checked against: what versions hold, summed. */
+export type QuotaField = (typeof QUOTA_FIELDS)[number];
+
 /** What a version (or several) holds, in the quota's terms. */
-export type QuotaUsage = RuntimeQuota;
+export type QuotaUsage = Pick<RuntimeQuota, QuotaField>;
 
 /** One replica's limits: the node's `resources`, else the installation's default. */
 export interface ReplicaResources {
@@ -111,6 +121,41 @@ export function parseCpu(text: unknown): QuantityResult {
   return { ok: true, value: millis };
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+)(s|m|h|d)$/;
+
+/**
+ * A duration such as `7d`, `36h`, `90m` or `30s` (one whole number and unit), in milliseconds;
+ * at least `min` (milliseconds).
+ */
+export function parseDuration(text: unknown, min = 1_000): QuantityResult {
+  const raw = typeof text === 'string' ? text.trim() : text;
+  const match = typeof raw === 'string' ? DURATION.exec(raw) : null;
+  if (!match)
+    return {
+      ok: false,
+      reason: `must be a duration such as "7d", "36h", "90m" or "30s" (a whole number and one unit: d, h, m, s), not ${JSON.stringify(text) ?? 'empty'}`,
+    };
+  const value = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1_000);
+  if (!Number.isSafeInteger(value))
+    return { ok: false, reason: `is too long: ${JSON.stringify(text)}` };
+  if (value < min)
+    return {
+      ok: false,
+      reason: `must be at least ${formatDuration(min)}, not ${JSON.stringify(text)}`,
+    };
+  return { ok: true, value };
+}
+
+/** Milliseconds in the largest unit that divides them (`7d`, `36h`, `90m`; else `1500ms`). */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS[unit] ?? 1_000;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** Bytes in the largest binary unit that divides them (`1Gi`, `1536Mi`, `100`). */
 export function formatMemory(bytes: number): string {
   for (const unit of ['Ti', 'Gi', 'Mi', 'Ki'] as const) {
@@ -127,7 +172,7 @@ export function formatCpu(millis: number): string {
 
 /** One resource of a start that does not fit the runtime's quota. */
 export interface QuotaExcess {
-  readonly field: (typeof QUOTA_FIELDS)[number];
+  readonly field: QuotaField;
   /** What the version asks. */
   readonly wanted: number;
   /** What the runtime's other versions hold. */
@@ -139,7 +184,7 @@ export interface QuotaExcess {
 
 /** Every resource for which `used + wanted` exceeds `quota`. */
 export function quotaExcesses(
-  quota: RuntimeQuota,
+  quota: QuotaUsage,
   used: QuotaUsage,
   wanted: QuotaUsage,
 ): QuotaExcess[] {

@@ -24,7 +24,11 @@ export interface RuntimeRef {
   by: string;
 }
 
-export type RuntimeJobName = 'create' | 'delete';
+/**
+ * `update-quota` applies a runtime's changed quota to what it has made (its observability
+ * stream's limits); it never changes the runtime's status.
+ */
+export type RuntimeJobName = 'create' | 'delete' | 'update-quota';
 export type RuntimeJobs = Record<RuntimeJobName, RuntimeRef>;
 
 /** Progress steps a job reports (QueueEvents → GraphQL subscriptions). */

@@ -133,6 +133,8 @@ export {
   planWorkflowStreams,
   provisionObservabilityStream,
   provisionWorkflowStreams,
+  updateObservabilityStreamLimits,
+  type ObservabilityStreamLimits,
   type NodeInput,
   type NodeWiring,
   type StreamSettings,

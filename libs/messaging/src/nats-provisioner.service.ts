@@ -15,6 +15,10 @@ import {
   type RuntimeNatsResources,
   type VersionResources,
 } from './version-resources.js';
+import {
+  updateObservabilityStreamLimits,
+  type ObservabilityStreamLimits,
+} from './workflow-streams.js';
 
 /**
  * The deployer's hands on NATS: every create and delete of a version's or a runtime's NATS
@@ -61,8 +65,21 @@ export class NatsProvisioner {
     return removeVersionResources(this.nc, resources);
   }
 
-  provisionRuntime(runtimeId: string): Promise<RuntimeNatsResources> {
-    return provisionRuntimeNatsResources(this.nc, this.names, runtimeId);
+  /** The runtime's observability stream, with its quota's limits. */
+  provisionRuntime(
+    runtimeId: string,
+    obs: ObservabilityStreamLimits = {},
+  ): Promise<RuntimeNatsResources> {
+    return provisionRuntimeNatsResources(this.nc, this.names, runtimeId, obs);
+  }
+
+  /** New limits for the runtime's observability stream; false when it does not exist. */
+  async updateObservabilityLimits(
+    runtimeId: string,
+    limits: Required<ObservabilityStreamLimits>,
+  ): Promise<boolean> {
+    this.jsm ??= jetstreamManager(this.nc);
+    return updateObservabilityStreamLimits(await this.jsm, this.names, runtimeId, limits);
   }
 
   async removeRuntime(runtimeId: string): Promise<RuntimeNatsResources> {

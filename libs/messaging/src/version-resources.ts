@@ -9,6 +9,7 @@ import {
   applyWorkflowStreams,
   planWorkflowStreams,
   provisionObservabilityStream,
+  type ObservabilityStreamLimits,
   type StreamSettings,
   type WorkflowSpec,
   type WorkflowStreamsPlan,
@@ -225,13 +226,14 @@ export async function storeVersionKrt(
   return hash.digest('hex');
 }
 
-/** Creates (or updates) a runtime's observability stream. Idempotent. */
+/** Creates (or updates) a runtime's observability stream, with its quota's limits. Idempotent. */
 export async function provisionRuntimeNatsResources(
   nc: NatsConnection,
   names: Names,
   runtimeId: string,
+  obs: ObservabilityStreamLimits = {},
 ): Promise<RuntimeNatsResources> {
-  await provisionObservabilityStream(await jetstreamManager(nc), names, runtimeId);
+  await provisionObservabilityStream(await jetstreamManager(nc), names, runtimeId, obs);
   return planRuntimeNatsResources(names, runtimeId);
 }
 

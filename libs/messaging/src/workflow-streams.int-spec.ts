@@ -1,4 +1,4 @@
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -15,6 +15,7 @@ import {
   deleteWorkflowStreams,
   provisionObservabilityStream,
   provisionWorkflowStreams,
+  updateObservabilityStreamLimits,
 } from './workflow-streams.js';
 
 describe(provisionWorkflowStreams.name, () => {
@@ -113,6 +114,34 @@ describe(provisionWorkflowStreams.name, () => {
     expect((await jsm.streams.info(names.obsStream('demo'))).config.subjects).toEqual([
       `${env.KRE_PREFIX}.demo.obs.>`,
     ]);
+  });
+
+  it("gives the observability stream its runtime's quota, and changes it in place", async () => {
+    const stream = names.obsStream('limits');
+    const config = async () => (await jsm.streams.info(stream)).config;
+    await provisionObservabilityStream(jsm, names, 'limits', {
+      storage: 'memory',
+      maxBytes: 8 * 2 ** 20,
+      maxAgeMs: 36 * 3_600_000,
+    });
+    expect(await config()).toMatchObject({ max_bytes: 8 * 2 ** 20, max_age: 36 * 3_600e9 });
+    // Records published before the change stay (the same stream, updated, not made again).
+    await jsm.streams.purge(stream);
+    for (let i = 0; i < 3; i++)
+      await jetstream(nc).publish(`${env.KRE_PREFIX}.limits.obs.logs`, `record ${i}`);
+    const limits = { maxBytes: 2 ** 20, maxAgeMs: 60_000 };
+    expect(await updateObservabilityStreamLimits(jsm, names, 'limits', limits)).toBe(true);
+    expect(await config()).toMatchObject({
+      max_bytes: 2 ** 20,
+      max_age: 60e9,
+      duplicate_window: 60e9, // no longer than max_age, which JetStream requires
+      subjects: [`${env.KRE_PREFIX}.limits.obs.>`],
+    });
+    expect((await jsm.streams.info(stream)).state.messages).toBe(3);
+    // No stream (not created yet, or deleted): nothing is made.
+    expect(await updateObservabilityStreamLimits(jsm, names, 'nostream', limits)).toBe(false);
+    await expect(jsm.streams.info(names.obsStream('nostream'))).rejects.toThrow(/stream not found/);
+    await jsm.streams.delete(stream);
   });
 
   it('removes every resource of a version it enumerates, and again when they are gone', async () => {

@@ -251,23 +251,44 @@ export async function deleteWorkflowStreams(
   }
 }
 
+/** Limits of a runtime's observability stream: its quota's `obsBytes` and `obsMaxAgeMs`. */
+export interface ObservabilityStreamLimits {
+  maxBytes?: number;
+  maxAgeMs?: number;
+}
+
+/** Today's limits when a caller (a test, the bench) gives none: the default quota's. */
+const OBS_STREAM_DEFAULTS = { maxBytes: 1024 ** 3, maxAgeMs: 7 * 24 * 3_600_000 };
+/** JetStream's default duplicate window; it may not be longer than the stream's `max_age`. */
+const DUPLICATE_WINDOW_MS = 120_000;
+
+function obsStreamLimits(limits: ObservabilityStreamLimits) {
+  const maxAgeMs = limits.maxAgeMs ?? OBS_STREAM_DEFAULTS.maxAgeMs;
+  return {
+    max_age: nanos(maxAgeMs),
+    max_bytes: limits.maxBytes ?? OBS_STREAM_DEFAULTS.maxBytes,
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, maxAgeMs)),
+  };
+}
+
 /**
  * The runtime's observability stream `<P>_<rt>_OBS` over `<p>.<rt>.obs.>` (limits retention:
- * mongo-writer's consumers read it; records older than `maxAgeMs` are dropped). Idempotent.
+ * mongo-writer's consumers read it; past `maxBytes`, or older than `maxAgeMs`, the oldest
+ * records are dropped, which mongo-writer counts). Idempotent: an existing stream gets these
+ * limits.
  */
 export async function provisionObservabilityStream(
   jsm: JetStreamManager,
   names: Names,
   runtimeId: string,
-  options: { maxAgeMs?: number; maxBytes?: number; storage?: 'file' | 'memory' } = {},
+  options: ObservabilityStreamLimits & { storage?: 'file' | 'memory' } = {},
 ): Promise<string> {
   const config = {
     name: names.obsStream(runtimeId),
     subjects: [`${names.obsPrefix(runtimeId)}.>`],
     retention: RetentionPolicy.Limits,
     storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
-    max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3_600_000),
-    max_bytes: options.maxBytes ?? 1024 ** 3,
+    ...obsStreamLimits(options),
     discard: DiscardPolicy.Old,
     allow_direct: true,
   };
@@ -280,4 +301,24 @@ export async function provisionObservabilityStream(
     await jsm.streams.add(config);
   }
   return config.name;
+}
+
+/**
+ * Sets the limits of a runtime's existing observability stream in place (its quota changed);
+ * shrinking drops the oldest records at once. Returns false when the stream does not exist
+ * (yet, or any more): the runtime's creation makes it with the quota it reads then.
+ */
+export async function updateObservabilityStreamLimits(
+  jsm: JetStreamManager,
+  names: Names,
+  runtimeId: string,
+  limits: Required<ObservabilityStreamLimits>,
+): Promise<boolean> {
+  try {
+    await jsm.streams.update(names.obsStream(runtimeId), obsStreamLimits(limits));
+    return true;
+  } catch (error) {
+    if (isApiError(error, JetStreamApiCodes.StreamNotFound)) return false;
+    throw error;
+  }
 }

@@ -123,6 +123,8 @@ describe(checkQuota.name, () => {
     cpuMillis: 10_000,
     gpus: 1,
     storageBytes: 2 * GI,
+    obsBytes: 2 ** 30,
+    obsMaxAgeMs: 604_800_000,
   };
   const none = { replicas: 0, memoryBytes: 0, cpuMillis: 0, gpus: 0, storageBytes: 0 };
 

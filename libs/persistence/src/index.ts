@@ -18,6 +18,7 @@ export {
   unsetConfigKeys,
   type ConfigValueDoc,
   type RuntimeDoc,
+  type StoredRuntimeQuota,
   type VersionDoc,
   type NodeAutoscaleDoc,
   type VersionScaleDoc,

@@ -5,6 +5,7 @@ import {
   IsEmail,
   IsEnum,
   IsInt,
+  IsOptional,
   IsString,
   Length,
   Matches,
@@ -90,7 +91,7 @@ export class RemoveRuntimeMemberInput {
 
 @InputType({
   description:
-    'A runtime’s quota, every field at once. Sizes and CPUs in Kubernetes’s units (`32Gi`, `512Mi`; `8`, `0.5`, `500m`).',
+    'A runtime’s quota, every field at once (the observability stream’s: when given). Sizes and CPUs in Kubernetes’s units (`32Gi`, `512Mi`; `8`, `0.5`, `500m`).',
 })
 export class SetRuntimeQuotaInput {
   @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
@@ -119,6 +120,24 @@ export class SetRuntimeQuotaInput {
   @IsString()
   @MaxLength(20)
   storage!: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Storage of the runtime’s observability stream (records waiting to be stored), e.g. `1Gi`; at least `1Mi`. Past it the oldest are dropped and counted. Absent: unchanged.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(20)
+  observabilityStorage?: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'How long a record may wait in the runtime’s observability stream, e.g. `7d`, `36h`, `90m`; at least `1m`. Absent: unchanged.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(20)
+  observabilityMaxAge?: string | null;
   @Field({ description: 'Why: recorded in the audit log.' })
   @IsString()
   @MaxLength(500)

@@ -1,4 +1,10 @@
-import { RuntimeRole, formatCpu, formatMemory, type RuntimeQuota as Quota } from '@libs/core';
+import {
+  RuntimeRole,
+  formatCpu,
+  formatDuration,
+  formatMemory,
+  type RuntimeQuota as Quota,
+} from '@libs/core';
 import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
 import type { AdminApiEnv } from '../admin-api.env.js';
 
@@ -47,6 +53,16 @@ export class RuntimeQuota {
       'JetStream storage of the versions’ streams, KV buckets and object stores, e.g. `16Gi`.',
   })
   storage!: string;
+  @Field({
+    description:
+      'Storage of the runtime’s observability stream (records waiting to be stored), e.g. `1Gi`: past it the oldest are dropped, counted in `kre_obs_records_dropped_total`.',
+  })
+  observabilityStorage!: string;
+  @Field({
+    description:
+      'How long a record may wait in the runtime’s observability stream, e.g. `7d`: older ones are dropped and counted.',
+  })
+  observabilityMaxAge!: string;
 }
 
 /** The quota as GraphQL shows it. */
@@ -57,6 +73,8 @@ export function runtimeQuotaOf(quota: Quota): RuntimeQuota {
     cpu: formatCpu(quota.cpuMillis),
     gpus: quota.gpus,
     storage: formatMemory(quota.storageBytes),
+    observabilityStorage: formatMemory(quota.obsBytes),
+    observabilityMaxAge: formatDuration(quota.obsMaxAgeMs),
   };
 }
 

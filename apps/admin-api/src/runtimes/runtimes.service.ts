@@ -9,14 +9,17 @@ import {
   UserActivityType,
   VersionStatus,
   formatCpu,
+  formatDuration,
   formatMemory,
   parseCpu,
+  parseDuration,
   parseMemory,
   type Clock,
+  type QuantityResult,
   type FieldError,
   type RuntimeQuota,
 } from '@libs/core';
-import { defaultRuntimeQuota } from '@libs/config';
+import { MIN_OBS_BYTES, MIN_OBS_MAX_AGE_MS, defaultRuntimeQuota } from '@libs/config';
 import { RuntimeJobsProducer } from '@libs/jobs';
 import {
   RuntimesRepository,
@@ -25,6 +28,7 @@ import {
   MembershipsRepository,
   UsersRepository,
   normalizeEmail,
+  quotaOf,
 } from '@libs/persistence';
 import { Inject, Injectable } from '@nestjs/common';
 import { ADMIN_API_ENV, type AdminApiEnv } from '../admin-api.env.js';
@@ -53,6 +57,14 @@ export class QueueUnavailableError extends ConflictError {
   }
 }
 
+/** The observability stream's storage: a size, at least 1Mi (less would drop records before mongo-writer reads them). */
+function parseObsBytes(text: unknown): QuantityResult {
+  const parsed = parseMemory(text);
+  if (parsed.ok && parsed.value < MIN_OBS_BYTES)
+    return { ok: false, reason: `must be at least 1Mi, not ${JSON.stringify(text)}` };
+  return parsed;
+}
+
 @Injectable()
 export class RuntimesService {
   constructor(
@@ -75,43 +87,81 @@ export class RuntimesService {
 
   /**
    * Sets the runtime's quota (platform admins). Versions already running keep running; the next
-   * start is checked against it (and, on Kubernetes, the namespace's ResourceQuota follows).
+   * start is checked against it (and, on Kubernetes, the namespace's ResourceQuota follows). A
+   * changed observability storage or maximum age is applied to the runtime's stream in place by
+   * an `update-quota` job (shrinking drops the oldest records not yet stored). Audited with the
+   * old and the new values. Absent observability fields keep the runtime's current ones.
    * @throws BadUserInputError naming each field that is not a quantity
    */
   async setQuota(
     me: Principal,
     runtimeId: string,
-    input: { replicas: number; memory: string; cpu: string; gpus: number; storage: string },
+    input: {
+      replicas: number;
+      memory: string;
+      cpu: string;
+      gpus: number;
+      storage: string;
+      observabilityStorage?: string | null;
+      observabilityMaxAge?: string | null;
+    },
     comment: string,
   ): Promise<RuntimeDoc> {
+    const old = quotaOf(await this.runtimes.get(runtimeId), this.defaultQuota);
     const errors: FieldError[] = [];
-    const read = (field: 'memory' | 'cpu' | 'storage') => {
-      const parsed = (field === 'cpu' ? parseCpu : parseMemory)(input[field]);
+    const read = (
+      field: 'memory' | 'cpu' | 'storage' | 'observabilityStorage' | 'observabilityMaxAge',
+      parse: (text: unknown) => QuantityResult,
+      fallback = 0,
+    ) => {
+      const text = input[field];
+      if (text === undefined || text === null) return fallback;
+      const parsed = parse(text);
       if (parsed.ok) return parsed.value;
       errors.push({ field: `input.${field}`, message: parsed.reason });
       return 0;
     };
     const quota: RuntimeQuota = {
       replicas: input.replicas,
-      memoryBytes: read('memory'),
-      cpuMillis: read('cpu'),
+      memoryBytes: read('memory', parseMemory),
+      cpuMillis: read('cpu', parseCpu),
       gpus: input.gpus,
-      storageBytes: read('storage'),
+      storageBytes: read('storage', parseMemory),
+      obsBytes: read('observabilityStorage', parseObsBytes, old.obsBytes),
+      obsMaxAgeMs: read(
+        'observabilityMaxAge',
+        (text) => parseDuration(text, MIN_OBS_MAX_AGE_MS),
+        old.obsMaxAgeMs,
+      ),
     };
     if (errors.length > 0) throw new BadUserInputError(errors);
     const runtime = await this.runtimes.setQuota(runtimeId, quota);
+    if (quota.obsBytes !== old.obsBytes || quota.obsMaxAgeMs !== old.obsMaxAgeMs) {
+      try {
+        await this.jobs.add('update-quota', { runtimeId, by: me.id });
+      } catch (error) {
+        await this.runtimes.setQuota(runtimeId, old);
+        throw new QueueUnavailableError(error);
+      }
+    }
+    const shown = (q: RuntimeQuota): Record<string, string> => ({
+      replicas: String(q.replicas),
+      memory: formatMemory(q.memoryBytes),
+      cpu: formatCpu(q.cpuMillis),
+      gpus: String(q.gpus),
+      storage: formatMemory(q.storageBytes),
+      observabilityStorage: formatMemory(q.obsBytes),
+      observabilityMaxAge: formatDuration(q.obsMaxAgeMs),
+    });
+    const was = Object.entries(shown(old)).map(([key, value]): [string, string] => [
+      `old${key[0]?.toUpperCase() ?? ''}${key.slice(1)}`,
+      value,
+    ]);
     await this.audit.record({
       type: UserActivityType.SET_RUNTIME_QUOTA,
       user: me,
       runtimeId,
-      vars: {
-        replicas: String(quota.replicas),
-        memory: formatMemory(quota.memoryBytes),
-        cpu: formatCpu(quota.cpuMillis),
-        gpus: String(quota.gpus),
-        storage: formatMemory(quota.storageBytes),
-        comment,
-      },
+      vars: { ...shown(quota), ...Object.fromEntries(was), comment },
     });
     return runtime;
   }

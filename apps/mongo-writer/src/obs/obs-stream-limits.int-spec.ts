@@ -5,7 +5,12 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, encodeRecord, provisionObservabilityStream } from '@libs/messaging';
+import {
+  connectNats,
+  encodeRecord,
+  provisionObservabilityStream,
+  updateObservabilityStreamLimits,
+} from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { mongooseOptions } from '@libs/persistence';
 import { engineCredentials, testEnv } from '@libs/testing';
@@ -33,7 +38,7 @@ const OPTIONS: ObsIngestionOptions = {
 describe('observability stream limits: what the stream drops is counted and said once', () => {
   const env = testEnv();
   const names = new Names(env.KRE_PREFIX);
-  const runtimes = ['quota-bytes', 'quota-age'];
+  const runtimes = ['quota-bytes', 'quota-age', 'quota-shrunk'];
   let admin: NatsConnection;
   let jsm: JetStreamManager;
   let js: JetStreamClient;
@@ -155,6 +160,38 @@ describe('observability stream limits: what the stream drops is counted and said
     expect(bursts).toEqual(Array.from({ length: kept }, (_, i) => dropped + i));
     expect(await writer.metric('kre_obs_records_dropped_total', { runtime: rt })).toBe(dropped);
     expect(await writer.metric('kre_obs_records_stored_total', { runtime: rt })).toBe(kept + 2);
+  });
+
+  it('a quota lowered in place drops the oldest waiting records at once: counted the same way', async () => {
+    const rt = 'quota-shrunk';
+    await provisionObservabilityStream(jsm, names, rt, { storage: 'file' }); // 1 GiB, 7 days
+    const writer = await start();
+    await log(rt, 'first');
+    await expect.poll(async () => (await documents(rt)).length, { timeout: 15_000 }).toBe(1);
+    const consumer = names.obsConsumer();
+    await jsm.consumers.pause(names.obsStream(rt), consumer, new Date(Date.now() + 3_600_000));
+    for (let i = 0; i < 1_000; i++) await log(rt, `waiting ${i}`);
+    expect((await stream(rt)).messages).toBe(1_001);
+    // The runtime's quota is lowered (the deployer's update-quota job): the stream keeps only
+    // the newest that fit.
+    const limits = { maxBytes: 64 * 1024, maxAgeMs: 7 * 86_400_000 };
+    expect(await updateObservabilityStreamLimits(jsm, names, rt, limits)).toBe(true);
+    const { first_seq: firstKept, messages: kept, bytes } = await stream(rt);
+    expect(bytes).toBeLessThanOrEqual(64 * 1024);
+    const dropped = firstKept - 2;
+    expect(dropped).toBeGreaterThan(500);
+    expect(kept).toBe(1_000 - dropped);
+    await jsm.consumers.resume(names.obsStream(rt), consumer);
+
+    await expect.poll(async () => (await documents(rt)).length, { timeout: 20_000 }).toBe(kept + 2);
+    const notices = (await documents(rt)).filter((d) => d.source === 'INGESTION');
+    expect(notices.map((n) => n.fields?.dropped)).toEqual([dropped]);
+    expect(
+      await writer.metric('kre_obs_records_dropped_total', {
+        runtime: rt,
+        reason: 'stream_limit',
+      }),
+    ).toBe(dropped);
   });
 
   it('past the stream’s maximum age while no mongo-writer runs: the next one counts the gap', async () => {

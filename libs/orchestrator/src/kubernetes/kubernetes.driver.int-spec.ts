@@ -412,6 +412,8 @@ describe("the runtime's quota", () => {
       cpuMillis: 4_500,
       gpus: 2,
       storageBytes: 0,
+      obsBytes: 1024 * MI,
+      obsMaxAgeMs: 604_800_000,
     };
     await driver.prepareRuntime(rt, quota);
     const p = plan({

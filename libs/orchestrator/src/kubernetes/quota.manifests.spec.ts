@@ -21,6 +21,8 @@ describe('the quota on Kubernetes', () => {
       cpuMillis: 3_500,
       gpus: 2,
       storageBytes: 1024 * MI,
+      obsBytes: 1024 * MI,
+      obsMaxAgeMs: 604_800_000,
     }).find((o): o is V1ResourceQuota => o.kind === 'ResourceQuota');
     expect(quota?.spec?.hard).toEqual({
       // The installation's own entries stay; the runtime's pods, limits and GPUs are added.

@@ -12,7 +12,6 @@ import {
   VersionStatus,
   systemClock,
   type Clock,
-  type RuntimeQuota,
 } from '@libs/core';
 import { keys } from '@libs/naming';
 import { mongo, type Model } from 'mongoose';
@@ -22,6 +21,7 @@ import { isDuplicateKey, withLease } from '../atomic.js';
 import {
   type KrtChunkDoc,
   type RuntimeDoc,
+  type StoredRuntimeQuota,
   type VersionDoc,
   type VersionScaleDoc,
 } from './catalog.schemas.js';
@@ -107,7 +107,7 @@ export class RuntimesRepository {
   }
 
   /** @throws RuntimeNotFoundError */
-  async setQuota(id: string, quota: RuntimeQuota): Promise<RuntimeDoc> {
+  async setQuota(id: string, quota: StoredRuntimeQuota): Promise<RuntimeDoc> {
     const doc = await this.model
       .findOneAndUpdate({ _id: id }, { $set: { quota: { ...quota } } }, { returnDocument: 'after' })
       .lean<RuntimeDoc>()

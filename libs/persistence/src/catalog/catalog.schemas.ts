@@ -1,6 +1,6 @@
 import { Schema } from 'mongoose';
 import type { Krt } from '@libs/krt';
-import type { RuntimeQuota, VersionStatus } from '@libs/core';
+import type { QuotaUsage, RuntimeQuota, VersionStatus } from '@libs/core';
 
 /** `runtimes` in the platform database; `_id` is the runtime id. */
 export interface RuntimeDoc {
@@ -27,12 +27,21 @@ export interface RuntimeDoc {
    * New runtimes get the installation's default; absent (a runtime from before quotas): the
    * installation's default applies, as `quotaOf` reads it.
    */
-  quota?: RuntimeQuota;
+  quota?: StoredRuntimeQuota;
 }
 
-/** The runtime's quota: its own, else the installation's default. */
+/** A stored quota: one set before the observability stream's fields existed lacks them. */
+export type StoredRuntimeQuota = QuotaUsage &
+  Partial<Pick<RuntimeQuota, 'obsBytes' | 'obsMaxAgeMs'>>;
+
+/**
+ * The runtime's quota: its own, else the installation's default; a quota stored before a field
+ * existed (the observability stream's, issue #15) gets the default for that field.
+ */
 export function quotaOf(runtime: Pick<RuntimeDoc, 'quota'>, defaults: RuntimeQuota): RuntimeQuota {
-  return runtime.quota ?? defaults;
+  if (!runtime.quota) return defaults;
+  const own = Object.entries(runtime.quota).filter(([, value]) => typeof value === 'number');
+  return { ...defaults, ...(Object.fromEntries(own) as Partial<RuntimeQuota>) };
 }
 
 /** The one reading of `requireInvocationKey` (absent: a runtime from before keys, open). */
@@ -59,6 +68,8 @@ export const runtimeSchema = new Schema<RuntimeDoc>(
           cpuMillis: Number,
           gpus: Number,
           storageBytes: Number,
+          obsBytes: Number,
+          obsMaxAgeMs: Number,
         },
         { _id: false },
       ),
