@@ -68,7 +68,7 @@ for (const part of parts)
 const sizeMb = parts.has('upload') ? Number(values['size-mb']) : 0;
 const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
-const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
+const { BENCH_ADMIN, benchApiToken, benchAppEnv, killWorkloads, sleep } = (await import(
   new URL('./harness.ts', import.meta.url).href
 )) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
@@ -457,15 +457,7 @@ try {
     apps.map((app) => new Promise((r) => (app.exitCode !== null ? r(null) : app.once('exit', r)))),
   );
   // Workloads run in their own process groups: stop whatever a failed run left.
-  const marker = `KRE_WORKLOAD_OWNER=bench@${join(work, 'state')}`;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker))
-        process.kill(-Number(pid), 'SIGKILL');
-    } catch {
-      // gone or not ours
-    }
-  }
+  killWorkloads(join(work, 'state'));
   await services.stop();
   rmSync(work, { recursive: true, force: true });
 }

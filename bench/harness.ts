@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** The admin every bench signs in as. */
 export const BENCH_ADMIN = 'admin@bench.test';
@@ -66,4 +67,38 @@ export async function benchApiToken(
   ).json()) as { data?: { generateApiToken: { token: string } }; errors?: unknown };
   if (!body.data) throw new Error(`generateApiToken: ${JSON.stringify(body.errors)}`);
   return { authorization: `Bearer ${body.data.generateApiToken.token}` };
+}
+
+/**
+ * The processes a bench's deployer started: the local driver marks each workload program with
+ * `KRE_WORKLOAD_OWNER=<prefix>@<state dir>` in its environment.
+ */
+export function workloadPids(stateDir: string, prefix = 'bench'): number[] {
+  const marker = `KRE_WORKLOAD_OWNER=${prefix}@${stateDir}`;
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker);
+      } catch {
+        return false; // gone, or not ours
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * Kills what a bench's deployer left running (workloads outlive their deployer by design). A
+ * workload's program is not its process group's leader (bubblewrap's process is): the group goes.
+ */
+export function killWorkloads(stateDir: string, prefix = 'bench'): void {
+  for (const pid of workloadPids(stateDir, prefix)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 }

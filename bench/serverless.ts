@@ -17,7 +17,7 @@
  * Options: --wakes N (default 10), --warm N (default 50), --dist DIR (another build's apps).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, openAsBlob, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, openAsBlob, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,27 +35,19 @@ const wakes = Number(values.wakes);
 const warmCalls = Number(values.warm);
 const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
-const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
-  new URL('./harness.ts', import.meta.url).href
-)) as typeof import('./harness.js');
+const {
+  BENCH_ADMIN,
+  benchApiToken,
+  benchAppEnv,
+  killWorkloads,
+  sleep,
+  workloadPids: benchWorkloadPids,
+} = (await import(new URL('./harness.ts', import.meta.url).href)) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
 
-/** The processes the deployer started for this bench (its marker in their environment). */
-const workloadPids = (): number[] =>
-  readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, 'latin1')
-          .split('\0')
-          .includes(`KRE_WORKLOAD_OWNER=bench@${join(work, 'state')}`);
-      } catch {
-        return false; // gone, or not ours
-      }
-    })
-    .map(Number);
+const workloadPids = () => benchWorkloadPids(join(work, 'state'));
 
 /** RSS and PSS (shared pages split between their sharers) of those processes, summed, bytes. */
 const workloadMemory = (): { processes: number; rss: number; pss: number } => {
@@ -340,13 +332,8 @@ try {
     ),
   );
   // Workloads run in their own process groups: stop what the deployer left (by its marker).
-  for (const pid of workloadPids()) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  // Workloads run in their own process groups: stop what the deployer left.
+  killWorkloads(join(work, 'state'));
   await services.stop();
   rmSync(work, { recursive: true, force: true });
 }
