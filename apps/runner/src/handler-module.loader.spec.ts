@@ -46,10 +46,30 @@ describe(loadHandlerModule.name, () => {
     ['syntax.mjs', 'export const handler = (;', 'cannot load src/syntax.mjs'],
     ['empty.mjs', 'export const other = 1;', 'exports no handler'],
     ['bad.mjs', 'export const handlers = { a: 1 };', '`handlers.a` must be a function'],
+    [
+      'batch.mjs',
+      'export const handler = () => 1; export const handlerBatch = 2;',
+      '`handlerBatch` must be a function',
+    ],
   ])('refuses %s with a clear error', async (name, text, message) => {
     const rel = file(name, text);
     await expect(loadHandlerModule(krt, rel)).rejects.toThrow(HandlerLoadError);
     await expect(loadHandlerModule(krt, rel)).rejects.toThrow(message);
+  });
+
+  it('reads handlerBatch (a batched node), alone or beside handler', async () => {
+    const alone = await loadHandlerModule(
+      krt,
+      file('only-batch.mjs', 'export const handlerBatch = (ctx, items) => items.map(() => 1);'),
+    );
+    expect(alone.handler).toBeUndefined();
+    expect(await alone.handlerBatch?.({} as never, [{ ctx: {} as never, data: {} }])).toEqual([1]);
+    const both = await loadHandlerModule(
+      krt,
+      file('both.cjs', 'module.exports = { handler: () => 2, handlerBatch: () => [] };'),
+    );
+    expect(typeof both.handler).toBe('function');
+    expect(typeof both.handlerBatch).toBe('function');
   });
 
   it('refuses a missing file and a path outside the KRT', async () => {

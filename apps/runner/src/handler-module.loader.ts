@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KrtPathError, resolveInsideKrt } from '@libs/config';
-import type { Handler, HandlerModule } from './handler.model.js';
+import type { BatchHandler, Handler, HandlerModule } from './handler.model.js';
 import { runAsUserCode } from './stdio.capture.js';
 
 /** The node's code cannot run here; the message says why and what to do. */
@@ -16,7 +16,8 @@ export class HandlerLoadError extends Error {
 const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 
 /**
- * Loads a node's handler module: ESM named exports `init`, `handler`, `handlers`; or a default
+ * Loads a node's handler module: ESM named exports `init`, `handler`, `handlers`, `handlerBatch`
+ * (docs/krt.md, "Batching"); or a default
  * export object with those keys; or CommonJS `module.exports` with them.
  * @throws HandlerLoadError for Python or unknown sources, a missing file, a module that fails to
  * load, or one that exports no handler.
@@ -62,10 +63,13 @@ export async function loadHandlerModule(
   const init = pick('init');
   const handler = pick('handler');
   const handlers = pick('handlers') ?? {};
+  const handlerBatch = pick('handlerBatch');
   if (init !== undefined && typeof init !== 'function')
     throw new HandlerLoadError(`${handlerPath}: \`init\` must be a function`);
   if (handler !== undefined && typeof handler !== 'function')
     throw new HandlerLoadError(`${handlerPath}: \`handler\` must be a function`);
+  if (handlerBatch !== undefined && typeof handlerBatch !== 'function')
+    throw new HandlerLoadError(`${handlerPath}: \`handlerBatch\` must be a function`);
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers))
     throw new HandlerLoadError(
       `${handlerPath}: \`handlers\` must be an object { [fromNode]: function }`,
@@ -73,13 +77,14 @@ export async function loadHandlerModule(
   for (const [from, fn] of Object.entries(handlers))
     if (typeof fn !== 'function')
       throw new HandlerLoadError(`${handlerPath}: \`handlers.${from}\` must be a function`);
-  if (!handler && Object.keys(handlers).length === 0)
+  if (!handler && !handlerBatch && Object.keys(handlers).length === 0)
     throw new HandlerLoadError(
-      `${handlerPath} exports no handler: export \`handler(ctx, data)\` and/or \`handlers = { [fromNode]: fn }\``,
+      `${handlerPath} exports no handler: export \`handler(ctx, data)\` and/or \`handlers = { [fromNode]: fn }\` (or \`handlerBatch(ctx, items)\` for a batched node)`,
     );
   return {
     init: init as HandlerModule['init'],
     handler: handler as Handler | undefined,
     handlers: Object.freeze({ ...(handlers as Record<string, Handler>) }),
+    ...(handlerBatch ? { handlerBatch: handlerBatch as BatchHandler } : {}),
   };
 }

@@ -84,6 +84,19 @@ export interface MessageSink {
 
 export type Handler = (ctx: HandlerContext, data: unknown) => unknown;
 
+/** One message of a batch: its own context (its request, its sends) and its data. */
+export interface BatchItem {
+  readonly ctx: HandlerContext;
+  readonly data: unknown;
+}
+
+/**
+ * `handlerBatch(ctx, items)` (KRT `batch`; docs/krt.md, "Batching"): `ctx` is the batch's (no
+ * request: logger, config, stores); returns one result per item, in order (`undefined` for no
+ * output, an `Error` to fail that item alone), or nothing when it sent through each item's ctx.
+ */
+export type BatchHandler = (ctx: HandlerContext, items: readonly BatchItem[]) => unknown;
+
 /** What a node's JavaScript module provides. */
 export interface HandlerModule {
   init?: (ctx: HandlerContext) => unknown;
@@ -91,4 +104,6 @@ export interface HandlerModule {
   handler?: Handler;
   /** Per input node: `{ [fromNode]: handler }`. */
   handlers: Readonly<Record<string, Handler>>;
+  /** Messages without an entry in `handlers`, several per call (the node's KRT `batch`). */
+  handlerBatch?: BatchHandler;
 }

@@ -12,7 +12,13 @@ import {
 } from '@libs/messaging';
 import { NOOP_SPAN, type TracedSpan, tracing } from '@libs/observability';
 import { type ContextDeps, createContext } from './handler-context.factory.js';
-import type { HandlerModule } from './handler.model.js';
+import type { HandlerContext, HandlerModule } from './handler.model.js';
+import {
+  type BatchSettings,
+  type ItemOutcome,
+  MessageBatcher,
+  batchOutcomes,
+} from './message.batcher.js';
 import { MessageScope, type ScopeDeps, TransientPublishError } from './message.scope.js';
 import type { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
@@ -32,8 +38,10 @@ export interface NodeRunnerDeps {
   /** Shared by every message's scope (its sends). */
   scope: ScopeDeps;
   interest: StreamInterestTracker;
-  /** Bounds the messages handled at once (KRT_MAX_IN_FLIGHT). */
+  /** Bounds the messages held at once (KRT_MAX_IN_FLIGHT; with batching `inFlightBound`). */
   slots: Semaphore;
+  /** The node's adaptive batching (`batchSettingsOf`), when its messages go to `handlerBatch`. */
+  batch?: BatchSettings;
 }
 
 class HandlerTimeoutError extends Error {
@@ -50,8 +58,28 @@ interface Input {
   ackWaitMs: number;
 }
 
+/** A decoded message on its way to its handler: its scope, span and in-progress acks are open. */
+interface Prepared {
+  m: JsMsg;
+  started: number;
+  envelope: KreMessage;
+  requestId: string;
+  fromNode: string;
+  span: TracedSpan;
+  scope: MessageScope;
+  working: ReturnType<typeof setInterval>;
+}
+
+/** A message waiting in a batch; `settle` frees its slot once its outcome is sent. */
+interface Batched {
+  p: Prepared;
+  data: unknown;
+  settle: () => void;
+}
+
 const REPLY_SUBJECT = /^[^\s*>]+$/;
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 const delay = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
@@ -74,6 +102,7 @@ export class NodeRunner {
   private readonly inputs: Input[];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly iterators = new Set<ConsumerMessages>();
+  private readonly batcher?: MessageBatcher<Batched>;
   private stopping = false;
 
   constructor(deps: NodeRunnerDeps) {
@@ -86,6 +115,12 @@ export class NodeRunner {
     this.scopeDeps = deps.scope;
     this.interest = deps.interest;
     this.slots = deps.slots;
+    if (deps.batch)
+      this.batcher = new MessageBatcher<Batched>(deps.batch, (items) => {
+        this.runBatch(items).catch((error: unknown) =>
+          this.logger.error(`a batch of ${items.length}: ${errorText(error)}`),
+        );
+      });
     this.inputs = deps.env.KRT_NATS_INPUTS.map((i) => ({ ...i, bound: false, ackWaitMs: 5_000 }));
   }
 
@@ -155,7 +190,7 @@ export class NodeRunner {
 
   private async consume(input: Input, consumer: Consumer): Promise<void> {
     const messages = await consumer.consume({
-      max_messages: this.env.KRT_MAX_IN_FLIGHT,
+      max_messages: this.slots.size,
       expires: 30_000,
     });
     this.iterators.add(messages);
@@ -224,6 +259,40 @@ export class NodeRunner {
 
   /** One message, from decoding to ack. Never throws for the message's own faults. */
   private async handle(input: Input, m: JsMsg): Promise<void> {
+    const p = this.prepare(input, m);
+    if (!p) return;
+    const fn = this.mod.handlers[p.fromNode];
+    // Batched node: what the per-sender handlers do not take waits for its batch (settled, and
+    // its slot freed, when its own outcome is sent).
+    if (this.batcher && !fn) return this.enqueue(p);
+    const abort = new AbortController();
+    let outcome: ItemOutcome;
+    try {
+      const handler = fn ?? this.mod.handler;
+      if (!handler)
+        throw new Error(
+          `no handler for messages from "${p.fromNode}": export \`handler\`, or \`handlers["${p.fromNode}"]\``,
+        );
+      const data = this.codec.unpack(p.envelope.payload);
+      const ctx = this.messageContext(p, abort.signal);
+      const value = await this.withTimeout(
+        new Promise((done) =>
+          done(runAsUserCode({ requestId: p.requestId }, () => handler(ctx, data))),
+        ),
+        abort,
+      );
+      outcome = { ok: true, value };
+    } catch (error) {
+      outcome = { ok: false, error: asError(error) };
+    }
+    await this.finish(p, outcome);
+  }
+
+  /**
+   * Decodes a message and opens its scope and span; answers (and settles) at once one that is
+   * invalid or whose request expired (undefined then).
+   */
+  private prepare(input: Input, m: JsMsg): Prepared | undefined {
     const started = performance.now();
     const nodeId = this.env.KRT_NODE_ID;
     const incoming = m.headers;
@@ -241,7 +310,7 @@ export class NodeRunner {
       if (headerRequestId)
         this.newScope(headerRequestId, replyTo, incoming, input, m, NOOP_SPAN).fail(reason);
       m.term(reason.slice(0, 200));
-      return;
+      return undefined;
     }
     const { requestId, fromNode } = envelope;
     const deadline = Number(incoming?.get(KreHeader.deadline) || 0);
@@ -255,50 +324,95 @@ export class NodeRunner {
         },
       );
       m.ack();
-      return;
+      return undefined;
     }
-
     const span = this.span(incoming, fromNode, requestId);
-    const scope = this.newScope(requestId, replyTo, incoming, input, m, span);
-    const abort = new AbortController();
-    const working = setInterval(() => m.working(), Math.max(50, input.ackWaitMs / 3));
-    let failed = false;
+    return {
+      m,
+      started,
+      envelope,
+      requestId,
+      fromNode,
+      span,
+      scope: this.newScope(requestId, replyTo, incoming, input, m, span),
+      working: setInterval(() => m.working(), Math.max(50, input.ackWaitMs / 3)),
+    };
+  }
+
+  private messageContext(p: Prepared, signal: AbortSignal): HandlerContext {
+    return createContext(this.context, {
+      requestId: p.requestId,
+      fromNode: p.fromNode,
+      messageType: p.envelope.messageType,
+      signal,
+      sink: p.scope,
+    });
+  }
+
+  /** Into the batch being formed; handed out early when the replica may hold no more messages. */
+  private enqueue(p: Prepared): Promise<void> {
+    const batcher = this.batcher!;
+    let data: unknown;
     try {
-      const fn = this.mod.handlers[fromNode] ?? this.mod.handler;
-      if (!fn)
-        throw new Error(
-          `no handler for messages from "${fromNode}": export \`handler\`, or \`handlers["${fromNode}"]\``,
-        );
-      const data = this.codec.unpack(envelope.payload);
-      const ctx = createContext(this.context, {
-        requestId,
-        fromNode,
-        messageType: envelope.messageType,
-        signal: abort.signal,
-        sink: scope,
-      });
+      data = this.codec.unpack(p.envelope.payload);
+    } catch (error) {
+      return this.finish(p, { ok: false, error: asError(error) });
+    }
+    return new Promise<void>((settle) => {
+      batcher.add({ p, data, settle });
+      if (this.slots.inUse >= this.slots.size) batcher.flush();
+    });
+  }
+
+  /**
+   * One call of `handlerBatch` for a batch: each item gets its own context (its request, its
+   * sends) and its own outcome; a throw or timeout of the call fails every item of it, each with
+   * its own ERROR.
+   */
+  private async runBatch(items: Batched[]): Promise<void> {
+    const fn = this.mod.handlerBatch!;
+    const abort = new AbortController();
+    let outcomes: ItemOutcome[];
+    try {
+      const ctx: HandlerContext = { ...createContext(this.context), signal: abort.signal };
+      const list = items.map((item) =>
+        Object.freeze({ ctx: this.messageContext(item.p, abort.signal), data: item.data }),
+      );
       const result = await this.withTimeout(
-        new Promise((done) => done(runAsUserCode({ requestId }, () => fn(ctx, data)))),
+        new Promise((done) => done(runAsUserCode({}, () => fn(ctx, list)))),
         abort,
       );
-      if (result !== undefined && !scope.hasExited) scope.output(result, {});
+      outcomes = batchOutcomes(result, items.length);
+    } catch (error) {
+      const failure = asError(error);
+      outcomes = items.map(() => ({ ok: false, error: failure }));
+    }
+    await Promise.all(
+      items.map((item, i) => this.finish(item.p, outcomes[i]).finally(item.settle)),
+    );
+  }
+
+  /** Sends a message's outcome (its output, or its ERROR), then acks (naks when publishing failed). */
+  private async finish(p: Prepared, outcome: ItemOutcome): Promise<void> {
+    const { m, scope, span, fromNode, requestId } = p;
+    const nodeId = this.env.KRT_NODE_ID;
+    let failed = false;
+    try {
+      if (!outcome.ok) throw outcome.error;
+      if (outcome.value !== undefined && !scope.hasExited) scope.output(outcome.value, {});
       scope.close();
       await scope.flush();
       m.ack();
     } catch (error) {
       scope.close();
       span.fail(error);
+      failed = true;
       if (error instanceof TransientPublishError) {
         this.logger.warn(`${error.message}; message ${m.seq} will be redelivered`);
         m.nak(1_000);
-        failed = true;
         return;
       }
-      failed = true;
-      const text =
-        error instanceof HandlerTimeoutError
-          ? `node "${nodeId}" failed on a message from "${fromNode}": ${error.message}`
-          : `node "${nodeId}" failed on a message from "${fromNode}": ${errorText(error)}`;
+      const text = `node "${nodeId}" failed on a message from "${fromNode}": ${errorText(error)}`;
       this.obs.log(
         'ERROR',
         error instanceof Error && error.stack ? `${text}\n${error.stack}` : text,
@@ -310,10 +424,10 @@ export class NodeRunner {
       scope.fail(text);
       m.ack();
     } finally {
-      clearInterval(working);
+      clearInterval(p.working);
       scope.close();
       span.end();
-      this.obs.metric(fromNode, performance.now() - started, failed);
+      this.obs.metric(fromNode, performance.now() - p.started, failed);
     }
   }
 
@@ -361,6 +475,8 @@ export class NodeRunner {
     this.stopping = true;
     this.interest.stop();
     for (const messages of this.iterators) messages.stop();
+    // A batch being formed gets no further message: hand it out now rather than at its timer.
+    this.batcher?.flush();
     const pending = [...this.inFlight];
     if (pending.length) this.logger.log(`finishing ${pending.length} message(s) in flight`);
     await Promise.race([

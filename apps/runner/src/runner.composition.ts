@@ -12,6 +12,7 @@ import { NodeRunner } from './node-runner.service.js';
 import { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
 import { Semaphore } from './in-flight.semaphore.js';
+import { batchSettingsOf, inFlightBound } from './message.batcher.js';
 import { maskOutput, writeRawStdout } from './stdio.capture.js';
 import { StreamInterestTracker } from './stream-interest.tracker.js';
 
@@ -25,9 +26,11 @@ export interface RunnerDeps {
  * The runner's composition root: every object of one node replica, and what each depends on.
  * Nothing runs yet (`NodeRunner.start()` runs `init` and binds the consumers); the host decides
  * when (runner.module.ts: Nest, at bootstrap).
- * @throws Error when the version's proto (KRT_ENTRYPOINT_PROTO) cannot be loaded.
+ * @throws Error when the version's proto (KRT_ENTRYPOINT_PROTO) cannot be loaded, or the KRT
+ * sets `batch` for a module without `handlerBatch`.
  */
 export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps): NodeRunner {
+  const batch = batchSettingsOf(env, handlerModule);
   // No account-wide call ($JS.API.INFO): a workload's identity may not make one.
   const js = jetstream(nc, { checkAPI: false });
   const codec = new PayloadCodec(
@@ -90,7 +93,8 @@ export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps)
     context,
     scope,
     interest,
-    slots: new Semaphore(env.KRT_MAX_IN_FLIGHT),
+    slots: new Semaphore(inFlightBound(env, batch)),
+    batch,
   });
 }
 
