@@ -53,6 +53,8 @@ interface Seen {
   json: unknown;
 }
 
+/** The batched node's maxSize. */
+const BATCH_SIZE = 4;
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -83,6 +85,20 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
               env: { KRT_HANDLER_TIMEOUT: '1.5' },
             },
             { name: 'x', src: runner.handler, subscriptions: [{ node: 'feeder' }] },
+            // Batched (KRT `batch: {maxSize: 4, maxLatencyMs: 1000}`, as the plan passes it), with
+            // an in-flight bound below maxSize: the replica still holds a full batch.
+            {
+              name: 'b',
+              src: runner.handler,
+              subscriptions: [{ node: 'bfeed' }],
+              env: {
+                KRT_BATCH_MAX_SIZE: String(BATCH_SIZE),
+                KRT_BATCH_MAX_LATENCY_MS: '1000',
+                KRT_MAX_IN_FLIGHT: '1',
+              },
+            },
+            { name: 'bsink', src: runner.handler, subscriptions: [{ node: 'b' }] },
+            { name: 'bfeed', src: runner.handler, subscriptions: [] },
             // Nodes without runners: their consumers make the outputs they read worth publishing.
             { name: 'sink', src: runner.handler, subscriptions: [{ node: 'n' }] },
             { name: 'sider', src: runner.handler, subscriptions: [{ node: 'n', channel: 'side' }] },
@@ -129,7 +145,7 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
           json: codec.unpack(envelope.payload),
         });
       };
-      for (const s of [replyTo, subject('n'), `${subject('n')}.>`, subject('x')])
+      for (const s of [replyTo, subject('n'), `${subject('n')}.>`, subject('x'), subject('b')])
         subs.push(
           dp.nc.subscribe(s, {
             callback: (error, msg) => {
@@ -148,6 +164,7 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       await dp.nc.flush();
       await start('n');
       xRunner = await start('x');
+      await start('b');
     });
     afterAll(async () => {
       for (const s of subs) s.unsubscribe();
@@ -349,6 +366,95 @@ export function describeRunnerConformance(runner: RunnerUnderTest): void {
       await expect
         .poll(() => ackState('x_feeder'), { timeout: 10_000 })
         .toEqual({ pending: 0, deliveries: before.deliveries + 1 });
+    });
+
+    /** Publishes one batch's worth at once, as `bfeed`; the request ids in order. */
+    const sendBatch = (items: Record<string, unknown>[]) =>
+      Promise.all(items.map((fields) => send('bfeed', typed(fields))));
+
+    it('batch: up to maxSize messages in one handlerBatch call, each request gets its own output', async () => {
+      const before = await ackState('b_bfeed');
+      const texts = ['a', 'b', 'c', 'd'];
+      const ids = await sendBatch(texts.map((text) => ({ mode: 'echo', text })));
+      for (const [i, id] of ids.entries()) {
+        const [out] = await waitFor(id, subject('b'));
+        expect(out.envelope).toMatchObject({
+          requestId: id,
+          fromNode: 'b',
+          messageType: MessageType.OK,
+        });
+        expect(out.json).toEqual({ text: texts[i], size: BATCH_SIZE, requestId: id });
+        expect(out.headers?.get(KreHeader.requestId)).toBe(id);
+      }
+      await expect
+        .poll(() => ackState('b_bfeed'), { timeout: 10_000 })
+        .toEqual({ pending: 0, deliveries: before.deliveries + BATCH_SIZE });
+    });
+
+    it('batch: a lone message is handled maxLatencyMs after it came, in a batch of one', async () => {
+      const [id] = await sendBatch([{ mode: 'echo', text: 'alone' }]);
+      const [out] = await waitFor(id, subject('b'));
+      expect(out.json).toEqual({ text: 'alone', size: 1, requestId: id });
+    });
+
+    it("batch: one failing item gets its own ERROR; the others' outputs flow; all acked once", async () => {
+      const before = await ackState('b_bfeed');
+      const ids = await sendBatch([
+        { mode: 'echo', text: 'ok1' },
+        { mode: 'throw', text: 'item2' },
+        { mode: 'send', text: 'sent3' },
+        { mode: 'echo', text: 'ok4' },
+      ]);
+      const [error] = await waitFor(ids[1], replyTo);
+      expect(error.envelope.messageType).toBe(MessageType.ERROR);
+      expect(error.envelope.error).toMatch(/node "b".*conformance failure item2/);
+      expect((await waitFor(ids[0], subject('b')))[0].json).toEqual({
+        text: 'ok1',
+        size: BATCH_SIZE,
+        requestId: ids[0],
+      });
+      expect((await waitFor(ids[2], subject('b')))[0].json).toEqual({
+        step: 'sent',
+        text: 'sent3',
+        requestId: ids[2],
+      });
+      expect((await waitFor(ids[3], subject('b')))[0].json).toEqual({
+        text: 'ok4',
+        size: BATCH_SIZE,
+        requestId: ids[3],
+      });
+      await expect
+        .poll(() => ackState('b_bfeed'), { timeout: 10_000 })
+        .toEqual({ pending: 0, deliveries: before.deliveries + BATCH_SIZE });
+      expect(of(ids[1], subject('b'))).toEqual([]);
+      for (const id of [ids[0], ids[2], ids[3]]) expect(of(id, replyTo)).toEqual([]);
+      expect(of(ids[1], replyTo)).toHaveLength(1);
+    });
+
+    it('batch: a wrong-length result or a throw fails each request of the batch with its own ERROR', async () => {
+      for (const [bad, message] of [
+        ['short', /returned 3 results for 4 messages/],
+        ['raise', /conformance batch failure of 4/],
+      ] as const) {
+        const ids = await sendBatch([
+          { mode: 'echo', text: '1' },
+          { mode: bad, text: '2' },
+          { mode: 'send', text: '3' },
+          { mode: 'echo', text: '4' },
+        ]);
+        for (const id of ids) {
+          const [error] = await waitFor(id, replyTo);
+          expect(error.envelope).toMatchObject({ requestId: id, messageType: MessageType.ERROR });
+          expect(error.envelope.error).toMatch(message);
+          expect(error.headers?.get(KreHeader.requestId)).toBe(id);
+        }
+        // Acked after what it would have published: nothing of this batch went downstream.
+        await expect
+          .poll(async () => (await ackState('b_bfeed')).pending, { timeout: 10_000 })
+          .toBe(0);
+        await dp.nc.flush();
+        for (const id of ids) expect(of(id, subject('b'))).toEqual([]);
+      }
     });
 
     it('redelivers a message held by a killed replica to the next one', async () => {

@@ -5,6 +5,7 @@ import asyncio
 from google.protobuf import json_format, struct_pb2
 
 from conformance_pb2 import Req
+from batch import handler_batch  # noqa: F401  (the batched node's handler)
 
 
 def as_dict(data):

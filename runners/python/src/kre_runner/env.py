@@ -60,6 +60,9 @@ class RunnerEnv:
     nats_inbox_prefix: str | None
     kre_prefix: str = "kre"
     extra: dict = field(default_factory=dict)
+    # The node's KRT `batch` (KRT_BATCH_MAX_SIZE, KRT_BATCH_MAX_LATENCY_MS): None when unset.
+    batch_max_size: int | None = None
+    batch_max_latency_ms: int | None = None
 
 
 def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
@@ -141,6 +144,24 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
             problems.append("KRT_MAX_IN_FLIGHT: must be an integer from 1 to 10000")
             max_in_flight = 16
 
+    def whole(key: str, low: int, high: int) -> int | None:
+        raw = src.get(key)
+        if raw is None or raw == "":
+            return None
+        try:
+            n = int(raw)
+        except ValueError:
+            n = low - 1
+        if not low <= n <= high:
+            problems.append(f"{key}: must be an integer from {low} to {high}")
+            return None
+        return n
+
+    batch_max_size = whole("KRT_BATCH_MAX_SIZE", 1, 1024)
+    batch_max_latency_ms = whole("KRT_BATCH_MAX_LATENCY_MS", 0, 10_000)
+    if (not src.get("KRT_BATCH_MAX_SIZE")) != (not src.get("KRT_BATCH_MAX_LATENCY_MS")):
+        problems.append("KRT_BATCH_MAX_LATENCY_MS: KRT_BATCH_MAX_SIZE and KRT_BATCH_MAX_LATENCY_MS are set together (the KRT batch)")
+
     prefix = src.get("KRE_PREFIX") or "kre"
     env = RunnerEnv(
         runtime_id=slug("KRT_RUNTIME_ID", "runtime"),
@@ -167,6 +188,8 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
         entrypoint_proto=opt("KRT_ENTRYPOINT_PROTO"),
         handler_timeout=seconds("KRT_HANDLER_TIMEOUT", 25.0, 3600.0),
         max_in_flight=max_in_flight,
+        batch_max_size=batch_max_size,
+        batch_max_latency_ms=batch_max_latency_ms,
         config_keys=tuple(k.strip() for k in (src.get("KRT_CONFIG_KEYS") or "").split(",") if k.strip()),
         config_files_dir=opt("KRT_CONFIG_FILES_DIR"),
         nats_creds=opt("KRT_NATS_CREDS"),

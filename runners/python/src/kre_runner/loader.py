@@ -33,6 +33,8 @@ class HandlerModule:
     init: Optional[Callable] = None
     handler: Optional[Callable] = None
     handlers: dict[str, Callable] = field(default_factory=dict)
+    # `handler_batch(ctx, items)`: the node's KRT `batch` (kre_runner/batching.py).
+    batch: Optional[Callable] = None
 
     def pick(self, from_node: str) -> Optional[Callable]:
         return self.handlers.get(from_node) or self.handler
@@ -172,6 +174,12 @@ def uses_protobuf(folder: str, limit: int = 500) -> bool:
 
 
 def inspect_module(module, handler_path: str, folder: Optional[str] = None) -> HandlerModule:
+    mod = _inspect_module(module, handler_path, folder)
+    mod.batch = _callable(module, "handler_batch", handler_path)
+    return mod
+
+
+def _inspect_module(module, handler_path: str, folder: Optional[str] = None) -> HandlerModule:
     init = _callable(module, "init", handler_path)
     default = _callable(module, "default_handler", handler_path)
     custom = getattr(module, "custom_handlers", None)
@@ -189,10 +197,14 @@ def inspect_module(module, handler_path: str, folder: Optional[str] = None) -> H
         if not is_async or (folder is not None and not uses_protobuf(folder)):
             return HandlerModule("dict", module, init, handler, {})
         return HandlerModule("v1", module, init, handler, {})
+    if callable(getattr(module, "handler_batch", None)):
+        # Only `handler_batch` (a batched node): messages come in lists, even of one.
+        return HandlerModule("v3", module, init, None, {})
     raise HandlerLoadError(
         f"{handler_path} defines no handler: define `async def default_handler(ctx, data)` "
         "(kre-py v3; optionally `custom_handlers = {\"<from node>\": handler}`) "
-        "or `async def handler(ctx, data)` returning the output (kre-py v1)"
+        "or `async def handler(ctx, data)` returning the output (kre-py v1), "
+        "or `async def handler_batch(ctx, items)` for a batched node"
     )
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import time
 import traceback
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from google.protobuf import any_pb2
 
@@ -25,6 +25,7 @@ from .context import ContextDeps, HandlerContext
 from .env import Input, RunnerEnv
 from .loader import HandlerModule
 from .obs import ObsPublisher
+from .batching import BatchItem, Batcher, Outcome, batch_outcomes, batch_settings_of, in_flight_bound
 from .scope import MessageScope, ScopeDeps, TransientPublishError
 from .tracing import Span, Tracer
 
@@ -88,6 +89,20 @@ class StreamInterest:
     def stop(self) -> None:
         if self.task:
             self.task.cancel()
+
+
+class _Prepared(NamedTuple):
+    """A decoded message on its way to its handler: its scope and span are open."""
+
+    msg: Any
+    seq: int
+    started: float
+    envelope: Any
+    request_id: str
+    from_node: str
+    span: Optional[Span]
+    scope: MessageScope
+    user: stdio.UserScope
 
 
 class _Bound:
@@ -213,7 +228,11 @@ class NodeRunner:
         self.inputs = [_Bound(i) for i in env.inputs]
         self.stopping = False
         self.in_flight: set[asyncio.Task] = set()
-        self.slots = Slots(env.max_in_flight)
+        # The node's KRT batch: messages for the default handler go to handler_batch in lists.
+        batch = batch_settings_of(env, mod)
+        self.batcher: Optional[Batcher] = Batcher(batch, self._start_batch) if batch else None
+        self.bound = in_flight_bound(env, batch)
+        self.slots = Slots(self.bound)
         self.types = None  # the version's proto, for dict-era nodes
         if mod.era == "dict" and env.entrypoint_proto:
             from .protofile import ProtoTypes
@@ -304,7 +323,7 @@ class NodeRunner:
         unknown request is ignored."""
         inbox = self.nc.new_inbox()
         api = f"$JS.API.CONSUMER.MSG.NEXT.{self.env.stream}.{spec.consumer}"
-        credit = PullCredit(self.env.max_in_flight)
+        credit = PullCredit(self.bound)
         state = {"activity": time.monotonic(), "gone": False}
         wake = asyncio.Event()
         self._wake.add(wake)
@@ -419,6 +438,48 @@ class NodeRunner:
         )
 
     async def _handle(self, spec: _Bound, msg) -> None:
+        p = await self._prepare(spec, msg)
+        if p is None:
+            return
+        fn = self.mod.handlers.get(p.from_node)
+        if self.batcher is not None and fn is None:
+            # Batched node: what the per-sender handlers do not take waits for its batch (this
+            # task, and its slot, end when its own outcome is sent).
+            await self._enqueue(p)
+            return
+        fn = fn or self.mod.handler
+        try:
+            if fn is None:
+                name = "handler" if self.mod.era == "v1" else "default_handler"
+                raise LookupError(
+                    f'no handler for messages from "{p.from_node}": define `{name}`, or custom_handlers["{p.from_node}"]'
+                )
+            data = self._data(p.envelope)
+            ctx = HandlerContext(self.context, p.scope, p.envelope)
+            # This task runs only this message: the user scope marks what it prints as its own.
+            stdio.current.set(p.user)
+            try:
+                async with asyncio.timeout(self.env.handler_timeout):
+                    if self.mod.era == "dict" and not inspect.iscoroutinefunction(fn):
+                        # kre-py 1.1's synchronous handlers: in a thread, so acks and timeouts go on
+                        result = await asyncio.to_thread(_call_sync, fn, ctx, data)
+                    else:
+                        result = await _call(fn, ctx, data)
+            except TimeoutError:
+                raise HandlerTimeoutError(self.env.handler_timeout) from None
+            outcome = Outcome(True, result if self.mod.era in ("v1", "dict") else None)
+        except Exception as error:
+            outcome = Outcome(False, error=error)
+        await self._finish(p, outcome)
+
+    def _data(self, envelope) -> Any:
+        if self.mod.era == "dict":
+            return self._as_dict(envelope.payload)
+        return envelope.payload if envelope.payload is not None else any_pb2.Any()
+
+    async def _prepare(self, spec: _Bound, msg) -> Optional["_Prepared"]:
+        """Decodes a message and opens its scope and span; answers at once one that is invalid or
+        whose request expired (None then)."""
         started = time.perf_counter()
         node_id = self.env.node_id
         incoming = dict(msg.headers or {})
@@ -436,8 +497,8 @@ class NodeRunner:
             if header_request_id:
                 await self._scope(header_request_id, reply_to, incoming, spec, seq).fail(reason)
             await _quietly(msg.term())
-            return
-        request_id, from_node = envelope.request_id, envelope.from_node
+            return None
+        request_id = envelope.request_id
         try:
             deadline = int(incoming.get(codec.H_DEADLINE) or 0)
         except ValueError:
@@ -445,42 +506,72 @@ class NodeRunner:
         if deadline > 0 and time.time() * 1000 > deadline:
             self.obs.log("DEBUG", f'request {request_id} expired before node "{node_id}" took it: skipped', "RUNNER", request_id)
             await _quietly(msg.ack())
-            return
-
-        span = self._span(incoming, from_node, request_id)
+            return None
+        span = self._span(incoming, envelope.from_node, request_id)
         scope = self._scope(request_id, reply_to, incoming, spec, seq, span)
-        user = stdio.UserScope(request_id)
-        failed = False
+        return _Prepared(msg, seq, started, envelope, request_id, envelope.from_node, span, scope, stdio.UserScope(request_id))
+
+    async def _enqueue(self, p: "_Prepared") -> None:
+        """Into the batch being formed; handed out early when the replica may hold no more."""
         try:
-            fn = self.mod.pick(from_node)
-            if fn is None:
-                name = "handler" if self.mod.era == "v1" else "default_handler"
-                raise LookupError(
-                    f'no handler for messages from "{from_node}": define `{name}`, or custom_handlers["{from_node}"]'
-                )
-            if self.mod.era == "dict":
-                data = self._as_dict(envelope.payload)
-            else:
-                data = envelope.payload if envelope.payload is not None else any_pb2.Any()
-            ctx = HandlerContext(self.context, scope, envelope)
-            # This task runs only this message: the user scope marks what it prints as its own.
-            stdio.current.set(user)
+            data = self._data(p.envelope)
+        except Exception as error:
+            await self._finish(p, Outcome(False, error=error))
+            return
+        done = asyncio.get_running_loop().create_future()
+        self.batcher.add((p, data, done))
+        if self.slots.free <= 0:
+            self.batcher.flush()
+        await done
+
+    def _start_batch(self, items: list) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_batch(items))
+        self.in_flight.add(task)
+        task.add_done_callback(self._done)
+
+    async def _run_batch(self, items: list) -> None:
+        """One call of `handler_batch`: each item gets its own context (its request, its sends)
+        and its own outcome; a raise or timeout of the call fails every item, each with its own
+        ERROR."""
+        fn = self.mod.batch
+        batch = [BatchItem(HandlerContext(self.context, p.scope, p.envelope), data) for p, data, _ in items]
+        # This task runs only this batch: what it prints is user code's (no one request's).
+        user = stdio.UserScope()
+        stdio.current.set(user)
+        try:
             try:
                 async with asyncio.timeout(self.env.handler_timeout):
-                    if self.mod.era == "dict" and not inspect.iscoroutinefunction(fn):
-                        # kre-py 1.1's synchronous handlers: in a thread, so acks and timeouts go on
-                        result = await asyncio.to_thread(_call_sync, fn, ctx, data)
-                    else:
-                        result = await _call(fn, ctx, data)
+                    result = await _call(fn, HandlerContext(self.context), batch)
             except TimeoutError:
                 raise HandlerTimeoutError(self.env.handler_timeout) from None
-            if self.mod.era in ("v1", "dict") and result is not None:
+            outcomes = batch_outcomes(result, len(items))
+        except Exception as error:
+            outcomes = [Outcome(False, error=error) for _ in items]
+        finally:
+            stdio.end_scope(user)
+        try:
+            await asyncio.gather(*(self._finish(p, outcome) for (p, _, _), outcome in zip(items, outcomes)))
+        finally:
+            for _, _, done in items:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _finish(self, p: "_Prepared", outcome: Outcome) -> None:
+        """Sends a message's outcome (its output, or its ERROR), then acks (naks when publishing
+        failed, so it is retried)."""
+        scope, span, msg = p.scope, p.span, p.msg
+        failed = False
+        try:
+            if not outcome.ok:
+                raise outcome.error
+            result = outcome.value
+            if result is not None:
                 if scope.v1_early_exit:
                     scope.early_exit(result, "the return value")
                 elif not scope.exited:
                     scope.output(result, "", "the return value")
             elif self.mod.era in ("v1", "dict") and scope.v1_early_exit:
-                scope.warn(f"ctx.early_exit() was called but the handler returned nothing: request {request_id} gets no answer from this node")
+                scope.warn(f"ctx.early_exit() was called but the handler returned nothing: request {p.request_id} gets no answer from this node")
             scope.close()
             await scope.flush()
             await msg.ack()
@@ -489,26 +580,26 @@ class NodeRunner:
             failed = True
             if span is not None:
                 span.fail(str(error))
-            log.warning("%s; message %s will be redelivered", error, seq)
+            log.warning("%s; message %s will be redelivered", error, p.seq)
             await _quietly(msg.nak(delay=1))
         except Exception as error:
             scope.close()
             failed = True
-            text = f'node "{node_id}" failed on a message from "{from_node}": {error_text(error)}'
+            text = f'node "{self.env.node_id}" failed on a message from "{p.from_node}": {error_text(error)}'
             detail = text
             if not isinstance(error, HandlerTimeoutError):
                 detail = f"{text}\n{''.join(traceback.format_exception(error)).rstrip()}"
-            self.obs.log("ERROR", detail, "RUNNER", request_id)
+            self.obs.log("ERROR", detail, "RUNNER", p.request_id)
             if span is not None:
                 span.fail(text)
             await scope.fail(text)
             await _quietly(msg.ack())
         finally:
             scope.close()
-            stdio.end_scope(user)
+            stdio.end_scope(p.user)
             if span is not None:
                 span.end()
-            self.obs.metric(from_node, (time.perf_counter() - started) * 1000, failed)
+            self.obs.metric(p.from_node, (time.perf_counter() - p.started) * 1000, failed)
 
     def _as_dict(self, payload) -> Any:
         """A payload as kre-py's dict-era handlers got it (KRE's entrypoint used protobuf_to_dict)."""
@@ -537,6 +628,9 @@ class NodeRunner:
         """SIGTERM: stop taking messages, finish those in flight (up to the handler timeout)."""
         self.stopping = True
         self.interest.stop()
+        if self.batcher is not None:
+            # A batch being formed gets no further message: hand it out now, not at its timer.
+            self.batcher.flush()
         self.slots.close()
         for spec in self.inputs:
             spec.freed.set()
