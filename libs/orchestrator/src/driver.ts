@@ -1,5 +1,6 @@
 import type { RuntimeQuota } from '@libs/core';
-import type { DeploymentPlan } from './deployment-plan.js';
+import type { DeploymentPlan, WorkloadSpec } from './deployment-plan.js';
+import type { AutoscalerOptions, ScaleBounds } from './scaling/replica-autoscaler.js';
 
 /** How one replica of a workload is doing. */
 export interface ReplicaStatus {
@@ -50,6 +51,33 @@ export class WorkloadsNotReadyError extends Error {
   }
 }
 
+/** A node that the cluster's own autoscaler scales within its bounds, from its consumers' backlog. */
+export interface ExternallyScaledNode {
+  readonly workload: Pick<WorkloadSpec, 'id' | 'k8sName' | 'labels'>;
+  readonly bounds: ScaleBounds;
+  /** Its durable consumers (one per input): their backlog drives the count. */
+  readonly inputs: readonly { readonly stream: string; readonly consumer: string }[];
+}
+
+/**
+ * An autoscaler of the cluster (KEDA on Kubernetes) that node autoscaling hands the bounds to
+ * instead of deciding and applying counts itself (docs/lifecycle.md, "Autoscaling").
+ */
+export interface ExternalAutoscaler {
+  /** What scales, for logs: `keda`. */
+  readonly kind: string;
+  /**
+   * Makes the cluster scale exactly these nodes of the version (and no other node of it) with
+   * `policy`. Idempotent; an empty list takes them all back.
+   */
+  scale(
+    runtimeId: string,
+    versionName: string,
+    nodes: readonly ExternallyScaledNode[],
+    policy: AutoscalerOptions,
+  ): Promise<void>;
+}
+
 /** An orchestrator driver applies deployment plans: `local` (processes) or `kubernetes`. */
 export interface OrchestratorDriver {
   /**
@@ -94,6 +122,11 @@ export interface OrchestratorDriver {
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null>;
   /** CPU, memory and restarts of the version's replicas, now (docs/observability.md). */
   usage?(runtimeId: string, versionName: string): Promise<VersionUsage>;
+  /**
+   * The cluster's own autoscaler, when it has one the driver can use now (Kubernetes: KEDA's
+   * `scaledobjects.keda.sh` served by the API); null: the deployer scales nodes itself.
+   */
+  externalAutoscaler?(): Promise<ExternalAutoscaler | null>;
   /** Takes over what a previous deployer process left running; kills what nothing owns. */
   adopt(): Promise<void>;
   /** Stops supervising (workloads keep running). */

@@ -20,6 +20,8 @@ export {
 } from './deployment-plan.quota.js';
 export {
   WorkloadsNotReadyError,
+  type ExternalAutoscaler,
+  type ExternallyScaledNode,
   type OrchestratorDriver,
   type ReplicaStatus,
   type ReplicaUsage,
@@ -52,6 +54,13 @@ export {
   type Toleration,
 } from './kubernetes/kubernetes.options.js';
 export { ImageNotAllowedError, UnsupportedImageError } from './kubernetes/images.js';
+export {
+  KEDA_API_GROUP,
+  KEDA_API_VERSION,
+  SCALED_OBJECTS,
+  scaledObjectManifest,
+  type KedaOptions,
+} from './kubernetes/keda.manifests.js';
 export {
   DependencyInstallError,
   installDependenciesInPlace,

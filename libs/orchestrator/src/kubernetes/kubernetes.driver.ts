@@ -1,6 +1,7 @@
 import type * as K8s from '@kubernetes/client-node';
 import type {
   CoreV1Api,
+  CustomObjectsApi,
   KubeConfig,
   KubernetesObject,
   KubernetesObjectApi,
@@ -12,11 +13,21 @@ import { Names } from '@libs/naming';
 import type { DeploymentPlan } from '../deployment-plan.js';
 import {
   WorkloadsNotReadyError,
+  type ExternalAutoscaler,
+  type ExternallyScaledNode,
   type OrchestratorDriver,
   type ReplicaStatus,
   type VersionEndpoints,
   type VersionUsage,
 } from '../driver.js';
+import type { AutoscalerOptions } from '../scaling/replica-autoscaler.js';
+import {
+  KEDA_API_GROUP,
+  KEDA_API_VERSION,
+  SCALED_OBJECTS,
+  SCALED_OBJECT_KIND,
+  scaledObjectManifest,
+} from './keda.manifests.js';
 import type { KubernetesDriverOptions } from './kubernetes.options.js';
 import { type PodMetrics, replicaUsageOf } from './pod-metrics.js';
 import { runtimeManifests } from './runtime.manifests.js';
@@ -29,6 +40,10 @@ import {
 } from './version.manifests.js';
 
 const POLL_MS = 250;
+/** How long a discovery of KEDA's API holds: a CRD installed later is found within it. */
+const KEDA_DISCOVERY_MS = 10_000;
+/** After RBAC refused a ScaledObject: how long the deployer scales nodes itself before retrying. */
+const KEDA_FORBIDDEN_MS = 60_000;
 const GONE_TIMEOUT_MS = 120_000;
 
 /** The Kubernetes client, loaded when a driver is made: `runner fetch-krt` imports this lib too. */
@@ -117,7 +132,15 @@ export class KubernetesDriver implements OrchestratorDriver {
   readonly installsDependencies = 'workload';
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
   private readonly names: Names;
+  private kedaSeen?: { at: number; served: boolean };
+  private kedaForbiddenUntil = 0;
+  private readonly keda: ExternalAutoscaler = {
+    kind: 'keda',
+    scale: (runtimeId, versionName, nodes, policy) =>
+      this.scaleWithKeda(runtimeId, versionName, nodes, policy),
+  };
   private readonly watches = new Set<AbortController>();
 
   private constructor(
@@ -127,6 +150,7 @@ export class KubernetesDriver implements OrchestratorDriver {
   ) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
     this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     this.names = new Names(options.prefix);
   }
 
@@ -178,6 +202,7 @@ export class KubernetesDriver implements OrchestratorDriver {
     // Rendering refuses unsupported images before anything is written.
     const manifests = versionManifests(this.options, plan);
     await this.prepareRuntime(plan.runtimeId, plan.quota);
+    await this.keepScaledReplicas(plan, manifests);
     for (const object of manifests) await this.serverSideApply(object);
     // Workloads of an earlier plan of this version that this one no longer has.
     const wanted = new Set(manifests.map((m) => `${m.kind}/${m.metadata?.name}`));
@@ -234,6 +259,8 @@ export class KubernetesDriver implements OrchestratorDriver {
    * stay. Resolves once no pod of the version is left.
    */
   async release(runtimeId: string, versionName: string): Promise<number> {
+    // KEDA would scale them up again: its ScaledObjects go first.
+    await this.removeScaledObjects(runtimeId, versionName);
     let released = 0;
     for (const deployment of await this.deployments(runtimeId, versionName)) {
       const current = deployment.spec?.replicas ?? 1;
@@ -275,6 +302,7 @@ export class KubernetesDriver implements OrchestratorDriver {
 
   async stop(runtimeId: string, versionName: string): Promise<void> {
     await this.unpublish(runtimeId, versionName);
+    await this.removeScaledObjects(runtimeId, versionName);
     const objects = await this.versionObjects(runtimeId, versionName);
     for (const object of objects) await this.deleteObject(object);
     await this.waitGone(`the objects of ${runtimeId}/${versionName}`, async () => {
@@ -381,6 +409,30 @@ export class KubernetesDriver implements OrchestratorDriver {
     return serviceAddresses(this.options.prefix, runtimeId, versionName);
   }
 
+  /**
+   * KEDA, when the driver is given its settings (`keda`) and the API serves
+   * `scaledobjects.keda.sh` (discovery, checked again every 10 s).
+   */
+  async externalAutoscaler(): Promise<ExternalAutoscaler | null> {
+    if (!this.options.keda) return null;
+    const now = Date.now();
+    if (now < this.kedaForbiddenUntil) return null;
+    if (!this.kedaSeen || now - this.kedaSeen.at >= KEDA_DISCOVERY_MS) {
+      let served = false;
+      try {
+        const list = await this.custom.getAPIResources({
+          group: KEDA_API_GROUP,
+          version: KEDA_API_VERSION,
+        });
+        served = list.resources.some((r) => r.name === SCALED_OBJECTS);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      this.kedaSeen = { at: now, served };
+    }
+    return this.kedaSeen.served ? this.keda : null;
+  }
+
   /** The cluster is the state: nothing to take over, but fail early if it cannot be reached. */
   async adopt(): Promise<void> {
     await this.core.listNamespace({
@@ -393,6 +445,100 @@ export class KubernetesDriver implements OrchestratorDriver {
     for (const watch of this.watches) watch.abort();
     this.watches.clear();
     return Promise.resolve();
+  }
+
+  /**
+   * A ScaledObject for each of `nodes` (named as its Deployment), and none for the version's
+   * other nodes.
+   */
+  private async scaleWithKeda(
+    runtimeId: string,
+    versionName: string,
+    nodes: readonly ExternallyScaledNode[],
+    policy: AutoscalerOptions,
+  ): Promise<void> {
+    const keda = this.options.keda;
+    if (!keda) throw new Error('KEDA is not configured for this driver');
+    const namespace = this.names.namespace(runtimeId);
+    const wanted = nodes
+      .filter((node) => node.inputs.length > 0) // KEDA needs a trigger
+      .map((node) => scaledObjectManifest(keda, namespace, node, policy));
+    try {
+      for (const object of wanted) await this.serverSideApply(object);
+      const names = new Set(wanted.map((object) => object.metadata?.name));
+      for (const object of await this.scaledObjects(runtimeId, versionName))
+        if (!names.has(object.metadata?.name)) await this.deleteObject(object);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+      if (apiError(cause)?.code !== 403) throw error;
+      // An installation whose role predates KEDA: the deployer keeps scaling nodes itself.
+      this.kedaForbiddenUntil = Date.now() + KEDA_FORBIDDEN_MS;
+      throw new Error(
+        `the deployer may not write ScaledObjects in ${namespace} (its runtime role needs keda.sh scaledobjects: create, patch, list, delete); it scales nodes itself and tries again in ${KEDA_FORBIDDEN_MS / 1_000} s`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** The version's ScaledObjects (none where KEDA is not configured or not served). */
+  private async scaledObjects(runtimeId: string, versionName: string): Promise<KubernetesObject[]> {
+    if (!this.options.keda) return [];
+    try {
+      const list = (await this.custom.listNamespacedCustomObject({
+        group: KEDA_API_GROUP,
+        version: KEDA_API_VERSION,
+        namespace: this.names.namespace(runtimeId),
+        plural: SCALED_OBJECTS,
+        labelSelector: this.versionSelector(runtimeId, versionName),
+      })) as { items?: KubernetesObject[] };
+      return (list.items ?? []).map((item) => ({
+        ...item,
+        apiVersion: `${KEDA_API_GROUP}/${KEDA_API_VERSION}`,
+        kind: SCALED_OBJECT_KIND,
+      }));
+    } catch (error) {
+      // No CRD, or a role without ScaledObjects: none can have been made by this deployer.
+      if (isNotFound(error) || apiError(error)?.code === 403) return [];
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the version's nodes back from KEDA and waits until its ScaledObjects are gone (KEDA's
+   * finalizer removes their HPAs first), so nothing scales the Deployments behind the driver.
+   */
+  private async removeScaledObjects(runtimeId: string, versionName: string): Promise<void> {
+    const objects = await this.scaledObjects(runtimeId, versionName);
+    if (objects.length === 0) return;
+    for (const object of objects) await this.deleteObject(object);
+    await this.waitGone(`the ScaledObjects of ${runtimeId}/${versionName}`, async () => {
+      return (await this.scaledObjects(runtimeId, versionName)).length === 0;
+    });
+  }
+
+  /**
+   * A Deployment that a ScaledObject scales keeps the replicas it has (KEDA's HPA sets them): a
+   * config roll changes its pods, not their count.
+   */
+  private async keepScaledReplicas(
+    plan: DeploymentPlan,
+    manifests: readonly KubernetesObject[],
+  ): Promise<void> {
+    const scaled = new Set(
+      (await this.scaledObjects(plan.runtimeId, plan.versionName)).map((o) => o.metadata?.name),
+    );
+    if (scaled.size === 0) return;
+    const live = new Map(
+      (await this.deployments(plan.runtimeId, plan.versionName)).map((d) => [
+        d.metadata?.name,
+        d.spec?.replicas,
+      ]),
+    );
+    for (const object of manifests) {
+      const replicas = live.get(object.metadata?.name);
+      if (object.kind !== 'Deployment' || !scaled.has(object.metadata?.name)) continue;
+      if (replicas !== undefined) (object as V1Deployment).spec!.replicas = replicas;
+    }
   }
 
   private versionSelector(runtimeId: string, versionName: string): string {

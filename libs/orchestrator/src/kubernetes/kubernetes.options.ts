@@ -1,3 +1,4 @@
+import type { KedaOptions } from './keda.manifests.js';
 import type { V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
 
 /** Tolerations and other pod-spec fragments are passed through as the Kubernetes API spells them. */
@@ -70,6 +71,11 @@ export interface KubernetesDriverOptions {
   gpu: { nodeSelector: Record<string, string>; tolerations: Toleration[] };
   /** The command that runs one of our programs inside our images (the Dockerfiles' layout). */
   programs: { runner: string[]; entrypoint: string[]; runnerPython: string[] };
+  /**
+   * KEDA: when set and the cluster serves `scaledobjects.keda.sh`, bounded nodes are scaled by
+   * a ScaledObject each instead of by the deployer (`KUBE_KEDA`, docs/kubernetes.md "KEDA").
+   */
+  keda?: KedaOptions;
   /** Server-side apply field manager. */
   fieldManager: string;
   /**
