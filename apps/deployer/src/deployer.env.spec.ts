@@ -110,3 +110,35 @@ describe('the deployer env of node autoscaling', () => {
     ]);
   });
 });
+
+describe('the deployer env of KEDA', () => {
+  it('hands nodes to KEDA by default, NATS monitoring at the workloads NATS host on 8222', () => {
+    const env = loadEnv('deployer', deployerEnvSchema, {
+      ...base,
+      WORKLOAD_NATS_URL: 'nats://kre-nats.kre-system.svc:4222',
+    });
+    expect(kubernetesOptions(env, 'ACCOUNTKEY').keda).toEqual({
+      natsMonitoringEndpoint: 'kre-nats.kre-system.svc:8222',
+      account: 'ACCOUNTKEY',
+      useHttps: false,
+    });
+    // Without the installation account (the authority) there is nothing to point KEDA at.
+    expect(kubernetesOptions(env).keda).toBeUndefined();
+  });
+
+  it('takes KUBE_KEDA=off and a monitoring endpoint of its own, and refuses one with a scheme', () => {
+    const env = loadEnv('deployer', deployerEnvSchema, {
+      ...base,
+      KUBE_KEDA_NATS_MONITORING_ENDPOINT: 'nats-monitor.kre.svc:8223',
+    });
+    expect(kubernetesOptions(env, 'ACCOUNTKEY').keda?.natsMonitoringEndpoint).toBe(
+      'nats-monitor.kre.svc:8223',
+    );
+    const off = loadEnv('deployer', deployerEnvSchema, { ...base, KUBE_KEDA: 'off' });
+    expect(kubernetesOptions(off, 'ACCOUNTKEY').keda).toBeUndefined();
+    expect(problemsOf({ KUBE_KEDA_NATS_MONITORING_ENDPOINT: 'http://nats:8222' })).toEqual([
+      'KUBE_KEDA_NATS_MONITORING_ENDPOINT: must be host:port (no scheme)',
+    ]);
+    expect(problemsOf({ KUBE_KEDA: 'on' })).toEqual([expect.stringMatching(/^KUBE_KEDA: /)]);
+  });
+});

@@ -102,6 +102,18 @@ const kubernetesEnv = {
     ),
     [],
   ),
+  /**
+   * `auto`: where the cluster serves KEDA's `scaledobjects.keda.sh`, bounded nodes are scaled by
+   * a ScaledObject each (KEDA's `nats-jetstream` trigger) instead of by the deployer; `off`:
+   * always by the deployer. KUBE_KEDA_NATS_MONITORING_ENDPOINT: `host:port` of NATS's monitoring
+   * endpoint as KEDA's operator reaches it (default: the workloads' NATS host, port 8222).
+   */
+  KUBE_KEDA: z.enum(['auto', 'off']).default('auto'),
+  KUBE_KEDA_NATS_MONITORING_ENDPOINT: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port (no scheme)' })
+    .optional(),
   KUBE_GPU_TOLERATIONS: json(
     z.array(
       z.strictObject({

@@ -22,7 +22,14 @@ import {
 import { defaultRuntimeQuota } from '@libs/config';
 import type { Krt } from '@libs/krt';
 import { NatsProvisioner } from '@libs/messaging';
-import { krtStoresUsage, krtUsage, planUsage, type OrchestratorDriver } from '@libs/orchestrator';
+import {
+  krtStoresUsage,
+  krtUsage,
+  planUsage,
+  type AutoscalerOptions,
+  type ExternalAutoscaler,
+  type OrchestratorDriver,
+} from '@libs/orchestrator';
 import {
   RuntimesRepository,
   VersionsRepository,
@@ -43,6 +50,7 @@ import { VersionLogService } from './version-log.service.js';
 import { VersionPlanner } from './version-planner.service.js';
 import { VersionScaleService } from './version-scale.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
+import { KedaHandover } from './node-autoscaling.keda.js';
 
 /** How often each awake version's bounded nodes are sampled. */
 export const AUTOSCALE_SAMPLE_MS = Symbol('AUTOSCALE_SAMPLE_MS');
@@ -105,6 +113,8 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
   readonly controller: NodeAutoscaling;
   private readonly decisions: Counter<'runtime' | 'version' | 'direction'>;
   private timer?: NodeJS.Timeout;
+  private readonly policy: AutoscalerOptions;
+  private readonly handover: KedaHandover;
 
   constructor(
     private readonly versions: VersionsRepository,
@@ -121,6 +131,12 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.decisions = decisionsOf(registry ?? new Registry());
+    this.policy = {
+      targetBacklog: env.AUTOSCALE_TARGET_BACKLOG,
+      upAfterMs: env.AUTOSCALE_UP_AFTER_SECONDS * 1_000,
+      coolDownMs: env.AUTOSCALE_COOLDOWN_SECONDS * 1_000,
+    };
+    this.handover = new KedaHandover(versions, planner, scale, versionLog, this.policy);
     this.controller = new NodeAutoscaling(
       {
         running: () => this.running(),
@@ -128,11 +144,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
         replicasOf: (ref) => this.replicasOf(ref),
         apply: (ref, counts, changes) => this.apply(ref, counts, changes),
       },
-      {
-        targetBacklog: env.AUTOSCALE_TARGET_BACKLOG,
-        upAfterMs: env.AUTOSCALE_UP_AFTER_SECONDS * 1_000,
-        coolDownMs: env.AUTOSCALE_COOLDOWN_SECONDS * 1_000,
-      },
+      this.policy,
       (ref, error) =>
         this.logger.warn(
           `autoscaling of ${ref.runtimeId}/${ref.versionName} failed: ${String(error)}`,
@@ -152,10 +164,16 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     await this.controller.settled();
   }
 
-  /** One sampling round (never throws). */
+  /**
+   * One round (never throws): where the cluster has its own autoscaler (KEDA), the bounds are
+   * handed to it; else every awake version's bounded nodes are sampled once.
+   */
   async tick(): Promise<void> {
     try {
-      await this.controller.tick(this.clock.now().getTime());
+      const external: ExternalAutoscaler | null =
+        (await this.driver.externalAutoscaler?.()) ?? null;
+      if (external) await this.handover.round(external);
+      else await this.controller.tick(this.clock.now().getTime());
     } catch (error) {
       this.logger.warn(`autoscaling round failed: ${String(error)}`);
     }

@@ -20,7 +20,8 @@ import {
   type KubernetesDriverOptions,
   type OrchestratorDriver,
 } from '@libs/orchestrator';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseNatsAuthority, publicKeys } from '@libs/messaging';
 import { join, resolve } from 'node:path';
 import type { DeployerEnv } from './deployer.env.js';
 
@@ -150,7 +151,8 @@ export async function orchestratorDriverFactory(
 ): Promise<OrchestratorDriver> {
   if (env.ORCHESTRATOR === 'kubernetes') {
     // Loads the Kubernetes client only here: a local-driver deployer boots without it.
-    return KubernetesDriver.fromEnvironment(kubernetesOptions(env));
+    const authority = parseNatsAuthority(readFileSync(env.NATS_AUTHORITY_FILE, 'utf8'));
+    return KubernetesDriver.fromEnvironment(kubernetesOptions(env, publicKeys(authority).account));
   }
   const network = workloadNetworks(env);
   return new LocalDriver({
@@ -218,12 +220,27 @@ function programFiles(programsDir: string): string[] {
   ].filter((path) => existsSync(path));
 }
 
-/** The kubernetes driver's options from the deployer's env. */
-export function kubernetesOptions(env: DeployerEnv): KubernetesDriverOptions {
+/**
+ * The driver's options from the deployer's env; `natsAccount` (the installation account's public
+ * key, where the streams live) lets it hand bounded nodes to KEDA (KUBE_KEDA).
+ */
+export function kubernetesOptions(env: DeployerEnv, natsAccount?: string): KubernetesDriverOptions {
+  const workloadNatsUrl = env.WORKLOAD_NATS_URL ?? env.NATS_URL;
   return {
+    ...(env.KUBE_KEDA === 'auto' && natsAccount
+      ? {
+          keda: {
+            natsMonitoringEndpoint:
+              env.KUBE_KEDA_NATS_MONITORING_ENDPOINT ??
+              `${new URL(workloadNatsUrl.split(',')[0].trim()).hostname}:8222`,
+            account: natsAccount,
+            useHttps: false,
+          },
+        }
+      : {}),
     prefix: env.KRE_PREFIX,
     installationNamespace: env.KUBE_NAMESPACE,
-    workloadNatsUrl: env.WORKLOAD_NATS_URL ?? env.NATS_URL,
+    workloadNatsUrl,
     images: {
       runner: env.KUBE_RUNNER_IMAGE,
       entrypoint: env.KUBE_ENTRYPOINT_IMAGE,
