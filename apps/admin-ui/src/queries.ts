@@ -54,6 +54,8 @@ export const RUNTIME = graphql(`
         replicas
         cpu
         memory
+        gpus
+        storage
       }
     }
     runtimeMembers(runtimeId: $id) {
@@ -75,6 +77,10 @@ export const VERSIONS = graphql(`
       creationDate
       publicationDate
       errors
+      scale {
+        state
+        replicas
+      }
     }
   }
 `);
@@ -87,6 +93,11 @@ export const WATCH_VERSION = graphql(`
       step
       message
       date
+      scale {
+        state
+        replicas
+        idleSeconds
+      }
     }
   }
 `);
@@ -107,6 +118,11 @@ export const VERSION = graphql(`
       publicationDate
       errors
       docs
+      scale {
+        state
+        replicas
+        idleSeconds
+      }
       entrypointAddress {
         http
         grpc
@@ -129,6 +145,10 @@ export const VERSION = graphql(`
           name
           displayName
           replicas
+          autoscale {
+            min
+            max
+          }
           subscriptions {
             node
           }
@@ -146,6 +166,10 @@ export const WATCH_NODE_STATUS = graphql(`
       workflow
       status
       date
+      scale {
+        state
+        replicas
+      }
       replicas {
         replica
         state
@@ -252,7 +276,7 @@ export const WATCH_LOGS = graphql(`
 `);
 
 export const METRICS = graphql(`
-  query Metrics($runtimeId: ID!, $versionName: String!, $from: DateTime!) {
+  query Metrics($runtimeId: ID!, $versionName: String!, $from: DateTime!, $bucket: TimeBucket!) {
     metrics(runtimeId: $runtimeId, versionName: $versionName, startDate: $from) {
       values {
         missing
@@ -272,7 +296,7 @@ export const METRICS = graphql(`
         }
       }
     }
-    nodeMetrics(runtimeId: $runtimeId, versionName: $versionName, from: $from) {
+    nodeMetrics(runtimeId: $runtimeId, versionName: $versionName, from: $from, bucket: $bucket) {
       nodeName
       workflowName
       points {
@@ -281,6 +305,7 @@ export const METRICS = graphql(`
         errors
         latencyP50Ms
         latencyP95Ms
+        latencyP99Ms
       }
     }
   }
@@ -400,6 +425,30 @@ export const AUDIT = graphql(`
   }
 `);
 
+export const REMOVE_USERS = graphql(`
+  mutation RemoveUsers($input: UsersInput!) {
+    removeUsers(input: $input) {
+      id
+    }
+  }
+`);
+export const UPDATE_PLATFORM_ROLE = graphql(`
+  mutation UpdatePlatformRole($input: UpdatePlatformRoleInput!) {
+    updatePlatformRole(input: $input) {
+      id
+      platformRole
+    }
+  }
+`);
+export const REVOKE_USER_SESSIONS = graphql(`
+  mutation RevokeUserSessions($input: UsersInput!, $includeApiTokens: Boolean) {
+    revokeUserSessions(input: $input, includeApiTokens: $includeApiTokens) {
+      id
+      activeSessions
+    }
+  }
+`);
+
 export const USERS = graphql(`
   query Users {
     users {
@@ -442,5 +491,128 @@ export const UPDATE_SETTINGS = graphql(`
 export const VERSION_DOCS = graphql(`
   query VersionDocs($runtimeId: ID!, $name: String!, $path: String!) {
     versionDocs(runtimeId: $runtimeId, name: $name, path: $path)
+  }
+`);
+
+export const REPLICA_RESOURCES = graphql(`
+  query ReplicaResources($runtimeId: ID!, $versionName: String!) {
+    replicaResources(runtimeId: $runtimeId, versionName: $versionName) {
+      workload
+      replica
+      state
+      cpuCores
+      memoryBytes
+      restarts
+      sampledAt
+      source
+    }
+  }
+`);
+
+export const MEASUREMENTS = graphql(`
+  query Measurements(
+    $runtimeId: ID!
+    $versionName: String!
+    $name: String!
+    $from: DateTime!
+    $bucket: TimeBucket!
+    $tags: [TagInput!]
+  ) {
+    measurements(
+      runtimeId: $runtimeId
+      versionName: $versionName
+      name: $name
+      from: $from
+      bucket: $bucket
+      tags: $tags
+    ) {
+      date
+      count
+      fields {
+        name
+        mean
+        max
+        min
+      }
+    }
+  }
+`);
+
+export const RUNTIME_SETTINGS = graphql(`
+  query RuntimeSettings($runtimeId: ID!) {
+    observabilityRetention(runtimeId: $runtimeId) {
+      days
+      isDefault
+      updatedAt
+    }
+    versions(runtimeId: $runtimeId) {
+      id
+      name
+      status
+      scale {
+        replicas
+      }
+    }
+  }
+`);
+export const SET_RUNTIME_QUOTA = graphql(`
+  mutation SetRuntimeQuota($input: SetRuntimeQuotaInput!) {
+    setRuntimeQuota(input: $input) {
+      id
+      quota {
+        replicas
+        cpu
+        memory
+        gpus
+        storage
+      }
+    }
+  }
+`);
+export const SET_RETENTION = graphql(`
+  mutation SetRetention($input: SetObservabilityRetentionInput!) {
+    setObservabilityRetention(input: $input) {
+      days
+      isDefault
+      updatedAt
+    }
+  }
+`);
+export const UPDATE_RUNTIME = graphql(`
+  mutation UpdateRuntime($input: UpdateRuntimeInput!) {
+    updateRuntime(input: $input) {
+      id
+      requireInvocationKey
+    }
+  }
+`);
+
+export const UPDATE_VERSION_SCALE = graphql(`
+  mutation UpdateVersionScale($input: UpdateVersionScaleInput!) {
+    updateVersionScale(input: $input) {
+      id
+      scale {
+        state
+        replicas
+        idleSeconds
+      }
+    }
+  }
+`);
+export const UPDATE_NODE_AUTOSCALE = graphql(`
+  mutation UpdateNodeAutoscale($input: UpdateNodeAutoscaleInput!) {
+    updateNodeAutoscale(input: $input) {
+      id
+      workflows {
+        name
+        nodes {
+          name
+          autoscale {
+            min
+            max
+          }
+        }
+      }
+    }
   }
 `);
