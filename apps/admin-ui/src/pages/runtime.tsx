@@ -16,11 +16,14 @@ import {
 } from '../queries.ts';
 import { Link, RUNTIME_TABS, paths, useLocation, type RuntimeTab } from '../router.tsx';
 import { atLeast, roleIn, useMe, type RuntimeRole } from '../session.tsx';
+import { AuditFiltersForm, type AuditFilterInput } from '../components/audit-filters.tsx';
+import { RuntimeSettings } from './runtime-settings.tsx';
 
 const TAB_LABELS: Record<RuntimeTab, string> = {
   versions: 'Versions',
   members: 'Members',
   keys: 'Invocation keys',
+  settings: 'Quota & settings',
   audit: 'Audit log',
 };
 
@@ -72,10 +75,6 @@ export function RuntimePage({ runtimeId, tab }: { runtimeId: string; tab: Runtim
           ? 'calls need an invocation key'
           : 'calls need no invocation key'}
       </p>
-      <p className="muted" data-testid="quota">
-        Quota of its started versions: {runtime.quota.replicas} replicas, {runtime.quota.cpu} CPU,{' '}
-        {runtime.quota.memory} memory
-      </p>
       <nav className="tabs" aria-label="Runtime sections">
         {RUNTIME_TABS.filter((t) => t !== 'audit' || atLeast(role, 'ADMIN')).map((t) => (
           <Link
@@ -92,6 +91,7 @@ export function RuntimePage({ runtimeId, tab }: { runtimeId: string; tab: Runtim
         <Members runtimeId={runtimeId} role={role} members={data.runtimeMembers} />
       )}
       {tab === 'keys' && <InvocationKeys runtimeId={runtimeId} role={role} />}
+      {tab === 'settings' && <RuntimeSettings runtime={runtime} role={role} />}
       {tab === 'audit' && atLeast(role, 'ADMIN') && <AuditLog runtimeId={runtimeId} />}
     </section>
   );
@@ -148,16 +148,18 @@ function VersionsList({ runtimeId, role }: { runtimeId: string; role: RuntimeRol
           <tbody>
             {versions.map((v) => (
               <tr key={v.id} data-testid={`version-${v.name}`}>
-                <td>
+                <td data-label="Name">
                   <Link href={paths.version(runtimeId, v.name)}>{v.name}</Link>
                   {v.description && <div className="muted">{v.description}</div>}
                 </td>
-                <td>
+                <td data-label="Status">
                   <StatusBadge status={v.status} />
                   {v.errors.length > 0 && <div className="error">{v.errors.join('; ')}</div>}
                 </td>
-                <td>{formatDate(v.creationDate)}</td>
-                <td className="muted">{steps[v.name] ?? ''}</td>
+                <td data-label="Created">{formatDate(v.creationDate)}</td>
+                <td data-label={steps[v.name] ? 'Last step' : ''} className="muted">
+                  {steps[v.name] ?? ''}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -201,8 +203,8 @@ function Members({
         <tbody>
           {members.map((m) => (
             <tr key={m.userId}>
-              <td>{m.email}</td>
-              <td>
+              <td data-label="Email">{m.email}</td>
+              <td data-label="Role">
                 {isAdmin ? (
                   <select
                     aria-label={`Role of ${m.email}`}
@@ -227,9 +229,9 @@ function Members({
                   m.role
                 )}
               </td>
-              <td>{formatDate(m.creationDate)}</td>
+              <td data-label="Since">{formatDate(m.creationDate)}</td>
               {isAdmin && (
-                <td>
+                <td data-label="">
                   <button
                     type="button"
                     onClick={() =>
@@ -320,12 +322,14 @@ function InvocationKeys({ runtimeId, role }: { runtimeId: string; role: RuntimeR
           <tbody>
             {data.invocationKeys.map((k) => (
               <tr key={k.id}>
-                <td>{k.name}</td>
-                <td>{formatDate(k.createdAt)}</td>
-                <td>{formatDate(k.lastUsedAt)}</td>
-                <td>{k.revokedAt ? `revoked ${formatDate(k.revokedAt)}` : 'active'}</td>
+                <td data-label="Name">{k.name}</td>
+                <td data-label="Created">{formatDate(k.createdAt)}</td>
+                <td data-label="Last used">{formatDate(k.lastUsedAt)}</td>
+                <td data-label="State">
+                  {k.revokedAt ? `revoked ${formatDate(k.revokedAt)}` : 'active'}
+                </td>
                 {canManage && (
-                  <td>
+                  <td data-label="">
                     {!k.revokedAt && (
                       <button
                         type="button"
@@ -381,31 +385,12 @@ function InvocationKeys({ runtimeId, role }: { runtimeId: string; role: RuntimeR
 }
 
 export function AuditLog({ runtimeId }: { runtimeId?: string }) {
-  const [userEmail, setUserEmail] = useState('');
-  const [applied, setApplied] = useState('');
-  const { data, loading, error, fetchMore } = useQuery(AUDIT, {
-    variables: { filters: { runtimeId, userEmail: applied || undefined } },
-  });
+  const [filters, setFilters] = useState<AuditFilterInput>({ runtimeId });
+  const { data, loading, error, fetchMore } = useQuery(AUDIT, { variables: { filters } });
   const page = data?.userActivityList;
   return (
     <section aria-label="Audit log">
-      <form
-        className="inline"
-        aria-label="Filter the audit log"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setApplied(userEmail.trim());
-        }}
-      >
-        <label htmlFor="audit-email">User email</label>
-        <input
-          id="audit-email"
-          type="email"
-          value={userEmail}
-          onChange={(e) => setUserEmail(e.target.value)}
-        />
-        <button type="submit">Filter</button>
-      </form>
+      <AuditFiltersForm runtimeId={runtimeId} onApply={setFilters} />
       {loading && !data && <Loading what="the audit log" />}
       {error && <ErrorState what="the audit log" error={error} />}
       {page && page.items.length === 0 && <Empty>No entry.</Empty>}
@@ -423,10 +408,12 @@ export function AuditLog({ runtimeId }: { runtimeId?: string }) {
           <tbody>
             {page.items.map((a) => (
               <tr key={a.id}>
-                <td>{formatDate(a.date)}</td>
-                <td>{a.userEmail}</td>
-                <td>{a.type}</td>
-                <td className="muted">{a.vars.map((v) => `${v.key}: ${v.value}`).join(', ')}</td>
+                <td data-label="When">{formatDate(a.date)}</td>
+                <td data-label="Who">{a.userEmail}</td>
+                <td data-label="What">{a.type}</td>
+                <td data-label="Details" className="muted">
+                  {a.vars.map((v) => `${v.key}: ${v.value}`).join(', ')}
+                </td>
               </tr>
             ))}
           </tbody>
