@@ -12,9 +12,9 @@ export type Route =
   | { page: 'admin' }
   | { page: 'notFound' };
 
-export const RUNTIME_TABS = ['versions', 'members', 'keys', 'audit'] as const;
+export const RUNTIME_TABS = ['versions', 'members', 'keys', 'settings', 'audit'] as const;
 export type RuntimeTab = (typeof RUNTIME_TABS)[number];
-export const VERSION_TABS = ['workflows', 'config', 'logs', 'metrics', 'docs'] as const;
+export const VERSION_TABS = ['workflows', 'scale', 'config', 'logs', 'metrics', 'docs'] as const;
 export type VersionTab = (typeof VERSION_TABS)[number];
 
 const oneOf = <T extends string>(list: readonly T[], value: string | undefined, fallback: T): T =>

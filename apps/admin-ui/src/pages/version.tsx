@@ -5,6 +5,12 @@ import { LogsView } from '../components/logs-view.tsx';
 import { MetricsView } from '../components/metrics-view.tsx';
 import { ErrorState, Loading, formatDate } from '../components/states.tsx';
 import { VersionActions, type VersionAction } from '../components/version-actions.tsx';
+import {
+  AutoscaleTable,
+  IdleTimeForm,
+  ScaleStatus,
+  type Scale,
+} from '../components/version-scale.tsx';
 import { WorkflowGraph, type LiveNode } from '../components/workflow-graph.tsx';
 import {
   DELETE_VERSION,
@@ -13,6 +19,8 @@ import {
   STOP_VERSION,
   UNPUBLISH_VERSION,
   UPDATE_CONFIG,
+  UPDATE_NODE_AUTOSCALE,
+  UPDATE_VERSION_SCALE,
   VERSION,
   VERSIONS,
   WATCH_NODE_STATUS,
@@ -25,6 +33,7 @@ import { StatusBadge, useRuntimeRole } from './runtime.tsx';
 
 const TAB_LABELS: Record<VersionTab, string> = {
   workflows: 'Workflows',
+  scale: 'Scale',
   config: 'Configuration',
   logs: 'Logs',
   metrics: 'Metrics',
@@ -49,11 +58,14 @@ export function VersionPage({
     variables: { runtimeId, name: versionName },
   });
   const [live, setLive] = useState<ReadonlyMap<string, LiveNode>>(new Map());
+  // The scale as the latest event left it (state and replicas; the idle time comes from the query).
+  const [liveScale, setLiveScale] = useState<Pick<Scale, 'state' | 'replicas'> | null>(null);
   useSubscription(WATCH_NODE_STATUS, {
     variables: { runtimeId, versionName },
     onData: ({ data: event }) => {
       const e = event.data?.watchNodeStatus;
       if (e) setLive((previous) => new Map(previous).set(e.nodeId, e));
+      if (e?.scale) setLiveScale({ state: e.scale.state, replicas: e.scale.replicas });
     },
   });
   // Status changes of this version (the deployer's jobs end after the mutation answers).
@@ -61,6 +73,8 @@ export function VersionPage({
     variables: { runtimeId },
     onData: ({ data: event }) => {
       const e = event.data?.watchVersion;
+      if (e?.versionName === versionName && e.scale)
+        setLiveScale({ state: e.scale.state, replicas: e.scale.replicas });
       if (e?.versionName === versionName && e.status) {
         void refetch();
         void runtime.refetch();
@@ -77,6 +91,8 @@ export function VersionPage({
   const [unpublish] = useMutation(UNPUBLISH_VERSION, { refetchQueries });
   const [remove] = useMutation(DELETE_VERSION, { refetchQueries });
   const [updateConfig] = useMutation(UPDATE_CONFIG);
+  const [updateScale] = useMutation(UPDATE_VERSION_SCALE);
+  const [updateAutoscale] = useMutation(UPDATE_NODE_AUTOSCALE);
 
   // Only before the first answer: a refetch keeps the page (and the editor's state) in place.
   if ((loading && !data) || (runtime.loading && !runtime.data))
@@ -86,6 +102,7 @@ export function VersionPage({
   const version = data.version;
   const role = runtime.role;
   const canManage = atLeast(role, 'MANAGER');
+  const scale: Scale = { ...version.scale, ...(liveScale ?? {}) };
 
   const act = async (action: VersionAction, comment: string) => {
     const variables = { input: { runtimeId, versionName, comment } };
@@ -111,6 +128,7 @@ export function VersionPage({
         KRT {version.krtVersion} · uploaded {formatDate(version.creationDate)}
         {version.publicationDate && ` · published ${formatDate(version.publicationDate)}`}
       </p>
+      <ScaleStatus scale={scale} />
       {version.description && <p>{version.description}</p>}
       {version.errors.length > 0 && (
         <div role="alert" className="error">
@@ -150,6 +168,29 @@ export function VersionPage({
       </nav>
       {tab === 'workflows' &&
         version.workflows.map((w) => <WorkflowGraph key={w.name} workflow={w} live={live} />)}
+      {tab === 'scale' && (
+        <>
+          <IdleTimeForm
+            key={String(version.scale.idleSeconds)}
+            idleSeconds={version.scale.idleSeconds}
+            canEdit={canManage}
+            onSave={(idleSeconds, comment) =>
+              updateScale({
+                variables: { input: { runtimeId, versionName, idleSeconds, comment } },
+              })
+            }
+          />
+          <AutoscaleTable
+            nodes={version.workflows.flatMap((w) =>
+              w.nodes.map((n) => ({ workflow: w.name, ...n })),
+            )}
+            canEdit={canManage}
+            onSave={(change) =>
+              updateAutoscale({ variables: { input: { runtimeId, versionName, ...change } } })
+            }
+          />
+        </>
+      )}
       {tab === 'config' && (
         <ConfigEditor
           vars={version.config.vars}
