@@ -1,7 +1,16 @@
 import { useMutation, useQuery } from '@apollo/client/react';
 import { useState } from 'react';
-import { ErrorState, Loading, formatDate } from '../components/states.tsx';
-import { CREATE_USER, UPDATE_SETTINGS, USERS } from '../queries.ts';
+import { ErrorState, Loading } from '../components/states.tsx';
+import { UsersTable, type UserAction } from '../components/users-table.tsx';
+import {
+  CREATE_USER,
+  REMOVE_USERS,
+  REVOKE_USER_SESSIONS,
+  UPDATE_PLATFORM_ROLE,
+  UPDATE_SETTINGS,
+  USERS,
+} from '../queries.ts';
+import { useMe } from '../session.tsx';
 import { AuditLog } from './runtime.tsx';
 
 /** Platform admins: the users, the sign-in settings and the whole audit log. */
@@ -9,36 +18,35 @@ export function AdminPage() {
   const { data, loading, error } = useQuery(USERS);
   const [createUser, created] = useMutation(CREATE_USER, { refetchQueries: [USERS] });
   const [updateSettings, updated] = useMutation(UPDATE_SETTINGS, { refetchQueries: [USERS] });
+  const [updateRole] = useMutation(UPDATE_PLATFORM_ROLE, { refetchQueries: [USERS] });
+  const [revokeSessions] = useMutation(REVOKE_USER_SESSIONS, { refetchQueries: [USERS] });
+  const [removeUsers] = useMutation(REMOVE_USERS, { refetchQueries: [USERS] });
+  const me = useMe();
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<'USER' | 'ADMIN'>('USER');
   const [domains, setDomains] = useState<string | null>(null);
+  const act = (userId: string, action: UserAction, comment: string) => {
+    const input = { userIds: [userId], comment };
+    switch (action.kind) {
+      case 'role':
+        return updateRole({
+          variables: { input: { ...input, platformRole: action.platformRole } },
+        });
+      case 'revoke':
+        return revokeSessions({
+          variables: { input, includeApiTokens: action.includeApiTokens },
+        });
+      case 'remove':
+        return removeUsers({ variables: { input } });
+    }
+  };
   if (loading && !data) return <Loading what="the users" />;
   if (error || !data) return <ErrorState what="the users" error={error ?? new Error('no data')} />;
   return (
     <section aria-labelledby="admin-title">
       <h1 id="admin-title">Users and settings</h1>
       <h2>Users</h2>
-      <table>
-        <caption className="sr-only">Users</caption>
-        <thead>
-          <tr>
-            <th scope="col">Email</th>
-            <th scope="col">Platform role</th>
-            <th scope="col">Last activity</th>
-            <th scope="col">Sessions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.users.map((u) => (
-            <tr key={u.id}>
-              <td>{u.email}</td>
-              <td>{u.platformRole}</td>
-              <td>{formatDate(u.lastActivity)}</td>
-              <td>{u.activeSessions}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <UsersTable users={data.users} meId={me.id} onAction={act} />
       <form
         className="panel inline"
         aria-label="Create a user"
