@@ -38,6 +38,12 @@ export const auth = {
   logout: () => post<{ message: string }>('/api/v1/auth/logout', {}),
 };
 
+/** `kre login --email` approved by this browser's session (the account the grant is for). */
+export const cliLogin = {
+  approve: (userCode: string) =>
+    post<{ approved: true; email: string }>('/api/v1/cli-login/approve', { userCode }),
+};
+
 /** One problem of an uploaded KRT, as admin-api lists them (`KRT_INVALID`). */
 export interface KrtProblem {
   path: string;

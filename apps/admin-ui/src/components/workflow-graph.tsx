@@ -203,14 +203,14 @@ export function WorkflowGraph({
                     {p.label}
                     {p.id === workflow.exitpoint && ' (exitpoint)'}
                   </th>
-                  <td>
+                  <td data-label="Reads from">
                     {edges
                       .filter(([, to]) => to === p.id)
                       .map(([from]) => from)
                       .join(', ') || '—'}
                   </td>
-                  <td>{state?.status ?? 'no status'}</td>
-                  <td>
+                  <td data-label="Status">{state?.status ?? 'no status'}</td>
+                  <td data-label="Replicas">
                     {state && state.replicas.length > 0
                       ? state.replicas
                           .map(

@@ -1,10 +1,14 @@
 import { useMutation, useQuery } from '@apollo/client/react';
 import { useState } from 'react';
 import { Empty, ErrorState, Loading, SecretOnce, formatDate } from '../components/states.tsx';
+import { CliLoginApprove } from '../components/cli-login-approve.tsx';
 import { API_TOKENS, DELETE_API_TOKEN, GENERATE_API_TOKEN } from '../queries.ts';
+import { cliLogin } from '../rest.ts';
+import { useMe } from '../session.tsx';
 
 /** My API tokens (for the CLI and programs): generate one (its secret shown once), delete. */
 export function TokensPage() {
+  const me = useMe();
   const { data, loading, error } = useQuery(API_TOKENS);
   const [generate, generated] = useMutation(GENERATE_API_TOKEN, { refetchQueries: [API_TOKENS] });
   const [remove, removed] = useMutation(DELETE_API_TOKEN, { refetchQueries: [API_TOKENS] });
@@ -35,11 +39,11 @@ export function TokensPage() {
           <tbody>
             {data.apiTokens.map((t) => (
               <tr key={t.id}>
-                <td>{t.name}</td>
-                <td>{formatDate(t.creationDate)}</td>
-                <td>{formatDate(t.expiresAt)}</td>
-                <td>{formatDate(t.lastUsedAt)}</td>
-                <td>
+                <td data-label="Name">{t.name}</td>
+                <td data-label="Created">{formatDate(t.creationDate)}</td>
+                <td data-label="Expires">{formatDate(t.expiresAt)}</td>
+                <td data-label="Last used">{formatDate(t.lastUsedAt)}</td>
+                <td data-label="">
                   <button
                     type="button"
                     onClick={() =>
@@ -94,6 +98,7 @@ export function TokensPage() {
           {(generated.error ?? removed.error)!.message}
         </p>
       )}
+      <CliLoginApprove email={me.email} approve={cliLogin.approve} />
     </section>
   );
 }
