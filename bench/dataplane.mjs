@@ -9,6 +9,8 @@
 //
 //   npm run build && npm run bench:dataplane -- [--duration 10] [--concurrency 1,16,64]
 //   npm run bench:dataplane -- --only runners --duration 3   # the runner comparison alone, quick
+//   npm run bench:dataplane -- --only batching [--batch 32,5]  # issue 16: adaptive batching's gain
+//     (bench/dataplane-batching.mjs: a 5 ms + 0.1 ms/item device, each runner batched and not)
 //
 // Starts its own nats-server (operator mode, libs/testing), runners, entrypoints and gateway from
 // dist/. The Python runners run on --python (default: the dev venv of runners/python/scripts/venv.sh,
@@ -36,16 +38,21 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     /** Write V8 CPU profiles of the Node apps, and py-spy ones of the Python runners, here. */
     profile: { type: 'string' },
-    /** `runners`: only the JavaScript and Python runners against the floor (no gateway). */
+    /**
+     * `runners`: only the JavaScript and Python runners against the floor (no gateway);
+     * `batching`: each runner's batched and unbatched node (bench/dataplane-batching.mjs).
+     */
     only: { type: 'string' },
+    /** --only batching: the batched node's `maxSize,maxLatencyMs`. */
+    batch: { type: 'string', default: '32,5' },
     /** The Python that runs runners/python (a venv with the package installed). */
     python: { type: 'string' },
     /** py-spy, which --profile runs on the Python runners. */
     'py-spy': { type: 'string', default: 'py-spy' },
   },
 });
-if (args.only !== undefined && args.only !== 'runners') {
-  console.error(`--only: "${args.only}" is not a part of this bench (known: runners)`);
+if (args.only !== undefined && args.only !== 'runners' && args.only !== 'batching') {
+  console.error(`--only: "${args.only}" is not a part of this bench (known: runners, batching)`);
   process.exit(2);
 }
 const ONLY_RUNNERS = args.only === 'runners';
@@ -75,6 +82,11 @@ const python = args.python
       }).trim(),
       'bin/python',
     );
+if (args.only === 'batching') {
+  const { runBatchingBench } = await import('./dataplane-batching.mjs');
+  await runBatchingBench(args, python);
+  process.exit();
+}
 const children = [];
 const work = mkdtempSync(join(tmpdir(), 'kre-bench-'));
 
