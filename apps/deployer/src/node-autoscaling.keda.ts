@@ -34,7 +34,8 @@ export class KedaHandover {
   private readonly logger = new Logger(KedaHandover.name);
   /** Per running version: the bounds handed over last (`boundsOf`). */
   private readonly handed = new Map<string, string>();
-  private busy = false;
+  /** Per version: the hand-over under way. */
+  private readonly inflight = new Map<string, Promise<void>>();
 
   constructor(
     private readonly versions: VersionsRepository,
@@ -44,33 +45,38 @@ export class KedaHandover {
     private readonly policy: AutoscalerOptions,
   ) {}
 
-  /** One round over the running versions; resolves once each change is handed over. */
+  /**
+   * One round over the running versions: each change is handed over in the background (one
+   * version's lock, held by a config roll waiting for its pods, holds no other's).
+   */
   async round(external: ExternalAutoscaler): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const running = await this.versions.listByStatus(RUNNING_STATUSES);
-      const keep = new Set<string>();
-      for (const version of running) {
-        const key = keyOf(version);
-        // Asleep: `release` took its nodes back; handed over again once awake.
-        if (!isAwake(version)) continue;
-        const bounds = boundsOf(version);
-        if (bounds === '[]' && !this.handed.has(key)) continue;
-        keep.add(key);
-        if (this.handed.get(key) === bounds) continue;
-        try {
-          const handed = await this.handOver(external, version.runtimeId, version.name);
-          if (handed === undefined) keep.delete(key);
+    const running = await this.versions.listByStatus(RUNNING_STATUSES);
+    const keep = new Set<string>();
+    for (const version of running) {
+      const key = keyOf(version);
+      // Asleep: `release` took its nodes back; handed over again once awake.
+      if (!isAwake(version)) continue;
+      const bounds = boundsOf(version);
+      if (bounds === '[]' && !this.handed.has(key)) continue;
+      keep.add(key);
+      if (this.handed.get(key) === bounds || this.inflight.has(key)) continue;
+      const handing = this.handOver(external, version.runtimeId, version.name)
+        .then((handed) => {
+          if (handed === undefined) this.handed.delete(key);
           else this.handed.set(key, handed);
-        } catch (error) {
+        })
+        .catch((error: unknown) => {
           this.logger.warn(`handing ${key} to ${external.kind} failed: ${String(error)}`);
-        }
-      }
-      for (const key of [...this.handed.keys()]) if (!keep.has(key)) this.handed.delete(key);
-    } finally {
-      this.busy = false;
+        })
+        .finally(() => this.inflight.delete(key));
+      this.inflight.set(key, handing);
     }
+    for (const key of [...this.handed.keys()]) if (!keep.has(key)) this.handed.delete(key);
+  }
+
+  /** Resolves once the hand-overs begun so far are done (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.inflight.values()]);
   }
 
   /** The version's bounded nodes to `external`, under its lock; the bounds handed, if any. */

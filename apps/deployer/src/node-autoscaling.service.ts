@@ -161,7 +161,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    await this.controller.settled();
+    await Promise.all([this.controller.settled(), this.handover.settled()]);
   }
 
   /**
