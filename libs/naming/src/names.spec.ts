@@ -15,6 +15,7 @@ describe(Names.name, () => {
     expect(sut.obsStream('demo')).toBe('KRE_demo_OBS');
     expect(sut.obsSubject('demo', 'logs')).toBe('kre.demo.obs.logs');
     expect(sut.dataSubject('demo', 'find')).toBe('kre.demo.data.find');
+    expect(sut.tracesSubject('demo')).toBe('kre.demo.traces');
     expect(sut.projectBucket('demo', 'v1')).toBe('kre_demo_v1');
     expect(sut.nodeBucket('demo', 'v1', 'wf', 'etl')).toBe('kre_demo_v1_wf_etl');
     expect(sut.krtBucket('demo')).toBe('kre_demo_krt');

@@ -113,6 +113,19 @@ export class Names {
   obsConsumer(): string {
     return `${this.prefix}-mongo-writer`;
   }
+  /**
+   * Where a runtime's workloads publish their spans (OTLP/HTTP JSON export bodies, core NATS),
+   * for mongo-writer to forward to the installation's OTLP endpoint. Outside `<p>.<rt>.obs.>`
+   * on purpose: the observability stream would store them against the runtime's quota, and its
+   * record ingestion would take them for broken records.
+   */
+  tracesSubject(rt: string): string {
+    return `${this.prefix}.${rt}.traces`;
+  }
+  /** mongo-writer replicas' queue group on every runtime's traces subject (one forwards each). */
+  tracesQueue(): string {
+    return `${this.prefix}-mongo-writer-traces`;
+  }
   dataPrefix(rt: string): string {
     return `${this.prefix}.${rt}.data`;
   }

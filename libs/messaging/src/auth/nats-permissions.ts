@@ -84,6 +84,8 @@ export function workloadPermissions(names: Names, resources: VersionResources): 
     names.versionSubjects(rt, ver),
     names.versionReplySubjects(rt, ver),
     `${names.obsPrefix(rt)}.>`,
+    // Its spans, relayed by mongo-writer to the OTLP endpoint (never reachable from a workload).
+    names.tracesSubject(rt),
     names.dataSubject(rt, 'save'),
     names.dataSubject(rt, 'find'),
     ...streams.flatMap((stream) => [
@@ -163,6 +165,8 @@ export function enginePermissions(names: Names, app: EngineApp): NatsPermissions
         sub: [
           names.dataSubject('*', 'save'),
           names.dataSubject('*', 'find'),
+          // Workloads' spans, forwarded to the OTLP endpoint (docs/observability.md, "Traces").
+          names.tracesSubject('*'),
           `${names.engineInboxPrefix('mongo-writer')}.>`,
         ],
         allowResponses: true,

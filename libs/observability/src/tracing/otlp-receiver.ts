@@ -5,6 +5,8 @@ import { gunzipSync } from 'node:zlib';
 /** One span as an OTLP/HTTP JSON export carries it, with its service's name. */
 export interface ReceivedSpan {
   service: string;
+  /** Its resource's attributes (`service.name`, `kre.runtime`, …). */
+  resource: Record<string, unknown>;
   traceId: string;
   spanId: string;
   parentSpanId: string;
@@ -29,7 +31,7 @@ interface ExportBody {
   resourceSpans?: {
     resource?: { attributes?: KeyValue[] };
     scopeSpans?: {
-      spans?: (Omit<ReceivedSpan, 'service' | 'attributes' | 'events'> & {
+      spans?: (Omit<ReceivedSpan, 'service' | 'resource' | 'attributes' | 'events'> & {
         attributes?: KeyValue[];
         events?: { name: string }[];
       })[];
@@ -77,13 +79,15 @@ export class OtlpJsonReceiver {
 
   private take(body: ExportBody): void {
     for (const rs of body.resourceSpans ?? []) {
-      const name = attributesOf(rs.resource?.attributes)['service.name'];
+      const resource = attributesOf(rs.resource?.attributes);
+      const name = resource['service.name'];
       const service = typeof name === 'string' ? name : '';
       for (const ss of rs.scopeSpans ?? [])
         for (const span of ss.spans ?? [])
           this.spans.push({
             ...span,
             service,
+            resource,
             parentSpanId: span.parentSpanId ?? '',
             attributes: attributesOf(span.attributes),
             events: span.events ?? [],

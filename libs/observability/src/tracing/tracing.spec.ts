@@ -11,6 +11,7 @@ import {
 } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OtlpJsonReceiver } from './otlp-receiver.js';
+import { relayedTraceBatch } from './trace-relay.js';
 import { NOOP_SPAN, initTracing, tracesUrl, tracing } from './tracing.js';
 
 /** A tracer provider that counts the work asked of it (and does none). */
@@ -134,5 +135,69 @@ describe(initTracing.name, () => {
     } finally {
       await receiver.stop();
     }
+  });
+
+  it('relayed (a workload: a traces subject, no endpoint), exports OTLP JSON bodies through the attached publish, split to fit', async () => {
+    const published: { subject: string; body: Uint8Array }[] = [];
+    const t = await initTracing(
+      'runner',
+      { KRT_NATS_TRACES_SUBJECT: 'kre.alpha.traces', OTEL_BSP_SCHEDULE_DELAY: 50 },
+      { 'kre.node': 'n1' },
+    );
+    expect(t.enabled).toBe(true);
+    // The bodies must fit the server's max_payload: 3 spans of ~1 KiB each, 2.5 KiB a message.
+    t.attachRelay((subject, body) => published.push({ subject, body }), 2_500);
+    const outer = t.start('outer', { from: { traceparent: PARENT }, kind: 'consumer' });
+    outer.run(() => {
+      for (const name of ['a', 'b'])
+        t.start(name, { attributes: { pad: 'x'.repeat(1_000) } }).end();
+    });
+    outer.setAttribute('pad', 'y'.repeat(1_000));
+    outer.end();
+    await t.shutdown(); // flushes through the relay
+
+    expect(published.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(published.map((p) => p.subject))).toEqual(new Set(['kre.alpha.traces']));
+    expect(published.every((p) => p.body.length <= 2_500)).toBe(true);
+    // What mongo-writer will accept, as it will check it.
+    const spans = published.flatMap(({ body }) => {
+      const checked = relayedTraceBatch(body, 'alpha');
+      if (!checked.ok) throw new Error(checked.detail);
+      return checked.resourceSpans.flatMap((rs) =>
+        rs.scopeSpans.flatMap((ss) =>
+          ss.spans.map((span) => ({
+            ...span,
+            resource: Object.fromEntries(
+              rs.resource.attributes.map((kv) => [kv.key, kv.value.stringValue]),
+            ),
+          })),
+        ),
+      );
+    });
+    const byName = Object.fromEntries(spans.map((span) => [span.name, span]));
+    expect(Object.keys(byName).sort()).toEqual(['a', 'b', 'outer']);
+    expect(byName.outer).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      parentSpanId: 'b7ad6b7169203331',
+      kind: 5, // CONSUMER
+      resource: { 'service.name': 'runner', 'kre.node': 'n1', 'kre.runtime': 'alpha' },
+    });
+    expect(byName.a.parentSpanId).toBe(byName.outer.spanId);
+    expect(BigInt(byName.outer.endTimeUnixNano)).toBeGreaterThanOrEqual(
+      BigInt(byName.outer.startTimeUnixNano),
+    );
+  });
+
+  it('relayed, drops (and never publishes) what ends before a publish is attached', async () => {
+    const t = await initTracing('entrypoint', {
+      KRT_NATS_TRACES_SUBJECT: 'kre.alpha.traces',
+      OTEL_BSP_SCHEDULE_DELAY: 50,
+    });
+    t.start('early').end();
+    await t.shutdown();
+    const published: Uint8Array[] = [];
+    tracing().attachRelay((_s, body) => published.push(body), 1_000_000); // disabled again: nothing
+    expect(published).toEqual([]);
+    expect(tracing().enabled).toBe(false);
   });
 });

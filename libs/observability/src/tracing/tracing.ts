@@ -26,7 +26,16 @@ export interface TracingEnv {
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
   OTEL_SERVICE_NAME?: string;
   OTEL_BSP_SCHEDULE_DELAY?: number;
+  /**
+   * A workload's relay (libs/config `workloadEnv`): without an OTLP endpoint, its spans are
+   * exported as OTLP JSON on this NATS subject (its runtime's `<p>.<rt>.traces`), for mongo-writer
+   * to forward, once `attachRelay` gives it a connection.
+   */
+  KRT_NATS_TRACES_SUBJECT?: string;
 }
+
+/** Publishes one message (a workload's NATS connection's `publish`). */
+export type RelayPublish = (subject: string, body: Uint8Array) => void;
 
 export type TraceSpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
 
@@ -117,6 +126,12 @@ export interface Tracing {
   readonly enabled: boolean;
   /** Starts a span; when tracing is off, returns {@link NOOP_SPAN} and does nothing else. */
   start(name: string, options?: StartSpanOptions): TracedSpan;
+  /**
+   * Where the spans are relayed over NATS (`KRT_NATS_TRACES_SUBJECT`), when they are; the exports
+   * go out through `publish` once it is attached, each at most `maxBytes` (the server's
+   * `max_payload`). Does nothing when tracing is off or exports over HTTP.
+   */
+  attachRelay(publish: RelayPublish, maxBytes: number): void;
   /** Exports what is left and stops (at the app's shutdown). */
   shutdown(): Promise<void>;
 }
@@ -124,6 +139,7 @@ export interface Tracing {
 const DISABLED: Tracing = Object.freeze({
   enabled: false,
   start: () => NOOP_SPAN,
+  attachRelay: () => undefined,
   shutdown: () => Promise.resolve(),
 });
 
@@ -134,7 +150,16 @@ class EnabledTracing implements Tracing {
     private readonly tracer: Tracer,
     private readonly propagator: TextMapPropagator,
     private readonly stop: () => Promise<void>,
+    private readonly relay?: {
+      subject: string;
+      attach(sink: (body: Uint8Array) => void, maxBytes: number): void;
+    },
   ) {}
+
+  attachRelay(publish: RelayPublish, maxBytes: number): void {
+    const relay = this.relay;
+    if (relay) relay.attach((body) => publish(relay.subject, body), maxBytes);
+  }
 
   start(name: string, options: StartSpanOptions = {}): TracedSpan {
     const parent = options.from
@@ -169,10 +194,11 @@ export function tracesUrl(env: TracingEnv): string | undefined {
 
 /**
  * Sets up the process's tracing, once, at the start of an app's main.ts. Without an OTLP endpoint
- * it loads nothing (the SDK is imported only when needed), registers no provider, and every
- * `tracing().start()` returns the shared no-op span. With one: a tracer provider with a batch
- * processor exporting JSON over HTTP, the W3C propagator, and an AsyncLocalStorage context (so
- * spans started inside `span.run()` are its children).
+ * (or, for a workload, a relay subject) it loads nothing (the SDK is imported only when needed),
+ * registers no provider, and every `tracing().start()` returns the shared no-op span. With one: a
+ * tracer provider with a batch processor exporting JSON over HTTP (or, relayed, as NATS messages
+ * once `attachRelay` is called), the W3C propagator, and an AsyncLocalStorage context (so spans
+ * started inside `span.run()` are its children). An OTLP endpoint wins over a relay subject.
  */
 export async function initTracing(
   service: string,
@@ -180,14 +206,28 @@ export async function initTracing(
   attributes: Attributes = {},
 ): Promise<Tracing> {
   const url = tracesUrl(env);
-  if (!url) return (current = DISABLED);
-  const [sdk, exporterModule, resources, core, hooks] = await Promise.all([
+  const relaySubject = url ? undefined : env.KRT_NATS_TRACES_SUBJECT || undefined;
+  if (!url && !relaySubject) return (current = DISABLED);
+  const [sdk, resources, core, hooks] = await Promise.all([
     import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
     import('@opentelemetry/context-async-hooks'),
   ]);
+  let relay: ConstructorParameters<typeof EnabledTracing>[3];
+  let exporter: import('@opentelemetry/sdk-trace').SpanExporter;
+  if (url) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    exporter = new OTLPTraceExporter({ url });
+  } else {
+    const { RelaySpanExporter } = await import('./relay-exporter.js');
+    const relayExporter = new RelaySpanExporter();
+    exporter = relayExporter;
+    relay = {
+      subject: relaySubject ?? '',
+      attach: (sink, maxBytes) => relayExporter.attach(sink, maxBytes),
+    };
+  }
   const provider = new sdk.TracerProvider({
     resource: resources.resourceFromAttributes({
       'service.name': env.OTEL_SERVICE_NAME ?? service,
@@ -196,7 +236,7 @@ export async function initTracing(
     }),
     spanProcessors: [
       new sdk.BatchSpanProcessor({
-        exporter: new exporterModule.OTLPTraceExporter({ url }),
+        exporter,
         scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000,
       }),
     ],
@@ -204,9 +244,16 @@ export async function initTracing(
   const propagator = new core.W3CTraceContextPropagator();
   otelContext.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(provider);
-  current = new EnabledTracing(provider.getTracer(service), propagator, async () => {
-    current = DISABLED;
-    await provider.shutdown();
-  });
+  current = new EnabledTracing(
+    provider.getTracer(service),
+    propagator,
+    async () => {
+      current = DISABLED;
+      // The last export failing (a receiver down, a relay never attached) loses those spans;
+      // it must not fail the app's shutdown.
+      await provider.shutdown().catch(() => undefined);
+    },
+    relay,
+  );
   return current;
 }
