@@ -37,21 +37,6 @@ function compileCache(env: DeployerEnv): { NODE_COMPILE_CACHE: string } {
   return { NODE_COMPILE_CACHE: join(env.stateDir, 'node-compile-cache') };
 }
 
-/**
- * The deployer's OTLP settings, passed on to the workloads (their spans join the request's trace),
- * when they share the machine's network: from an isolated namespace only NATS is reachable.
- */
-function tracingEnv(env: DeployerEnv, isolated: boolean): Record<string, string> {
-  if (isolated) return {};
-  const out: Record<string, string> = {};
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT)
-    out.OTEL_EXPORTER_OTLP_ENDPOINT = env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-    out.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  if (Object.keys(out).length) out.OTEL_BSP_SCHEDULE_DELAY = String(env.OTEL_BSP_SCHEDULE_DELAY);
-  return out;
-}
-
 /** Runs `runner fetch-krt` (the one fetch implementation) and fails with its output. */
 function runFetchKrt(
   env: DeployerEnv,
@@ -170,7 +155,8 @@ export async function orchestratorDriverFactory(
       HOME: env.HOME,
       NODE_ENV: env.NODE_ENV,
       ...compileCache(env),
-      ...tracingEnv(env, network !== undefined),
+      // No OTLP settings: workloads relay their spans over NATS (the plan's
+      // KRT_NATS_TRACES_SUBJECT), as only NATS is reachable from their network namespaces.
     },
     sandbox: {
       uid: env.SANDBOX_UID,

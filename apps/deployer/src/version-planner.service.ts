@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
 import { Names } from '@libs/naming';
+import { tracesUrl } from '@libs/observability';
 import { plan, type DeploymentPlan, type UsageDefaults } from '@libs/orchestrator';
 import { ConfigCipher, unsetConfigKeys, type VersionDoc } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
@@ -82,6 +83,10 @@ export class VersionPlanner {
       streamSettings: this.streamSettings,
       replicaDefaults: this.usageDefaults.replica,
       storeMaxBytes: this.usageDefaults.storeMaxBytes,
+      // With an OTLP endpoint, workloads relay their spans through mongo-writer (never direct).
+      tracing: tracesUrl(this.env)
+        ? { scheduleDelayMs: this.env.OTEL_BSP_SCHEDULE_DELAY }
+        : undefined,
       replicas: {
         ...Object.fromEntries(
           (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a.min]),

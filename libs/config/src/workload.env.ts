@@ -33,6 +33,17 @@ export const workloadEnv = {
   KRT_LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
   KRT_NATS_OBS_PREFIX: z.string({ error: 'is required' }).min(1),
   KRT_NATS_DATA_PREFIX: z.string({ error: 'is required' }).min(1),
+  /**
+   * Set when the installation exports traces: the workload publishes its spans there (OTLP JSON,
+   * core NATS; its runtime's `<p>.<rt>.traces`) and mongo-writer forwards them to the OTLP
+   * endpoint, which workloads never reach themselves. Unset: no spans are made.
+   */
+  KRT_NATS_TRACES_SUBJECT: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, {
+      error: 'must be a NATS subject (tokens of letters, digits, _ and -)',
+    })
+    .optional(),
 };
 
 const seconds = (fallback: number, max: number) =>

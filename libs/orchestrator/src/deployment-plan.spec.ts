@@ -225,6 +225,22 @@ describe(plan.name, () => {
   });
 });
 
+describe('plan: traces', () => {
+  it("gives every workload its runtime's traces subject when traces are exported, and nothing else changes", () => {
+    const traced = plan({ ...input, tracing: { scheduleDelayMs: 250 } });
+    for (const w of traced.workloads)
+      expect(w.env).toMatchObject({
+        KRT_NATS_TRACES_SUBJECT: 'kre.demo.traces',
+        OTEL_BSP_SCHEDULE_DELAY: '250',
+      });
+    // No endpoint: no relay, no variable, and never the endpoint itself (workloads cannot reach it).
+    for (const w of [...plan(input).workloads, ...traced.workloads]) {
+      expect(Object.keys(w.env).filter((k) => k.startsWith('OTEL_EXPORTER'))).toEqual([]);
+      if (!traced.workloads.includes(w)) expect(w.env.KRT_NATS_TRACES_SUBJECT).toBeUndefined();
+    }
+  });
+});
+
 describe('plan: adaptive batching', () => {
   it("gives a batched node's runners KRT_BATCH_MAX_SIZE and KRT_BATCH_MAX_LATENCY_MS, no other node", () => {
     const batched: Krt = {

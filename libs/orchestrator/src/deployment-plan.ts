@@ -117,6 +117,12 @@ export interface PlanInput {
    * driver keeps the running replicas and adds or removes the difference.
    */
   readonly replicas?: Readonly<Record<string, number>>;
+  /**
+   * Traces are exported (the deployer has an OTLP endpoint): the workloads relay their spans over
+   * NATS on their runtime's traces subject (`KRT_NATS_TRACES_SUBJECT`), a batch every
+   * `scheduleDelayMs`; mongo-writer forwards them (docs/observability.md, "Traces").
+   */
+  readonly tracing?: { readonly scheduleDelayMs: number };
 }
 
 /** The installation's default limits of one replica (WORKLOAD_MEMORY_MB and WORKLOAD_CPUS's). */
@@ -217,6 +223,12 @@ export function plan(input: PlanInput): DeploymentPlan {
     // Which env vars are the version's config (the handler context's `config`); a file over
     // MAX_CONFIG_ENV_BYTES is not among them (it is only a file under KRT_CONFIG_FILES_DIR).
     KRT_CONFIG_KEYS: Object.keys(configEnv).join(','),
+    ...(input.tracing
+      ? {
+          KRT_NATS_TRACES_SUBJECT: names.tracesSubject(rt),
+          OTEL_BSP_SCHEDULE_DELAY: String(input.tracing.scheduleDelayMs),
+        }
+      : {}),
   };
   const baseLabels = {
     'app.kubernetes.io/part-of': 'kre',

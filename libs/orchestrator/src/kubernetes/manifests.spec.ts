@@ -197,6 +197,28 @@ describe('version manifests', () => {
     }
   });
 
+  it("passes traces on as the plan has them: the runtime's traces subject, never an OTLP endpoint", () => {
+    const traced = plan({
+      prefix: 'kre',
+      runtimeId: 'demo',
+      krt: classifier,
+      natsUrl: 'nats://127.0.0.1:4222',
+      config: { variables: {}, files: {} },
+      requestTimeoutSeconds: 30,
+      tracing: { scheduleDelayMs: 1_000 },
+    });
+    for (const d of deployments(traced)) {
+      const env = d.spec!.template.spec!.containers[0].env ?? [];
+      expect(env).toContainEqual({ name: 'KRT_NATS_TRACES_SUBJECT', value: 'kre.demo.traces' });
+      expect(env).toContainEqual({ name: 'OTEL_BSP_SCHEDULE_DELAY', value: '1000' });
+      expect(env.filter((e) => e.name.startsWith('OTEL_EXPORTER'))).toEqual([]);
+    }
+    for (const d of deployments(planOf(classifier, {})))
+      expect(d.spec!.template.spec!.containers[0].env).not.toContainEqual(
+        expect.objectContaining({ name: 'KRT_NATS_TRACES_SUBJECT' }),
+      );
+  });
+
   it('gives gpu nodes a GPU limit, the GPU node selector and tolerations', () => {
     const gpuKrt: Krt = {
       ...greeter,

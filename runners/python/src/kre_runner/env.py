@@ -63,6 +63,9 @@ class RunnerEnv:
     # The node's KRT `batch` (KRT_BATCH_MAX_SIZE, KRT_BATCH_MAX_LATENCY_MS): None when unset.
     batch_max_size: int | None = None
     batch_max_latency_ms: int | None = None
+    # Where spans are relayed over NATS (KRT_NATS_TRACES_SUBJECT, set when the installation
+    # exports traces; tracing.from_env reads it): None when unset.
+    traces_subject: str | None = None
 
 
 def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
@@ -195,6 +198,7 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
         nats_creds=opt("KRT_NATS_CREDS"),
         nats_inbox_prefix=opt("KRT_NATS_INBOX_PREFIX"),
         kre_prefix=prefix,
+        traces_subject=opt("KRT_NATS_TRACES_SUBJECT"),
     )
     # The contract the engine writes (libs/config's runner schema, checked in beside this file):
     # a variable it requires that is missing is a problem even if this reader has no use for it.
@@ -206,6 +210,8 @@ def load_env(source: Mapping[str, str] | None = None) -> RunnerEnv:
         problems.append(f"KRT_NATS_CREDS: {env.nats_creds} is not a readable file")
     if env.nats_inbox_prefix and not re.match(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", env.nats_inbox_prefix):
         problems.append("KRT_NATS_INBOX_PREFIX: must be a subject prefix (tokens of letters, digits, _ and -)")
+    if env.traces_subject and not re.match(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", env.traces_subject):
+        problems.append("KRT_NATS_TRACES_SUBJECT: must be a NATS subject (tokens of letters, digits, _ and -)")
     if problems:
         raise InvalidEnvError(problems)
     return env
