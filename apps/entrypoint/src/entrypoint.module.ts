@@ -4,8 +4,8 @@ import {
   Module,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
-import { HealthModule } from '@libs/observability';
+import { NATS_CONNECTION, NatsModule, natsCheck, payloadLimit } from '@libs/messaging';
+import { HealthModule, tracing } from '@libs/observability';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { composeEntrypoint } from './entrypoint.composition.js';
 import type { EntrypointEnv } from './entrypoint.env.js';
@@ -29,9 +29,13 @@ class EntrypointHost implements OnApplicationBootstrap, BeforeApplicationShutdow
     await this.entrypoint.start();
   }
 
-  /** Before Nest closes the health server and drains NATS: finish the requests in progress. */
+  /**
+   * Before Nest closes the health server and drains NATS: finish the requests in progress, then
+   * export the spans still buffered (relayed ones go out on the connection before it drains).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     await this.entrypoint?.stop();
+    await tracing().shutdown();
   }
 
   readiness(): { ready: boolean; reason: string } {
@@ -50,8 +54,15 @@ class EntrypointCoreModule {
         {
           provide: EntrypointHost,
           inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) =>
-            new EntrypointHost(() => composeEntrypoint(env, { nc })),
+          useFactory: (nc: NatsConnection) => {
+            // Its spans leave over this connection when tracing relays them (a workload's
+            // KRT_NATS_TRACES_SUBJECT); nothing happens otherwise.
+            tracing().attachRelay(
+              (subject, body) => nc.publish(subject, body),
+              payloadLimit(nc.info?.max_payload ?? 1024 * 1024),
+            );
+            return new EntrypointHost(() => composeEntrypoint(env, { nc }));
+          },
         },
       ],
       exports: [EntrypointHost],

@@ -4,8 +4,8 @@ import {
   Module,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
-import { HealthModule } from '@libs/observability';
+import { NATS_CONNECTION, NatsModule, natsCheck, payloadLimit } from '@libs/messaging';
+import { HealthModule, tracing } from '@libs/observability';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { HandlerModule } from './handler.model.js';
 import type { NodeRunner } from './node-runner.service.js';
@@ -40,6 +40,18 @@ class RunnerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   }
 }
 
+/**
+ * The node's spans leave over its NATS connection, on its runtime's traces subject, when tracing
+ * relays them (KRT_NATS_TRACES_SUBJECT; nothing happens otherwise): the runner flushes them at
+ * stop, before the connection drains.
+ */
+function relaySpans(nc: NatsConnection): void {
+  tracing().attachRelay(
+    (subject, body) => nc.publish(subject, body),
+    payloadLimit(nc.info?.max_payload ?? 1024 * 1024),
+  );
+}
+
 /** The runner host, global so the health checks can ask it whether it is bound. */
 @Module({})
 class NodeRunnerModule {
@@ -51,8 +63,10 @@ class NodeRunnerModule {
         {
           provide: RunnerHost,
           inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) =>
-            new RunnerHost(() => composeRunner(env, { nc, handlerModule })),
+          useFactory: (nc: NatsConnection) => {
+            relaySpans(nc);
+            return new RunnerHost(() => composeRunner(env, { nc, handlerModule }));
+          },
         },
       ],
       exports: [RunnerHost],

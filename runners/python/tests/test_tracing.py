@@ -95,3 +95,62 @@ def test_spans_continue_the_senders_trace_and_are_exported():
         assert tracer.exported == 2 and tracer.dropped == 0
     finally:
         receiver.server.shutdown()
+
+
+def test_relay_subject_is_checked_and_an_endpoint_wins():
+    with pytest.raises(tracing.InvalidTracingEnvError, match="KRT_NATS_TRACES_SUBJECT: must be a NATS subject"):
+        tracing.from_env({}, {"KRT_NATS_TRACES_SUBJECT": "kre.rt.>"})
+    relayed = tracing.from_env({}, {"KRT_NATS_TRACES_SUBJECT": "kre.rt.traces"})
+    assert relayed is not None and relayed.url is None and relayed.subject == "kre.rt.traces"
+    direct = tracing.from_env({}, {"KRT_NATS_TRACES_SUBJECT": "kre.rt.traces", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318"})
+    assert direct is not None and direct.subject is None
+
+
+def test_relayed_spans_are_published_on_the_subject_as_otlp_json_split_to_fit(nats_server):
+    """The deployer's set-up: no endpoint, a traces subject; spans go out over the runner's NATS
+    connection (a real server), each message within the limit given at attach."""
+    import nats
+
+    async def work():
+        listener = await nats.connect(nats_server.url)
+        runner_nc = await nats.connect(nats_server.url)
+        got: list[bytes] = []
+
+        async def take(msg):
+            got.append(msg.data)
+
+        sub = await listener.subscribe("kre.rt.traces", cb=take)
+        await listener.flush()
+        tracer = tracing.from_env({"kre.node": "n1"}, {"KRT_NATS_TRACES_SUBJECT": "kre.rt.traces", "OTEL_BSP_SCHEDULE_DELAY": "600000"})
+        early = tracer.start("early", {})
+        early.end()
+        await tracer.flush()  # nothing attached yet: dropped, not raised
+        assert tracer.dropped == 1
+        tracer.attach(runner_nc, 1500)
+        for i in range(3):
+            span = tracer.start(f"node n{i}", {"traceparent": PARENT}, "consumer", {"pad": "x" * 600})
+            span.end()
+        huge = tracer.start("huge", {}, attributes={"pad": "y" * 5000})
+        huge.end()
+        await tracer.close()
+        await runner_nc.flush()
+        for _ in range(100):
+            if sum(len(json.loads(b)["resourceSpans"][0]["scopeSpans"][0]["spans"]) for b in got) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        await sub.unsubscribe()
+        await listener.close()
+        await runner_nc.close()
+        return tracer, got
+
+    tracer, got = asyncio.run(work())
+    assert len(got) >= 2 and all(len(body) <= 1500 for body in got)
+    spans = []
+    for body in got:
+        rs = json.loads(body)["resourceSpans"][0]
+        resource = {a["key"]: a["value"]["stringValue"] for a in rs["resource"]["attributes"]}
+        assert resource["service.name"] == "runner" and resource["kre.node"] == "n1"
+        spans += rs["scopeSpans"][0]["spans"]
+    assert sorted(s["name"] for s in spans) == ["node n0", "node n1", "node n2"]
+    assert all(s["traceId"] == "0af7651916cd43dd8448eb211c80319c" and s["parentSpanId"] == "b7ad6b7169203331" for s in spans)
+    assert tracer.exported == 3 and tracer.dropped == 2  # the one before attach, the one too large alone

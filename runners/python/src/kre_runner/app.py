@@ -123,6 +123,9 @@ async def serve(env: RunnerEnv, mod: HandlerModule) -> int:
         await health.close()
         return 1
     holder["nc"] = nc
+    if tracer is not None:
+        # Relayed spans (KRT_NATS_TRACES_SUBJECT) leave over this connection; flushed at stop.
+        tracer.attach(nc, codec.payload_limit(nc.max_payload))
     js = nc.jetstream()
     jsm = nc.jsm()
     obs = ObsPublisher(

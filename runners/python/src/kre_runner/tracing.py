@@ -1,7 +1,10 @@
 """OpenTelemetry spans of the Python runner (libs/observability/src/tracing in the Node apps):
 one span per message, a child of the sender's `traceparent`, exported as OTLP/HTTP JSON to
-`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces`. Without an
-endpoint `from_env` returns None and the runner does no tracing work at all.
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces`, or, as the
+deployer starts workloads, relayed: the same JSON bodies published on the runtime's traces subject
+`KRT_NATS_TRACES_SUBJECT` over the runner's NATS connection, for mongo-writer to forward (a
+workload cannot reach the OTLP endpoint). Without either `from_env` returns None and the runner
+does no tracing work at all.
 
 Why not opentelemetry-sdk with opentelemetry-exporter-otlp-proto-http: the exporter needs
 opentelemetry-proto, which needs protobuf >= 5, and the runner runs KRE-era KRTs that pin
@@ -30,6 +33,7 @@ ZERO_SPAN = "0" * 16
 KINDS = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 MAX_QUEUE = 2048
 MAX_BATCH = 512
+SUBJECT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
 class InvalidTracingEnvError(ValueError):
@@ -124,12 +128,17 @@ class Span:
 
 
 class Tracer:
-    """Spans, batched and exported every `delay` seconds (and at `close`) from a thread, so the
-    event loop never waits on the receiver. Past MAX_QUEUE unexported spans, new ones are dropped
-    (counted in `dropped`), as the SDK's batch processor does."""
+    """Spans, batched and exported every `delay` seconds (and at `close`): posted to `url` from a
+    thread, so the event loop never waits on the receiver, or, with `subject` instead, published
+    on the NATS connection `attach` gives (until then an export drops its spans). Past MAX_QUEUE
+    unexported spans, new ones are dropped (counted in `dropped`), as the SDK's batch processor
+    does."""
 
-    def __init__(self, url: str, resource: Mapping[str, Any], delay: float = 5.0):
+    def __init__(self, url: Optional[str], resource: Mapping[str, Any], delay: float = 5.0, subject: Optional[str] = None):
         self.url = url
+        self.subject = subject
+        self._nc = None
+        self._max_bytes = 1024 * 1024
         self.resource = _attributes(resource)
         self.delay = delay
         self.queue: list[Span] = []
@@ -164,28 +173,54 @@ class Tracer:
             await asyncio.sleep(self.delay)
             await self.flush()
 
+    def attach(self, nc, max_bytes: int) -> None:
+        """Relayed: exports from now on are published on `subject` over `nc`, each body at most
+        `max_bytes` (the server's max_payload, less room for headers)."""
+        self._nc = nc
+        self._max_bytes = max_bytes
+
+    def _body(self, batch: list[Span]) -> bytes:
+        return json.dumps(
+            {
+                "resourceSpans": [
+                    {
+                        "resource": {"attributes": self.resource},
+                        "scopeSpans": [{"scope": {"name": "kre_runner"}, "spans": [s.to_otlp() for s in batch]}],
+                    }
+                ]
+            },
+            separators=(",", ":"),
+        ).encode()
+
     async def flush(self) -> None:
         while self.queue:
             batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            body = json.dumps(
-                {
-                    "resourceSpans": [
-                        {
-                            "resource": {"attributes": self.resource},
-                            "scopeSpans": [{"scope": {"name": "kre_runner"}, "spans": [s.to_otlp() for s in batch]}],
-                        }
-                    ]
-                },
-                separators=(",", ":"),
-            ).encode()
             try:
-                await asyncio.to_thread(self._post, body)
-                self.exported += len(batch)
+                if self.url is not None:
+                    await asyncio.to_thread(self._post, self._body(batch))
+                    self.exported += len(batch)
+                else:
+                    await self._publish(batch)
             except Exception as error:
                 self.dropped += len(batch)
                 if not self._warned:
-                    log.warning("cannot export spans to %s: %s", self.url, error)
+                    log.warning("cannot export spans to %s: %s", self.url or self.subject, error)
                     self._warned = True
+
+    async def _publish(self, batch: list[Span]) -> None:
+        """Relays `batch`, split in halves until each body fits; one span too large alone is dropped."""
+        if self._nc is None:
+            raise RuntimeError("no NATS connection attached yet")
+        body = self._body(batch)
+        if len(body) <= self._max_bytes:
+            await self._nc.publish(self.subject, body)
+            self.exported += len(batch)
+        elif len(batch) == 1:
+            self.dropped += 1
+        else:
+            half = (len(batch) + 1) // 2
+            await self._publish(batch[:half])
+            await self._publish(batch[half:])
 
     def _post(self, body: bytes) -> None:
         request = urllib.request.Request(self.url, data=body, method="POST", headers={"content-type": "application/json"})
@@ -200,11 +235,14 @@ class Tracer:
 
 
 def from_env(resource: Mapping[str, Any], source: Optional[Mapping[str, str]] = None) -> Optional[Tracer]:
-    """The runner's tracer, or None without an OTLP endpoint.
+    """The runner's tracer, or None without an OTLP endpoint or a relay subject (an endpoint wins).
     @raises InvalidTracingEnvError naming the variable that is wrong."""
     src = os.environ if source is None else source
     url = traces_url(src)
-    if url is None:
+    subject = None if url else (src.get("KRT_NATS_TRACES_SUBJECT") or None)
+    if subject is not None and not SUBJECT.match(subject):
+        raise InvalidTracingEnvError("KRT_NATS_TRACES_SUBJECT: must be a NATS subject (tokens of letters, digits, _ and -)")
+    if url is None and subject is None:
         return None
     raw = src.get("OTEL_BSP_SCHEDULE_DELAY") or "5000"
     try:
@@ -214,4 +252,4 @@ def from_env(resource: Mapping[str, Any], source: Optional[Mapping[str, str]] = 
     except ValueError:
         raise InvalidTracingEnvError("OTEL_BSP_SCHEDULE_DELAY: must be an integer number of milliseconds from 1 to 600000") from None
     service = src.get("OTEL_SERVICE_NAME") or "runner"
-    return Tracer(url, {"service.name": service, "service.namespace": "kre", **resource}, delay_ms / 1000)
+    return Tracer(url, {"service.name": service, "service.namespace": "kre", **resource}, delay_ms / 1000, subject)
