@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { NATS_CONNECTION, NatsModule, natsCheck } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { HealthModule } from '@libs/observability';
+import { HealthModule, tracesUrl } from '@libs/observability';
 import { PersistenceModule, mongoCheck } from '@libs/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Connection } from 'mongoose';
@@ -10,6 +10,7 @@ import { DataRequestsConsumer } from './data/data-requests.consumer.js';
 import { RuntimeDataRepository } from './data/runtime-data.repository.js';
 import type { MongoWriterEnv } from './mongo-writer.env.js';
 import { ObsIngestionModule } from './obs/obs-ingestion.module.js';
+import { TraceRelayModule } from './traces/trace-relay.module.js';
 import { OBS_RETENTION_OPTIONS, ObsRetentionService } from './obs/obs-retention.service.js';
 import {
   DEFAULT_OBS_INGESTION,
@@ -17,11 +18,19 @@ import {
   ObsStreamsConsumer,
 } from './obs/obs-streams.consumer.js';
 
+/** The workloads' trace relay, when spans are exported (docs/observability.md, "Traces"). */
+function traceRelay(env: MongoWriterEnv, names: Names): DynamicModule[] {
+  const url = tracesUrl(env);
+  return url
+    ? [TraceRelayModule.forRoot(names, { url, flushMs: env.OTEL_BSP_SCHEDULE_DELAY })]
+    : [];
+}
+
 /**
  * Answers runners' data requests (`db.save` / `db.find`) on the runtimes' data databases; writes
  * their logs, metrics, predictions and measurements from the runtimes' observability streams
- * into the runtimes' databases and drops their day collections past retention
- * (docs/observability.md).
+ * into the runtimes' databases and drops their day collections past retention; with an OTLP
+ * endpoint, forwards the spans the workloads relay over NATS (docs/observability.md).
  */
 @Module({})
 export class MongoWriterModule {
@@ -42,6 +51,7 @@ export class MongoWriterModule {
           inboxPrefix: names.engineInboxPrefix('mongo-writer'),
         }),
         ObsIngestionModule.forRoot(names, ingestion),
+        ...traceRelay(env, names),
         HealthModule.forRoot({
           inject: [getConnectionToken(), NATS_CONNECTION, ObsStreamsConsumer],
           useFactory: (mongo: Connection, nats: NatsConnection, obs: ObsStreamsConsumer) => [
