@@ -34,6 +34,7 @@ import {
   workloadPermissions,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
+import { relayedTraceBatch } from '@libs/observability';
 import {
   KubernetesDriver,
   PythonEnvs,
@@ -298,6 +299,8 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
       natsUrl: env.NATS_URL,
       config: { variables: { GREETING: 'Hola' }, files: {} },
       requestTimeoutSeconds: 30,
+      // Traces exported: the pods relay their spans over NATS (#15).
+      tracing: { scheduleDelayMs: 200 },
     });
     await provisionVersionResources(nc, p.resources);
     const krtFile = join(work, 'greeter.krt');
@@ -345,6 +348,37 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ greeting: 'Hola, Ada Lovelace!' });
+  });
+
+  it("relays its pods' spans over NATS on the runtime's traces subject, one trace per call (their env as stored)", async () => {
+    const bodies: Uint8Array[] = [];
+    const sub = nc.subscribe(names.tracesSubject(rt), { callback: (_e, m) => bodies.push(m.data) });
+    await nc.flush();
+    const traceId = '6bf92f3577b34da6a3ce929d0e0e4738';
+    const response = await fetch(`http://127.0.0.1:${entrypointHttp}/Greet`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-20f067aa0ba902b9-01`,
+      },
+      body: JSON.stringify({ name: 'Grace' }),
+    });
+    expect(response.status).toBe(200);
+    // Checked as mongo-writer checks them (the pods cannot reach an OTLP endpoint themselves).
+    const spanNames = () =>
+      bodies
+        .flatMap((body) => {
+          const checked = relayedTraceBatch(body, rt);
+          if (!checked.ok) throw new Error(checked.detail);
+          return checked.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+        })
+        .filter((span) => span.traceId === traceId)
+        .map((span) => span.name)
+        .sort();
+    await expect
+      .poll(spanNames, { timeout: 15_000 })
+      .toEqual(['entrypoint Greet', 'node clean-name', 'node format-reply', 'node make-greeting']);
+    sub.unsubscribe();
   });
 
   it('its pods, as the API server keeps them: non-root, no service-account token, read-only root, no host paths, default-deny network', async () => {
