@@ -89,7 +89,11 @@ function attempt(send: () => void): Promise<void> {
 }
 
 const notInInit = (what: string) => () =>
-  Promise.reject(new Error(`${what} is only available while handling a message, not in init()`));
+  Promise.reject(
+    new Error(
+      `${what} is only available while handling a message, not in init() nor on handlerBatch's own ctx (send through each item's ctx)`,
+    ),
+  );
 
 /** Builds the context of one message (or of `init` when `message` is absent). */
 export function createContext(deps: ContextDeps, message?: MessageInfo): HandlerContext {

@@ -305,7 +305,10 @@ class HandlerContext:
     # -- sends
     def _sink(self, what: str) -> MessageScope:
         if self._scope is None:
-            raise RuntimeError(f"{what} is only available while handling a message, not in init()")
+            raise RuntimeError(
+                f"{what} is only available while handling a message, not in init() nor on handler_batch's "
+                "own ctx (send through each item's ctx)"
+            )
         return self._scope
 
     # The sends take effect at the call (as the Node runner's): a forgotten `await` still sends.
