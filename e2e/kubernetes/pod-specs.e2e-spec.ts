@@ -352,7 +352,9 @@ describe('kubernetes pod specs of examples/greeter, run as processes', () => {
 
   it("relays its pods' spans over NATS on the runtime's traces subject, one trace per call (their env as stored)", async () => {
     const bodies: Uint8Array[] = [];
-    const sub = nc.subscribe(names.tracesSubject(rt), { callback: (_e, m) => bodies.push(m.data) });
+    const sub = nc.subscribe(names.tracesSubject(rt), {
+      callback: (_e, m) => void bodies.push(m.data),
+    });
     await nc.flush();
     const traceId = '6bf92f3577b34da6a3ce929d0e0e4738';
     const response = await fetch(`http://127.0.0.1:${entrypointHttp}/Greet`, {
