@@ -7,6 +7,14 @@ import type { Connection } from 'mongoose';
 import type { ObsDocument, ObsWrite } from './obs-documents.js';
 
 /**
+ * The index admin-api's newest-first reads use on a day collection of `kind`: `time` desc then
+ * `_id` (`end` for node metrics). Also the floor's collection shape in bench/obs-ingestion.ts.
+ */
+export function readIndexOf(kind: string): Record<string, -1> {
+  return kind === 'metrics' ? { end: -1, _id: -1 } : { time: -1, _id: -1 };
+}
+
+/**
  * What one batch did: documents inserted, those already there (a redelivered batch), and those
  * the database refused (by `_id`, with its reason), which a retry would refuse again.
  */
@@ -77,9 +85,7 @@ export class ObsRecordsRepository {
     const kind = parseDayCollection(collection)?.kind;
     if (!kind || this.indexed.has(key)) return;
     try {
-      await db
-        .collection(collection)
-        .createIndex(kind === 'metrics' ? { end: -1, _id: -1 } : { time: -1, _id: -1 });
+      await db.collection(collection).createIndex(readIndexOf(kind));
       this.indexed.add(key);
     } catch (error) {
       this.logger.warn(`cannot index ${key} (tried again with the next batch): ${String(error)}`);
