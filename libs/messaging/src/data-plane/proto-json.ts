@@ -81,6 +81,53 @@ function fullNameOf(type: protobuf.ReflectionObject): string {
   return name;
 }
 
+/** What `message` needs of each field, read from protobufjs reflection once per type. */
+interface FieldInfo {
+  readonly field: protobuf.Field;
+  readonly jsonName: string;
+  /** Present or absent (oneof members and singular message fields), not "default or not". */
+  readonly tracksPresence: boolean;
+}
+
+const fieldInfos = new WeakMap<protobuf.Type, readonly FieldInfo[]>();
+const fieldsByName = new WeakMap<protobuf.Type, ReadonlyMap<string, protobuf.Field>>();
+
+/**
+ * A type's fields with their JSON names, built once per type (every record's messages asked
+ * for them again, and `jsonName` builds its string a character at a time).
+ */
+function fieldInfosOf(type: protobuf.Type): readonly FieldInfo[] {
+  let infos = fieldInfos.get(type);
+  if (infos === undefined) {
+    infos = type.fieldsArray.map((field) => ({
+      field,
+      jsonName: jsonName(field),
+      tracksPresence:
+        field.partOf !== null ||
+        (field.resolvedType instanceof protobuf.Type && !field.repeated && !field.map),
+    }));
+    // Kept only once every field is resolved (decoding resolves them; a type mapped before
+    // that is read again next time, as before).
+    if (type.fieldsArray.every((field) => field.resolved)) fieldInfos.set(type, infos);
+  }
+  return infos;
+}
+
+/** A type's fields by JSON name and by proto name (both are accepted on input). */
+function fieldsByNameOf(type: protobuf.Type): ReadonlyMap<string, protobuf.Field> {
+  let byName = fieldsByName.get(type);
+  if (byName === undefined) {
+    const map = new Map<string, protobuf.Field>();
+    for (const { field, jsonName: name } of fieldInfosOf(type)) {
+      map.set(name, field);
+      map.set(field.name, field);
+    }
+    byName = map;
+    if (fieldInfos.has(type)) fieldsByName.set(type, byName);
+  }
+  return byName;
+}
+
 /** A field by number, so well-known types work whatever case their definitions use. */
 function fieldById(type: protobuf.Type, id: number): protobuf.Field {
   const field = type.fieldsById[id];
@@ -119,16 +166,13 @@ class ToJson {
     const wkt = this.wellKnown(type, msg, path);
     if (wkt !== undefined) return wkt;
     const out: Record<string, JsonValue> = {};
-    for (const field of type.fieldsArray) {
+    for (const { field, jsonName: name, tracksPresence } of fieldInfosOf(type)) {
       const value = msg[field.name];
-      const own = Object.prototype.hasOwnProperty.call(msg, field.name);
-      const tracksPresence =
-        field.partOf !== null ||
-        (field.resolvedType instanceof protobuf.Type && !field.repeated && !field.map);
       if (tracksPresence) {
-        if (!own || value === null || value === undefined) continue;
+        if (value === null || value === undefined) continue;
+        if (!Object.prototype.hasOwnProperty.call(msg, field.name)) continue;
       } else if (!this.options.emitDefaults && isDefault(field, value)) continue;
-      out[jsonName(field)] = this.field(field, value, join(path, jsonName(field)));
+      out[name] = this.field(field, value, join(path, name));
     }
     return out;
   }
@@ -398,11 +442,7 @@ class FromJson {
     if (wkt !== undefined) return wkt;
     if (json === null || typeof json !== 'object' || Array.isArray(json))
       throw new ProtoJsonError(path, `must be a JSON object (${type.fullName.slice(1)})`);
-    const byName = new Map<string, protobuf.Field>();
-    for (const field of type.fieldsArray) {
-      byName.set(jsonName(field), field);
-      byName.set(field.name, field);
-    }
+    const byName = fieldsByNameOf(type);
     const out: Obj = {};
     const oneofsSeen = new Map<string, string>();
     for (const [key, value] of Object.entries(json as Obj)) {
