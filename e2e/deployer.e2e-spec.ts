@@ -118,9 +118,38 @@ describe('deployer with the local driver', () => {
       .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
       .toBe('CREATED');
     const jsm = await jetstreamManager(nc);
-    expect((await jsm.streams.info(names.obsStream(rt))).config.subjects).toEqual([
-      `${names.obsPrefix(rt)}.>`,
-    ]);
+    expect((await jsm.streams.info(names.obsStream(rt))).config).toMatchObject({
+      subjects: [`${names.obsPrefix(rt)}.>`],
+      // The runtime's quota (here the installation's default: RUNTIME_QUOTA_OBS_*).
+      max_bytes: 1024 ** 3,
+      max_age: 7 * 86_400 * 1e9,
+    });
+  });
+
+  it("applies a platform admin's new observability quota to the runtime's stream in place", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jetstream(nc).publish(`${names.obsPrefix(rt)}.e2e`, 'kept through the update');
+    const before = (await jsm.streams.info(names.obsStream(rt))).state.messages;
+    // What setRuntimeQuota stores and queues (runtime-quota.int-spec.ts covers the API side).
+    await plane.runtimes.setQuota(rt, {
+      replicas: 1_000,
+      memoryBytes: 1024 ** 4,
+      cpuMillis: 1_000_000,
+      gpus: 0,
+      storageBytes: 1024 ** 4,
+      obsBytes: 64 * 1024 ** 2,
+      obsMaxAgeMs: 36 * 3_600_000,
+    });
+    await plane.runtimeJobs.add('update-quota', { runtimeId: rt, by: 'e2e' });
+    await expect
+      .poll(async () => (await jsm.streams.info(names.obsStream(rt))).config.max_bytes, {
+        timeout: 30_000,
+      })
+      .toBe(64 * 1024 ** 2);
+    const info = await jsm.streams.info(names.obsStream(rt));
+    expect(info.config.max_age).toBe(36 * 3_600 * 1e9);
+    expect(info.state.messages).toBe(before); // the same stream, updated
+    expect((await plane.runtimes.get(rt)).status).toBe('CREATED');
   });
 
   it('starts the version: streams, KV buckets, one process per workload, a gateway route, STARTED', async () => {
