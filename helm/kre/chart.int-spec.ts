@@ -312,6 +312,7 @@ function valuePaths(values: Record<string, unknown>, prefix = ''): string[] {
     'affinity',
     'imageMap',
     'scrapeNamespaceLabels',
+    'operatorNamespaceLabels',
   ]);
   const leaves = new Set([...maps, 'resources', 'resourceQuota', 'requests', 'limits']);
   return Object.entries(values).flatMap(([key, value]) => {
@@ -636,6 +637,67 @@ describe('helm/kre chart', () => {
     const [nats] = podSpecOf(find(objects, 'StatefulSet', 'kre-nats')).containers;
     expect(nats.ports?.map((p) => p.containerPort)).toEqual([4222]);
     expect(nats.readinessProbe?.httpGet?.port).toBe(8222);
+  });
+
+  it("opens NATS's monitoring port to KEDA's namespace alone and lets the deployer write ScaledObjects only with deployer.autoscale.keda.enabled", async () => {
+    const runtimeRole = (objects: KubernetesObject[]) =>
+      objects.find(
+        (o): o is V1ClusterRole =>
+          o.kind === 'ClusterRole' &&
+          (o as V1ClusterRole).rules?.some((r) => r.resources?.includes('deployments')) === true,
+      );
+    const natsPolicy = (objects: KubernetesObject[]) =>
+      find(objects, 'NetworkPolicy', 'kre-nats') as V1NetworkPolicy;
+    const deployerEnv = (objects: KubernetesObject[]) =>
+      podSpecOf(find(objects, 'Deployment', 'kre-deployer')).containers[0].env ?? [];
+
+    const off = documents(await render('kre-system'));
+    expect(deployerEnv(off)).toContainEqual({ name: 'KUBE_KEDA', value: 'off' });
+    expect(sortedRules(runtimeRole(off)?.rules ?? [])).toEqual(sortedRules(DEPLOYER_RUNTIME_RULES));
+    expect(
+      natsPolicy(off).spec?.ingress?.flatMap((rule) => rule.ports?.map((p) => p.port)),
+    ).toEqual(['client']);
+
+    const on = documents(
+      await render(
+        'kre-system',
+        '--set',
+        'deployer.autoscale.keda.enabled=true',
+        '--set',
+        'deployer.autoscale.keda.operatorNamespaceLabels.team=autoscalers',
+      ),
+    );
+    expect(deployerEnv(on)).toContainEqual({ name: 'KUBE_KEDA', value: 'auto' });
+    expect(sortedRules(runtimeRole(on)?.rules ?? [])).toEqual(
+      sortedRules([
+        ...DEPLOYER_RUNTIME_RULES,
+        {
+          apiGroups: ['keda.sh'],
+          resources: ['scaledobjects'],
+          verbs: ['create', 'patch', 'list', 'delete'],
+        },
+      ]),
+    );
+    const service = find(on, 'Service', 'kre-nats') as V1Service;
+    expect(service.spec?.ports?.map((p) => [p.name, p.port])).toEqual([
+      ['client', 4222],
+      ['monitor', 8222],
+    ]);
+    // The headless Service (the pods' own names) stays client-only.
+    expect(
+      (find(on, 'Service', 'kre-nats-headless') as V1Service).spec?.ports?.map((p) => p.port),
+    ).toEqual([4222]);
+    const [nats] = podSpecOf(find(on, 'StatefulSet', 'kre-nats')).containers;
+    expect(nats.ports?.map((p) => [p.name, p.containerPort])).toEqual([
+      ['client', 4222],
+      ['monitor', 8222],
+    ]);
+    // Port 8222 from KEDA's namespace only; 4222 as before.
+    const rules = natsPolicy(on).spec?.ingress ?? [];
+    expect(rules.map((rule) => rule.ports?.map((p) => p.port))).toEqual([['client'], ['monitor']]);
+    expect(rules[1]._from).toEqual([
+      { namespaceSelector: { matchLabels: { team: 'autoscalers' } } },
+    ]);
   });
 
   it("admits to the release's pods only the traffic KRE needs (NetworkPolicies)", async () => {
