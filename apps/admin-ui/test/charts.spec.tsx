@@ -57,7 +57,7 @@ describe(LineChart.name, () => {
     expect(g.yMax).toBe(100);
     expect([g.t0, g.t1]).toEqual([t(0), t(2)]);
     // The first point of p50 sits on the left edge, the last on the right.
-    expect(g.lines[0]?.split(' ')[0]?.startsWith('56.0,')).toBe(true);
+    expect(g.lines[0]?.split(' ')[0]?.startsWith('76.0,')).toBe(true);
     expect(g.lines[0]?.split(' ')[2]?.startsWith('628.0,')).toBe(true);
   });
 

@@ -65,7 +65,9 @@ describe(QuotaPanel.name, () => {
 
   it('sends every field at once, counts as numbers, with the comment', async () => {
     const onSave = vi.fn(() => Promise.resolve());
-    render(<QuotaPanel quota={QUOTA} replicasInUse={0} canEdit onSave={onSave} />);
+    const { rerender } = render(
+      <QuotaPanel quota={QUOTA} replicasInUse={0} canEdit onSave={onSave} />,
+    );
     await userEvent.click(screen.getByRole('button', { name: 'Edit quota' }));
     await userEvent.clear(screen.getByLabelText(/^GPUs/));
     await userEvent.type(screen.getByLabelText(/^GPUs/), '2');
@@ -80,6 +82,12 @@ describe(QuotaPanel.name, () => {
       comment: 'team grows',
     });
     expect((await screen.findByRole('status')).textContent).toBe('Quota saved.');
+    // admin-api's new quota arrives (the refetch): shown, and the confirmation stays.
+    rerender(
+      <QuotaPanel quota={{ ...QUOTA, gpus: 2 }} replicasInUse={0} canEdit onSave={onSave} />,
+    );
+    expect(screen.getByTestId('quota-gpus').textContent).toBe('2');
+    expect(screen.getByRole('status').textContent).toBe('Quota saved.');
   });
 
   it('shows admin-api’s refusal beside its field', async () => {

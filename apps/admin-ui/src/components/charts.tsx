@@ -16,7 +16,11 @@ export interface ChartSeries {
   points: readonly ChartPoint[];
 }
 
-export const CHART = { width: 640, height: 220, left: 56, right: 12, top: 12, bottom: 28 };
+export const CHART = { width: 640, height: 220, left: 76, right: 12, top: 12, bottom: 28 };
+
+/** Numbers as a person reads them on an axis: 0.5, 12, 1.2K, 52M. */
+export const formatNumber = (v: number) =>
+  new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 2 }).format(v);
 
 /** A "nice" upper bound for the y axis: 1, 2 or 5 × a power of ten, at least the maximum. */
 export function niceMax(max: number): number {
@@ -65,7 +69,7 @@ const latest = (s: ChartSeries): number | null =>
 export function LineChart({
   title,
   series,
-  format = (v) => String(Math.round(v * 100) / 100),
+  format = formatNumber,
 }: {
   title: string;
   series: readonly ChartSeries[];

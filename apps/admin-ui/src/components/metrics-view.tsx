@@ -219,7 +219,6 @@ function NodeMetricsView({ data, label }: { data: ResultOf<typeof METRICS>; labe
                 />
                 <LineChart
                   title={`Requests and errors of ${n.name}`}
-                  format={(v) => String(Math.round(v))}
                   series={[
                     series('requests', n.points, (p) => p.requests),
                     series('errors', n.points, (p) => p.errors),
@@ -367,7 +366,6 @@ function ReplicaResourcesView({
               />
               <LineChart
                 title={`Restarts of ${workload}`}
-                format={(v) => String(Math.round(v))}
                 series={[fieldSeries(points, 'restarts', 'max', 'restarts')]}
               />
             </div>
@@ -499,7 +497,6 @@ function CustomMeasurement({
         <div className="charts">
           <LineChart
             title={`${query.name}: points per bucket`}
-            format={(v) => String(Math.round(v))}
             series={[series('points', points, (p) => p.count)]}
           />
           {fields.length > 0 && (

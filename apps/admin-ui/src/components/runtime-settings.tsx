@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ResultOf } from '../graphql.ts';
 import type { RUNTIME } from '../queries.ts';
 import { fieldErrors } from './field-errors.ts';
@@ -228,6 +228,8 @@ export function RetentionForm({
   const [days, setDays] = useState(String(retention.days));
   const [error, setError] = useState('');
   const [saved, setSaved] = useState('');
+  // What admin-api now keeps (e.g. the default's days, after going back to it).
+  useEffect(() => setDays(String(retention.days)), [retention.days]);
   const save = (value: number | null) => {
     setError('');
     setSaved('');

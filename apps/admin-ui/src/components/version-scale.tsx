@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { fieldErrors } from './field-errors.ts';
 
 export interface Scale {
@@ -61,7 +61,10 @@ export function IdleTimeForm({
   canEdit: boolean;
   onSave: (idleSeconds: number | null, comment: string) => Promise<unknown>;
 }) {
-  const [value, setValue] = useState((idleSeconds ?? null) === null ? '' : String(idleSeconds));
+  const shown = idleSeconds === null || idleSeconds === undefined ? '' : String(idleSeconds);
+  const [value, setValue] = useState(shown);
+  // What admin-api now holds (after a save, or a change made elsewhere).
+  useEffect(() => setValue(shown), [shown]);
   const [comment, setComment] = useState('');
   const [error, setError] = useState('');
   const [saved, setSaved] = useState(false);

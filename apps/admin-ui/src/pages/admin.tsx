@@ -18,9 +18,19 @@ export function AdminPage() {
   const { data, loading, error } = useQuery(USERS);
   const [createUser, created] = useMutation(CREATE_USER, { refetchQueries: [USERS] });
   const [updateSettings, updated] = useMutation(UPDATE_SETTINGS, { refetchQueries: [USERS] });
-  const [updateRole] = useMutation(UPDATE_PLATFORM_ROLE, { refetchQueries: [USERS] });
-  const [revokeSessions] = useMutation(REVOKE_USER_SESSIONS, { refetchQueries: [USERS] });
-  const [removeUsers] = useMutation(REMOVE_USERS, { refetchQueries: [USERS] });
+  // The list is fresh before the form says it is done.
+  const [updateRole] = useMutation(UPDATE_PLATFORM_ROLE, {
+    refetchQueries: [USERS],
+    awaitRefetchQueries: true,
+  });
+  const [revokeSessions] = useMutation(REVOKE_USER_SESSIONS, {
+    refetchQueries: [USERS],
+    awaitRefetchQueries: true,
+  });
+  const [removeUsers] = useMutation(REMOVE_USERS, {
+    refetchQueries: [USERS],
+    awaitRefetchQueries: true,
+  });
   const me = useMe();
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<'USER' | 'ADMIN'>('USER');

@@ -40,8 +40,6 @@ export function RuntimeSettings({
   return (
     <section aria-label="Quota and settings">
       <QuotaPanel
-        // A new quota from admin-api starts the form afresh.
-        key={JSON.stringify(runtime.quota)}
         quota={runtime.quota}
         replicasInUse={replicasInUse}
         canEdit={me.platformRole === 'ADMIN'}
@@ -51,7 +49,6 @@ export function RuntimeSettings({
       {error && <ErrorState what="the retention" error={error} />}
       {data && (
         <RetentionForm
-          key={`${data.observabilityRetention.days}-${data.observabilityRetention.isDefault}`}
           retention={data.observabilityRetention}
           canEdit={isAdmin}
           onSave={(days) => setRetention({ variables: { input: { runtimeId, days } } })}

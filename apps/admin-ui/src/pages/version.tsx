@@ -171,7 +171,6 @@ export function VersionPage({
       {tab === 'scale' && (
         <>
           <IdleTimeForm
-            key={String(version.scale.idleSeconds)}
             idleSeconds={version.scale.idleSeconds}
             canEdit={canManage}
             onSave={(idleSeconds, comment) =>
