@@ -440,10 +440,123 @@ describe('the admin portal in a browser', () => {
     }
   });
 
-  it('shows the metrics page', async () => {
+  it('shows the metrics page: node charts, replicas’ resources, a custom measurement', async () => {
     await page.goto(`${api}/runtimes/${rt}/versions/${version}/metrics`);
     await page.getByRole('heading', { name: 'Nodes (last 24 h)' }).waitFor();
+    // The calls made above: each node has its latency and request charts, drawn.
+    await page.locator('figure[data-chart^="Latency of greet."]').first().waitFor();
+    expect(
+      await page.locator('figure[data-chart^="Requests and errors of"] .series').count(),
+    ).toBeGreaterThan(0);
+    // The deployer samples every replica every 15 s: the latest sample of each is listed.
+    await page.locator('[data-testid^="replica-entrypoint-"]').first().waitFor({ timeout: 60_000 });
+    await page.getByLabel(/workload$/).selectOption('entrypoint');
+    await page.locator('figure[data-chart^="Memory of entrypoint"] .series').first().waitFor();
+    // A custom measurement: the same samples, by name and tag.
+    await page.getByLabel('Measurement', { exact: true }).fill('kre_replica_resources');
+    await page.getByLabel('Tags').fill('workload');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('Tags: “workload” is not key=value').waitFor();
+    await page.getByLabel('Tags').fill('workload=entrypoint');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page
+      .locator('figure[data-chart="kre_replica_resources: fields (mean)"] .series')
+      .first()
+      .waitFor();
     await check(page, 'metrics');
+  });
+
+  it('shows the version’s scale live; a MANAGER sets its idle time and a node’s bounds', async () => {
+    await page.goto(`${api}/runtimes/${rt}/versions/${version}/scale`);
+    await expect
+      .poll(() => page.getByTestId('scale-state').textContent(), { timeout: 30_000 })
+      .toMatch(/^Awake · [1-9]\d* replicas? running$/);
+    await page.getByLabel('Idle seconds before it sleeps').fill('0');
+    await page.getByLabel(/^Comment/).fill('stays awake for the journey');
+    await page.getByRole('button', { name: 'Save idle time' }).click();
+    await page.getByText('This version never sleeps.').waitFor();
+    await page.getByRole('button', { name: 'Set bounds of greet.clean-name' }).click();
+    await page.getByLabel(/^Fewest/).fill('2');
+    await page.getByLabel(/^Most/).fill('1');
+    await page.getByRole('button', { name: 'Save bounds' }).click();
+    await page.getByText('Most must be at least the fewest').waitFor();
+    await page.getByLabel(/^Fewest/).fill('1');
+    await page.getByLabel(/^Most/).fill('2');
+    await page.getByRole('button', { name: 'Save bounds' }).click();
+    await page.getByTestId('autoscale-greet.clean-name').getByText('1 to 2').waitFor();
+    const saved = await gql<{
+      version: {
+        scale: { idleSeconds: number | null };
+        workflows: { nodes: { name: string; autoscale: { min: number; max: number } | null }[] }[];
+      };
+    }>(
+      `{ version(runtimeId: "${rt}", name: "${version}") { scale { idleSeconds } workflows { nodes { name autoscale { min max } } } } }`,
+    );
+    expect(saved.version.scale.idleSeconds).toBe(0);
+    expect(
+      saved.version.workflows[0]?.nodes.find((n) => n.name === 'clean-name')?.autoscale,
+    ).toEqual({ min: 1, max: 2 });
+    await check(page, 'version-scale');
+  });
+
+  it('shows the runtime’s quota and settings; a platform admin edits them, refusals by field', async () => {
+    await page.goto(`${api}/runtimes/${rt}/settings`);
+    await expect
+      .poll(() => page.getByTestId('quota-replicas').textContent(), { timeout: 30_000 })
+      .toMatch(/^[1-9]\d* of \d+ in use$/);
+    await page.getByRole('button', { name: 'Edit quota' }).click();
+    await page.getByLabel(/^Memory/).fill('lots');
+    await page.getByLabel(/^Replicas/).fill('100001');
+    await page.getByRole('button', { name: 'Save quota' }).click();
+    await page.getByText('Memory must be a quantity (e.g. 32Gi)').waitFor();
+    await page.getByText('Comment is required (why: kept in the audit log)').waitFor();
+    // Past the browser's checks, admin-api refuses the count: shown beside its field.
+    await page.getByLabel(/^Memory/).fill('64Gi');
+    await page.getByLabel(/^Comment/).fill('the journey grows');
+    await page.getByRole('button', { name: 'Save quota' }).click();
+    await page.locator('#quota-error-replicas', { hasText: 'must be at most 100000' }).waitFor();
+    await page.getByLabel(/^Replicas/).fill('50');
+    await page.getByRole('button', { name: 'Save quota' }).click();
+    await page.getByText('Quota saved.').waitFor();
+    await expect.poll(() => page.getByTestId('quota-memory').textContent()).toBe('64Gi');
+    expect(await page.getByTestId('quota-replicas').textContent()).toMatch(/ of 50 in use$/);
+
+    await page.getByLabel('Days kept').fill('14');
+    await page.getByRole('button', { name: 'Save retention' }).click();
+    await expect
+      .poll(() => page.getByTestId('retention').textContent())
+      .toMatch(/kept 14 days; set /);
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Stop requiring an invocation key' }).click();
+    await page.getByText('Anyone who reaches the gateway may call the runtime').waitFor();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Require an invocation key' }).click();
+    await page.getByText('The gateway refuses calls without one').waitFor();
+    await check(page, 'runtime-settings');
+  });
+
+  it('filters the audit log by type, user and days', async () => {
+    await page.goto(`${api}/runtimes/${rt}/audit`);
+    const rows = page.locator('section[aria-label="Audit log"] tbody tr');
+    await rows.first().waitFor();
+    await page.getByLabel(/^Types/).selectOption(['START_VERSION', 'SET_RUNTIME_QUOTA']);
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    await expect
+      .poll(async () =>
+        [...new Set(await rows.locator('td[data-label="What"]').allTextContents())].sort(),
+      )
+      .toEqual(['SET_RUNTIME_QUOTA', 'START_VERSION']);
+    await page.getByLabel('User email').fill(viewerEmail);
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    await page.getByText('No entry.').waitFor();
+    await page.getByLabel('From').fill('2030-01-02');
+    await page.getByLabel('To').fill('2030-01-01');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    await page.getByText('To must be on or after the From day').waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(() => rows.count()).toBeGreaterThan(2);
+    await check(page, 'audit');
   });
 
   it('a VIEWER sees the version but no config value and no action button', async () => {
@@ -473,6 +586,25 @@ describe('the admin portal in a browser', () => {
         expect(await viewer.getByRole('button', { name, exact: true }).count()).toBe(0);
       }
       await check(viewer, 'version-config-viewer');
+      // The new pages: values, no control.
+      await viewer.goto(`${api}/runtimes/${rt}/settings`);
+      await viewer.getByTestId('quota-memory').getByText('64Gi').waitFor();
+      await viewer.getByTestId('retention').waitFor();
+      expect(await viewer.getByRole('button').allTextContents()).toEqual(['Sign out']);
+      expect(await viewer.getByRole('textbox').count()).toBe(0);
+      expect(await viewer.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
+      await check(viewer, 'runtime-settings-viewer');
+      await viewer.goto(`${api}/runtimes/${rt}/versions/${version}/scale`);
+      await viewer
+        .getByTestId('idle-time')
+        .getByText(/never sleeps/)
+        .waitFor();
+      await viewer.getByTestId('autoscale-greet.clean-name').waitFor();
+      expect(await viewer.getByRole('button').allTextContents()).toEqual(['Sign out']);
+      expect(await viewer.getByRole('textbox').count()).toBe(0);
+      await viewer.goto(`${api}/runtimes/${rt}/versions/${version}/metrics`);
+      await viewer.getByRole('heading', { name: 'Nodes (last 24 h)' }).waitFor();
+      expect(await viewer.getByRole('button').allTextContents()).toEqual(['Sign out', 'Show']);
     } finally {
       await context.close();
     }
@@ -498,7 +630,20 @@ describe('the admin portal in a browser', () => {
       await outsider.getByText(/Could not load the runtime/).waitFor();
       await outsider.goto(`${api}/runtimes/${rt}/versions/${version}/logs`);
       await outsider.getByText(/Could not load the version/).waitFor();
-      const text = (await outsider.locator('body').textContent()) ?? '';
+      let text = '';
+      for (const path of [
+        'settings',
+        'audit',
+        `versions/${version}/scale`,
+        `versions/${version}/metrics`,
+      ]) {
+        await outsider.goto(`${api}/runtimes/${rt}/${path}`);
+        await outsider.getByText(/Could not load the (runtime|version)/).waitFor();
+        text += (await outsider.locator('body').textContent()) ?? '';
+        expect(await outsider.getByRole('button').allTextContents()).toEqual(['Sign out']);
+      }
+      expect(text).not.toContain('64Gi');
+      text += (await outsider.locator('body').textContent()) ?? '';
       expect(text).not.toContain('Portal journey');
       expect(text).not.toContain('name cleaned');
       await check(outsider, 'outsider');
@@ -529,6 +674,100 @@ describe('the admin portal in a browser', () => {
     expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  it('a platform admin changes a role, signs a user out everywhere and removes a user', async () => {
+    const revokedEmail = `portal-revoked@${env.KRE_PREFIX}.test`;
+    await gql(
+      `mutation($e: String!) { createUser(input: {email: $e, platformRole: USER}) { id } }`,
+      { e: revokedEmail },
+    );
+    const context = await newContext();
+    try {
+      const user = await signIn(context, revokedEmail);
+      const me = async () =>
+        (await (
+          await context.request.post(`${api}/graphql`, {
+            data: { query: '{ me { email } }' },
+            headers: { 'content-type': 'application/json' },
+          })
+        ).json()) as {
+          data?: { me: { email: string } };
+          errors?: { extensions?: { code?: string } }[];
+        };
+      expect((await me()).data?.me.email).toBe(revokedEmail);
+
+      await page.goto(`${api}/admin`);
+      const row = page.getByTestId(`user-${revokedEmail}`);
+      await row.getByRole('button', { name: /^Change role/ }).click();
+      await page.getByLabel(/^Comment/).fill('helps run the platform');
+      await page.getByRole('button', { name: 'Confirm: make them ADMIN' }).click();
+      await row.getByRole('cell', { name: 'ADMIN', exact: true }).waitFor();
+
+      await row.getByRole('button', { name: /^Sign out/ }).click();
+      await page.getByLabel(/Also delete their API tokens/).check();
+      await page.getByLabel(/^Comment/).fill('lost laptop');
+      await check(page, 'admin-users');
+      await page.getByRole('button', { name: 'Confirm sign-out' }).click();
+      await page
+        .getByText(`${revokedEmail} is signed out everywhere, their API tokens deleted.`)
+        .waitFor();
+      // Their browser's session is gone: the next request is refused.
+      expect((await me()).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      await user.close();
+
+      await row.getByRole('button', { name: /^Remove/ }).click();
+      await page.getByLabel(/^Comment/).fill('left');
+      await page.getByRole('button', { name: 'Confirm removal' }).click();
+      await page.getByText(`${revokedEmail} is removed.`).waitFor();
+      await expect.poll(() => row.count()).toBe(0);
+      const users = await gql<{ users: { email: string }[] }>('{ users { email } }');
+      expect(users.users.map((u) => u.email)).not.toContain(revokedEmail);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('approves a kre login code from the portal; the command’s poll then gets its session', async () => {
+    const started = await fetch(`${api}/api/v1/cli-login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: adminEmail }),
+    });
+    expect(started.status).toBe(201);
+    const grant = (await started.json()) as { deviceCode: string; userCode: string };
+    const poll = async () =>
+      (await (
+        await fetch(`${api}/api/v1/cli-login/poll`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ deviceCode: grant.deviceCode }),
+        })
+      ).json()) as { status?: string; user?: { email: string } };
+    expect((await poll()).status).toBe('pending');
+
+    await page.goto(`${api}/tokens`);
+    await page.getByTestId('cli-login-account').getByText(adminEmail).waitFor();
+    const code = page.getByLabel('Code from the terminal');
+    await code.fill('bcdf');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText(/That is not a code: it is 8 letters/).waitFor();
+    // A well-formed code no login waits for (any other code than the grant's).
+    await code.fill(grant.userCode.startsWith('B') ? 'CCCC-CCCC' : 'BBBB-BBBB');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText(/No kre login waits for this code/).waitFor();
+    await code.fill(grant.userCode.toLowerCase());
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page
+      .getByText(
+        `Approved: the kre command is signed in as ${adminEmail}. Go back to your terminal.`,
+      )
+      .waitFor();
+    await check(page, 'cli-login-approved');
+    // Polls come at most every `interval` seconds (faster is SLOW_DOWN).
+    await expect
+      .poll(async () => (await poll()).status, { timeout: 20_000, interval: 5_500 })
+      .toBe('approved');
+  });
+
   it('works at a phone’s width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${api}/runtimes/${rt}/versions/${version}`);
@@ -538,10 +777,23 @@ describe('the admin portal in a browser', () => {
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await check(page, 'version-phone');
+    // Stacked tables keep their column labels (the header row is hidden at this width).
+    await page.goto(`${api}/runtimes/${rt}/keys`);
+    const cell = page.locator('td[data-label="Last used"]').first();
+    await cell.waitFor();
+    const before = await page.evaluate<string>(
+      `getComputedStyle(document.querySelector('td[data-label="Last used"]'), '::before').content`,
+    );
+    expect(before).toMatch(/Last used|attr\(data-label\)/);
+    expect(await page.locator('thead').first().boundingBox()).toMatchObject({ width: 1 });
+    await check(page, 'keys-phone');
   });
 
   it('no page logged an error or a Content-Security-Policy violation', () => {
     // The refused upload answers 422 on purpose: the browser logs that failed request.
-    expect(problems.filter((p) => !/status of 422/.test(p))).toEqual([]);
+    // The wrong kre login code answers 400 on purpose too (on the tokens page).
+    expect(
+      problems.filter((p) => !/status of 422/.test(p) && !/\/tokens: .*status of 400/.test(p)),
+    ).toEqual([]);
   });
 });
