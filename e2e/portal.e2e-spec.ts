@@ -329,6 +329,10 @@ describe('the admin portal in a browser', () => {
     await page.locator('h1 .badge', { hasText: 'PUBLISHED' }).waitFor({ timeout: 60_000 });
     await page.goto(`${api}/runtimes/${rt}`);
     await page.getByTestId(`version-${version}`).getByText('PUBLISHED').waitFor();
+    await page
+      .getByTestId(`scale-${version}`)
+      .getByText(/^awake, [1-9]\d* replicas$/)
+      .waitFor();
     await check(page, 'versions');
   });
 
@@ -787,6 +791,24 @@ describe('the admin portal in a browser', () => {
     expect(before).toMatch(/Last used|attr\(data-label\)/);
     expect(await page.locator('thead').first().boundingBox()).toMatchObject({ width: 1 });
     await check(page, 'keys-phone');
+    // The new pages fit a phone's width too.
+    for (const [path, name] of [
+      [`runtimes/${rt}/settings`, 'runtime-settings-phone'],
+      [`runtimes/${rt}/audit`, 'audit-phone'],
+      [`runtimes/${rt}/versions/${version}/scale`, 'version-scale-phone'],
+      [`runtimes/${rt}/versions/${version}/metrics`, 'metrics-phone'],
+    ] as const) {
+      await page.goto(`${api}/${path}`);
+      await page.locator('main section').first().waitFor();
+      await expect.poll(() => page.getByText(/^Loading/).count()).toBe(0);
+      expect({
+        name,
+        overflow: await page.evaluate<number>(
+          'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+        ),
+      }).toEqual({ name, overflow: 0 });
+      await check(page, name);
+    }
   });
 
   it('no page logged an error or a Content-Security-Policy violation', () => {

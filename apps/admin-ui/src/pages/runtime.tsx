@@ -154,6 +154,15 @@ function VersionsList({ runtimeId, role }: { runtimeId: string; role: RuntimeRol
                 </td>
                 <td data-label="Status">
                   <StatusBadge status={v.status} />
+                  {v.scale.state && (
+                    <div className="muted" data-testid={`scale-${v.name}`}>
+                      {v.scale.state === 'AWAKE'
+                        ? `awake, ${v.scale.replicas} replicas`
+                        : v.scale.state === 'SLEEPING'
+                          ? 'asleep'
+                          : 'waking'}
+                    </div>
+                  )}
                   {v.errors.length > 0 && <div className="error">{v.errors.join('; ')}</div>}
                 </td>
                 <td data-label="Created">{formatDate(v.creationDate)}</td>
