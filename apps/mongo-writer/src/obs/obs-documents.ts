@@ -72,10 +72,17 @@ function dateOr(text: string, fallback: Date): Date {
  * full-width forms (`．`, `＄`), so such a record is stored rather than refused.
  */
 function safeKeys(value: JsonValue): JsonValue {
-  if (Array.isArray(value)) return value.map(safeKeys);
   if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(safeKeys);
   const out: Record<string, JsonValue> = {};
-  for (const [key, item] of Object.entries(value))
-    out[key.replaceAll('.', '\uff0e').replace(/^\$/, '\uff04')] = safeKeys(item);
+  for (const key in value) {
+    const item = value[key];
+    // Most keys need nothing: tested first, so only odd ones build a new string.
+    const safe =
+      key.includes('.') || key.startsWith('$')
+        ? key.replaceAll('.', '\uff0e').replace(/^\$/, '\uff04')
+        : key;
+    out[safe] = item !== null && typeof item === 'object' ? safeKeys(item) : item;
+  }
   return out;
 }

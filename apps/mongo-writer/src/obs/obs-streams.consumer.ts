@@ -38,6 +38,13 @@ export interface ObsIngestionOptions {
   readonly retryMaxMs: number;
   /** The consumers' ack wait: a batch unacked this long (a crashed writer) is redelivered. */
   readonly ackWaitMs: number;
+  /**
+   * Batches of one stream written at once (default 2): the next batch is pulled, decoded and
+   * handed to the database while the previous write is still running, so the database always
+   * has a write queued and works on two where it can. Each batch is acked after its own write;
+   * unacked batches never exceed the consumer's `max_ack_pending` (2 batches).
+   */
+  readonly writeConcurrency?: number;
 }
 
 export const OBS_INGESTION_OPTIONS = Symbol('OBS_INGESTION_OPTIONS');
@@ -48,6 +55,7 @@ export const DEFAULT_OBS_INGESTION: ObsIngestionOptions = {
   discoveryMs: 5_000,
   retryMaxMs: 5_000,
   ackWaitMs: 30_000,
+  writeConcurrency: 2,
 };
 
 const RUNTIME_ID = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -211,26 +219,35 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
     let lost: string | undefined;
     let attempt = 0;
     /**
-     * The next batch, pulled and decoded while the current one is written (a full batch: more
-     * wait), so the database never waits for mongo-writer between two writes.
+     * Batch writes under way (at most `writeConcurrency`): each acks its own records once
+     * written (it retries until written, or hands its batch back on stop).
      */
-    let next: Promise<Prepared> | undefined;
+    const writing = new Set<Promise<void>>();
+    const concurrency = Math.max(1, this.options.writeConcurrency ?? 1);
     while (!s.stopped) {
       try {
+        // A free slot first: unacked records stay within the consumer's max_ack_pending.
+        while (writing.size >= concurrency) await Promise.race(writing);
+        if (s.stopped) break;
         consumer ??= await this.bind(s);
-        const batch = await (next ?? this.pullPrepared(s, consumer));
-        next = undefined;
+        const batch = await this.pullPrepared(s, consumer);
         if (lost) this.logger.log(`consuming ${s.stream} again`);
         lost = undefined;
         attempt = 0;
-        if (batch.pulled === this.options.batchSize) {
-          next = this.pullPrepared(s, consumer);
-          next.catch(() => undefined); // awaited (and its error handled) on the next turn
-        }
-        if (batch.pulled) await this.store(s, batch);
+        if (!batch.pulled) continue;
+        const write: Promise<void> = this.store(s, batch)
+          // Only acking can fail here (the connection closed): what was not acked comes back
+          // after the ack wait and is skipped as already stored.
+          .catch((error: unknown) =>
+            this.logger.warn(`acks on ${s.stream} not sent: ${errorText(error)}`),
+          )
+          .finally(() => writing.delete(write));
+        writing.add(write);
+        // A batch that was not full: nothing waits, so the next pull would only wait for new
+        // records; the write goes first (the database is kept to one partly filled batch).
+        if (batch.pulled < this.options.batchSize) await write;
       } catch (error) {
         // The consumer or the stream went away, or NATS is reconnecting: bind again.
-        next = undefined;
         consumer = undefined;
         const text = errorText(error);
         if (!s.stopped && lost !== text) this.logger.warn(`consumer on ${s.stream}: ${text}`);
@@ -238,8 +255,8 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
         await this.sleep(this.backoff(attempt++));
       }
     }
-    // Stopped with a batch pulled ahead: handed back at once to whichever writer runs next.
-    for (const m of (next && (await next.catch(() => undefined))?.valid) || []) m.nak();
+    // Stopped: the writes under way finish and ack, or hand their batches back at once.
+    await Promise.all(writing);
   }
 
   /**
@@ -345,8 +362,10 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   private async store(s: StreamIngestion, batch: Prepared): Promise<void> {
     const { writes, valid, keys } = batch;
     const runtime = { runtime: s.runtimeId };
-    // What the stream dropped is said once, in the runtime's own logs, with this batch.
+    // What the stream dropped is said once, in the runtime's own logs, with this batch (taken
+    // from the count now, so a write running beside it does not say it again).
     const reported = s.unreported;
+    s.unreported -= reported;
     if (reported > 0) writes.push(droppedNotice(s.runtimeId, reported));
     for (let attempt = 0; ; attempt++) {
       try {
@@ -359,7 +378,6 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
           this.metrics.stored.inc(runtime, result.inserted);
           this.metrics.duplicates.inc(runtime, result.duplicates);
         }
-        s.unreported -= reported;
         if (s.failing) this.logger.log(`writing ${s.runtimeId}'s records again`);
         s.failing = undefined;
         // A document the database refuses would be refused again: dropped, never retried.
@@ -385,8 +403,9 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
           this.logger.warn(`cannot write ${s.runtimeId}'s records (kept in ${s.stream}): ${text}`);
         s.failing = text;
         if (s.stopped) {
-          // Handed back at once to whichever writer runs next.
+          // Handed back at once to whichever writer runs next; the notice waits for it too.
           for (const m of valid) m.nak();
+          s.unreported += reported;
           return;
         }
         // Not acked: kept, and not redelivered to another replica while this one retries.

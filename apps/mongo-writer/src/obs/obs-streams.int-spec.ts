@@ -30,6 +30,7 @@ const OPTIONS: ObsIngestionOptions = {
   retryMaxMs: 500,
   // Short, so what a dropped connection left unacked comes back within the test.
   ackWaitMs: 2_000,
+  writeConcurrency: 2, // as in production: two batch writes at once
 };
 
 describe(ObsStreamsConsumer.name, () => {
