@@ -56,6 +56,8 @@ export const RUNTIME = graphql(`
         memory
         gpus
         storage
+        observabilityStorage
+        observabilityMaxAge
       }
     }
     runtimeMembers(runtimeId: $id) {
@@ -565,6 +567,8 @@ export const SET_RUNTIME_QUOTA = graphql(`
         memory
         gpus
         storage
+        observabilityStorage
+        observabilityMaxAge
       }
     }
   }

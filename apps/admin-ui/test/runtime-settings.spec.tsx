@@ -11,7 +11,15 @@ import {
   type Quota,
 } from '../src/components/runtime-settings.tsx';
 
-const QUOTA: Quota = { replicas: 20, cpu: '8', memory: '32Gi', gpus: 0, storage: '16Gi' };
+const QUOTA: Quota = {
+  replicas: 20,
+  cpu: '8',
+  memory: '32Gi',
+  gpus: 0,
+  storage: '16Gi',
+  observabilityStorage: '1Gi',
+  observabilityMaxAge: '7d',
+};
 
 /** admin-api's refusal of an input field (InputValidationPipe). */
 const refused = (field: string, message: string) =>
@@ -37,14 +45,16 @@ describe(QuotaPanel.name, () => {
       '32Gi',
       '0',
       '16Gi',
+      '1Gi',
+      '7d',
     ]);
     expect(screen.queryByRole('button')).toBeNull();
   });
 
   it('a field admin-api adds is shown before the list knows it', () => {
-    const withNew = { ...QUOTA, observabilityStorage: '5Gi' } as Quota;
+    const withNew = { ...QUOTA, futureLimit: '5Gi' } as Quota;
     render(<QuotaPanel quota={withNew} replicasInUse={null} canEdit={false} onSave={vi.fn()} />);
-    expect(screen.getByText('observabilityStorage').nextSibling?.textContent).toBe('5Gi');
+    expect(screen.getByText('futureLimit').nextSibling?.textContent).toBe('5Gi');
   });
 
   it('checks the fields and the comment before sending, and names each problem', async () => {
@@ -79,6 +89,8 @@ describe(QuotaPanel.name, () => {
       memory: '32Gi',
       gpus: 2,
       storage: '16Gi',
+      observabilityStorage: '1Gi',
+      observabilityMaxAge: '7d',
       comment: 'team grows',
     });
     expect((await screen.findByRole('status')).textContent).toBe('Quota saved.');
@@ -102,12 +114,23 @@ describe(QuotaPanel.name, () => {
   });
 
   it('validates quantities as Kubernetes writes them', () => {
-    const ok = { replicas: '1', cpu: '500m', memory: '512Mi', gpus: '0', storage: '1e3' };
+    const ok = {
+      replicas: '1',
+      cpu: '500m',
+      memory: '512Mi',
+      gpus: '0',
+      storage: '1e3',
+      observabilityStorage: '64Mi',
+      observabilityMaxAge: '36h',
+    };
     expect(validateQuota(ok)).toEqual({});
-    expect(validateQuota({ ...ok, cpu: '-1', gpus: '1.5' })).toEqual({
-      cpu: 'must be a quantity (e.g. 8, 0.5 or 500m)',
-      gpus: 'must be a whole number, 0 or more',
-    });
+    expect(validateQuota({ ...ok, cpu: '-1', gpus: '1.5', observabilityMaxAge: '1 week' })).toEqual(
+      {
+        cpu: 'must be a quantity (e.g. 8, 0.5 or 500m)',
+        gpus: 'must be a whole number, 0 or more',
+        observabilityMaxAge: 'must be a duration (e.g. 7d, 36h or 90m)',
+      },
+    );
   });
 });
 

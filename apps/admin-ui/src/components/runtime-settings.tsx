@@ -15,7 +15,7 @@ type QuotaKey = Exclude<keyof Quota, '__typename'>;
 export const QUOTA_FIELDS: readonly {
   key: QuotaKey;
   label: string;
-  kind: 'count' | 'quantity';
+  kind: 'count' | 'quantity' | 'duration';
   hint: string;
 }[] = [
   {
@@ -28,7 +28,22 @@ export const QUOTA_FIELDS: readonly {
   { key: 'memory', label: 'Memory', kind: 'quantity', hint: 'sum of memory limits, e.g. 32Gi' },
   { key: 'gpus', label: 'GPUs', kind: 'count', hint: 'one per replica of a gpu node' },
   { key: 'storage', label: 'Storage', kind: 'quantity', hint: 'JetStream storage, e.g. 16Gi' },
+  {
+    key: 'observabilityStorage',
+    label: 'Observability storage',
+    kind: 'quantity',
+    hint: 'records waiting to be stored, e.g. 1Gi (past it the oldest are dropped)',
+  },
+  {
+    key: 'observabilityMaxAge',
+    label: 'Observability max age',
+    kind: 'duration',
+    hint: 'how long a record may wait to be stored, e.g. 7d, 36h or 90m',
+  },
 ];
+
+/** A duration as admin-api takes it: one whole number and one unit (`7d`, `36h`, `90m`, `30s`). */
+const DURATION = /^\d+[dhms]$/;
 
 /** Kubernetes quantities as admin-api takes them (`8`, `0.5`, `500m`, `32Gi`, `1e3`). */
 const QUANTITY = /^\d+(\.\d+)?([eE]\d+|m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/;
@@ -43,6 +58,8 @@ export function validateQuota(values: Record<QuotaKey, string>): Partial<Record<
       errors[f.key] = 'must be a whole number, 0 or more';
     else if (f.kind === 'quantity' && !QUANTITY.test(value))
       errors[f.key] = `must be a quantity (${f.hint.replace(/^.*e\.g\. /, 'e.g. ')})`;
+    else if (f.kind === 'duration' && !DURATION.test(value))
+      errors[f.key] = `must be a duration (${f.hint.replace(/^.*e\.g\. /, 'e.g. ')})`;
   }
   return errors;
 }
