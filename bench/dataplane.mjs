@@ -21,7 +21,6 @@ import { execFileSync, fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,6 +29,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
+import { freePort, waitFor } from './processes.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,32 +89,6 @@ if (args.only === 'batching') {
 }
 const children = [];
 const work = mkdtempSync(join(tmpdir(), 'kre-bench-'));
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** Polls `check` until it holds; gives up at once if `child` (the process it waits for) ended. */
-async function waitFor(check, what, timeoutMs = 60_000, child = undefined) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`${what} ended before it was ready`);
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready within ${timeoutMs} ms`);
-}
 
 function start(name, command, argv, env = {}, cwd = undefined) {
   const child = spawn(command, argv, {

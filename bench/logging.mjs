@@ -15,12 +15,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { freePort, waitReady } from './processes.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,31 +50,6 @@ const krtDir = join(root, 'bench/logging/krt');
 const work = mkdtempSync(join(tmpdir(), 'kre-bench-logging-'));
 const children = [];
 let stopping = false;
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitReady(port, what, child) {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} ended before it was ready`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} not ready within 120 s`);
-}
 
 /** Starts a process with its output in a log file, as the local driver does. */
 function start(name, command, argv, env, cwd) {
@@ -166,7 +141,7 @@ async function startRunner(kind) {
     kind === 'js'
       ? start(`runner-${kind}`, process.execPath, [join(root, 'dist/apps/runner/src/main.js')], env)
       : start(`runner-${kind}`, python(), ['-s', '-P', '-m', 'kre_runner'], env, krtDir);
-  await waitReady(port, `${kind} runner`, runner);
+  await waitReady(port, `${kind} runner`, runner, 120_000);
   const [health, grpc, http] = [await freePort(), await freePort(), await freePort()];
   const entrypoint = start(
     `entrypoint-${kind}`,
@@ -183,7 +158,7 @@ async function startRunner(kind) {
       }),
     },
   );
-  await waitReady(health, `${kind} entrypoint`, entrypoint);
+  await waitReady(health, `${kind} entrypoint`, entrypoint, 120_000);
   return `127.0.0.1:${http}`;
 }
 
