@@ -1,17 +1,13 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VersionStatus } from '@libs/core';
-import { connectNats, decodeRecord } from '@libs/messaging';
+import { decodeRecord } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
-import { testEnv, type AppProcess } from '@libs/testing';
-import { InvocationKeysBucket } from '@libs/messaging';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { testEnv } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from './data-plane/harness.js';
-import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-harness.js';
-import { startEngine } from './engine-harness.js';
+import { seedGreeter, type ControlPlane } from './deployer-harness.js';
+import { startLocalEngine, type LocalEngine } from './engine-harness.js';
 
 /**
  * Node autoscaling on one machine (issue #16), through the deployer and gateway processes and the
@@ -24,25 +20,17 @@ describe('node autoscaling with the local driver', () => {
   const env = testEnv();
   const rt = 'busy';
   const ver = 'greeter-v1';
-  const apps: AppProcess[] = [];
-  let work: string;
+  let engine: LocalEngine;
   let plane: ControlPlane;
-  let nc: NatsConnection;
-  let gatewayHttp: string;
 
-  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  const owned = () => engine.owned();
   const scaled = async () => (await plane.versions.find(rt, ver))?.scale?.replicas;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'kre-autoscale-e2e-'));
-    plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'autoscale' });
-    const keys = await InvocationKeysBucket.open(nc, new Names(env.KRE_PREFIX));
-    await keys.put(rt, { generation: 1, requireKey: false, keys: [] });
-    const engine = await startEngine({
+    engine = await startLocalEngine({
       env,
-      work,
-      adminEmail: `admin@${env.KRE_PREFIX}.test`,
+      name: 'kre-autoscale-e2e-',
+      openRuntimes: [rt],
       apps: ['deployer', 'gateway'],
       extra: {
         deployer: {
@@ -53,33 +41,25 @@ describe('node autoscaling with the local driver', () => {
         },
       },
     });
-    apps.push(...engine.apps);
-    gatewayHttp = engine.gatewayHttp;
+    plane = engine.plane;
   }, 120_000);
 
-  afterAll(async () => {
-    await Promise.all(apps.map((a) => a.stop()));
-    if (work) for (const pid of await owned()) await killWithGroup(pid);
-    await nc?.drain();
-    await plane?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => engine?.close());
 
   it('scales a node with a sustained backlog out to its max, and back to its min after the cool-down', async () => {
-    await plane.runtimes.create({ _id: rt, name: 'Busy', description: '', createdBy: 'e2e' });
-    await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
-    await expect
-      .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
-      .toBe('CREATED');
-    await seedGreeter({ work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, ver, (dir) =>
-      writeFile(
-        join(dir, 'src/make-greeting/handler.mjs'),
-        `export async function handler(ctx, data) {
+    await engine.createRuntime(rt, 'Busy');
+    await seedGreeter(
+      { work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane },
+      ver,
+      (dir) =>
+        writeFile(
+          join(dir, 'src/make-greeting/handler.mjs'),
+          `export async function handler(ctx, data) {
   await new Promise((resolve) => setTimeout(resolve, 800));
   return { text: \`\${ctx.config.get('GREETING') || 'Hello'}, \${data.name}!\` };
 }
 `,
-      ),
+        ),
     );
     const { krt } = (await plane.versions.find(rt, ver))!;
     const workflow = krt.workflows[0];
@@ -98,7 +78,7 @@ describe('node autoscaling with the local driver', () => {
     expect(await owned()).toHaveLength(4); // the entrypoint and three runners, one each
     // The version's logs, as the deployer writes them into the runtime's observability stream.
     const lines: string[] = [];
-    const sub = nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
+    const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
       callback: (_error, msg) => {
         const { message } = decodeRecord('logs', msg.data);
         if (typeof message === 'string' && message.startsWith('autoscale')) lines.push(message);
@@ -108,7 +88,7 @@ describe('node autoscaling with the local driver', () => {
     // 200 calls at 16 in flight per replica, 800 ms each: about 10 s of backlog for one replica
     // (the gateway takes 256 calls at once).
     const calls = Array.from({ length: 200 }, (_, i) =>
-      postJson(`${gatewayHttp}/${rt}/versions/${ver}/Greet`, { name: `n${i}` }),
+      postJson(`${engine.gatewayHttp}/${rt}/versions/${ver}/Greet`, { name: `n${i}` }),
     );
     await expect.poll(scaled, { timeout: 30_000, interval: 200 }).toBe(6);
     expect(await owned()).toHaveLength(6);

@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvocationKeysBucket, connectNats } from '@libs/messaging';
+import { Names } from '@libs/naming';
+import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
 import {
   engineCredentials,
   freePort,
@@ -7,6 +12,9 @@ import {
   type AppProcess,
   type testEnv,
 } from '@libs/testing';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { expect } from 'vitest';
+import { openControlPlane, type ControlPlane } from './deployer-harness.js';
 
 export type EngineApp = 'admin-api' | 'deployer' | 'gateway' | 'mongo-writer';
 
@@ -95,4 +103,85 @@ export async function startEngine(options: {
       await Promise.all(apps.map((a) => a.stop()));
     },
   };
+}
+
+/**
+ * The engine's apps on one machine (local driver) driven the way admin-api would, for the specs
+ * that test the deployer and gateway processes without admin-api: a work folder, the catalog and
+ * job producers (`plane`), a NATS connection with the apps' authority, the runtimes' invocation
+ * keys (none required), and the apps. `close()` also kills the workloads the deployer left.
+ */
+export interface LocalEngine {
+  work: string;
+  plane: ControlPlane;
+  nc: NatsConnection;
+  gatewayHttp: string;
+  gatewayGrpc: string;
+  /** The pids of the workload processes this engine's deployer started (its owner mark). */
+  owned(): Promise<number[]>;
+  /** Creates a runtime as admin-api does (record, `create` job) and waits until it is CREATED. */
+  createRuntime(runtimeId: string, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startLocalEngine(options: {
+  env: ReturnType<typeof testEnv>;
+  /** The work folder's name prefix, e.g. `kre-autoscale-e2e-`. */
+  name: string;
+  /** Runtimes whose calls the gateway takes without an invocation key. */
+  openRuntimes: readonly string[];
+  apps: readonly EngineApp[];
+  extra?: Partial<Record<EngineApp, Record<string, string>>>;
+}): Promise<LocalEngine> {
+  const { env } = options;
+  const work = await mkdtemp(join(tmpdir(), options.name));
+  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  const closers: (() => Promise<unknown>)[] = [() => rm(work, { recursive: true, force: true })];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    const plane = await openControlPlane(env);
+    closers.push(() => plane.close());
+    const nc = await connectNats({
+      url: env.NATS_URL,
+      credentials: env.NATS_CREDS,
+      name: options.name,
+    });
+    closers.push(() => nc.drain());
+    // admin-api's part: the invocation keys (none required here) the gateway follows.
+    const keys = await InvocationKeysBucket.open(nc, new Names(env.KRE_PREFIX));
+    for (const rt of options.openRuntimes)
+      await keys.put(rt, { generation: 1, requireKey: false, keys: [] });
+    closers.push(async () => {
+      for (const pid of await owned()) await killWithGroup(pid);
+    });
+    const engine = await startEngine({
+      env,
+      work,
+      adminEmail: `admin@${env.KRE_PREFIX}.test`,
+      apps: options.apps,
+      extra: options.extra,
+    });
+    closers.push(() => engine.stop());
+    return {
+      work,
+      plane,
+      nc,
+      gatewayHttp: engine.gatewayHttp,
+      gatewayGrpc: engine.gatewayGrpc,
+      owned,
+      createRuntime: async (runtimeId, name) => {
+        await plane.runtimes.create({ _id: runtimeId, name, description: '', createdBy: 'e2e' });
+        await plane.runtimeJobs.add('create', { runtimeId, by: 'e2e' });
+        await expect
+          .poll(async () => (await plane.runtimes.get(runtimeId)).status, { timeout: 30_000 })
+          .toBe('CREATED');
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

@@ -1,25 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { VersionStatus } from '@libs/core';
 import { redisOptions, type VersionRef } from '@libs/jobs';
-import {
-  InvocationKeysBucket,
-  connectNats,
-  versionRouteKey,
-  versionRouteSchema,
-} from '@libs/messaging';
+import { versionRouteKey, versionRouteSchema } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
-import { testEnv, type AppProcess } from '@libs/testing';
+import { testEnv } from '@libs/testing';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcClient, postJson } from './data-plane/harness.js';
-import { openControlPlane, seedGreeter, type ControlPlane } from './deployer-harness.js';
-import { startEngine } from './engine-harness.js';
+import { seedGreeter, type ControlPlane } from './deployer-harness.js';
+import { startLocalEngine, type LocalEngine } from './engine-harness.js';
 
 /**
  * Scale to zero on one machine (issue #16), through the deployer and gateway processes and the
@@ -32,15 +23,15 @@ describe('scale to zero with the local driver', () => {
   const names = new Names(env.KRE_PREFIX);
   const rt = 'sleepy';
   const ver = 'greeter-v1';
-  const apps: AppProcess[] = [];
-  let work: string;
+  let engine: LocalEngine;
   let plane: ControlPlane;
   let nc: NatsConnection;
-  let queue: Queue;
   let gatewayHttp: string;
+  let queue: Queue;
   let grpc: ReturnType<typeof grpcClient>;
 
-  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  const owned = () => engine.owned();
+
   const scaleState = async () => (await plane.versions.find(rt, ver))?.scale?.state;
   const route = async () => {
     const entry = await (
@@ -59,48 +50,33 @@ describe('scale to zero with the local driver', () => {
   const greet = (name: string) => postJson(`${gatewayHttp}/${rt}/versions/${ver}/Greet`, { name });
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'kre-serverless-e2e-'));
-    plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'serverless' });
-    queue = new Queue('versions', {
-      connection: redisOptions(env.REDIS_URL, 'producer'),
-      prefix: names.queuePrefix(),
-    });
-    // admin-api's part: the invocation keys (none required here) the gateway follows.
-    const keys = await InvocationKeysBucket.open(nc, names);
-    await keys.put(rt, { generation: 1, requireKey: false, keys: [] });
-    const engine = await startEngine({
+    engine = await startLocalEngine({
       env,
-      work,
-      adminEmail: `admin@${env.KRE_PREFIX}.test`,
+      name: 'kre-serverless-e2e-',
+      openRuntimes: [rt],
       apps: ['deployer', 'gateway'],
       extra: {
         deployer: { WORKLOAD_READY_TIMEOUT_SECONDS: '60' },
         gateway: { GATEWAY_WAKE_HOLD_SECONDS: '120' },
       },
     });
-    apps.push(...engine.apps);
-    gatewayHttp = engine.gatewayHttp;
+    ({ plane, nc, gatewayHttp } = engine);
+    queue = new Queue('versions', {
+      connection: redisOptions(env.REDIS_URL, 'producer'),
+      prefix: names.queuePrefix(),
+    });
     grpc = grpcClient('public_input.proto', ['examples/greeter'], engine.gatewayGrpc);
   }, 120_000);
 
   afterAll(async () => {
     grpc?.close();
-    await Promise.all(apps.map((a) => a.stop()));
-    if (work) for (const pid of await owned()) await killWithGroup(pid);
     await queue?.close();
-    await nc?.drain();
-    await plane?.close();
-    if (work) await rm(work, { recursive: true, force: true });
+    await engine?.close();
   });
 
   it('starts the greeter awake', async () => {
-    await plane.runtimes.create({ _id: rt, name: 'Sleepy', description: '', createdBy: 'e2e' });
-    await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
-    await expect
-      .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
-      .toBe('CREATED');
-    await seedGreeter({ work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, ver);
+    await engine.createRuntime(rt, 'Sleepy');
+    await seedGreeter({ work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane }, ver);
     await plane.versions.transition(rt, ver, [VersionStatus.CREATED], VersionStatus.STARTING);
     await plane.versionJobs.add('start', { runtimeId: rt, versionName: ver, by: 'e2e' });
     await expect

@@ -1,19 +1,16 @@
 import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, readlink, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VersionStatus } from '@libs/core';
 import { openKrt, packKrt } from '@libs/krt';
-import { InvocationKeysBucket, connectNats, planVersionResources } from '@libs/messaging';
+import { connectNats, planVersionResources } from '@libs/messaging';
 import { Names } from '@libs/naming';
-import { OWNER_ENV, killWithGroup, processesWithEnv } from '@libs/orchestrator';
 import { OtlpJsonReceiver, type ReceivedSpan } from '@libs/observability';
-import { type AppProcess, testEnv, workloadCredentials } from '@libs/testing';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { testEnv, workloadCredentials } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from '../data-plane/harness.js';
-import { type ControlPlane, openControlPlane } from '../deployer-harness.js';
-import { startEngine } from '../engine-harness.js';
+import { type ControlPlane } from '../deployer-harness.js';
+import { startLocalEngine, type LocalEngine } from '../engine-harness.js';
 
 /** A client's own trace context: the request's spans must continue it. */
 const CLIENT_TRACE = '5bf92f3577b34da6a3ce929d0e0e4737';
@@ -33,26 +30,20 @@ describe('traces from isolated workloads, relayed by mongo-writer', () => {
   const rt = 'relayed';
   const ver = 'mixed-v1';
   const receiver = new OtlpJsonReceiver();
-  const apps: AppProcess[] = [];
+  let engine: LocalEngine;
   let work: string;
   let plane: ControlPlane;
-  let nc: NatsConnection;
   let gatewayHttp: string;
 
-  const owned = () => processesWithEnv(OWNER_ENV, `${env.KRE_PREFIX}@${join(work, 'state')}`);
+  const owned = () => engine.owned();
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'kre-trace-relay-e2e-'));
     const endpoint = await receiver.start();
     const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' };
-    plane = await openControlPlane(env);
-    nc = await connectNats({ url: env.NATS_URL, credentials: env.NATS_CREDS, name: 'trace-relay' });
-    const keys = await InvocationKeysBucket.open(nc, names);
-    await keys.put(rt, { generation: 1, requireKey: false, keys: [] });
-    const engine = await startEngine({
+    engine = await startLocalEngine({
       env,
-      work,
-      adminEmail: `admin@${env.KRE_PREFIX}.test`,
+      name: 'kre-trace-relay-e2e-',
+      openRuntimes: [rt],
       apps: ['deployer', 'gateway', 'mongo-writer'],
       extra: {
         deployer: { ...otel, WORKLOAD_READY_TIMEOUT_SECONDS: '120' },
@@ -60,17 +51,12 @@ describe('traces from isolated workloads, relayed by mongo-writer', () => {
         'mongo-writer': otel,
       },
     });
-    apps.push(...engine.apps);
-    gatewayHttp = engine.gatewayHttp;
+    ({ work, plane, gatewayHttp } = engine);
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(apps.map((a) => a.stop()));
-    if (work) for (const pid of await owned()) await killWithGroup(pid);
-    await nc?.drain();
-    await plane?.close();
+    await engine?.close();
     await receiver.stop();
-    if (work) await rm(work, { recursive: true, force: true });
   });
 
   /** The spans of one trace, once `count` are in (each process exports on its own schedule). */
@@ -85,11 +71,7 @@ describe('traces from isolated workloads, relayed by mongo-writer', () => {
   }
 
   it('starts examples/mixed with every workload in a network namespace of its own', async () => {
-    await plane.runtimes.create({ _id: rt, name: 'Relayed', description: '', createdBy: 'e2e' });
-    await plane.runtimeJobs.add('create', { runtimeId: rt, by: 'e2e' });
-    await expect
-      .poll(async () => (await plane.runtimes.get(rt)).status, { timeout: 30_000 })
-      .toBe('CREATED');
+    await engine.createRuntime(rt, 'Relayed');
     // examples/mixed as an upload stores it (it has no config).
     const dir = join(work, 'mixed');
     await cp('examples/mixed', dir, { recursive: true });
