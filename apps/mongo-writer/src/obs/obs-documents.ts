@@ -77,12 +77,15 @@ function safeKeys(value: JsonValue): JsonValue {
   const out: Record<string, JsonValue> = {};
   for (const key in value) {
     const item = value[key];
-    // Most keys need nothing: tested first, so only odd ones build a new string.
-    const safe =
-      key.includes('.') || key.startsWith('$')
-        ? key.replaceAll('.', '\uff0e').replace(/^\$/, '\uff04')
-        : key;
-    out[safe] = item !== null && typeof item === 'object' ? safeKeys(item) : item;
+    out[safeKey(key)] = item !== null && typeof item === 'object' ? safeKeys(item) : item;
   }
   return out;
+}
+
+/** A free-form key as stored (`safeKeys`). */
+export function safeKey(key: string): string {
+  // Most keys need nothing: tested first, so only odd ones build a new string.
+  return key.includes('.') || key.startsWith('$')
+    ? key.replaceAll('.', '\uff0e').replace(/^\$/, '\uff04')
+    : key;
 }

@@ -24,6 +24,7 @@ import { NATS_CONNECTION, decodeRecord, newRecordId } from '@libs/messaging';
 import { dayCollection } from '@libs/observability';
 import { Names } from '@libs/naming';
 import { type ObsWrite, kindOfSubject, toObsWrite } from './obs-documents.js';
+import { logWrite } from './log-documents.js';
 import { ObsRecordsRepository } from './obs-records.repository.js';
 
 /** Tuning of the ingestion (defaults in `DEFAULT_OBS_INGESTION`). */
@@ -418,6 +419,10 @@ export class ObsStreamsConsumer implements OnApplicationBootstrap, BeforeApplica
   private decode(s: StreamIngestion, m: JsMsg): ObsWrite {
     const kind = kindOfSubject(m.subject);
     if (!kind) throw new Error('not a record subject');
+    // Log records (most of the traffic) straight from protobuf into their document; what that
+    // reader does not take (anything invalid or unusual) goes the general way below.
+    const fast = kind === 'logs' ? logWrite(m.data, m.seq, s.runtimeId) : undefined;
+    if (fast) return fast;
     const record = decodeRecord(kind, m.data);
     const origin = record.origin as { runtimeId?: unknown } | undefined;
     if (origin?.runtimeId !== s.runtimeId)
