@@ -368,6 +368,37 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
     ]);
   });
 
+  it("shows a node's batch settings from the KRT, and null where the KRT has none", async () => {
+    const dir = join(work, 'batched');
+    await cp('examples/greeter', dir, { recursive: true });
+    const manifest = join(dir, 'kre.yaml');
+    await writeFile(
+      manifest,
+      (await readFile(manifest, 'utf8'))
+        .replace('version: greeter-v1', 'version: greeter-batched-v1')
+        .replace(
+          '    src: src/make-greeting/handler.mjs\n',
+          '    src: src/make-greeting/handler.mjs\n    batch: { maxSize: 16, maxLatencyMs: 5 }\n',
+        ),
+    );
+    const krt = join(work, 'batched.krt');
+    await create({ gzip: true, file: krt, cwd: dir, portable: true }, ['.']);
+    const response = await upload('rt-one', krt, asAdmin());
+    expect(response.status).toBe(201);
+    const read = await h.gql<{
+      version: { workflows: { nodes: { name: string; batch: unknown }[] }[] };
+    }>(
+      '{ version(runtimeId: "rt-one", name: "greeter-batched-v1") { workflows { nodes { name batch { maxSize maxLatencyMs } } } } }',
+      {},
+      { session: admin },
+    );
+    expect(read.data!.version.workflows[0].nodes).toEqual([
+      { name: 'clean-name', batch: null },
+      { name: 'make-greeting', batch: { maxSize: 16, maxLatencyMs: 5 } },
+      { name: 'format-reply', batch: null },
+    ]);
+  });
+
   it("sets a node's autoscaling bounds for a MANAGER, audited; refuses a VIEWER, an unknown node and wrong bounds by field", async () => {
     const nodes = await h.gql<{
       version: { workflows: { name: string; nodes: { name: string; autoscale: unknown }[] }[] };

@@ -71,6 +71,19 @@ export class NodeAutoscale {
   @Field(() => Int, { description: 'The most (equal to min: a fixed count).' }) max!: number;
 }
 
+@ObjectType({
+  description:
+    'Adaptive batching from the KRT (docs/krt.md, "Batching"): the batch handler gets up to maxSize messages at once.',
+})
+export class NodeBatch {
+  @Field(() => Int, { description: 'The most messages one call of the batch handler gets.' })
+  maxSize!: number;
+  @Field(() => Int, {
+    description: 'How long after the first message a batch that is not full waits, in ms.',
+  })
+  maxLatencyMs!: number;
+}
+
 @ObjectType()
 export class WorkflowNode {
   @Field({ description: 'The slug used in names.' }) name!: string;
@@ -86,6 +99,11 @@ export class WorkflowNode {
       "Bounds the deployer scales the node within on its backlog (updateNodeAutoscale); null: the KRT's replicas.",
   })
   autoscale?: NodeAutoscale | null;
+  @Field(() => NodeBatch, {
+    nullable: true,
+    description: "The KRT's batch settings; null: one message per call.",
+  })
+  batch?: NodeBatch | null;
   @Field(() => [NodeSubscription]) subscriptions!: NodeSubscription[];
 }
 

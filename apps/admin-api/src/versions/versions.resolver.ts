@@ -68,6 +68,7 @@ export class VersionsResolver {
         nodes: wf.nodes.map((n) => ({
           ...n,
           autoscale: autoscaleOf(doc, wf.name, n.name),
+          batch: n.batch ?? null,
           subscriptions: n.subscriptions.map((s) => ({ node: s.node, channel: s.channel ?? null })),
         })),
       })),

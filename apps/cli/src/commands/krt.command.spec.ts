@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile, mkdir, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +196,24 @@ describe('kre krt', () => {
         '    make-greeting  "Make Greeting", src/make-greeting/handler.mjs',
       );
       expect(io.lines).toContain('    clean-name -> make-greeting');
+    });
+
+    it("shows a node's adaptive batching", async () => {
+      const dir = join(work, 'batched');
+      await cp(greeter, dir, { recursive: true });
+      const manifest = join(dir, 'kre.yaml');
+      await writeFile(
+        manifest,
+        (await readFile(manifest, 'utf8')).replace(
+          '    src: src/make-greeting/handler.mjs\n',
+          '    src: src/make-greeting/handler.mjs\n    batch: { maxSize: 16, maxLatencyMs: 5 }\n',
+        ),
+      );
+      const io = collect();
+      expect(await inspectCommand(dir, io)).toBe(EXIT.ok);
+      expect(io.lines).toContain(
+        '    make-greeting  "Make Greeting", src/make-greeting/handler.mjs, batches of up to 16 within 5 ms',
+      );
     });
   });
 

@@ -83,6 +83,7 @@ export function formatGraph(krt: Krt): string[] {
         n.src,
         n.replicas > 1 ? `${n.replicas} replicas` : '',
         n.gpu ? 'gpu' : '',
+        n.batch ? `batches of up to ${n.batch.maxSize} within ${n.batch.maxLatencyMs} ms` : '',
         n.objectStore ? `object store ${n.objectStore.name} (${n.objectStore.scope})` : '',
         n.name === w.exitpoint ? 'exitpoint' : '',
       ].filter(Boolean);
