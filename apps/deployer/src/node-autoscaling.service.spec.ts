@@ -1,7 +1,8 @@
 import { NO_USAGE, quotaExcesses, type RuntimeQuota } from '@libs/core';
 import type { Krt } from '@libs/krt';
 import { describe, expect, it } from 'vitest';
-import { capScaleUps, krtWithReplicas, minReplicasOf } from './node-autoscaling.service.js';
+import { capScaleUps } from './node-autoscaling.service.js';
+import { krtWithReplicas, minReplicasOf } from './version-planner.service.js';
 
 describe(capScaleUps.name, () => {
   const quota: RuntimeQuota = {

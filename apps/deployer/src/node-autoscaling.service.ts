@@ -9,22 +9,15 @@ import {
 import {
   CLOCK,
   type Clock,
-  NO_USAGE,
   RUNNING_STATUSES,
-  VersionStatus,
-  addUsage,
   describeExcess,
   quotaExcesses,
   systemClock,
   type QuotaExcess,
-  type QuotaUsage,
 } from '@libs/core';
 import { defaultRuntimeQuota } from '@libs/config';
-import type { Krt } from '@libs/krt';
 import { NatsProvisioner } from '@libs/messaging';
 import {
-  krtStoresUsage,
-  krtUsage,
   planUsage,
   type AutoscalerOptions,
   type ExternalAutoscaler,
@@ -55,14 +48,6 @@ import { KedaHandover } from './node-autoscaling.keda.js';
 /** How often each awake version's bounded nodes are sampled. */
 export const AUTOSCALE_SAMPLE_MS = Symbol('AUTOSCALE_SAMPLE_MS');
 
-/** Versions that hold workloads: what a scale-up is counted beside (as a start is). */
-const HOLDING: readonly VersionStatus[] = [
-  VersionStatus.STARTING,
-  VersionStatus.STARTED,
-  VersionStatus.PUBLISHED,
-  VersionStatus.STOPPING,
-];
-
 const decisionCounters = new WeakMap<Registry, Counter<'runtime' | 'version' | 'direction'>>();
 function decisionsOf(registry: Registry): Counter<'runtime' | 'version' | 'direction'> {
   let counter = decisionCounters.get(registry);
@@ -76,27 +61,6 @@ function decisionsOf(registry: Registry): Counter<'runtime' | 'version' | 'direc
     decisionCounters.set(registry, counter);
   }
   return counter;
-}
-
-/** A version's KRT with its nodes' replicas as counted now (`<workflow>.<node>` → count). */
-export function krtWithReplicas(krt: Krt, counts: Readonly<Record<string, number>>): Krt {
-  return {
-    ...krt,
-    workflows: krt.workflows.map((wf) => ({
-      ...wf,
-      nodes: wf.nodes.map((node) => ({
-        ...node,
-        replicas: counts[`${wf.name}.${node.name}`] ?? node.replicas,
-      })),
-    })),
-  };
-}
-
-/** The bounded nodes of a version (`scale.autoscale`), as `<workflow>.<node>` → min. */
-export function minReplicasOf(version: Pick<VersionDoc, 'scale'>): Record<string, number> {
-  return Object.fromEntries(
-    (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a.min]),
-  );
 }
 
 /**
@@ -279,25 +243,9 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     const ups = changes.filter((c) => counts[c.workloadId] > c.from);
     if (ups.length === 0) return new Map();
     const quota = await this.quotaOf(version.runtimeId);
-    const defaults = this.planner.usageDefaults;
-    const others = addUsage(
-      ...(await this.versions.list(version.runtimeId))
-        .filter((v) => v.name !== version.name)
-        .map((v): QuotaUsage => {
-          if (HOLDING.includes(v.status)) {
-            const now = {
-              ...minReplicasOf(v),
-              ...this.controller.countsOf({ runtimeId: v.runtimeId, versionName: v.name }),
-            };
-            return krtUsage(krtWithReplicas(v.krt, now), defaults);
-          }
-          if (
-            v.status === VersionStatus.STOPPED ||
-            (v.status === VersionStatus.ERROR && v.startedAt)
-          )
-            return krtStoresUsage(v.krt, defaults);
-          return NO_USAGE;
-        }),
+    const others = this.planner.othersUsage(
+      await this.versions.list(version.runtimeId),
+      version.name,
     );
     return capScaleUps(counts, ups, () =>
       quotaExcesses(quota, others, planUsage(this.planner.plan(version, counts))),

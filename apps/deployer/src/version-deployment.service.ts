@@ -1,12 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  RUNNING_STATUSES,
-  NO_USAGE,
-  VersionStatus,
-  addUsage,
-  statusAfter,
-  type RuntimeQuota,
-} from '@libs/core';
+import { RUNNING_STATUSES, VersionStatus, statusAfter, type RuntimeQuota } from '@libs/core';
 import { defaultRuntimeQuota } from '@libs/config';
 import type { VersionRef } from '@libs/jobs';
 import { NatsProvisioner } from '@libs/messaging';
@@ -15,8 +8,6 @@ import {
   UnsupportedImageError,
   WorkloadsNotReadyError,
   checkQuota,
-  krtStoresUsage,
-  krtUsage,
   type DeploymentPlan,
 } from '@libs/orchestrator';
 import {
@@ -33,17 +24,6 @@ import { KrtCopyService } from './krt-copy.service.js';
 import { VersionPlanner } from './version-planner.service.js';
 import { VersionScaleService } from './version-scale.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
-
-/**
- * Versions that hold (or are about to hold) workloads and streams: what a start is counted
- * beside. STARTING ones too, so two starts queued together cannot both fit.
- */
-const HOLDING: readonly VersionStatus[] = [
-  VersionStatus.STARTING,
-  VersionStatus.STARTED,
-  VersionStatus.PUBLISHED,
-  VersionStatus.STOPPING,
-];
 
 /** Reports a step of a job (BullMQ progress → the admin API's subscriptions). */
 export type Progress = (step: string) => Promise<void>;
@@ -216,17 +196,11 @@ export class VersionDeploymentService {
   private async checkedPlan(version: VersionDoc): Promise<DeploymentPlan> {
     const deployment = this.planner.plan(version);
     const quota = await this.quotaOf(version.runtimeId);
-    const defaults = this.planner.usageDefaults;
-    const others = (await this.versions.list(version.runtimeId))
-      .filter((v) => v.name !== version.name)
-      .map((v) => {
-        if (HOLDING.includes(v.status)) return krtUsage(v.krt, defaults);
-        // Stopped (or failed after a start): its KV buckets and object stores stay until deleted.
-        if (v.status === VersionStatus.STOPPED || (v.status === VersionStatus.ERROR && v.startedAt))
-          return krtStoresUsage(v.krt, defaults);
-        return NO_USAGE;
-      });
-    checkQuota(deployment, quota, addUsage(...others));
+    const others = this.planner.othersUsage(
+      await this.versions.list(version.runtimeId),
+      version.name,
+    );
+    checkQuota(deployment, quota, others);
     return { ...deployment, quota };
   }
 }

@@ -2,11 +2,29 @@ import { Inject, Injectable } from '@nestjs/common';
 import { planVersionResources, type StreamSettings, type VersionResources } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { tracesUrl } from '@libs/observability';
-import { plan, type DeploymentPlan, type UsageDefaults } from '@libs/orchestrator';
+import {
+  krtStoresUsage,
+  krtUsage,
+  plan,
+  type DeploymentPlan,
+  type UsageDefaults,
+} from '@libs/orchestrator';
+import { NO_USAGE, VersionStatus, addUsage, type QuotaUsage } from '@libs/core';
+import type { Krt } from '@libs/krt';
 import { ConfigCipher, unsetConfigKeys, type VersionDoc } from '@libs/persistence';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 
+/**
+ * Versions that hold (or are about to hold) workloads and streams: what a start or a scale-up is
+ * counted beside. STARTING ones too, so two starts queued together cannot both fit.
+ */
+const HOLDING: readonly VersionStatus[] = [
+  VersionStatus.STARTING,
+  VersionStatus.STARTED,
+  VersionStatus.PUBLISHED,
+  VersionStatus.STOPPING,
+];
 /**
  * What a version is made of in this installation: its deployment plan (config decrypted, for a
  * start or a roll) and its NATS resources (for stop and delete, which must work even when the
@@ -87,14 +105,42 @@ export class VersionPlanner {
       tracing: tracesUrl(this.env)
         ? { scheduleDelayMs: this.env.OTEL_BSP_SCHEDULE_DELAY }
         : undefined,
-      replicas: {
-        ...Object.fromEntries(
-          (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a.min]),
-        ),
-        ...this.replicaCounts({ runtimeId: version.runtimeId, versionName: version.name }),
-        ...replicas,
-      },
+      replicas: { ...this.nodeReplicas(version), ...replicas },
     });
+  }
+
+  /**
+   * Each bounded node's replicas now (`<workflow>.<node>` → count): what autoscaling keeps, else
+   * its bounds' min. Nodes without bounds are absent (the KRT's `replicas`).
+   */
+  nodeReplicas(version: Pick<VersionDoc, 'runtimeId' | 'name' | 'scale'>): Record<string, number> {
+    return {
+      ...minReplicasOf(version),
+      ...this.replicaCounts({ runtimeId: version.runtimeId, versionName: version.name }),
+    };
+  }
+
+  /**
+   * What the runtime's versions other than `name` hold in its quota, from their KRTs (their
+   * config need not open): running ones everything, their bounded nodes at the replicas they have
+   * now; stopped ones (or failed after a start) their KV buckets and object stores, which stay
+   * until deleted. The start's and the autoscaler's quota checks both count them so.
+   */
+  othersUsage(versions: readonly VersionDoc[], name: string): QuotaUsage {
+    return addUsage(
+      ...versions
+        .filter((v) => v.name !== name)
+        .map((v): QuotaUsage => {
+          if (HOLDING.includes(v.status))
+            return krtUsage(krtWithReplicas(v.krt, this.nodeReplicas(v)), this.usageDefaults);
+          if (
+            v.status === VersionStatus.STOPPED ||
+            (v.status === VersionStatus.ERROR && v.startedAt)
+          )
+            return krtStoresUsage(v.krt, this.usageDefaults);
+          return NO_USAGE;
+        }),
+    );
   }
 
   /** The version's NATS resources, without opening its config. */
@@ -107,4 +153,25 @@ export class VersionPlanner {
       this.streamSettings,
     );
   }
+}
+
+/** A version's KRT with its nodes' replicas as counted now (`<workflow>.<node>` → count). */
+export function krtWithReplicas(krt: Krt, counts: Readonly<Record<string, number>>): Krt {
+  return {
+    ...krt,
+    workflows: krt.workflows.map((wf) => ({
+      ...wf,
+      nodes: wf.nodes.map((node) => ({
+        ...node,
+        replicas: counts[`${wf.name}.${node.name}`] ?? node.replicas,
+      })),
+    })),
+  };
+}
+
+/** The bounded nodes of a version (`scale.autoscale`), as `<workflow>.<node>` → min. */
+export function minReplicasOf(version: Pick<VersionDoc, 'scale'>): Record<string, number> {
+  return Object.fromEntries(
+    (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a.min]),
+  );
 }
