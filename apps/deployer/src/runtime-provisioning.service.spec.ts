@@ -8,6 +8,7 @@ function service(options: { isolates: boolean; singleTenant: boolean; existing: 
   const prepared: string[] = [];
   const runtimes = {
     find: (id: string) => Promise.resolve({ _id: id }),
+    get: (id: string) => Promise.resolve({ _id: id }),
     list: () => Promise.resolve(options.existing.map((id) => ({ _id: id }))),
     setStatus: () => Promise.resolve(),
   };
