@@ -17,11 +17,12 @@
  * once (mongo-writer writes up to two batches of a stream at once). The floor runs before and
  * after the end-to-end run; their mean is the baseline (the machine is shared).
  *
- * Run: npm run build && npm run bench:obs -- [--records 20000]
+ * Run: npm run build && npm run bench:obs -- [--records 20000] [--profile] [--dist <build folder>]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
 
@@ -30,12 +31,16 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '20000' },
     /** Writes a CPU profile of the mongo-writer process into bench/out/obs-ingestion/. */
     profile: { type: 'boolean', default: false },
+    /** Another build's folder (default dist/): compares two builds of mongo-writer in turn. */
+    dist: { type: 'string' },
   },
 });
 const RECORDS = Number(args.records);
 const RUNTIME = 'bench-obs';
 
-const dist = new URL('../dist/', import.meta.url);
+const dist = args.dist
+  ? new URL(`file://${resolve(args.dist)}/`)
+  : new URL('../dist/', import.meta.url);
 const messaging = (await import(new URL('libs/messaging/src/index.js', dist).href)) as {
   connectNats: (o: { url: string; credentials?: string; name: string }) => Promise<{
     publish(subject: string, data: Uint8Array): void;
