@@ -20,6 +20,9 @@ import { Names, keys } from '@libs/naming';
 export type PortName = 'grpc' | 'http' | 'health';
 
 /** One workload of a version: the entrypoint, or one node of one workflow (with its replicas). */
+/** The id of a version's entrypoint workload (its nodes' are `<workflow>.<node>`). */
+export const ENTRYPOINT_WORKLOAD = 'entrypoint';
+
 export interface WorkloadSpec {
   /** Stable id within the version: `entrypoint` or `<workflow>.<node>`. */
   readonly id: string;
@@ -310,7 +313,7 @@ export function plan(input: PlanInput): DeploymentPlan {
   }
 
   const entrypoint = withHash({
-    id: 'entrypoint',
+    id: ENTRYPOINT_WORKLOAD,
     role: 'entrypoint',
     program: 'entrypoint',
     image: krt.entrypoint.image,

@@ -17,7 +17,8 @@ import { WorkloadNetworks } from './workload-network.js';
 /**
  * A stand-in workload program (run in the sandbox, so it reports on stdout, which the driver
  * captures in the replica's log): serves /readyz on KRT_HEALTH_PORT, prints its env, uid and the
- * sha256 of each config file it reads, prints `DRAINED` on SIGTERM, exits at once when the KRT
+ * sha256 of each config file it reads, prints `SIGTERM {id, at}` and `DRAINED` on SIGTERM (the
+ * entrypoint then takes 300 ms to end, as a real one finishes its requests), exits at once when the KRT
  * says so (a "failing node program"), and attacks when the KRT is the hostile one.
  */
 const FAKE_PROGRAM = `
@@ -80,7 +81,13 @@ if (existsSync(join(base, 'hostile'))) {
 }
 createServer((req, res) => { res.statusCode = req.url === '/readyz' ? 200 : 404; res.end('ok'); })
   .listen(Number(process.env.KRT_HEALTH_PORT), process.env.KRT_LISTEN_HOST ?? '127.0.0.1');
-process.on('SIGTERM', () => { console.log('DRAINED ' + process.pid); process.exit(0); });
+process.on('SIGTERM', () => {
+  const id = process.env.SECRET_TOKEN ? 'entrypoint' : process.env.KRT_NODE_ID;
+  console.log('SIGTERM ' + JSON.stringify({ id, at: Date.now() }));
+  console.log('DRAINED ' + process.pid);
+  // The entrypoint finishes its requests in progress first (here: 300 ms).
+  setTimeout(() => process.exit(0), id === 'entrypoint' ? 300 : 0);
+});
 `;
 
 function workload(id: string, extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
@@ -329,8 +336,17 @@ describe(LocalDriver.name, () => {
     const sut = drivers.at(-1)!;
     const before = await sut.status('demo', 'v1');
     const endpoints = await sut.endpoints('demo', 'v1');
+    const releasedAt = Date.now();
     expect(await sut.release('demo', 'v1')).toBe(3);
     for (const replica of before) expect(await alive(replica.pid!)).toBe(false);
+    // The entrypoint ended first (it drains with its nodes still running), then the runners.
+    const terms = (await logged<{ id: string; at: number }>('v1', 'SIGTERM')).filter(
+      (t) => t.at >= releasedAt,
+    );
+    const entrypointAt = terms.find((t) => t.id === 'entrypoint')!.at;
+    const runners = terms.filter((t) => t.id !== 'entrypoint');
+    expect(runners).toHaveLength(2);
+    for (const runner of runners) expect(runner.at).toBeGreaterThanOrEqual(entrypointAt + 300);
     expect((await sut.status('demo', 'v1')).map((s) => s.state)).toEqual([
       'STOPPED',
       'STOPPED',

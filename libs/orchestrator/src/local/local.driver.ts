@@ -16,6 +16,7 @@ import { Logger } from '@nestjs/common';
 import { driverWorkloadEnv } from '@libs/config';
 import { readPythonRequirements } from '@libs/krt';
 import {
+  ENTRYPOINT_WORKLOAD,
   configMaskerOf,
   type DeploymentPlan,
   type PortName,
@@ -358,7 +359,7 @@ export class LocalDriver implements OrchestratorDriver {
     // Persist the intent first: a deployer that dies meanwhile leaves it released when it adopts.
     record.desired = 'released';
     await this.saveRegistry(record);
-    await Promise.all(record.replicas.map((r) => this.terminate(r)));
+    await this.terminateInOrder(record.replicas);
     // A tick that was spawning one of them when the intent changed ends it itself (terminating);
     // wait for it, then make sure nothing of the version runs.
     while (this.ticking) await sleep(10);
@@ -397,7 +398,7 @@ export class LocalDriver implements OrchestratorDriver {
       record.desired = 'stopped';
       this.versions.set(key, record);
       await this.saveRegistry(record);
-      await Promise.all(record.replicas.map((r) => this.terminate(r)));
+      await this.terminateInOrder(record.replicas);
       record.replicas.forEach((r) =>
         Object.values(r.ports).forEach((p) => this.reservedPorts.delete(p)),
       );
@@ -480,7 +481,7 @@ export class LocalDriver implements OrchestratorDriver {
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {
     const entry = this.versions
       .get(versionKey(runtimeId, versionName))
-      ?.replicas.find((r) => r.workloadId === 'entrypoint');
+      ?.replicas.find((r) => r.workloadId === ENTRYPOINT_WORKLOAD);
     if (!entry?.ports.http || !entry.ports.grpc) return Promise.resolve(null);
     const host = this.addressOf(entry);
     return Promise.resolve({
@@ -630,6 +631,20 @@ export class LocalDriver implements OrchestratorDriver {
   }
 
   /** SIGTERM to the group, SIGKILL after the grace period; resolves when the process is gone. */
+  /**
+   * Ends a version's replicas, its entrypoint's first: on SIGTERM the entrypoint finishes the
+   * requests in progress (up to the grace period), which needs the nodes still running; the
+   * runners then finish the messages they hold. Ending them all at once cut off a request that
+   * had reached the entrypoint just before a sleep or a stop.
+   */
+  private async terminateInOrder(replicas: readonly ReplicaRecord[]): Promise<void> {
+    const first = replicas.filter((r) => r.workloadId === ENTRYPOINT_WORKLOAD);
+    await Promise.all(first.map((r) => this.terminate(r)));
+    await Promise.all(
+      replicas.filter((r) => r.workloadId !== ENTRYPOINT_WORKLOAD).map((r) => this.terminate(r)),
+    );
+  }
+
   private async terminate(replica: ReplicaRecord): Promise<void> {
     this.terminating.add(replica);
     const { pid, startTime } = replica;
