@@ -288,19 +288,16 @@ const fieldSeries = (
   name: string,
 ): ChartSeries => series(name, points, (p) => p.fields.find((f) => f.name === field)?.[stat]);
 
-function ReplicaResourcesView({
-  runtimeId,
-  versionName,
-  from,
-  bucket,
-  label,
-}: {
+/** What each chart over time of a version's metrics page reads: the version and the range. */
+interface RangeProps {
   runtimeId: string;
   versionName: string;
   from: string;
   bucket: Bucket;
   label: string;
-}) {
+}
+
+function ReplicaResourcesView({ runtimeId, versionName, from, bucket, label }: RangeProps) {
   // The deployer samples every 15 s: so does the table.
   const latest = useQuery(REPLICA_RESOURCES, {
     variables: { runtimeId, versionName },
@@ -451,19 +448,7 @@ export function MeasurementForm({ onShow }: { onShow: (query: MeasurementQuery) 
   );
 }
 
-function CustomMeasurement({
-  runtimeId,
-  versionName,
-  from,
-  bucket,
-  label,
-}: {
-  runtimeId: string;
-  versionName: string;
-  from: string;
-  bucket: Bucket;
-  label: string;
-}) {
+function CustomMeasurement({ runtimeId, versionName, from, bucket, label }: RangeProps) {
   const [query, setQuery] = useState<MeasurementQuery | null>(null);
   const { data, error, loading } = useQuery(MEASUREMENTS, {
     skip: !query,
