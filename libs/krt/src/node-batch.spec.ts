@@ -1,43 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { openKrt, type KrtIssue } from './index.js';
-import { krtFailure } from './testing/krt.expect.js';
-import { V1_MANIFEST, V2_MANIFEST, v1Files, v2Files } from './testing/krt.fixtures.js';
-import { krtBytes, streamOf } from './testing/tar.builder.js';
+import { acceptKrt, krtErrors } from './testing/krt.expect.js';
+import { V1_MANIFEST, v1Files, v2Files, withModelNode } from './testing/krt.fixtures.js';
 
-/** The v2 fixture with `batch` (YAML flow mapping) on its `model` node. */
-function withBatch(batch: string): Record<string, string> {
-  const manifest = V2_MANIFEST.replace(
-    '        replicas: 2\n',
-    `        replicas: 2\n        batch: ${batch}\n`,
-  );
-  if (manifest === V2_MANIFEST) throw new Error('the fixture changed: no "replicas: 2" line');
-  return v2Files(manifest);
-}
+const withBatch = (value: string) => withModelNode('batch', value);
 
 const MODEL = 'workflows[0].nodes[1].batch';
 
-async function accept(files: Record<string, string>) {
-  return (await openKrt(streamOf(krtBytes(files)))).krt;
-}
-
-async function errors(
-  files: Record<string, string>,
-): Promise<Pick<KrtIssue, 'path' | 'message'>[]> {
-  return (await krtFailure(openKrt(streamOf(krtBytes(files))))).errors
-    .filter((e) => e.severity === 'error')
-    .map(({ path, message }) => ({ path, message }));
-}
-
 describe('KRT node batch', () => {
   it('reads maxSize and maxLatencyMs', async () => {
-    const krt = await accept(withBatch('{maxSize: 32, maxLatencyMs: 5}'));
+    const krt = await acceptKrt(withBatch('{maxSize: 32, maxLatencyMs: 5}'));
     expect(krt.workflows[0].nodes[1].batch).toEqual({ maxSize: 32, maxLatencyMs: 5 });
-    const bounds = await accept(withBatch('{maxSize: 1024, maxLatencyMs: 0}'));
+    const bounds = await acceptKrt(withBatch('{maxSize: 1024, maxLatencyMs: 0}'));
     expect(bounds.workflows[0].nodes[1].batch).toEqual({ maxSize: 1024, maxLatencyMs: 0 });
   });
 
   it('leaves nodes without the field unbatched (no batch key), as every KRE KRT is', async () => {
-    for (const krt of [await accept(v2Files()), await accept(v1Files())])
+    for (const krt of [await acceptKrt(v2Files()), await acceptKrt(v1Files())])
       expect(krt.workflows.flatMap((w) => w.nodes).some((n) => 'batch' in n)).toBe(false);
   });
 
@@ -47,14 +25,14 @@ describe('KRT node batch', () => {
       '    src: src/etl/execute_etl.py\n    batch: {maxSize: 8, maxLatencyMs: 20}\n',
     );
     expect(manifest).not.toBe(V1_MANIFEST);
-    const krt = await accept(v1Files(manifest));
+    const krt = await acceptKrt(v1Files(manifest));
     const etl = krt.workflows.flatMap((w) => w.nodes).filter((n) => n.displayName === 'ETL');
     expect(etl.length).toBeGreaterThan(0);
     for (const node of etl) expect(node.batch).toEqual({ maxSize: 8, maxLatencyMs: 20 });
   });
 
   it('names the field, its bounds and the value when one is not a whole number in range', async () => {
-    expect(await errors(withBatch('{maxSize: 0, maxLatencyMs: 2.5}'))).toEqual([
+    expect(await krtErrors(withBatch('{maxSize: 0, maxLatencyMs: 2.5}'))).toEqual([
       {
         path: `${MODEL}.maxSize`,
         message:
@@ -66,7 +44,7 @@ describe('KRT node batch', () => {
           '"maxLatencyMs" must be a whole number from 0 to 10000 (milliseconds a batch waits after its first message), not 2.5',
       },
     ]);
-    expect(await errors(withBatch('{maxSize: 1025, maxLatencyMs: "5"}'))).toEqual([
+    expect(await krtErrors(withBatch('{maxSize: 1025, maxLatencyMs: "5"}'))).toEqual([
       {
         path: `${MODEL}.maxSize`,
         message:
@@ -81,19 +59,19 @@ describe('KRT node batch', () => {
   });
 
   it('requires both fields, and refuses a non-mapping', async () => {
-    expect(await errors(withBatch('{maxSize: 4}'))).toEqual([
+    expect(await krtErrors(withBatch('{maxSize: 4}'))).toEqual([
       {
         path: `${MODEL}.maxLatencyMs`,
         message: '"maxLatencyMs" is required: milliseconds a batch waits after its first message',
       },
     ]);
-    expect(await errors(withBatch('16'))).toEqual([
+    expect(await krtErrors(withBatch('16'))).toEqual([
       { path: MODEL, message: '"batch" must be a mapping of fields, not a number' },
     ]);
   });
 
   it('warns about an unknown key', async () => {
-    const krt = await accept(withBatch('{maxSize: 4, maxLatencyMs: 1, maxBytes: 10}'));
+    const krt = await acceptKrt(withBatch('{maxSize: 4, maxLatencyMs: 1, maxBytes: 10}'));
     expect(krt.warnings.map((w) => w.path)).toEqual([`${MODEL}.maxBytes`]);
     expect(krt.workflows[0].nodes[1].batch).toEqual({ maxSize: 4, maxLatencyMs: 1 });
   });

@@ -1,32 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { openKrt, type KrtIssue } from './index.js';
-import { krtFailure } from './testing/krt.expect.js';
-import { V1_MANIFEST, V2_MANIFEST, v1Files, v2Files } from './testing/krt.fixtures.js';
-import { krtBytes, streamOf } from './testing/tar.builder.js';
+import { acceptKrt, krtErrors } from './testing/krt.expect.js';
+import { V1_MANIFEST, v1Files, v2Files, withModelNode } from './testing/krt.fixtures.js';
 
-/** The v2 fixture with `resources` (YAML flow mapping) on its `model` node. */
-function withResources(resources: string): Record<string, string> {
-  const manifest = V2_MANIFEST.replace(
-    '        replicas: 2\n',
-    `        replicas: 2\n        resources: ${resources}\n`,
-  );
-  if (manifest === V2_MANIFEST) throw new Error('the fixture changed: no "replicas: 2" line');
-  return v2Files(manifest);
-}
+const withResources = (value: string) => withModelNode('resources', value);
 
 const MODEL = 'workflows[0].nodes[1].resources';
-
-async function accept(files: Record<string, string>) {
-  return (await openKrt(streamOf(krtBytes(files)))).krt;
-}
-
-async function errors(
-  files: Record<string, string>,
-): Promise<Pick<KrtIssue, 'path' | 'message'>[]> {
-  return (await krtFailure(openKrt(streamOf(krtBytes(files))))).errors
-    .filter((e) => e.severity === 'error')
-    .map(({ path, message }) => ({ path, message }));
-}
 
 describe('KRT node resources', () => {
   it('reads memory and CPU in Kubernetes units into bytes and thousandths of a CPU', async () => {
@@ -38,13 +16,13 @@ describe('KRT node resources', () => {
       ['{memory: 268435456}', { memoryBytes: 268_435_456 }],
     ];
     for (const [yaml, expected] of cases) {
-      const krt = await accept(withResources(yaml));
+      const krt = await acceptKrt(withResources(yaml));
       expect(krt.workflows[0].nodes[1].resources, yaml).toEqual(expected);
     }
   });
 
   it('leaves nodes without the field to the installation (no resources key)', async () => {
-    const krt = await accept(v2Files());
+    const krt = await acceptKrt(v2Files());
     expect(krt.workflows[0].nodes.every((n) => !('resources' in n))).toBe(true);
   });
 
@@ -54,14 +32,14 @@ describe('KRT node resources', () => {
       '    src: src/etl/execute_etl.py\n    resources: {memory: 256Mi}\n',
     );
     expect(manifest).not.toBe(V1_MANIFEST);
-    const krt = await accept(v1Files(manifest));
+    const krt = await acceptKrt(v1Files(manifest));
     const etl = krt.workflows.flatMap((w) => w.nodes).filter((n) => n.displayName === 'ETL');
     expect(etl.length).toBeGreaterThan(0);
     for (const node of etl) expect(node.resources).toEqual({ memoryBytes: 256 * 2 ** 20 });
   });
 
   it('names the field and the accepted units when a value is not a quantity', async () => {
-    expect(await errors(withResources('{memory: 512MB, cpu: half}'))).toEqual([
+    expect(await krtErrors(withResources('{memory: 512MB, cpu: half}'))).toEqual([
       {
         path: `${MODEL}.memory`,
         message:
@@ -76,7 +54,7 @@ describe('KRT node resources', () => {
   });
 
   it('refuses zero, too little to run, finer than a thousandth, and a non-mapping', async () => {
-    expect(await errors(withResources('{memory: 0, cpu: 0.0001}'))).toEqual([
+    expect(await krtErrors(withResources('{memory: 0, cpu: 0.0001}'))).toEqual([
       { path: `${MODEL}.memory`, message: '"memory" of one replica must be more than zero, not 0' },
       {
         path: `${MODEL}.cpu`,
@@ -84,7 +62,7 @@ describe('KRT node resources', () => {
           '"cpu" of one replica has a precision finer than 1m (a thousandth of a CPU): 0.0001',
       },
     ]);
-    expect(await errors(withResources('{memory: 16Mi, cpu: 5m}'))).toEqual([
+    expect(await krtErrors(withResources('{memory: 16Mi, cpu: 5m}'))).toEqual([
       {
         path: `${MODEL}.memory`,
         message: '"memory" is "16Mi"; a replica needs at least 64Mi: raise it',
@@ -94,13 +72,13 @@ describe('KRT node resources', () => {
         message: '"cpu" is "5m"; a replica needs at least 10m (0.01 CPU): raise it',
       },
     ]);
-    expect(await errors(withResources('1Gi'))).toEqual([
+    expect(await krtErrors(withResources('1Gi'))).toEqual([
       { path: MODEL, message: '"resources" must be a mapping of fields, not a string' },
     ]);
   });
 
   it('warns about an unknown key (gpu is a node field of its own)', async () => {
-    const krt = await accept(withResources('{memory: 1Gi, gpu: 1}'));
+    const krt = await acceptKrt(withResources('{memory: 1Gi, gpu: 1}'));
     expect(krt.warnings.map((w) => w.path)).toEqual([`${MODEL}.gpu`]);
     expect(krt.workflows[0].nodes[1].resources).toEqual({ memoryBytes: 2 ** 30 });
   });

@@ -140,3 +140,16 @@ export function v1Files(manifest = V1_MANIFEST): Record<string, string> {
     'src/client_metrics/client_metrics.py': 'def handler(ctx, data):\n    return data\n',
   };
 }
+
+/**
+ * The v2 fixture with one more key (YAML flow mapping) on its `model` node, e.g.
+ * `withModelNode('batch', '{maxSize: 8, maxLatencyMs: 5}')`.
+ */
+export function withModelNode(key: string, value: string): Record<string, string> {
+  const manifest = V2_MANIFEST.replace(
+    '        replicas: 2\n',
+    `        replicas: 2\n        ${key}: ${value}\n`,
+  );
+  if (manifest === V2_MANIFEST) throw new Error('the fixture changed: no "replicas: 2" line');
+  return v2Files(manifest);
+}
