@@ -455,7 +455,11 @@ describe('the admin portal in a browser', () => {
     // The deployer samples every replica every 15 s: the latest sample of each is listed.
     await page.locator('[data-testid^="replica-entrypoint-"]').first().waitFor({ timeout: 60_000 });
     await page.getByLabel(/workload$/).selectOption('entrypoint');
-    await page.locator('figure[data-chart^="Memory of entrypoint"] .series').first().waitFor();
+    // `attached`, not visible: a steady value draws a flat line, whose box has no height.
+    await page
+      .locator('figure[data-chart^="Memory of entrypoint"] .series')
+      .first()
+      .waitFor({ state: 'attached' });
     // A custom measurement: the same samples, by name and tag.
     await page.getByLabel('Measurement', { exact: true }).fill('kre_replica_resources');
     await page.getByLabel('Tags').fill('workload');
@@ -466,7 +470,7 @@ describe('the admin portal in a browser', () => {
     await page
       .locator('figure[data-chart="kre_replica_resources: fields (mean)"] .series')
       .first()
-      .waitFor();
+      .waitFor({ state: 'attached' });
     await check(page, 'metrics');
   });
 
