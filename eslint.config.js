@@ -7,8 +7,9 @@ import tseslint from 'typescript-eslint';
 /** Import boundaries of every file: libs by their public entry, and no app from anywhere. */
 const boundaries = [
   {
-    group: ['@libs/*/*'],
-    message: 'Import a lib from its public entry (@libs/<name>) only.',
+    group: ['@libs/*/*', '!@libs/*/workload'],
+    message:
+      'Import a lib from its public entry (@libs/<name>, or @libs/<name>/workload: what workloads load of it, without Nest) only.',
   },
   {
     group: ['**/apps/**', '../../apps/*'],

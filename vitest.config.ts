@@ -6,8 +6,10 @@ import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
-// `@libs/<name>` resolves to the lib's source, as tsconfig's `paths` does.
+// `@libs/<name>` (and `@libs/<name>/workload`, what workloads load of a lib without Nest)
+// resolves to the lib's source, as tsconfig's `paths` does.
 const alias = [
+  { find: /^@libs\/([a-z-]+)\/workload$/, replacement: `${root}libs/$1/src/workload.ts` },
   { find: /^@libs\/([a-z-]+)$/, replacement: `${root}libs/$1/src/index.ts` },
   // graphql ships CJS (`main`) and ESM (`module`): Vite would give our sources the ESM file while
   // Nest and Apollo load the CJS one, and graphql refuses types "from another realm".

@@ -172,6 +172,12 @@ describe('the apps, as processes against real services', () => {
     // On one machine every server of a workload listens on loopback only (issue #13).
     for (const port of [runnerPort, entrypointPort, grpcPort, httpPort])
       expect(listeningAddresses(port)).toEqual(['127.0.0.1']);
+    // Workloads run without Nest (issue #16): their host drains NATS at SIGTERM, then ends by
+    // that signal, as the engine apps do.
+    for (const workload of [runner, entrypoint]) {
+      expect(await workload.stop()).toBe('SIGTERM');
+      expect(workload.output()).toContain('NATS connection drained');
+    }
   });
 
   it.each(['admin-api', 'deployer', 'mongo-writer', 'gateway', 'entrypoint', 'runner'])(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { resolveInsideKrt } from '@libs/config';
-import { PayloadCodec } from '@libs/messaging';
+import { PayloadCodec } from '@libs/messaging/workload';
 import { Names } from '@libs/naming';
 import type { EntrypointEnv } from './entrypoint.env.js';
 import { EntrypointService } from './entrypoint.service.js';
@@ -22,7 +22,7 @@ export interface EntrypointDeps {
 /**
  * The entrypoint's composition root: every object of one entrypoint replica, and what each
  * depends on. Nothing listens yet (`EntrypointService.start()` does); the host decides when
- * (entrypoint.module.ts: Nest, at bootstrap).
+ * (main.ts, through @libs/workload's host).
  * @throws KrtPathError, VersionProtoError when the version's proto is outside the KRT or cannot
  *   be served.
  */

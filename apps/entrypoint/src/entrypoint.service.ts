@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { WorkloadLogger } from '@libs/observability/workload';
 import type { EntrypointEnv } from './entrypoint.env.js';
 import type { EntrypointGrpcServer } from './grpc.server.js';
 import type { EntrypointHttpServer } from './http.server.js';
@@ -18,7 +18,7 @@ export interface EntrypointParts {
  * request into its workflow (docs/data-plane.md).
  */
 export class EntrypointService {
-  private readonly logger = new Logger('Entrypoint');
+  private readonly logger = new WorkloadLogger('Entrypoint');
   private stopping = false;
 
   constructor(

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
-import { kreProtoDir } from '@libs/messaging';
+import { kreProtoDir } from '@libs/messaging/workload';
 
 /** As the standard services' clients expect them: proto field names, enums as names. */
 const OPTIONS: protoLoader.Options = {

@@ -9,11 +9,11 @@ import {
   status,
 } from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
-import { KreHeader } from '@libs/messaging';
+import { KreHeader } from '@libs/messaging/workload';
 import type { GrpcHealthService } from './grpc-health.service.js';
 import type { GrpcReflectionService } from './grpc-reflection.service.js';
 import type { RpcCalls } from './rpc-calls.service.js';
-import { RpcError } from '@libs/messaging';
+import { RpcError } from '@libs/messaging/workload';
 
 const remainingMs = (deadline: Deadline): number | undefined => {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;

@@ -1,8 +1,8 @@
-import { closeWithin, listenOn } from '@libs/observability';
+import { closeWithin, listenOn } from '@libs/observability/workload';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { KreHeader } from '@libs/messaging';
+import { KreHeader } from '@libs/messaging/workload';
 import type { RpcCalls } from './rpc-calls.service.js';
-import { RpcError } from '@libs/messaging';
+import { RpcError } from '@libs/messaging/workload';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

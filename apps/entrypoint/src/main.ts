@@ -1,8 +1,8 @@
-import 'reflect-metadata';
 import { flushCompileCache } from 'node:module';
 import { loadEnvOrExit } from '@libs/config';
-import { initTracing, startHttpApp } from '@libs/observability';
-import { EntrypointModule } from './entrypoint.module.js';
+import { initTracing } from '@libs/observability/workload';
+import { runWorkload } from '@libs/workload';
+import { composeEntrypoint } from './entrypoint.composition.js';
 import { entrypointEnvSchema } from './entrypoint.env.js';
 
 const env = loadEnvOrExit('entrypoint', entrypointEnvSchema);
@@ -11,9 +11,12 @@ await initTracing('entrypoint', env, {
   'kre.version': env.KRT_VERSION,
 });
 try {
-  await startHttpApp('entrypoint', EntrypointModule.forRoot(env), env, {
-    host: env.KRT_LISTEN_HOST,
-    port: env.KRT_HEALTH_PORT,
+  await runWorkload({
+    app: 'entrypoint',
+    env,
+    connectionName: `entrypoint-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}`,
+    readinessKey: 'servers',
+    compose: (nc) => composeEntrypoint(env, { nc }),
   });
 } catch (error) {
   process.stderr.write(

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { Logger } from '@nestjs/common';
+import { WorkloadLogger } from '@libs/observability/workload';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { RpcError, type RpcErrorCode, encodeRecord, newRecordId } from '@libs/messaging';
+import { RpcError, type RpcErrorCode, encodeRecord, newRecordId } from '@libs/messaging/workload';
 
 /** Failures of the request itself (the client's to fix): WARN; the others are ERROR. */
 const CLIENT_CODES: readonly RpcErrorCode[] = [
@@ -19,7 +19,7 @@ const MAX_MESSAGE = 16 * 1024;
  * NATS, fire and forget: answering the client never waits for it.
  */
 export class RequestErrorsService {
-  private readonly logger = new Logger(RequestErrorsService.name);
+  private readonly logger = new WorkloadLogger(RequestErrorsService.name);
   private readonly origin;
 
   constructor(

@@ -7,9 +7,9 @@ import {
   encodeFromJson,
   typeNameOf,
   typeUrlOf,
-} from '@libs/messaging';
-import { RpcError } from '@libs/messaging';
-import { tracing } from '@libs/observability';
+} from '@libs/messaging/workload';
+import { RpcError } from '@libs/messaging/workload';
+import { tracing } from '@libs/observability/workload';
 import type { RequestErrorsService } from './request-errors.service.js';
 import type { RpcInfo, VersionProto } from './version-proto.loader.js';
 import type { WorkflowAnswer, WorkflowClient } from './workflow.client.js';

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import type protobuf from 'protobufjs';
-import { loadProtoRoot } from '@libs/messaging';
+import { loadProtoRoot } from '@libs/messaging/workload';
 
 /** One rpc of `service Entrypoint`. */
 export interface RpcInfo {

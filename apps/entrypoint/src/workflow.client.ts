@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@nestjs/common';
+import { WorkloadLogger } from '@libs/observability/workload';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import {
   type Msg,
@@ -19,8 +19,8 @@ import {
   decompressIfNeeded,
   encodeEnvelope,
   payloadLimit,
-} from '@libs/messaging';
-import { RpcError } from '@libs/messaging';
+} from '@libs/messaging/workload';
+import { RpcError } from '@libs/messaging/workload';
 
 /** Where one rpc's requests go (KRT_ENTRYPOINT_ROUTES). */
 export interface WorkflowRoute {
@@ -58,7 +58,7 @@ interface MaxDeliveriesAdvisory {
  * stalled each time) fails at once with an ERROR, read from the JetStream advisory.
  */
 export class WorkflowClient {
-  private readonly logger = new Logger(WorkflowClient.name);
+  private readonly logger = new WorkloadLogger(WorkflowClient.name);
   private readonly publisher: JetStreamPublisher;
   private jsm?: Promise<JetStreamManager>;
   private readonly pending = new Map<string, Pending>();

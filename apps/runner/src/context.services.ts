@@ -16,7 +16,7 @@ import {
   validateLimit,
   validateQuery,
   validateSort,
-} from '@libs/messaging';
+} from '@libs/messaging/workload';
 
 export type Scope = 'node' | 'workflow' | 'project';
 const SCOPES: readonly Scope[] = ['node', 'workflow', 'project'];

@@ -1,5 +1,5 @@
 import { resolveInsideKrt } from '@libs/config';
-import { type JsonValue, MessageType, toJsonValue } from '@libs/messaging';
+import { type JsonValue, MessageType, toJsonValue } from '@libs/messaging/workload';
 import type { Configuration, DataClient, NodeObjectStore } from './context.services.js';
 import type {
   HandlerContext,

@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { type LogLevel, type LogSource, type Origin, encodeRecord } from '@libs/messaging';
+import { type LogLevel, type LogSource, type Origin, encodeRecord } from '@libs/messaging/workload';
 
 /** proto/kre/records.proto's enum numbers. */
 const LEVELS: Record<LogLevel, number> = { DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };

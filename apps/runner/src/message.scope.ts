@@ -5,7 +5,7 @@ import {
   type PayloadCodec,
   compressToFit,
   encodeEnvelope,
-} from '@libs/messaging';
+} from '@libs/messaging/workload';
 import type { MessageSink, SendOptions } from './handler.model.js';
 
 /** Publishing an output failed for a reason a retry may fix (NATS unavailable, no PubAck). */

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { Logger } from '@nestjs/common';
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { type MsgHdrs, headers } from '@nats-io/transport-node';
 import {
@@ -9,8 +8,8 @@ import {
   type PayloadCodec,
   decodeEnvelope,
   decompressIfNeeded,
-} from '@libs/messaging';
-import { NOOP_SPAN, type TracedSpan, tracing } from '@libs/observability';
+} from '@libs/messaging/workload';
+import { NOOP_SPAN, type TracedSpan, WorkloadLogger, tracing } from '@libs/observability/workload';
 import { type ContextDeps, createContext } from './handler-context.factory.js';
 import type { HandlerContext, HandlerModule } from './handler.model.js';
 import {
@@ -89,7 +88,7 @@ const delay = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * and acks after. On stop (SIGTERM) it stops taking work and finishes what it holds.
  */
 export class NodeRunner {
-  private readonly logger = new Logger('Runner');
+  private readonly logger = new WorkloadLogger('Runner');
   private readonly env: RunnerEnv;
   private readonly js: JetStreamClient;
   private readonly mod: HandlerModule;

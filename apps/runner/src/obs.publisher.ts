@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { WorkloadLogger } from '@libs/observability/workload';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
@@ -12,7 +12,7 @@ import {
   encodeRecord,
   newRecordId,
   payloadLimit,
-} from '@libs/messaging';
+} from '@libs/messaging/workload';
 import { LogRecordEncoder } from './log-record.encoder.js';
 import { runAsRunner } from './stdio.capture.js';
 
@@ -60,7 +60,7 @@ interface MetricWindow {
  * key mongo-writer stores it under, so a redelivered record is stored once.
  */
 export class ObsPublisher {
-  private readonly logger = new Logger(ObsPublisher.name);
+  private readonly logger = new WorkloadLogger(ObsPublisher.name);
   private windows = new Map<string, MetricWindow>();
   private windowStart = new Date();
   private readonly timer: NodeJS.Timeout;

@@ -1,10 +1,9 @@
-import 'reflect-metadata';
 import { flushCompileCache } from 'node:module';
-import { Logger } from '@nestjs/common';
 import { loadEnvOrExit } from '@libs/config';
-import { initTracing, startHttpApp } from '@libs/observability';
+import { WorkloadLogger, initTracing } from '@libs/observability/workload';
+import { runWorkload } from '@libs/workload';
 import { HandlerLoadError, loadHandlerModule } from './handler-module.loader.js';
-import { RunnerModule } from './runner.module.js';
+import { composeRunner } from './runner.composition.js';
 import { runnerEnvSchema } from './runner.env.js';
 import { installStdioCapture } from './stdio.capture.js';
 
@@ -21,7 +20,7 @@ export async function runnerCommand(): Promise<void> {
   installStdioCapture();
   // User code may forget to await a send; log it rather than crash the replica.
   process.on('unhandledRejection', (reason) => {
-    new Logger('Runner').error(
+    new WorkloadLogger('Runner').error(
       `unhandled rejection in node code: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
     );
   });
@@ -35,9 +34,12 @@ export async function runnerCommand(): Promise<void> {
     process.exit(1);
   }
   try {
-    await startHttpApp('runner', RunnerModule.forRoot(env, handlerModule), env, {
-      host: env.KRT_LISTEN_HOST,
-      port: env.KRT_HEALTH_PORT,
+    await runWorkload({
+      app: 'runner',
+      env,
+      connectionName: `runner-${env.KRT_RUNTIME_ID}-${env.KRT_VERSION}-${env.KRT_WORKFLOW_NAME}-${env.KRT_NODE_ID}`,
+      readinessKey: 'consumers',
+      compose: (nc) => composeRunner(env, { nc, handlerModule }),
     });
   } catch (error) {
     process.stderr.write(

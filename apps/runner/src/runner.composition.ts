@@ -3,7 +3,12 @@ import { hostname } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigMasker, resolveInsideKrt, workloadConfigValues } from '@libs/config';
-import { JetStreamPublisher, PayloadCodec, loadProtoRoot, payloadLimit } from '@libs/messaging';
+import {
+  JetStreamPublisher,
+  PayloadCodec,
+  loadProtoRoot,
+  payloadLimit,
+} from '@libs/messaging/workload';
 import { Configuration, DataClient, NodeObjectStore } from './context.services.js';
 import { type ContextDeps, frozenConfig } from './handler-context.factory.js';
 import type { HandlerModule } from './handler.model.js';
@@ -25,7 +30,7 @@ export interface RunnerDeps {
 /**
  * The runner's composition root: every object of one node replica, and what each depends on.
  * Nothing runs yet (`NodeRunner.start()` runs `init` and binds the consumers); the host decides
- * when (runner.module.ts: Nest, at bootstrap).
+ * when (runner.command.ts, through @libs/workload's host).
  * @throws Error when the version's proto (KRT_ENTRYPOINT_PROTO) cannot be loaded, or the KRT
  * sets `batch` for a module without `handlerBatch`.
  */

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { WorkloadLogger } from '@libs/observability/workload';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -11,7 +11,7 @@ const REFRESH_MS = 30_000;
  * binds and every 30 s after (the deployer creates the consumers before starting the runners).
  */
 export class StreamInterestTracker {
-  private readonly logger = new Logger('Runner');
+  private readonly logger = new WorkloadLogger('Runner');
   /** Filter subjects of the stream's consumers; undefined until read (then: publish always). */
   private subjects?: Set<string>;
   private timer?: NodeJS.Timeout;

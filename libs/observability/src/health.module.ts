@@ -21,30 +21,16 @@ import {
   createMetricsRegistry,
   type MetricsListen,
 } from './metrics.js';
+import { type DependencyCheck, DependencyProber } from './dependency-probe.js';
 
-/** One dependency of an app: `check` resolves when it is reachable. */
-export interface DependencyCheck {
-  readonly key: string;
-  check(): Promise<unknown>;
-  /** Optional dependencies report `degraded` when down, without failing readiness. */
-  readonly optional?: boolean;
-  /** What `/health` shows of it when up (e.g. which isolation applied), no secrets. */
-  details?(): Record<string, string>;
-}
+export type { DependencyCheck } from './dependency-probe.js';
 
 const DEPENDENCY_CHECKS = Symbol('DEPENDENCY_CHECKS');
-const CHECK_TIMEOUT_MS = 2_000;
 
-/**
- * The probes are public (no sign-in), so their answer names each dependency and its status only;
- * why a dependency is down (an error text, which may carry a host, a URL or a user name) goes to
- * the log, once per change, not to every caller.
- */
+/** `/health` (`/readyz`) and `/livez`: the statuses of the app's dependencies (DependencyProber). */
 @Controller()
 class HealthController {
-  private readonly logger = new Logger('Health');
-  /** The last failure logged per dependency (`undefined` once it is up again). */
-  private readonly lastFailure = new Map<string, string>();
+  private readonly prober = new DependencyProber(new Logger('Health'));
 
   constructor(
     private readonly health: HealthCheckService,
@@ -60,31 +46,10 @@ class HealthController {
   }
 
   private async probe(dependency: DependencyCheck) {
-    const { key, optional } = dependency;
-    const session = this.indicators.check(key);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        dependency.check(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-            CHECK_TIMEOUT_MS,
-          );
-        }),
-      ]);
-      if (this.lastFailure.delete(key)) this.logger.log(`${key} is up again`);
-      return session.up(dependency.details?.());
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (this.lastFailure.get(key) !== message) {
-        this.lastFailure.set(key, message);
-        this.logger.warn(`${key} is ${optional ? 'degraded' : 'down'}: ${message}`);
-      }
-      return optional ? session.degraded() : session.down();
-    } finally {
-      clearTimeout(timer);
-    }
+    const session = this.indicators.check(dependency.key);
+    const { status, details } = await this.prober.probe(dependency);
+    if (status === 'up') return session.up(details);
+    return status === 'degraded' ? session.degraded() : session.down();
   }
 
   /** Live: the process answers. */

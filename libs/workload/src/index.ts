@@ -1,0 +1,6 @@
+export {
+  runWorkload,
+  type WorkloadHostEnv,
+  type WorkloadService,
+  type WorkloadSpec,
+} from './workload.host.js';
