@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { connectNats, natsCheck, payloadLimit } from '@libs/messaging/workload';
 import {
   ProbeServer,
@@ -49,6 +50,8 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  */
 export async function runWorkload(spec: WorkloadSpec): Promise<void> {
   const { app, env } = spec;
+  // Milliseconds since the process started: what a cold start waits for (issue #16).
+  const loaded = performance.now();
   configureWorkloadLogs(app, env);
   const logger = new WorkloadLogger('Bootstrap');
   const nc = await connectNats({
@@ -57,6 +60,7 @@ export async function runWorkload(spec: WorkloadSpec): Promise<void> {
     inboxPrefix: env.KRT_NATS_INBOX_PREFIX,
     name: spec.connectionName,
   });
+  const connected = performance.now();
   // Its spans leave over this connection when tracing relays them (KRT_NATS_TRACES_SUBJECT).
   tracing().attachRelay(
     (subject, body) => nc.publish(subject, body),
@@ -99,8 +103,13 @@ export async function runWorkload(spec: WorkloadSpec): Promise<void> {
   try {
     service = spec.compose(nc);
     await service.start();
+    const started = performance.now();
     const url = await probes.listen(env.KRT_LISTEN_HOST, env.KRT_HEALTH_PORT);
-    logger.log(`${app} listening on ${url}`);
+    const ms = (from: number, to: number) => Math.round(to - from);
+    logger.log(
+      `${app} listening on ${url}, ${ms(0, performance.now())} ms after the process started ` +
+        `(modules and code ${ms(0, loaded)}, NATS ${ms(loaded, connected)}, start ${ms(connected, started)})`,
+    );
   } catch (error) {
     await probes.close();
     if (!nc.isClosed()) await nc.close();
