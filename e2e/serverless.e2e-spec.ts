@@ -157,4 +157,34 @@ describe('scale to zero with the local driver', () => {
     await expect.poll(scaleState, { timeout: 120_000, interval: 100 }).toBe('AWAKE');
     expect((await greet('Later')).body).toEqual({ greeting: 'Hello, Later!' });
   }, 240_000);
+
+  it('stays asleep through a config change; the next wake runs the new config', async () => {
+    await asleep();
+    const wakes = await wakeJobs();
+    await plane.versions.updateConfig(rt, ver, [
+      {
+        key: 'GREETING',
+        type: 'VARIABLE',
+        value: plane.cipher.encrypt('Howdy', { runtimeId: rt, versionName: ver, key: 'GREETING' }),
+      },
+    ]);
+    const job = await plane.versionJobs.add('update-config', {
+      runtimeId: rt,
+      versionName: ver,
+      by: 'e2e',
+    });
+    await expect
+      .poll(async () => (job.id ? await queue.getJobState(job.id) : 'unknown'), {
+        timeout: 60_000,
+      })
+      .toBe('completed');
+    // Applied without waking: no process, still SLEEPING, no wake asked for.
+    expect(await scaleState()).toBe('SLEEPING');
+    expect(await owned()).toHaveLength(0);
+    expect(await route()).toMatchObject({ scale: 'SLEEPING' });
+    expect(await wakeJobs()).toBe(wakes);
+    // The call wakes it onto the config saved while it slept.
+    expect((await greet('Lin')).body).toEqual({ greeting: 'Howdy, Lin!' });
+    expect(await wakeJobs()).toBe(wakes + 1);
+  }, 240_000);
 });

@@ -141,10 +141,16 @@ export class VersionDeploymentService {
     for (let round = 1; RUNNING_STATUSES.includes(version.status); round++) {
       const step = round === 1 ? 'apply' : `apply-${round}`;
       const quota = await this.quotaOf(ref.runtimeId);
-      await this.workloads.roll({ ...this.planner.plan(version), quota }, progress, step);
-      // Applying runs the workloads, a sleeping version's too (scale to zero).
-      if (version.scale?.state !== undefined && version.scale.state !== 'AWAKE')
-        await this.scale.markAwake(ref, await this.workloads.replicas(ref));
+      const deployment = { ...this.planner.plan(version), quota };
+      // A sleeping version stays asleep: its next wake runs the new config (scale to zero).
+      if (version.scale?.state === 'SLEEPING')
+        await this.workloads.applyAsleep(deployment, progress, step);
+      else {
+        await this.workloads.roll(deployment, progress, step);
+        // A wake that failed half-way (WAKING) left it neither: it runs now.
+        if (version.scale?.state !== undefined && version.scale.state !== 'AWAKE')
+          await this.scale.markAwake(ref, await this.workloads.replicas(ref));
+      }
       const applied = version;
       version = await this.versions.get(ref.runtimeId, ref.versionName);
       // Sealed values change with every save (a fresh IV), so equal means "not saved since".

@@ -42,6 +42,16 @@ export class VersionWorkloads {
     );
   }
 
+  /**
+   * A sleeping version's workloads onto `plan` without waking it (a config change while asleep):
+   * nothing runs, and the next wake starts this plan.
+   */
+  async applyAsleep(plan: DeploymentPlan, progress: Progress, step = 'apply'): Promise<void> {
+    await progress(step);
+    const pins = await this.identities.pin(plan.resources);
+    await this.driver.apply({ ...plan, pins }, { released: true });
+  }
+
   /** Runs `plan` and routes the version's own address (`<rt>.<ver>`) to its entrypoint. */
   async run(plan: DeploymentPlan, progress: Progress, krtSha256: string): Promise<void> {
     await this.roll(plan, progress, 'apply', krtSha256);

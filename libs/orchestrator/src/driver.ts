@@ -78,6 +78,11 @@ export interface ExternalAutoscaler {
   ): Promise<void>;
 }
 
+export interface ApplyOptions {
+  /** Keep the version released (scale to zero) instead of running the plan now. */
+  readonly released?: boolean;
+}
+
 /** An orchestrator driver applies deployment plans: `local` (processes) or `kubernetes`. */
 export interface OrchestratorDriver {
   /**
@@ -92,8 +97,12 @@ export interface OrchestratorDriver {
   prepareRuntime(runtimeId: string, quota?: RuntimeQuota): Promise<void>;
   /** Removes what prepareRuntime made and waits until it is gone. Idempotent. */
   removeRuntime(runtimeId: string): Promise<void>;
-  /** Converges the version's workloads to `plan` (idempotent: matching workloads are kept). */
-  apply(plan: DeploymentPlan): Promise<void>;
+  /**
+   * Converges the version's workloads to `plan` (idempotent: matching workloads are kept).
+   * `released`: the version stays released (asleep): nothing runs now, and the next `resume`
+   * starts this plan (a config change while asleep).
+   */
+  apply(plan: DeploymentPlan, options?: ApplyOptions): Promise<void>;
   /** Resolves when every replica answers `/readyz`. @throws WorkloadsNotReadyError */
   waitReady(runtimeId: string, versionName: string, timeoutMs: number): Promise<void>;
   /**

@@ -20,6 +20,7 @@ export {
 } from './deployment-plan.quota.js';
 export {
   WorkloadsNotReadyError,
+  type ApplyOptions,
   type ExternalAutoscaler,
   type ExternallyScaledNode,
   type OrchestratorDriver,

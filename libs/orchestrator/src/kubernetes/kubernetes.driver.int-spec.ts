@@ -259,6 +259,28 @@ describe.each([
       Object.fromEntries(Object.entries(planned).map(([k, n]) => [k, [0, String(n)]])),
     );
     expect(await driver.release(rt, p.versionName)).toBe(total); // idempotent
+    // A plan applied while asleep (a config change) leaves it asleep; the resume runs it.
+    const changed: DeploymentPlan = {
+      ...p,
+      workloads: p.workloads.map((w) => ({
+        ...w,
+        env: { ...w.env, KRT_CHANGED_ASLEEP: 'yes' },
+        specHash: `${w.specHash}-asleep`,
+      })),
+    };
+    await driver.apply(changed, { released: true });
+    expect(await replicas()).toEqual(
+      Object.fromEntries(Object.entries(planned).map(([k, n]) => [k, [0, String(n)]])),
+    );
+    const templates = await apps.listNamespacedDeployment({
+      namespace: `kre-${rt}`,
+      labelSelector: selector(rt, p.versionName),
+    });
+    for (const d of templates.items)
+      expect(d.spec?.template.spec?.containers[0].env).toContainEqual({
+        name: 'KRT_CHANGED_ASLEEP',
+        value: 'yes',
+      });
     const kept = await versionObjects(rt, p.versionName);
     expect(
       kept
@@ -289,7 +311,7 @@ describe('node status', () => {
 
   /** A pod as the ReplicaSet controller would create it from the workload's template. */
   async function podOf(d: V1Deployment, suffix: string, status: V1Pod['status']): Promise<void> {
-    const namespace = `kre-${rt}`;
+    const namespace = d.metadata!.namespace!;
     const name = `${d.metadata!.name!.slice(0, 50)}-${suffix}`;
     const created = await core.createNamespacedPod({
       namespace,
@@ -362,6 +384,52 @@ describe('node status', () => {
         { workloadId: 'greet.clean-name', replica: 1, state: 'RESTARTING', restarts: 3 },
       ],
     });
+    await driver.stop(rt, p.versionName);
+  });
+
+  it('sleeps the entrypoint first: the nodes keep their replicas until its pods are gone', async () => {
+    const rt = 'rt-sleep-order'; // no pod left by the test above (nothing deletes them here)
+    const driver = await KubernetesDriver.create(kc, { ...options, resourceQuota: {} });
+    const p = planOf(rt, greeter);
+    await driver.apply(p);
+    const namespace = `kre-${rt}`;
+    const deployments = async () =>
+      (
+        await apps.listNamespacedDeployment({
+          namespace,
+          labelSelector: selector(rt, p.versionName),
+        })
+      ).items;
+    const entrypoint = (await deployments()).find(
+      (d) => d.metadata?.annotations?.['kre.io/workload'] === 'entrypoint',
+    )!;
+    // This control plane runs no ReplicaSet controller or kubelet: the test makes the
+    // entrypoint's pod, and ends it when a kubelet would have (after its grace period).
+    await podOf(entrypoint, 'a', { phase: 'Running' });
+    const released = driver.release(rt, p.versionName);
+    await expect
+      .poll(
+        async () =>
+          (await apps.readNamespacedDeployment({ name: entrypoint.metadata!.name!, namespace }))
+            .spec?.replicas,
+        { timeout: 30_000 },
+      )
+      .toBe(0);
+    // The entrypoint is ending (finishing the requests in progress): the nodes still run.
+    const nodes = (await deployments()).filter(
+      (d) => d.metadata?.name !== entrypoint.metadata?.name,
+    );
+    expect(nodes).toHaveLength(p.workloads.length - 1);
+    for (const node of nodes) expect(node.spec?.replicas).toBeGreaterThan(0);
+    await core.deleteNamespacedPod({
+      name: `${entrypoint.metadata!.name!.slice(0, 50)}-a`,
+      namespace,
+      gracePeriodSeconds: 0,
+    });
+    expect(await released).toBe(p.workloads.length);
+    expect((await deployments()).map((d) => d.spec?.replicas)).toEqual(
+      nodes.map(() => 0).concat(0),
+    );
     await driver.stop(rt, p.versionName);
   });
 });

@@ -10,9 +10,10 @@ import type {
 } from '@kubernetes/client-node';
 import type { RuntimeQuota } from '@libs/core';
 import { Names } from '@libs/naming';
-import type { DeploymentPlan } from '../deployment-plan.js';
+import { type DeploymentPlan, ENTRYPOINT_WORKLOAD } from '../deployment-plan.js';
 import {
   WorkloadsNotReadyError,
+  type ApplyOptions,
   type ExternalAutoscaler,
   type ExternallyScaledNode,
   type OrchestratorDriver,
@@ -32,11 +33,13 @@ import type { KubernetesDriverOptions } from './kubernetes.options.js';
 import { type PodMetrics, replicaUsageOf } from './pod-metrics.js';
 import { runtimeManifests } from './runtime.manifests.js';
 import {
+  COMPONENT_LABEL,
   PUBLISHED_SERVICE,
   PUBLISHED_VERSION_ANNOTATION,
   publishedManifests,
   serviceAddresses,
   versionManifests,
+  WORKLOAD_ANNOTATION,
 } from './version.manifests.js';
 
 const POLL_MS = 250;
@@ -57,6 +60,27 @@ function apiError(error: unknown): { code: number; body: unknown } | null {
 }
 
 const isNotFound = (error: unknown) => apiError(error)?.code === 404;
+
+/**
+ * A plan applied to a released version: its Deployments stay at 0 replicas, with the planned
+ * count kept for `resume` as `release` keeps it.
+ */
+function keepReleased(manifests: readonly KubernetesObject[]): void {
+  for (const object of manifests) {
+    if (object.kind !== 'Deployment') continue;
+    const deployment = object as V1Deployment;
+    deployment.metadata!.annotations = {
+      ...deployment.metadata!.annotations,
+      [AWAKE_REPLICAS_ANNOTATION]: String(deployment.spec?.replicas ?? 1),
+    };
+    deployment.spec!.replicas = 0;
+  }
+}
+
+/** A version's entrypoint Deployment (only Deployments and pods carry the workload annotation). */
+function isEntrypoint(object: KubernetesObject): boolean {
+  return object.metadata?.annotations?.[WORKLOAD_ANNOTATION] === ENTRYPOINT_WORKLOAD;
+}
 
 /** Content type of server-side apply (`PatchStrategy.ServerSideApply`). */
 const SERVER_SIDE_APPLY = 'application/apply-patch+yaml' satisfies K8s.PatchStrategy;
@@ -103,7 +127,7 @@ function deploymentReady(deployment: V1Deployment): boolean {
 
 /** How one pod is doing, in the terms of the local driver. */
 function podStatus(pod: V1Pod, replica: number): ReplicaStatus {
-  const workloadId = pod.metadata?.annotations?.['kre.io/workload'] ?? pod.metadata?.name ?? '?';
+  const workloadId = pod.metadata?.annotations?.[WORKLOAD_ANNOTATION] ?? pod.metadata?.name ?? '?';
   const main = pod.status?.containerStatuses?.[0];
   const init = pod.status?.initContainerStatuses?.[0];
   const restarts = (main?.restartCount ?? 0) + (init?.restartCount ?? 0);
@@ -198,11 +222,12 @@ export class KubernetesDriver implements OrchestratorDriver {
     });
   }
 
-  async apply(plan: DeploymentPlan): Promise<void> {
+  async apply(plan: DeploymentPlan, options: ApplyOptions = {}): Promise<void> {
     // Rendering refuses unsupported images before anything is written.
     const manifests = versionManifests(this.options, plan);
     await this.prepareRuntime(plan.runtimeId, plan.quota);
-    await this.keepScaledReplicas(plan, manifests);
+    if (options.released) keepReleased(manifests);
+    else await this.keepScaledReplicas(plan, manifests);
     for (const object of manifests) await this.serverSideApply(object);
     // Workloads of an earlier plan of this version that this one no longer has.
     const wanted = new Set(manifests.map((m) => `${m.kind}/${m.metadata?.name}`));
@@ -262,25 +287,53 @@ export class KubernetesDriver implements OrchestratorDriver {
     // KEDA would scale them up again: its ScaledObjects go first.
     await this.removeScaledObjects(runtimeId, versionName);
     let released = 0;
-    for (const deployment of await this.deployments(runtimeId, versionName)) {
+    const deployments = await this.deployments(runtimeId, versionName);
+    const release = async (deployment: V1Deployment) => {
       const current = deployment.spec?.replicas ?? 1;
       const kept = Number(deployment.metadata?.annotations?.[AWAKE_REPLICAS_ANNOTATION]);
       const awake = current > 0 ? current : Number.isInteger(kept) && kept > 0 ? kept : 1;
       released += awake;
-      if (current === 0) continue;
+      if (current === 0) return;
       await this.mergePatch(deployment, {
         metadata: { annotations: { [AWAKE_REPLICAS_ANNOTATION]: String(awake) } },
         spec: { replicas: 0 },
       });
+    };
+    await this.entrypointFirst(deployments, release, (entrypoint) =>
+      this.waitPodsGone(runtimeId, versionName, entrypoint),
+    );
+    return released;
+  }
+
+  /**
+   * Ends the entrypoint before the nodes (`end` scales a Deployment to zero or deletes it, then
+   * `ended` waits for what it ended to be gone): on SIGTERM the entrypoint finishes the requests
+   * in progress, within its grace period, which needs the nodes still running. Ending them all
+   * at once cut off a request that reached the entrypoint just before a sleep or a stop (the
+   * local driver ends its processes in the same order).
+   */
+  private async entrypointFirst<T extends KubernetesObject>(
+    objects: readonly T[],
+    end: (object: T) => Promise<void>,
+    ended: (entrypoint: boolean, group: readonly T[]) => Promise<void>,
+  ): Promise<void> {
+    for (const entrypoint of [true, false]) {
+      const group = objects.filter((o) => isEntrypoint(o) === entrypoint);
+      for (const object of group) await end(object);
+      await ended(entrypoint, group);
     }
-    await this.waitGone(`the pods of ${runtimeId}/${versionName}`, async () => {
+  }
+
+  /** Resolves once no pod of the version (or of its entrypoint) is left. */
+  private waitPodsGone(runtimeId: string, versionName: string, entrypoint: boolean) {
+    const version = this.versionSelector(runtimeId, versionName);
+    return this.waitGone(`the pods of ${runtimeId}/${versionName}`, async () => {
       const pods = await this.core.listNamespacedPod({
         namespace: this.names.namespace(runtimeId),
-        labelSelector: this.versionSelector(runtimeId, versionName),
+        labelSelector: entrypoint ? `${version},${COMPONENT_LABEL}=entrypoint` : version,
       });
       return pods.items.length === 0;
     });
-    return released;
   }
 
   /** Each Deployment back to the replicas `release` kept; `waitReady` tells when they serve. */
@@ -304,7 +357,18 @@ export class KubernetesDriver implements OrchestratorDriver {
     await this.unpublish(runtimeId, versionName);
     await this.removeScaledObjects(runtimeId, versionName);
     const objects = await this.versionObjects(runtimeId, versionName);
-    for (const object of objects) await this.deleteObject(object);
+    await this.entrypointFirst(
+      objects,
+      (object) => this.deleteObject(object),
+      // Deleted in the foreground: a Deployment is gone once its pods are.
+      (entrypoint, group) =>
+        entrypoint
+          ? this.waitGone(`the entrypoint of ${runtimeId}/${versionName}`, async () => {
+              const left = await this.deployments(runtimeId, versionName);
+              return !left.some((d) => group.some((o) => o.metadata?.name === d.metadata?.name));
+            })
+          : Promise.resolve(),
+    );
     await this.waitGone(`the objects of ${runtimeId}/${versionName}`, async () => {
       return (await this.versionObjects(runtimeId, versionName)).length === 0;
     });
@@ -343,7 +407,7 @@ export class KubernetesDriver implements OrchestratorDriver {
     });
     const byWorkload = new Map<string, V1Pod[]>();
     for (const pod of pods.items) {
-      const id = pod.metadata?.annotations?.['kre.io/workload'] ?? '?';
+      const id = pod.metadata?.annotations?.[WORKLOAD_ANNOTATION] ?? '?';
       byWorkload.set(id, [...(byWorkload.get(id) ?? []), pod]);
     }
     return [...byWorkload.values()].flatMap((list) =>
@@ -364,7 +428,7 @@ export class KubernetesDriver implements OrchestratorDriver {
     const pods = await this.core.listNamespacedPod({ namespace, labelSelector });
     const byWorkload = new Map<string, V1Pod[]>();
     for (const pod of pods.items) {
-      const id = pod.metadata?.annotations?.['kre.io/workload'] ?? '?';
+      const id = pod.metadata?.annotations?.[WORKLOAD_ANNOTATION] ?? '?';
       byWorkload.set(id, [...(byWorkload.get(id) ?? []), pod]);
     }
     const replicas = [...byWorkload.values()].flatMap((list) =>

@@ -28,6 +28,10 @@ export const PUBLISHED_SERVICE = 'entrypoint';
 export const PUBLISHED_VERSION_ANNOTATION = 'kre.io/published-version';
 /** Pod-template annotation: a new plan hash (code, env or config) rolls the pods. */
 export const SPEC_HASH_ANNOTATION = 'kre.io/spec-hash';
+/** The workload id (`entrypoint`, `<workflow>.<node>`) on a version's Deployments and pods. */
+export const WORKLOAD_ANNOTATION = 'kre.io/workload';
+/** What a pod is: `entrypoint`, `node` (the NetworkPolicies and the driver select on it). */
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 /** Label selecting one workload's pods (its object name). */
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 
@@ -269,7 +273,7 @@ function deployment(
       name: workload.k8sName,
       namespace,
       labels,
-      annotations: { 'kre.io/workload': workload.id },
+      annotations: { [WORKLOAD_ANNOTATION]: workload.id },
     },
     spec: {
       replicas: workload.replicas,
@@ -280,7 +284,7 @@ function deployment(
           labels,
           annotations: {
             [SPEC_HASH_ANNOTATION]: workload.specHash,
-            'kre.io/workload': workload.id,
+            [WORKLOAD_ANNOTATION]: workload.id,
           },
         },
         spec: {

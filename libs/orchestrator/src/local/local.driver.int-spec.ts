@@ -354,6 +354,26 @@ describe(LocalDriver.name, () => {
     ]);
     expect(await sut.endpoints('demo', 'v1')).toEqual(endpoints); // routes to it stay valid
     expect(await sut.release('demo', 'v1')).toBe(3); // idempotent
+    // A plan applied while released (a config change while asleep) starts nothing; the resume
+    // below runs it.
+    const startsAsleep = (await starts('v1')).length;
+    await sut.apply(
+      planOf('v1', [
+        workload('entrypoint'),
+        workload('wf.etl', {
+          replicas: 2,
+          specHash: 'wf.etl-asleep',
+          env: { KRT_NODE_ID: 'etl', GREETING: 'changed while asleep' },
+        }),
+      ]),
+      { released: true },
+    );
+    expect((await sut.status('demo', 'v1')).map((s) => s.state)).toEqual([
+      'STOPPED',
+      'STOPPED',
+      'STOPPED',
+    ]);
+    expect((await starts('v1')).length).toBe(startsAsleep);
     // Supervision leaves a released version alone, and a new deployer does not start it.
     await sut.close();
     const next = makeDriver();
@@ -366,6 +386,9 @@ describe(LocalDriver.name, () => {
     expect(after.map((s) => s.state)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
     expect(after.map((s) => s.restarts)).toEqual([0, 0, 0]);
     expect((await starts('v1')).length).toBe(started + 3);
+    // Both etl replicas started with the plan applied while asleep.
+    const changed = (await starts('v1')).filter((s) => s.env.GREETING === 'changed while asleep');
+    expect(changed.map((s) => s.id)).toEqual(['etl', 'etl']);
     expect(await next.endpoints('demo', 'v1')).toEqual(endpoints);
     await next.resume('demo', 'v1'); // idempotent: nothing more starts
     expect((await next.status('demo', 'v1')).map((s) => s.pid)).toEqual(after.map((s) => s.pid));

@@ -23,6 +23,7 @@ import {
   type WorkloadSpec,
 } from '../deployment-plan.js';
 import {
+  type ApplyOptions,
   type OrchestratorDriver,
   type ReplicaStatus,
   type ReplicaUsage,
@@ -252,7 +253,7 @@ export class LocalDriver implements OrchestratorDriver {
     };
   }
 
-  async apply(plan: DeploymentPlan): Promise<void> {
+  async apply(plan: DeploymentPlan, options: ApplyOptions = {}): Promise<void> {
     const key = versionKey(plan.runtimeId, plan.versionName);
     const dir = this.versionDir(plan.runtimeId, plan.versionName);
     await mkdir(join(dir, 'logs'), { recursive: true });
@@ -299,7 +300,11 @@ export class LocalDriver implements OrchestratorDriver {
       Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
       await this.releaseNetwork(old);
     }
-    const record: VersionRecord = { desired: 'running', plan, replicas };
+    const record: VersionRecord = {
+      desired: options.released ? 'released' : 'running',
+      plan,
+      replicas,
+    };
     this.versions.set(key, record);
     await this.saveRegistry(record);
     this.startTicking();
