@@ -24,89 +24,35 @@ export {
   type RpcErrorPayload,
 } from './rpc-contract.js';
 export { NatsRpcClient, NatsRpcServer } from './nats-rpc.transport.js';
+// Everything a workload loads (the data plane, the NATS connection), then what only the engine
+// apps use of the same modules.
+export * from './workload.js';
+export { NATS_CONNECTION, NatsModule } from './nats.module.js';
 export {
-  NATS_CONNECTION,
-  NatsModule,
-  connectNats,
-  natsCheck,
-  type NatsOptions,
-} from './nats.module.js';
-export {
-  HEADER_ROOM,
-  InvalidCompressionError,
-  PayloadTooLargeError,
-  compressToFit,
-  decompressIfNeeded,
-  isGzip,
-  payloadLimit,
-} from './data-plane/compression.js';
-export {
-  DataRequestError,
   FIND_DEFAULT_LIMIT,
   FIND_MAX_LIMIT,
   SAFE_QUERY_OPERATORS,
-  decodeDataReply,
   decodeFindRequest,
   decodeSaveRequest,
   encodeDataReply,
-  encodeFindRequest,
-  encodeSaveRequest,
-  validateCollection,
-  validateDocument,
-  validateLimit,
-  validateQuery,
-  validateSort,
-  type DataReply,
-  type FindRequest,
-  type JsonObject,
-  type SaveRequest,
 } from './data-plane/data-requests.js';
+export { TYPE_URL_PREFIX, wellKnownTypes } from './data-plane/payload.js';
 export {
-  InvalidMessageError,
-  MessageType,
-  decodeEnvelope,
-  encodeEnvelope,
-  type KreMessage,
-} from './data-plane/envelope.js';
-export { KreHeader, PROPAGATED_HEADERS } from './data-plane/headers.js';
-export {
-  PayloadCodec,
-  PayloadError,
-  TYPE_URL_PREFIX,
-  toJsonValue,
-  typeNameOf,
-  typeUrlOf,
-  wellKnownTypes,
-  type AnyMessage,
-} from './data-plane/payload.js';
-export {
-  ProtoJsonError,
-  decodeToJson,
-  encodeFromJson,
   jsonName,
   messageFromJson,
   messageToJson,
-  type JsonValue,
   type ToJsonOptions,
 } from './data-plane/proto-json.js';
-export { ProtoLoadError, kreProtoDir, kreProtos, loadProtoRoot } from './data-plane/proto-root.js';
+export { kreProtos } from './data-plane/proto-root.js';
 export {
   InvalidRecordError,
   decodeRecord,
-  encodeRecord,
   formatRecordId,
-  newRecordId,
   RECORD_ID,
   RecordIds,
-  type LogLevel,
   type LogRecordInput,
-  type LogSource,
-  type MeasurementInput,
   type NodeMetricInput,
-  type Origin,
-  type PredictionInput,
   type RecordInputs,
-  type RecordKind,
 } from './data-plane/records.js';
 export { EngineLogPublisher } from './data-plane/records.publisher.js';
 export {
@@ -163,8 +109,6 @@ export {
   type WakeReply,
   type WakeRequest,
 } from './version-scale.js';
-export { JetStreamPublisher, PublishError, type PubAck } from './data-plane/jetstream-publisher.js';
-export { RpcError, type RpcErrorCode } from './data-plane/rpc.errors.js';
 export {
   INVOCATION_KEY_LENGTH,
   INVOCATION_KEY_PREFIX,
