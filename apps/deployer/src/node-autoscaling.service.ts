@@ -16,6 +16,7 @@ import {
   type QuotaExcess,
 } from '@libs/core';
 import { defaultRuntimeQuota } from '@libs/config';
+import { LeaderLease } from '@libs/jobs';
 import { NatsProvisioner } from '@libs/messaging';
 import {
   planUsage,
@@ -44,6 +45,7 @@ import { VersionPlanner } from './version-planner.service.js';
 import { VersionScaleService } from './version-scale.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
 import { KedaHandover } from './node-autoscaling.keda.js';
+import { leaderRound } from './leader-round.js';
 
 /** How often each awake version's bounded nodes are sampled. */
 export const AUTOSCALE_SAMPLE_MS = Symbol('AUTOSCALE_SAMPLE_MS');
@@ -91,6 +93,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     private readonly nats: NatsProvisioner,
     @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
     @Inject(AUTOSCALE_SAMPLE_MS) private readonly sampleMs: number,
+    private readonly lease: LeaderLease,
     @Optional() registry?: Registry,
     @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
@@ -119,7 +122,18 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), this.sampleMs);
+    // One deployer decides for all: it keeps every sample (up-after, cool-down) while it leads.
+    this.timer = setInterval(
+      () =>
+        void leaderRound(
+          this.lease,
+          'node-autoscaling',
+          this.sampleMs,
+          () => this.tick(),
+          this.logger,
+        ),
+      this.sampleMs,
+    );
     this.timer.unref();
   }
 

@@ -7,6 +7,7 @@ import { MongooseModule, getConnectionToken } from '@nestjs/mongoose';
 import { Test } from '@nestjs/testing';
 import { VersionStatus } from '@libs/core';
 import type { Krt } from '@libs/krt';
+import { LeaderLease } from '@libs/jobs';
 import {
   EngineLogPublisher,
   NatsModule,
@@ -72,6 +73,10 @@ describe(ReplicaUsageService.name, () => {
         // Sampled by the test, one reading at a time.
         { provide: REPLICA_USAGE_PERIOD_MS, useValue: 3_600_000 },
         EngineLogPublisher,
+        {
+          provide: LeaderLease,
+          useFactory: () => LeaderLease.connect(env.REDIS_URL, env.KRE_PREFIX),
+        },
         ReplicaUsageService,
       ],
     }).compile();

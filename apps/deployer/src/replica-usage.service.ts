@@ -5,9 +5,11 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { LeaderLease } from '@libs/jobs';
 import { EngineLogPublisher } from '@libs/messaging';
 import type { OrchestratorDriver } from '@libs/orchestrator';
 import { VersionsRepository } from '@libs/persistence';
+import { leaderRound } from './leader-round.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 import { RUNNING_STATUSES, targetOf } from './running-workloads.js';
 
@@ -34,11 +36,23 @@ export class ReplicaUsageService implements OnApplicationBootstrap, OnApplicatio
     @Inject(ORCHESTRATOR_DRIVER) private readonly driver: OrchestratorDriver,
     private readonly records: EngineLogPublisher,
     @Inject(REPLICA_USAGE_PERIOD_MS) private readonly periodMs: number,
+    private readonly lease: LeaderLease,
   ) {}
 
   onApplicationBootstrap(): void {
     if (!this.driver.usage) return;
-    this.timer = setInterval(() => void this.sample(), this.periodMs);
+    // One deployer samples for all (else every replica's reading would be stored once each).
+    this.timer = setInterval(
+      () =>
+        void leaderRound(
+          this.lease,
+          'replica-usage',
+          this.periodMs,
+          () => this.sample(),
+          this.logger,
+        ),
+      this.periodMs,
+    );
     this.timer.unref();
   }
 

@@ -13,6 +13,7 @@ export {
 } from './job-contracts.js';
 export { RuntimeJobsProducer, VersionJobsProducer } from './job-producers.js';
 export { JobsModule, type JobsOptions } from './jobs.module.js';
+export { LeaderLease } from './leader-lease.js';
 export {
   QUEUES,
   RUNTIMES_QUEUE,

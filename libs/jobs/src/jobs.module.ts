@@ -1,6 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RuntimeJobsProducer, VersionJobsProducer } from './job-producers.js';
+import { LeaderLease } from './leader-lease.js';
 import { QUEUES, redisOptions } from './queues.js';
 
 export interface JobsOptions {
@@ -24,8 +25,15 @@ export class JobsModule {
         }),
         BullModule.registerQueue(...QUEUES.map((name) => ({ name }))),
       ],
-      providers: [VersionJobsProducer, RuntimeJobsProducer],
-      exports: [BullModule, VersionJobsProducer, RuntimeJobsProducer],
+      providers: [
+        VersionJobsProducer,
+        RuntimeJobsProducer,
+        {
+          provide: LeaderLease,
+          useFactory: () => LeaderLease.connect(options.redisUrl, options.prefix),
+        },
+      ],
+      exports: [BullModule, VersionJobsProducer, RuntimeJobsProducer, LeaderLease],
     };
   }
 }
