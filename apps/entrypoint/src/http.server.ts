@@ -1,5 +1,5 @@
-import { closeWithin, listenOn } from '@libs/observability/workload';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { closeWithin, createHttpServer, listenOn } from '@libs/observability/workload';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KreHeader } from '@libs/messaging/workload';
 import type { RpcCalls } from './rpc-calls.service.js';
 import { RpcError } from '@libs/messaging/workload';
@@ -18,7 +18,7 @@ export class EntrypointHttpServer {
     private readonly calls: RpcCalls,
     private readonly maxRequestBytes: number,
   ) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createHttpServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
   }
 

@@ -1,9 +1,10 @@
-import { type Server, createServer } from 'node:http';
+import type { Server } from 'node:http';
 import {
   type DependencyCheck,
   type DependencyState,
   DependencyProber,
 } from './dependency-probe.js';
+import { createHttpServer } from './node-http.js';
 import { closeWithin, listenOn } from './server-lifecycle.js';
 
 /** The body of `/readyz`, in the shape the engine apps' `/health` has (Terminus's). */
@@ -46,7 +47,7 @@ export class ProbeServer {
     logger: { log(message: string): void; warn(message: string): void },
   ) {
     this.prober = new DependencyProber(logger);
-    this.server = createServer((req, res) => {
+    this.server = createHttpServer((req, res) => {
       const path = (req.url ?? '').split('?')[0];
       const json = (code: number, body: unknown) =>
         res

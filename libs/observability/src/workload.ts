@@ -12,5 +12,6 @@ export {
 } from './tracing/tracing.js';
 export { closeWithin, listenOn } from './server-lifecycle.js';
 export type { DependencyCheck } from './dependency-probe.js';
+export { createHttpServer } from './node-http.js';
 export { ProbeServer, type ProbeReport } from './probe.server.js';
 export { WorkloadLogger, configureWorkloadLogs, type WorkloadLogLevel } from './workload-logger.js';
