@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
-import {
-  AuthorizationError,
-  connect,
-  credsAuthenticator,
-  type NatsConnection,
-} from '@nats-io/transport-node';
+import { AuthorizationError, connect, type NatsConnection } from '@nats-io/transport-node';
+import { credsFileAuthenticator } from './auth/creds-authenticator.js';
 
 export interface NatsOptions {
   /** `NATS_URL`. */
@@ -34,7 +30,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
       return await connect({
         servers: options.url,
         name: options.name,
-        authenticator: credsAuthenticator(() => readFileSync(options.credentials)),
+        authenticator: credsFileAuthenticator(() => readFileSync(options.credentials)),
         ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
