@@ -485,6 +485,6 @@ export class NodeRunner {
     this.obs.close();
     this.scopeDeps.publisher.close();
     detachCaptureSink();
-    await tracing().shutdown();
+    // Spans still buffered: the workload host exports them after this, before NATS drains.
   }
 }

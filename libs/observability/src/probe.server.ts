@@ -16,7 +16,7 @@ export interface ProbeReport {
 }
 
 /** Runs every check; `status` is `error` when a required one is down. */
-export async function probeAll(
+async function probeAll(
   prober: DependencyProber,
   checks: readonly DependencyCheck[],
 ): Promise<ProbeReport> {
