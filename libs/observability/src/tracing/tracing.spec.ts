@@ -188,6 +188,54 @@ describe(initTracing.name, () => {
     );
   });
 
+  it("one process, several services (a version's shared process): each span keeps its service, one trace across them", async () => {
+    const published: Uint8Array[] = [];
+    const t = await initTracing(
+      ['entrypoint', 'runner'],
+      { KRT_NATS_TRACES_SUBJECT: 'kre.alpha.traces', OTEL_BSP_SCHEDULE_DELAY: 50 },
+      { 'kre.version': 'v1' },
+    );
+    t.attachRelay((_subject, body) => published.push(body), 1_000_000);
+    expect(tracing()).toBe(t);
+    const call = tracing('entrypoint').start('entrypoint Greet', { kind: 'server' });
+    tracing('runner').start('node greet', { from: call.headers, kind: 'consumer' }).end();
+    call.end();
+    // A service the process does not run: the process's first.
+    tracing('gateway').start('first service').end();
+    await t.shutdown();
+    expect(tracing().enabled).toBe(false);
+    expect(tracing('runner').enabled).toBe(false);
+
+    const spans = published.flatMap((body) => {
+      const checked = relayedTraceBatch(body, 'alpha');
+      if (!checked.ok) throw new Error(checked.detail);
+      return checked.resourceSpans.flatMap((rs) =>
+        rs.scopeSpans.flatMap((ss) =>
+          ss.spans.map((span) => ({
+            ...span,
+            resource: Object.fromEntries(
+              rs.resource.attributes.map((kv) => [kv.key, kv.value.stringValue]),
+            ),
+          })),
+        ),
+      );
+    });
+    const byName = Object.fromEntries(spans.map((span) => [span.name, span]));
+    expect(byName['entrypoint Greet'].resource).toMatchObject({
+      'service.name': 'entrypoint',
+      'kre.version': 'v1',
+    });
+    expect(byName['node greet'].resource).toMatchObject({
+      'service.name': 'runner',
+      'kre.version': 'v1',
+    });
+    expect(byName['node greet']).toMatchObject({
+      traceId: byName['entrypoint Greet'].traceId,
+      parentSpanId: byName['entrypoint Greet'].spanId,
+    });
+    expect(byName['first service'].resource).toMatchObject({ 'service.name': 'entrypoint' });
+  });
+
   it('relayed, drops (and never publishes) what ends before a publish is attached', async () => {
     const t = await initTracing('entrypoint', {
       KRT_NATS_TRACES_SUBJECT: 'kre.alpha.traces',

@@ -179,10 +179,16 @@ class EnabledTracing implements Tracing {
 }
 
 let current: Tracing = DISABLED;
+/** By service, where one process runs several (a version's shared workload process). */
+let byService = new Map<string, Tracing>();
 
-/** The process's tracing: disabled (no-op spans) until `initTracing` found an endpoint. */
-export function tracing(): Tracing {
-  return current;
+/**
+ * The process's tracing: disabled (no-op spans) until `initTracing` found an endpoint. `service`:
+ * that service's, where the process runs several (its spans carry that `service.name`); else, or
+ * when it runs only one, the process's first.
+ */
+export function tracing(service?: string): Tracing {
+  return (service && byService.get(service)) || current;
 }
 
 /** The OTLP/HTTP traces URL the env names, if any. */
@@ -199,12 +205,16 @@ export function tracesUrl(env: TracingEnv): string | undefined {
  * tracer provider with a batch processor exporting JSON over HTTP (or, relayed, as NATS messages
  * once `attachRelay` is called), the W3C propagator, and an AsyncLocalStorage context (so spans
  * started inside `span.run()` are its children). An OTLP endpoint wins over a relay subject.
+ * `service` may list several (a process that runs an entrypoint and runners): each gets a provider
+ * of its own, so its spans keep their `service.name`, and `tracing(name)` starts them; the first
+ * is the process's `tracing()`, and the one `OTEL_SERVICE_NAME` renames.
  */
 export async function initTracing(
-  service: string,
+  service: string | readonly string[],
   env: TracingEnv,
   attributes: Attributes = {},
 ): Promise<Tracing> {
+  const services = typeof service === 'string' ? [service] : service;
   const url = tracesUrl(env);
   const relaySubject = url ? undefined : env.KRT_NATS_TRACES_SUBJECT || undefined;
   if (!url && !relaySubject) return (current = DISABLED);
@@ -214,46 +224,75 @@ export async function initTracing(
     import('@opentelemetry/core'),
     import('@opentelemetry/context-async-hooks'),
   ]);
-  let relay: ConstructorParameters<typeof EnabledTracing>[3];
-  let exporter: import('@opentelemetry/sdk-trace').SpanExporter;
-  if (url) {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    exporter = new OTLPTraceExporter({ url });
-  } else {
+  const exporterOf = async (): Promise<{
+    exporter: import('@opentelemetry/sdk-trace').SpanExporter;
+    relay?: ConstructorParameters<typeof EnabledTracing>[3];
+  }> => {
+    if (url) {
+      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+      return { exporter: new OTLPTraceExporter({ url }) };
+    }
     const { RelaySpanExporter } = await import('./relay-exporter.js');
     const relayExporter = new RelaySpanExporter();
-    exporter = relayExporter;
-    relay = {
-      subject: relaySubject ?? '',
-      attach: (sink, maxBytes) => relayExporter.attach(sink, maxBytes),
+    return {
+      exporter: relayExporter,
+      relay: {
+        subject: relaySubject ?? '',
+        attach: (sink, maxBytes) => relayExporter.attach(sink, maxBytes),
+      },
     };
-  }
-  const provider = new sdk.TracerProvider({
-    resource: resources.resourceFromAttributes({
-      'service.name': env.OTEL_SERVICE_NAME ?? service,
-      'service.namespace': 'kre',
-      ...attributes,
-    }),
-    spanProcessors: [
-      new sdk.BatchSpanProcessor({
-        exporter,
-        scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000,
-      }),
-    ],
-  });
+  };
   const propagator = new core.W3CTraceContextPropagator();
   otelContext.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-  current = new EnabledTracing(
-    provider.getTracer(service),
-    propagator,
-    async () => {
-      current = DISABLED;
+  const all: Tracing[] = [];
+  byService = new Map();
+  for (const [index, name] of services.entries()) {
+    const { exporter, relay } = await exporterOf();
+    const provider = new sdk.TracerProvider({
+      resource: resources.resourceFromAttributes({
+        'service.name': (index === 0 ? env.OTEL_SERVICE_NAME : undefined) ?? name,
+        'service.namespace': 'kre',
+        ...attributes,
+      }),
+      spanProcessors: [
+        new sdk.BatchSpanProcessor({
+          exporter,
+          scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY ?? 5_000,
+        }),
+      ],
+    });
+    if (index === 0) trace.setGlobalTracerProvider(provider);
+    const one = new EnabledTracing(
+      provider.getTracer(name),
+      propagator,
       // The last export failing (a receiver down, a relay never attached) loses those spans;
       // it must not fail the app's shutdown.
-      await provider.shutdown().catch(() => undefined);
-    },
-    relay,
-  );
+      () => provider.shutdown().catch(() => undefined),
+      relay,
+    );
+    all.push(one);
+    byService.set(name, one);
+  }
+  current = new TracingGroup(all);
   return current;
+}
+
+/**
+ * The process's tracing: its services' (one each, `initTracing`), relayed and stopped together;
+ * its spans are the first service's. Once stopped, tracing is off again.
+ */
+class TracingGroup implements Tracing {
+  readonly enabled = true;
+  constructor(private readonly members: readonly Tracing[]) {}
+  start(name: string, options?: StartSpanOptions): TracedSpan {
+    return this.members[0].start(name, options);
+  }
+  attachRelay(publish: RelayPublish, maxBytes: number): void {
+    for (const m of this.members) m.attachRelay(publish, maxBytes);
+  }
+  async shutdown(): Promise<void> {
+    current = DISABLED;
+    byService = new Map();
+    await Promise.all(this.members.map((m) => m.shutdown()));
+  }
 }
