@@ -1,9 +1,8 @@
 import { flushCompileCache } from 'node:module';
 import { loadEnvOrExit } from '@libs/config';
+import { composeEntrypoint, entrypointEnvSchema } from '@libs/entrypoint';
 import { initTracing } from '@libs/observability/workload';
 import { runWorkload } from '@libs/workload';
-import { composeEntrypoint } from './entrypoint.composition.js';
-import { entrypointEnvSchema } from './entrypoint.env.js';
 
 const env = loadEnvOrExit('entrypoint', entrypointEnvSchema);
 await initTracing('entrypoint', env, {
