@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KrtPathError, resolveInsideKrt } from '@libs/config';
 import type { BatchHandler, Handler, HandlerModule } from './handler.model.js';
-import { runAsUserCode } from './stdio.capture.js';
+import { type CaptureChannel, runAsUserCode } from './stdio.capture.js';
 
 /** The node's code cannot run here; the message says why and what to do. */
 export class HandlerLoadError extends Error {
@@ -19,12 +19,14 @@ const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
  * Loads a node's handler module: ESM named exports `init`, `handler`, `handlers`, `handlerBatch`
  * (docs/krt.md, "Batching"); or a default
  * export object with those keys; or CommonJS `module.exports` with them.
+ * What its top level prints goes to `capture` (the node's log records, once its runner starts).
  * @throws HandlerLoadError for Python or unknown sources, a missing file, a module that fails to
  * load, or one that exports no handler.
  */
 export async function loadHandlerModule(
   basePath: string,
   handlerPath: string,
+  capture: CaptureChannel,
 ): Promise<HandlerModule> {
   const ext = extname(handlerPath).toLowerCase();
   if (ext === '.py')
@@ -48,7 +50,7 @@ export async function loadHandlerModule(
     );
   let mod: Record<string, unknown>;
   try {
-    mod = (await runAsUserCode({}, () => import(pathToFileURL(full).href))) as Record<
+    mod = (await runAsUserCode({ capture }, () => import(pathToFileURL(full).href))) as Record<
       string,
       unknown
     >;

@@ -6,5 +6,11 @@ if (process.argv[2] === 'fetch-krt') {
   const { fetchKrtCommand } = await import('./fetch-krt.command.js');
   process.exit(await fetchKrtCommand());
 }
-const { runnerCommand } = await import('./runner.command.js');
-await runnerCommand();
+// `runner shared`: a version's entrypoint and JavaScript nodes in one process (local driver).
+if (process.argv[2] === 'shared') {
+  const { sharedCommand } = await import('./shared.command.js');
+  await sharedCommand();
+} else {
+  const { runnerCommand } = await import('./runner.command.js');
+  await runnerCommand();
+}

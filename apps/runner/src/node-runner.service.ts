@@ -22,7 +22,7 @@ import { MessageScope, type ScopeDeps, TransientPublishError } from './message.s
 import type { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
 import type { Semaphore } from './in-flight.semaphore.js';
-import { attachCaptureSink, detachCaptureSink, runAsUserCode } from './stdio.capture.js';
+import { type CaptureChannel, runAsUserCode } from './stdio.capture.js';
 import type { StreamInterestTracker } from './stream-interest.tracker.js';
 
 /** What one node replica works with; `composeRunner` (runner.composition.ts) wires it. */
@@ -30,6 +30,8 @@ export interface NodeRunnerDeps {
   env: RunnerEnv;
   js: JetStreamClient;
   handlerModule: HandlerModule;
+  /** Where what the node's code prints goes (the channel its module was loaded with). */
+  capture: CaptureChannel;
   codec: PayloadCodec;
   obs: ObsPublisher;
   /** Shared by every handler context (and `init`'s). */
@@ -92,6 +94,7 @@ export class NodeRunner {
   private readonly env: RunnerEnv;
   private readonly js: JetStreamClient;
   private readonly mod: HandlerModule;
+  private readonly capture: CaptureChannel;
   private readonly codec: PayloadCodec;
   private readonly obs: ObsPublisher;
   private readonly context: ContextDeps;
@@ -108,6 +111,7 @@ export class NodeRunner {
     this.env = deps.env;
     this.js = deps.js;
     this.mod = deps.handlerModule;
+    this.capture = deps.capture;
     this.codec = deps.codec;
     this.obs = deps.obs;
     this.context = deps.context;
@@ -142,13 +146,13 @@ export class NodeRunner {
    */
   async start(): Promise<void> {
     const obs = this.obs;
-    attachCaptureSink((line, stream, requestId) =>
+    this.capture.attach((line, stream, requestId) =>
       obs.log(stream === 'STDERR' ? 'ERROR' : 'INFO', line, { source: stream, requestId }),
     );
     if (this.mod.init) {
       const init = this.mod.init;
       try {
-        await runAsUserCode({}, () => init(createContext(this.context)));
+        await runAsUserCode({ capture: this.capture }, () => init(createContext(this.context)));
       } catch (error) {
         const text = `init() of node "${this.env.KRT_NODE_ID}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
         obs.log('ERROR', text, { source: 'RUNNER' });
@@ -239,7 +243,7 @@ export class NodeRunner {
 
   /** This message's span, a child of the sender's (the entrypoint's or the previous node's). */
   private span(incoming: MsgHdrs | undefined, fromNode: string, requestId: string): TracedSpan {
-    const t = tracing();
+    const t = tracing('runner');
     if (!t.enabled) return NOOP_SPAN;
     return t.start(`node ${this.env.KRT_NODE_ID}`, {
       kind: 'consumer',
@@ -276,7 +280,11 @@ export class NodeRunner {
       const ctx = this.messageContext(p, abort.signal);
       const value = await this.withTimeout(
         new Promise((done) =>
-          done(runAsUserCode({ requestId: p.requestId }, () => handler(ctx, data))),
+          done(
+            runAsUserCode({ capture: this.capture, requestId: p.requestId }, () =>
+              handler(ctx, data),
+            ),
+          ),
         ),
         abort,
       );
@@ -378,7 +386,7 @@ export class NodeRunner {
         Object.freeze({ ctx: this.messageContext(item.p, abort.signal), data: item.data }),
       );
       const result = await this.withTimeout(
-        new Promise((done) => done(runAsUserCode({}, () => fn(ctx, list)))),
+        new Promise((done) => done(runAsUserCode({ capture: this.capture }, () => fn(ctx, list)))),
         abort,
       );
       outcomes = batchOutcomes(result, items.length);
@@ -484,7 +492,7 @@ export class NodeRunner {
     ]);
     this.obs.close();
     this.scopeDeps.publisher.close();
-    detachCaptureSink();
+    this.capture.detach();
     // Spans still buffered: the workload host exports them after this, before NATS drains.
   }
 }

@@ -18,13 +18,15 @@ import { ObsPublisher } from './obs.publisher.js';
 import type { RunnerEnv } from './runner.env.js';
 import { Semaphore } from './in-flight.semaphore.js';
 import { batchSettingsOf, inFlightBound } from './message.batcher.js';
-import { maskOutput, writeRawStdout } from './stdio.capture.js';
+import { type CaptureChannel, maskOutput, writeRawStdout } from './stdio.capture.js';
 import { StreamInterestTracker } from './stream-interest.tracker.js';
 
 /** What the runner takes from its host: the NATS connection and the node's loaded code. */
 export interface RunnerDeps {
   nc: NatsConnection;
   handlerModule: HandlerModule;
+  /** The channel the module was loaded with: what the node's code prints. */
+  capture: CaptureChannel;
 }
 
 /**
@@ -34,7 +36,10 @@ export interface RunnerDeps {
  * @throws Error when the version's proto (KRT_ENTRYPOINT_PROTO) cannot be loaded, or the KRT
  * sets `batch` for a module without `handlerBatch`.
  */
-export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps): NodeRunner {
+export function composeRunner(
+  env: RunnerEnv,
+  { nc, handlerModule, capture }: RunnerDeps,
+): NodeRunner {
   const batch = batchSettingsOf(env, handlerModule);
   // No account-wide call ($JS.API.INFO): a workload's identity may not make one.
   const js = jetstream(nc, { checkAPI: false });
@@ -93,6 +98,7 @@ export function composeRunner(env: RunnerEnv, { nc, handlerModule }: RunnerDeps)
     env,
     js,
     handlerModule,
+    capture,
     codec,
     obs,
     context,

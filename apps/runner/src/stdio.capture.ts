@@ -1,22 +1,53 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** Set while user code (a handler, `init`, the module's top level) runs. */
-export interface UserCodeScope {
-  requestId?: string;
-}
-
 export type CapturedStream = 'STDOUT' | 'STDERR';
 export type CaptureSink = (line: string, stream: CapturedStream, requestId?: string) => void;
 
-const scope = new AsyncLocalStorage<UserCodeScope>();
 const MAX_PENDING = 1_000;
-let sink: CaptureSink | undefined;
-let pending: [string, CapturedStream, string | undefined][] = [];
+
+/**
+ * Where one node's printed lines go: its log records (the sink its runner attaches at start).
+ * Lines printed before that (the module's top level) wait, at most MAX_PENDING. One per node, so
+ * nodes sharing a process (`runner shared`) each get their own lines.
+ */
+export class CaptureChannel {
+  private sink?: CaptureSink;
+  private pending: [string, CapturedStream, string | undefined][] = [];
+
+  write(line: string, stream: CapturedStream, requestId?: string): void {
+    if (this.sink) this.sink(line, stream, requestId);
+    else if (this.pending.length < MAX_PENDING) this.pending.push([line, stream, requestId]);
+  }
+
+  /** Where captured lines go from now on (earlier lines are delivered first). */
+  attach(next: CaptureSink): void {
+    this.sink = next;
+    const earlier = this.pending;
+    this.pending = [];
+    for (const [line, stream, requestId] of earlier) next(line, stream, requestId);
+  }
+
+  /** Stops forwarding captured lines (shutdown). */
+  detach(): void {
+    this.sink = undefined;
+  }
+}
+
+/** Set while user code (a handler, `init`, the module's top level) runs: whose code it is. */
+export interface UserCodeScope {
+  capture: CaptureChannel;
+  requestId?: string;
+}
+
+const scope = new AsyncLocalStorage<UserCodeScope>();
 let installed = false;
 let rawStdout: (text: string) => void = (text) => void process.stdout.write(text);
 let masker: { readonly empty: boolean; mask(text: string): string } | undefined;
 
-/** Masks the version's config values in everything written to stdout and stderr from now on. */
+/**
+ * Masks the version's config values in everything written to stdout and stderr from now on (one
+ * version per process: every node of a shared process has the same config).
+ */
 export function maskOutput(next: { readonly empty: boolean; mask(text: string): string }): void {
   masker = next.empty ? undefined : next;
 }
@@ -45,8 +76,7 @@ export function writeRawStdout(text: string): void {
 
 /**
  * Tees process.stdout and process.stderr: everything still reaches the terminal, and lines
- * written by user code (inside `runAsUserCode`) also go to the sink as log records. Lines
- * written before a sink is attached wait (at most MAX_PENDING).
+ * written by user code (inside `runAsUserCode`) also go to its node's CaptureChannel.
  */
 export function installStdioCapture(): void {
   if (installed) return;
@@ -60,13 +90,13 @@ export function installStdioCapture(): void {
     stream.write = (chunk: unknown, ...rest: unknown[]) => {
       const text = masked(chunk);
       const store = scope.getStore();
-      if (store) capture(text, name, store.requestId);
+      if (store) capture(store, text, name);
       return original(text, ...rest);
     };
   }
 }
 
-function capture(chunk: unknown, stream: CapturedStream, requestId?: string): void {
+function capture(store: UserCodeScope, chunk: unknown, stream: CapturedStream): void {
   const text =
     typeof chunk === 'string'
       ? chunk
@@ -76,20 +106,6 @@ function capture(chunk: unknown, stream: CapturedStream, requestId?: string): vo
   for (const line of text.split('\n')) {
     const trimmed = line.replace(/\r$/, '');
     if (!trimmed.trim()) continue;
-    if (sink) sink(trimmed, stream, requestId);
-    else if (pending.length < MAX_PENDING) pending.push([trimmed, stream, requestId]);
+    store.capture.write(trimmed, stream, store.requestId);
   }
-}
-
-/** Where captured lines go from now on (earlier lines are delivered first). */
-export function attachCaptureSink(next: CaptureSink): void {
-  sink = next;
-  const earlier = pending;
-  pending = [];
-  for (const [line, stream, requestId] of earlier) next(line, stream, requestId);
-}
-
-/** Stops forwarding captured lines (shutdown). */
-export function detachCaptureSink(): void {
-  sink = undefined;
 }

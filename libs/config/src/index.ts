@@ -18,10 +18,14 @@ export {
   plannedWorkloadEnv,
   runnerEnvJsonSchema,
   runnerWorkloadEnv,
+  SHARED_WORKLOADS_ENV,
+  sharedProcessEnv,
+  sharedWorkloadsSchema,
   workloadConfigValues,
   workloadEnv,
   type DriverWorkloadEnv,
   type PlannedWorkloadEnv,
+  type SharedWorkloads,
 } from './workload.env.js';
 export { KrtPathError, resolveInsideKrt } from './workload.paths.js';
 export { ConfigMasker, MASK, MIN_MASKED_LENGTH } from './config-masker.js';

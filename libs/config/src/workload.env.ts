@@ -53,6 +53,20 @@ const seconds = (fallback: number, max: number) =>
     .max(max)
     .default(fallback);
 
+/** A variable holding JSON, checked against `schema`. */
+const json = <S extends z.ZodType>(schema: S) =>
+  z
+    .string({ error: 'is required' })
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
 /** Comma-separated names (`A,B,C`), trimmed, empties dropped. */
 const nameList = z
   .string()
@@ -84,17 +98,7 @@ export const entrypointWorkloadEnv = {
     .int()
     .min(1_024)
     .default(16 * 1024 * 1024),
-  KRT_ENTRYPOINT_ROUTES: z
-    .string({ error: 'is required' })
-    .transform((raw, ctx) => {
-      try {
-        return JSON.parse(raw) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(entrypointRoutesSchema),
+  KRT_ENTRYPOINT_ROUTES: json(entrypointRoutesSchema),
 };
 
 export const runnerWorkloadEnv = {
@@ -135,6 +139,32 @@ export const runnerWorkloadEnv = {
   /** Names of the version's config variables (each is also an env var): `ctx.config`. */
   KRT_CONFIG_KEYS: nameList,
   KRT_CONFIG_FILES_DIR: z.string().min(1).optional(),
+};
+
+/** The env var that makes the runner program a version's shared process (`runner shared`). */
+export const SHARED_WORKLOADS_ENV = 'KRT_SHARED_WORKLOADS';
+
+/**
+ * The workloads one shared process runs (the local driver's `sharedProcess`, docs/lifecycle.md,
+ * "Density"): each with the part of its env that differs from the process's own (what all of them
+ * have in common is the process's env).
+ */
+export const sharedWorkloadsSchema = z
+  .array(
+    z.object({
+      id: z.string().min(1),
+      program: z.enum(['entrypoint', 'runner']),
+      env: z.record(z.string(), z.string()),
+    }),
+  )
+  .min(1, { error: 'lists no workload' })
+  .refine((list) => list.filter((w) => w.program === 'entrypoint').length <= 1, {
+    error: 'lists more than one entrypoint',
+  });
+export type SharedWorkloads = z.infer<typeof sharedWorkloadsSchema>;
+
+export const sharedProcessEnv = {
+  [SHARED_WORKLOADS_ENV]: json(sharedWorkloadsSchema),
 };
 
 /**

@@ -4,3 +4,4 @@ export {
   type WorkloadService,
   type WorkloadSpec,
 } from './workload.host.js';
+export { type GroupMember, WorkloadGroup } from './workload-group.js';

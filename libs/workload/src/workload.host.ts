@@ -30,7 +30,8 @@ export interface WorkloadHostEnv {
 }
 
 export interface WorkloadSpec {
-  app: 'runner' | 'entrypoint';
+  /** Names its log lines (`shared`: a version's shared process, `runner shared`). */
+  app: 'runner' | 'entrypoint' | 'shared';
   env: WorkloadHostEnv;
   /** The NATS connection's name, as the server shows it. */
   connectionName: string;
