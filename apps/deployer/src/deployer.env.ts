@@ -220,6 +220,15 @@ export const deployerEnvSchema = z
     WORKLOAD_CPUS: z.coerce.number().positive().max(1_024).default(1),
     WORKLOAD_PIDS: z.coerce.number().int().min(16).max(1_000_000).default(512),
     /**
+     * On one machine, a version's entrypoint and JavaScript nodes (one replica each) run in one
+     * process, under the sum of their limits (docs/lifecycle.md, "Density"): an idle version
+     * holds one Node process instead of one per workload. `false`: a process per replica.
+     */
+    WORKLOAD_SHARED_PROCESS: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    /**
      * `isolated` (when the deployer is root): each workload replica in a network namespace of its
      * own from which only NATS (on this machine's loopback) is reachable, at an address of
      * WORKLOAD_SUBNET (a /30 per replica); `shared`: workloads use the machine's network.

@@ -166,6 +166,7 @@ export async function orchestratorDriverFactory(
       hostPath: env.PATH,
     },
     network,
+    sharedProcess: env.WORKLOAD_SHARED_PROCESS,
     limits: {
       cgroups: await Cgroups.detect('/sys/fs/cgroup', env.KRE_PREFIX),
       defaults: {

@@ -9,7 +9,7 @@ import { planVersionResources } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan, type DeploymentPlan, type WorkloadSpec } from '../deployment-plan.js';
-import { LocalDriver, OWNER_ENV } from './local.driver.js';
+import { LocalDriver, type LocalDriverOptions, OWNER_ENV } from './local.driver.js';
 import { descendants, isSameProcess, processStartTime } from './proc.js';
 import { runtimeIds } from './sandbox.js';
 import { WorkloadNetworks } from './workload-network.js';
@@ -145,7 +145,7 @@ describe(LocalDriver.name, () => {
   let nats: Server;
   let service: Server;
   const drivers: LocalDriver[] = [];
-  const makeDriver = () => {
+  const makeDriver = (extra: Partial<LocalDriverOptions> = {}) => {
     const driver = new LocalDriver({
       stateDir,
       prefix: 'kre',
@@ -165,6 +165,7 @@ describe(LocalDriver.name, () => {
       network: asRoot
         ? new WorkloadNetworks({ subnet: '10.213.0.0/16', natsPort: portOf(nats) })
         : undefined,
+      ...extra,
     });
     drivers.push(driver);
     return driver;
@@ -202,7 +203,7 @@ describe(LocalDriver.name, () => {
   afterAll(async () => {
     for (const driver of drivers) await driver.close();
     await makeDriver().adopt(); // kills anything left with our marker
-    for (const ver of ['v1', 'v2', 'bad', 'big', 'lost', 'evil'])
+    for (const ver of ['v1', 'v2', 'bad', 'big', 'lost', 'evil', 'packed'])
       await drivers.at(-1)!.stop('demo', ver);
     await drivers.at(-1)!.stop('other', 'v1');
     await rm(root, { recursive: true, force: true });
@@ -465,6 +466,120 @@ describe(LocalDriver.name, () => {
       await expect.poll(() => isSameProcess(pid, startTimes[i]!), { timeout: 5_000 }).toBe(false);
     }
     await next.stop('demo', 'lost');
+  });
+
+  it("runs a version's entrypoint and JS nodes in one shared process: members' env, status, restarts, release", async () => {
+    const sut = makeDriver({ sharedProcess: true });
+    await sut.adopt();
+    const node = (id: string, handler: string, extra: Partial<WorkloadSpec> = {}) =>
+      workload(id, {
+        env: { KRT_NODE_ID: id.split('.')[1], KRT_HANDLER_PATH: handler, GREETING: 'hi' },
+        ...extra,
+      });
+    await sut.apply(
+      planOf('packed', [
+        workload('entrypoint', { env: { SECRET_TOKEN: 's3cret', GREETING: 'hi' } }),
+        node('wf.a', 'src/a.js', { replicas: 2 }),
+        node('wf.b', 'src/b.js'),
+        // The same handler file as wf.b: its module state stays its own, in its own process.
+        node('wf.c', 'src/b.js'),
+      ]),
+    );
+    await sut.waitReady('demo', 'packed', 10_000);
+    const started = await starts('packed');
+    // Three processes: the shared one (the entrypoint, wf.a and wf.b), wf.a's second replica, wf.c.
+    expect(started).toHaveLength(3);
+    const shared = started.find((s) => s.env.KRT_SHARED_WORKLOADS)!;
+    // What the members share is the process's env; what differs is each one's own part.
+    expect(shared.env).toMatchObject({ GREETING: 'hi', [OWNER_ENV]: `kre@${stateDir}` });
+    expect(shared.env.SECRET_TOKEN).toBeUndefined();
+    expect(shared.env.KRT_NODE_ID).toBeUndefined();
+    expect(JSON.parse(shared.env.KRT_SHARED_WORKLOADS)).toEqual([
+      { id: 'entrypoint', program: 'entrypoint', env: { SECRET_TOKEN: 's3cret' } },
+      { id: 'wf.a', program: 'runner', env: { KRT_NODE_ID: 'a', KRT_HANDLER_PATH: 'src/a.js' } },
+      { id: 'wf.b', program: 'runner', env: { KRT_NODE_ID: 'b', KRT_HANDLER_PATH: 'src/b.js' } },
+    ]);
+    expect(
+      started
+        .filter((s) => !s.env.KRT_SHARED_WORKLOADS)
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual(['a', 'c']);
+    // Every workload's replicas, as without sharing; the members' replica 0 is the shared one.
+    const status = await sut.status('demo', 'packed');
+    const byReplica = Object.fromEntries(status.map((s) => [`${s.workloadId}#${s.replica}`, s]));
+    expect(Object.keys(byReplica).sort()).toEqual([
+      'entrypoint#0',
+      'wf.a#0',
+      'wf.a#1',
+      'wf.b#0',
+      'wf.c#0',
+    ]);
+    const sharedPid = byReplica['entrypoint#0'].pid;
+    for (const id of ['entrypoint#0', 'wf.a#0', 'wf.b#0'])
+      expect(byReplica[id]).toMatchObject({ state: 'RUNNING', pid: sharedPid });
+    expect(new Set(status.map((s) => s.pid)).size).toBe(3);
+    expect(await sut.endpoints('demo', 'packed')).toEqual({
+      http: `${shared.env.KRT_LISTEN_HOST ?? '127.0.0.1'}:${shared.env.KRT_HTTP_PORT}`,
+      grpc: `${shared.env.KRT_LISTEN_HOST ?? '127.0.0.1'}:${shared.env.KRT_GRPC_PORT}`,
+    });
+    // The shared process's use, split among its members (it is one process's).
+    const usage = await sut.usage('demo', 'packed');
+    const memory = (id: string) =>
+      usage.replicas.find((r) => `${r.workloadId}#${r.replica}` === id)?.memoryBytes;
+    expect(memory('wf.a#0')).toBeGreaterThan(0);
+    expect(memory('entrypoint#0')).toBe(memory('wf.b#0'));
+
+    // A crash of the shared process is a restart of each of its members.
+    process.kill(sharedPid!, 'SIGKILL');
+    await expect
+      .poll(
+        async () =>
+          (await sut.status('demo', 'packed'))
+            .filter((s) => s.replica === 0 && s.workloadId !== 'wf.c')
+            .map((s) => [s.workloadId, s.state, s.restarts]),
+        { timeout: 10_000 },
+      )
+      .toEqual([
+        ['entrypoint', 'RUNNING', 1],
+        ['wf.a', 'RUNNING', 1],
+        ['wf.b', 'RUNNING', 1],
+      ]);
+    await sut.waitReady('demo', 'packed', 10_000);
+
+    // Asleep, nothing runs: three processes, five replicas of the workloads, released.
+    const pids = new Set((await sut.status('demo', 'packed')).map((s) => s.pid!));
+    expect(pids.size).toBe(3);
+    expect(await sut.release('demo', 'packed')).toBe(5);
+    for (const pid of pids) expect(await alive(pid)).toBe(false);
+    expect(new Set((await sut.status('demo', 'packed')).map((s) => s.state))).toEqual(
+      new Set(['STOPPED']),
+    );
+    expect(await sut.resume('demo', 'packed')).toBe(5);
+    await sut.waitReady('demo', 'packed', 10_000);
+    expect(new Set((await sut.status('demo', 'packed')).map((s) => s.pid)).size).toBe(3);
+
+    // A deployer that does not share takes over and rolls the version: a process per replica,
+    // the entrypoint still at the same address (the routes to it stay valid).
+    const endpoints = await sut.endpoints('demo', 'packed');
+    await sut.close();
+    const apart = makeDriver({ sharedProcess: false });
+    await apart.adopt();
+    await apart.apply(
+      planOf('packed', [
+        workload('entrypoint', { env: { SECRET_TOKEN: 's3cret', GREETING: 'hi' } }),
+        node('wf.a', 'src/a.js', { replicas: 2 }),
+        node('wf.b', 'src/b.js'),
+        node('wf.c', 'src/b.js'),
+      ]),
+    );
+    await apart.waitReady('demo', 'packed', 10_000);
+    const rolled = await apart.status('demo', 'packed');
+    expect(rolled).toHaveLength(5);
+    expect(new Set(rolled.map((s) => s.pid)).size).toBe(5);
+    expect(await apart.endpoints('demo', 'packed')).toEqual(endpoints);
+    await apart.stop('demo', 'packed');
+    expect(await apart.status('demo', 'packed')).toEqual([]);
   });
 
   it("confines a hostile workload: no engine environment, no other version's or runtime's files, no signals, read-only KRT, its runtime's own uid", async () => {

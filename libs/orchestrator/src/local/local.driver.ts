@@ -14,6 +14,7 @@ import {
 import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { driverWorkloadEnv } from '@libs/config';
+import type { ReplicaResources } from '@libs/core';
 import { readPythonRequirements } from '@libs/krt';
 import {
   ENTRYPOINT_WORKLOAD,
@@ -32,10 +33,11 @@ import {
   WorkloadsNotReadyError,
 } from '../driver.js';
 import { type Cgroups, joinArgs, type WorkloadLimits } from './cgroups.js';
-import { CpuRates, replicaUsage } from './replica-usage.js';
+import { CpuRates, type UsageSample, replicaUsage } from './replica-usage.js';
 import { freePort } from './free-port.js';
 import { type ReplicaNetwork, type WorkloadNetworks } from './workload-network.js';
 import { type PythonEnvs, SANDBOX_VENV } from './python-env.js';
+import { SHARED_WORKLOAD, type SharedProcessSpec, sharedProcessOf } from './shared-process.js';
 import {
   descendants,
   isSameProcess,
@@ -112,6 +114,13 @@ export interface LocalDriverOptions {
    * (workload-network.ts; root only). Unset: workloads share the machine's network.
    */
   network?: WorkloadNetworks;
+  /**
+   * Run a version's entrypoint and JavaScript nodes (their first replica) in one process
+   * (`runner shared`, shared-process.ts), as a version of one tenant is one trust domain: an
+   * idle version then holds one Node process instead of one per workload (docs/lifecycle.md,
+   * "Density"). Unset: a process per replica.
+   */
+  sharedProcess?: boolean;
 }
 
 export interface LocalSandboxOptions extends SandboxIdRange {
@@ -159,8 +168,13 @@ interface VersionRecord {
   /** `released`: asleep (scale to zero), its replicas keep their ports and networks. */
   desired: 'running' | 'stopped' | 'released';
   plan: DeploymentPlan;
+  /** The version's shared process (`sharedProcess`), whose record is `SHARED_WORKLOAD`'s. */
+  shared?: SharedProcessSpec;
   replicas: ReplicaRecord[];
 }
+
+/** What the driver runs: a workload of the plan, or a version's shared process. */
+type LocalWorkload = WorkloadSpec | SharedProcessSpec;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -266,12 +280,22 @@ export class LocalDriver implements OrchestratorDriver {
     const pythonEnvs = await this.pythonEnvsOf(plan, join(dir, 'krt'));
 
     const previous = this.versions.get(key);
+    const shared = this.options.sharedProcess ? sharedProcessOf(plan, this.defaults()) : undefined;
     const replicas: ReplicaRecord[] = [];
-    for (const workload of plan.workloads) {
-      for (let replica = 0; replica < workload.replicas; replica++) {
-        const old = previous?.replicas.find(
-          (r) => r.workloadId === workload.id && r.replica === replica,
-        );
+    // The replica that served the entrypoint, whichever serves it now (a shared process, or its
+    // own, as WORKLOAD_SHARED_PROCESS changed): its ports and address move over, so the routes
+    // to the version stay valid.
+    const entryBefore = previous && this.replicaOf(previous, ENTRYPOINT_WORKLOAD, 0);
+    const hostsEntry = (id: string) =>
+      id === ENTRYPOINT_WORKLOAD ||
+      (id === SHARED_WORKLOAD && Boolean(shared?.members.includes(ENTRYPOINT_WORKLOAD)));
+    for (const workload of [...(shared ? [shared] : []), ...plan.workloads]) {
+      // The shared process runs its members' first replica.
+      const first = shared?.members.includes(workload.id) ? 1 : 0;
+      for (let replica = first; replica < workload.replicas; replica++) {
+        const old =
+          previous?.replicas.find((r) => r.workloadId === workload.id && r.replica === replica) ??
+          (replica === 0 && hostsEntry(workload.id) ? entryBefore : undefined);
         if (old && old.specHash === workload.specHash) {
           old.python = pythonEnvs.get(workload.id); // its next (re)start uses today's
           replicas.push(old);
@@ -294,8 +318,14 @@ export class LocalDriver implements OrchestratorDriver {
     // Replicas the new plan no longer has (fewer replicas, removed nodes). A replaced one is not
     // among them: its successor carries its ports and network, which stay reserved.
     const kept = new Set(replicas.map((r) => `${r.workloadId}#${r.replica}`));
+    const carried = new Set(replicas.flatMap((r) => Object.values(r.ports)));
     for (const old of previous?.replicas ?? []) {
       if (replicas.includes(old) || kept.has(`${old.workloadId}#${old.replica}`)) continue;
+      if (Object.values(old.ports).some((p) => carried.has(p))) {
+        // Its successor under another id (the entrypoint's) has its ports and network.
+        if (old.pid) await this.terminate(old);
+        continue;
+      }
       if (old.pid) await this.terminate(old);
       Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
       await this.releaseNetwork(old);
@@ -303,6 +333,7 @@ export class LocalDriver implements OrchestratorDriver {
     const record: VersionRecord = {
       desired: options.released ? 'released' : 'running',
       plan,
+      shared,
       replicas,
     };
     this.versions.set(key, record);
@@ -323,7 +354,7 @@ export class LocalDriver implements OrchestratorDriver {
       const crashing = record.replicas.find((r) => r.restarts >= 3);
       if (crashing) {
         throw new WorkloadsNotReadyError(
-          `workload ${crashing.workloadId} keeps crashing (${crashing.restarts} restarts): ${crashing.message ?? 'no output'}`,
+          `workload ${this.nameOf(record, crashing)} keeps crashing (${crashing.restarts} restarts): ${crashing.message ?? 'no output'}`,
         );
       }
       const ready = await Promise.all(record.replicas.map((r) => this.isReady(r)));
@@ -331,7 +362,7 @@ export class LocalDriver implements OrchestratorDriver {
       if (Date.now() > deadline) {
         const waiting = record.replicas
           .filter((_, i) => !ready[i])
-          .map((r) => `${r.workloadId}#${r.replica}`);
+          .map((r) => `${this.nameOf(record, r)}#${r.replica}`);
         throw new WorkloadsNotReadyError(`not ready within ${timeoutMs} ms: ${waiting.join(', ')}`);
       }
       await sleep(100);
@@ -376,7 +407,7 @@ export class LocalDriver implements OrchestratorDriver {
       delete r.message;
     }
     await this.saveRegistry(record);
-    return record.replicas.length;
+    return this.replicaCount(record);
   }
 
   async resume(runtimeId: string, versionName: string): Promise<number> {
@@ -392,7 +423,7 @@ export class LocalDriver implements OrchestratorDriver {
       this.startTicking();
       await this.tick();
     }
-    return record.replicas.length;
+    return this.replicaCount(record);
   }
 
   async stop(runtimeId: string, versionName: string): Promise<void> {
@@ -417,29 +448,76 @@ export class LocalDriver implements OrchestratorDriver {
   /** Per version: the previous CPU reading of each replica process, for `usage`'s rates. */
   private readonly cpuRates = new Map<string, CpuRates>();
 
+  /** Each workload's replicas; a shared process's members each show it as their replica 0. */
   status(runtimeId: string, versionName: string): Promise<ReplicaStatus[]> {
     const record = this.versions.get(versionKey(runtimeId, versionName));
     return Promise.resolve(
-      (record?.replicas ?? []).map((r) => ({
-        workloadId: r.workloadId,
-        replica: r.replica,
-        state: r.pid
-          ? 'RUNNING'
-          : record?.desired !== 'running'
-            ? 'STOPPED'
-            : r.restarts > 0
-              ? 'RESTARTING'
-              : 'STARTING',
-        restarts: r.restarts,
-        pid: r.pid,
-        message: r.message,
-      })),
+      (record?.replicas ?? []).flatMap((r) => {
+        const status = {
+          state: r.pid
+            ? 'RUNNING'
+            : record?.desired !== 'running'
+              ? 'STOPPED'
+              : r.restarts > 0
+                ? 'RESTARTING'
+                : 'STARTING',
+          restarts: r.restarts,
+          pid: r.pid,
+          message: r.message,
+        } as const;
+        return this.hostedBy(record!, r).map((workloadId) => ({
+          workloadId,
+          replica: r.replica,
+          ...status,
+        }));
+      }),
     );
+  }
+
+  /** The workloads a replica runs: its own, or a shared process's members. */
+  private hostedBy(record: VersionRecord, replica: ReplicaRecord): readonly string[] {
+    return replica.workloadId === SHARED_WORKLOAD && record.shared
+      ? record.shared.members
+      : [replica.workloadId];
+  }
+
+  /** The workloads' replicas of a version (a shared process counts once per member). */
+  private replicaCount(record: VersionRecord): number {
+    return record.replicas.reduce((n, r) => n + this.hostedBy(record, r).length, 0);
+  }
+
+  /** A replica's workload for messages: `shared (entrypoint, greet.clean-name, …)`. */
+  private nameOf(record: VersionRecord, replica: ReplicaRecord): string {
+    const hosted = this.hostedBy(record, replica);
+    return replica.workloadId === SHARED_WORKLOAD
+      ? `${SHARED_WORKLOAD} (${hosted.join(', ')})`
+      : replica.workloadId;
+  }
+
+  /** The record of a workload's replica (a shared process's for its members' replica 0). */
+  private replicaOf(
+    record: VersionRecord,
+    workloadId: string,
+    replica: number,
+  ): ReplicaRecord | undefined {
+    const hosted = replica === 0 && record.shared?.members.includes(workloadId);
+    return record.replicas.find((r) =>
+      hosted
+        ? r.workloadId === SHARED_WORKLOAD
+        : r.workloadId === workloadId && r.replica === replica,
+    );
+  }
+
+  /** The installation's limits of one replica, as a plan states them. */
+  private defaults(): ReplicaResources | undefined {
+    const defaults = this.options.limits?.defaults;
+    return defaults && { memoryBytes: defaults.memoryBytes, cpuMillis: defaults.cpus * 1_000 };
   }
 
   /**
    * Each replica's CPU and memory: its control group's counters (everything it forked), else its
-   * process tree from /proc; CPU in cores since the previous call (the deployer samples).
+   * process tree from /proc; CPU in cores since the previous call (the deployer samples). A shared
+   * process's use is split evenly among its members (their sum is the process's).
    */
   async usage(runtimeId: string, versionName: string): Promise<VersionUsage> {
     const cgroups = this.options.limits?.cgroups;
@@ -450,21 +528,29 @@ export class LocalDriver implements OrchestratorDriver {
     this.cpuRates.set(vkey, rates);
     let source = cgroups && cgroups.mode !== 'none' ? 'cgroup' : 'proc';
     const replicas: ReplicaUsage[] = [];
+    const version = this.versions.get(vkey);
+    // One reading per process (a shared one is every member's replica 0).
+    const readings = new Map<ReplicaRecord, { sample?: UsageSample; cpuCores?: number }>();
     for (const status of await this.status(runtimeId, versionName)) {
-      const record = this.versions
-        .get(vkey)
-        ?.replicas.find((r) => r.workloadId === status.workloadId && r.replica === status.replica);
-      const { pid, startTime } = record ?? {};
-      const sample =
-        pid === undefined
-          ? undefined
-          : await replicaUsage(
-              pid,
-              record?.cgroup && cgroups ? { cgroups, name: record.cgroup } : undefined,
-            );
+      const record = version && this.replicaOf(version, status.workloadId, status.replica);
+      let reading = record && readings.get(record);
+      if (record && !reading) {
+        const { pid, startTime } = record;
+        const sample =
+          pid === undefined
+            ? undefined
+            : await replicaUsage(
+                pid,
+                record.cgroup && cgroups ? { cgroups, name: record.cgroup } : undefined,
+              );
+        const key = `${pid}:${startTime}`;
+        if (sample) live.add(key);
+        reading = { sample, cpuCores: sample && rates.rate(key, sample.cpuSeconds, now) };
+        readings.set(record, reading);
+      }
+      const sample = reading?.sample;
       if (sample && sample.source !== 'cgroup') source = sample.source;
-      const key = `${pid}:${startTime}`;
-      if (sample) live.add(key);
+      const share = version && record ? this.hostedBy(version, record).length : 1;
       replicas.push({
         workloadId: status.workloadId,
         replica: status.replica,
@@ -472,9 +558,9 @@ export class LocalDriver implements OrchestratorDriver {
         restarts: status.restarts,
         ...(sample
           ? {
-              cpuSeconds: sample.cpuSeconds,
-              memoryBytes: sample.memoryBytes,
-              cpuCores: rates.rate(key, sample.cpuSeconds, now),
+              cpuSeconds: sample.cpuSeconds / share,
+              memoryBytes: Math.round(sample.memoryBytes / share),
+              ...(reading?.cpuCores === undefined ? {} : { cpuCores: reading.cpuCores / share }),
             }
           : {}),
       });
@@ -484,9 +570,8 @@ export class LocalDriver implements OrchestratorDriver {
   }
 
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {
-    const entry = this.versions
-      .get(versionKey(runtimeId, versionName))
-      ?.replicas.find((r) => r.workloadId === ENTRYPOINT_WORKLOAD);
+    const record = this.versions.get(versionKey(runtimeId, versionName));
+    const entry = record && this.replicaOf(record, ENTRYPOINT_WORKLOAD, 0);
     if (!entry?.ports.http || !entry.ports.grpc) return Promise.resolve(null);
     const host = this.addressOf(entry);
     return Promise.resolve({
@@ -543,7 +628,7 @@ export class LocalDriver implements OrchestratorDriver {
             changed = true;
           }
           if (Date.now() >= replica.notBefore) {
-            await this.spawnReplica(record.plan, replica);
+            await this.spawnReplica(record, replica);
             changed = true;
             // Stopped or replaced while it was starting: it must not outlive its record.
             if (this.terminating.has(replica)) await this.terminate(replica);
@@ -560,8 +645,12 @@ export class LocalDriver implements OrchestratorDriver {
     }
   }
 
-  private async spawnReplica(plan: DeploymentPlan, replica: ReplicaRecord): Promise<void> {
-    const workload = plan.workloads.find((w) => w.id === replica.workloadId);
+  private async spawnReplica(record: VersionRecord, replica: ReplicaRecord): Promise<void> {
+    const { plan } = record;
+    const workload: LocalWorkload | undefined =
+      replica.workloadId === SHARED_WORKLOAD
+        ? record.shared
+        : plan.workloads.find((w) => w.id === replica.workloadId);
     if (!workload) return;
     const dir = this.versionDir(plan.runtimeId, plan.versionName);
     const log = await open(this.logFile(plan, replica), 'a');
@@ -607,7 +696,10 @@ export class LocalDriver implements OrchestratorDriver {
           ...(network ? this.options.network!.enter(network, sandboxed.file, sandboxed.args) : {}),
         }
       : { file: launch.host, args: launch.args, env, cwd: join(dir, 'krt') };
-    const command = { ...confined, ...(await this.limited(plan, replica, confined)) };
+    const command = {
+      ...confined,
+      ...(await this.limited(plan, workload, replica, confined)),
+    };
     try {
       const child = spawn(command.file, command.args, {
         cwd: command.cwd,
@@ -643,11 +735,11 @@ export class LocalDriver implements OrchestratorDriver {
    * had reached the entrypoint just before a sleep or a stop.
    */
   private async terminateInOrder(replicas: readonly ReplicaRecord[]): Promise<void> {
-    const first = replicas.filter((r) => r.workloadId === ENTRYPOINT_WORKLOAD);
-    await Promise.all(first.map((r) => this.terminate(r)));
-    await Promise.all(
-      replicas.filter((r) => r.workloadId !== ENTRYPOINT_WORKLOAD).map((r) => this.terminate(r)),
-    );
+    // A shared process ends its own entrypoint first, then its nodes (WorkloadGroup).
+    const first = (r: ReplicaRecord) =>
+      r.workloadId === ENTRYPOINT_WORKLOAD || r.workloadId === SHARED_WORKLOAD;
+    await Promise.all(replicas.filter(first).map((r) => this.terminate(r)));
+    await Promise.all(replicas.filter((r) => !first(r)).map((r) => this.terminate(r)));
   }
 
   private async terminate(replica: ReplicaRecord): Promise<void> {
@@ -702,6 +794,7 @@ export class LocalDriver implements OrchestratorDriver {
    */
   private async limited(
     plan: DeploymentPlan,
+    workload: LocalWorkload,
     replica: ReplicaRecord,
     command: { file: string; args: string[] },
   ): Promise<{ file: string; args: string[] }> {
@@ -710,7 +803,7 @@ export class LocalDriver implements OrchestratorDriver {
     replica.cgroup = cgroupName(this.options.prefix, plan, replica);
     // The replica's limits from the plan (the node's `resources`, within the runtime's quota),
     // else the installation's.
-    const own = plan.workloads.find((w) => w.id === replica.workloadId)?.resources;
+    const own = workload.resources;
     const procs = await limits.cgroups.create(
       replica.cgroup,
       own
@@ -805,14 +898,16 @@ export class LocalDriver implements OrchestratorDriver {
    * so a tenant's `nats.py` cannot shadow the runner's imports).
    * @throws when a Python node has no environment (no `pythonEnvs`, or not applied)
    */
-  private launchOf(workload: WorkloadSpec, replica: ReplicaRecord): Launch {
+  private launchOf(workload: LocalWorkload, replica: ReplicaRecord): Launch {
     if (workload.program !== 'runner-python') {
-      const program = this.options.programs[workload.program];
+      // A version's shared process is the runner program's `shared` command.
+      const shared = workload.program === 'shared';
+      const program = this.options.programs[shared ? 'runner' : workload.program];
       const node = this.options.nodeBinary;
       return {
         host: node,
         command: node,
-        args: [program],
+        args: shared ? [program, 'shared'] : [program],
         readOnly: [
           { host: realProgramPath(node), path: node },
           ...(this.options.sandbox?.programFiles ?? []).map((p) => ({ host: p, path: p })),
