@@ -4,11 +4,14 @@
  * deployer and gateway as processes, private services): the version is started, `--warm` calls
  * to it awake give the baseline; then, `--wakes` times, it is left to fall asleep (idle time
  * 1 s, updateVersionScale) and one call is timed from its sending to its answer (the gateway
- * holds it, asks the deployer to wake the version, the deployer's wake job resumes the four
+ * holds it, asks the deployer to wake the version, the deployer's wake job resumes its
  * workloads and waits for their /readyz, the gateway lets the call through). Targets (issue
  * #16): cold start p50 ≤ 1 s, p99 ≤ 2 s; the idle awake version ≤ 150 MB RSS. Prints the idle
  * version's memory awake and asleep (its workloads' processes, RSS and PSS summed) and how many
  * such versions this machine's available memory holds.
+ * Then the same idle version with a process per workload (a deployer with
+ * WORKLOAD_SHARED_PROCESS=false, the version woken with a changed config): its memory beside the
+ * shared process's (docs/lifecycle.md, "Density").
  * Prints, per wake, when the wake job's steps began (BullMQ progress events) in ms since the call
  * was sent: `resume` (the job runs), `wait-ready` (the processes are spawned), `awake` (every
  * /readyz answered).
@@ -98,32 +101,34 @@ const env = {
   GATEWAY_HEALTH_PORT: String(gwHealth),
   GATEWAY_WAKE_HOLD_SECONDS: '60',
 };
-const apps: ChildProcess[] = ['admin-api', 'deployer', 'gateway'].map((app) =>
+const runApp = (app: string, extra: Record<string, string> = {}) =>
   spawn(process.execPath, [join(dist, 'apps', app, 'src/main.js')], {
     cwd: root,
-    env,
+    env: { ...env, ...extra },
     stdio: ['ignore', 'inherit', 'inherit'],
-  }),
-);
+  });
+const apps: ChildProcess[] = ['admin-api', 'deployer', 'gateway'].map((app) => runApp(app));
+const waitLive = async (url: string) => {
+  for (
+    let i = 0;
+    !(await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
+    if (i > 300) throw new Error(`${url} did not answer`);
+    await sleep(100);
+  }
+};
 
 try {
   for (const url of [
     `${api}/livez`,
     `http://127.0.0.1:${deployerPort}/livez`,
     `http://127.0.0.1:${gwHealth}/livez`,
-  ]) {
-    for (
-      let i = 0;
-      !(await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      ));
-      i++
-    ) {
-      if (i > 300) throw new Error(`${url} did not answer`);
-      await sleep(100);
-    }
-  }
+  ])
+    await waitLive(url);
   const auth = await benchApiToken(api, services.urls.MAILPIT_URL, BENCH_ADMIN);
   const gql = async <T>(query: string): Promise<T> => {
     const response = await fetch(`${api}/graphql`, {
@@ -131,7 +136,13 @@ try {
       headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ query }),
     });
-    const body = (await response.json()) as { data?: T; errors?: unknown };
+    const text = await response.text();
+    let body: { data?: T; errors?: unknown };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new Error(`graphql ${response.status}: ${text.slice(0, 200)}`);
+    }
     if (!body.data) throw new Error(JSON.stringify(body.errors));
     return body.data;
   };
@@ -200,6 +211,7 @@ try {
     )
   ).createInvocationKey;
 
+  let greeting = 'Hello';
   /** One call through the gateway: ms from sending to the whole answer. */
   const call = async (name: string): Promise<number> => {
     const t0 = performance.now();
@@ -208,14 +220,14 @@ try {
       headers: { 'content-type': 'application/json', 'x-api-key': key },
       body: JSON.stringify({ name }),
     });
-    const body = (await response.json()) as { greeting?: string };
+    const body = (await response.json().catch(() => ({}))) as { greeting?: string };
     const ms = performance.now() - t0;
-    if (response.status !== 200 || body.greeting !== `Hello, ${name}!`)
+    if (response.status !== 200 || body.greeting !== `${greeting}, ${name}!`)
       throw new Error(`call: ${response.status} ${JSON.stringify(body)}`);
     return ms;
   };
 
-  // The same four processes booting in the start job: from spawned (wait-ready) to all ready.
+  // The version's workloads booting in the start job: from spawned (wait-ready) to all ready.
   const start = await stepsSince(startedAt);
   const startBootMs = start.route - start['wait-ready'];
 
@@ -245,16 +257,19 @@ try {
   let asleepMemory: ReturnType<typeof workloadMemory> | undefined;
   const cold: number[] = [];
   const steps: Record<string, number>[] = [];
-  for (let i = 0; i < wakes; i++) {
+  const registry = join(work, 'state', 'versions', 'bench', 'greeter-v1', 'registry.json');
+  const untilAsleep = async () => {
     while ((await version()).scale.state !== 'SLEEPING') await sleep(50);
     // The release ends after the state is written: wait until no workload process is left.
-    const registry = join(work, 'state', 'versions', 'bench', 'greeter-v1', 'registry.json');
     while (
       (
         JSON.parse(readFileSync(registry, 'utf8')) as { replicas: { pid?: number }[] }
       ).replicas.some((r) => r.pid)
     )
       await sleep(50);
+  };
+  for (let i = 0; i < wakes; i++) {
+    await untilAsleep();
     await sleep(200);
     asleepMemory ??= workloadMemory();
     const t0 = Date.now();
@@ -272,6 +287,41 @@ try {
       `wake ${i + 1}: ${round(cold[i])} ms (${['resume', 'wait-ready', 'awake'].map((k) => `${k} at ${marks[k]}`).join(', ')})`,
     );
   }
+
+  // The same version with a process per workload: a deployer that does not share, and a config
+  // change (applied asleep: the next wake runs it, in four processes).
+  await untilAsleep();
+  const stopped = new Promise((done) => apps[1].once('exit', done));
+  apps[1].kill('SIGTERM');
+  await stopped;
+  apps[1] = runApp('deployer', { WORKLOAD_SHARED_PROCESS: 'false' });
+  await waitLive(`http://127.0.0.1:${deployerPort}/livez`);
+  await gql(
+    'mutation { updateVersionScale(input: {runtimeId: "bench", versionName: "greeter-v1", idleSeconds: 3600}) { name } }',
+  );
+  await gql(
+    'mutation { updateVersionUserConfiguration(input: {runtimeId: "bench", versionName: "greeter-v1", configurationVariables: [{key: "GREETING", value: "Hi"}]}) { name } }',
+  );
+  greeting = 'Hi';
+  // Until the new config answers (the roll is a job; a call wakes the version), then warm it.
+  const retried = async (name: string) => {
+    for (let i = 0; ; i++) {
+      const ok = await call(name).then(
+        () => true,
+        async (error: Error) => {
+          if (i > 300)
+            throw new Error(`${error.message}; the version: ${JSON.stringify(await version())}`);
+          return false;
+        },
+      );
+      if (ok) return;
+      await sleep(100);
+    }
+  };
+  await retried('own');
+  for (let i = 0; i < 5 + warmCalls; i++) await retried(`own-${i}`);
+  await sleep(2_000);
+  const ownMemory = workloadMemory();
 
   const row = (xs: number[]) => ({
     p50: round(percentile(xs, 50)),
@@ -295,10 +345,10 @@ try {
     `wake job steps (p50, ms after the call was sent): resume ${p50('resume')}, wait-ready ${p50('wait-ready')}, awake ${p50('awake')}`,
   );
   console.log(
-    `of a cold start: the four processes booting (wait-ready → awake) p50 ${round(percentile(boot, 50))} ms; everything else (hold, wake request, job, spawn, route, the call itself) p50 ${round(percentile(overhead, 50))} ms`,
+    `of a cold start: its workloads booting (wait-ready → awake) p50 ${round(percentile(boot, 50))} ms; everything else (hold, wake request, job, spawn, route, the call itself) p50 ${round(percentile(overhead, 50))} ms`,
   );
   console.log(
-    `the same four processes booting in this run's start job (wait-ready → route): ${round(startBootMs)} ms`,
+    `the same workloads booting in this run's start job (wait-ready → route): ${round(startBootMs)} ms`,
   );
   console.log(
     `cold start p50 is ${(percentile(cold, 50) / percentile(warm, 50)).toFixed(1)} × the awake call's p50; target p50 ≤ 1000 ms, p99 ≤ 2000 ms: ${percentile(cold, 50) <= 1_000 && percentile(cold, 99) <= 2_000 ? 'met' : 'missed'}`,
@@ -307,7 +357,13 @@ try {
   const available = memAvailableBytes();
   console.log('\nmemory of the idle greeter (entrypoint + three runners), its processes summed:');
   console.table({
-    awake: {
+    'awake, a process per workload (before)': {
+      processes: ownMemory.processes,
+      'RSS MB': mb(ownMemory.rss),
+      'PSS MB': mb(ownMemory.pss),
+      'versions per machine (MemAvailable / PSS)': Math.floor(available / ownMemory.pss),
+    },
+    'awake, one shared process': {
       processes: awakeMemory.processes,
       'RSS MB': mb(awakeMemory.rss),
       'PSS MB': mb(awakeMemory.pss),
@@ -321,7 +377,7 @@ try {
     },
   });
   console.log(
-    `MemAvailable ${mb(available)} MB; target (issue #16) ≤ 150 MB RSS for the idle awake version: ${awakeMemory.rss <= 150 * 2 ** 20 ? 'met' : 'missed'}`,
+    `MemAvailable ${mb(available)} MB; shared / a process per workload: RSS ${(awakeMemory.rss / ownMemory.rss).toFixed(2)}, PSS ${(awakeMemory.pss / ownMemory.pss).toFixed(2)}; target (issue #16) ≤ 150 MB RSS for the idle awake version: ${awakeMemory.rss <= 150 * 2 ** 20 ? 'met' : 'missed'}`,
   );
   await redis.quit();
 } finally {

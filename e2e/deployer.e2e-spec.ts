@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,7 +153,7 @@ describe('deployer with the local driver', () => {
     expect((await plane.runtimes.get(rt)).status).toBe('CREATED');
   });
 
-  it('starts the version: streams, KV buckets, one process per workload, a gateway route, STARTED', async () => {
+  it('starts the version: streams, KV buckets, one shared process for its workloads, a gateway route, STARTED', async () => {
     await plane.versions.transition(
       rt,
       versionName,
@@ -178,7 +179,22 @@ describe('deployer with the local driver', () => {
     const bucket = names.projectBucket(rt, versionName);
     expect((await jsm.streams.info(`KV_${bucket}`)).config.name).toBe(`KV_${bucket}`);
 
-    expect(await owned()).toHaveLength(4); // entrypoint + three nodes, one replica each
+    // The entrypoint and the three nodes, one replica each, in one shared process: each member
+    // with its own part of the env (WORKLOAD_SHARED_PROCESS, the default).
+    const [shared, ...others] = await owned();
+    expect(others).toEqual([]);
+    const environ = readFileSync(`/proc/${shared}/environ`, 'utf8').split('\0');
+    const members = JSON.parse(
+      environ
+        .find((e) => e.startsWith('KRT_SHARED_WORKLOADS='))!
+        .slice('KRT_SHARED_WORKLOADS='.length),
+    ) as { id: string; program: string; env: Record<string, string> }[];
+    expect(members.map((m) => [m.id, m.program, m.env.KRT_NODE_ID])).toEqual([
+      ['entrypoint', 'entrypoint', undefined],
+      ['greet.clean-name', 'runner', 'clean-name'],
+      ['greet.make-greeting', 'runner', 'make-greeting'],
+      ['greet.format-reply', 'runner', 'format-reply'],
+    ]);
     const route = await (
       await new Kvm(nc).open(names.gatewayBucket())
     ).get(versionRouteKey(rt, versionName));
@@ -282,7 +298,7 @@ describe('deployer with the local driver', () => {
       status: VersionStatus.STARTED,
       message: undefined,
     });
-    expect(await owned()).toHaveLength(4);
+    expect(await owned()).toHaveLength(1);
 
     await plane.versions.transition(rt, name, [VersionStatus.STARTED], VersionStatus.STOPPING);
     await plane.versionJobs.add('stop', { runtimeId: rt, versionName: name, by: 'e2e' });

@@ -499,8 +499,9 @@ describe('the Python examples, uploaded and started through the real apps', () =
     }
   });
 
-  it('one workload per node plus each entrypoint, all under the deployer', async () => {
-    // seed 4 nodes, iris 3, mixed 5; one entrypoint each.
-    expect(await owned()).toHaveLength(4 + 3 + 5 + 3);
+  it('a process per Python node, and one for the entrypoint with the JS nodes, all under the deployer', async () => {
+    // seed: 4 Python nodes and the entrypoint; iris: 3 and the entrypoint; mixed: 2 Python nodes,
+    // and one shared process for the entrypoint and its 3 JS nodes.
+    expect(await owned()).toHaveLength(4 + 1 + (3 + 1) + (2 + 1));
   });
 });

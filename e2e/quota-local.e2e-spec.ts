@@ -132,11 +132,13 @@ describe("a runtime's quota with the local driver", () => {
             );
       return readFileSync(file, 'utf8').trim().split(' ')[0];
     };
+    // make-greeting sets its own: it runs alone, under them.
     expect(read('greet.make-greeting', 'memory')).toBe(String(128 * MI));
     expect(read('greet.make-greeting', 'cpu')).toBe('50000');
-    expect(read('greet.clean-name', 'memory')).toBe(String(256 * MI));
-    expect(read('greet.clean-name', 'cpu')).toBe('25000');
-    expect(read('entrypoint', 'memory')).toBe(String(256 * MI));
+    // The entrypoint, clean-name and format-reply share a process, under the sum of their
+    // defaults (WORKLOAD_SHARED_PROCESS).
+    expect(read('shared', 'memory')).toBe(String(3 * 256 * MI));
+    expect(read('shared', 'cpu')).toBe('75000');
   });
 
   it('refuses a start over the quota: ERROR naming the excess, no process, stream or route of it', async () => {

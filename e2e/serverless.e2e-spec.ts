@@ -86,7 +86,7 @@ describe('scale to zero with the local driver', () => {
   }, 120_000);
 
   it('sleeps after its idle time: every process gone, the route kept', async () => {
-    expect(await owned()).toHaveLength(4); // the entrypoint and three runners
+    expect(await owned()).toHaveLength(1); // the entrypoint and three runners: one shared process
     expect((await greet('Ada')).status).toBe(200);
     await plane.versions.setIdleSeconds(rt, ver, 3);
     await asleep();
@@ -102,7 +102,7 @@ describe('scale to zero with the local driver', () => {
     expect(answer.body).toEqual({ greeting: 'Hello, Grace!' });
     expect(await scaleState()).toBe('AWAKE');
     expect(await route()).toMatchObject({ scale: 'AWAKE' });
-    expect(await owned()).toHaveLength(4);
+    expect(await owned()).toHaveLength(1);
     expect(await wakeJobs()).toBe(before + 1);
   }, 240_000);
 
