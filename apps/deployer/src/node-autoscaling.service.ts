@@ -221,6 +221,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
         ref.runtimeId,
         ref.versionName,
         Object.values(await this.replicasOf(ref)).reduce((sum, n) => sum + n, 0),
+        counts,
       );
       for (const change of applied) {
         const to = counts[change.workloadId];

@@ -68,3 +68,39 @@ describe('VersionPlanner.othersUsage (what a start or a scale-up is counted besi
     expect(usage.cpuMillis).toBe(11 * 500);
   });
 });
+
+describe('VersionPlanner.nodeReplicas (the counts a config roll plans with)', () => {
+  const scaled = (nodeReplicas: Record<string, number>) => {
+    const v = version('v', VersionStatus.STARTED, { a: 1, b: 1, c: 1 }, [
+      { node: 'b', min: 2, max: 8 },
+      { node: 'c', min: 1, max: 3 },
+    ]);
+    return {
+      ...v,
+      scale: {
+        ...v.scale,
+        state: 'AWAKE',
+        nodeReplicas: Object.entries(nodeReplicas).map(([workload, replicas]) => ({
+          workload,
+          replicas,
+        })),
+      },
+    } as VersionDoc;
+  };
+
+  it('on a deployer that does not lead: what the leader last applied, within the bounds of today', () => {
+    const sut = planner(); // its own autoscaler keeps nothing (replicaCounts: undefined)
+    expect(sut.nodeReplicas(scaled({ 'wf.b': 5, 'wf.c': 9, 'wf.a': 4 }))).toEqual({
+      'wf.b': 5,
+      'wf.c': 3, // capped by max 3
+      // wf.a has no bounds: the KRT's replicas, not a count left from earlier bounds
+    });
+    expect(sut.nodeReplicas(scaled({}))).toEqual({ 'wf.b': 2, 'wf.c': 1 });
+  });
+
+  it("on the leader: its own counts win over what the version's document says", () => {
+    const sut = planner();
+    sut.replicaCounts = () => ({ 'wf.b': 7 });
+    expect(sut.nodeReplicas(scaled({ 'wf.b': 5, 'wf.c': 2 }))).toEqual({ 'wf.b': 7, 'wf.c': 2 });
+  });
+});

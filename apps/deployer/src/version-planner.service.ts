@@ -110,12 +110,23 @@ export class VersionPlanner {
   }
 
   /**
-   * Each bounded node's replicas now (`<workflow>.<node>` → count): what autoscaling keeps, else
-   * its bounds' min. Nodes without bounds are absent (the KRT's `replicas`).
+   * Each bounded node's replicas now (`<workflow>.<node>` → count): what autoscaling keeps (this
+   * deployer's, when it leads; else what the leader last applied, `scale.nodeReplicas`), else its
+   * bounds' min. Nodes without bounds are absent (the KRT's `replicas`).
    */
   nodeReplicas(version: Pick<VersionDoc, 'runtimeId' | 'name' | 'scale'>): Record<string, number> {
+    const min = minReplicasOf(version);
+    const bounds = new Map<string, { min: number; max: number }>(
+      (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a]),
+    );
+    // Within today's bounds (a MANAGER may have changed them since).
+    const applied = (version.scale?.nodeReplicas ?? []).flatMap(({ workload, replicas }) => {
+      const b = bounds.get(workload);
+      return b ? [[workload, Math.min(b.max, Math.max(b.min, replicas))] as const] : [];
+    });
     return {
-      ...minReplicasOf(version),
+      ...min,
+      ...Object.fromEntries(applied),
       ...this.replicaCounts({ runtimeId: version.runtimeId, versionName: version.name }),
     };
   }

@@ -130,6 +130,24 @@ describe('catalog repositories', () => {
     ]);
   });
 
+  it('keeps the counts autoscaling applied while awake, and forgets them with the next change of state', async () => {
+    await newVersion('demo', 'counted');
+    // Not awake: nothing is written.
+    await versions.setScaleReplicas('demo', 'counted', 6, { 'classify.model': 3 });
+    expect((await versions.get('demo', 'counted')).scale?.nodeReplicas).toBeUndefined();
+    await versions.setScaleState('demo', 'counted', 'AWAKE', 4);
+    await versions.setScaleReplicas('demo', 'counted', 6, { 'classify.model': 3 });
+    expect((await versions.get('demo', 'counted')).scale).toMatchObject({
+      state: 'AWAKE',
+      replicas: 6,
+      nodeReplicas: [{ workload: 'classify.model', replicas: 3 }],
+    });
+    await versions.setScaleState('demo', 'counted', 'SLEEPING', 0);
+    const asleep = (await versions.get('demo', 'counted')).scale;
+    expect(asleep).toMatchObject({ state: 'SLEEPING', replicas: 0 });
+    expect(asleep?.nodeReplicas).toBeUndefined();
+  });
+
   it('refuses a duplicate version name in a runtime, but not in another runtime', async () => {
     await expect(newVersion('demo', 'p1')).rejects.toMatchObject({ code: 'CONFLICT' });
     await expect(newVersion('other', 'p1')).resolves.toMatchObject({ _id: 'other:p1' });

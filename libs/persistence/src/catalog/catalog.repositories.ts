@@ -351,12 +351,28 @@ export class VersionsRepository {
     });
   }
 
-  /** The replicas an awake version runs after autoscaling changed a node (its state stays). */
-  async setScaleReplicas(runtimeId: string, name: string, replicas: number): Promise<void> {
+  /**
+   * The replicas an awake version runs after autoscaling changed a node (its state stays), and
+   * each bounded node's count (`nodeReplicas`, which config rolls plan with).
+   */
+  async setScaleReplicas(
+    runtimeId: string,
+    name: string,
+    replicas: number,
+    nodeReplicas: Readonly<Record<string, number>>,
+  ): Promise<void> {
     await this.model
       .updateOne(
         { _id: keys.version(runtimeId, name), 'scale.state': 'AWAKE' },
-        { $set: { 'scale.replicas': replicas } },
+        {
+          $set: {
+            'scale.replicas': replicas,
+            'scale.nodeReplicas': Object.entries(nodeReplicas).map(([workload, count]) => ({
+              workload,
+              replicas: count,
+            })),
+          },
+        },
       )
       .exec();
   }
@@ -379,6 +395,8 @@ export class VersionsRepository {
               'scale.replicas': replicas,
               'scale.since': this.clock.now(),
             },
+            // A start, sleep or wake begins again from the bounds (the autoscaler's own counts).
+            $unset: { 'scale.nodeReplicas': 1 },
           },
         )
         .exec();

@@ -135,6 +135,13 @@ export interface VersionScaleDoc {
    * listed runs its KRT `replicas`.
    */
   autoscale?: NodeAutoscaleDoc[];
+  /**
+   * The replicas node autoscaling last applied to its bounded nodes (`workload`:
+   * `<workflow>.<node>`; a list, as keys with dots are no field names on FerretDB) while the
+   * version is awake, so a config roll on any deployer keeps them; cleared with every change of
+   * `state` (a start, a sleep, a wake start from the bounds' min).
+   */
+  nodeReplicas?: { workload: string; replicas: number }[];
 }
 
 /** One node's replica bounds: `min` is also its starting count; `max == min`: not autoscaled. */
