@@ -68,7 +68,7 @@ for (const part of parts)
 const sizeMb = parts.has('upload') ? Number(values['size-mb']) : 0;
 const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
-const { BENCH_ADMIN, benchApiToken, benchAppEnv, killWorkloads, sleep } = (await import(
+const { BENCH_ADMIN, benchApiToken, benchAppEnv, killWorkloads, sleep, waitLive } = (await import(
   new URL('./harness.ts', import.meta.url).href
 )) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
@@ -105,19 +105,7 @@ const apps: ChildProcess[] = ['admin-api', 'deployer'].map((app) =>
 const apiPid = apps[0].pid!;
 
 try {
-  for (const url of [`${api}/livez`, `http://127.0.0.1:${deployerPort}/livez`]) {
-    for (
-      let i = 0;
-      !(await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      ));
-      i++
-    ) {
-      if (i > 300) throw new Error(`${url} did not answer`);
-      await sleep(100);
-    }
-  }
+  for (const url of [`${api}/livez`, `http://127.0.0.1:${deployerPort}/livez`]) await waitLive(url);
   // Sign in through the mail, then an API token.
   const auth = await benchApiToken(api, services.urls.MAILPIT_URL, admin);
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>

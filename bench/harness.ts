@@ -24,6 +24,19 @@ export function benchAppEnv(serviceUrls: Record<string, string>): Record<string,
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `url` answers 2xx (an app's `/livez`); throws after about 30 s. */
+export async function waitLive(url: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (i > 300) throw new Error(`${url} did not answer`);
+    await sleep(100);
+  }
+}
+
 /**
  * For the benches: signs `email` in through the mail (Mailpit) and creates an API token, as a
  * person would. Returns the `authorization` header. Plain TypeScript that Node runs directly.

@@ -44,6 +44,7 @@ const {
   benchAppEnv,
   killWorkloads,
   sleep,
+  waitLive,
   workloadPids: benchWorkloadPids,
 } = (await import(new URL('./harness.ts', import.meta.url).href)) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
@@ -108,19 +109,6 @@ const runApp = (app: string, extra: Record<string, string> = {}) =>
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 const apps: ChildProcess[] = ['admin-api', 'deployer', 'gateway'].map((app) => runApp(app));
-const waitLive = async (url: string) => {
-  for (
-    let i = 0;
-    !(await fetch(url).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    i++
-  ) {
-    if (i > 300) throw new Error(`${url} did not answer`);
-    await sleep(100);
-  }
-};
 
 try {
   for (const url of [

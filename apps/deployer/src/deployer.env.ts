@@ -1,6 +1,7 @@
 import {
   baseEnv,
   configKeyEnv,
+  jsonEnv,
   mongoEnv,
   natsEnv,
   ports,
@@ -11,22 +12,6 @@ import {
 } from '@libs/config';
 import { KUBERNETES_DEFAULTS } from '@libs/orchestrator';
 import { z } from 'zod';
-
-/** An env var holding JSON, checked against `schema` (errors name the variable and the path). */
-function json<T extends z.ZodType>(schema: T, fallback: unknown) {
-  return z
-    .string()
-    .default(JSON.stringify(fallback))
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-}
 
 const stringMap = z.record(z.string(), z.string());
 const optionalText = z.string().trim().min(1).optional();
@@ -49,14 +34,14 @@ const kubernetesEnv = {
   KUBE_INGRESS_CLASS: optionalText,
   /** Published versions answer at `<runtime>.<domain>`; unset: no Ingress. */
   KUBE_INGRESS_DOMAIN: optionalText,
-  KUBE_INGRESS_ANNOTATIONS: json(stringMap, {}),
+  KUBE_INGRESS_ANNOTATIONS: jsonEnv(stringMap, {}),
   KUBE_INGRESS_TLS_SECRET: optionalText,
   KUBE_RUNNER_IMAGE: z.string().default('kre/runner:latest'),
   KUBE_ENTRYPOINT_IMAGE: z.string().default('kre/entrypoint:latest'),
   /** Our Python runner (the Dockerfile's runner-python): KRE's konstellation/kre-py maps to it. */
   KUBE_RUNNER_PYTHON_IMAGE: z.string().default('kre/runner-python:latest'),
   /** KRT image repository → our image (null: not runnable here); merged over KRE's defaults. */
-  KUBE_IMAGE_MAP: json(z.record(z.string(), z.string().nullable()), {}),
+  KUBE_IMAGE_MAP: jsonEnv(z.record(z.string(), z.string().nullable()), {}),
   /**
    * Image repositories (or prefixes ending in `/*`), comma-separated, that KRTs may name besides
    * the mapped ones; others fail the start. Default: none.
@@ -70,22 +55,22 @@ const kubernetesEnv = {
         .map((entry) => entry.trim())
         .filter(Boolean),
     ),
-  KUBE_RESOURCE_QUOTA: json(stringMap, {}),
-  KUBE_LIMIT_RANGE: json(
+  KUBE_RESOURCE_QUOTA: jsonEnv(stringMap, {}),
+  KUBE_LIMIT_RANGE: jsonEnv(
     z.strictObject({ default: stringMap.default({}), defaultRequest: stringMap.default({}) }),
     {},
   ),
-  KUBE_WORKLOAD_RESOURCES: json(
+  KUBE_WORKLOAD_RESOURCES: jsonEnv(
     z.strictObject({ requests: stringMap.optional(), limits: stringMap.optional() }),
     KUBERNETES_DEFAULTS.workloadResources,
   ),
-  KUBE_GPU_NODE_SELECTOR: json(stringMap, { 'nvidia.com/gpu.present': 'true' }),
+  KUBE_GPU_NODE_SELECTOR: jsonEnv(stringMap, { 'nvidia.com/gpu.present': 'true' }),
   /**
    * NetworkPolicy egress rules (as the Kubernetes API spells them) by which runtime pods' fetch
    * step reaches NPM_REGISTRY and their install-requirements step PYPI_INDEX_URL; `[]`: none, so
    * KRTs that declare dependencies cannot start.
    */
-  KUBE_REGISTRY_EGRESS: json(
+  KUBE_REGISTRY_EGRESS: jsonEnv(
     z.array(
       z.strictObject({
         to: z.array(z.record(z.string(), z.unknown())).optional(),
@@ -114,7 +99,7 @@ const kubernetesEnv = {
     .trim()
     .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port (no scheme)' })
     .optional(),
-  KUBE_GPU_TOLERATIONS: json(
+  KUBE_GPU_TOLERATIONS: jsonEnv(
     z.array(
       z.strictObject({
         key: z.string().optional(),

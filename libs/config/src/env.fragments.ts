@@ -3,6 +3,24 @@ import { z } from 'zod';
 /** Names of runtimes, versions and prefixes: a DNS-label-like slug with no `--`. */
 export const SLUG = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
+/**
+ * A variable holding JSON, checked against `schema` (errors name the variable and the path);
+ * `fallback`: its value when unset (else it is required).
+ */
+export function jsonEnv<T extends z.ZodType>(schema: T, fallback?: unknown) {
+  const text = z.string({ error: 'is required' });
+  return (fallback === undefined ? text : text.default(JSON.stringify(fallback)))
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
 const url = (protocols: readonly string[]) =>
   z
     .string({ error: 'is required' })

@@ -3,6 +3,7 @@ export {
   SLUG,
   baseEnv,
   configKeyEnv,
+  jsonEnv,
   mongoEnv,
   natsEnv,
   ports,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SLUG } from './env.fragments.js';
+import { SLUG, jsonEnv } from './env.fragments.js';
 
 const slug = (what: string) =>
   z
@@ -53,20 +53,6 @@ const seconds = (fallback: number, max: number) =>
     .max(max)
     .default(fallback);
 
-/** A variable holding JSON, checked against `schema`. */
-const json = <S extends z.ZodType>(schema: S) =>
-  z
-    .string({ error: 'is required' })
-    .transform((raw, ctx) => {
-      try {
-        return JSON.parse(raw) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-
 /** Comma-separated names (`A,B,C`), trimmed, empties dropped. */
 const nameList = z
   .string()
@@ -98,7 +84,7 @@ export const entrypointWorkloadEnv = {
     .int()
     .min(1_024)
     .default(16 * 1024 * 1024),
-  KRT_ENTRYPOINT_ROUTES: json(entrypointRoutesSchema),
+  KRT_ENTRYPOINT_ROUTES: jsonEnv(entrypointRoutesSchema),
 };
 
 export const runnerWorkloadEnv = {
@@ -164,7 +150,7 @@ export const sharedWorkloadsSchema = z
 export type SharedWorkloads = z.infer<typeof sharedWorkloadsSchema>;
 
 export const sharedProcessEnv = {
-  [SHARED_WORKLOADS_ENV]: json(sharedWorkloadsSchema),
+  [SHARED_WORKLOADS_ENV]: jsonEnv(sharedWorkloadsSchema),
 };
 
 /**

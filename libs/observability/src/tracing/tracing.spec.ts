@@ -37,6 +37,24 @@ function countingProvider() {
   return { counts, provider };
 }
 
+/** The spans of relayed bodies as mongo-writer checks them, each with its resource's attributes. */
+function relayedSpans(bodies: readonly Uint8Array[]) {
+  return bodies.flatMap((body) => {
+    const checked = relayedTraceBatch(body, 'alpha');
+    if (!checked.ok) throw new Error(checked.detail);
+    return checked.resourceSpans.flatMap((rs) =>
+      rs.scopeSpans.flatMap((ss) =>
+        ss.spans.map((span) => ({
+          ...span,
+          resource: Object.fromEntries(
+            rs.resource.attributes.map((kv) => [kv.key, kv.value.stringValue]),
+          ),
+        })),
+      ),
+    );
+  });
+}
+
 const PARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 describe(initTracing.name, () => {
@@ -160,20 +178,7 @@ describe(initTracing.name, () => {
     expect(new Set(published.map((p) => p.subject))).toEqual(new Set(['kre.alpha.traces']));
     expect(published.every((p) => p.body.length <= 2_500)).toBe(true);
     // What mongo-writer will accept, as it will check it.
-    const spans = published.flatMap(({ body }) => {
-      const checked = relayedTraceBatch(body, 'alpha');
-      if (!checked.ok) throw new Error(checked.detail);
-      return checked.resourceSpans.flatMap((rs) =>
-        rs.scopeSpans.flatMap((ss) =>
-          ss.spans.map((span) => ({
-            ...span,
-            resource: Object.fromEntries(
-              rs.resource.attributes.map((kv) => [kv.key, kv.value.stringValue]),
-            ),
-          })),
-        ),
-      );
-    });
+    const spans = relayedSpans(published.map((p) => p.body));
     const byName = Object.fromEntries(spans.map((span) => [span.name, span]));
     expect(Object.keys(byName).sort()).toEqual(['a', 'b', 'outer']);
     expect(byName.outer).toMatchObject({
@@ -206,20 +211,7 @@ describe(initTracing.name, () => {
     expect(tracing().enabled).toBe(false);
     expect(tracing('runner').enabled).toBe(false);
 
-    const spans = published.flatMap((body) => {
-      const checked = relayedTraceBatch(body, 'alpha');
-      if (!checked.ok) throw new Error(checked.detail);
-      return checked.resourceSpans.flatMap((rs) =>
-        rs.scopeSpans.flatMap((ss) =>
-          ss.spans.map((span) => ({
-            ...span,
-            resource: Object.fromEntries(
-              rs.resource.attributes.map((kv) => [kv.key, kv.value.stringValue]),
-            ),
-          })),
-        ),
-      );
-    });
+    const spans = relayedSpans(published);
     const byName = Object.fromEntries(spans.map((span) => [span.name, span]));
     expect(byName['entrypoint Greet'].resource).toMatchObject({
       'service.name': 'entrypoint',

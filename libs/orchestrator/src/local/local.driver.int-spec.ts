@@ -476,15 +476,14 @@ describe(LocalDriver.name, () => {
         env: { KRT_NODE_ID: id.split('.')[1], KRT_HANDLER_PATH: handler, GREETING: 'hi' },
         ...extra,
       });
-    await sut.apply(
-      planOf('packed', [
-        workload('entrypoint', { env: { SECRET_TOKEN: 's3cret', GREETING: 'hi' } }),
-        node('wf.a', 'src/a.js', { replicas: 2 }),
-        node('wf.b', 'src/b.js'),
-        // The same handler file as wf.b: its module state stays its own, in its own process.
-        node('wf.c', 'src/b.js'),
-      ]),
-    );
+    const packed = planOf('packed', [
+      workload('entrypoint', { env: { SECRET_TOKEN: 's3cret', GREETING: 'hi' } }),
+      node('wf.a', 'src/a.js', { replicas: 2 }),
+      node('wf.b', 'src/b.js'),
+      // The same handler file as wf.b: its module state stays its own, in its own process.
+      node('wf.c', 'src/b.js'),
+    ]);
+    await sut.apply(packed);
     await sut.waitReady('demo', 'packed', 10_000);
     const started = await starts('packed');
     // Three processes: the shared one (the entrypoint, wf.a and wf.b), wf.a's second replica, wf.c.
@@ -565,14 +564,7 @@ describe(LocalDriver.name, () => {
     await sut.close();
     const apart = makeDriver({ sharedProcess: false });
     await apart.adopt();
-    await apart.apply(
-      planOf('packed', [
-        workload('entrypoint', { env: { SECRET_TOKEN: 's3cret', GREETING: 'hi' } }),
-        node('wf.a', 'src/a.js', { replicas: 2 }),
-        node('wf.b', 'src/b.js'),
-        node('wf.c', 'src/b.js'),
-      ]),
-    );
+    await apart.apply(packed);
     await apart.waitReady('demo', 'packed', 10_000);
     const rolled = await apart.status('demo', 'packed');
     expect(rolled).toHaveLength(5);
