@@ -90,7 +90,8 @@ const delay = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * and acks after. On stop (SIGTERM) it stops taking work and finishes what it holds.
  */
 export class NodeRunner {
-  private readonly logger = new WorkloadLogger('Runner');
+  /** Named for its node: a version's shared process runs several. */
+  private readonly logger: WorkloadLogger;
   private readonly env: RunnerEnv;
   private readonly js: JetStreamClient;
   private readonly mod: HandlerModule;
@@ -109,6 +110,7 @@ export class NodeRunner {
 
   constructor(deps: NodeRunnerDeps) {
     this.env = deps.env;
+    this.logger = new WorkloadLogger(`Runner ${deps.env.KRT_NODE_ID}`);
     this.js = deps.js;
     this.mod = deps.handlerModule;
     this.capture = deps.capture;

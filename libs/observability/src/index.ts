@@ -8,6 +8,7 @@ export {
   type MetricsListen,
 } from './metrics.js';
 export { createLogger } from './logger.js';
+export { IdleMemoryTrimmer } from './idle-memory.js';
 export {
   OBS_KINDS,
   dayCollection,

@@ -13,5 +13,6 @@ export {
 export { closeWithin, listenOn } from './server-lifecycle.js';
 export type { DependencyCheck } from './dependency-probe.js';
 export { createHttpServer } from './node-http.js';
+export { IdleMemoryTrimmer } from './idle-memory.js';
 export { ProbeServer, type ProbeReport } from './probe.server.js';
 export { WorkloadLogger, configureWorkloadLogs, type WorkloadLogLevel } from './workload-logger.js';

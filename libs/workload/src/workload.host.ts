@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { connectNats, natsCheck, payloadLimit } from '@libs/messaging/workload';
 import {
+  IdleMemoryTrimmer,
   ProbeServer,
   WorkloadLogger,
   configureWorkloadLogs,
@@ -81,10 +82,13 @@ export async function runWorkload(spec: WorkloadSpec): Promise<void> {
     ],
     new WorkloadLogger('Health'),
   );
+  // Gives back what a burst of work grew the heap to, once the process is idle again.
+  const trimmer = new IdleMemoryTrimmer();
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    trimmer.stop();
     try {
       await service?.stop();
       await tracing().shutdown();
@@ -106,6 +110,7 @@ export async function runWorkload(spec: WorkloadSpec): Promise<void> {
     await service.start();
     const started = performance.now();
     const url = await probes.listen(env.KRT_LISTEN_HOST, env.KRT_HEALTH_PORT);
+    trimmer.start();
     const ms = (from: number, to: number) => Math.round(to - from);
     logger.log(
       `${app} listening on ${url}, ${ms(0, performance.now())} ms after the process started ` +
