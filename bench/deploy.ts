@@ -25,14 +25,13 @@
  * build: the local driver's compile cache is cold).
  * The memory figures of uploads: bench/upload.ts.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openAsBlob,
   readFileSync,
   readdirSync,
   rmSync,
@@ -68,9 +67,17 @@ for (const part of parts)
 const sizeMb = parts.has('upload') ? Number(values['size-mb']) : 0;
 const dist = values.dist ? resolve(values.dist) : join(root, 'dist');
 
-const { BENCH_ADMIN, benchApiToken, benchAppEnv, killWorkloads, sleep, waitLive } = (await import(
-  new URL('./harness.ts', import.meta.url).href
-)) as typeof import('./harness.js');
+const {
+  BENCH_ADMIN,
+  benchApiToken,
+  benchAppEnv,
+  killWorkloads,
+  packDir,
+  packExample,
+  sleep,
+  uploadKrt,
+  waitLive,
+} = (await import(new URL('./harness.ts', import.meta.url).href)) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
@@ -139,16 +146,8 @@ try {
     await sleep(100);
 
   /** Copies `example` under another version name (a manifest edit), optionally with padding. */
-  const pack = (version: string, paddingMb = 0, example = 'examples/greeter'): string => {
-    const dir = join(work, version);
-    cpSync(join(root, example), dir, { recursive: true });
-    const manifest = join(dir, 'kre.yaml');
-    writeFileSync(
-      manifest,
-      readFileSync(manifest, 'utf8').replace(/^version: .*$/m, `version: ${version}`),
-    );
-    return packDir(version, dir, paddingMb);
-  };
+  const pack = (version: string, paddingMb = 0, example = 'examples/greeter'): string =>
+    packExample(work, version, { example, change: (dir) => pad(dir, paddingMb) });
   /** bench/dataplane/echo as a KRT: three pass-through nodes, JavaScript or Python. */
   const packEcho = (version: string, language: 'js' | 'python'): string => {
     const dir = join(work, version);
@@ -168,32 +167,16 @@ try {
         node('b', 'a') +
         node('c', 'b'),
     );
-    return packDir(version, dir);
+    return packDir(work, version, dir);
   };
-  const packDir = (version: string, dir: string, paddingMb = 0): string => {
-    if (paddingMb > 0) {
-      mkdirSync(join(dir, 'docs/data'), { recursive: true });
-      // Random bytes do not compress: the archive is as large as asked.
-      for (let i = 0; i < Math.ceil(paddingMb / 10); i++)
-        writeFileSync(join(dir, `docs/data/blob-${i}.bin`), randomBytes(10 * 1024 * 1024));
-    }
-    const out = join(work, `${version}.krt`);
-    execFileSync(process.execPath, [join(root, 'bin/kre.js'), 'krt', 'pack', dir, '-o', out], {
-      stdio: 'ignore',
-    });
-    return out;
+  /** `paddingMb` of random bytes under docs/data: they do not compress, the archive is as large. */
+  const pad = (dir: string, paddingMb: number) => {
+    if (paddingMb <= 0) return;
+    mkdirSync(join(dir, 'docs/data'), { recursive: true });
+    for (let i = 0; i < Math.ceil(paddingMb / 10); i++)
+      writeFileSync(join(dir, `docs/data/blob-${i}.bin`), randomBytes(10 * 1024 * 1024));
   };
-  const upload = async (file: string) => {
-    const form = new FormData();
-    form.append('file', await openAsBlob(file), 'version.krt');
-    const response = await fetch(`${api}/api/v1/runtimes/bench/versions`, {
-      method: 'POST',
-      headers: auth,
-      body: form,
-    });
-    if (response.status !== 201)
-      throw new Error(`upload: ${response.status} ${await response.text()}`);
-  };
+  const upload = (file: string) => uploadKrt(api, auth, file);
 
   const { Redis } = await import('ioredis');
   const redis = new Redis(services.urls.REDIS_URL);

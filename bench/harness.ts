@@ -1,5 +1,59 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, openAsBlob, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Packs a copy of `example` (a folder of the repository) as version `version`, under `work`;
+ * `change` edits the copy first (a slower handler, padding). Returns the archive's path.
+ */
+export function packExample(
+  work: string,
+  version: string,
+  {
+    example = 'examples/greeter',
+    change,
+  }: { example?: string; change?: (dir: string) => void } = {},
+): string {
+  const dir = join(work, version);
+  cpSync(join(root, example), dir, { recursive: true });
+  const manifest = join(dir, 'kre.yaml');
+  writeFileSync(
+    manifest,
+    readFileSync(manifest, 'utf8').replace(/^version: .*$/m, `version: ${version}`),
+  );
+  change?.(dir);
+  return packDir(work, version, dir);
+}
+
+/** Packs the KRT folder `dir` with `kre krt pack` as `<work>/<version>.krt`. */
+export function packDir(work: string, version: string, dir: string): string {
+  const out = join(work, `${version}.krt`);
+  execFileSync(process.execPath, [join(root, 'bin/kre.js'), 'krt', 'pack', dir, '-o', out], {
+    stdio: 'ignore',
+  });
+  return out;
+}
+
+/** Uploads a KRT archive to the runtime `bench` (`POST /api/v1/runtimes/bench/versions`). */
+export async function uploadKrt(
+  api: string,
+  auth: Record<string, string>,
+  file: string,
+): Promise<void> {
+  const form = new FormData();
+  form.append('file', await openAsBlob(file), 'version.krt');
+  const response = await fetch(`${api}/api/v1/runtimes/bench/versions`, {
+    method: 'POST',
+    headers: auth,
+    body: form,
+  });
+  if (response.status !== 201)
+    throw new Error(`upload: ${response.status} ${await response.text()}`);
+}
 
 /** The admin every bench signs in as. */
 export const BENCH_ADMIN = 'admin@bench.test';

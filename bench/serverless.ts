@@ -19,8 +19,8 @@
  * Run: npm run build && npm run bench:serverless   (starts private services; needs the build)
  * Options: --wakes N (default 10), --warm N (default 50), --dist DIR (another build's apps).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, openAsBlob, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +43,9 @@ const {
   benchApiToken,
   benchAppEnv,
   killWorkloads,
+  packExample,
   sleep,
+  uploadKrt,
   waitLive,
   workloadPids: benchWorkloadPids,
 } = (await import(new URL('./harness.ts', import.meta.url).href)) as typeof import('./harness.js');
@@ -141,12 +143,30 @@ try {
     if (!body.data) throw new Error(JSON.stringify(body.errors));
     return body.data;
   };
-  const version = async () =>
+  const version = async (name = 'greeter-v1') =>
     (
       await gql<{
-        version: { status: string; errors: string[]; scale: { state: string | null } };
-      }>('{ version(runtimeId: "bench", name: "greeter-v1") { status errors scale { state } } }')
+        version: {
+          status: string;
+          errors: string[];
+          scale: { state: string | null; replicas: number | null };
+        };
+      }>(
+        `{ version(runtimeId: "bench", name: "${name}") { status errors scale { state replicas } } }`,
+      )
     ).version;
+  /** Starts a version and waits until it is STARTED. */
+  const startVersion = async (name: string) => {
+    await gql(
+      `mutation { startVersion(input: {runtimeId: "bench", versionName: "${name}", comment: ""}) { status } }`,
+    );
+    for (;;) {
+      const v = await version(name);
+      if (v.status === 'STARTED') return;
+      if (v.status === 'ERROR') throw new Error(`start: ${v.errors.join('; ')}`);
+      await sleep(50);
+    }
+  };
 
   await gql(
     'mutation { createRuntime(input: {id: "bench", name: "Bench", description: ""}) { id } }',
@@ -157,27 +177,8 @@ try {
   )
     await sleep(100);
   /** examples/greeter as version `name` (`change` edits its copy first), its config set. */
-  const uploadGreeter = async (name: string, change: (dir: string) => void = () => undefined) => {
-    const dir = join(work, name);
-    cpSync(join(root, 'examples/greeter'), dir, { recursive: true });
-    const manifest = join(dir, 'kre.yaml');
-    writeFileSync(
-      manifest,
-      readFileSync(manifest, 'utf8').replace(/^version: .*$/m, `version: ${name}`),
-    );
-    change(dir);
-    const krt = join(work, `${name}.krt`);
-    execFileSync(process.execPath, [join(root, 'bin/kre.js'), 'krt', 'pack', dir, '-o', krt], {
-      stdio: 'ignore',
-    });
-    const form = new FormData();
-    form.append('file', await openAsBlob(krt), 'version.krt');
-    const uploaded = await fetch(`${api}/api/v1/runtimes/bench/versions`, {
-      method: 'POST',
-      headers: auth,
-      body: form,
-    });
-    if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status}`);
+  const uploadGreeter = async (name: string, change?: (dir: string) => void) => {
+    await uploadKrt(api, auth, packExample(work, name, { change }));
     await gql(
       `mutation { updateVersionUserConfiguration(input: {runtimeId: "bench", versionName: "${name}", configurationVariables: [{key: "GREETING", value: "Hello"}]}) { name } }`,
     );
@@ -199,15 +200,7 @@ try {
     return marks;
   };
   const startedAt = Date.now();
-  await gql(
-    'mutation { startVersion(input: {runtimeId: "bench", versionName: "greeter-v1", comment: ""}) { status } }',
-  );
-  for (;;) {
-    const v = await version();
-    if (v.status === 'STARTED') break;
-    if (v.status === 'ERROR') throw new Error(`start: ${v.errors.join('; ')}`);
-    await sleep(50);
-  }
+  await startVersion('greeter-v1');
 
   // Runtimes take calls with an invocation key only (it reaches the gateway within seconds).
   const { key } = (
@@ -230,6 +223,24 @@ try {
     if (response.status !== 200 || body.greeting !== `${greeting}, ${name}!`)
       throw new Error(`call: ${response.status} ${JSON.stringify(body)}`);
     return ms;
+  };
+
+  /** A call, tried again every 100 ms until it is answered (for about 30 s). */
+  const retried = async (name: string, versionName = 'greeter-v1') => {
+    for (let i = 0; ; i++) {
+      const ok = await call(name, versionName).then(
+        () => true,
+        async (error: Error) => {
+          if (i > 300)
+            throw new Error(
+              `${error.message}; the version: ${JSON.stringify(await version(versionName))}`,
+            );
+          return false;
+        },
+      );
+      if (ok) return;
+      await sleep(100);
+    }
   };
 
   // The version's workloads booting in the start job: from spawned (wait-ready) to all ready.
@@ -308,37 +319,12 @@ try {
 `,
     ),
   );
-  const slowVersion = async () =>
-    (
-      await gql<{
-        version: { status: string; errors: string[]; scale: { replicas: number | null } };
-      }>(
-        '{ version(runtimeId: "bench", name: "greeter-slow") { status errors scale { replicas } } }',
-      )
-    ).version;
+  const slowVersion = () => version('greeter-slow');
   await gql(
     'mutation { updateNodeAutoscale(input: {runtimeId: "bench", versionName: "greeter-slow", workflowName: "greet", nodeName: "make-greeting", min: 1, max: 3}) { name } }',
   );
-  await gql(
-    'mutation { startVersion(input: {runtimeId: "bench", versionName: "greeter-slow", comment: ""}) { status } }',
-  );
-  for (;;) {
-    const v = await slowVersion();
-    if (v.status === 'STARTED') break;
-    if (v.status === 'ERROR') throw new Error(`start: ${v.errors.join('; ')}`);
-    await sleep(50);
-  }
-  for (let i = 0; ; i++) {
-    const ok = await call('slow', 'greeter-slow').then(
-      () => true,
-      (error: Error) => {
-        if (i > 300) throw error;
-        return false;
-      },
-    );
-    if (ok) break;
-    await sleep(100);
-  }
+  await startVersion('greeter-slow');
+  await retried('slow', 'greeter-slow');
   const before = (await slowVersion()).scale.replicas ?? 0;
   let loading = true;
   let served = 0;
@@ -381,20 +367,6 @@ try {
   );
   greeting = 'Hi';
   // Until the new config answers (the roll is a job; a call wakes the version), then warm it.
-  const retried = async (name: string) => {
-    for (let i = 0; ; i++) {
-      const ok = await call(name).then(
-        () => true,
-        async (error: Error) => {
-          if (i > 300)
-            throw new Error(`${error.message}; the version: ${JSON.stringify(await version())}`);
-          return false;
-        },
-      );
-      if (ok) return;
-      await sleep(100);
-    }
-  };
   await retried('own');
   for (let i = 0; i < 5 + warmCalls; i++) await retried(`own-${i}`);
   await sleep(2_000);

@@ -17,14 +17,12 @@
  *   git worktree add tmp/base <commit> && (cd tmp/base && ../../node_modules/.bin/nest build)
  *   npm run bench:upload -- --baseline tmp/base/dist
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openAsBlob,
   readFileSync,
   rmSync,
   statSync,
@@ -67,9 +65,8 @@ for (const { dist } of builds) {
   }
 }
 
-const { BENCH_ADMIN, benchApiToken, benchAppEnv, sleep } = (await import(
-  new URL('./harness.ts', import.meta.url).href
-)) as typeof import('./harness.js');
+const { BENCH_ADMIN, benchApiToken, benchAppEnv, packExample, sleep, uploadKrt, waitLive } =
+  (await import(new URL('./harness.ts', import.meta.url).href)) as typeof import('./harness.js');
 const { startServices, freePort } = (await import(
   new URL('../libs/testing/src/services.ts', import.meta.url).href
 )) as typeof import('../libs/testing/src/services.js');
@@ -115,37 +112,17 @@ const stop = async (child: ChildProcess) => {
     await exited;
   }
 };
-const waitLive = async (url: string) => {
-  for (let i = 0; ; i++) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    if (i > 300) throw new Error(`${url} did not answer`);
-    await sleep(100);
-  }
-};
 
 /** Packs examples/greeter as `version` with `paddingMb` of incompressible files. */
 const pack = (version: string, paddingMb: number): string => {
-  const dir = join(work, version);
-  cpSync(join(root, 'examples/greeter'), dir, { recursive: true });
-  const manifest = join(dir, 'kre.yaml');
-  writeFileSync(
-    manifest,
-    readFileSync(manifest, 'utf8').replace(/^version: .*$/m, `version: ${version}`),
-  );
-  mkdirSync(join(dir, 'docs/data'), { recursive: true });
-  for (let i = 0; i < Math.ceil(paddingMb / 10); i++)
-    writeFileSync(join(dir, `docs/data/blob-${i}.bin`), randomBytes(10 * MiB));
-  const out = join(work, `${version}.krt`);
-  execFileSync(process.execPath, [join(root, 'bin/kre.js'), 'krt', 'pack', dir, '-o', out], {
-    stdio: 'ignore',
+  const out = packExample(work, version, {
+    change: (dir) => {
+      mkdirSync(join(dir, 'docs/data'), { recursive: true });
+      for (let i = 0; i < Math.ceil(paddingMb / 10); i++)
+        writeFileSync(join(dir, `docs/data/blob-${i}.bin`), randomBytes(10 * MiB));
+    },
   });
-  rmSync(dir, { recursive: true });
+  rmSync(join(work, version), { recursive: true });
   return out;
 };
 
@@ -210,16 +187,8 @@ try {
       let bytes = 0;
       let seconds = 0;
       for (const [u, file] of archives[b].entries()) {
-        const form = new FormData();
-        form.append('file', await openAsBlob(file), 'version.krt');
         const began = performance.now();
-        const response = await fetch(`${api}/api/v1/runtimes/bench/versions`, {
-          method: 'POST',
-          headers: auth,
-          body: form,
-        });
-        if (response.status !== 201)
-          throw new Error(`upload: ${response.status} ${await response.text()}`);
+        await uploadKrt(api, auth, file);
         seconds += (performance.now() - began) / 1000;
         bytes += statSync(file).size;
         row[`peak to upload ${u + 1}`] = round(memory(pid).peak);
