@@ -124,7 +124,7 @@ export class DeployerModule {
         { provide: IDLE_SWEEP_MS, useValue: 1_000 },
         VersionScaleService,
         GatewayScaleConsumer,
-        { provide: AUTOSCALE_SAMPLE_MS, useValue: 1_000 },
+        { provide: AUTOSCALE_SAMPLE_MS, useValue: 500 },
         NodeAutoscalingService,
         RuntimesProcessor,
         VersionsProcessor,

@@ -145,6 +145,8 @@ describe(LocalDriver.name, () => {
   let nats: Server;
   let service: Server;
   const drivers: LocalDriver[] = [];
+  /** KRT fetches per version, by every driver of the test. */
+  const fetches = new Map<string, number>();
   const makeDriver = (extra: Partial<LocalDriverOptions> = {}) => {
     const driver = new LocalDriver({
       stateDir,
@@ -152,6 +154,7 @@ describe(LocalDriver.name, () => {
       nodeBinary: process.execPath,
       programs: { entrypoint: program, runner: program },
       fetchKrt: async (plan, dest) => {
+        fetches.set(plan.versionName, (fetches.get(plan.versionName) ?? 0) + 1);
         await mkdir(dest, { recursive: true });
         await writeFile(join(dest, 'kre.yaml'), 'version: v1\n');
         // The "bad" version's node program fails as soon as it starts.
@@ -203,7 +206,7 @@ describe(LocalDriver.name, () => {
   afterAll(async () => {
     for (const driver of drivers) await driver.close();
     await makeDriver().adopt(); // kills anything left with our marker
-    for (const ver of ['v1', 'v2', 'bad', 'big', 'lost', 'evil', 'packed'])
+    for (const ver of ['v1', 'v2', 'bad', 'big', 'lost', 'evil', 'packed', 'pinned'])
       await drivers.at(-1)!.stop('demo', ver);
     await drivers.at(-1)!.stop('other', 'v1');
     await rm(root, { recursive: true, force: true });
@@ -572,6 +575,33 @@ describe(LocalDriver.name, () => {
     expect(await apart.endpoints('demo', 'packed')).toEqual(endpoints);
     await apart.stop('demo', 'packed');
     expect(await apart.status('demo', 'packed')).toEqual([]);
+  });
+
+  it('fetches the KRT once per pinned copy: a scale change or a config roll does not fetch again', async () => {
+    const sut = makeDriver();
+    await sut.adopt();
+    const pinned = (krtSha256: string, replicas: number, greeting: string) => ({
+      ...planOf('pinned', [
+        workload('wf.etl', {
+          replicas,
+          specHash: `etl-${greeting}`,
+          env: { KRT_NODE_ID: 'etl', GREETING: greeting },
+        }),
+      ]),
+      pins: { credentials: 'not a real creds file', krtSha256 },
+    });
+    await sut.apply(pinned('aaa', 1, 'hi'));
+    await sut.apply(pinned('aaa', 2, 'hi')); // scaled out
+    await sut.apply(pinned('aaa', 2, 'hello')); // a config roll
+    expect(fetches.get('pinned')).toBe(1);
+    await sut.waitReady('demo', 'pinned', 10_000);
+    expect((await starts('pinned')).filter((s) => s.env.GREETING === 'hello')).toHaveLength(2);
+    await sut.apply(pinned('bbb', 2, 'hello')); // another copy of the KRT (a new start)
+    expect(fetches.get('pinned')).toBe(2);
+    await sut.stop('demo', 'pinned');
+    await sut.apply(pinned('bbb', 1, 'hello')); // stopped: its folder is gone, fetched again
+    expect(fetches.get('pinned')).toBe(3);
+    await sut.stop('demo', 'pinned');
   });
 
   it("confines a hostile workload: no engine environment, no other version's or runtime's files, no signals, read-only KRT, its runtime's own uid", async () => {
