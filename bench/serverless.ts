@@ -329,10 +329,17 @@ try {
   let loading = true;
   let served = 0;
   const loadStart = performance.now();
+  let failed: Error | undefined;
   const callers = Array.from({ length: 64 }, async (_, c) => {
-    for (let i = 0; loading; i++) {
-      await call(`load-${c}-${i}`, 'greeter-slow');
-      served += 1;
+    try {
+      for (let i = 0; loading; i++) {
+        await call(`load-${c}-${i}`, 'greeter-slow');
+        served += 1;
+      }
+    } catch (error) {
+      // Ends the load; thrown below, inside the try whose finally stops the apps.
+      failed ??= error instanceof Error ? error : new Error(String(error));
+      loading = false;
     }
   });
   let reactionMs = NaN;
@@ -345,6 +352,7 @@ try {
   }
   loading = false;
   await Promise.all(callers);
+  if (failed) throw failed;
   const after = (await slowVersion()).scale.replicas ?? 0;
   await gql(
     'mutation { stopVersion(input: {runtimeId: "bench", versionName: "greeter-slow", comment: ""}) { status } }',
