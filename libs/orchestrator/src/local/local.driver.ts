@@ -326,12 +326,9 @@ export class LocalDriver implements OrchestratorDriver {
     const carried = new Set(replicas.flatMap((r) => Object.values(r.ports)));
     for (const old of previous?.replicas ?? []) {
       if (replicas.includes(old) || kept.has(`${old.workloadId}#${old.replica}`)) continue;
-      if (Object.values(old.ports).some((p) => carried.has(p))) {
-        // Its successor under another id (the entrypoint's) has its ports and network.
-        if (old.pid) await this.terminate(old);
-        continue;
-      }
       if (old.pid) await this.terminate(old);
+      // Its successor under another id (the entrypoint's) keeps its ports and network.
+      if (Object.values(old.ports).some((p) => carried.has(p))) continue;
       Object.values(old.ports).forEach((p) => this.reservedPorts.delete(p));
       await this.releaseNetwork(old);
     }
