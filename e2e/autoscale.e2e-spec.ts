@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VersionStatus } from '@libs/core';
-import { decodeRecord } from '@libs/messaging';
+import { readFileSync } from 'node:fs';
+import { decodeRecord, openGatewayRoutes, versionRouteKey } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { testEnv } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,7 @@ describe('node autoscaling with the local driver', () => {
         deployer: {
           WORKLOAD_READY_TIMEOUT_SECONDS: '60',
           AUTOSCALE_TARGET_BACKLOG: '8',
+          AUTOSCALE_TARGET_IN_FLIGHT: '4',
           AUTOSCALE_UP_AFTER_SECONDS: '1',
           AUTOSCALE_COOLDOWN_SECONDS: '3',
         },
@@ -100,12 +102,123 @@ describe('node autoscaling with the local driver', () => {
     // Drained: after the cool-down, one replica of the node again.
     await expect.poll(scaled, { timeout: 30_000, interval: 200 }).toBe(4);
     await expect.poll(async () => (await owned()).length, { timeout: 30_000 }).toBe(1);
+    // Down in one step, or two when the draining backlog still wanted 2 within a cool-down.
+    await expect
+      .poll(() => lines.at(-1), { timeout: 10_000 })
+      .toMatch(/→ 1 replica\(s\): .* for 3 s/);
+    expect(lines[0]).toMatch(/^autoscale up: 1 → 3 replica\(s\): backlog \d+ for 1 s wants 3/);
+    expect(lines.slice(1).every((line) => line.startsWith('autoscale down: '))).toBe(true);
+    sub.unsubscribe();
+  }, 150_000);
+
+  it('scales the entrypoint out on sustained calls in flight, spreads calls over its replicas, and back after the cool-down', async () => {
+    const entry = 'greeter-v2';
+    await seedGreeter(
+      { work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane },
+      entry,
+      (dir) =>
+        writeFile(
+          join(dir, 'src/make-greeting/handler.mjs'),
+          `export async function handler(ctx, data) {
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  return { text: \`Hi, \${data.name}!\` };
+}
+`,
+        ),
+    );
+    await plane.versions.setEntrypointAutoscale(rt, entry, { min: 1, max: 3 });
+    await plane.versions.transition(rt, entry, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: entry, by: 'e2e' });
+    await expect
+      .poll(async () => (await plane.versions.find(rt, entry))?.status, { timeout: 60_000 })
+      .toBe(VersionStatus.STARTED);
+    const routes = await openGatewayRoutes(engine.nc, new Names(env.KRE_PREFIX));
+    const route = async () =>
+      (await routes.get(versionRouteKey(rt, entry)))?.json<{
+        http: string;
+        replicas?: { http: string }[];
+      }>();
+    expect((await route())?.replicas).toBeUndefined();
+    const lines: string[] = [];
+    const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
+      callback: (_error, msg) => {
+        const record = decodeRecord('logs', msg.data);
+        const origin = record.origin as { version?: string; node?: string } | undefined;
+        if (
+          origin?.version === entry &&
+          origin.node === 'entrypoint' &&
+          typeof record.message === 'string' &&
+          record.message.startsWith('autoscale')
+        )
+          lines.push(record.message);
+      },
+    });
+
+    // 16 callers, one call each at a time (800 ms): 16 calls in flight, 4 per replica wanted.
+    let calling = true;
+    const answers: number[] = [];
+    const callers = Array.from({ length: 16 }, async (_, c) => {
+      for (let i = 0; calling; i++) {
+        const answer = await postJson(`${engine.gatewayHttp}/${rt}/versions/${entry}/Greet`, {
+          name: `c${c}-${i}`,
+        });
+        answers.push(answer.status);
+      }
+    });
+    try {
+      await expect
+        .poll(async () => (await route())?.replicas?.length, { timeout: 30_000, interval: 200 })
+        .toBe(3);
+      expect((await plane.versions.find(rt, entry))?.scale?.replicas).toBe(6);
+      // The gateway sends calls to each replica: each has a connection from it while they last.
+      const replicas = (await route())!.replicas!.map((r) => r.http);
+      await expect
+        .poll(() => replicas.filter((r) => !connectedTo().has(r)), { timeout: 15_000 })
+        .toEqual([]);
+    } finally {
+      calling = false;
+      await Promise.all(callers);
+    }
+    expect(answers.length).toBeGreaterThan(16);
+    expect(answers.filter((status) => status !== 200)).toEqual([]);
+
+    // Idle: after the cool-down, one replica again, at the first address.
+    await expect
+      .poll(async () => (await route())?.replicas, { timeout: 30_000, interval: 200 })
+      .toBeUndefined();
+    await expect
+      .poll(async () => (await plane.versions.find(rt, entry))?.scale?.replicas, {
+        timeout: 10_000,
+      })
+      .toBe(4);
+    const after = await postJson(`${engine.gatewayHttp}/${rt}/versions/${entry}/Greet`, {
+      name: 'Ada',
+    });
+    expect(after).toMatchObject({ status: 200, body: { greeting: 'Hi, Ada!' } });
     await expect
       .poll(() => lines, { timeout: 10_000 })
       .toEqual([
-        expect.stringMatching(/^autoscale up: 1 → 3 replica\(s\): backlog \d+ for 1 s wants 3/),
-        expect.stringMatching(/^autoscale down: 3 → 1 replica\(s\): .* for 3 s/),
+        expect.stringMatching(
+          /^autoscale up: 1 → 3 replica\(s\): calls in flight [\d.]+ for 1 s wants 3 \(target 4 per replica\)/,
+        ),
+        expect.stringMatching(/^autoscale down: 3 → 1 replica\(s\): calls in flight .* for 3 s/),
       ]);
     sub.unsubscribe();
   }, 150_000);
 });
+
+/** The remote `ip:port` of every established TCP connection of this machine's network namespace. */
+function connectedTo(): Set<string> {
+  return new Set(
+    readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((cols) => cols[3] === '01') // ESTABLISHED
+      .map((cols) => {
+        const [ip, port] = cols[2].split(':');
+        const octets = [3, 2, 1, 0].map((i) => parseInt(ip.slice(i * 2, i * 2 + 2), 16));
+        return `${octets.join('.')}:${parseInt(port, 16)}`;
+      }),
+  );
+}

@@ -147,7 +147,12 @@ export const deployerEnvSchema = z
      * (`num_pending + num_ack_pending` of its consumer)...
      */
     AUTOSCALE_TARGET_BACKLOG: z.coerce.number().int().min(1).max(1_000_000).default(32),
-    /** ...how long that backlog must want more replicas before a scale-up... */
+    /**
+     * ...the calls in flight (through every gateway, on average) one replica of an entrypoint
+     * with bounds (updateEntrypointAutoscale) carries: Knative's target concurrency...
+     */
+    AUTOSCALE_TARGET_IN_FLIGHT: z.coerce.number().min(0.1).max(1_000_000).default(100),
+    /** ...how long that load must want more replicas before a scale-up... */
     AUTOSCALE_UP_AFTER_SECONDS: z.coerce.number().min(0).max(3_600).default(2),
     /** ...and how long every sample must want fewer before a scale-down (no flapping). */
     AUTOSCALE_COOLDOWN_SECONDS: z.coerce.number().min(0).max(86_400).default(60),

@@ -40,6 +40,7 @@ import { VersionDeploymentService } from './version-deployment.service.js';
 import { VersionPlanner } from './version-planner.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
 import { IDLE_SWEEP_MS, VersionScaleService } from './version-scale.service.js';
+import { EntrypointLoad } from './entrypoint-load.js';
 import { GatewayScaleConsumer } from './gateway-scale.consumer.js';
 import { AUTOSCALE_SAMPLE_MS, NodeAutoscalingService } from './node-autoscaling.service.js';
 
@@ -123,6 +124,7 @@ export class DeployerModule {
         ReplicaUsageService,
         { provide: IDLE_SWEEP_MS, useValue: 1_000 },
         VersionScaleService,
+        EntrypointLoad,
         GatewayScaleConsumer,
         { provide: AUTOSCALE_SAMPLE_MS, useValue: 500 },
         NodeAutoscalingService,

@@ -14,12 +14,13 @@ import {
   type WakeReply,
 } from '@libs/messaging';
 import { Names } from '@libs/naming';
+import { EntrypointLoad } from './entrypoint-load.js';
 import { VersionScaleService } from './version-scale.service.js';
 
 /**
  * What gateways tell the deployer about scale to zero (docs/lifecycle.md, "Sleep and wake"):
  * their activity reports (`<p>.svc.gateway.activity`, every deployer hears them all) restart a
- * version's idle clock; a wake request (`<p>.svc.gateway.wake`, one deployer of the queue group
+ * version's idle clock and give its calls in flight (entrypoint autoscaling); a wake request (`<p>.svc.gateway.wake`, one deployer of the queue group
  * takes it) queues a wake job and is answered once it is queued, or with why not.
  */
 @Injectable()
@@ -31,6 +32,7 @@ export class GatewayScaleConsumer implements OnApplicationBootstrap, BeforeAppli
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     private readonly names: Names,
     private readonly scale: VersionScaleService,
+    private readonly entrypointLoad: EntrypointLoad,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -64,6 +66,7 @@ export class GatewayScaleConsumer implements OnApplicationBootstrap, BeforeAppli
     if (!parsed.success)
       return this.logger.warn(`ignored an activity report: ${describeIssues(parsed.error)}`);
     this.scale.called(parsed.data);
+    this.entrypointLoad.record(parsed.data);
   }
 
   private async onWakeRequest(msg: Msg): Promise<void> {

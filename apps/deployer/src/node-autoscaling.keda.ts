@@ -103,7 +103,7 @@ export class KedaHandover {
           },
           'INFO',
           `autoscale: ${node.bounds.min}..${node.bounds.max} replica(s) handed to ${external.kind}` +
-            ` (target backlog ${this.policy.targetBacklog} per replica)`,
+            ` (target backlog ${this.policy.target} per replica)`,
         );
       }
       return boundsOf(version);

@@ -19,6 +19,7 @@ import { defaultRuntimeQuota } from '@libs/config';
 import { LeaderLease } from '@libs/jobs';
 import { NatsProvisioner } from '@libs/messaging';
 import {
+  ENTRYPOINT_WORKLOAD,
   planUsage,
   type AutoscalerOptions,
   type ExternalAutoscaler,
@@ -41,7 +42,8 @@ import {
 } from './node-autoscaling.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 import { VersionLogService } from './version-log.service.js';
-import { VersionPlanner } from './version-planner.service.js';
+import { EntrypointLoad } from './entrypoint-load.js';
+import { VersionPlanner, boundsOf } from './version-planner.service.js';
 import { VersionScaleService } from './version-scale.service.js';
 import { VersionWorkloads } from './version-workloads.service.js';
 import { KedaHandover } from './node-autoscaling.keda.js';
@@ -56,7 +58,7 @@ function decisionsOf(registry: Registry): Counter<'runtime' | 'version' | 'direc
   if (!counter) {
     counter = new Counter({
       name: 'kre_autoscale_decisions_total',
-      help: "Node scale changes applied by the deployer's autoscaling (direction up or down)",
+      help: "Node and entrypoint scale changes applied by the deployer's autoscaling (direction up or down)",
       labelNames: ['runtime', 'version', 'direction'],
       registers: [registry],
     });
@@ -80,6 +82,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
   private readonly decisions: Counter<'runtime' | 'version' | 'direction'>;
   private timer?: NodeJS.Timeout;
   private readonly policy: AutoscalerOptions;
+  private readonly entrypointPolicy: AutoscalerOptions;
   private readonly handover: KedaHandover;
 
   constructor(
@@ -94,24 +97,32 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     @Inject(DEPLOYER_ENV) private readonly env: DeployerEnv,
     @Inject(AUTOSCALE_SAMPLE_MS) private readonly sampleMs: number,
     private readonly lease: LeaderLease,
+    private readonly entrypointLoad: EntrypointLoad,
     @Optional() registry?: Registry,
     @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.decisions = decisionsOf(registry ?? new Registry());
     this.policy = {
-      targetBacklog: env.AUTOSCALE_TARGET_BACKLOG,
+      target: env.AUTOSCALE_TARGET_BACKLOG,
       upAfterMs: env.AUTOSCALE_UP_AFTER_SECONDS * 1_000,
       coolDownMs: env.AUTOSCALE_COOLDOWN_SECONDS * 1_000,
+    };
+    this.entrypointPolicy = {
+      ...this.policy,
+      target: env.AUTOSCALE_TARGET_IN_FLIGHT,
+      measure: 'calls in flight',
     };
     this.handover = new KedaHandover(versions, planner, scale, versionLog, this.policy);
     this.controller = new NodeAutoscaling(
       {
         running: () => this.running(),
         backlog: (input) => this.backlog(input),
+        inFlight: (ref, nowMs) => this.entrypointLoad.inFlight(ref, nowMs),
         replicasOf: (ref) => this.replicasOf(ref),
         apply: (ref, counts, changes) => this.apply(ref, counts, changes),
       },
       this.policy,
+      this.entrypointPolicy,
       (ref, error) =>
         this.logger.warn(
           `autoscaling of ${ref.runtimeId}/${ref.versionName} failed: ${String(error)}`,
@@ -143,24 +154,29 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
   }
 
   /**
-   * One round (never throws): where the cluster has its own autoscaler (KEDA), the bounds are
-   * handed to it; else every awake version's bounded nodes are sampled once.
+   * One round (never throws): where the cluster has its own autoscaler (KEDA), the nodes' bounds
+   * are handed to it; else every awake version's bounded nodes are sampled once. Entrypoints are
+   * sampled here either way (KEDA does not see the gateways' calls in flight).
    */
   async tick(): Promise<void> {
     try {
       const external: ExternalAutoscaler | null =
         (await this.driver.externalAutoscaler?.()) ?? null;
+      this.external = Boolean(external);
       if (external) await this.handover.round(external);
-      else await this.controller.tick(this.clock.now().getTime());
+      await this.controller.tick(this.clock.now().getTime());
     } catch (error) {
       this.logger.warn(`autoscaling round failed: ${String(error)}`);
     }
   }
 
+  /** The last round found an external autoscaler: the controller scales entrypoints alone. */
+  private external = false;
+
   private async running(): Promise<ScaledVersion[]> {
     const running = await this.versions.listByStatus(RUNNING_STATUSES);
     return running
-      .filter((v) => (v.scale?.autoscale ?? []).length > 0)
+      .filter((v) => boundsOf(v).size > 0)
       .map((v) => {
         const resources = this.planner.resources(v);
         const inputsOf = (workflow: string, node: string): NodeInputRef[] => {
@@ -175,11 +191,25 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
           runtimeId: v.runtimeId,
           versionName: v.name,
           awake: (v.scale?.state ?? 'AWAKE') === 'AWAKE',
-          nodes: (v.scale?.autoscale ?? []).map((a) => ({
-            workloadId: `${a.workflow}.${a.node}`,
-            bounds: { min: a.min, max: a.max },
-            inputs: inputsOf(a.workflow, a.node),
-          })),
+          nodes: [
+            ...(v.scale?.entrypointAutoscale
+              ? [
+                  {
+                    workloadId: ENTRYPOINT_WORKLOAD,
+                    bounds: {
+                      min: v.scale.entrypointAutoscale.min,
+                      max: v.scale.entrypointAutoscale.max,
+                    },
+                    inputs: [],
+                  },
+                ]
+              : []),
+            ...(this.external ? [] : (v.scale?.autoscale ?? [])).map((a) => ({
+              workloadId: `${a.workflow}.${a.node}`,
+              bounds: { min: a.min, max: a.max },
+              inputs: inputsOf(a.workflow, a.node),
+            })),
+          ],
         };
       });
   }
@@ -227,9 +257,8 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
         const to = counts[change.workloadId];
         const direction = to > change.from ? 'up' : 'down';
         this.decisions.inc({ runtime: ref.runtimeId, version: ref.versionName, direction });
-        const [workflow, node] = splitId(change.workloadId);
         this.versionLog.log(
-          { ...ref, workflow, node },
+          { ...ref, ...toTarget(change.workloadId) },
           'INFO',
           `autoscale ${direction}: ${change.from} → ${to} replica(s): ${change.reason}${capped.has(change.workloadId) ? ` (capped by the runtime's quota: ${capped.get(change.workloadId)})` : ''}`,
           { replicasFrom: change.from, replicasTo: to, direction },
@@ -300,7 +329,9 @@ function splitId(workloadId: string): [string, string] {
   return [workloadId.slice(0, dot), workloadId.slice(dot + 1)];
 }
 
-function toTarget(workloadId: string): { workflow: string; node: string } {
+/** Where a workload's autoscaling lines go in the version's logs. */
+function toTarget(workloadId: string): { workflow?: string; node: string } {
+  if (workloadId === ENTRYPOINT_WORKLOAD) return { node: ENTRYPOINT_WORKLOAD };
   const [workflow, node] = splitId(workloadId);
   return { workflow, node };
 }

@@ -15,7 +15,8 @@ const model = {
     { stream: 's', consumer: 'model-from-rules' },
   ],
 };
-const options = { targetBacklog: 10, upAfterMs: 2_000, coolDownMs: 5_000 };
+const options = { target: 10, upAfterMs: 2_000, coolDownMs: 5_000 };
+const entrypointOptions = { ...options, target: 4, measure: 'calls in flight' };
 
 /** The deployer's side, in memory: a backlog per consumer and the replicas the driver runs. */
 function fakeDeployer(version: Partial<ScaledVersion> = {}) {
@@ -23,6 +24,8 @@ function fakeDeployer(version: Partial<ScaledVersion> = {}) {
     version: { ...ref, awake: true, nodes: [model], ...version },
     running: true,
     backlog: new Map<string, { pending: number; ackPending: number }>(),
+    /** The version's calls in flight through the gateways. */
+    inFlight: 0,
     replicas: { entrypoint: 1, 'classify.model': 1 } as Record<string, number>,
     applies: [] as { counts: Record<string, number>; changes: readonly NodeScaleChange[] }[],
     /** At most this many replicas of a node fit (the quota, as `apply` caps it). */
@@ -34,6 +37,7 @@ function fakeDeployer(version: Partial<ScaledVersion> = {}) {
     running: () => Promise.resolve(state.running ? [state.version] : []),
     backlog: (input) =>
       Promise.resolve(state.backlog.get(input.consumer) ?? { pending: 0, ackPending: 0 }),
+    inFlight: () => state.inFlight,
     replicasOf: () => Promise.resolve({ ...state.replicas }),
     apply: async (_ref, counts, changes) => {
       if (state.release) await new Promise<void>((resolve) => (state.release = resolve));
@@ -60,7 +64,7 @@ async function run(sut: NodeAutoscaling, from: number, to: number): Promise<void
 describe(NodeAutoscaling.name, () => {
   it("sums the node's consumers, scales out after a sustained backlog, and back to min after the cool-down", async () => {
     const { state, ports } = fakeDeployer();
-    const sut = new NodeAutoscaling(ports, options);
+    const sut = new NodeAutoscaling(ports, options, entrypointOptions);
     // 25 + 10 waiting or held: 4 wanted, clamped to max 3; at most doubling plus one from 1.
     state.backlog.set('model-from-etl', { pending: 20, ackPending: 5 });
     state.backlog.set('model-from-rules', { pending: 0, ackPending: 10 });
@@ -102,7 +106,7 @@ describe(NodeAutoscaling.name, () => {
   it('keeps the count apply could fit (the quota) and the one it had when apply fails', async () => {
     const { state, ports } = fakeDeployer();
     const errors: unknown[] = [];
-    const sut = new NodeAutoscaling(ports, options, (_ref, e) => errors.push(e));
+    const sut = new NodeAutoscaling(ports, options, entrypointOptions, (_ref, e) => errors.push(e));
     state.backlog.set('model-from-etl', { pending: 100, ackPending: 0 });
     state.cap = 2;
     await run(sut, 0, 2_000);
@@ -118,7 +122,7 @@ describe(NodeAutoscaling.name, () => {
 
   it('samples no version while its apply runs', async () => {
     const { state, ports } = fakeDeployer();
-    const sut = new NodeAutoscaling(ports, options);
+    const sut = new NodeAutoscaling(ports, options, entrypointOptions);
     state.backlog.set('model-from-etl', { pending: 100, ackPending: 0 });
     for (const at of [0, 1_000]) await sut.tick(at);
     state.release = () => undefined; // the next apply waits until released
@@ -142,7 +146,7 @@ describe(NodeAutoscaling.name, () => {
   it('drops a sleeping version and wakes it at min; adopts the count of a version it finds running', async () => {
     const { state, ports } = fakeDeployer();
     state.replicas['classify.model'] = 2;
-    const sut = new NodeAutoscaling(ports, options);
+    const sut = new NodeAutoscaling(ports, options, entrypointOptions);
     await run(sut, 0, 0);
     // A deployer that restarts keeps what runs within the bounds.
     expect(state.applies).toEqual([]);
@@ -168,7 +172,7 @@ describe(NodeAutoscaling.name, () => {
 
   it('moves a node into new bounds at once, and never samples a node whose min is its max', async () => {
     const { state, ports } = fakeDeployer();
-    const sut = new NodeAutoscaling(ports, options);
+    const sut = new NodeAutoscaling(ports, options, entrypointOptions);
     await run(sut, 0, 0);
     let sampled = 0;
     const backlog = ports.backlog;
@@ -185,5 +189,40 @@ describe(NodeAutoscaling.name, () => {
       },
     ]);
     expect(sampled).toBe(0);
+  });
+
+  it('scales the entrypoint on its calls in flight with its own target, beside the nodes', async () => {
+    const entrypoint = { workloadId: 'entrypoint', bounds: { min: 1, max: 4 }, inputs: [] };
+    const { state, ports } = fakeDeployer({ nodes: [entrypoint, model] });
+    const sut = new NodeAutoscaling(ports, options, entrypointOptions);
+    let sampledBacklog = 0;
+    const backlog = ports.backlog;
+    ports.backlog = (input) => {
+      sampledBacklog++;
+      return backlog(input);
+    };
+    // 10 calls in flight: 3 replicas at 4 each (the nodes' target of 10 would want 1).
+    state.inFlight = 10;
+    await run(sut, 0, 2_000);
+    expect(state.applies).toEqual([
+      {
+        counts: { entrypoint: 3, 'classify.model': 1 },
+        changes: [
+          {
+            workloadId: 'entrypoint',
+            from: 1,
+            to: 3,
+            reason: 'calls in flight 10 for 2 s wants 3 (target 4 per replica)',
+          },
+        ],
+      },
+    ]);
+    // Only the node's consumers are read (two per tick): the entrypoint has none.
+    expect(sampledBacklog).toBe(6);
+    // The calls end: one cool-down later, back to one replica.
+    state.inFlight = 0;
+    await run(sut, 3_000, 8_000);
+    expect(state.applies.map((a) => a.counts.entrypoint)).toEqual([3, 1]);
+    expect(sut.countsOf(ref)).toEqual({ entrypoint: 1, 'classify.model': 1 });
   });
 });

@@ -1,5 +1,6 @@
 import {
   type AutoscalerOptions,
+  ENTRYPOINT_WORKLOAD,
   ReplicaAutoscaler,
   type ScaleBounds,
   type ScaleDecision,
@@ -11,12 +12,18 @@ export interface NodeInputRef {
   readonly consumer: string;
 }
 
-/** A node of a running version with bounds set by a MANAGER (`scale.autoscale`). */
+/**
+ * A workload of a running version with bounds set by a MANAGER: a node (`scale.autoscale`) or
+ * the entrypoint (`scale.entrypointAutoscale`).
+ */
 export interface BoundedNode {
-  /** `<workflow>.<node>` (the plan's workload id). */
+  /** `<workflow>.<node>`, or `entrypoint` (the plan's workload id). */
   readonly workloadId: string;
   readonly bounds: ScaleBounds;
-  /** Its consumers: their `num_pending + num_ack_pending` summed are the node's backlog. */
+  /**
+   * A node's consumers: their `num_pending + num_ack_pending` summed are its backlog. The
+   * entrypoint has none: its load is its calls in flight (`inFlight`).
+   */
   readonly inputs: readonly NodeInputRef[];
 }
 
@@ -43,6 +50,8 @@ export interface NodeAutoscalingPorts {
   running: () => Promise<ScaledVersion[]>;
   /** A consumer's counts (JetStream `consumerInfo`). */
   backlog: (input: NodeInputRef) => Promise<{ pending: number; ackPending: number }>;
+  /** The version's calls in flight through every gateway, on average lately (their reports). */
+  inFlight: (ref: VersionKey, nowMs: number) => number;
   /** How many replicas each workload of the version runs now (the driver's status). */
   replicasOf: (ref: VersionKey) => Promise<Record<string, number>>;
   /**
@@ -70,8 +79,9 @@ const keyOf = (ref: VersionKey) => `${ref.runtimeId}/${ref.versionName}`;
 const sameBounds = (a: ScaleBounds, b: ScaleBounds) => a.min === b.min && a.max === b.max;
 
 /**
- * Node autoscaling (docs/lifecycle.md, "Autoscaling"): one `ReplicaAutoscaler` per bounded node
- * of each awake version, fed one sample of its consumers' backlog per `tick`; a decision
+ * Autoscaling (docs/lifecycle.md, "Autoscaling"): one `ReplicaAutoscaler` per bounded workload
+ * of each awake version, fed one sample of its load per `tick` (a node's consumers' backlog, the
+ * entrypoint's calls in flight); a decision
  * re-applies the version's plan with the node's new count. A version that sleeps or stops drops
  * its autoscalers; one that wakes starts again at `min`; one adopted after a deployer restart
  * keeps the count it runs (within its bounds). While an apply runs, the version is not sampled
@@ -84,9 +94,14 @@ export class NodeAutoscaling {
   private ticking = false;
   private readonly inflight = new Set<Promise<void>>();
 
+  /**
+   * @param options the nodes' policy (their target backlog)
+   * @param entrypointOptions the entrypoint's (its target calls in flight per replica)
+   */
   constructor(
     private readonly ports: NodeAutoscalingPorts,
     private readonly options: AutoscalerOptions,
+    private readonly entrypointOptions: AutoscalerOptions,
     private readonly onError: (ref: VersionKey, error: unknown) => void = () => undefined,
   ) {}
 
@@ -150,7 +165,11 @@ export class NodeAutoscaling {
       for (const node of missing) {
         const running = actual[node.workloadId] ?? node.bounds.min;
         const start = woken ? node.bounds.min : running;
-        const autoscaler = new ReplicaAutoscaler(start, node.bounds, this.options);
+        const autoscaler = new ReplicaAutoscaler(
+          start,
+          node.bounds,
+          node.workloadId === ENTRYPOINT_WORKLOAD ? this.entrypointOptions : this.options,
+        );
         state.nodes.set(node.workloadId, { autoscaler, bounds: node.bounds });
         if (autoscaler.replicas !== running)
           changes.push({
@@ -176,14 +195,11 @@ export class NodeAutoscaling {
           tracked.bounds = node.bounds;
           decision = tracked.autoscaler.setBounds(node.bounds);
         }
-        if (!decision && node.bounds.max > node.bounds.min) {
-          const counts = await Promise.all(node.inputs.map((input) => this.ports.backlog(input)));
+        if (!decision && node.bounds.max > node.bounds.min)
           decision = tracked.autoscaler.sample({
             at: nowMs,
-            pending: counts.reduce((sum, c) => sum + c.pending, 0),
-            ackPending: counts.reduce((sum, c) => sum + c.ackPending, 0),
+            load: await this.loadOf(version, node, nowMs),
           });
-        }
         if (decision)
           changes.push({
             workloadId: node.workloadId,
@@ -204,6 +220,13 @@ export class NodeAutoscaling {
         this.inflight.delete(applying);
       });
     this.inflight.add(applying);
+  }
+
+  /** A node's backlog (waiting and held in its consumers), or the entrypoint's calls in flight. */
+  private async loadOf(version: VersionKey, node: BoundedNode, nowMs: number): Promise<number> {
+    if (node.workloadId === ENTRYPOINT_WORKLOAD) return this.ports.inFlight(version, nowMs);
+    const counts = await Promise.all(node.inputs.map((input) => this.ports.backlog(input)));
+    return counts.reduce((sum, c) => sum + Math.max(0, c.pending) + Math.max(0, c.ackPending), 0);
   }
 
   private async applyChanges(

@@ -3,6 +3,7 @@ import { planVersionResources, type StreamSettings, type VersionResources } from
 import { Names } from '@libs/naming';
 import { tracesUrl } from '@libs/observability';
 import {
+  ENTRYPOINT_WORKLOAD,
   krtStoresUsage,
   krtUsage,
   plan,
@@ -110,15 +111,14 @@ export class VersionPlanner {
   }
 
   /**
-   * Each bounded node's replicas now (`<workflow>.<node>` → count): what autoscaling keeps (this
-   * deployer's, when it leads; else what the leader last applied, `scale.nodeReplicas`), else its
-   * bounds' min. Nodes without bounds are absent (the KRT's `replicas`).
+   * Each bounded workload's replicas now (`<workflow>.<node>` or `entrypoint` → count): what
+   * autoscaling keeps (this deployer's, when it leads; else what the leader last applied,
+   * `scale.nodeReplicas`), else its bounds' min. Workloads without bounds are absent (a node
+   * runs the KRT's `replicas`, the entrypoint one).
    */
   nodeReplicas(version: Pick<VersionDoc, 'runtimeId' | 'name' | 'scale'>): Record<string, number> {
     const min = minReplicasOf(version);
-    const bounds = new Map<string, { min: number; max: number }>(
-      (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a]),
-    );
+    const bounds = boundsOf(version);
     // Within today's bounds (a MANAGER may have changed them since).
     const applied = (version.scale?.nodeReplicas ?? []).flatMap(({ workload, replicas }) => {
       const b = bounds.get(workload);
@@ -142,8 +142,14 @@ export class VersionPlanner {
       ...versions
         .filter((v) => v.name !== name)
         .map((v): QuotaUsage => {
-          if (HOLDING.includes(v.status))
-            return krtUsage(krtWithReplicas(v.krt, this.nodeReplicas(v)), this.usageDefaults);
+          if (HOLDING.includes(v.status)) {
+            const counts = this.nodeReplicas(v);
+            return krtUsage(
+              krtWithReplicas(v.krt, counts),
+              this.usageDefaults,
+              counts[ENTRYPOINT_WORKLOAD],
+            );
+          }
           if (
             v.status === VersionStatus.STOPPED ||
             (v.status === VersionStatus.ERROR && v.startedAt)
@@ -180,9 +186,22 @@ export function krtWithReplicas(krt: Krt, counts: Readonly<Record<string, number
   };
 }
 
-/** The bounded nodes of a version (`scale.autoscale`), as `<workflow>.<node>` → min. */
-export function minReplicasOf(version: Pick<VersionDoc, 'scale'>): Record<string, number> {
-  return Object.fromEntries(
-    (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a.min]),
+/**
+ * The bounded workloads of a version, as `<workflow>.<node>` (`scale.autoscale`) or `entrypoint`
+ * (`scale.entrypointAutoscale`) → their bounds.
+ */
+export function boundsOf(
+  version: Pick<VersionDoc, 'scale'>,
+): Map<string, { min: number; max: number }> {
+  const bounds = new Map<string, { min: number; max: number }>(
+    (version.scale?.autoscale ?? []).map((a) => [`${a.workflow}.${a.node}`, a]),
   );
+  const entrypoint = version.scale?.entrypointAutoscale;
+  if (entrypoint) bounds.set(ENTRYPOINT_WORKLOAD, entrypoint);
+  return bounds;
+}
+
+/** The bounded workloads of a version (`boundsOf`), as id → min. */
+export function minReplicasOf(version: Pick<VersionDoc, 'scale'>): Record<string, number> {
+  return Object.fromEntries([...boundsOf(version)].map(([id, b]) => [id, b.min]));
 }

@@ -1,11 +1,19 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { VersionRef } from '@libs/jobs';
 import { GatewayRoutes, WorkloadIdentities } from '@libs/messaging';
-import type { DeploymentPlan, OrchestratorDriver } from '@libs/orchestrator';
+import {
+  ENTRYPOINT_WORKLOAD,
+  type DeploymentPlan,
+  type OrchestratorDriver,
+} from '@libs/orchestrator';
 import { UnrecoverableError } from 'bullmq';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import { ORCHESTRATOR_DRIVER } from './orchestrator.provider.js';
 import type { Progress } from './version-deployment.service.js';
+
+/** How long gateways get to hear a route without the entrypoint replicas about to stop. */
+export const ROUTE_DRAIN_MS = 1_000;
 
 /**
  * A version's workloads and how clients reach them: the orchestrator driver (apply, readiness,
@@ -33,6 +41,7 @@ export class VersionWorkloads {
   ): Promise<void> {
     await progress(step);
     const pins = await this.identities.pin(plan.resources, krtSha256);
+    await this.narrowRoute(plan);
     await this.driver.apply({ ...plan, pins });
     await progress('wait-ready');
     await this.driver.waitReady(
@@ -40,7 +49,31 @@ export class VersionWorkloads {
       plan.versionName,
       this.env.WORKLOAD_READY_TIMEOUT_SECONDS * 1_000,
     );
+    // Every entrypoint replica serves: gateways spread calls over them all (no route yet: a
+    // start's `run` makes it next).
+    const endpoints = await this.driver.endpoints(plan.runtimeId, plan.versionName);
+    if (endpoints) await this.routes.setEndpoints(plan.runtimeId, plan.versionName, endpoints);
   }
+
+  /**
+   * Before `plan` stops entrypoint replicas (autoscaling down), the route lists only those that
+   * stay, and gateways get ROUTE_DRAIN_MS to hear it: no new call goes to a replica that ends
+   * (it finishes the calls it has, docs/lifecycle.md "Autoscaling").
+   */
+  private async narrowRoute(plan: DeploymentPlan): Promise<void> {
+    const wanted = plan.workloads.find((w) => w.id === ENTRYPOINT_WORKLOAD)?.replicas ?? 1;
+    const now = await this.driver.endpoints(plan.runtimeId, plan.versionName);
+    if (!now?.replicas || now.replicas.length <= wanted) return;
+    const kept = now.replicas.slice(0, Math.max(1, wanted));
+    await this.routes.setEndpoints(plan.runtimeId, plan.versionName, {
+      ...kept[0],
+      replicas: kept,
+    });
+    await delay(this.drainMs);
+  }
+
+  /** How long gateways get to hear a narrowed route (tests shorten it). */
+  drainMs = ROUTE_DRAIN_MS;
 
   /**
    * A sleeping version's workloads onto `plan` without waking it (a config change while asleep):

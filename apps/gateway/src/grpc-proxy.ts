@@ -135,7 +135,8 @@ export class GatewayGrpcProxy {
     const scale = this.scaleToZero;
     if (scale) {
       const now = scale.clock.now().getTime();
-      stream.on('close', scale.activity.begin(runtimeId, target.version, now));
+      const ended = scale.activity.begin(runtimeId, target.version, now);
+      stream.on('close', () => ended(scale.clock.now().getTime()));
       if (isAsleep(target.scale)) {
         // Held until the version is awake, or answered UNAVAILABLE before the call's deadline.
         const timeoutMs = grpcTimeoutMs(first(headers['grpc-timeout']));

@@ -138,7 +138,8 @@ export class GatewayHttpProxy {
     res.on('close', () => permit.release());
     const scale = this.scaleToZero;
     if (scale) {
-      res.on('close', scale.activity.begin(runtimeId, target.version, scale.clock.now().getTime()));
+      const ended = scale.activity.begin(runtimeId, target.version, scale.clock.now().getTime());
+      res.on('close', () => ended(scale.clock.now().getTime()));
       if (isAsleep(target.scale)) {
         // Held until the version is awake (or the hold times out: 503 with Retry-After).
         const gone = new AbortController();

@@ -60,6 +60,33 @@ describe(RouteTable.name, () => {
     expect(tryResolve('alsobroken')).toBeUndefined();
   });
 
+  it("takes an entrypoint's replicas in turn, by version and at the published address, as autoscaling changes them", async () => {
+    const r1 = { http: '127.0.0.1:1101', grpc: '127.0.0.1:2101' };
+    const r2 = { http: '127.0.0.1:1102', grpc: '127.0.0.1:2102' };
+    const r3 = { http: '127.0.0.1:1103', grpc: '127.0.0.1:2103' };
+    await routes.addVersion('busy', 'v1', r1);
+    await routes.publish('busy', 'v1', r1);
+    await routes.setScale('busy', 'v1', 'AWAKE');
+    await expect.poll(() => tryResolve('busy')?.http).toBe(r1.http);
+    // Scaled out to three: each call goes to the next replica, whichever address it came by.
+    await routes.setEndpoints('busy', 'v1', { ...r1, replicas: [r1, r2, r3] });
+    await expect.poll(() => tryResolve('busy', 'v1')?.replicas?.length).toBe(3);
+    const turn = () =>
+      [0, 1, 2, 3, 4, 5].map((i) => sut.resolve('busy', i % 2 ? 'v1' : undefined).grpc);
+    const seen = turn();
+    expect(new Set(seen)).toEqual(new Set([r1.grpc, r2.grpc, r3.grpc]));
+    expect(seen.filter((g) => g === r2.grpc)).toHaveLength(2);
+    // The scale state stays, and the published record still names the version.
+    expect(sut.resolve('busy')).toMatchObject({ version: 'v1', scale: 'AWAKE' });
+    // Back to one: the others get no call.
+    await routes.setEndpoints('busy', 'v1', { ...r1, replicas: [r1] });
+    await expect.poll(() => tryResolve('busy', 'v1')?.replicas).toBeUndefined();
+    expect(new Set(turn())).toEqual(new Set([r1.grpc]));
+    // A version with no route gets none from an update of its addresses.
+    await routes.setEndpoints('busy', 'never-started', r1);
+    expect(await (await openGatewayRoutes(nc, names)).get('busy.never-started')).toBeNull();
+  });
+
   function tryResolve(runtimeId: string, version?: string) {
     try {
       return sut.resolve(runtimeId, version);

@@ -9,7 +9,10 @@ import {
 } from '@libs/messaging';
 import { followKv } from './kv-follower.js';
 
-/** Where a request goes: the version's entrypoint (`host:port` per protocol). */
+/**
+ * Where a request goes: the version's entrypoint (`host:port` per protocol), one replica's when
+ * it runs several (the route's `replicas`, taken in turn).
+ */
 export interface Target extends VersionRoute {
   runtimeId: string;
   version: string;
@@ -39,6 +42,8 @@ export class RouteTable {
   private readonly logger = new Logger(RouteTable.name);
   private readonly published = new Map<string, PublishedRoute>();
   private readonly versions = new Map<string, VersionRoute>();
+  /** A started version's calls so far, for taking its replicas in turn. */
+  private readonly turns = new Map<string, number>();
   private initialized = false;
   private stopWatch?: () => void;
   private readonly listeners = new Set<RouteListener>();
@@ -78,6 +83,7 @@ export class RouteTable {
     if (operation !== 'PUT') {
       if (isVersion) {
         this.versions.delete(key);
+        this.turns.delete(key);
         this.notify(key, 'gone');
       } else this.published.delete(key);
       return;
@@ -107,6 +113,15 @@ export class RouteTable {
     return this.versions.get(`${runtimeId}.${version}`)?.scale ?? 'AWAKE';
   }
 
+  /** The addresses of the replica whose turn it is (round robin over the route's `replicas`). */
+  private replicaOf(key: string, route: VersionRoute): Pick<VersionRoute, 'http' | 'grpc'> {
+    const replicas = route.replicas;
+    if (!replicas || replicas.length < 2) return { http: route.http, grpc: route.grpc };
+    const turn = this.turns.get(key) ?? 0;
+    this.turns.set(key, (turn + 1) % replicas.length);
+    return replicas[turn % replicas.length];
+  }
+
   /**
    * The target of a request: the runtime's published version, or one started version.
    * @throws NoRouteError with a message for the client.
@@ -116,13 +131,16 @@ export class RouteTable {
       const route = this.versions.get(`${runtimeId}.${version}`);
       if (!route)
         throw new NoRouteError(`version "${version}" of runtime "${runtimeId}" is not started`);
-      return { runtimeId, version, ...route };
+      return { runtimeId, version, ...route, ...this.replicaOf(`${runtimeId}.${version}`, route) };
     }
     const route = this.published.get(runtimeId);
-    // The published record names the version; whether it is awake is in the version's own.
+    // The published record names the version; whether it is awake, and where its replicas
+    // serve, is in the version's own.
     if (route) {
-      const scale = this.versions.get(`${runtimeId}.${route.version}`)?.scale;
-      return { ...route, runtimeId, ...(scale ? { scale } : {}) };
+      const key = `${runtimeId}.${route.version}`;
+      const own = this.versions.get(key);
+      if (!own) return { ...route, runtimeId };
+      return { ...own, ...route, runtimeId, ...this.replicaOf(key, own) };
     }
     const known = [...this.versions.keys()].some((key) => key.startsWith(`${runtimeId}.`));
     throw new NoRouteError(

@@ -98,9 +98,12 @@ describe('gateway: calls of a sleeping version', () => {
     const calls = Array.from({ length: 3 }, () => call('v1'));
     await expect.poll(() => wakeRequests.length).toBe(1);
     expect(JSON.parse(wakeRequests[0])).toEqual({ runtimeId: 'shop', versionName: 'v1' });
+    // Held calls count as calls in flight (they keep the version awake, and tell autoscaling).
     expect(activity.map((a) => JSON.parse(a) as unknown)).toContainEqual({
       runtimeId: 'shop',
       versionName: 'v1',
+      gateway: expect.stringMatching(/^gw-/) as string,
+      inFlight: 1,
     });
     await routes.setScale('shop', 'v1', 'WAKING');
     await routes.setScale('shop', 'v1', 'AWAKE');

@@ -8,12 +8,25 @@ import { type ScaleState, scaleStateSchema } from './version-scale.js';
  * The gateway's routing table: KV bucket `<p>_gateway` (docs/architecture.md). The deployer
  * writes it, gateways watch it, so a gateway restart loses nothing.
  *   key `<rt>`        → the published version: `{version, http, grpc}`
- *   key `<rt>.<ver>`  → a started version: `{http, grpc, scale?}` (`host:port` each)
+ *   key `<rt>.<ver>`  → a started version: `{http, grpc, replicas?, scale?}` (`host:port` each)
  */
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+/** The most entrypoint replicas a route lists (autoscaling's bound: MAX_NODE_REPLICAS). */
+export const MAX_ROUTE_REPLICAS = 100;
 export const versionRouteSchema = z.object({
+  /** The entrypoint's addresses (its first replica's, when it runs several). */
   http: hostPort,
   grpc: hostPort,
+  /**
+   * Every replica's addresses when the entrypoint runs more than one behind no balancer of its
+   * own (the local driver): gateways spread calls over them. Absent: `http`/`grpc` alone (one
+   * replica, or a Kubernetes Service that balances its pods).
+   */
+  replicas: z
+    .array(z.object({ http: hostPort, grpc: hostPort }))
+    .min(1)
+    .max(MAX_ROUTE_REPLICAS)
+    .optional(),
   /**
    * Scale to zero: absent or AWAKE, the entrypoint runs; SLEEPING or WAKING, gateways hold the
    * version's calls and ask the deployer to wake it (docs/lifecycle.md, "Sleep and wake").
@@ -49,6 +62,30 @@ export class GatewayRoutes {
   }
 
   /**
+   * The entrypoint's addresses now (entrypoint autoscaling added or removed replicas); its scale
+   * state stays. Nothing when the version has no route (not routed yet, or stopped meanwhile).
+   */
+  async setEndpoints(
+    runtimeId: string,
+    versionName: string,
+    endpoints: Pick<VersionRoute, 'http' | 'grpc' | 'replicas'>,
+  ): Promise<void> {
+    const key = versionRouteKey(runtimeId, versionName);
+    const entry = await this.kv.get(key);
+    if (!entry || entry.operation !== 'PUT') return;
+    const parsed = versionRouteSchema.safeParse(entry.json());
+    if (!parsed.success) return;
+    const { http, grpc, replicas } = endpoints;
+    const route: VersionRoute = {
+      ...(parsed.data.scale ? { scale: parsed.data.scale } : {}),
+      http,
+      grpc,
+    };
+    if (replicas && replicas.length > 1) route.replicas = replicas;
+    await this.kv.put(key, JSON.stringify(versionRouteSchema.parse(route)));
+  }
+
+  /**
    * Says whether the version's workloads run (scale to zero); the addresses stay. Nothing when
    * the version has no route (stopped meanwhile).
    */
@@ -62,7 +99,11 @@ export class GatewayRoutes {
   }
 
   /** Points the runtime's stable address at this version (one KV put: requests never see a gap). */
-  async publish(runtimeId: string, versionName: string, route: VersionRoute): Promise<void> {
+  async publish(
+    runtimeId: string,
+    versionName: string,
+    route: Pick<VersionRoute, 'http' | 'grpc'>,
+  ): Promise<void> {
     const { http, grpc } = versionRouteSchema.parse(route);
     const record: PublishedRoute = { version: versionName, http, grpc };
     await this.kv.put(runtimeId, JSON.stringify(record));

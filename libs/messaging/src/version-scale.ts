@@ -17,9 +17,20 @@ const versionRef = z.strictObject({
 
 /**
  * `<p>.svc.gateway.activity`: a version got calls (or still has some in flight), from one
- * gateway, at most once every few seconds per version. The deployer's idle clock restarts.
+ * gateway, at most once every few seconds per version. The deployer's idle clock restarts, and
+ * entrypoint autoscaling sums the gateways' figures.
  */
-export const versionActivitySchema = versionRef;
+export const versionActivitySchema = versionRef.extend({
+  /** The reporting gateway (a process's own id): figures of several gateways are summed. */
+  gateway: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\w.-]+$/, 'must be letters, digits, "_", "." or "-"')
+    .optional(),
+  /** The version's calls in flight through this gateway, on average since its previous report. */
+  inFlight: z.number().finite().min(0).max(1_000_000).optional(),
+});
 export type VersionActivity = z.infer<typeof versionActivitySchema>;
 
 /** `<p>.svc.gateway.wake` request: wake this version (idempotent; a burst makes one job). */

@@ -61,13 +61,14 @@ export function planUsage(plan: DeploymentPlan): QuotaUsage {
 
 /**
  * What a version holds, from its KRT alone (no config: another version's need not open): the
- * same figures as `planUsage` of its plan, which a test compares.
+ * same figures as `planUsage` of its plan, which a test compares. `entrypointReplicas`: as
+ * autoscaling runs it (else one).
  */
-export function krtUsage(krt: Krt, defaults: UsageDefaults): QuotaUsage {
+export function krtUsage(krt: Krt, defaults: UsageDefaults, entrypointReplicas = 1): QuotaUsage {
   const entrypoint = replicaResources(undefined, defaults.replica);
   const resources = versionResources(krt, defaults);
   return addUsage(
-    { ...entrypointOnly(entrypoint), storageBytes: storageOf(resources) },
+    { ...entrypointOnly(entrypoint, entrypointReplicas), storageBytes: storageOf(resources) },
     ...krt.workflows.flatMap((wf) =>
       wf.nodes.map((node) => {
         const r = replicaResources(node, defaults.replica);
@@ -104,8 +105,8 @@ function versionResources(krt: Krt, defaults: UsageDefaults): VersionResources {
   );
 }
 
-function entrypointOnly(r: ReplicaResources): Omit<QuotaUsage, 'storageBytes'> {
-  return { replicas: 1, memoryBytes: r.memoryBytes, cpuMillis: r.cpuMillis, gpus: 0 };
+function entrypointOnly(r: ReplicaResources, n: number): Omit<QuotaUsage, 'storageBytes'> {
+  return { replicas: n, memoryBytes: n * r.memoryBytes, cpuMillis: n * r.cpuMillis, gpus: 0 };
 }
 
 function sumPositive(values: readonly number[]): number {

@@ -115,9 +115,10 @@ export interface PlanInput {
   /** `max_bytes` of the version's KV buckets and object stores (absent: unbounded). */
   readonly storeMaxBytes?: StoreMaxBytes;
   /**
-   * Replicas of nodes other than the KRT's `replicas`, keyed by workload id (`<workflow>.<node>`):
-   * node autoscaling (docs/lifecycle.md, "Autoscaling"). The count is outside the spec hash, so a
-   * driver keeps the running replicas and adds or removes the difference.
+   * Replicas other than the KRT's `replicas` (a node) or one (the entrypoint), keyed by workload
+   * id (`<workflow>.<node>`, `entrypoint`): autoscaling (docs/lifecycle.md, "Autoscaling"). The
+   * count is outside the spec hash, so a driver keeps the running replicas and adds or removes
+   * the difference.
    */
   readonly replicas?: Readonly<Record<string, number>>;
   /**
@@ -317,7 +318,7 @@ export function plan(input: PlanInput): DeploymentPlan {
     role: 'entrypoint',
     program: 'entrypoint',
     image: krt.entrypoint.image,
-    replicas: 1,
+    replicas: input.replicas?.[ENTRYPOINT_WORKLOAD] ?? 1,
     gpu: false,
     resources: replicaResources(undefined, replicaDefaults),
     ports: ['grpc', 'http', 'health'],

@@ -38,9 +38,16 @@ export interface VersionUsage {
 }
 
 /** Where the version's entrypoint listens (`host:port` each). */
+/** Where a version's entrypoint serves (`host:port` each). */
 export interface VersionEndpoints {
   readonly http: string;
   readonly grpc: string;
+  /**
+   * Each replica's, in replica order, when the entrypoint runs more than one and nothing else
+   * balances them (the local driver); `http`/`grpc` are the first's. Absent on Kubernetes: the
+   * entrypoint's Service balances its pods.
+   */
+  readonly replicas?: { http: string; grpc: string }[];
 }
 
 /** Thrown when a version's workloads do not become ready in time (or keep crashing). */

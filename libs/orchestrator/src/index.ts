@@ -1,4 +1,5 @@
 export {
+  ENTRYPOINT_WORKLOAD,
   plan,
   type DeploymentPlan,
   type EntrypointRoutes,
@@ -74,7 +75,7 @@ export {
   ReplicaAutoscaler,
   checkBounds,
   type AutoscalerOptions,
-  type BacklogSample,
+  type LoadSample,
   type ScaleBounds,
   type ScaleDecision,
 } from './scaling/replica-autoscaler.js';

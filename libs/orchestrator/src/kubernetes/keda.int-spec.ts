@@ -33,7 +33,7 @@ describe('KEDA with a runtime role that has no ScaledObjects', () => {
       useHttps: false,
     },
   });
-  const policy = { targetBacklog: 8, upAfterMs: 1_000, coolDownMs: 3_000 };
+  const policy = { target: 8, upAfterMs: 1_000, coolDownMs: 3_000 };
   let cluster: KubeCluster;
   let admin: KubernetesDriver;
   let deployer: KubernetesDriver;

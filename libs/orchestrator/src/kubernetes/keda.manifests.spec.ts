@@ -25,7 +25,7 @@ const node = {
 
 describe(scaledObjectManifest.name, () => {
   const sut = scaledObjectManifest(keda, 'kre-rt', node, {
-    targetBacklog: 32,
+    target: 32,
     upAfterMs: 2_000,
     coolDownMs: 59_500,
   });

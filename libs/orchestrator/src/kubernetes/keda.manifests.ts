@@ -77,7 +77,7 @@ export function scaledObjectManifest(
           account: keda.account,
           stream: input.stream,
           consumer: input.consumer,
-          lagThreshold: String(policy.targetBacklog),
+          lagThreshold: String(policy.target),
           useHttps: String(keda.useHttps),
         },
       })),

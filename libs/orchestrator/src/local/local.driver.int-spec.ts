@@ -577,6 +577,45 @@ describe(LocalDriver.name, () => {
     expect(await apart.status('demo', 'packed')).toEqual([]);
   });
 
+  it("lists every entrypoint replica's addresses, the shared process's first, as autoscaling adds and removes them", async () => {
+    const sut = makeDriver({ sharedProcess: true });
+    await sut.adopt();
+    const scaled = (replicas: number) =>
+      planOf('entries', [
+        workload('entrypoint', { replicas }),
+        workload('wf.a', { env: { KRT_NODE_ID: 'a', KRT_HANDLER_PATH: 'src/a.js' } }),
+      ]);
+    await sut.apply(scaled(1));
+    await sut.waitReady('demo', 'entries', 10_000);
+    const one = await sut.endpoints('demo', 'entries');
+    expect(one?.replicas).toBeUndefined();
+
+    await sut.apply(scaled(3));
+    await sut.waitReady('demo', 'entries', 10_000);
+    const three = await sut.endpoints('demo', 'entries');
+    // The first is still the shared process's (routes to it stay valid); two processes more.
+    expect(three).toMatchObject({ http: one!.http, grpc: one!.grpc });
+    expect(three?.replicas).toHaveLength(3);
+    expect(three!.replicas![0]).toEqual({ http: one!.http, grpc: one!.grpc });
+    const own = (await starts('entries')).filter((s) => !s.env.KRT_SHARED_WORKLOADS);
+    expect(own).toHaveLength(2);
+    const host = (env: Record<string, string>) => env.KRT_LISTEN_HOST ?? '127.0.0.1';
+    expect(
+      three!
+        .replicas!.slice(1)
+        .map((r) => r.http)
+        .sort(),
+    ).toEqual(own.map((s) => `${host(s.env)}:${s.env.KRT_HTTP_PORT}`).sort());
+    expect(new Set(three!.replicas!.map((r) => r.grpc)).size).toBe(3);
+
+    // Back to one: the others are gone, the first serves on.
+    const extra = (await sut.status('demo', 'entries')).filter((r) => r.replica > 0);
+    await sut.apply(scaled(1));
+    expect(await sut.endpoints('demo', 'entries')).toEqual(one);
+    for (const replica of extra) expect(await alive(replica.pid!)).toBe(false);
+    await sut.stop('demo', 'entries');
+  });
+
   it('fetches the KRT once per pinned copy: a scale change or a config roll does not fetch again', async () => {
     const sut = makeDriver();
     await sut.adopt();

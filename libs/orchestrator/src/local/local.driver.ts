@@ -573,13 +573,16 @@ export class LocalDriver implements OrchestratorDriver {
 
   endpoints(runtimeId: string, versionName: string): Promise<VersionEndpoints | null> {
     const record = this.versions.get(versionKey(runtimeId, versionName));
-    const entry = record && this.replicaOf(record, ENTRYPOINT_WORKLOAD, 0);
-    if (!entry?.ports.http || !entry.ports.grpc) return Promise.resolve(null);
-    const host = this.addressOf(entry);
-    return Promise.resolve({
-      http: `${host}:${entry.ports.http}`,
-      grpc: `${host}:${entry.ports.grpc}`,
-    });
+    const count = record?.plan.workloads.find((w) => w.id === ENTRYPOINT_WORKLOAD)?.replicas ?? 0;
+    const replicas: { http: string; grpc: string }[] = [];
+    for (let replica = 0; record && replica < count; replica++) {
+      const entry = this.replicaOf(record, ENTRYPOINT_WORKLOAD, replica);
+      if (!entry?.ports.http || !entry.ports.grpc) continue;
+      const host = this.addressOf(entry);
+      replicas.push({ http: `${host}:${entry.ports.http}`, grpc: `${host}:${entry.ports.grpc}` });
+    }
+    if (replicas.length === 0) return Promise.resolve(null);
+    return Promise.resolve({ ...replicas[0], ...(replicas.length > 1 ? { replicas } : {}) });
   }
 
   close(): Promise<void> {

@@ -5,7 +5,7 @@ import {
   type ScaleDecision,
 } from './replica-autoscaler.js';
 
-const OPTIONS: AutoscalerOptions = { targetBacklog: 10, upAfterMs: 2_000, coolDownMs: 30_000 };
+const OPTIONS: AutoscalerOptions = { target: 10, upAfterMs: 2_000, coolDownMs: 30_000 };
 
 /** Feeds one sample a second from `from` (ms) for `seconds`, backlog given by `backlogAt(t)`. */
 function run(
@@ -16,7 +16,7 @@ function run(
 ): { at: number; decision: ScaleDecision }[] {
   const out: { at: number; decision: ScaleDecision }[] = [];
   for (let t = from; t < from + seconds * 1000; t += 1000) {
-    const decision = sut.sample({ at: t, pending: backlogAt(t), ackPending: 0 });
+    const decision = sut.sample({ at: t, load: backlogAt(t) });
     if (decision) out.push({ at: t, decision });
   }
   return out;
@@ -38,10 +38,13 @@ describe(ReplicaAutoscaler.name, () => {
     expect(sut.replicas).toBe(1);
   });
 
-  it('counts held messages (ack pending) with waiting ones', () => {
-    const sut = new ReplicaAutoscaler(1, { min: 1, max: 8 }, OPTIONS);
-    for (let t = 0; t <= 2_000; t += 1000) sut.sample({ at: t, pending: 15, ackPending: 15 });
-    expect(sut.replicas).toBe(3);
+  it("scales on an average load (the entrypoint's calls in flight), naming what it measures", () => {
+    const options = { ...OPTIONS, target: 4, measure: 'calls in flight' };
+    const sut = new ReplicaAutoscaler(1, { min: 1, max: 8 }, options);
+    const changes = run(sut, 0, 3, () => 9.25); // wants ceil(9.25 / 4) = 3
+    expect(changes.map((c) => c.decision)).toEqual([
+      { replicas: 3, reason: 'calls in flight 9.3 for 2 s wants 3 (target 4 per replica)' },
+    ]);
   });
 
   it('scales down only after the cool-down, to the most any sample of it wanted', () => {

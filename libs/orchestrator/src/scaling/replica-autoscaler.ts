@@ -1,48 +1,53 @@
 /**
- * How many replicas a node should run, decided from its JetStream consumer's backlog (issue 16,
- * "Autoscaling"): the same decision drives both drivers (the deployer re-applies the version's
- * plan with the new count: processes on the local driver, a Deployment's replicas on Kubernetes).
+ * How many replicas a workload should run, decided from its load (issue 16, "Autoscaling"): a
+ * node's JetStream backlog, or the entrypoint's calls in flight through the gateways. The same
+ * decision drives both drivers (the deployer re-applies the version's plan with the new count:
+ * processes on the local driver, a Deployment's replicas on Kubernetes).
  *
- * The policy follows Kubernetes' HPA and KEDA, which teams know:
- * - the wanted count is `ceil(backlog / targetBacklog)` where the backlog is what waits in the
- *   consumer plus what replicas hold (`pending + ackPending`), clamped to `[min, max]`;
+ * The policy follows Kubernetes' HPA, KEDA and Knative, which teams know:
+ * - the wanted count is `ceil(load / target)`, clamped to `[min, max]`; a node's load is what
+ *   waits in its consumer plus what its replicas hold (`pending + ackPending`), the entrypoint's
+ *   the average number of calls in flight (Knative's concurrency);
  * - up: once the wanted count has stayed above the current one for `upAfterMs` (a sustained
- *   backlog, not one burst), to the lowest wanted count seen in that window, at most doubling
+ *   load, not one burst), to the lowest wanted count seen in that window, at most doubling
  *   (plus one) per step;
  * - down: only after `coolDownMs` with every sample wanting fewer, to the highest count wanted
  *   in that window (HPA's stabilisation window), so a square-wave load never flaps.
  * Pure: the caller feeds samples with its own clock, so tests drive time.
  */
 
-/** A version's node scaling bounds, set by a runtime MANAGER (KRT `replicas` is the default). */
+/** A workload's scaling bounds, set by a runtime MANAGER (KRT `replicas` is the default). */
 export interface ScaleBounds {
   readonly min: number;
   readonly max: number;
 }
 
 export interface AutoscalerOptions {
-  /** Messages waiting or held per replica that a replica is meant to carry (KEDA's lagThreshold). */
-  readonly targetBacklog: number;
-  /** How long the backlog must want more replicas before scaling up. */
+  /**
+   * The load one replica is meant to carry: a node's messages waiting or held (KEDA's
+   * lagThreshold), the entrypoint's calls in flight (Knative's target concurrency).
+   */
+  readonly target: number;
+  /** How long the load must want more replicas before scaling up. */
   readonly upAfterMs: number;
   /** How long every sample must want fewer replicas before scaling down. */
   readonly coolDownMs: number;
+  /** What the load is, for the reasons: `backlog` (the default) or `calls in flight`. */
+  readonly measure?: string;
 }
 
 export const DEFAULT_AUTOSCALER_OPTIONS: AutoscalerOptions = {
-  targetBacklog: 32,
+  target: 32,
   upAfterMs: 2_000,
   coolDownMs: 60_000,
 };
 
-/** One reading of a node's consumer. */
-export interface BacklogSample {
+/** One reading of a workload's load. */
+export interface LoadSample {
   /** Milliseconds on the caller's clock. */
   readonly at: number;
-  /** Messages in the stream not yet delivered to the consumer (`num_pending`). */
-  readonly pending: number;
-  /** Delivered, not yet acknowledged (`num_ack_pending`): held by the replicas. */
-  readonly ackPending: number;
+  /** A node: `num_pending + num_ack_pending` of its consumers; the entrypoint: calls in flight. */
+  readonly load: number;
 }
 
 export interface ScaleDecision {
@@ -75,8 +80,8 @@ export class ReplicaAutoscaler {
     private readonly options: AutoscalerOptions = DEFAULT_AUTOSCALER_OPTIONS,
   ) {
     checkBounds(bounds);
-    if (!(options.targetBacklog > 0))
-      throw new RangeError(`targetBacklog: must be above 0, not ${options.targetBacklog}`);
+    if (!(options.target > 0))
+      throw new RangeError(`target: must be above 0, not ${options.target}`);
     this.current = this.clamp(current);
   }
 
@@ -101,9 +106,10 @@ export class ReplicaAutoscaler {
   }
 
   /** Feeds one reading; returns a decision when the count should change. */
-  sample(sample: BacklogSample): ScaleDecision | undefined {
-    const backlog = Math.max(0, sample.pending) + Math.max(0, sample.ackPending);
-    const wanted = this.clamp(Math.ceil(backlog / this.options.targetBacklog));
+  sample(sample: LoadSample): ScaleDecision | undefined {
+    const load = Math.max(0, sample.load);
+    const measure = this.options.measure ?? 'backlog';
+    const wanted = this.clamp(Math.ceil(load / this.options.target));
     this.window.push({ at: sample.at, wanted });
     const horizon = sample.at - Math.max(this.options.upAfterMs, this.options.coolDownMs);
     // Keeps one sample at or before the horizon: it tells the window covers the whole period.
@@ -119,7 +125,7 @@ export class ReplicaAutoscaler {
         return this.change(
           Math.min(floor, this.current * 2 + 1),
           sample.at,
-          `backlog ${backlog} for ${this.options.upAfterMs / 1000} s wants ${floor} (target ${this.options.targetBacklog} per replica)`,
+          `${measure} ${round(load)} for ${this.options.upAfterMs / 1000} s wants ${floor} (target ${this.options.target} per replica)`,
         );
       }
     }
@@ -130,7 +136,7 @@ export class ReplicaAutoscaler {
         return this.change(
           ceiling,
           sample.at,
-          `backlog at most ${ceiling * this.options.targetBacklog} for ${this.options.coolDownMs / 1000} s: ${ceiling} replica(s) carry it`,
+          `${measure} at most ${ceiling * this.options.target} for ${this.options.coolDownMs / 1000} s: ${ceiling} replica(s) carry it`,
         );
     }
     return undefined;
@@ -150,4 +156,9 @@ export class ReplicaAutoscaler {
   private clamp(n: number): number {
     return Math.min(this.bounds.max, Math.max(this.bounds.min, n));
   }
+}
+
+/** A load for the reasons: whole numbers as they are, averages to one decimal. */
+function round(load: number): string {
+  return Number.isInteger(load) ? String(load) : load.toFixed(1);
 }

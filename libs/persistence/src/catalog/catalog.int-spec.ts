@@ -130,6 +130,30 @@ describe('catalog repositories', () => {
     ]);
   });
 
+  it("keeps the entrypoint's autoscaling bounds beside the nodes', and forgets them on null", async () => {
+    await newVersion('demo', 'entry');
+    await versions.setNodeAutoscale(
+      'demo',
+      'entry',
+      { workflow: 'classify', node: 'etl' },
+      {
+        min: 1,
+        max: 2,
+      },
+    );
+    const set = await versions.setEntrypointAutoscale('demo', 'entry', { min: 1, max: 4 });
+    expect(set.scale).toMatchObject({
+      entrypointAutoscale: { min: 1, max: 4 },
+      autoscale: [{ workflow: 'classify', node: 'etl', min: 1, max: 2 }],
+    });
+    const cleared = await versions.setEntrypointAutoscale('demo', 'entry', null);
+    expect(cleared.scale?.entrypointAutoscale).toBeUndefined();
+    expect(cleared.scale?.autoscale).toHaveLength(1);
+    await expect(
+      versions.setEntrypointAutoscale('demo', 'nope', { min: 1, max: 2 }),
+    ).rejects.toThrow();
+  });
+
   it('keeps the counts autoscaling applied while awake, and forgets them with the next change of state', async () => {
     await newVersion('demo', 'counted');
     // Not awake: nothing is written.

@@ -351,6 +351,32 @@ export class VersionsRepository {
     });
   }
 
+  /** Sets the entrypoint's autoscaling bounds, or clears them (null: one replica). */
+  async setEntrypointAutoscale(
+    runtimeId: string,
+    name: string,
+    bounds: { min: number; max: number } | null,
+  ): Promise<VersionDoc> {
+    const id = keys.version(runtimeId, name);
+    return leased(this.model as never, `version:${id}`, async () => {
+      await this.get(runtimeId, name); // NotFound when there is no such version
+      await this.model
+        .updateOne(
+          { _id: id },
+          bounds
+            ? {
+                $set: {
+                  'scale.entrypointAutoscale': { min: bounds.min, max: bounds.max },
+                  updatedAt: this.clock.now(),
+                },
+              }
+            : { $unset: { 'scale.entrypointAutoscale': 1 }, $set: { updatedAt: this.clock.now() } },
+        )
+        .exec();
+      return this.get(runtimeId, name);
+    });
+  }
+
   /**
    * The replicas an awake version runs after autoscaling changed a node (its state stays), and
    * each bounded node's count (`nodeReplicas`, which config rolls plan with).

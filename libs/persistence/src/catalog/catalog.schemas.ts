@@ -136,8 +136,13 @@ export interface VersionScaleDoc {
    */
   autoscale?: NodeAutoscaleDoc[];
   /**
-   * The replicas node autoscaling last applied to its bounded nodes (`workload`:
-   * `<workflow>.<node>`; a list, as keys with dots are no field names on FerretDB) while the
+   * The entrypoint's replica bounds set by a MANAGER, scaled on the calls in flight through the
+   * gateways (docs/lifecycle.md, "Autoscaling"); absent: one replica.
+   */
+  entrypointAutoscale?: { min: number; max: number };
+  /**
+   * The replicas autoscaling last applied to its bounded workloads (`workload`:
+   * `<workflow>.<node>`, or `entrypoint`; a list, as keys with dots are no field names on FerretDB) while the
    * version is awake, so a config roll on any deployer keeps them; cleared with every change of
    * `state` (a start, a sleep, a wake start from the bounds' min).
    */
