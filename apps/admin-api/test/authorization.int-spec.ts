@@ -407,6 +407,16 @@ describe('authorization', () => {
         'mutation($r: ID!) { updateNodeAutoscale(input: {runtimeId: $r, versionName: "v1", workflowName: "w", nodeName: "n", min: 1, max: 3}) { name } }',
         (r) => ({ r }),
       ),
+    updateEntrypointAutoscale: async () => {
+      const mutation =
+        'mutation($r: ID!) { updateEntrypointAutoscale(input: {runtimeId: $r, versionName: "v1", min: 1, max: 3}) { name } }';
+      await sameAsMissing(mutation, (r) => ({ r }));
+      // A VIEWER of the runtime reads its versions but does not scale them.
+      expect(errorOf(await h.gql(mutation, { r: 'rt-c' }, { session: a.session }))).toEqual({
+        code: 'FORBIDDEN',
+        message: 'this needs the MANAGER role on runtime "rt-c"',
+      });
+    },
     updateVersionScale: () =>
       sameAsMissing(
         'mutation($r: ID!) { updateVersionScale(input: {runtimeId: $r, versionName: "v1", idleSeconds: 60}) { name } }',

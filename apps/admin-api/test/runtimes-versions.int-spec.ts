@@ -480,6 +480,93 @@ describe('runtimes and versions over GraphQL and the upload endpoint', () => {
     ]);
   });
 
+  it("sets the entrypoint's autoscaling bounds for a MANAGER, audited; refuses a VIEWER, an unknown version and wrong bounds by field", async () => {
+    const READ =
+      '{ version(runtimeId: "rt-one", name: "greeter-v1") { entrypointAutoscale { min max } } }';
+    const read = async () =>
+      (
+        await h.gql<{ version: { entrypointAutoscale: unknown } }>(
+          READ,
+          {},
+          { session: viewer.session },
+        )
+      ).data?.version.entrypointAutoscale;
+    expect(await read()).toBeNull();
+    const SET =
+      'mutation($input: UpdateEntrypointAutoscaleInput!) { updateEntrypointAutoscale(input: $input) { entrypointAutoscale { min max } workflows { nodes { autoscale { min max } } } } }';
+    const set = (bounds: Record<string, unknown>, session = admin) =>
+      h.gql<{
+        updateEntrypointAutoscale: {
+          entrypointAutoscale: unknown;
+          workflows: { nodes: { autoscale: unknown }[] }[];
+        };
+      }>(
+        SET,
+        {
+          input: { runtimeId: 'rt-one', versionName: 'greeter-v1', comment: 'launch', ...bounds },
+        },
+        { session },
+      );
+    const set13 = (await set({ min: 1, max: 3 })).data?.updateEntrypointAutoscale;
+    expect(set13?.entrypointAutoscale).toEqual({ min: 1, max: 3 });
+    // The nodes' bounds are their own.
+    expect(set13?.workflows[0].nodes.map((n) => n.autoscale)).toEqual([null, null, null]);
+    expect(await read()).toEqual({ min: 1, max: 3 });
+    expect((await set({ min: 1, max: 2 }, viewer.session)).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
+    expect((await set({ min: 3, max: 2 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [{ field: 'input.max', message: 'must be at least input.min (3), not 2' }],
+    });
+    expect((await set({ min: 0, max: 2 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [
+        { field: 'input.min', message: expect.stringMatching(/^must be 1 or more/) as string },
+      ],
+    });
+    expect((await set({ min: 1, max: 101 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [{ field: 'input.max', message: 'must be at most 100' }],
+    });
+    expect((await set({ min: 2 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      errors: [
+        {
+          field: 'input.max',
+          message: 'must be set with the other bound (both null: back to one replica)',
+        },
+      ],
+    });
+    expect((await set({ max: 2 })).errors?.[0]?.extensions).toMatchObject({
+      errors: [
+        { field: 'input.min', message: expect.stringMatching(/^must be set with/) as string },
+      ],
+    });
+    expect((await set({ versionName: 'nope', min: 1, max: 2 })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    expect(await read()).toEqual({ min: 1, max: 3 });
+    expect(
+      (await set({ min: null, max: null })).data?.updateEntrypointAutoscale.entrypointAutoscale,
+    ).toBeNull();
+    expect(await read()).toBeNull();
+    const audit = await h.gql<{
+      userActivityList: { items: { type: string; vars: { key: string; value: string }[] }[] };
+    }>(
+      '{ userActivityList(filters: {runtimeId: "rt-one"}) { items { type vars { key value } } } }',
+      {},
+      { session: admin },
+    );
+    const entries = audit.data!.userActivityList.items.filter(
+      (i) => i.type === 'UPDATE_ENTRYPOINT_AUTOSCALE',
+    );
+    expect(entries.map((e) => Object.fromEntries(e.vars.map((v) => [v.key, v.value])))).toEqual([
+      { versionName: 'greeter-v1', bounds: 'one', comment: 'launch' },
+      { versionName: 'greeter-v1', bounds: '1..3', comment: 'launch' },
+    ]);
+  });
+
   it('of two concurrent starts exactly one queues a job; the other gets INVALID_TRANSITION naming the status', async () => {
     const start = () =>
       h.gql<{ startVersion: { status: string } }>(

@@ -129,6 +129,10 @@ export const VERSION = graphql(`
         http
         grpc
       }
+      entrypointAutoscale {
+        min
+        max
+      }
       config {
         completed
         vars {
@@ -599,6 +603,17 @@ export const UPDATE_VERSION_SCALE = graphql(`
         state
         replicas
         idleSeconds
+      }
+    }
+  }
+`);
+export const UPDATE_ENTRYPOINT_AUTOSCALE = graphql(`
+  mutation UpdateEntrypointAutoscale($input: UpdateEntrypointAutoscaleInput!) {
+    updateEntrypointAutoscale(input: $input) {
+      id
+      entrypointAutoscale {
+        min
+        max
       }
     }
   }

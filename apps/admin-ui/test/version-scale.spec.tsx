@@ -1,3 +1,4 @@
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { cleanup, render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -6,6 +7,7 @@ import {
   IdleTimeForm,
   ScaleStatus,
   validateBounds,
+  type BoundsChange,
   type ScaledNode,
 } from '../src/components/version-scale.tsx';
 
@@ -69,8 +71,25 @@ describe(IdleTimeForm.name, () => {
 describe(AutoscaleTable.name, () => {
   afterEach(cleanup);
 
-  it('lists each node’s replicas and bounds; a VIEWER gets no button', () => {
-    render(<AutoscaleTable nodes={NODES} canEdit={false} onSave={vi.fn()} />);
+  it('lists the entrypoint’s and each node’s replicas and bounds; a VIEWER gets no button', () => {
+    render(
+      <AutoscaleTable
+        entrypointAutoscale={null}
+        nodes={NODES}
+        canEdit={false}
+        onSave={vi.fn()}
+        onSaveEntrypoint={vi.fn()}
+      />,
+    );
+    const rows = screen.getAllByRole('row').slice(1);
+    expect(rows.map((r) => r.getAttribute('data-testid'))).toEqual([
+      'autoscale-entrypoint',
+      'autoscale-greet.clean-name',
+      'autoscale-greet.say-hello',
+    ]);
+    expect(screen.getByTestId('autoscale-entrypoint').textContent).toBe(
+      'entrypoint (scaled on calls in flight)1off (one replica)',
+    );
     expect(screen.getByTestId('autoscale-greet.clean-name').textContent).toContain(
       'off (the KRT’s replicas)',
     );
@@ -80,7 +99,16 @@ describe(AutoscaleTable.name, () => {
 
   it('checks the bounds by field, then sends them for the node', async () => {
     const onSave = vi.fn(() => Promise.resolve());
-    render(<AutoscaleTable nodes={NODES} canEdit onSave={onSave} />);
+    const onSaveEntrypoint = vi.fn();
+    render(
+      <AutoscaleTable
+        entrypointAutoscale={null}
+        nodes={NODES}
+        canEdit
+        onSave={onSave}
+        onSaveEntrypoint={onSaveEntrypoint}
+      />,
+    );
     await userEvent.click(screen.getByRole('button', { name: 'Set bounds of greet.clean-name' }));
     await userEvent.type(screen.getByLabelText(/^Fewest/), '3');
     await userEvent.type(screen.getByLabelText(/^Most/), '2');
@@ -98,6 +126,53 @@ describe(AutoscaleTable.name, () => {
       max: 5,
       comment: 'backlog',
     });
+    expect(onSaveEntrypoint).not.toHaveBeenCalled();
+  });
+
+  it('sets the entrypoint’s bounds, shows a refusal by field, and clears them with empty fields', async () => {
+    const refusal = new CombinedGraphQLErrors({
+      data: null,
+      errors: [
+        {
+          message: 'invalid input: input.max: must be at most 100',
+          extensions: {
+            code: 'BAD_USER_INPUT',
+            errors: [{ field: 'input.max', message: 'must be at most 100' }],
+          },
+        },
+      ],
+    });
+    const onSave = vi.fn();
+    const onSaveEntrypoint = vi
+      .fn<(change: BoundsChange) => Promise<unknown>>()
+      .mockRejectedValueOnce(refusal)
+      .mockResolvedValue({});
+    render(
+      <AutoscaleTable
+        entrypointAutoscale={{ min: 2, max: 2 }}
+        nodes={NODES}
+        canEdit
+        onSave={onSave}
+        onSaveEntrypoint={onSaveEntrypoint}
+      />,
+    );
+    expect(screen.getByTestId('autoscale-entrypoint').textContent).toContain('fixed at 2');
+    await userEvent.click(screen.getByRole('button', { name: 'Set bounds of entrypoint' }));
+    expect(
+      screen.getByRole('form', { name: 'Autoscale bounds of entrypoint' }).textContent,
+    ).toContain('Empty both: back to one replica.');
+    expect(screen.getByLabelText<HTMLInputElement>(/^Fewest/).value).toBe('2');
+    await userEvent.clear(screen.getByLabelText(/^Most/));
+    await userEvent.type(screen.getByLabelText(/^Most/), '500');
+    await userEvent.type(screen.getByLabelText(/^Comment/), 'launch');
+    await userEvent.click(screen.getByRole('button', { name: 'Save bounds' }));
+    expect(onSaveEntrypoint).toHaveBeenLastCalledWith({ min: 2, max: 500, comment: 'launch' });
+    await screen.findByText('Most must be at most 100');
+    await userEvent.clear(screen.getByLabelText(/^Fewest/));
+    await userEvent.clear(screen.getByLabelText(/^Most/));
+    await userEvent.click(screen.getByRole('button', { name: 'Save bounds' }));
+    expect(onSaveEntrypoint).toHaveBeenLastCalledWith({ min: null, max: null, comment: 'launch' });
+    expect(onSave).not.toHaveBeenCalled();
   });
 
   it('empty bounds go back to the KRT’s replicas', () => {

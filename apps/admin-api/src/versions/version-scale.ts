@@ -34,3 +34,11 @@ export function autoscaleOf(
   const entry = doc.scale?.autoscale?.find((a) => a.workflow === workflow && a.node === node);
   return entry ? { min: entry.min, max: entry.max } : null;
 }
+
+/** The entrypoint's autoscaling bounds on the version's document, null when it has none. */
+export function entrypointAutoscaleOf(
+  doc: Pick<VersionDoc, 'scale'>,
+): { min: number; max: number } | null {
+  const bounds = doc.scale?.entrypointAutoscale;
+  return bounds ? { min: bounds.min, max: bounds.max } : null;
+}

@@ -72,7 +72,10 @@ export class UpdateVersionScaleInput {
   @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
 }
 
-/** The most replicas autoscaling may give one node (the runtime's quota caps the total too). */
+/**
+ * The most replicas autoscaling may give one node, or the entrypoint (the runtime's quota caps the
+ * total too).
+ */
 export const MAX_NODE_REPLICAS = 100;
 
 @InputType()
@@ -91,6 +94,32 @@ export class UpdateNodeAutoscaleInput {
     nullable: true,
     description:
       "The fewest replicas, also the node's starting count; null with max null: back to the KRT's replicas, no autoscaling.",
+  })
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of replicas' })
+  @Min(1, { message: 'must be 1 or more (a version sleeps as a whole: updateVersionScale)' })
+  @Max(MAX_NODE_REPLICAS, { message: `must be at most ${MAX_NODE_REPLICAS}` })
+  min?: number | null;
+  @Field(() => Int, {
+    nullable: true,
+    description: 'The most replicas (at least min; equal to min: a fixed count, no autoscaling).',
+  })
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of replicas' })
+  @Min(1, { message: 'must be 1 or more' })
+  @Max(MAX_NODE_REPLICAS, { message: `must be at most ${MAX_NODE_REPLICAS}` })
+  max?: number | null;
+  @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
+}
+
+@InputType()
+export class UpdateEntrypointAutoscaleInput {
+  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
+  @Field() @IsString() @MaxLength(63) versionName!: string;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "The fewest replicas, also the entrypoint's starting count; null with max null: back to one replica, no autoscaling.",
   })
   @IsOptional()
   @IsInt({ message: 'must be a whole number of replicas' })

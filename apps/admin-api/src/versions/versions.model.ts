@@ -64,7 +64,8 @@ export class NodeSubscription {
 }
 
 @ObjectType({
-  description: 'A node\'s replica bounds, set by a MANAGER (docs/lifecycle.md, "Autoscaling").',
+  description:
+    'The replica bounds of a node or of the entrypoint, set by a MANAGER (docs/lifecycle.md, "Autoscaling").',
 })
 export class NodeAutoscale {
   @Field(() => Int, { description: 'The fewest replicas, and the starting count.' }) min!: number;
@@ -145,6 +146,12 @@ export class Version {
     description: 'Whether it is awake (scale to zero), and its idle time.',
   })
   scale!: VersionScale;
+  @Field(() => NodeAutoscale, {
+    nullable: true,
+    description:
+      'Bounds the deployer scales the entrypoint within on its calls in flight (updateEntrypointAutoscale); null: one replica.',
+  })
+  entrypointAutoscale?: NodeAutoscale | null;
 }
 
 @ObjectType({ description: 'A lifecycle event of a version (watchVersion).' })

@@ -20,11 +20,12 @@ import { NodeStatusService } from './node-status.service.js';
 import {
   UnsetConfigurationInput,
   UpdateConfigurationInput,
+  UpdateEntrypointAutoscaleInput,
   UpdateNodeAutoscaleInput,
   UpdateVersionScaleInput,
   VersionActionInput,
 } from './versions.inputs.js';
-import { autoscaleOf, versionScaleOf } from './version-scale.js';
+import { autoscaleOf, entrypointAutoscaleOf, versionScaleOf } from './version-scale.js';
 import { NodeStatusEvent, Version, VersionEvent } from './versions.model.js';
 import { VersionEventsService } from './version-events.service.js';
 import { VersionsService } from './versions.service.js';
@@ -75,6 +76,7 @@ export class VersionsResolver {
       docs: doc.krt.docs,
       entrypointAddress: running ? entrypointAddress(this.env, doc.runtimeId, doc.name) : null,
       scale: versionScaleOf(doc),
+      entrypointAutoscale: entrypointAutoscaleOf(doc),
     };
   }
 
@@ -235,6 +237,19 @@ export class VersionsResolver {
     @EffectiveRole() role: RuntimeRole,
   ): Promise<Version> {
     return this.toVersion(await this.versionsService.updateNodeAutoscale(me, input), role);
+  }
+
+  @Mutation(() => Version, {
+    description:
+      'The entrypoint\'s replica bounds (docs/lifecycle.md, "Autoscaling"): the deployer scales it between min and max on its calls in flight, starting at min; the runtime\'s quota caps the total. min and max null: back to one replica.',
+  })
+  @RequireRuntimeRole(RuntimeRole.MANAGER, 'input.runtimeId')
+  async updateEntrypointAutoscale(
+    @Args('input') input: UpdateEntrypointAutoscaleInput,
+    @CurrentUser() me: Principal,
+    @EffectiveRole() role: RuntimeRole,
+  ): Promise<Version> {
+    return this.toVersion(await this.versionsService.updateEntrypointAutoscale(me, input), role);
   }
 
   @Mutation(() => Version, {

@@ -41,6 +41,31 @@ const ACTIVITY_OF: Record<VersionAction, UserActivityType> = {
  */
 const MAX_VARIABLE_BYTES = 100 * 1024;
 
+/**
+ * Replica bounds as a MANAGER sent them: both set (1 ≤ min ≤ max, the input's own limits checked
+ * before) or both null (back to `cleared`, no autoscaling).
+ * @throws BadUserInputError naming `input.min` or `input.max`
+ */
+function autoscaleBounds(
+  input: { min?: number | null; max?: number | null },
+  cleared: string,
+): { min: number; max: number } | null {
+  const min = input.min ?? null;
+  const max = input.max ?? null;
+  if ((min === null) !== (max === null))
+    throw new BadUserInputError([
+      {
+        field: min === null ? 'input.min' : 'input.max',
+        message: `must be set with the other bound (both null: back to ${cleared})`,
+      },
+    ]);
+  if (min !== null && max !== null && max < min)
+    throw new BadUserInputError([
+      { field: 'input.max', message: `must be at least input.min (${min}), not ${max}` },
+    ]);
+  return min !== null && max !== null ? { min, max } : null;
+}
+
 @Injectable()
 export class VersionsService {
   private readonly logger = new Logger(VersionsService.name);
@@ -291,20 +316,7 @@ export class VersionsService {
           message: `"${nodeName}" is not a node of workflow "${workflowName}" (known: ${workflow.nodes.map((n) => n.name).join(', ')})`,
         },
       ]);
-    const min = input.min ?? null;
-    const max = input.max ?? null;
-    if ((min === null) !== (max === null))
-      throw new BadUserInputError([
-        {
-          field: min === null ? 'input.min' : 'input.max',
-          message: "must be set with the other bound (both null: back to the KRT's replicas)",
-        },
-      ]);
-    if (min !== null && max !== null && max < min)
-      throw new BadUserInputError([
-        { field: 'input.max', message: `must be at least input.min (${min}), not ${max}` },
-      ]);
-    const bounds = min !== null && max !== null ? { min, max } : null;
+    const bounds = autoscaleBounds(input, "the KRT's replicas");
     const updated = await this.versions.setNodeAutoscale(
       runtimeId,
       versionName,
@@ -319,6 +331,37 @@ export class VersionsService {
         versionName,
         node: `${workflowName}.${nodeName}`,
         bounds: bounds ? `${bounds.min}..${bounds.max}` : 'krt',
+        comment: input.comment,
+      },
+    });
+    return updated;
+  }
+
+  /**
+   * Sets the entrypoint's autoscaling bounds on the calls in flight (docs/lifecycle.md,
+   * "Autoscaling"), or clears them (min and max null: one replica). As for a node's, a running
+   * version's deployer reads them at its next sample: no job.
+   */
+  async updateEntrypointAutoscale(
+    me: Principal,
+    input: {
+      runtimeId: string;
+      versionName: string;
+      min?: number | null;
+      max?: number | null;
+      comment: string;
+    },
+  ): Promise<VersionDoc> {
+    const { runtimeId, versionName } = input;
+    const bounds = autoscaleBounds(input, 'one replica');
+    const updated = await this.versions.setEntrypointAutoscale(runtimeId, versionName, bounds);
+    await this.audit.record({
+      type: UserActivityType.UPDATE_ENTRYPOINT_AUTOSCALE,
+      user: me,
+      runtimeId,
+      vars: {
+        versionName,
+        bounds: bounds ? `${bounds.min}..${bounds.max}` : 'one',
         comment: input.comment,
       },
     });

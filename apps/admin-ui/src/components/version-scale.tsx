@@ -133,15 +133,22 @@ export interface ScaledNode {
   autoscale?: { min: number; max: number } | null;
 }
 
-export interface AutoscaleChange {
-  workflowName: string;
-  nodeName: string;
+/** Bounds as sent, with the comment for the audit log; both null: no autoscaling. */
+export interface BoundsChange {
   min: number | null;
   max: number | null;
   comment: string;
 }
 
-/** Checks a node's bounds as typed: both empty (the KRT's replicas) or 1 ≤ min ≤ max. */
+export interface AutoscaleChange extends BoundsChange {
+  workflowName: string;
+  nodeName: string;
+}
+
+/**
+ * Checks bounds as typed: both empty (no autoscaling: one replica for the entrypoint, the KRT's
+ * for a node) or 1 ≤ min ≤ max.
+ */
 export function validateBounds(
   min: string,
   max: string,
@@ -156,91 +163,125 @@ export function validateBounds(
   return Object.keys(errors).length ? { errors } : { min: Number(min), max: Number(max) };
 }
 
+/** The entrypoint's row; no node has this id (theirs are `<workflow>.<node>`). */
+const ENTRYPOINT = 'entrypoint';
+
+/** A row of the table: the entrypoint or a node, with what clearing its bounds goes back to. */
+interface Row {
+  id: string;
+  note?: string;
+  replicas: number;
+  autoscale?: { min: number; max: number } | null;
+  offText: string;
+  clearedTo: string;
+  save: (change: BoundsChange) => Promise<unknown>;
+}
+
 /**
- * Each node's replicas: the KRT's count, or the bounds the deployer autoscales within on its
- * backlog. MANAGERs set the bounds (empty both: back to the KRT's count).
+ * The entrypoint's replicas (one, or bounds it autoscales within on calls in flight) and each
+ * node's (the KRT's count, or bounds it autoscales within on its backlog). MANAGERs set the
+ * bounds (empty both: back to one replica, or the KRT's count).
  */
 export function AutoscaleTable({
+  entrypointAutoscale,
   nodes,
   canEdit,
   onSave,
+  onSaveEntrypoint,
 }: {
+  entrypointAutoscale: { min: number; max: number } | null | undefined;
   nodes: readonly ScaledNode[];
   canEdit: boolean;
   onSave: (change: AutoscaleChange) => Promise<unknown>;
+  onSaveEntrypoint: (change: BoundsChange) => Promise<unknown>;
 }) {
   const [editing, setEditing] = useState<string | null>(null);
   const [min, setMin] = useState('');
   const [max, setMax] = useState('');
   const [comment, setComment] = useState('');
   const [errors, setErrors] = useState<{ min?: string; max?: string; general?: string }>({});
-  const node = nodes.find((n) => `${n.workflow}.${n.name}` === editing);
+  const rows: Row[] = [
+    {
+      id: ENTRYPOINT,
+      note: 'scaled on calls in flight',
+      replicas: 1,
+      autoscale: entrypointAutoscale,
+      offText: 'off (one replica)',
+      clearedTo: 'one replica',
+      save: onSaveEntrypoint,
+    },
+    ...nodes.map((n) => ({
+      id: `${n.workflow}.${n.name}`,
+      replicas: n.replicas,
+      autoscale: n.autoscale,
+      offText: 'off (the KRT’s replicas)',
+      clearedTo: `the KRT’s ${n.replicas}`,
+      save: (change: BoundsChange) =>
+        onSave({ workflowName: n.workflow, nodeName: n.name, ...change }),
+    })),
+  ];
+  const row = rows.find((r) => r.id === editing);
   return (
     <section aria-labelledby="autoscale-title">
-      <h2 id="autoscale-title">Node replicas</h2>
+      <h2 id="autoscale-title">Replicas</h2>
       <table>
-        <caption className="sr-only">Each node’s replicas and autoscale bounds</caption>
+        <caption className="sr-only">
+          The entrypoint’s and each node’s replicas and autoscale bounds
+        </caption>
         <thead>
           <tr>
-            <th scope="col">Node</th>
-            <th scope="col">KRT replicas</th>
+            <th scope="col">Workload</th>
+            <th scope="col">Replicas without bounds</th>
             <th scope="col">Autoscale</th>
             {canEdit && <th scope="col">Actions</th>}
           </tr>
         </thead>
         <tbody>
-          {nodes.map((n) => {
-            const id = `${n.workflow}.${n.name}`;
-            return (
-              <tr key={id} data-testid={`autoscale-${id}`}>
-                <th scope="row" data-label="Node">
-                  {id}
-                </th>
-                <td data-label="KRT replicas">{n.replicas}</td>
-                <td data-label="Autoscale">
-                  {n.autoscale
-                    ? n.autoscale.min === n.autoscale.max
-                      ? `fixed at ${n.autoscale.min}`
-                      : `${n.autoscale.min} to ${n.autoscale.max}`
-                    : 'off (the KRT’s replicas)'}
+          {rows.map((r) => (
+            <tr key={r.id} data-testid={`autoscale-${r.id}`}>
+              <th scope="row" data-label="Workload">
+                {r.id}
+                {r.note && <span className="muted"> ({r.note})</span>}
+              </th>
+              <td data-label="Replicas without bounds">{r.replicas}</td>
+              <td data-label="Autoscale">
+                {r.autoscale
+                  ? r.autoscale.min === r.autoscale.max
+                    ? `fixed at ${r.autoscale.min}`
+                    : `${r.autoscale.min} to ${r.autoscale.max}`
+                  : r.offText}
+              </td>
+              {canEdit && (
+                <td data-label="">
+                  <button
+                    type="button"
+                    aria-pressed={editing === r.id}
+                    onClick={() => {
+                      setEditing(r.id);
+                      setMin(r.autoscale ? String(r.autoscale.min) : '');
+                      setMax(r.autoscale ? String(r.autoscale.max) : '');
+                      setErrors({});
+                    }}
+                  >
+                    Set bounds<span className="sr-only"> of {r.id}</span>
+                  </button>
                 </td>
-                {canEdit && (
-                  <td data-label="">
-                    <button
-                      type="button"
-                      aria-pressed={editing === id}
-                      onClick={() => {
-                        setEditing(id);
-                        setMin(n.autoscale ? String(n.autoscale.min) : '');
-                        setMax(n.autoscale ? String(n.autoscale.max) : '');
-                        setErrors({});
-                      }}
-                    >
-                      Set bounds<span className="sr-only"> of {id}</span>
-                    </button>
-                  </td>
-                )}
-              </tr>
-            );
-          })}
+              )}
+            </tr>
+          ))}
         </tbody>
       </table>
-      {canEdit && node && (
+      {canEdit && row && (
         <form
           className="panel"
-          aria-label={`Autoscale bounds of ${editing}`}
+          aria-label={`Autoscale bounds of ${row.id}`}
           noValidate
           onSubmit={(event) => {
             event.preventDefault();
             const bounds = validateBounds(min, max);
             if ('errors' in bounds) return setErrors(bounds.errors);
             setErrors({});
-            onSave({
-              workflowName: node.workflow,
-              nodeName: node.name,
-              ...bounds,
-              comment: comment.trim(),
-            }).then(
+            row.save({ ...bounds, comment: comment.trim() }).then(
               () => {
                 setEditing(null);
                 setComment('');
@@ -257,8 +298,8 @@ export function AutoscaleTable({
           }}
         >
           <p className="muted">
-            Empty both: back to the KRT’s {node.replicas}. Equal: a fixed count. The runtime’s quota
-            caps the total.
+            Empty both: back to {row.clearedTo}. Equal: a fixed count. The runtime’s quota caps the
+            total.
           </p>
           <label htmlFor="autoscale-min">Fewest replicas (and the starting count)</label>
           <input

@@ -19,6 +19,7 @@ import {
   STOP_VERSION,
   UNPUBLISH_VERSION,
   UPDATE_CONFIG,
+  UPDATE_ENTRYPOINT_AUTOSCALE,
   UPDATE_NODE_AUTOSCALE,
   UPDATE_VERSION_SCALE,
   VERSION,
@@ -93,6 +94,7 @@ export function VersionPage({
   const [updateConfig] = useMutation(UPDATE_CONFIG);
   const [updateScale] = useMutation(UPDATE_VERSION_SCALE);
   const [updateAutoscale] = useMutation(UPDATE_NODE_AUTOSCALE);
+  const [updateEntrypointAutoscale] = useMutation(UPDATE_ENTRYPOINT_AUTOSCALE);
 
   // Only before the first answer: a refetch keeps the page (and the editor's state) in place.
   if ((loading && !data) || (runtime.loading && !runtime.data))
@@ -180,12 +182,18 @@ export function VersionPage({
             }
           />
           <AutoscaleTable
+            entrypointAutoscale={version.entrypointAutoscale}
             nodes={version.workflows.flatMap((w) =>
               w.nodes.map((n) => ({ workflow: w.name, ...n })),
             )}
             canEdit={canManage}
             onSave={(change) =>
               updateAutoscale({ variables: { input: { runtimeId, versionName, ...change } } })
+            }
+            onSaveEntrypoint={(change) =>
+              updateEntrypointAutoscale({
+                variables: { input: { runtimeId, versionName, ...change } },
+              })
             }
           />
         </>
