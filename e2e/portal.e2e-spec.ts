@@ -474,7 +474,7 @@ describe('the admin portal in a browser', () => {
     await check(page, 'metrics');
   });
 
-  it('shows the version’s scale live; a MANAGER sets its idle time and a node’s bounds', async () => {
+  it('shows the version’s scale live; a MANAGER sets its idle time, a node’s bounds and the entrypoint’s', async () => {
     await page.goto(`${api}/runtimes/${rt}/versions/${version}/scale`);
     await expect
       .poll(() => page.getByTestId('scale-state').textContent(), { timeout: 30_000 })
@@ -492,15 +492,23 @@ describe('the admin portal in a browser', () => {
     await page.getByLabel(/^Most/).fill('2');
     await page.getByRole('button', { name: 'Save bounds' }).click();
     await page.getByTestId('autoscale-greet.clean-name').getByText('1 to 2').waitFor();
+    // The entrypoint's row: bounds on its calls in flight.
+    await page.getByRole('button', { name: 'Set bounds of entrypoint' }).click();
+    await page.getByLabel(/^Fewest/).fill('1');
+    await page.getByLabel(/^Most/).fill('3');
+    await page.getByRole('button', { name: 'Save bounds' }).click();
+    await page.getByTestId('autoscale-entrypoint').getByText('1 to 3').waitFor();
     const saved = await gql<{
       version: {
         scale: { idleSeconds: number | null };
+        entrypointAutoscale: { min: number; max: number } | null;
         workflows: { nodes: { name: string; autoscale: { min: number; max: number } | null }[] }[];
       };
     }>(
-      `{ version(runtimeId: "${rt}", name: "${version}") { scale { idleSeconds } workflows { nodes { name autoscale { min max } } } } }`,
+      `{ version(runtimeId: "${rt}", name: "${version}") { scale { idleSeconds } entrypointAutoscale { min max } workflows { nodes { name autoscale { min max } } } } }`,
     );
     expect(saved.version.scale.idleSeconds).toBe(0);
+    expect(saved.version.entrypointAutoscale).toEqual({ min: 1, max: 3 });
     expect(
       saved.version.workflows[0]?.nodes.find((n) => n.name === 'clean-name')?.autoscale,
     ).toEqual({ min: 1, max: 2 });

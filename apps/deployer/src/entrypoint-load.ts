@@ -4,10 +4,10 @@ import type { VersionActivity } from '@libs/messaging';
 
 /**
  * How long a gateway's last figure for a version counts: a gateway reports a version with calls
- * in flight every ACTIVITY_REPORT_GAP_MS (2 s), up to twice that apart when its flush and a
+ * in flight every ACTIVITY_REPORT_GAP_MS (1 s), up to twice that apart when its flush and a
  * call's first report interleave; a gateway silent longer has no calls of it (or is gone).
  */
-export const IN_FLIGHT_TTL_MS = 5_000;
+export const IN_FLIGHT_TTL_MS = 3_000;
 
 /** More versions tracked than this: stale figures are swept at the next report. */
 const SWEEP_ABOVE = 10_000;

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { VersionActivity } from '@libs/messaging';
 
 /** A version's calls are reported at most this often (per version and gateway). */
-export const ACTIVITY_REPORT_GAP_MS = 2_000;
+export const ACTIVITY_REPORT_GAP_MS = 1_000;
 
 interface Seen {
   /** When it was last reported (never: -Infinity). */
