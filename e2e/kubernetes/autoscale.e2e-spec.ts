@@ -31,6 +31,8 @@ type ScaledObject = { metadata: { name: string; labels?: Record<string, string> 
  *    deployer renders a ScaledObject for the node instead, as the CRD's schema keeps it; a config
  *    roll keeps the replicas KEDA's HPA set; new bounds reach it; sleep removes it before the
  *    Deployments go to 0, a wake brings it back, a stop removes it.
+ * 3. With KEDA scaling the nodes, the deployer still scales the entrypoint's Deployment on the
+ *    calls in flight the gateways report (published here as two gateways would).
  */
 describe('node autoscaling with the kubernetes driver', () => {
   const env = testEnv({ CONFIG_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
@@ -76,6 +78,7 @@ describe('node autoscaling with the kubernetes driver', () => {
       name: 'kube-autoscale-e2e',
       deployerEnv: {
         AUTOSCALE_TARGET_BACKLOG: '8',
+        AUTOSCALE_TARGET_IN_FLIGHT: '8',
         AUTOSCALE_UP_AFTER_SECONDS: '1',
         AUTOSCALE_COOLDOWN_SECONDS: '3',
         KUBE_KEDA_NATS_MONITORING_ENDPOINT: 'kre-nats.kre-system.svc:8222',
@@ -263,6 +266,47 @@ describe('node autoscaling with the kubernetes driver', () => {
       )
       .toEqual([[2, 4]]);
   }, 120_000);
+
+  it("scales the entrypoint's Deployment on the gateways' calls in flight, where KEDA scales the nodes", async () => {
+    const entrypointReplicas = async () =>
+      (
+        await apps.listNamespacedDeployment({
+          namespace,
+          labelSelector: `kre.io/version=${ver},app.kubernetes.io/component=entrypoint`,
+        })
+      ).items[0]?.spec?.replicas;
+    expect(await entrypointReplicas()).toBe(1);
+    const nodesBefore = await nodeReplicas();
+    await plane.versions.setEntrypointAutoscale(rt, ver, { min: 1, max: 3 });
+    // Two gateways, each reporting every 300 ms: 10 + 9 calls in flight, 8 per replica wanted.
+    const report = (gateway: string, inFlight: number) =>
+      stack.nc.publish(
+        names.versionActivitySubject(),
+        JSON.stringify({ runtimeId: rt, versionName: ver, gateway, inFlight }),
+      );
+    let reporting = setInterval(() => {
+      report('gw-a', 10);
+      report('gw-b', 9);
+    }, 300);
+    try {
+      await expect.poll(entrypointReplicas, { timeout: 30_000, interval: 200 }).toBe(3);
+    } finally {
+      clearInterval(reporting);
+    }
+    // KEDA's node keeps what it had; the deployer did not touch it.
+    expect(await nodeReplicas()).toBe(nodesBefore);
+    // One gateway reports 5 in flight: after the cool-down, one replica carries it.
+    reporting = setInterval(() => report('gw-a', 5), 300);
+    try {
+      await expect.poll(entrypointReplicas, { timeout: 30_000, interval: 200 }).toBe(1);
+    } finally {
+      clearInterval(reporting);
+    }
+    // What it applied is on the version (a config roll on any deployer plans with it).
+    await expect
+      .poll(async () => (await plane.versions.find(rt, ver))?.scale?.nodeReplicas)
+      .toContainEqual({ workload: 'entrypoint', replicas: 1 });
+  }, 90_000);
 
   it('removes the ScaledObject when the version sleeps, renders it again on wake, removes it on stop', async () => {
     await plane.versions.setIdleSeconds(rt, ver, 2);
