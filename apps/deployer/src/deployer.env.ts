@@ -152,6 +152,12 @@ export const deployerEnvSchema = z
      * with bounds (updateEntrypointAutoscale) carries: Knative's target concurrency...
      */
     AUTOSCALE_TARGET_IN_FLIGHT: z.coerce.number().min(0.1).max(1_000_000).default(100),
+    /**
+     * ...the seconds within which a node's waiting messages are meant to be handled at the pace
+     * its replicas keep (their handler time, measured from the consumer's acknowledgements): a
+     * slow node scales out on a backlog under the target (0: the target backlog alone)...
+     */
+    AUTOSCALE_DRAIN_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
     /** ...how long that load must want more replicas before a scale-up... */
     AUTOSCALE_UP_AFTER_SECONDS: z.coerce.number().min(0).max(3_600).default(2),
     /** ...and how long every sample must want fewer before a scale-down (no flapping). */

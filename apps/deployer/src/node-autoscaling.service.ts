@@ -34,6 +34,7 @@ import {
 import { Counter, Registry } from 'prom-client';
 import { DEPLOYER_ENV, type DeployerEnv } from './deployer.env.js';
 import {
+  type ConsumerCounts,
   NodeAutoscaling,
   type NodeInputRef,
   type NodeScaleChange,
@@ -106,10 +107,12 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
       target: env.AUTOSCALE_TARGET_BACKLOG,
       upAfterMs: env.AUTOSCALE_UP_AFTER_SECONDS * 1_000,
       coolDownMs: env.AUTOSCALE_COOLDOWN_SECONDS * 1_000,
+      drainSeconds: env.AUTOSCALE_DRAIN_SECONDS,
     };
     this.entrypointPolicy = {
-      ...this.policy,
       target: env.AUTOSCALE_TARGET_IN_FLIGHT,
+      upAfterMs: this.policy.upAfterMs,
+      coolDownMs: this.policy.coolDownMs,
       measure: 'calls in flight',
     };
     this.handover = new KedaHandover(versions, planner, scale, versionLog, this.policy);
@@ -214,7 +217,7 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
       });
   }
 
-  private backlog(input: NodeInputRef): Promise<{ pending: number; ackPending: number }> {
+  private backlog(input: NodeInputRef): Promise<ConsumerCounts> {
     return this.nats.consumerBacklog(input.stream, input.consumer);
   }
 

@@ -23,7 +23,7 @@ function fakeDeployer(version: Partial<ScaledVersion> = {}) {
   const state = {
     version: { ...ref, awake: true, nodes: [model], ...version },
     running: true,
-    backlog: new Map<string, { pending: number; ackPending: number }>(),
+    backlog: new Map<string, { pending: number; ackPending: number; acked?: number }>(),
     /** The version's calls in flight through the gateways. */
     inFlight: 0,
     replicas: { entrypoint: 1, 'classify.model': 1 } as Record<string, number>,
@@ -36,7 +36,10 @@ function fakeDeployer(version: Partial<ScaledVersion> = {}) {
   const ports: NodeAutoscalingPorts = {
     running: () => Promise.resolve(state.running ? [state.version] : []),
     backlog: (input) =>
-      Promise.resolve(state.backlog.get(input.consumer) ?? { pending: 0, ackPending: 0 }),
+      Promise.resolve({
+        acked: 0,
+        ...(state.backlog.get(input.consumer) ?? { pending: 0, ackPending: 0 }),
+      }),
     inFlight: () => state.inFlight,
     replicasOf: () => Promise.resolve({ ...state.replicas }),
     apply: async (_ref, counts, changes) => {
@@ -224,5 +227,56 @@ describe(NodeAutoscaling.name, () => {
     await run(sut, 3_000, 8_000);
     expect(state.applies.map((a) => a.counts.entrypoint)).toEqual([3, 1]);
     expect(sut.countsOf(ref)).toEqual({ entrypoint: 1, 'classify.model': 1 });
+  });
+
+  it('scales a slow node on its pace: what waits is to be handled within drainSeconds at the rate its replicas ack', async () => {
+    const { state, ports } = fakeDeployer({ nodes: [{ ...model, bounds: { min: 1, max: 5 } }] });
+    // A target backlog this high never asks for more: the pace alone does.
+    const sut = new NodeAutoscaling(
+      ports,
+      { ...options, target: 1_000, drainSeconds: 10 },
+      entrypointOptions,
+    );
+    // One replica acks 2 messages a second (a 0.5 s handler, one at a time); 100 wait.
+    let acked = 0;
+    for (let at = 0; at <= 3_000; at += 1_000) {
+      state.backlog.set('model-from-etl', { pending: 100, ackPending: 1, acked });
+      acked += 2;
+      await sut.tick(at);
+      await sut.settled();
+    }
+    expect(state.applies).toEqual([
+      {
+        counts: { 'classify.model': 3 },
+        changes: [
+          {
+            workloadId: 'classify.model',
+            from: 1,
+            to: 3,
+            // ceil(100 / (2 × 10)) = 5 wanted; at most doubling plus one per step.
+            reason:
+              'backlog 101 for 2 s wants 5 (100 waiting at 2/s per replica, to be handled within 10 s)',
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('measures the pace from a consumer made again from its new count', async () => {
+    const { state, ports } = fakeDeployer();
+    const sut = new NodeAutoscaling(
+      ports,
+      { ...options, target: 1_000, drainSeconds: 1 },
+      entrypointOptions,
+    );
+    // The consumer was made again at 1 s (its count went back); then 20 acks a second.
+    const acks = [500, 10, 30, 50, 70];
+    for (const [i, acked] of acks.entries()) {
+      state.backlog.set('model-from-etl', { pending: 50, ackPending: 0, acked });
+      await sut.tick(i * 1_000);
+      await sut.settled();
+    }
+    // 50 waiting at 20/s, within 1 s: 3 replicas (from the samples at 2, 3 and 4 s).
+    expect(state.applies.map((a) => a.counts)).toEqual([{ 'classify.model': 3 }]);
   });
 });

@@ -1,6 +1,7 @@
 import {
   type AutoscalerOptions,
   ENTRYPOINT_WORKLOAD,
+  type LoadSample,
   ReplicaAutoscaler,
   type ScaleBounds,
   type ScaleDecision,
@@ -49,7 +50,7 @@ export interface NodeAutoscalingPorts {
   /** The running versions that have at least one bounded node. */
   running: () => Promise<ScaledVersion[]>;
   /** A consumer's counts (JetStream `consumerInfo`). */
-  backlog: (input: NodeInputRef) => Promise<{ pending: number; ackPending: number }>;
+  backlog: (input: NodeInputRef) => Promise<ConsumerCounts>;
   /** The version's calls in flight through every gateway, on average lately (their reports). */
   inFlight: (ref: VersionKey, nowMs: number) => number;
   /** How many replicas each workload of the version runs now (the driver's status). */
@@ -65,13 +66,33 @@ export interface NodeAutoscalingPorts {
   ) => Promise<Record<string, number>>;
 }
 
+/** A node consumer's counts (JetStream `consumerInfo`). */
+export interface ConsumerCounts {
+  /** Not yet delivered (`num_pending`). */
+  readonly pending: number;
+  /** Delivered, not yet acknowledged (`num_ack_pending`): held by the replicas. */
+  readonly ackPending: number;
+  /** Deliveries acknowledged so far (`ack_floor.consumer_seq`): the replicas' pace, over time. */
+  readonly acked: number;
+}
+
+/** How far back a node's pace (acknowledgements a second) is measured. */
+export const PACE_WINDOW_MS = 5_000;
+
 export interface VersionKey {
   readonly runtimeId: string;
   readonly versionName: string;
 }
 
+interface TrackedNode {
+  readonly autoscaler: ReplicaAutoscaler;
+  bounds: ScaleBounds;
+  /** Its consumers' acknowledged count, sampled (within PACE_WINDOW_MS). */
+  readonly acks: { at: number; acked: number }[];
+}
+
 interface VersionState {
-  readonly nodes: Map<string, { autoscaler: ReplicaAutoscaler; bounds: ScaleBounds }>;
+  readonly nodes: Map<string, TrackedNode>;
   applying: boolean;
 }
 
@@ -170,7 +191,7 @@ export class NodeAutoscaling {
           node.bounds,
           node.workloadId === ENTRYPOINT_WORKLOAD ? this.entrypointOptions : this.options,
         );
-        state.nodes.set(node.workloadId, { autoscaler, bounds: node.bounds });
+        state.nodes.set(node.workloadId, { autoscaler, bounds: node.bounds, acks: [] });
         if (autoscaler.replicas !== running)
           changes.push({
             workloadId: node.workloadId,
@@ -196,10 +217,7 @@ export class NodeAutoscaling {
           decision = tracked.autoscaler.setBounds(node.bounds);
         }
         if (!decision && node.bounds.max > node.bounds.min)
-          decision = tracked.autoscaler.sample({
-            at: nowMs,
-            load: await this.loadOf(version, node, nowMs),
-          });
+          decision = tracked.autoscaler.sample(await this.sampleOf(version, node, tracked, nowMs));
         if (decision)
           changes.push({
             workloadId: node.workloadId,
@@ -222,11 +240,33 @@ export class NodeAutoscaling {
     this.inflight.add(applying);
   }
 
-  /** A node's backlog (waiting and held in its consumers), or the entrypoint's calls in flight. */
-  private async loadOf(version: VersionKey, node: BoundedNode, nowMs: number): Promise<number> {
-    if (node.workloadId === ENTRYPOINT_WORKLOAD) return this.ports.inFlight(version, nowMs);
+  /**
+   * The entrypoint's calls in flight; a node's backlog (waiting and held in its consumers), what
+   * of it waits, and the pace one replica keeps (acknowledgements a second over the last
+   * PACE_WINDOW_MS, shared by its replicas).
+   */
+  private async sampleOf(
+    version: VersionKey,
+    node: BoundedNode,
+    tracked: TrackedNode,
+    nowMs: number,
+  ): Promise<LoadSample> {
+    if (node.workloadId === ENTRYPOINT_WORKLOAD)
+      return { at: nowMs, load: this.ports.inFlight(version, nowMs) };
     const counts = await Promise.all(node.inputs.map((input) => this.ports.backlog(input)));
-    return counts.reduce((sum, c) => sum + Math.max(0, c.pending) + Math.max(0, c.ackPending), 0);
+    const waiting = counts.reduce((sum, c) => sum + Math.max(0, c.pending), 0);
+    const held = counts.reduce((sum, c) => sum + Math.max(0, c.ackPending), 0);
+    const acked = counts.reduce((sum, c) => sum + Math.max(0, c.acked), 0);
+    const { acks } = tracked;
+    // A consumer made again counts from 0: the pace starts over.
+    if (acks.length > 0 && acked < acks[acks.length - 1].acked) acks.length = 0;
+    acks.push({ at: nowMs, acked });
+    while (acks.length > 2 && acks[1].at <= nowMs - PACE_WINDOW_MS) acks.shift();
+    const first = acks[0];
+    const seconds = (nowMs - first.at) / 1_000;
+    const perReplicaRate =
+      seconds >= 1 ? (acked - first.acked) / seconds / tracked.autoscaler.replicas : undefined;
+    return { at: nowMs, load: waiting + held, waiting, perReplicaRate };
   }
 
   private async applyChanges(

@@ -34,16 +34,21 @@ export class NatsProvisioner {
   private jsm?: Promise<JetStreamManager>;
 
   /**
-   * A node consumer's backlog (node autoscaling): messages not yet delivered (`num_pending`) and
-   * delivered but not acknowledged (`num_ack_pending`).
+   * A node consumer's backlog (node autoscaling): messages not yet delivered (`num_pending`),
+   * delivered but not acknowledged (`num_ack_pending`), and the deliveries acknowledged so far
+   * (`ack_floor.consumer_seq`, whose growth is the replicas' pace).
    */
   async consumerBacklog(
     stream: string,
     consumer: string,
-  ): Promise<{ pending: number; ackPending: number }> {
+  ): Promise<{ pending: number; ackPending: number; acked: number }> {
     this.jsm ??= jetstreamManager(this.nc);
     const info = await (await this.jsm).consumers.info(stream, consumer);
-    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+    return {
+      pending: info.num_pending,
+      ackPending: info.num_ack_pending,
+      acked: info.ack_floor.consumer_seq,
+    };
   }
 
   provisionVersion(resources: VersionResources): Promise<void> {

@@ -6,6 +6,7 @@ import { Names } from '@libs/naming';
 import { testEnv } from '@libs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from './nats.module.js';
+import { NatsProvisioner } from './nats-provisioner.service.js';
 import {
   planVersionResources,
   provisionVersionResources,
@@ -79,6 +80,32 @@ describe(provisionWorkflowStreams.name, () => {
     await deleteWorkflowStreams(jsm, names, 'demo', 'v1', 'wf');
     await deleteWorkflowStreams(jsm, names, 'demo', 'v1', 'wf'); // absent is fine
     await expect(jsm.streams.info(plan.stream)).rejects.toThrow(/stream not found/);
+  });
+
+  it("gives a node consumer's backlog as node autoscaling reads it: waiting, held, acknowledged", async () => {
+    const plan = await provisionWorkflowStreams(jsm, names, 'demo', 'counted', workflow, {
+      ackWaitMs: 30_000,
+    });
+    const js = jetstream(nc);
+    for (let i = 0; i < 5; i++) await js.publish(plan.entrySubject, new Uint8Array([i]));
+    const consumer = await js.consumers.get(plan.stream, 'etl_entrypoint');
+    const taken = await consumer.fetch({ max_messages: 3, expires: 2_000 });
+    let acked = 0;
+    for await (const msg of taken) {
+      if (acked < 2) {
+        await msg.ackAck();
+        acked++;
+      }
+      if (acked === 2) break;
+    }
+    const provisioner = new NatsProvisioner(nc, names);
+    // 2 never delivered, 1 held (delivered, not acked), 2 acknowledged.
+    expect(await provisioner.consumerBacklog(plan.stream, 'etl_entrypoint')).toEqual({
+      pending: 2,
+      ackPending: 1,
+      acked: 2,
+    });
+    await deleteWorkflowStreams(jsm, names, 'demo', 'counted', 'wf');
   });
 
   const storesVersion = planVersionResources(names, 'demo', 'v1', [

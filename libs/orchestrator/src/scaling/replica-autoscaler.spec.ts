@@ -47,6 +47,26 @@ describe(ReplicaAutoscaler.name, () => {
     ]);
   });
 
+  it('wants what handles the waiting messages within drainSeconds at the measured pace, when that is more', () => {
+    const options = { ...OPTIONS, drainSeconds: 10 };
+    // 30 waiting + 10 held: the target of 10 wants 4; at 0.25/s per replica, 12 within 10 s.
+    const slow = new ReplicaAutoscaler(1, { min: 1, max: 20 }, options);
+    for (let t = 0; t <= 2_000; t += 1000)
+      slow.sample({ at: t, load: 40, waiting: 30, perReplicaRate: 0.25 });
+    expect(slow.replicas).toBe(3); // at most doubling plus one per step, towards 12
+    // A fast node (10/s per replica: 1 within 10 s), or no pace measured yet: the target rules.
+    for (const perReplicaRate of [10, undefined]) {
+      const sut = new ReplicaAutoscaler(1, { min: 1, max: 20 }, options);
+      const changes = run(sut, 0, 3, () => 40);
+      expect(changes.map((c) => c.decision.reason)).toEqual([
+        'backlog 40 for 2 s wants 4 (target 10 per replica)',
+      ]);
+      for (let t = 3_000; t <= 5_000; t += 1000)
+        sut.sample({ at: t, load: 40, waiting: 30, perReplicaRate });
+      expect(sut.replicas).toBe(4); // the target's 4 (a pace of 0.25/s would go on to 7)
+    }
+  });
+
   it('scales down only after the cool-down, to the most any sample of it wanted', () => {
     const sut = new ReplicaAutoscaler(6, { min: 1, max: 8 }, OPTIONS);
     const changes = run(sut, 0, 61, (t) => (t < 10_000 ? 40 : 15)); // wants 4, then 2

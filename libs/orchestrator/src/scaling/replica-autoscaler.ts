@@ -8,6 +8,10 @@
  * - the wanted count is `ceil(load / target)`, clamped to `[min, max]`; a node's load is what
  *   waits in its consumer plus what its replicas hold (`pending + ackPending`), the entrypoint's
  *   the average number of calls in flight (Knative's concurrency);
+ * - with `drainSeconds`, a node also wants enough replicas for what waits to be handled within
+ *   that time at the pace its replicas keep (their handler time, measured):
+ *   `ceil(waiting / (perReplicaRate × drainSeconds))`, so a backlog of slow handlers (a model
+ *   that takes seconds a message) scales out where a fixed target backlog would not;
  * - up: once the wanted count has stayed above the current one for `upAfterMs` (a sustained
  *   load, not one burst), to the lowest wanted count seen in that window, at most doubling
  *   (plus one) per step;
@@ -34,6 +38,11 @@ export interface AutoscalerOptions {
   readonly coolDownMs: number;
   /** What the load is, for the reasons: `backlog` (the default) or `calls in flight`. */
   readonly measure?: string;
+  /**
+   * A node's waiting messages are meant to be handled within this many seconds at the pace its
+   * replicas keep (absent or 0: the target alone).
+   */
+  readonly drainSeconds?: number;
 }
 
 export const DEFAULT_AUTOSCALER_OPTIONS: AutoscalerOptions = {
@@ -48,6 +57,10 @@ export interface LoadSample {
   readonly at: number;
   /** A node: `num_pending + num_ack_pending` of its consumers; the entrypoint: calls in flight. */
   readonly load: number;
+  /** Of a node's load, the messages no replica holds yet (`num_pending`). */
+  readonly waiting?: number;
+  /** Messages one replica handles a second lately (measured from its acknowledgements). */
+  readonly perReplicaRate?: number;
 }
 
 export interface ScaleDecision {
@@ -109,7 +122,9 @@ export class ReplicaAutoscaler {
   sample(sample: LoadSample): ScaleDecision | undefined {
     const load = Math.max(0, sample.load);
     const measure = this.options.measure ?? 'backlog';
-    const wanted = this.clamp(Math.ceil(load / this.options.target));
+    const byTarget = Math.ceil(load / this.options.target);
+    const byDrain = this.drainWanted(sample);
+    const wanted = this.clamp(Math.max(byTarget, byDrain));
     this.window.push({ at: sample.at, wanted });
     const horizon = sample.at - Math.max(this.options.upAfterMs, this.options.coolDownMs);
     // Keeps one sample at or before the horizon: it tells the window covers the whole period.
@@ -122,10 +137,14 @@ export class ReplicaAutoscaler {
       const recent = since(this.options.upAfterMs);
       if (recent.every((s) => s.wanted > this.current)) {
         const floor = Math.min(...recent.map((s) => s.wanted));
+        const why =
+          byDrain > byTarget
+            ? `${round(sample.waiting ?? 0)} waiting at ${round(sample.perReplicaRate ?? 0)}/s per replica, to be handled within ${this.options.drainSeconds} s`
+            : `target ${this.options.target} per replica`;
         return this.change(
           Math.min(floor, this.current * 2 + 1),
           sample.at,
-          `${measure} ${round(load)} for ${this.options.upAfterMs / 1000} s wants ${floor} (target ${this.options.target} per replica)`,
+          `${measure} ${round(load)} for ${this.options.upAfterMs / 1000} s wants ${floor} (${why})`,
         );
       }
     }
@@ -140,6 +159,15 @@ export class ReplicaAutoscaler {
         );
     }
     return undefined;
+  }
+
+  /** The replicas that handle what waits within `drainSeconds` at the measured pace (0: none). */
+  private drainWanted(sample: LoadSample): number {
+    const seconds = this.options.drainSeconds ?? 0;
+    const rate = sample.perReplicaRate ?? 0;
+    const waiting = Math.max(0, sample.waiting ?? 0);
+    if (!(seconds > 0 && rate > 0 && waiting > 0)) return 0;
+    return Math.ceil(waiting / (rate * seconds));
   }
 
   private covers(from: number): boolean {
@@ -160,5 +188,6 @@ export class ReplicaAutoscaler {
 
 /** A load for the reasons: whole numbers as they are, averages to one decimal. */
 function round(load: number): string {
-  return Number.isInteger(load) ? String(load) : load.toFixed(1);
+  if (Number.isInteger(load)) return String(load);
+  return load < 1 ? String(Number(load.toPrecision(2))) : load.toFixed(1);
 }
