@@ -222,3 +222,93 @@ function connectedTo(): Set<string> {
       }),
   );
 }
+
+/**
+ * Handler time as an input (issue #16): an engine whose target backlog never asks for more
+ * (AUTOSCALE_TARGET_BACKLOG 10000) scales a slow node on its pace alone: what waits in its
+ * consumer is to be handled within AUTOSCALE_DRAIN_SECONDS (2 s) at the rate its replica acks.
+ */
+describe('node autoscaling on the pace of a slow node', () => {
+  const env = testEnv();
+  const rt = 'paced';
+  const ver = 'greeter-v1';
+  let engine: LocalEngine;
+
+  beforeAll(async () => {
+    engine = await startLocalEngine({
+      env,
+      name: 'kre-autoscale-pace-e2e-',
+      openRuntimes: [rt],
+      apps: ['deployer', 'gateway'],
+      extra: {
+        deployer: {
+          WORKLOAD_READY_TIMEOUT_SECONDS: '60',
+          AUTOSCALE_TARGET_BACKLOG: '10000',
+          AUTOSCALE_DRAIN_SECONDS: '2',
+          AUTOSCALE_UP_AFTER_SECONDS: '1',
+          AUTOSCALE_COOLDOWN_SECONDS: '3',
+        },
+      },
+    });
+  }, 120_000);
+
+  afterAll(() => engine?.close());
+
+  it('scales out a node whose waiting messages would take longer than the drain time at its pace', async () => {
+    const plane = engine.plane;
+    await engine.createRuntime(rt, 'Paced');
+    await seedGreeter(
+      { work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane },
+      ver,
+      (dir) =>
+        writeFile(
+          join(dir, 'src/make-greeting/handler.mjs'),
+          `export async function handler(ctx, data) {
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  return { text: \`Hello, \${data.name}!\` };
+}
+`,
+        ),
+    );
+    const { krt } = (await plane.versions.find(rt, ver))!;
+    const workflow = krt.workflows[0];
+    const slow = workflow.nodes.find((n) => n.src.includes('make-greeting'))!;
+    await plane.versions.setNodeAutoscale(
+      rt,
+      ver,
+      { workflow: workflow.name, node: slow.name },
+      { min: 1, max: 3 },
+    );
+    await plane.versions.transition(rt, ver, [VersionStatus.CREATED], VersionStatus.STARTING);
+    await plane.versionJobs.add('start', { runtimeId: rt, versionName: ver, by: 'e2e' });
+    await expect
+      .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
+      .toBe(VersionStatus.STARTED);
+    const lines: string[] = [];
+    const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
+      callback: (_error, msg) => {
+        const { message } = decodeRecord('logs', msg.data);
+        if (typeof message === 'string' && message.startsWith('autoscale up')) lines.push(message);
+      },
+    });
+
+    // 160 calls: a replica takes 16 at a time, 800 ms each (20 a second): about 140 wait, 7 s
+    // of work for one replica, far over 2 s; the backlog is far under the target.
+    const calls = Array.from({ length: 160 }, (_, i) =>
+      postJson(`${engine.gatewayHttp}/${rt}/versions/${ver}/Greet`, { name: `p${i}` }),
+    );
+    await expect
+      .poll(async () => (await plane.versions.find(rt, ver))?.scale?.replicas, {
+        timeout: 30_000,
+        interval: 200,
+      })
+      .toBeGreaterThan(4);
+    const answers = await Promise.all(calls);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    await expect.poll(() => lines, { timeout: 10_000 }).not.toEqual([]);
+    expect(lines[0]).toMatch(
+      /^autoscale up: 1 → [23] replica\(s\): backlog \d+ for 1 s wants [23] \(\d+ waiting at [\d.]+\/s per replica, to be handled within 2 s\)$/,
+    );
+    sub.unsubscribe();
+  }, 150_000);
+});
