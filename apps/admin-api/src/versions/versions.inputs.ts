@@ -78,22 +78,15 @@ export class UpdateVersionScaleInput {
  */
 export const MAX_NODE_REPLICAS = 100;
 
-@InputType()
-export class UpdateNodeAutoscaleInput {
+/** A workload's replica bounds as a MANAGER sends them: a node's or the entrypoint's. */
+@InputType({ isAbstract: true })
+abstract class ReplicaBoundsInput {
   @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
   @Field() @IsString() @MaxLength(63) versionName!: string;
-  @Field({ description: 'The workflow of the node (its name, as in Version.workflows).' })
-  @IsString()
-  @MaxLength(63)
-  workflowName!: string;
-  @Field({ description: "The node's name (the slug, as in Version.workflows.nodes)." })
-  @IsString()
-  @MaxLength(63)
-  nodeName!: string;
   @Field(() => Int, {
     nullable: true,
     description:
-      "The fewest replicas, also the node's starting count; null with max null: back to the KRT's replicas, no autoscaling.",
+      "The fewest replicas, also the starting count; null with max null: no autoscaling (a node runs the KRT's replicas, the entrypoint one).",
   })
   @IsOptional()
   @IsInt({ message: 'must be a whole number of replicas' })
@@ -113,27 +106,16 @@ export class UpdateNodeAutoscaleInput {
 }
 
 @InputType()
-export class UpdateEntrypointAutoscaleInput {
-  @Field(() => ID) @IsString() @MaxLength(15) runtimeId!: string;
-  @Field() @IsString() @MaxLength(63) versionName!: string;
-  @Field(() => Int, {
-    nullable: true,
-    description:
-      "The fewest replicas, also the entrypoint's starting count; null with max null: back to one replica, no autoscaling.",
-  })
-  @IsOptional()
-  @IsInt({ message: 'must be a whole number of replicas' })
-  @Min(1, { message: 'must be 1 or more (a version sleeps as a whole: updateVersionScale)' })
-  @Max(MAX_NODE_REPLICAS, { message: `must be at most ${MAX_NODE_REPLICAS}` })
-  min?: number | null;
-  @Field(() => Int, {
-    nullable: true,
-    description: 'The most replicas (at least min; equal to min: a fixed count, no autoscaling).',
-  })
-  @IsOptional()
-  @IsInt({ message: 'must be a whole number of replicas' })
-  @Min(1, { message: 'must be 1 or more' })
-  @Max(MAX_NODE_REPLICAS, { message: `must be at most ${MAX_NODE_REPLICAS}` })
-  max?: number | null;
-  @Field({ defaultValue: '' }) @IsString() @MaxLength(500) comment!: string;
+export class UpdateNodeAutoscaleInput extends ReplicaBoundsInput {
+  @Field({ description: 'The workflow of the node (its name, as in Version.workflows).' })
+  @IsString()
+  @MaxLength(63)
+  workflowName!: string;
+  @Field({ description: "The node's name (the slug, as in Version.workflows.nodes)." })
+  @IsString()
+  @MaxLength(63)
+  nodeName!: string;
 }
+
+@InputType()
+export class UpdateEntrypointAutoscaleInput extends ReplicaBoundsInput {}
