@@ -182,15 +182,38 @@ describe('node autoscaling with the local driver', () => {
     expect(answers.length).toBeGreaterThan(16);
     expect(answers.filter((status) => status !== 200)).toEqual([]);
 
-    // Idle: after the cool-down, one replica again, at the first address.
-    await expect
-      .poll(async () => (await route())?.replicas, { timeout: 30_000, interval: 200 })
-      .toBeUndefined();
-    await expect
-      .poll(async () => (await plane.versions.find(rt, entry))?.scale?.replicas, {
-        timeout: 10_000,
-      })
-      .toBe(4);
+    // One caller goes on (one call in flight wants one replica): after the cool-down, one
+    // replica again, at the first address, and no call of it fails while two replicas stop.
+    let trickling = true;
+    const trickle: number[] = [];
+    const caller = (async () => {
+      for (let i = 0; trickling; i++)
+        trickle.push(
+          (
+            await postJson(`${engine.gatewayHttp}/${rt}/versions/${entry}/Greet`, {
+              name: `t${i}`,
+            })
+          ).status,
+        );
+    })();
+    try {
+      await expect
+        .poll(async () => (await route())?.replicas, { timeout: 30_000, interval: 200 })
+        .toBeUndefined();
+      // Until the two replicas are gone (their calls finished), and a while after.
+      await expect
+        .poll(async () => (await plane.versions.find(rt, entry))?.scale?.replicas, {
+          timeout: 10_000,
+        })
+        .toBe(4);
+      const answered = trickle.length;
+      await expect.poll(() => trickle.length, { timeout: 10_000 }).toBeGreaterThan(answered + 2);
+    } finally {
+      trickling = false;
+      await caller;
+    }
+    expect(trickle.length).toBeGreaterThan(3);
+    expect(trickle.filter((status) => status !== 200)).toEqual([]);
     const after = await postJson(`${engine.gatewayHttp}/${rt}/versions/${entry}/Greet`, {
       name: 'Ada',
     });
