@@ -53,30 +53,10 @@ describe('node autoscaling with the local driver', () => {
     await seedGreeter(
       { work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane },
       ver,
-      (dir) =>
-        writeFile(
-          join(dir, 'src/make-greeting/handler.mjs'),
-          `export async function handler(ctx, data) {
-  await new Promise((resolve) => setTimeout(resolve, 800));
-  return { text: \`\${ctx.config.get('GREETING') || 'Hello'}, \${data.name}!\` };
-}
-`,
-        ),
+      slowGreeting('Hello'),
     );
-    const { krt } = (await plane.versions.find(rt, ver))!;
-    const workflow = krt.workflows[0];
-    const slow = workflow.nodes.find((n) => n.src.includes('make-greeting'))!;
-    await plane.versions.setNodeAutoscale(
-      rt,
-      ver,
-      { workflow: workflow.name, node: slow.name },
-      { min: 1, max: 3 },
-    );
-    await plane.versions.transition(rt, ver, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await plane.versionJobs.add('start', { runtimeId: rt, versionName: ver, by: 'e2e' });
-    await expect
-      .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
-      .toBe(VersionStatus.STARTED);
+    await boundSlowNode(plane, rt, ver);
+    await startVersion(plane, rt, ver);
     // The entrypoint and three runners, one replica each: one shared process.
     expect(await owned()).toHaveLength(1);
     // The version's logs, as the deployer writes them into the runtime's observability stream.
@@ -116,22 +96,10 @@ describe('node autoscaling with the local driver', () => {
     await seedGreeter(
       { work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane },
       entry,
-      (dir) =>
-        writeFile(
-          join(dir, 'src/make-greeting/handler.mjs'),
-          `export async function handler(ctx, data) {
-  await new Promise((resolve) => setTimeout(resolve, 800));
-  return { text: \`Hi, \${data.name}!\` };
-}
-`,
-        ),
+      slowGreeting('Hi'),
     );
     await plane.versions.setEntrypointAutoscale(rt, entry, { min: 1, max: 3 });
-    await plane.versions.transition(rt, entry, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await plane.versionJobs.add('start', { runtimeId: rt, versionName: entry, by: 'e2e' });
-    await expect
-      .poll(async () => (await plane.versions.find(rt, entry))?.status, { timeout: 60_000 })
-      .toBe(VersionStatus.STARTED);
+    await startVersion(plane, rt, entry);
     const routes = await openGatewayRoutes(engine.nc, new Names(env.KRE_PREFIX));
     const route = async () =>
       (await routes.get(versionRouteKey(rt, entry)))?.json<{
@@ -283,30 +251,10 @@ describe('node autoscaling on the pace of a slow node', () => {
     await seedGreeter(
       { work: engine.work, prefix: env.KRE_PREFIX, runtimeId: rt, plane },
       ver,
-      (dir) =>
-        writeFile(
-          join(dir, 'src/make-greeting/handler.mjs'),
-          `export async function handler(ctx, data) {
-  await new Promise((resolve) => setTimeout(resolve, 800));
-  return { text: \`Hello, \${data.name}!\` };
-}
-`,
-        ),
+      slowGreeting('Hello'),
     );
-    const { krt } = (await plane.versions.find(rt, ver))!;
-    const workflow = krt.workflows[0];
-    const slow = workflow.nodes.find((n) => n.src.includes('make-greeting'))!;
-    await plane.versions.setNodeAutoscale(
-      rt,
-      ver,
-      { workflow: workflow.name, node: slow.name },
-      { min: 1, max: 3 },
-    );
-    await plane.versions.transition(rt, ver, [VersionStatus.CREATED], VersionStatus.STARTING);
-    await plane.versionJobs.add('start', { runtimeId: rt, versionName: ver, by: 'e2e' });
-    await expect
-      .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
-      .toBe(VersionStatus.STARTED);
+    await boundSlowNode(plane, rt, ver);
+    await startVersion(plane, rt, ver);
     const lines: string[] = [];
     const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
       callback: (_error, msg) => {
@@ -335,3 +283,38 @@ describe('node autoscaling on the pace of a slow node', () => {
     sub.unsubscribe();
   }, 150_000);
 });
+
+/** A greeter's make-greeting that takes 800 ms a message (awaiting: 16 at once per replica). */
+function slowGreeting(greeting: string): (dir: string) => Promise<void> {
+  return (dir) =>
+    writeFile(
+      join(dir, 'src/make-greeting/handler.mjs'),
+      `export async function handler(ctx, data) {
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  return { text: \`${greeting}, \${data.name}!\` };
+}
+`,
+    );
+}
+
+/** Bounds the greeter's make-greeting 1..3. */
+async function boundSlowNode(plane: ControlPlane, rt: string, ver: string): Promise<void> {
+  const { krt } = (await plane.versions.find(rt, ver))!;
+  const workflow = krt.workflows[0];
+  const slow = workflow.nodes.find((n) => n.src.includes('make-greeting'))!;
+  await plane.versions.setNodeAutoscale(
+    rt,
+    ver,
+    { workflow: workflow.name, node: slow.name },
+    { min: 1, max: 3 },
+  );
+}
+
+/** Starts a CREATED version through the deployer's job and waits until it is STARTED. */
+async function startVersion(plane: ControlPlane, rt: string, ver: string): Promise<void> {
+  await plane.versions.transition(rt, ver, [VersionStatus.CREATED], VersionStatus.STARTING);
+  await plane.versionJobs.add('start', { runtimeId: rt, versionName: ver, by: 'e2e' });
+  await expect
+    .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
+    .toBe(VersionStatus.STARTED);
+}
