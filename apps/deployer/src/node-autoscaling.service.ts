@@ -85,6 +85,8 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
   private readonly policy: AutoscalerOptions;
   private readonly entrypointPolicy: AutoscalerOptions;
   private readonly handover: KedaHandover;
+  /** The last round found an external autoscaler: the controller scales entrypoints alone. */
+  private external = false;
 
   constructor(
     private readonly versions: VersionsRepository,
@@ -173,9 +175,6 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
     }
   }
 
-  /** The last round found an external autoscaler: the controller scales entrypoints alone. */
-  private external = false;
-
   private async running(): Promise<ScaledVersion[]> {
     const running = await this.versions.listByStatus(RUNNING_STATUSES);
     return running
@@ -194,25 +193,13 @@ export class NodeAutoscalingService implements OnApplicationBootstrap, OnApplica
           runtimeId: v.runtimeId,
           versionName: v.name,
           awake: (v.scale?.state ?? 'AWAKE') === 'AWAKE',
-          nodes: [
-            ...(v.scale?.entrypointAutoscale
-              ? [
-                  {
-                    workloadId: ENTRYPOINT_WORKLOAD,
-                    bounds: {
-                      min: v.scale.entrypointAutoscale.min,
-                      max: v.scale.entrypointAutoscale.max,
-                    },
-                    inputs: [],
-                  },
-                ]
-              : []),
-            ...(this.external ? [] : (v.scale?.autoscale ?? [])).map((a) => ({
-              workloadId: `${a.workflow}.${a.node}`,
-              bounds: { min: a.min, max: a.max },
-              inputs: inputsOf(a.workflow, a.node),
+          nodes: [...boundsOf(v)]
+            .filter(([id]) => id === ENTRYPOINT_WORKLOAD || !this.external)
+            .map(([id, bounds]) => ({
+              workloadId: id,
+              bounds: { min: bounds.min, max: bounds.max },
+              inputs: id === ENTRYPOINT_WORKLOAD ? [] : inputsOf(...splitId(id)),
             })),
-          ],
         };
       });
   }

@@ -69,11 +69,8 @@ export class VersionWorkloads {
       ...kept[0],
       replicas: kept,
     });
-    await delay(this.drainMs);
+    await delay(ROUTE_DRAIN_MS);
   }
-
-  /** How long gateways get to hear a narrowed route (tests shorten it). */
-  drainMs = ROUTE_DRAIN_MS;
 
   /**
    * A sleeping version's workloads onto `plan` without waking it (a config change while asleep):
