@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VersionStatus } from '@libs/core';
-import { readFileSync } from 'node:fs';
 import { decodeRecord, openGatewayRoutes, versionRouteKey } from '@libs/messaging';
 import { Names } from '@libs/naming';
 import { testEnv } from '@libs/testing';
+import type { Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson } from './data-plane/harness.js';
 import { seedGreeter, type ControlPlane } from './deployer-harness.js';
@@ -59,14 +60,7 @@ describe('node autoscaling with the local driver', () => {
     await startVersion(plane, rt, ver);
     // The entrypoint and three runners, one replica each: one shared process.
     expect(await owned()).toHaveLength(1);
-    // The version's logs, as the deployer writes them into the runtime's observability stream.
-    const lines: string[] = [];
-    const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
-      callback: (_error, msg) => {
-        const { message } = decodeRecord('logs', msg.data);
-        if (typeof message === 'string' && message.startsWith('autoscale')) lines.push(message);
-      },
-    });
+    const { lines, sub } = autoscaleLines(engine, env.KRE_PREFIX, rt, ver);
 
     // 200 calls at 16 in flight per replica, 800 ms each: about 10 s of backlog for one replica
     // (the gateway takes 256 calls at once).
@@ -107,20 +101,7 @@ describe('node autoscaling with the local driver', () => {
         replicas?: { http: string }[];
       }>();
     expect((await route())?.replicas).toBeUndefined();
-    const lines: string[] = [];
-    const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
-      callback: (_error, msg) => {
-        const record = decodeRecord('logs', msg.data);
-        const origin = record.origin as { version?: string; node?: string } | undefined;
-        if (
-          origin?.version === entry &&
-          origin.node === 'entrypoint' &&
-          typeof record.message === 'string' &&
-          record.message.startsWith('autoscale')
-        )
-          lines.push(record.message);
-      },
-    });
+    const { lines, sub } = autoscaleLines(engine, env.KRE_PREFIX, rt, entry, 'entrypoint');
 
     // 16 callers, one call each at a time (800 ms): 16 calls in flight, 4 per replica wanted.
     let calling = true;
@@ -255,13 +236,7 @@ describe('node autoscaling on the pace of a slow node', () => {
     );
     await boundSlowNode(plane, rt, ver);
     await startVersion(plane, rt, ver);
-    const lines: string[] = [];
-    const sub = engine.nc.subscribe(new Names(env.KRE_PREFIX).obsSubject(rt, 'logs'), {
-      callback: (_error, msg) => {
-        const { message } = decodeRecord('logs', msg.data);
-        if (typeof message === 'string' && message.startsWith('autoscale up')) lines.push(message);
-      },
-    });
+    const { lines, sub } = autoscaleLines(engine, env.KRE_PREFIX, rt, ver);
 
     // 160 calls: a replica takes 16 at a time, 800 ms each (20 a second): about 140 wait, 7 s
     // of work for one replica, far over 2 s; the backlog is far under the target.
@@ -317,4 +292,28 @@ async function startVersion(plane: ControlPlane, rt: string, ver: string): Promi
   await expect
     .poll(async () => (await plane.versions.find(rt, ver))?.status, { timeout: 60_000 })
     .toBe(VersionStatus.STARTED);
+}
+
+/**
+ * The version's autoscaling lines, as the deployer writes them into the runtime's observability
+ * stream (those of one node, when given: `entrypoint` for the entrypoint's).
+ */
+function autoscaleLines(
+  engine: LocalEngine,
+  prefix: string,
+  rt: string,
+  version: string,
+  node?: string,
+): { lines: string[]; sub: Subscription } {
+  const lines: string[] = [];
+  const sub = engine.nc.subscribe(new Names(prefix).obsSubject(rt, 'logs'), {
+    callback: (_error, msg) => {
+      const record = decodeRecord('logs', msg.data);
+      const origin = record.origin as { version?: string; node?: string } | undefined;
+      if (origin?.version !== version || (node !== undefined && origin.node !== node)) return;
+      if (typeof record.message === 'string' && record.message.startsWith('autoscale'))
+        lines.push(record.message);
+    },
+  });
+  return { lines, sub };
 }
